@@ -1,0 +1,227 @@
+#pragma once
+// log: the metadata log (PASTE's "private file" of extents).
+//
+// A log file holds S independent streams, one per thread, so that threads never contend. A stream
+// is an append-only sequence of fixed-layout, cache-line-aligned records; each record names a key
+// and the extents (pool buffer, offset, length) where its value already lies. The value is never
+// copied: the record's data checksum covers those bytes where they are.
+//
+// Group commit: Append*() place records in the stream's memory (nothing durable yet); Commit()
+// flushes every value range and every record line of the batch, issues ONE fence, and only when it
+// returns OK is the whole batch durable. Callers acknowledge requests only after that.
+//
+// Crash consistency: the last record of each batch carries a batch-end flag and every record its
+// offset from the batch start; recovery keeps only whole batches, stops at the first zeroed, torn
+// or stale record, tells a torn tail from corruption in the middle, and checks the data checksum of
+// every record that is still live. See docs/formats/log.md and docs/invariants.md.
+//
+// Buffer ownership: the log never changes a buffer's state while appending; extents must name
+// buffers the caller holds (kApp) or has retained. Recovery retains, once per live extent, every
+// buffer a live record points to, then finishes the pool's recovery (all others become free).
+//
+// Threads: LogStream i is used by one thread at a time; different streams by different threads.
+// Sequence numbers come from one atomic counter shared by all streams.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "pastel/pm.h"
+#include "pastel/pool.h"
+#include "pastel/status.h"
+
+namespace pastel {
+
+struct LogHeader;
+
+// Where part of a value lies: `length` bytes at `offset` in pool buffer `buffer`.
+struct Extent {
+  uint32_t buffer = 0;
+  uint32_t offset = 0;
+  uint32_t length = 0;
+  bool operator==(const Extent&) const = default;
+};
+
+enum class RecordType : uint8_t { kPut = 1, kDelete = 2 };
+
+inline constexpr size_t kMaxKeyLen = 1024;
+
+struct LogParams {
+  uint32_t streams = 1;
+  uint64_t stream_size = 4 << 20;  // bytes per stream, multiple of 4096
+};
+
+// Why a scan of a stream stopped.
+enum class ScanEnd : uint8_t {
+  kEndOfStream,  // the stream is full up to its end
+  kZeroed,       // never-written space: the normal end
+  kTorn,         // a record or batch that was being written when the power went: discarded
+  kStale,        // a record of an older generation (left from before a truncation)
+  kCorruption,   // a bad record followed by valid, later batches: real damage, not a torn tail
+};
+std::string_view ScanEndName(ScanEnd e);
+
+// A valid record as a scan sees it. Views point into the log mapping.
+struct RecordView {
+  uint32_t stream = 0;
+  uint64_t offset = 0;  // within the stream
+  uint64_t sequence = 0;
+  RecordType type = RecordType::kPut;
+  bool batch_end = false;
+  uint32_t value_len = 0;
+  uint32_t data_crc = 0;
+  std::string_view key;
+  std::span<const Extent> extents;
+};
+
+struct StreamReport {
+  uint32_t stream = 0;
+  uint32_t generation = 0;
+  uint64_t checkpoint_seq = 0;
+  uint64_t records = 0;   // records kept (whole batches)
+  uint64_t batches = 0;
+  uint64_t tail = 0;      // append offset after recovery
+  ScanEnd end = ScanEnd::kZeroed;
+  uint64_t discarded_records = 0;  // valid records of a torn batch, dropped
+  std::string detail;              // what was found where the scan stopped
+};
+
+struct LiveValue {
+  uint64_t sequence = 0;
+  uint32_t stream = 0;
+  uint32_t value_len = 0;
+  std::vector<Extent> extents;
+};
+using LiveMap = std::unordered_map<std::string, LiveValue>;
+
+struct RecoveryOptions {
+  // Zero torn tails and position the streams for appending. Off for read-only inspection.
+  bool repair = true;
+  // Report corruption and go on (pastelctl verify); by default corruption fails Recover.
+  bool tolerate_corruption = false;
+};
+
+struct Recovered {
+  LiveMap live;
+  std::vector<StreamReport> streams;
+  uint64_t records = 0;          // records replayed
+  uint64_t retained_extents = 0;  // Retain calls made on the pool
+  uint64_t next_sequence = 1;
+  std::vector<std::string> corruption;  // one line per problem found (empty when clean)
+};
+
+struct CommitInfo {
+  uint64_t first_sequence = 0;
+  uint64_t last_sequence = 0;
+  uint32_t records = 0;
+  uint64_t value_bytes = 0;
+};
+
+class Log;
+
+// One append stream. Lifecycle: owned by its Log; usable after Log::Recover (or on a fresh log).
+class LogStream {
+ public:
+  // Places a put record for `key` -> `extents` in the current batch. Not durable until Commit().
+  // Returns its sequence. kNoSpace: the stream is full (commit what is pending, then checkpoint).
+  Result<uint64_t> AppendPut(std::string_view key, std::span<const Extent> extents);
+  Result<uint64_t> AppendDelete(std::string_view key);
+  // PERSIST: before, the batch's records and values may be partly on the media (a crash now
+  // discards the whole batch at recovery); after it returns OK, every record of the batch and
+  // every byte its extents point to are durable. An error makes the stream and the pool read-only.
+  Result<CommitInfo> Commit();
+
+  uint32_t pending_records() const { return pending_records_; }
+  uint64_t tail() const { return tail_; }
+  uint64_t capacity() const;
+  uint32_t generation() const { return generation_; }
+  uint32_t id() const { return id_; }
+  bool read_only() const { return !failed_.ok(); }
+
+  // Checkpoint: declares every record up to `checkpoint_seq` reflected elsewhere (the index), and
+  // starts the stream over in a new generation. Requires an empty batch.
+  // PERSIST: before, the old records are the stream's content; after it returns OK, the new
+  // header is durable and every older record is stale.
+  Status Truncate(uint64_t checkpoint_seq);
+
+ private:
+  friend class Log;
+  Result<uint64_t> Append(RecordType type, std::string_view key, std::span<const Extent> extents);
+  Status Fail(Status st);
+
+  Log* log_ = nullptr;
+  uint8_t* base_ = nullptr;  // stream start
+  uint64_t size_ = 0;
+  uint32_t id_ = 0;
+  uint32_t generation_ = 1;
+  uint32_t header_slot_ = 0;  // slot in force
+  uint64_t checkpoint_seq_ = 0;
+  uint64_t tail_ = 0;          // next append offset
+  uint64_t batch_start_ = 0;   // offset of the first record of the open batch
+  uint64_t last_record_ = 0;   // offset of the last appended record
+  uint32_t pending_records_ = 0;
+  Status failed_;
+};
+
+class Log {
+ public:
+  static uint64_t RegionSize(const LogParams& p);
+  // PERSIST: before, nothing of the log is valid; after it returns OK, the header and every
+  // stream header are durable and every stream is empty (the region must be zeroed).
+  static Status Format(uint8_t* region, uint64_t len, const LogParams& params, const Pool& pool,
+                       PersistOps& ops);
+  static Result<LogHeader> ReadHeader(const uint8_t* region, uint64_t len);
+  // Validates the header against `pool`. Call Recover() before appending.
+  static Result<std::unique_ptr<Log>> Attach(uint8_t* region, uint64_t len, PersistOps& ops,
+                                             Pool& pool);
+  static Result<std::unique_ptr<Log>> Create(const std::string& path, const LogParams& params,
+                                             Pool& pool, const PmOpenOptions& o = {});
+  static Result<std::unique_ptr<Log>> Open(const std::string& path, Pool& pool,
+                                           const PmOpenOptions& o = {});
+  // The log file that goes with a pool file.
+  static std::string PathForPool(const std::string& pool_path) { return pool_path + ".log"; }
+
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  // Scans every stream, keeps whole batches, replays them in sequence order, checks the data of
+  // every live record, retains live buffers and finishes the pool's recovery (when the pool is
+  // recovering). With repair, zeroes torn tails and positions the streams for appending.
+  Result<Recovered> Recover(const RecoveryOptions& options = {});
+
+  // Visits the valid records of stream `s` in order (no data checks); returns why it stopped.
+  // `fn` returns false to stop early (reported as kEndOfStream).
+  ScanEnd ForEachRecord(uint32_t s, const std::function<bool(const RecordView&)>& fn,
+                        std::string* detail = nullptr) const;
+
+  uint32_t stream_count() const { return static_cast<uint32_t>(streams_.size()); }
+  LogStream& stream(uint32_t i) { return streams_[i]; }
+  Pool& pool() const { return *pool_; }
+  PersistOps& ops() const { return *ops_; }
+  const LogHeader& header() const;
+  uint64_t next_sequence() const { return next_seq_.load(std::memory_order_relaxed); }
+  bool recovered() const { return recovered_; }
+
+ private:
+  friend class LogStream;
+  Log() = default;
+
+  std::optional<PmFile> file_;
+  uint8_t* region_ = nullptr;
+  uint64_t region_len_ = 0;
+  PersistOps* ops_ = nullptr;
+  Pool* pool_ = nullptr;
+  std::vector<LogStream> streams_;
+  std::atomic<uint64_t> next_seq_{1};
+  bool recovered_ = false;
+};
+
+}  // namespace pastel

@@ -1,0 +1,777 @@
+#include "pastel/log.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <chrono>
+#include <cstring>
+
+#include "log/log_format.h"
+#include "pastel/crc32c.h"
+#include "pool/pool_format.h"
+
+namespace pastel {
+
+std::string_view ScanEndName(ScanEnd e) {
+  switch (e) {
+    case ScanEnd::kEndOfStream: return "end-of-stream";
+    case ScanEnd::kZeroed: return "zeroed";
+    case ScanEnd::kTorn: return "torn";
+    case ScanEnd::kStale: return "stale";
+    case ScanEnd::kCorruption: return "corruption";
+  }
+  return "?";
+}
+
+namespace {
+
+bool LineIsZero(const uint8_t* p) {
+  uint64_t acc = 0;
+  for (size_t i = 0; i < kRecordAlign; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    acc |= w;
+  }
+  return acc == 0;
+}
+
+uint32_t RecordCrc(const uint8_t* rec, size_t bytes) {
+  const uint32_t zero = 0;
+  uint32_t crc = Crc32cExtend(0, &zero, sizeof(zero));
+  return Crc32cExtend(crc, rec + sizeof(uint32_t), bytes - sizeof(uint32_t));
+}
+
+uint32_t DataCrc(const Pool& pool, std::span<const Extent> extents) {
+  uint32_t crc = 0;
+  for (const Extent& e : extents) {
+    crc = Crc32cExtend(crc, pool.BufferData(e.buffer) + e.offset, e.length);
+  }
+  return crc;
+}
+
+std::string At(uint32_t stream, uint64_t off) {
+  return "stream " + std::to_string(stream) + " offset " + std::to_string(off);
+}
+
+// Why a record position does not hold a usable record.
+enum class Parse : uint8_t { kOk, kZero, kBad, kForeign };
+
+// Parses the record at `off` of a stream of `size` bytes. kBad: not a whole, checksummed record
+// (torn or damaged). kForeign: checksummed, but of another generation or not following `last_seq`.
+struct Parsed {
+  Parse result = Parse::kBad;
+  RecordHeader h{};
+  std::string why;
+};
+
+Parsed ParseAt(const uint8_t* stream, uint64_t size, uint64_t off, uint32_t generation,
+               uint64_t last_seq, const Pool& pool) {
+  Parsed p;
+  const uint8_t* rec = stream + off;
+  if (LineIsZero(rec)) {
+    p.result = Parse::kZero;
+    return p;
+  }
+  std::memcpy(&p.h, rec, sizeof(p.h));
+  const RecordHeader& h = p.h;
+  const uint64_t bytes = uint64_t{h.n_lines} * kRecordAlign;
+  if (h.n_lines == 0 || bytes > kMaxRecordBytes || off + bytes > size) {
+    p.why = "record length out of bounds";
+    return p;
+  }
+  if (h.header_crc != RecordCrc(rec, bytes)) {
+    p.why = "record checksum mismatch";
+    return p;
+  }
+  // From here the bytes are exactly what some writer wrote: a bad field is not a torn write.
+  if (h.generation != generation) {
+    p.result = Parse::kForeign;
+    p.why = "record of generation " + std::to_string(h.generation) + ", stream is at " +
+            std::to_string(generation);
+    return p;
+  }
+  if (h.sequence <= last_seq) {
+    p.result = Parse::kForeign;
+    p.why = "sequence " + std::to_string(h.sequence) + " does not follow " +
+            std::to_string(last_seq);
+    return p;
+  }
+  const bool type_ok = h.type == static_cast<uint8_t>(RecordType::kPut) ||
+                       (h.type == static_cast<uint8_t>(RecordType::kDelete) && h.n_extents == 0 &&
+                        h.value_len == 0);
+  if (!type_ok || (h.flags & ~kRecordFlagBatchEnd) != 0 || h.reserved != 0 || h.key_len == 0 ||
+      h.key_len > kMaxKeyLen || RecordBytes(h.key_len, h.n_extents) != bytes ||
+      uint64_t{h.batch_offset} * kRecordAlign > off - kStreamRecordsOffset) {
+    p.why = "record fields inconsistent";
+    return p;
+  }
+  uint64_t sum = 0;
+  const auto* ext = reinterpret_cast<const Extent*>(rec + sizeof(RecordHeader));
+  for (uint16_t i = 0; i < h.n_extents; ++i) {
+    Extent e;
+    std::memcpy(&e, &ext[i], sizeof(e));
+    if (e.buffer >= pool.buffer_count() || e.length == 0 ||
+        uint64_t{e.offset} + e.length > pool.buffer_size()) {
+      p.why = "extent " + std::to_string(i) + " outside the pool";
+      return p;
+    }
+    sum += e.length;
+  }
+  if (sum != h.value_len) {
+    p.why = "value length does not match the extents";
+    return p;
+  }
+  p.result = Parse::kOk;
+  return p;
+}
+
+RecordView ViewAt(uint32_t s, const uint8_t* stream, uint64_t off) {
+  RecordHeader h;
+  std::memcpy(&h, stream + off, sizeof(h));
+  RecordView v;
+  v.stream = s;
+  v.offset = off;
+  v.sequence = h.sequence;
+  v.type = static_cast<RecordType>(h.type);
+  v.batch_end = (h.flags & kRecordFlagBatchEnd) != 0;
+  v.value_len = h.value_len;
+  v.data_crc = h.data_crc;
+  const auto* ext = reinterpret_cast<const Extent*>(stream + off + sizeof(RecordHeader));
+  v.extents = {ext, h.n_extents};
+  v.key = {reinterpret_cast<const char*>(ext + h.n_extents), h.key_len};
+  return v;
+}
+
+struct ScannedRecord {
+  uint64_t offset;
+  uint64_t sequence;
+  uint64_t batch_start;
+};
+
+// The result of scanning one stream: the records of whole batches, and why the scan stopped.
+struct StreamScan {
+  std::vector<ScannedRecord> kept;
+  uint64_t committed_end = kStreamRecordsOffset;  // just past the last whole batch
+  uint64_t last_batch_start = kStreamRecordsOffset;
+  uint64_t batches = 0;
+  uint64_t discarded = 0;
+  uint64_t max_sequence = 0;  // over every checksummed record seen, discarded ones too
+  ScanEnd end = ScanEnd::kZeroed;
+  std::string detail;
+};
+
+StreamScan ScanStream(uint32_t s, const uint8_t* stream, uint64_t size, uint32_t generation,
+                      const Pool& pool) {
+  StreamScan sc;
+  uint64_t off = kStreamRecordsOffset;
+  uint64_t last_seq = 0;
+  uint64_t batch_start = kStreamRecordsOffset;
+  std::vector<ScannedRecord> open_batch;
+  while (true) {
+    if (off + kRecordAlign > size) {
+      sc.end = ScanEnd::kEndOfStream;
+      break;
+    }
+    Parsed p = ParseAt(stream, size, off, generation, last_seq, pool);
+    if (p.result == Parse::kOk && uint64_t{p.h.batch_offset} * kRecordAlign != off - batch_start) {
+      p.result = Parse::kBad;
+      p.why = "record does not belong to the open batch";
+    }
+    if (p.result == Parse::kZero) {
+      sc.end = ScanEnd::kZeroed;
+      break;
+    }
+    if (p.result == Parse::kForeign) {
+      sc.end = ScanEnd::kStale;
+      sc.detail = p.why + " at " + At(s, off);
+      break;
+    }
+    if (p.result == Parse::kBad) {
+      // Torn tail or corruption? A torn batch can leave any of its records bad and others whole,
+      // but nothing of a later batch: any whole record further on that starts a later batch means
+      // this spot was once part of a fenced batch, i.e. real damage.
+      sc.end = ScanEnd::kTorn;
+      sc.detail = p.why + " at " + At(s, off);
+      for (uint64_t q = off + kRecordAlign; q + kRecordAlign <= size; q += kRecordAlign) {
+        Parsed r = ParseAt(stream, size, q, generation, last_seq, pool);
+        if (r.result != Parse::kOk) {
+          continue;
+        }
+        sc.max_sequence = std::max(sc.max_sequence, r.h.sequence);
+        const uint64_t r_batch = q - uint64_t{r.h.batch_offset} * kRecordAlign;
+        if (r_batch > batch_start) {
+          sc.end = ScanEnd::kCorruption;
+          sc.detail += "; whole later batch at " + At(s, r_batch);
+          break;
+        }
+      }
+      break;
+    }
+    sc.max_sequence = std::max(sc.max_sequence, p.h.sequence);
+    last_seq = p.h.sequence;
+    open_batch.push_back({off, p.h.sequence, batch_start});
+    off += uint64_t{p.h.n_lines} * kRecordAlign;
+    if ((p.h.flags & kRecordFlagBatchEnd) != 0) {
+      sc.kept.insert(sc.kept.end(), open_batch.begin(), open_batch.end());
+      open_batch.clear();
+      sc.last_batch_start = batch_start;
+      sc.committed_end = off;
+      ++sc.batches;
+      batch_start = off;
+    }
+  }
+  sc.discarded = open_batch.size();
+  if (sc.discarded > 0 && sc.end != ScanEnd::kCorruption) {
+    sc.end = ScanEnd::kTorn;
+    if (!sc.detail.empty()) {
+      sc.detail += "; ";
+    }
+    sc.detail += std::to_string(sc.discarded) + " record(s) of a batch that never completed";
+  }
+  return sc;
+}
+
+// Reads the stream header slot in force, or fails when neither slot is valid.
+Result<std::pair<StreamHeader, uint32_t>> ReadStreamHeader(const uint8_t* stream, uint32_t id) {
+  std::optional<std::pair<StreamHeader, uint32_t>> best;
+  for (uint32_t slot = 0; slot < 2; ++slot) {
+    StreamHeader h;
+    std::memcpy(&h, stream + slot * sizeof(StreamHeader), sizeof(h));
+    bool reserved_zero = h.reserved0 == 0;
+    for (uint8_t b : h.reserved) {
+      reserved_zero = reserved_zero && b == 0;
+    }
+    if (h.magic != kStreamHeaderMagic || h.checksum != Crc32c(&h, kStreamHeaderChecksummedBytes) ||
+        h.stream_id != id || h.generation == 0 || !reserved_zero) {
+      continue;
+    }
+    if (!best || h.generation > best->first.generation) {
+      best = std::make_pair(h, slot);
+    }
+  }
+  if (!best) {
+    return Status::Corruption("stream " + std::to_string(id) + " has no valid header");
+  }
+  return *best;
+}
+
+StreamHeader MakeStreamHeader(uint32_t id, uint32_t generation, uint64_t checkpoint_seq) {
+  StreamHeader h{};
+  h.magic = kStreamHeaderMagic;
+  h.stream_id = id;
+  h.generation = generation;
+  h.checkpoint_seq = checkpoint_seq;
+  h.checksum = Crc32c(&h, kStreamHeaderChecksummedBytes);
+  return h;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// LogStream
+
+uint64_t LogStream::capacity() const { return size_ - kStreamRecordsOffset; }
+
+Result<uint64_t> LogStream::AppendPut(std::string_view key, std::span<const Extent> extents) {
+  return Append(RecordType::kPut, key, extents);
+}
+
+Result<uint64_t> LogStream::AppendDelete(std::string_view key) {
+  return Append(RecordType::kDelete, key, {});
+}
+
+Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
+                                   std::span<const Extent> extents) {
+  if (!failed_.ok()) {
+    return Status::ReadOnly("log stream " + std::to_string(id_) + " is read-only after: " +
+                            failed_.ToString());
+  }
+  if (!log_->recovered_) {
+    return Status::FailedPrecondition("log not recovered yet");
+  }
+  if (key.empty() || key.size() > kMaxKeyLen) {
+    return Status::InvalidArgument("key length " + std::to_string(key.size()) +
+                                   " not in [1, 1024]");
+  }
+  const size_t bytes = RecordBytes(key.size(), extents.size());
+  if (extents.size() > UINT16_MAX || bytes > kMaxRecordBytes) {
+    return Status::InvalidArgument("value spans too many buffers (" +
+                                   std::to_string(extents.size()) + ")");
+  }
+  const Pool& pool = *log_->pool_;
+  uint64_t value_len = 0;
+  for (const Extent& e : extents) {
+    if (e.buffer >= pool.buffer_count() || e.length == 0 ||
+        uint64_t{e.offset} + e.length > pool.buffer_size()) {
+      return Status::InvalidArgument("extent outside the pool");
+    }
+    const BufferState st = pool.state(e.buffer);
+    if (st != BufferState::kApp && st != BufferState::kRetained) {
+      return Status::FailedPrecondition("extent names buffer " + std::to_string(e.buffer) +
+                                        " in state " + std::string(BufferStateName(st)));
+    }
+    value_len += e.length;
+  }
+  if (value_len > UINT32_MAX) {
+    return Status::InvalidArgument("value too long");
+  }
+  if (tail_ + bytes > size_) {
+    return Status::NoSpace("log stream " + std::to_string(id_) + " is full");
+  }
+  const uint64_t seq = log_->next_seq_.fetch_add(1, std::memory_order_relaxed);
+  uint8_t* rec = base_ + tail_;
+  RecordHeader h{};
+  h.data_crc = DataCrc(pool, extents);
+  h.sequence = seq;
+  h.generation = generation_;
+  h.batch_offset = static_cast<uint32_t>((tail_ - batch_start_) / kRecordAlign);
+  h.n_lines = static_cast<uint16_t>(bytes / kRecordAlign);
+  h.type = static_cast<uint8_t>(type);
+  h.key_len = static_cast<uint16_t>(key.size());
+  h.n_extents = static_cast<uint16_t>(extents.size());
+  h.value_len = static_cast<uint32_t>(value_len);
+  // PERSIST: none here. The record is written in place; until Commit's fence a crash may keep any
+  // subset of its lines, which recovery discards (checksum, batch-end flag).
+  std::memcpy(rec, &h, sizeof(h));
+  size_t pos = sizeof(h);
+  if (!extents.empty()) {
+    std::memcpy(rec + pos, extents.data(), extents.size_bytes());
+    pos += extents.size_bytes();
+  }
+  std::memcpy(rec + pos, key.data(), key.size());
+  pos += key.size();
+  std::memset(rec + pos, 0, bytes - pos);
+  const uint32_t crc = RecordCrc(rec, bytes);
+  std::memcpy(rec, &crc, sizeof(crc));
+  last_record_ = tail_;
+  tail_ += bytes;
+  ++pending_records_;
+  return seq;
+}
+
+Status LogStream::Fail(Status st) {
+  failed_ = st;
+  log_->pool_->SetReadOnly(st);
+  return st;
+}
+
+Result<CommitInfo> LogStream::Commit() {
+  if (!failed_.ok()) {
+    return Status::ReadOnly("log stream " + std::to_string(id_) + " is read-only after: " +
+                            failed_.ToString());
+  }
+  CommitInfo info;
+  if (pending_records_ == 0) {
+    return info;
+  }
+  // Mark the batch's last record; its checksum covers the flag.
+  uint8_t* last = base_ + last_record_;
+  RecordHeader lh;
+  std::memcpy(&lh, last, sizeof(lh));
+  lh.flags |= kRecordFlagBatchEnd;
+  std::memcpy(last, &lh, sizeof(lh));
+  const uint32_t crc = RecordCrc(last, uint64_t{lh.n_lines} * kRecordAlign);
+  std::memcpy(last, &crc, sizeof(crc));
+
+  PersistOps& ops = *log_->ops_;
+  PersistOps& data_ops = log_->pool_->ops();
+  const Pool& pool = *log_->pool_;
+  // PERSIST: flush every value range of the batch, then every record line, then ONE fence (one
+  // per medium when pool and log have different PersistOps). Before the fence, nothing of the
+  // batch may be acknowledged; after it, the batch is durable.
+  for (uint64_t off = batch_start_; off < tail_;) {
+    const RecordView v = ViewAt(id_, base_, off);
+    if (info.records == 0) {
+      info.first_sequence = v.sequence;
+    }
+    info.last_sequence = v.sequence;
+    ++info.records;
+    info.value_bytes += v.value_len;
+    for (const Extent& e : v.extents) {
+      Status st = data_ops.Flush(pool.BufferData(e.buffer) + e.offset, e.length);
+      if (!st.ok()) {
+        return Fail(st);
+      }
+    }
+    RecordHeader h;
+    std::memcpy(&h, base_ + off, sizeof(h));
+    off += uint64_t{h.n_lines} * kRecordAlign;
+  }
+  // The data checksum in each record makes the order of the two media irrelevant: a record whose
+  // value did not become durable is detected and its batch dropped. Both must be durable before
+  // the caller acknowledges anything.
+  Status st = ops.Flush(base_ + batch_start_, tail_ - batch_start_);
+  if (st.ok() && &data_ops != &ops) {
+    st = data_ops.Drain();
+  }
+  if (st.ok()) {
+    st = ops.Drain();
+  }
+  if (!st.ok()) {
+    return Fail(st);
+  }
+  batch_start_ = tail_;
+  pending_records_ = 0;
+  return info;
+}
+
+Status LogStream::Truncate(uint64_t checkpoint_seq) {
+  if (!failed_.ok()) {
+    return Status::ReadOnly("log stream is read-only after: " + failed_.ToString());
+  }
+  if (pending_records_ != 0) {
+    return Status::FailedPrecondition("truncate with an open batch");
+  }
+  const uint32_t slot = 1 - header_slot_;
+  const StreamHeader h = MakeStreamHeader(id_, generation_ + 1, checkpoint_seq);
+  // PERSIST: before, the slot in force names the old generation and its records are the stream's
+  // content; after, the other slot names the new generation and every older record is stale. A
+  // torn write of this slot fails its checksum and the old slot stays in force.
+  Status st = log_->ops_->MemcpyPersist(base_ + slot * sizeof(StreamHeader), &h, sizeof(h));
+  if (!st.ok()) {
+    return Fail(st);
+  }
+  header_slot_ = slot;
+  generation_ = h.generation;
+  checkpoint_seq_ = checkpoint_seq;
+  tail_ = batch_start_ = last_record_ = kStreamRecordsOffset;
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Log
+
+uint64_t Log::RegionSize(const LogParams& p) {
+  return kLogHeaderRegion + uint64_t{p.streams} * p.stream_size;
+}
+
+Status Log::Format(uint8_t* region, uint64_t len, const LogParams& params, const Pool& pool,
+                   PersistOps& ops) {
+  if (params.streams == 0 || params.streams > kMaxStreams) {
+    return Status::InvalidArgument("log streams " + std::to_string(params.streams) +
+                                   " not in [1, 256]");
+  }
+  if (params.stream_size < kMinStreamSize || params.stream_size % kStreamAlign != 0) {
+    return Status::InvalidArgument("log stream size " + std::to_string(params.stream_size) +
+                                   " is not a multiple of 4096 >= 8192");
+  }
+  if (len < RegionSize(params)) {
+    return Status::InvalidArgument("log region too small");
+  }
+  for (uint32_t s = 0; s < params.streams; ++s) {
+    uint8_t* stream = region + kLogHeaderRegion + s * params.stream_size;
+    const StreamHeader sh = MakeStreamHeader(s, 1, 0);
+    std::memcpy(stream, &sh, sizeof(sh));
+    std::memset(stream + sizeof(sh), 0, kStreamRecordsOffset - sizeof(sh));
+    PASTEL_RETURN_IF_ERROR(ops.Flush(stream, kStreamRecordsOffset));
+  }
+  LogHeader h{};
+  std::memcpy(h.magic, kLogMagic, sizeof(h.magic));
+  h.version = kLogVersion;
+  h.header_size = sizeof(LogHeader);
+  h.stream_count = params.streams;
+  h.stream_size = params.stream_size;
+  std::memcpy(h.pool_uuid, pool.header().uuid, sizeof(h.pool_uuid));
+  h.pool_generation = pool.generation();
+  h.created_unix_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  h.checksum = Crc32c(&h, kLogHeaderChecksummedBytes);
+  // PERSIST: stream headers are flushed above; the log header goes last and one fence covers all.
+  // Before, the log does not open (no valid header); after it returns OK, it opens, empty.
+  std::memcpy(region, &h, sizeof(h));
+  PASTEL_RETURN_IF_ERROR(ops.Flush(region, sizeof(h)));
+  return ops.Drain();
+}
+
+Result<LogHeader> Log::ReadHeader(const uint8_t* region, uint64_t len) {
+  if (len < kLogHeaderRegion) {
+    return Status::Corruption("log too short for its header: " + std::to_string(len) + " bytes");
+  }
+  LogHeader h;
+  std::memcpy(&h, region, sizeof(h));
+  if (std::memcmp(h.magic, kLogMagic, sizeof(h.magic)) != 0) {
+    return Status::Corruption("not a pastel log (bad magic)");
+  }
+  if (h.checksum != Crc32c(&h, kLogHeaderChecksummedBytes)) {
+    return Status::Corruption("log header checksum mismatch");
+  }
+  if (h.version != kLogVersion || h.header_size != sizeof(LogHeader)) {
+    return Status::Corruption("unsupported log version " + std::to_string(h.version));
+  }
+  bool reserved_zero = h.flags == 0;
+  for (uint8_t b : h.reserved) {
+    reserved_zero = reserved_zero && b == 0;
+  }
+  if (!reserved_zero || h.stream_count == 0 || h.stream_count > kMaxStreams ||
+      h.stream_size < kMinStreamSize || h.stream_size % kStreamAlign != 0) {
+    return Status::Corruption("log header fields out of range");
+  }
+  const uint64_t need = kLogHeaderRegion + uint64_t{h.stream_count} * h.stream_size;
+  if (len < need) {
+    return Status::Corruption("log truncated: " + std::to_string(len) + " bytes, header says " +
+                              std::to_string(need));
+  }
+  return h;
+}
+
+Result<std::unique_ptr<Log>> Log::Attach(uint8_t* region, uint64_t len, PersistOps& ops,
+                                         Pool& pool) {
+  Result<LogHeader> h = ReadHeader(region, len);
+  if (!h.ok()) {
+    return h.status();
+  }
+  if (std::memcmp(h->pool_uuid, pool.header().uuid, sizeof(h->pool_uuid)) != 0 ||
+      h->pool_generation != pool.generation()) {
+    return Status::Corruption("log belongs to another pool (uuid or generation differs)");
+  }
+  std::unique_ptr<Log> log(new Log());
+  log->region_ = region;
+  log->region_len_ = len;
+  log->ops_ = &ops;
+  log->pool_ = &pool;
+  log->streams_.resize(h->stream_count);
+  uint64_t max_checkpoint = 0;
+  for (uint32_t s = 0; s < h->stream_count; ++s) {
+    LogStream& st = log->streams_[s];
+    st.log_ = log.get();
+    st.id_ = s;
+    st.base_ = region + kLogHeaderRegion + s * h->stream_size;
+    st.size_ = h->stream_size;
+    Result<std::pair<StreamHeader, uint32_t>> sh = ReadStreamHeader(st.base_, s);
+    if (!sh.ok()) {
+      return sh.status();
+    }
+    st.generation_ = sh->first.generation;
+    st.checkpoint_seq_ = sh->first.checkpoint_seq;
+    st.header_slot_ = sh->second;
+    st.tail_ = st.batch_start_ = st.last_record_ = kStreamRecordsOffset;
+    max_checkpoint = std::max(max_checkpoint, st.checkpoint_seq_);
+  }
+  log->next_seq_.store(max_checkpoint + 1, std::memory_order_relaxed);
+  return log;
+}
+
+Result<std::unique_ptr<Log>> Log::Create(const std::string& path, const LogParams& params,
+                                         Pool& pool, const PmOpenOptions& o) {
+  if (params.streams == 0 || params.stream_size < kMinStreamSize ||
+      params.stream_size % kStreamAlign != 0) {
+    return Status::InvalidArgument("bad log parameters");
+  }
+  Result<PmFile> f = PmFile::Create(path, RegionSize(params), o);
+  if (!f.ok()) {
+    return f.status();
+  }
+  Status st = Format(f->data(), f->size(), params, pool, f->ops());
+  if (!st.ok()) {
+    ::unlink(path.c_str());
+    return st;
+  }
+  PmFile& file = f.value();
+  Result<std::unique_ptr<Log>> log = Attach(file.data(), file.size(), file.ops(), pool);
+  if (!log.ok()) {
+    return log;
+  }
+  (*log)->file_.emplace(std::move(file));
+  // A fresh log references nothing: every buffer of the pool is free.
+  if (pool.recovering()) {
+    PASTEL_RETURN_IF_ERROR(pool.FinishRecovery());
+  }
+  (*log)->recovered_ = true;
+  return log;
+}
+
+Result<std::unique_ptr<Log>> Log::Open(const std::string& path, Pool& pool,
+                                       const PmOpenOptions& o) {
+  Result<PmFile> f = PmFile::Open(path, o);
+  if (!f.ok()) {
+    return f.status();
+  }
+  PmFile& file = f.value();
+  Result<std::unique_ptr<Log>> log = Attach(file.data(), file.size(), file.ops(), pool);
+  if (!log.ok()) {
+    return Status(log.status().code(), path + ": " + log.status().message());
+  }
+  (*log)->file_.emplace(std::move(file));
+  return log;
+}
+
+Log::~Log() = default;
+
+const LogHeader& Log::header() const { return *reinterpret_cast<const LogHeader*>(region_); }
+
+ScanEnd Log::ForEachRecord(uint32_t s, const std::function<bool(const RecordView&)>& fn,
+                           std::string* detail) const {
+  const LogStream& st = streams_[s];
+  StreamScan sc = ScanStream(s, st.base_, st.size_, st.generation_, *pool_);
+  if (detail != nullptr) {
+    *detail = sc.detail;
+  }
+  for (const ScannedRecord& r : sc.kept) {
+    if (!fn(ViewAt(s, st.base_, r.offset))) {
+      return ScanEnd::kEndOfStream;
+    }
+  }
+  return sc.end;
+}
+
+Result<Recovered> Log::Recover(const RecoveryOptions& options) {
+  if (recovered_) {
+    return Status::FailedPrecondition("log already recovered");
+  }
+  if (!pool_->recovering()) {
+    return Status::FailedPrecondition("recover needs a pool that is still recovering");
+  }
+  Recovered out;
+  std::vector<StreamScan> scans;
+  scans.reserve(streams_.size());
+  uint64_t max_seq = 0;
+  for (LogStream& st : streams_) {
+    scans.push_back(ScanStream(st.id_, st.base_, st.size_, st.generation_, *pool_));
+    StreamScan& sc = scans.back();
+    max_seq = std::max({max_seq, sc.max_sequence, st.checkpoint_seq_});
+    if (sc.end == ScanEnd::kCorruption) {
+      out.corruption.push_back(sc.detail);
+    }
+  }
+  if (!out.corruption.empty() && !options.tolerate_corruption) {
+    return Status::Corruption(out.corruption.front());
+  }
+
+  // Replay whole batches in sequence order; a live record whose value no longer matches its data
+  // checksum is a torn last batch of its stream (dropped, then replay again) or corruption.
+  std::vector<bool> dropped_last(streams_.size(), false);
+  struct Loc {
+    uint64_t seq;
+    uint32_t stream;
+    uint64_t offset;
+  };
+  std::vector<Loc> order;
+  while (true) {
+    order.clear();
+    for (uint32_t s = 0; s < scans.size(); ++s) {
+      for (const ScannedRecord& r : scans[s].kept) {
+        order.push_back({r.sequence, s, r.offset});
+      }
+    }
+    std::sort(order.begin(), order.end(), [](const Loc& a, const Loc& b) { return a.seq < b.seq; });
+    out.live.clear();
+    std::unordered_map<std::string, Loc> where;
+    for (size_t i = 0; i < order.size(); ++i) {
+      if (i > 0 && order[i].seq == order[i - 1].seq) {
+        return Status::Corruption("sequence " + std::to_string(order[i].seq) +
+                                  " appears in two streams");
+      }
+      const RecordView v = ViewAt(order[i].stream, streams_[order[i].stream].base_,
+                                  order[i].offset);
+      std::string key(v.key);
+      if (v.type == RecordType::kDelete) {
+        out.live.erase(key);
+        where.erase(key);
+        continue;
+      }
+      LiveValue lv;
+      lv.sequence = v.sequence;
+      lv.stream = v.stream;
+      lv.value_len = v.value_len;
+      lv.extents.assign(v.extents.begin(), v.extents.end());
+      where[key] = order[i];
+      out.live[std::move(key)] = std::move(lv);
+    }
+    bool replay = false;
+    for (auto it = out.live.begin(); it != out.live.end();) {
+      const Loc& loc = where[it->first];
+      const RecordView v = ViewAt(loc.stream, streams_[loc.stream].base_, loc.offset);
+      if (DataCrc(*pool_, v.extents) == v.data_crc) {
+        ++it;
+        continue;
+      }
+      StreamScan& sc = scans[loc.stream];
+      if (loc.offset >= sc.last_batch_start && !dropped_last[loc.stream]) {
+        // The values of this batch were not all durable when the power went: it never completed.
+        dropped_last[loc.stream] = true;
+        size_t keep = 0;
+        while (keep < sc.kept.size() && sc.kept[keep].offset < sc.last_batch_start) {
+          ++keep;
+        }
+        sc.discarded += sc.kept.size() - keep;
+        sc.kept.resize(keep);
+        sc.committed_end = sc.last_batch_start;
+        sc.last_batch_start = keep == 0 ? kStreamRecordsOffset : sc.kept.back().batch_start;
+        sc.batches = sc.batches == 0 ? 0 : sc.batches - 1;
+        sc.end = ScanEnd::kTorn;
+        if (!sc.detail.empty()) {
+          sc.detail += "; ";
+        }
+        sc.detail += "last batch dropped: value of '" + it->first + "' (sequence " +
+                     std::to_string(v.sequence) + ") never became durable";
+        replay = true;
+        break;
+      }
+      out.corruption.push_back("value of '" + it->first + "' (sequence " +
+                               std::to_string(v.sequence) + ", " + At(loc.stream, loc.offset) +
+                               ") fails its data checksum");
+      if (!options.tolerate_corruption) {
+        return Status::Corruption(out.corruption.back());
+      }
+      it = out.live.erase(it);
+    }
+    if (!replay) {
+      break;
+    }
+  }
+  out.records = order.size();
+
+  for (const auto& [key, lv] : out.live) {
+    for (const Extent& e : lv.extents) {
+      Status st = pool_->Retain(e.buffer);
+      if (!st.ok()) {
+        return st;
+      }
+      ++out.retained_extents;
+    }
+  }
+
+  for (uint32_t s = 0; s < streams_.size(); ++s) {
+    LogStream& st = streams_[s];
+    StreamScan& sc = scans[s];
+    if (options.repair && sc.end != ScanEnd::kCorruption) {
+      // PERSIST: before, bytes of torn or stale records may follow the last whole batch; after,
+      // everything from there to the end of the stream is durable zeros, so new appends never
+      // sit next to leftovers that could pass for records.
+      bool dirty = false;
+      for (uint64_t off = sc.committed_end; off + kRecordAlign <= st.size_; off += kRecordAlign) {
+        if (!LineIsZero(st.base_ + off)) {
+          std::memset(st.base_ + off, 0, kRecordAlign);
+          PASTEL_RETURN_IF_ERROR(ops_->Flush(st.base_ + off, kRecordAlign));
+          dirty = true;
+        }
+      }
+      if (dirty) {
+        PASTEL_RETURN_IF_ERROR(ops_->Drain());
+      }
+    }
+    st.tail_ = st.batch_start_ = st.last_record_ = sc.committed_end;
+    StreamReport rep;
+    rep.stream = s;
+    rep.generation = st.generation_;
+    rep.checkpoint_seq = st.checkpoint_seq_;
+    rep.records = sc.kept.size();
+    rep.batches = sc.batches;
+    rep.tail = sc.committed_end;
+    rep.end = sc.end;
+    rep.discarded_records = sc.discarded;
+    rep.detail = sc.detail;
+    out.streams.push_back(std::move(rep));
+  }
+  out.next_sequence = max_seq + 1;
+  next_seq_.store(out.next_sequence, std::memory_order_relaxed);
+  PASTEL_RETURN_IF_ERROR(pool_->FinishRecovery());
+  // Appending after corruption would bury it: only a clean recovery opens the streams.
+  recovered_ = options.repair && out.corruption.empty();
+  return out;
+}
+
+}  // namespace pastel

@@ -1,0 +1,223 @@
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "pastel/pm.h"
+
+namespace pastel {
+
+std::string_view GranularityName(Granularity g) {
+  switch (g) {
+    case Granularity::kByte: return "byte";
+    case Granularity::kCacheLine: return "cache-line";
+    case Granularity::kPage: return "page";
+  }
+  return "?";
+}
+
+std::string_view FlushInstrName(FlushInstr f) {
+  switch (f) {
+    case FlushInstr::kClwb: return "clwb";
+    case FlushInstr::kClflushopt: return "clflushopt";
+    case FlushInstr::kClflush: return "clflush";
+  }
+  return "?";
+}
+
+bool CpuHasFlushInstr(FlushInstr f) {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  switch (f) {
+    case FlushInstr::kClflush:
+      return __get_cpuid(1, &a, &b, &c, &d) != 0 && (d & (1u << 19)) != 0;
+    case FlushInstr::kClflushopt:
+      return __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (b & (1u << 23)) != 0;
+    case FlushInstr::kClwb:
+      return __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (b & (1u << 24)) != 0;
+  }
+  return false;
+}
+
+FlushInstr BestFlushInstr() {
+  if (CpuHasFlushInstr(FlushInstr::kClwb)) {
+    return FlushInstr::kClwb;
+  }
+  if (CpuHasFlushInstr(FlushInstr::kClflushopt)) {
+    return FlushInstr::kClflushopt;
+  }
+  return FlushInstr::kClflush;
+}
+
+Status PersistOps::Persist(const void* addr, size_t len) {
+  PASTEL_RETURN_IF_ERROR(Flush(addr, len));
+  return Drain();
+}
+
+Status PersistOps::MemcpyPersist(void* dst, const void* src, size_t len) {
+  std::memcpy(dst, src, len);
+  return Persist(dst, len);
+}
+
+namespace {
+
+uintptr_t LineDown(const void* p) { return reinterpret_cast<uintptr_t>(p) & ~(kCacheLineSize - 1); }
+
+__attribute__((target("clwb"))) void FlushClwb(const void* addr, size_t len) {
+  const uintptr_t end = reinterpret_cast<uintptr_t>(addr) + len;
+  for (uintptr_t p = LineDown(addr); p < end; p += kCacheLineSize) {
+    _mm_clwb(reinterpret_cast<void*>(p));
+  }
+}
+
+__attribute__((target("clflushopt"))) void FlushClflushopt(const void* addr, size_t len) {
+  const uintptr_t end = reinterpret_cast<uintptr_t>(addr) + len;
+  for (uintptr_t p = LineDown(addr); p < end; p += kCacheLineSize) {
+    _mm_clflushopt(reinterpret_cast<void*>(p));
+  }
+}
+
+void FlushClflush(const void* addr, size_t len) {
+  const uintptr_t end = reinterpret_cast<uintptr_t>(addr) + len;
+  for (uintptr_t p = LineDown(addr); p < end; p += kCacheLineSize) {
+    _mm_clflush(reinterpret_cast<void*>(p));
+  }
+}
+
+class CacheLineOps final : public PersistOps {
+ public:
+  explicit CacheLineOps(FlushInstr instr) : instr_(instr) {}
+  Status Flush(const void* addr, size_t len) override {
+    if (len == 0) {
+      return Status::Ok();
+    }
+    switch (instr_) {
+      case FlushInstr::kClwb: FlushClwb(addr, len); break;
+      case FlushInstr::kClflushopt: FlushClflushopt(addr, len); break;
+      case FlushInstr::kClflush: FlushClflush(addr, len); break;
+    }
+    return Status::Ok();
+  }
+  Status Drain() override {
+    _mm_sfence();
+    return Status::Ok();
+  }
+  Granularity granularity() const override { return Granularity::kCacheLine; }
+  std::string_view name() const override { return FlushInstrName(instr_); }
+
+ private:
+  FlushInstr instr_;
+};
+
+class FenceOnlyOps final : public PersistOps {
+ public:
+  Status Flush(const void*, size_t) override { return Status::Ok(); }
+  Status Drain() override {
+    _mm_sfence();
+    return Status::Ok();
+  }
+  Granularity granularity() const override { return Granularity::kByte; }
+  std::string_view name() const override { return "eadr-fence"; }
+};
+
+// PAGE granularity. Flush() only notes the page range; Drain() syncs every noted range once, so a
+// batch of requests costs one msync per distinct range (or one fdatasync), not one per request.
+class PageOps final : public PersistOps {
+ public:
+  PageOps(void* base, size_t len, int fd, PageSync sync)
+      : base_(reinterpret_cast<uintptr_t>(base)), len_(len), fd_(fd), sync_(sync),
+        page_(static_cast<uintptr_t>(sysconf(_SC_PAGESIZE))) {}
+
+  Status Flush(const void* addr, size_t len) override {
+    if (!failed_.ok()) {
+      return failed_;
+    }
+    if (len == 0) {
+      return Status::Ok();
+    }
+    const uintptr_t a = reinterpret_cast<uintptr_t>(addr);
+    if (a < base_ || a + len > base_ + len_) {
+      return Status::InvalidArgument("flush range outside the mapping");
+    }
+    uintptr_t lo = a & ~(page_ - 1);
+    uintptr_t hi = (a + len + page_ - 1) & ~(page_ - 1);
+    // Merge with a pending range that overlaps or touches it.
+    for (size_t i = 0; i < n_; ++i) {
+      if (lo <= ranges_[i].hi && ranges_[i].lo <= hi) {
+        ranges_[i].lo = std::min(ranges_[i].lo, lo);
+        ranges_[i].hi = std::max(ranges_[i].hi, hi);
+        return Status::Ok();
+      }
+    }
+    if (n_ == ranges_.size()) {
+      // Full: fold everything into one covering range (more bytes synced, never fewer).
+      for (size_t i = 1; i < n_; ++i) {
+        ranges_[0].lo = std::min(ranges_[0].lo, ranges_[i].lo);
+        ranges_[0].hi = std::max(ranges_[0].hi, ranges_[i].hi);
+      }
+      ranges_[0].lo = std::min(ranges_[0].lo, lo);
+      ranges_[0].hi = std::max(ranges_[0].hi, hi);
+      n_ = 1;
+      return Status::Ok();
+    }
+    ranges_[n_++] = {lo, hi};
+    return Status::Ok();
+  }
+
+  Status Drain() override {
+    if (!failed_.ok()) {
+      return failed_;
+    }
+    if (sync_ == PageSync::kFdatasync) {
+      if (n_ > 0 && ::fdatasync(fd_) != 0) {
+        failed_ = Status::FromErrno("fdatasync", errno);
+      }
+      n_ = 0;
+      return failed_;
+    }
+    for (size_t i = 0; i < n_; ++i) {
+      if (::msync(reinterpret_cast<void*>(ranges_[i].lo), ranges_[i].hi - ranges_[i].lo,
+                  MS_SYNC) != 0) {
+        failed_ = Status::FromErrno("msync", errno);
+        break;
+      }
+    }
+    n_ = 0;
+    return failed_;
+  }
+
+  Granularity granularity() const override { return Granularity::kPage; }
+  std::string_view name() const override {
+    return sync_ == PageSync::kMsync ? "msync" : "fdatasync";
+  }
+
+ private:
+  struct Range {
+    uintptr_t lo;
+    uintptr_t hi;
+  };
+  uintptr_t base_;
+  size_t len_;
+  int fd_;
+  PageSync sync_;
+  uintptr_t page_;
+  std::array<Range, 32> ranges_{};
+  size_t n_ = 0;
+  Status failed_;
+};
+
+}  // namespace
+
+std::unique_ptr<PersistOps> MakeCacheLineOps(FlushInstr instr) {
+  return std::make_unique<CacheLineOps>(instr);
+}
+std::unique_ptr<PersistOps> MakeFenceOnlyOps() { return std::make_unique<FenceOnlyOps>(); }
+std::unique_ptr<PersistOps> MakePageOps(void* base, size_t len, int fd, PageSync sync) {
+  return std::make_unique<PageOps>(base, len, fd, sync);
+}
+
+}  // namespace pastel
