@@ -124,6 +124,11 @@ struct CommitInfo {
   uint64_t value_bytes = 0;
 };
 
+// Checks buffer ownership against `live` as recovery leaves it: each buffer named by live extents
+// is kRetained with exactly one reference per naming extent, and every other buffer is kFree (no
+// buffer both free and referenced, none held by nobody). kCorruption names the first mismatch.
+Status VerifyOwnership(const Pool& pool, const LiveMap& live);
+
 class Log;
 
 // One append stream. Lifecycle: owned by its Log; usable after Log::Recover (or on a fresh log).

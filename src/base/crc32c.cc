@@ -1,5 +1,7 @@
 #include "pastel/crc32c.h"
 
+#include "base/crc32c_internal.h"
+
 #include <array>
 #include <cstring>
 #include <nmmintrin.h>
@@ -62,3 +64,11 @@ uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n) {
 }
 
 }  // namespace pastel
+
+namespace pastel::internal {
+
+uint32_t Crc32cExtendPortable(uint32_t crc, const void* data, size_t n) {
+  return ~ExtendTable(~crc, static_cast<const uint8_t*>(data), n);
+}
+
+}  // namespace pastel::internal

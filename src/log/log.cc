@@ -193,6 +193,7 @@ StreamScan ScanStream(uint32_t s, const uint8_t* stream, uint64_t size, uint32_t
       // this spot was once part of a fenced batch, i.e. real damage.
       sc.end = ScanEnd::kTorn;
       sc.detail = p.why + " at " + At(s, off);
+      uint64_t same_batch = 0;
       for (uint64_t q = off + kRecordAlign; q + kRecordAlign <= size; q += kRecordAlign) {
         Parsed r = ParseAt(stream, size, q, generation, last_seq, pool);
         if (r.result != Parse::kOk) {
@@ -205,6 +206,10 @@ StreamScan ScanStream(uint32_t s, const uint8_t* stream, uint64_t size, uint32_t
           sc.detail += "; whole later batch at " + At(s, r_batch);
           break;
         }
+        ++same_batch;
+      }
+      if (sc.end == ScanEnd::kTorn && same_batch > 0) {
+        sc.detail += "; " + std::to_string(same_batch) + " whole record(s) of the same batch after it";
       }
       break;
     }
@@ -772,6 +777,38 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
   // Appending after corruption would bury it: only a clean recovery opens the streams.
   recovered_ = options.repair && out.corruption.empty();
   return out;
+}
+
+Status VerifyOwnership(const Pool& pool, const LiveMap& live) {
+  std::vector<uint32_t> want(pool.buffer_count(), 0);
+  for (const auto& [key, v] : live) {
+    for (const Extent& e : v.extents) {
+      if (e.buffer >= want.size()) {
+        return Status::Corruption("live value of '" + key + "' names buffer " +
+                                  std::to_string(e.buffer) + " outside the pool");
+      }
+      ++want[e.buffer];
+    }
+  }
+  uint64_t bad = 0;
+  std::string first;
+  for (uint32_t i = 0; i < pool.buffer_count(); ++i) {
+    const BufferState st = pool.state(i);
+    const bool ok = want[i] == 0 ? st == BufferState::kFree
+                                 : st == BufferState::kRetained && pool.refs(i) == want[i];
+    if (!ok) {
+      if (bad++ == 0) {
+        first = "buffer " + std::to_string(i) + " is " + std::string(BufferStateName(st)) +
+                " with " + std::to_string(pool.refs(i)) + " reference(s), live extents name it " +
+                std::to_string(want[i]) + " time(s)";
+      }
+    }
+  }
+  if (bad > 0) {
+    return Status::Corruption(std::to_string(bad) + " buffer(s) with wrong ownership; first: " +
+                              first);
+  }
+  return Status::Ok();
 }
 
 }  // namespace pastel

@@ -66,6 +66,9 @@ Result<PmFile> PmFile::Open(const std::string& path, const PmOpenOptions& o) {
     if (errno == ENOENT) {
       return Status::NotFound(path + " does not exist");
     }
+    if (errno == EISDIR) {
+      return Status::InvalidArgument(path + " is a directory");
+    }
     return Status::FromErrno("open " + path, errno);
   }
   return Map(fd, path, o);

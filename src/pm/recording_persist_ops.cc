@@ -5,11 +5,33 @@
 #include <cstring>
 
 namespace pastel {
+namespace {
+
+// The recorder reads the whole region, free pool buffers included, which are poisoned under
+// ASan; these copies are deliberately not instrumented.
+__attribute__((no_sanitize("address"))) void RawCopy(uint8_t* dst, const uint8_t* src, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    dst[i] = src[i];
+  }
+}
+
+__attribute__((no_sanitize("address"))) bool RawEqual(const uint8_t* a, const uint8_t* b,
+                                                      size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 RecordingPersistOps::RecordingPersistOps(uint8_t* base, size_t len)
-    : base_(base), len_(len), durable_(base, base + len), snapshot_(len),
-      is_pending_((len + kCacheLineSize - 1) / kCacheLineSize, 0) {
+    : base_(base), len_(len), durable_(len),
+      pending_slot_((len + kCacheLineSize - 1) / kCacheLineSize, 0) {
   assert(reinterpret_cast<uintptr_t>(base) % kCacheLineSize == 0);
+  RawCopy(durable_.data(), base, len);
 }
 
 Status RecordingPersistOps::Flush(const void* addr, size_t len) {
@@ -33,12 +55,12 @@ Status RecordingPersistOps::Flush(const void* addr, size_t len) {
   for (size_t line = first; line <= last; ++line) {
     const size_t off = line * kCacheLineSize;
     const size_t n = std::min(kCacheLineSize, len_ - off);
-    // The write-back carries the line as it is now; a store after the flush is not covered.
-    std::memcpy(&snapshot_[off], base_ + off, n);
-    if (is_pending_[line] == 0) {
-      is_pending_[line] = 1;
-      pending_.push_back(static_cast<uint32_t>(line));
+    if (pending_slot_[line] == 0) {
+      pending_.push_back({static_cast<uint32_t>(line), {}});
+      pending_slot_[line] = static_cast<uint32_t>(pending_.size());
     }
+    // The write-back carries the line as it is now; a store after the flush is not covered.
+    RawCopy(pending_[pending_slot_[line] - 1].bytes, base_ + off, n);
   }
   return Status::Ok();
 }
@@ -55,11 +77,11 @@ Status RecordingPersistOps::Drain() {
   if (!failed_.ok()) {
     return failed_;
   }
-  for (uint32_t line : pending_) {
-    const size_t off = size_t{line} * kCacheLineSize;
+  for (const PendingLine& p : pending_) {
+    const size_t off = size_t{p.line} * kCacheLineSize;
     const size_t n = std::min(kCacheLineSize, len_ - off);
-    std::memcpy(&durable_[off], &snapshot_[off], n);
-    is_pending_[line] = 0;
+    std::memcpy(&durable_[off], p.bytes, n);
+    pending_slot_[p.line] = 0;
   }
   pending_.clear();
   if (hook_) {
@@ -78,8 +100,8 @@ std::vector<uint8_t> RecordingPersistOps::CrashImage(std::mt19937_64* rng,
   std::bernoulli_distribution keep(keep_probability);
   for (size_t off = 0; off < len_; off += kCacheLineSize) {
     const size_t n = std::min(kCacheLineSize, len_ - off);
-    if (std::memcmp(&image[off], base_ + off, n) != 0 && keep(*rng)) {
-      std::memcpy(&image[off], base_ + off, n);
+    if (!RawEqual(&image[off], base_ + off, n) && keep(*rng)) {
+      RawCopy(&image[off], base_ + off, n);
     }
   }
   return image;

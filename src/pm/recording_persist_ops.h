@@ -55,10 +55,13 @@ class RecordingPersistOps final : public PersistOps {
  private:
   uint8_t* base_;
   size_t len_;
-  std::vector<uint8_t> durable_;   // fenced content
-  std::vector<uint8_t> snapshot_;  // content of each pending line as of its flush
-  std::vector<uint32_t> pending_;  // line indices flushed since the last Drain
-  std::vector<uint8_t> is_pending_;
+  struct PendingLine {
+    uint32_t line;
+    uint8_t bytes[kCacheLineSize];  // the line as of its (latest) flush
+  };
+  std::vector<uint8_t> durable_;         // fenced content
+  std::vector<PendingLine> pending_;     // lines flushed since the last Drain
+  std::vector<uint32_t> pending_slot_;   // line -> index in pending_ + 1, 0 when not pending
   Hook hook_;
   uint64_t flushes_ = 0;
   uint64_t drains_ = 0;

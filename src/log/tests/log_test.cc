@@ -1,0 +1,397 @@
+#include "pastel/log.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "log/log_format.h"
+#include "tests/support/mem_store.h"
+#include "tests/support/temp_dir.h"
+
+namespace pastel {
+namespace {
+
+using testing::MemStore;
+using testing::StoreShape;
+using testing::TempDir;
+
+std::string Value(size_t n, char seed) {
+  std::string v(n, '\0');
+  for (size_t i = 0; i < n; ++i) {
+    v[i] = static_cast<char>(seed + static_cast<char>(i * 7));
+  }
+  return v;
+}
+
+// put + commit + retain, as a server would; returns the extents.
+std::vector<Extent> Put(MemStore& s, const std::string& key, const std::string& value,
+                        uint32_t stream = 0) {
+  Result<std::vector<Extent>> ext = s.WriteValue(value, s.pool().PartitionOf(0));
+  EXPECT_TRUE(ext.ok()) << ext.status().ToString();
+  Result<uint64_t> seq = s.log().stream(stream).AppendPut(key, *ext);
+  EXPECT_TRUE(seq.ok()) << seq.status().ToString();
+  Result<CommitInfo> c = s.log().stream(stream).Commit();
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  s.ApplyDurable(key, &*ext);
+  return *ext;
+}
+
+void Del(MemStore& s, const std::string& key, uint32_t stream = 0) {
+  ASSERT_TRUE(s.log().stream(stream).AppendDelete(key).ok());
+  ASSERT_TRUE(s.log().stream(stream).Commit().ok());
+  s.ApplyDurable(key, nullptr);
+}
+
+// Cuts power now (only fenced lines survive), recovers, and checks the result against the index
+// the test kept: same keys, same bytes, consistent ownership.
+std::unique_ptr<MemStore> CrashAndCheck(MemStore& s, Recovered* rec_out = nullptr) {
+  Recovered rec;
+  Result<std::unique_ptr<MemStore>> r =
+      MemStore::Recover(s.shape(), s.ops().CrashImage(), {}, &rec);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  if (!r.ok()) {
+    return nullptr;
+  }
+  MemStore& n = **r;
+  EXPECT_EQ(rec.live.size(), s.index().size());
+  for (const auto& [key, ext] : s.index()) {
+    auto it = rec.live.find(key);
+    if (it == rec.live.end()) {
+      ADD_FAILURE() << "acknowledged key lost: " << key;
+      continue;
+    }
+    EXPECT_EQ(n.ReadValue(it->second.extents), s.ReadValue(ext)) << key;
+  }
+  EXPECT_TRUE(VerifyOwnership(n.pool(), rec.live).ok());
+  EXPECT_TRUE(rec.corruption.empty());
+  n.AdoptLive(rec.live);
+  if (rec_out != nullptr) {
+    *rec_out = std::move(rec);
+  }
+  return std::move(r).value();
+}
+
+TEST(LogTest, SmallPutIsOneCacheLine) {
+  auto s = MemStore::Fresh({});
+  Put(*s, "/k123", "v");
+  EXPECT_EQ(s->log().stream(0).tail(), kStreamRecordsOffset + 64);
+}
+
+TEST(LogTest, CommittedPutsSurviveACrash) {
+  auto s = MemStore::Fresh({});
+  for (int i = 0; i < 20; ++i) {
+    Put(*s, "key" + std::to_string(i), Value(100 + i * 37, static_cast<char>(i)));
+  }
+  Recovered rec;
+  auto n = CrashAndCheck(*s, &rec);
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(rec.records, 20u);
+  EXPECT_EQ(rec.streams[0].batches, 20u);
+  EXPECT_EQ(rec.streams[0].end, ScanEnd::kZeroed);
+  EXPECT_EQ(rec.next_sequence, 21u);
+}
+
+TEST(LogTest, OverwriteAndDeleteReplayInOrder) {
+  auto s = MemStore::Fresh({});
+  Put(*s, "a", "one");
+  Put(*s, "b", "two");
+  Put(*s, "a", "three");
+  Del(*s, "b");
+  Put(*s, "c", "four");
+  Del(*s, "c");
+  Put(*s, "c", "five");
+  EXPECT_EQ(s->pool().Counts().retained, 2u) << "old values' buffers were given back";
+  auto n = CrashAndCheck(*s);
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(n->index().size(), 2u);
+  EXPECT_EQ(n->ReadValue(n->index()["a"]), "three");
+  EXPECT_EQ(n->ReadValue(n->index()["c"]), "five");
+}
+
+TEST(LogTest, ValueSpanningBuffers) {
+  StoreShape shape;
+  shape.buffer_size = 512;
+  auto s = MemStore::Fresh(shape);
+  const std::string big = Value(512 * 9 + 100, 'x');
+  std::vector<Extent> ext = Put(*s, "big", big);
+  EXPECT_EQ(ext.size(), 10u);
+  Recovered rec;
+  auto n = CrashAndCheck(*s, &rec);
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(rec.live["big"].value_len, big.size());
+  EXPECT_EQ(rec.live["big"].extents, ext);
+}
+
+TEST(LogTest, ExtentsMayShareABuffer) {
+  // Pipelined requests: two values in one receive buffer, each kept by its own record.
+  auto s = MemStore::Fresh({});
+  uint32_t b = *s->pool().Allocate(0);
+  std::memcpy(s->pool().BufferData(b), "AAAABBBBBB", 10);
+  std::vector<Extent> a{{b, 0, 4}}, bb{{b, 4, 6}};
+  ASSERT_TRUE(s->log().stream(0).AppendPut("a", a).ok());
+  ASSERT_TRUE(s->log().stream(0).AppendPut("b", bb).ok());
+  Result<CommitInfo> c = s->log().stream(0).Commit();
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->records, 2u);
+  EXPECT_EQ(c->value_bytes, 10u);
+  EXPECT_EQ(c->last_sequence, c->first_sequence + 1);
+  s->ApplyDurable("a", &a);
+  s->ApplyDurable("b", &bb);
+  EXPECT_EQ(s->pool().refs(b), 2u);
+  auto n = CrashAndCheck(*s);
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(n->pool().refs(b), 2u);
+}
+
+TEST(LogTest, StreamsMergeBySequence) {
+  StoreShape shape;
+  shape.streams = 3;
+  shape.partitions = 3;
+  shape.buffer_count = 300;
+  auto s = MemStore::Fresh(shape);
+  // The same keys written from different streams; the latest sequence wins.
+  for (int i = 0; i < 60; ++i) {
+    const uint32_t stream = static_cast<uint32_t>(i % 3);
+    Result<std::vector<Extent>> ext = s->WriteValue(Value(50, static_cast<char>(i)), stream);
+    ASSERT_TRUE(ext.ok());
+    ASSERT_TRUE(s->log().stream(stream).AppendPut("k" + std::to_string(i % 7), *ext).ok());
+    ASSERT_TRUE(s->log().stream(stream).Commit().ok());
+    s->ApplyDurable("k" + std::to_string(i % 7), &*ext);
+  }
+  Recovered rec;
+  auto n = CrashAndCheck(*s, &rec);
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(rec.records, 60u);
+  EXPECT_EQ(rec.streams.size(), 3u);
+  EXPECT_EQ(rec.live["k6"].stream, 55u % 3);
+}
+
+TEST(LogTest, UncommittedBatchIsNotRecovered) {
+  auto s = MemStore::Fresh({});
+  Put(*s, "kept", "durable");
+  Result<std::vector<Extent>> ext = s->WriteValue("never acknowledged");
+  ASSERT_TRUE(ext.ok());
+  ASSERT_TRUE(s->log().stream(0).AppendPut("lost", *ext).ok());
+  ASSERT_TRUE(s->log().stream(0).AppendDelete("kept").ok());
+  // No Commit: even if every written line reached the media, the batch has no end and is dropped.
+  std::mt19937_64 rng(7);
+  Recovered rec;
+  Result<std::unique_ptr<MemStore>> r =
+      MemStore::Recover(s->shape(), s->ops().CrashImage(&rng, 1.0), {}, &rec);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(rec.live.count("lost"), 0u);
+  ASSERT_EQ(rec.live.count("kept"), 1u);
+  EXPECT_EQ((*r)->ReadValue(rec.live["kept"].extents), "durable");
+  EXPECT_EQ(rec.streams[0].end, ScanEnd::kTorn);
+  EXPECT_EQ(rec.streams[0].discarded_records, 2u);
+  EXPECT_TRUE(VerifyOwnership((*r)->pool(), rec.live).ok());
+}
+
+TEST(LogTest, AppendsContinueAfterRecoveryOverTheZeroedTail) {
+  auto s = MemStore::Fresh({});
+  Put(*s, "a", "1");
+  Result<std::vector<Extent>> ext = s->WriteValue("torn");
+  ASSERT_TRUE(s->log().stream(0).AppendPut("t", *ext).ok());
+  std::mt19937_64 rng(1);
+  Recovered rec;
+  auto r = MemStore::Recover(s->shape(), s->ops().CrashImage(&rng, 1.0), {}, &rec);
+  ASSERT_TRUE(r.ok());
+  MemStore& n = **r;
+  n.AdoptLive(rec.live);
+  const uint64_t tail = n.log().stream(0).tail();
+  EXPECT_EQ(tail, kStreamRecordsOffset + 64);
+  // The torn record's line was zeroed durably, so a new, shorter batch cannot sit beside it.
+  EXPECT_EQ(n.ops().CrashImage()[n.shape().pool_bytes() + kLogHeaderRegion + tail], 0);
+  Put(n, "b", "2");
+  Result<uint64_t> seq = n.log().stream(0).AppendDelete("zzz");
+  ASSERT_TRUE(seq.ok());
+  EXPECT_GT(*seq, 2u) << "sequences continue past every record seen, torn ones included";
+  ASSERT_TRUE(n.log().stream(0).Commit().ok());
+  auto again = CrashAndCheck(n);
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->ReadValue(again->index()["b"]), "2");
+}
+
+TEST(LogTest, FullStreamSaysNoSpaceAndTruncateStartsOver) {
+  StoreShape shape;
+  shape.stream_size = 8192;  // 126 one-line records
+  auto s = MemStore::Fresh(shape);
+  uint32_t b = *s->pool().Allocate(0);
+  std::memcpy(s->pool().BufferData(b), "v", 1);
+  const std::vector<Extent> ext{{b, 0, 1}};
+  int n = 0;
+  while (true) {
+    Result<uint64_t> seq = s->log().stream(0).AppendPut("k", ext);
+    if (!seq.ok()) {
+      EXPECT_EQ(seq.status().code(), StatusCode::kNoSpace);
+      break;
+    }
+    ++n;
+  }
+  EXPECT_EQ(n, static_cast<int>((8192 - kStreamRecordsOffset) / 64));
+  ASSERT_TRUE(s->log().stream(0).Commit().ok());
+  EXPECT_EQ(s->log().stream(0).Truncate(5).code(), StatusCode::kOk);
+  EXPECT_EQ(s->log().stream(0).generation(), 2u);
+  ASSERT_TRUE(s->log().stream(0).AppendPut("after", ext).ok());
+  EXPECT_EQ(s->log().stream(0).Truncate(9).code(), StatusCode::kFailedPrecondition)
+      << "open batch";
+  ASSERT_TRUE(s->log().stream(0).Commit().ok());
+
+  Recovered rec;
+  auto r = MemStore::Recover(shape, s->ops().CrashImage(), {}, &rec);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(rec.streams[0].generation, 2u);
+  EXPECT_EQ(rec.streams[0].checkpoint_seq, 5u);
+  EXPECT_EQ(rec.records, 1u) << "records before the checkpoint are stale";
+  EXPECT_EQ(rec.live.count("after"), 1u);
+  EXPECT_EQ(rec.streams[0].end, ScanEnd::kStale);
+  EXPECT_GT(rec.next_sequence, static_cast<uint64_t>(n));
+}
+
+TEST(LogTest, FailedFenceMakesEverythingReadOnly) {
+  auto s = MemStore::Fresh({});
+  Put(*s, "a", "1");
+  s->ops().FailDrainsFrom(s->ops().drain_count());
+  Result<std::vector<Extent>> ext = s->WriteValue("2");
+  ASSERT_TRUE(s->log().stream(0).AppendPut("b", *ext).ok());
+  Result<CommitInfo> c = s->log().stream(0).Commit();
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kIoError);
+  EXPECT_TRUE(s->log().stream(0).read_only());
+  EXPECT_TRUE(s->pool().read_only());
+  EXPECT_EQ(s->pool().read_only_reason().code(), StatusCode::kIoError);
+  EXPECT_EQ(s->log().stream(0).AppendPut("c", *ext).status().code(), StatusCode::kReadOnly);
+  EXPECT_EQ(s->log().stream(0).Commit().status().code(), StatusCode::kReadOnly);
+  EXPECT_EQ(s->log().stream(0).Truncate(1).code(), StatusCode::kReadOnly);
+  // What was acknowledged before the failure is still there.
+  Recovered rec;
+  auto r = MemStore::Recover(s->shape(), s->ops().CrashImage(), {}, &rec);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(rec.live.count("a"), 1u);
+  EXPECT_EQ(rec.live.count("b"), 0u);
+}
+
+TEST(LogTest, RejectsBadAppends) {
+  auto s = MemStore::Fresh({});
+  LogStream& st = s->log().stream(0);
+  uint32_t b = *s->pool().Allocate(0);
+  const std::vector<Extent> ok{{b, 0, 10}};
+  EXPECT_EQ(st.AppendPut("", ok).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.AppendPut(std::string(kMaxKeyLen + 1, 'k'), ok).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(st.AppendPut(std::string(kMaxKeyLen, 'k'), ok).ok());
+  const std::vector<Extent> past_end{{b, 500, 13}};
+  EXPECT_EQ(st.AppendPut("k", past_end).status().code(), StatusCode::kInvalidArgument);
+  const std::vector<Extent> no_buffer{{100000, 0, 1}};
+  EXPECT_EQ(st.AppendPut("k", no_buffer).status().code(), StatusCode::kInvalidArgument);
+  const std::vector<Extent> empty_extent{{b, 0, 0}};
+  EXPECT_EQ(st.AppendPut("k", empty_extent).status().code(), StatusCode::kInvalidArgument);
+  const std::vector<Extent> free_buffer{{b + 1, 0, 1}};
+  EXPECT_EQ(st.AppendPut("k", free_buffer).status().code(), StatusCode::kFailedPrecondition)
+      << "a free buffer cannot hold a value";
+  std::vector<Extent> too_many(3000, Extent{b, 0, 1});
+  EXPECT_EQ(st.AppendPut("k", too_many).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.pending_records(), 1u);
+}
+
+TEST(LogTest, EmptyValueAndEmptyCommit) {
+  auto s = MemStore::Fresh({});
+  Result<CommitInfo> none = s->log().stream(0).Commit();
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->records, 0u);
+  const std::vector<Extent> empty;
+  ASSERT_TRUE(s->log().stream(0).AppendPut("empty", empty).ok());
+  ASSERT_TRUE(s->log().stream(0).Commit().ok());
+  s->ApplyDurable("empty", &empty);
+  Recovered rec;
+  auto n = CrashAndCheck(*s, &rec);
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(rec.live["empty"].value_len, 0u);
+}
+
+TEST(LogTest, RecoverOnlyOnceAndOnlyOnARecoveringPool) {
+  auto s = MemStore::Fresh({});
+  EXPECT_EQ(s->log().Recover().status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(LogTest, LogOfAnotherPoolIsRefused) {
+  auto a = MemStore::Fresh({});
+  auto b = MemStore::Fresh({});
+  // b's log region against a's pool: uuids differ.
+  Result<std::unique_ptr<Log>> l =
+      Log::Attach(b->log_region(), b->shape().log_bytes(), b->ops(), a->pool());
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(l.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(l.status().message().find("another pool"), std::string::npos);
+}
+
+TEST(LogTest, FilesCreateOpenRecover) {
+  TempDir dir;
+  const std::string pool_path = dir.File("p.pool");
+  PoolParams pp;
+  pp.buffer_count = 64;
+  std::vector<Extent> ext;
+  {
+    auto pool = Pool::Create(pool_path, 0, pp);
+    ASSERT_TRUE(pool.ok());
+    auto log = Log::Create(Log::PathForPool(pool_path), {2, 16384}, **pool);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    uint32_t b = *(*pool)->Allocate(0);
+    std::memcpy((*pool)->BufferData(b), "persisted", 9);
+    ext = {{b, 0, 9}};
+    ASSERT_TRUE((*log)->stream(1).AppendPut("/file", ext).ok());
+    ASSERT_TRUE((*log)->stream(1).Commit().ok());
+  }
+  auto pool = Pool::Open(pool_path);
+  ASSERT_TRUE(pool.ok());
+  auto log = Log::Open(Log::PathForPool(pool_path), **pool);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  Result<Recovered> rec = (*log)->Recover();
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  ASSERT_EQ(rec->live.count("/file"), 1u);
+  EXPECT_EQ(rec->live["/file"].extents, ext);
+  EXPECT_EQ(std::memcmp((*pool)->BufferData(ext[0].buffer), "persisted", 9), 0);
+  EXPECT_TRUE(VerifyOwnership(**pool, rec->live).ok());
+  EXPECT_EQ((*pool)->state(ext[0].buffer), BufferState::kRetained);
+  EXPECT_EQ(Log::Open(dir.File("none"), **pool).status().code(), StatusCode::kNotFound);
+}
+
+TEST(LogTest, ForEachRecordVisitsWholeBatches) {
+  auto s = MemStore::Fresh({});
+  Put(*s, "x", "1");
+  Put(*s, "y", "22");
+  Del(*s, "x");
+  std::vector<std::string> seen;
+  std::string detail;
+  ScanEnd end = s->log().ForEachRecord(
+      0,
+      [&](const RecordView& v) {
+        seen.push_back(std::string(v.type == RecordType::kPut ? "put " : "del ") +
+                       std::string(v.key));
+        EXPECT_TRUE(v.batch_end);
+        return true;
+      },
+      &detail);
+  EXPECT_EQ(end, ScanEnd::kZeroed);
+  EXPECT_EQ(seen, (std::vector<std::string>{"put x", "put y", "del x"}));
+}
+
+TEST(VerifyOwnershipTest, FindsMismatches) {
+  auto s = MemStore::Fresh({});
+  Put(*s, "a", "1");
+  LiveMap live;
+  live["a"].extents = s->index()["a"];
+  EXPECT_TRUE(VerifyOwnership(s->pool(), live).ok());
+  uint32_t stray = *s->pool().Allocate(0);
+  EXPECT_EQ(VerifyOwnership(s->pool(), live).code(), StatusCode::kCorruption);
+  ASSERT_TRUE(s->pool().Release(stray).ok());
+  live["b"].extents = {{stray, 0, 1}};
+  Status st = VerifyOwnership(s->pool(), live);
+  EXPECT_EQ(st.code(), StatusCode::kCorruption);
+  EXPECT_NE(st.message().find("buffer " + std::to_string(stray) + " is free"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pastel
