@@ -10,6 +10,8 @@ namespace pastel {
 // Extends `crc` (0 for a fresh checksum) over [data, data + n).
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n);
 
-inline uint32_t Crc32c(const void* data, size_t n) { return Crc32cExtend(0, data, n); }
+inline uint32_t Crc32c(const void* data, size_t n) {
+  return Crc32cExtend(0, data, n);
+}
 
 }  // namespace pastel

@@ -85,9 +85,9 @@ struct StreamReport {
   uint32_t stream = 0;
   uint32_t generation = 0;
   uint64_t checkpoint_seq = 0;
-  uint64_t records = 0;   // records kept (whole batches)
+  uint64_t records = 0;  // records kept (whole batches)
   uint64_t batches = 0;
-  uint64_t tail = 0;      // append offset after recovery
+  uint64_t tail = 0;  // append offset after recovery
   ScanEnd end = ScanEnd::kZeroed;
   uint64_t discarded_records = 0;  // valid records of a torn batch, dropped
   std::string detail;              // what was found where the scan stopped
@@ -111,7 +111,7 @@ struct RecoveryOptions {
 struct Recovered {
   LiveMap live;
   std::vector<StreamReport> streams;
-  uint64_t records = 0;          // records replayed
+  uint64_t records = 0;           // records replayed
   uint64_t retained_extents = 0;  // Retain calls made on the pool
   uint64_t next_sequence = 1;
   std::vector<std::string> corruption;  // one line per problem found (empty when clean)
@@ -168,9 +168,9 @@ class LogStream {
   uint32_t generation_ = 1;
   uint32_t header_slot_ = 0;  // slot in force
   uint64_t checkpoint_seq_ = 0;
-  uint64_t tail_ = 0;          // next append offset
-  uint64_t batch_start_ = 0;   // offset of the first record of the open batch
-  uint64_t last_record_ = 0;   // offset of the last appended record
+  uint64_t tail_ = 0;         // next append offset
+  uint64_t batch_start_ = 0;  // offset of the first record of the open batch
+  uint64_t last_record_ = 0;  // offset of the last appended record
   uint32_t pending_records_ = 0;
   Status failed_;
 };

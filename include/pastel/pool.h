@@ -66,8 +66,8 @@ class Pool {
   // Writes a fresh header (new uuid, the given generation) to `region`. Buffers are not touched.
   // PERSIST: before, nothing of the pool is valid; after it returns OK, the header is durable and
   // the pool opens (with every buffer free).
-  static Status Format(uint8_t* region, uint64_t len, const PoolParams& params,
-                       uint64_t generation, PersistOps& ops);
+  static Status Format(uint8_t* region, uint64_t len, const PoolParams& params, uint64_t generation,
+                       PersistOps& ops);
 
   // Validates the header of `region` and builds the in-memory state with every buffer free.
   // `partitions` 0 takes the header's value. The region and `ops` must outlive the pool.

@@ -13,16 +13,16 @@ namespace pastel {
 
 enum class StatusCode : uint8_t {
   kOk = 0,
-  kInvalidArgument,    // the caller passed something out of range or malformed
-  kNotFound,           // a file or key that does not exist
-  kAlreadyExists,      // create over an existing file
-  kCorruption,         // on-media bytes that fail validation and are not a torn tail
-  kIoError,            // a system call failed (the errno is in the message)
-  kNoSpace,            // pool or log is full
-  kReadOnly,           // a persist step failed earlier: the store refuses writes from now on
-  kUnsupported,        // a kernel or CPU feature is missing
-  kFailedPrecondition, // a call in the wrong state (e.g. releasing a buffer that is not held)
-  kBusy,               // try again after the current batch (e.g. a batch is full)
+  kInvalidArgument,     // the caller passed something out of range or malformed
+  kNotFound,            // a file or key that does not exist
+  kAlreadyExists,       // create over an existing file
+  kCorruption,          // on-media bytes that fail validation and are not a torn tail
+  kIoError,             // a system call failed (the errno is in the message)
+  kNoSpace,             // pool or log is full
+  kReadOnly,            // a persist step failed earlier: the store refuses writes from now on
+  kUnsupported,         // a kernel or CPU feature is missing
+  kFailedPrecondition,  // a call in the wrong state (e.g. releasing a buffer that is not held)
+  kBusy,                // try again after the current batch (e.g. a batch is full)
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -33,7 +33,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return {}; }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
@@ -63,7 +65,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok() && "Result from an OK Status has no value");
   }

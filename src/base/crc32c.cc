@@ -1,10 +1,11 @@
 #include "pastel/crc32c.h"
 
-#include "base/crc32c_internal.h"
+#include <nmmintrin.h>
 
 #include <array>
 #include <cstring>
-#include <nmmintrin.h>
+
+#include "base/crc32c_internal.h"
 
 namespace pastel {
 namespace {

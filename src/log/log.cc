@@ -93,13 +93,13 @@ Parsed ParseAt(const uint8_t* stream, uint64_t size, uint64_t off, uint32_t gene
   }
   if (h.sequence <= last_seq) {
     p.result = Parse::kForeign;
-    p.why = "sequence " + std::to_string(h.sequence) + " does not follow " +
-            std::to_string(last_seq);
+    p.why =
+        "sequence " + std::to_string(h.sequence) + " does not follow " + std::to_string(last_seq);
     return p;
   }
-  const bool type_ok = h.type == static_cast<uint8_t>(RecordType::kPut) ||
-                       (h.type == static_cast<uint8_t>(RecordType::kDelete) && h.n_extents == 0 &&
-                        h.value_len == 0);
+  const bool type_ok =
+      h.type == static_cast<uint8_t>(RecordType::kPut) ||
+      (h.type == static_cast<uint8_t>(RecordType::kDelete) && h.n_extents == 0 && h.value_len == 0);
   if (!type_ok || (h.flags & ~kRecordFlagBatchEnd) != 0 || h.reserved != 0 || h.key_len == 0 ||
       h.key_len > kMaxKeyLen || RecordBytes(h.key_len, h.n_extents) != bytes ||
       uint64_t{h.batch_offset} * kRecordAlign > off - kStreamRecordsOffset) {
@@ -209,7 +209,8 @@ StreamScan ScanStream(uint32_t s, const uint8_t* stream, uint64_t size, uint32_t
         ++same_batch;
       }
       if (sc.end == ScanEnd::kTorn && same_batch > 0) {
-        sc.detail += "; " + std::to_string(same_batch) + " whole record(s) of the same batch after it";
+        sc.detail +=
+            "; " + std::to_string(same_batch) + " whole record(s) of the same batch after it";
       }
       break;
     }
@@ -276,7 +277,9 @@ StreamHeader MakeStreamHeader(uint32_t id, uint32_t generation, uint64_t checkpo
 // ---------------------------------------------------------------------------------------------
 // LogStream
 
-uint64_t LogStream::capacity() const { return size_ - kStreamRecordsOffset; }
+uint64_t LogStream::capacity() const {
+  return size_ - kStreamRecordsOffset;
+}
 
 Result<uint64_t> LogStream::AppendPut(std::string_view key, std::span<const Extent> extents) {
   return Append(RecordType::kPut, key, extents);
@@ -289,8 +292,8 @@ Result<uint64_t> LogStream::AppendDelete(std::string_view key) {
 Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
                                    std::span<const Extent> extents) {
   if (!failed_.ok()) {
-    return Status::ReadOnly("log stream " + std::to_string(id_) + " is read-only after: " +
-                            failed_.ToString());
+    return Status::ReadOnly("log stream " + std::to_string(id_) +
+                            " is read-only after: " + failed_.ToString());
   }
   if (!log_->recovered_) {
     return Status::FailedPrecondition("log not recovered yet");
@@ -363,8 +366,8 @@ Status LogStream::Fail(Status st) {
 
 Result<CommitInfo> LogStream::Commit() {
   if (!failed_.ok()) {
-    return Status::ReadOnly("log stream " + std::to_string(id_) + " is read-only after: " +
-                            failed_.ToString());
+    return Status::ReadOnly("log stream " + std::to_string(id_) +
+                            " is read-only after: " + failed_.ToString());
   }
   CommitInfo info;
   if (pending_records_ == 0) {
@@ -479,10 +482,9 @@ Status Log::Format(uint8_t* region, uint64_t len, const LogParams& params, const
   h.stream_size = params.stream_size;
   std::memcpy(h.pool_uuid, pool.header().uuid, sizeof(h.pool_uuid));
   h.pool_generation = pool.generation();
-  h.created_unix_ns = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  h.created_unix_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
   h.checksum = Crc32c(&h, kLogHeaderChecksummedBytes);
   // PERSIST: stream headers are flushed above; the log header goes last and one fence covers all.
   // Before, the log does not open (no valid header); after it returns OK, it opens, empty.
@@ -605,7 +607,9 @@ Result<std::unique_ptr<Log>> Log::Open(const std::string& path, Pool& pool,
 
 Log::~Log() = default;
 
-const LogHeader& Log::header() const { return *reinterpret_cast<const LogHeader*>(region_); }
+const LogHeader& Log::header() const {
+  return *reinterpret_cast<const LogHeader*>(region_);
+}
 
 ScanEnd Log::ForEachRecord(uint32_t s, const std::function<bool(const RecordView&)>& fn,
                            std::string* detail) const {
@@ -669,8 +673,8 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
         return Status::Corruption("sequence " + std::to_string(order[i].seq) +
                                   " appears in two streams");
       }
-      const RecordView v = ViewAt(order[i].stream, streams_[order[i].stream].base_,
-                                  order[i].offset);
+      const RecordView v =
+          ViewAt(order[i].stream, streams_[order[i].stream].base_, order[i].offset);
       std::string key(v.key);
       if (v.type == RecordType::kDelete) {
         out.live.erase(key);
@@ -805,8 +809,8 @@ Status VerifyOwnership(const Pool& pool, const LiveMap& live) {
     }
   }
   if (bad > 0) {
-    return Status::Corruption(std::to_string(bad) + " buffer(s) with wrong ownership; first: " +
-                              first);
+    return Status::Corruption(std::to_string(bad) +
+                              " buffer(s) with wrong ownership; first: " + first);
   }
   return Status::Ok();
 }

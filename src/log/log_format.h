@@ -11,12 +11,12 @@ namespace pastel {
 
 inline constexpr char kLogMagic[8] = {'P', 'A', 'S', 'T', 'E', 'L', 'L', 'G'};
 inline constexpr uint32_t kLogVersion = 1;
-inline constexpr uint64_t kLogHeaderRegion = 4096;   // streams start here
-inline constexpr uint64_t kStreamAlign = 4096;       // stream_size is a multiple of this
+inline constexpr uint64_t kLogHeaderRegion = 4096;  // streams start here
+inline constexpr uint64_t kStreamAlign = 4096;      // stream_size is a multiple of this
 inline constexpr uint64_t kMinStreamSize = 8192;
 inline constexpr uint32_t kStreamHeaderMagic = 0x54534C50;  // "PLST"
-inline constexpr uint64_t kStreamRecordsOffset = 128;        // two 64-byte header slots first
-inline constexpr size_t kRecordAlign = 64;                   // records are whole cache lines
+inline constexpr uint64_t kStreamRecordsOffset = 128;       // two 64-byte header slots first
+inline constexpr size_t kRecordAlign = 64;                  // records are whole cache lines
 inline constexpr size_t kMaxRecordBytes = 32 * 1024;
 inline constexpr uint32_t kMaxStreams = 256;
 

@@ -33,8 +33,7 @@ std::string_view FlushInstrName(FlushInstr f) {
 bool CpuHasFlushInstr(FlushInstr f) {
   unsigned a = 0, b = 0, c = 0, d = 0;
   switch (f) {
-    case FlushInstr::kClflush:
-      return __get_cpuid(1, &a, &b, &c, &d) != 0 && (d & (1u << 19)) != 0;
+    case FlushInstr::kClflush: return __get_cpuid(1, &a, &b, &c, &d) != 0 && (d & (1u << 19)) != 0;
     case FlushInstr::kClflushopt:
       return __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (b & (1u << 23)) != 0;
     case FlushInstr::kClwb:
@@ -65,7 +64,9 @@ Status PersistOps::MemcpyPersist(void* dst, const void* src, size_t len) {
 
 namespace {
 
-uintptr_t LineDown(const void* p) { return reinterpret_cast<uintptr_t>(p) & ~(kCacheLineSize - 1); }
+uintptr_t LineDown(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) & ~(kCacheLineSize - 1);
+}
 
 __attribute__((target("clwb"))) void FlushClwb(const void* addr, size_t len) {
   const uintptr_t end = reinterpret_cast<uintptr_t>(addr) + len;
@@ -129,7 +130,10 @@ class FenceOnlyOps final : public PersistOps {
 class PageOps final : public PersistOps {
  public:
   PageOps(void* base, size_t len, int fd, PageSync sync)
-      : base_(reinterpret_cast<uintptr_t>(base)), len_(len), fd_(fd), sync_(sync),
+      : base_(reinterpret_cast<uintptr_t>(base)),
+        len_(len),
+        fd_(fd),
+        sync_(sync),
         page_(static_cast<uintptr_t>(sysconf(_SC_PAGESIZE))) {}
 
   Status Flush(const void* addr, size_t len) override {
@@ -180,8 +184,8 @@ class PageOps final : public PersistOps {
       return failed_;
     }
     for (size_t i = 0; i < n_; ++i) {
-      if (::msync(reinterpret_cast<void*>(ranges_[i].lo), ranges_[i].hi - ranges_[i].lo,
-                  MS_SYNC) != 0) {
+      if (::msync(reinterpret_cast<void*>(ranges_[i].lo), ranges_[i].hi - ranges_[i].lo, MS_SYNC) !=
+          0) {
         failed_ = Status::FromErrno("msync", errno);
         break;
       }
@@ -215,7 +219,9 @@ class PageOps final : public PersistOps {
 std::unique_ptr<PersistOps> MakeCacheLineOps(FlushInstr instr) {
   return std::make_unique<CacheLineOps>(instr);
 }
-std::unique_ptr<PersistOps> MakeFenceOnlyOps() { return std::make_unique<FenceOnlyOps>(); }
+std::unique_ptr<PersistOps> MakeFenceOnlyOps() {
+  return std::make_unique<FenceOnlyOps>();
+}
 std::unique_ptr<PersistOps> MakePageOps(void* base, size_t len, int fd, PageSync sync) {
   return std::make_unique<PageOps>(base, len, fd, sync);
 }

@@ -147,7 +147,9 @@ Result<PmFile> PmFile::Map(int fd, std::string path, const PmOpenOptions& o) {
   return f;
 }
 
-PmFile::PmFile(PmFile&& other) noexcept { *this = std::move(other); }
+PmFile::PmFile(PmFile&& other) noexcept {
+  *this = std::move(other);
+}
 
 PmFile& PmFile::operator=(PmFile&& other) noexcept {
   if (this != &other) {
@@ -164,7 +166,9 @@ PmFile& PmFile::operator=(PmFile&& other) noexcept {
   return *this;
 }
 
-PmFile::~PmFile() { Reset(); }
+PmFile::~PmFile() {
+  Reset();
+}
 
 void PmFile::Reset() {
   if (map_ != nullptr) {

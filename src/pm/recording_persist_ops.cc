@@ -28,7 +28,9 @@ __attribute__((no_sanitize("address"))) bool RawEqual(const uint8_t* a, const ui
 }  // namespace
 
 RecordingPersistOps::RecordingPersistOps(uint8_t* base, size_t len)
-    : base_(base), len_(len), durable_(len),
+    : base_(base),
+      len_(len),
+      durable_(len),
       pending_slot_((len + kCacheLineSize - 1) / kCacheLineSize, 0) {
   assert(reinterpret_cast<uintptr_t>(base) % kCacheLineSize == 0);
   RawCopy(durable_.data(), base, len);

@@ -3,11 +3,11 @@
 // region would survive a power cut.
 //
 // Model (x86 with clwb/sfence, as in pmdk's pmemcheck): a store is durable only once its cache line
-// was flushed and a later fence (Drain) completed. A line flushed but not yet fenced, or written and
-// never flushed, may or may not have reached the media: the cache may have evicted it at any time.
-// The object keeps `durable_`, the image made of fenced lines only. CrashImage() returns that image,
-// optionally with a random subset of the lines whose current content differs from it (the ones a
-// real cache could have written back on its own).
+// was flushed and a later fence (Drain) completed. A line flushed but not yet fenced, or written
+// and never flushed, may or may not have reached the media: the cache may have evicted it at any
+// time. The object keeps `durable_`, the image made of fenced lines only. CrashImage() returns that
+// image, optionally with a random subset of the lines whose current content differs from it (the
+// ones a real cache could have written back on its own).
 //
 // Hooks let a crash test act at every persistence point: before each Flush, before each Drain
 // (nothing of the batch fenced yet) and after it (the batch durable).
@@ -59,9 +59,9 @@ class RecordingPersistOps final : public PersistOps {
     uint32_t line;
     uint8_t bytes[kCacheLineSize];  // the line as of its (latest) flush
   };
-  std::vector<uint8_t> durable_;         // fenced content
-  std::vector<PendingLine> pending_;     // lines flushed since the last Drain
-  std::vector<uint32_t> pending_slot_;   // line -> index in pending_ + 1, 0 when not pending
+  std::vector<uint8_t> durable_;        // fenced content
+  std::vector<PendingLine> pending_;    // lines flushed since the last Drain
+  std::vector<uint32_t> pending_slot_;  // line -> index in pending_ + 1, 0 when not pending
   Hook hook_;
   uint64_t flushes_ = 0;
   uint64_t drains_ = 0;

@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <bit>
-#include <cerrno>
 #include <cassert>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 
@@ -34,10 +34,16 @@ constexpr uint32_t kMaxRefs = (1u << 24) - 1;
 constexpr uint32_t Word(BufferState s, uint32_t refs) {
   return static_cast<uint32_t>(s) | (refs << kRefShift);
 }
-BufferState StateOf(uint32_t w) { return static_cast<BufferState>(w & kStateMask); }
-uint32_t RefsOf(uint32_t w) { return w >> kRefShift; }
+BufferState StateOf(uint32_t w) {
+  return static_cast<BufferState>(w & kStateMask);
+}
+uint32_t RefsOf(uint32_t w) {
+  return w >> kRefShift;
+}
 
-uint64_t DataOffset() { return kPoolDataAlign; }
+uint64_t DataOffset() {
+  return kPoolDataAlign;
+}
 
 Status ValidateParams(uint32_t buffer_size, uint32_t partitions) {
   if (!std::has_single_bit(buffer_size) || buffer_size < kMinBufferSize ||
@@ -46,8 +52,7 @@ Status ValidateParams(uint32_t buffer_size, uint32_t partitions) {
                                    " is not a power of two in [512, 65536]");
   }
   if (partitions == 0 || partitions > kMaxPartitions) {
-    return Status::InvalidArgument("partitions " + std::to_string(partitions) +
-                                   " not in [1, 256]");
+    return Status::InvalidArgument("partitions " + std::to_string(partitions) + " not in [1, 256]");
   }
   return Status::Ok();
 }
@@ -93,10 +98,9 @@ Status Pool::Format(uint8_t* region, uint64_t len, const PoolParams& params, uin
   h.buffer_count = static_cast<uint32_t>(count);
   h.data_offset = DataOffset();
   h.file_size = RegionSize(params.buffer_size, h.buffer_count);
-  h.created_unix_ns = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  h.created_unix_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
   h.partitions = params.partitions;
   h.checksum = Crc32c(&h, kPoolHeaderChecksummedBytes);
   // PERSIST: before, the region holds no valid header (a torn write here leaves a checksum
@@ -240,8 +244,12 @@ Pool::~Pool() {
   AsanUnpoison(region_ + data_offset_, uint64_t{buffer_size_} * buffer_count_);
 }
 
-const PoolHeader& Pool::header() const { return *reinterpret_cast<const PoolHeader*>(region_); }
-uint64_t Pool::generation() const { return header().generation; }
+const PoolHeader& Pool::header() const {
+  return *reinterpret_cast<const PoolHeader*>(region_);
+}
+uint64_t Pool::generation() const {
+  return header().generation;
+}
 
 uint32_t Pool::IndexOf(const void* p) const {
   const auto* b = static_cast<const uint8_t*>(p);
@@ -252,7 +260,9 @@ uint32_t Pool::IndexOf(const void* p) const {
   return static_cast<uint32_t>(static_cast<uint64_t>(b - lo) / buffer_size_);
 }
 
-uint32_t Pool::PartitionOf(uint32_t index) const { return index / buffers_per_partition_; }
+uint32_t Pool::PartitionOf(uint32_t index) const {
+  return index / buffers_per_partition_;
+}
 
 void Pool::Poison(uint32_t index, bool poison) const {
   if (poison) {
@@ -303,8 +313,8 @@ Result<uint32_t> Pool::Allocate(uint32_t partition, BufferState to) {
   --part.local_len;
   uint32_t expect = Word(BufferState::kFree, 0);
   // Invariant: a buffer on a free list is free; anything else is a broken ownership protocol.
-  const bool was_free = meta_[idx].compare_exchange_strong(expect, Word(to, 0),
-                                                           std::memory_order_acq_rel);
+  const bool was_free =
+      meta_[idx].compare_exchange_strong(expect, Word(to, 0), std::memory_order_acq_rel);
   assert(was_free);
   if (!was_free) {
     return Status::FailedPrecondition("buffer " + std::to_string(idx) +
@@ -316,11 +326,21 @@ Result<uint32_t> Pool::Allocate(uint32_t partition, BufferState to) {
   return idx;
 }
 
-Status Pool::LendToKernel(uint32_t index) { return Transition(index, Op::kLend); }
-Status Pool::ReturnFromKernel(uint32_t index) { return Transition(index, Op::kReturn); }
-Status Pool::Release(uint32_t index) { return Transition(index, Op::kRelease); }
-Status Pool::Retain(uint32_t index) { return Transition(index, Op::kRetain); }
-Status Pool::Unretain(uint32_t index) { return Transition(index, Op::kUnretain); }
+Status Pool::LendToKernel(uint32_t index) {
+  return Transition(index, Op::kLend);
+}
+Status Pool::ReturnFromKernel(uint32_t index) {
+  return Transition(index, Op::kReturn);
+}
+Status Pool::Release(uint32_t index) {
+  return Transition(index, Op::kRelease);
+}
+Status Pool::Retain(uint32_t index) {
+  return Transition(index, Op::kRetain);
+}
+Status Pool::Unretain(uint32_t index) {
+  return Transition(index, Op::kUnretain);
+}
 
 Status Pool::Transition(uint32_t index, Op op) {
   if (index >= buffer_count_) {
@@ -358,9 +378,8 @@ Status Pool::Transition(uint32_t index, Op op) {
     }
     if (!ok) {
       static constexpr const char* kNames[] = {"lend", "return", "release", "retain", "unretain"};
-      return Status::FailedPrecondition(std::string("cannot ") +
-                                        kNames[static_cast<int>(op)] + " buffer " +
-                                        std::to_string(index) + " in state " +
+      return Status::FailedPrecondition(std::string("cannot ") + kNames[static_cast<int>(op)] +
+                                        " buffer " + std::to_string(index) + " in state " +
                                         std::string(BufferStateName(s)));
     }
     if (!meta_[index].compare_exchange_weak(w, next, std::memory_order_acq_rel,

@@ -18,15 +18,15 @@ inline constexpr uint32_t kMaxPartitions = 256;
 
 // At offset 0 of the pool file. Little-endian, as the CPU stores it (x86-64 only).
 struct PoolHeader {
-  char magic[8];             // 0: kPoolMagic
-  uint32_t version;          // 8: kPoolVersion
-  uint32_t header_size;      // 12: sizeof(PoolHeader)
-  uint64_t generation;       // 16: format generation, >= 1; a log belongs to one generation
-  uint8_t uuid[16];          // 24: random at format time; a log names the pool it belongs to
-  uint32_t buffer_size;      // 40: power of two in [kMinBufferSize, kMaxBufferSize]
-  uint32_t buffer_count;     // 44: >= 1
-  uint64_t data_offset;      // 48: multiple of kPoolDataAlign, >= kPoolDataAlign
-  uint64_t file_size;        // 56: data_offset + buffer_count * buffer_size (the file may be larger)
+  char magic[8];          // 0: kPoolMagic
+  uint32_t version;       // 8: kPoolVersion
+  uint32_t header_size;   // 12: sizeof(PoolHeader)
+  uint64_t generation;    // 16: format generation, >= 1; a log belongs to one generation
+  uint8_t uuid[16];       // 24: random at format time; a log names the pool it belongs to
+  uint32_t buffer_size;   // 40: power of two in [kMinBufferSize, kMaxBufferSize]
+  uint32_t buffer_count;  // 44: >= 1
+  uint64_t data_offset;   // 48: multiple of kPoolDataAlign, >= kPoolDataAlign
+  uint64_t file_size;     // 56: data_offset + buffer_count * buffer_size (the file may be larger)
   uint64_t created_unix_ns;  // 64: creation time (information only)
   uint32_t partitions;       // 72: creation parameter: default partitions (threads), 1..256
   uint32_t flags;            // 76: must be 0

@@ -143,8 +143,8 @@ class CrashHarness {
              bool evict, Stats& stats) {
     ++stats.cuts;
     ++(evict ? stats.evicting_cuts : stats.exact_cuts);
-    std::vector<uint8_t> image = evict ? store.ops().CrashImage(&rng_, 0.5)
-                                       : store.ops().CrashImage();
+    std::vector<uint8_t> image =
+        evict ? store.ops().CrashImage(&rng_, 0.5) : store.ops().CrashImage();
     Recovered rec;
     Result<std::unique_ptr<MemStore>> r = MemStore::Recover(shape_, image, {}, &rec);
     ASSERT_TRUE(r.ok()) << "cut " << stats.cuts << ": " << r.status().ToString();
@@ -218,15 +218,15 @@ TEST(LogCrashTest, PowerCutAtEveryPersistencePoint) {
   EXPECT_GT(stats.in_flight_kept, 0u) << "random eviction should sometimes complete a batch";
   EXPECT_GT(stats.continued, 0u);
   RecordProperty("cuts", std::to_string(stats.cuts));
-  std::printf("batches=%llu cuts=%llu exact=%llu evicting=%llu in-flight kept=%llu dropped=%llu "
-              "continued=%llu\n",
-              static_cast<unsigned long long>(batches),
-              static_cast<unsigned long long>(stats.cuts),
-              static_cast<unsigned long long>(stats.exact_cuts),
-              static_cast<unsigned long long>(stats.evicting_cuts),
-              static_cast<unsigned long long>(stats.in_flight_kept),
-              static_cast<unsigned long long>(stats.in_flight_dropped),
-              static_cast<unsigned long long>(stats.continued));
+  std::printf(
+      "batches=%llu cuts=%llu exact=%llu evicting=%llu in-flight kept=%llu dropped=%llu "
+      "continued=%llu\n",
+      static_cast<unsigned long long>(batches), static_cast<unsigned long long>(stats.cuts),
+      static_cast<unsigned long long>(stats.exact_cuts),
+      static_cast<unsigned long long>(stats.evicting_cuts),
+      static_cast<unsigned long long>(stats.in_flight_kept),
+      static_cast<unsigned long long>(stats.in_flight_dropped),
+      static_cast<unsigned long long>(stats.continued));
 }
 
 TEST(LogCrashTest, FailedFenceAcknowledgesNothingMore) {

@@ -86,8 +86,8 @@ class MemStore {
         }
         return b.status();
       }
-      const uint32_t n = static_cast<uint32_t>(
-          std::min<size_t>(value.size() - off, pool_->buffer_size()));
+      const uint32_t n =
+          static_cast<uint32_t>(std::min<size_t>(value.size() - off, pool_->buffer_size()));
       std::memcpy(pool_->BufferData(*b), value.data() + off, n);
       ext.push_back({*b, 0, n});
       off += n;
@@ -134,7 +134,8 @@ class MemStore {
 
  private:
   explicit MemStore(const StoreShape& shape)
-      : shape_(shape), arena_(shape.total()),
+      : shape_(shape),
+        arena_(shape.total()),
         ops_(std::make_unique<RecordingPersistOps>(arena_.data(), arena_.size())) {}
 
   Status AttachPool() {

@@ -62,30 +62,28 @@ struct Fixture {
 struct Case {
   const char* name;
   std::function<void(Fixture&)> damage;
-  bool fails;      // Recover (default options) fails with kCorruption
-  int kept;        // records kept (when it does not fail)
-  ScanEnd end;     // stream 0's end (when it does not fail)
-  const char* msg; // substring of the error or of the stream's detail
+  bool fails;       // Recover (default options) fails with kCorruption
+  int kept;         // records kept (when it does not fail)
+  ScanEnd end;      // stream 0's end (when it does not fail)
+  const char* msg;  // substring of the error or of the stream's detail
 };
 
 TEST(LogCorruptionTest, Table) {
   const Case cases[] = {
       {"clean", [](Fixture&) {}, false, 10, ScanEnd::kZeroed, ""},
       {"bit flip in the last record (torn tail)",
-       [](Fixture& f) { f.image[f.RecordAt(9) + 9] ^= 1; }, false, 8, ScanEnd::kTorn,
-       "checksum"},
+       [](Fixture& f) { f.image[f.RecordAt(9) + 9] ^= 1; }, false, 8, ScanEnd::kTorn, "checksum"},
       {"last line zeroed (batch end never reached the media)",
-       [](Fixture& f) { std::memset(&f.image[f.RecordAt(9)], 0, 64); }, false, 8,
-       ScanEnd::kTorn, "never completed"},
+       [](Fixture& f) { std::memset(&f.image[f.RecordAt(9)], 0, 64); }, false, 8, ScanEnd::kTorn,
+       "never completed"},
       {"first record of the last batch lost, second kept",
-       [](Fixture& f) { std::memset(&f.image[f.RecordAt(8)], 0, 64); }, false, 8,
-       ScanEnd::kZeroed, ""},
+       [](Fixture& f) { std::memset(&f.image[f.RecordAt(8)], 0, 64); }, false, 8, ScanEnd::kZeroed,
+       ""},
       {"garbage in the first record of the last batch",
-       [](Fixture& f) { std::memset(&f.image[f.RecordAt(8)], 0x5C, 64); }, false, 8,
-       ScanEnd::kTorn, "same batch"},
-      {"bit flip in the middle of the log",
-       [](Fixture& f) { f.image[f.RecordAt(3) + 30] ^= 0x40; }, true, 0, ScanEnd::kCorruption,
-       "whole later batch"},
+       [](Fixture& f) { std::memset(&f.image[f.RecordAt(8)], 0x5C, 64); }, false, 8, ScanEnd::kTorn,
+       "same batch"},
+      {"bit flip in the middle of the log", [](Fixture& f) { f.image[f.RecordAt(3) + 30] ^= 0x40; },
+       true, 0, ScanEnd::kCorruption, "whole later batch"},
       {"record rewritten with a bad extent and a good checksum",
        [](Fixture& f) {
          uint32_t huge = 1u << 30;
@@ -168,9 +166,11 @@ TEST(LogCorruptionTest, HeaderDamage) {
        },
        0, "no valid header"},
       {"pool re-formatted under the log",
-       [](Fixture& f) { f.image[24] ^= 1; /* pool uuid; reseal the pool header */
-                        const uint32_t crc = Crc32c(f.image.data(), 124);
-                        std::memcpy(&f.image[124], &crc, 4); },
+       [](Fixture& f) {
+         f.image[24] ^= 1; /* pool uuid; reseal the pool header */
+         const uint32_t crc = Crc32c(f.image.data(), 124);
+         std::memcpy(&f.image[124], &crc, 4);
+       },
        0, "another pool"},
   };
   for (const HCase& c : cases) {

@@ -235,8 +235,7 @@ TEST(LogTest, FullStreamSaysNoSpaceAndTruncateStartsOver) {
   EXPECT_EQ(s->log().stream(0).Truncate(5).code(), StatusCode::kOk);
   EXPECT_EQ(s->log().stream(0).generation(), 2u);
   ASSERT_TRUE(s->log().stream(0).AppendPut("after", ext).ok());
-  EXPECT_EQ(s->log().stream(0).Truncate(9).code(), StatusCode::kFailedPrecondition)
-      << "open batch";
+  EXPECT_EQ(s->log().stream(0).Truncate(9).code(), StatusCode::kFailedPrecondition) << "open batch";
   ASSERT_TRUE(s->log().stream(0).Commit().ok());
 
   Recovered rec;

@@ -32,7 +32,9 @@ AlignedBuffer FormattedPool() {
   return mem;
 }
 
-PoolHeader* Header(AlignedBuffer& m) { return reinterpret_cast<PoolHeader*>(m.data()); }
+PoolHeader* Header(AlignedBuffer& m) {
+  return reinterpret_cast<PoolHeader*>(m.data());
+}
 void Reseal(AlignedBuffer& m) {
   Header(m)->checksum = Crc32c(m.data(), kPoolHeaderChecksummedBytes);
 }
@@ -120,8 +122,8 @@ TEST(PoolHeaderCorruptionTest, Table) {
        },
        0, "partitions"},
       {"truncated by one buffer", [](AlignedBuffer&) {}, kSize, "truncated"},
-      {"truncated into the header", [](AlignedBuffer&) {},
-       Pool::RegionSize(kSize, kCount) - 100, "too short"},
+      {"truncated into the header", [](AlignedBuffer&) {}, Pool::RegionSize(kSize, kCount) - 100,
+       "too short"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);

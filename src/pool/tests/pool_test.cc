@@ -255,8 +255,7 @@ TEST(PoolTest, RejectsBadParameters) {
   params.buffer_count = 8;
   for (uint32_t bad : {0u, 256u, 1000u, 3000u, 131072u}) {
     params.buffer_size = bad;
-    EXPECT_EQ(Pool::Create(dir.File("x"), 0, params).status().code(),
-              StatusCode::kInvalidArgument)
+    EXPECT_EQ(Pool::Create(dir.File("x"), 0, params).status().code(), StatusCode::kInvalidArgument)
         << bad;
   }
   params.buffer_size = 512;
