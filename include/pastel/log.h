@@ -144,9 +144,14 @@ class LogStream {
   Result<CommitInfo> Commit();
 
   uint32_t pending_records() const { return pending_records_; }
+  // Offsets are from the start of the stream; records occupy [records_begin(), tail()).
   uint64_t tail() const { return tail_; }
+  static uint64_t records_begin();
+  // Bytes for records in all, and still free after the tail.
   uint64_t capacity() const;
+  uint64_t free_bytes() const { return size_ - tail_; }
   uint32_t generation() const { return generation_; }
+  uint64_t checkpoint_sequence() const { return checkpoint_seq_; }
   uint32_t id() const { return id_; }
   bool read_only() const { return !failed_.ok(); }
 
@@ -213,6 +218,8 @@ class Log {
   PersistOps& ops() const { return *ops_; }
   const LogHeader& header() const;
   uint64_t next_sequence() const { return next_seq_.load(std::memory_order_relaxed); }
+  // The backing file, when the log was created or opened from one.
+  const PmFile* file() const { return file_ ? &*file_ : nullptr; }
   bool recovered() const { return recovered_; }
 
  private:

@@ -52,6 +52,9 @@ class PersistOps {
   [[nodiscard]] virtual Status Drain() = 0;
   virtual Granularity granularity() const = 0;
   virtual std::string_view name() const = 0;
+  // True when Drain() is a CPU fence that also completes every other cache-line PersistOps's
+  // flushes (sfence orders all of this thread's clwb/clflushopt), so one Drain serves both.
+  virtual bool DrainIsCpuFence() const { return false; }
 
   // Flush + Drain: [addr, addr + len) is durable when this returns OK.
   [[nodiscard]] Status Persist(const void* addr, size_t len);
@@ -103,6 +106,7 @@ class PmFile {
   Medium medium() const { return medium_; }
   bool read_only() const { return read_only_; }
   const std::string& path() const { return path_; }
+  int fd() const { return fd_; }
   PersistOps& ops() const { return *ops_; }
   // One line for operators: "emulated persistent memory (tmpfs): survives a process crash, not a
   // power cut; granularity cache-line (clwb)".

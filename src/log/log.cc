@@ -277,6 +277,10 @@ StreamHeader MakeStreamHeader(uint32_t id, uint32_t generation, uint64_t checkpo
 // ---------------------------------------------------------------------------------------------
 // LogStream
 
+uint64_t LogStream::records_begin() {
+  return kStreamRecordsOffset;
+}
+
 uint64_t LogStream::capacity() const {
   return size_ - kStreamRecordsOffset;
 }
@@ -410,7 +414,7 @@ Result<CommitInfo> LogStream::Commit() {
   // value did not become durable is detected and its batch dropped. Both must be durable before
   // the caller acknowledges anything.
   Status st = ops.Flush(base_ + batch_start_, tail_ - batch_start_);
-  if (st.ok() && &data_ops != &ops) {
+  if (st.ok() && &data_ops != &ops && !(data_ops.DrainIsCpuFence() && ops.DrainIsCpuFence())) {
     st = data_ops.Drain();
   }
   if (st.ok()) {
@@ -454,16 +458,29 @@ uint64_t Log::RegionSize(const LogParams& p) {
   return kLogHeaderRegion + uint64_t{p.streams} * p.stream_size;
 }
 
-Status Log::Format(uint8_t* region, uint64_t len, const LogParams& params, const Pool& pool,
-                   PersistOps& ops) {
+namespace {
+
+// Largest log the format allows: 256 streams of up to 1 TiB each, far from any overflow.
+constexpr uint64_t kMaxStreamSize = uint64_t{1} << 40;
+
+Status ValidateLogParams(const LogParams& params) {
   if (params.streams == 0 || params.streams > kMaxStreams) {
     return Status::InvalidArgument("log streams " + std::to_string(params.streams) +
                                    " not in [1, 256]");
   }
-  if (params.stream_size < kMinStreamSize || params.stream_size % kStreamAlign != 0) {
+  if (params.stream_size < kMinStreamSize || params.stream_size > kMaxStreamSize ||
+      params.stream_size % kStreamAlign != 0) {
     return Status::InvalidArgument("log stream size " + std::to_string(params.stream_size) +
-                                   " is not a multiple of 4096 >= 8192");
+                                   " is not a multiple of 4096 in [8 KiB, 1 TiB]");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Log::Format(uint8_t* region, uint64_t len, const LogParams& params, const Pool& pool,
+                   PersistOps& ops) {
+  PASTEL_RETURN_IF_ERROR(ValidateLogParams(params));
   if (len < RegionSize(params)) {
     return Status::InvalidArgument("log region too small");
   }
@@ -512,8 +529,7 @@ Result<LogHeader> Log::ReadHeader(const uint8_t* region, uint64_t len) {
   for (uint8_t b : h.reserved) {
     reserved_zero = reserved_zero && b == 0;
   }
-  if (!reserved_zero || h.stream_count == 0 || h.stream_count > kMaxStreams ||
-      h.stream_size < kMinStreamSize || h.stream_size % kStreamAlign != 0) {
+  if (!reserved_zero || !ValidateLogParams({h.stream_count, h.stream_size}).ok()) {
     return Status::Corruption("log header fields out of range");
   }
   const uint64_t need = kLogHeaderRegion + uint64_t{h.stream_count} * h.stream_size;
@@ -563,10 +579,7 @@ Result<std::unique_ptr<Log>> Log::Attach(uint8_t* region, uint64_t len, PersistO
 
 Result<std::unique_ptr<Log>> Log::Create(const std::string& path, const LogParams& params,
                                          Pool& pool, const PmOpenOptions& o) {
-  if (params.streams == 0 || params.stream_size < kMinStreamSize ||
-      params.stream_size % kStreamAlign != 0) {
-    return Status::InvalidArgument("bad log parameters");
-  }
+  PASTEL_RETURN_IF_ERROR(ValidateLogParams(params));
   Result<PmFile> f = PmFile::Create(path, RegionSize(params), o);
   if (!f.ok()) {
     return f.status();
@@ -579,6 +592,7 @@ Result<std::unique_ptr<Log>> Log::Create(const std::string& path, const LogParam
   PmFile& file = f.value();
   Result<std::unique_ptr<Log>> log = Attach(file.data(), file.size(), file.ops(), pool);
   if (!log.ok()) {
+    ::unlink(path.c_str());
     return log;
   }
   (*log)->file_.emplace(std::move(file));
@@ -613,6 +627,12 @@ const LogHeader& Log::header() const {
 
 ScanEnd Log::ForEachRecord(uint32_t s, const std::function<bool(const RecordView&)>& fn,
                            std::string* detail) const {
+  if (s >= streams_.size()) {
+    if (detail != nullptr) {
+      *detail = "no stream " + std::to_string(s);
+    }
+    return ScanEnd::kEndOfStream;
+  }
   const LogStream& st = streams_[s];
   StreamScan sc = ScanStream(s, st.base_, st.size_, st.generation_, *pool_);
   if (detail != nullptr) {
@@ -632,6 +652,10 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
   }
   if (!pool_->recovering()) {
     return Status::FailedPrecondition("recover needs a pool that is still recovering");
+  }
+  if (options.repair && file_ && file_->read_only()) {
+    return Status::FailedPrecondition(
+        "a log opened read-only can only be recovered without repair");
   }
   Recovered out;
   std::vector<StreamScan> scans;

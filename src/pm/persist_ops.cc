@@ -109,6 +109,7 @@ class CacheLineOps final : public PersistOps {
   }
   Granularity granularity() const override { return Granularity::kCacheLine; }
   std::string_view name() const override { return FlushInstrName(instr_); }
+  bool DrainIsCpuFence() const override { return true; }
 
  private:
   FlushInstr instr_;
@@ -123,6 +124,7 @@ class FenceOnlyOps final : public PersistOps {
   }
   Granularity granularity() const override { return Granularity::kByte; }
   std::string_view name() const override { return "eadr-fence"; }
+  bool DrainIsCpuFence() const override { return true; }
 };
 
 // PAGE granularity. Flush() only notes the page range; Drain() syncs every noted range once, so a

@@ -150,7 +150,12 @@ Result<PoolHeader> Pool::ReadHeader(const uint8_t* region, uint64_t len) {
   if (h.data_offset < kPoolDataAlign || h.data_offset % kPoolDataAlign != 0) {
     return Status::Corruption("pool data offset " + std::to_string(h.data_offset));
   }
-  const uint64_t need = h.data_offset + uint64_t{h.buffer_size} * h.buffer_count;
+  // No overflow: buffer_size <= 2^16 and buffer_count < 2^32, so their product is < 2^48.
+  const uint64_t data_bytes = uint64_t{h.buffer_size} * h.buffer_count;
+  if (h.data_offset > (uint64_t{1} << 48)) {
+    return Status::Corruption("pool data offset " + std::to_string(h.data_offset));
+  }
+  const uint64_t need = h.data_offset + data_bytes;
   if (h.file_size != need) {
     return Status::Corruption("pool header size fields disagree");
   }
@@ -218,7 +223,13 @@ Result<std::unique_ptr<Pool>> Pool::Create(const std::string& path, uint64_t fil
   Result<std::unique_ptr<Pool>> pool = Attach(file.data(), file.size(), file.ops());
   if (pool.ok()) {
     (*pool)->file_.emplace(std::move(file));
-    PASTEL_RETURN_IF_ERROR((*pool)->FinishRecovery());
+    st = (*pool)->FinishRecovery();
+  } else {
+    st = pool.status();
+  }
+  if (!st.ok()) {
+    ::unlink(path.c_str());
+    return st;
   }
   return pool;
 }

@@ -159,6 +159,17 @@ TEST(LogCorruptionTest, HeaderDamage) {
       {"flip in stream size", [](Fixture& f) { f.image[f.shape.pool_bytes() + 25] ^= 1; }, 0,
        "checksum"},
       {"truncated", [](Fixture&) {}, 4096, "truncated"},
+      {"stream size that overflows the file size",
+       [](Fixture& f) {
+         uint8_t* h = &f.image[f.shape.pool_bytes()];
+         const uint32_t count = 2;
+         const uint64_t size = uint64_t{1} << 63;
+         std::memcpy(h + 16, &count, 4);
+         std::memcpy(h + 24, &size, 8);
+         const uint32_t crc = Crc32c(h, 124);
+         std::memcpy(h + 124, &crc, 4);
+       },
+       0, "out of range"},
       {"both stream header slots damaged",
        [](Fixture& f) {
          f.image[f.shape.pool_bytes() + kLogHeaderRegion + 8] ^= 1;

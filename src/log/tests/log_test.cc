@@ -231,6 +231,8 @@ TEST(LogTest, FullStreamSaysNoSpaceAndTruncateStartsOver) {
     ++n;
   }
   EXPECT_EQ(n, static_cast<int>((8192 - kStreamRecordsOffset) / 64));
+  EXPECT_EQ(s->log().stream(0).free_bytes(), 0u);
+  EXPECT_EQ(s->log().stream(0).capacity(), 8192 - LogStream::records_begin());
   ASSERT_TRUE(s->log().stream(0).Commit().ok());
   EXPECT_EQ(s->log().stream(0).Truncate(5).code(), StatusCode::kOk);
   EXPECT_EQ(s->log().stream(0).generation(), 2u);
@@ -342,6 +344,22 @@ TEST(LogTest, FilesCreateOpenRecover) {
     ext = {{b, 0, 9}};
     ASSERT_TRUE((*log)->stream(1).AppendPut("/file", ext).ok());
     ASSERT_TRUE((*log)->stream(1).Commit().ok());
+  }
+  {
+    // Read-only inspection may not repair (write) anything.
+    PmOpenOptions ro;
+    ro.read_only = true;
+    auto pool = Pool::Open(pool_path, ro);
+    ASSERT_TRUE(pool.ok());
+    auto log = Log::Open(Log::PathForPool(pool_path), **pool, ro);
+    ASSERT_TRUE(log.ok());
+    EXPECT_EQ((*log)->Recover().status().code(), StatusCode::kFailedPrecondition);
+    RecoveryOptions inspect;
+    inspect.repair = false;
+    Result<Recovered> rec = (*log)->Recover(inspect);
+    ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+    EXPECT_EQ(rec->live.size(), 1u);
+    EXPECT_FALSE((*log)->recovered()) << "no appends after a read-only recovery";
   }
   auto pool = Pool::Open(pool_path);
   ASSERT_TRUE(pool.ok());

@@ -103,6 +103,13 @@ TEST(PoolHeaderCorruptionTest, Table) {
          Reseal(m);
        },
        0, "data offset"},
+      {"data offset that wraps the size around",
+       [](AlignedBuffer& m) {
+         Header(m)->data_offset = 0 - uint64_t{kSize} * kCount;
+         Header(m)->file_size = 0;
+         Reseal(m);
+       },
+       0, "data offset"},
       {"flags set",
        [](AlignedBuffer& m) {
          Header(m)->flags = 1;
