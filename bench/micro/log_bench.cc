@@ -44,7 +44,9 @@ constexpr uint64_t kStreamSize = 16 << 20;  // 262142 one-line records before a 
 
 enum class MediumKind : uint8_t { kPm, kFile };
 
-const char* MediumKindName(MediumKind m) { return m == MediumKind::kPm ? "pm" : "file"; }
+const char* MediumKindName(MediumKind m) {
+  return m == MediumKind::kPm ? "pm" : "file";
+}
 
 // A pool and its log, with kValues retained 1 KiB values and one key per value. One per medium,
 // shared by every benchmark of that medium, made on first use and removed at exit. Used by the

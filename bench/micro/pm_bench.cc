@@ -36,7 +36,9 @@ constexpr size_t kFileSize = size_t{64} << 20;
 enum class MediumKind : uint8_t { kShm, kFile };
 enum class Method : uint8_t { kNone, kClwb, kClflushopt, kClflush, kMsync, kFdatasync };
 
-const char* MediumKindName(MediumKind m) { return m == MediumKind::kShm ? "shm" : "file"; }
+const char* MediumKindName(MediumKind m) {
+  return m == MediumKind::kShm ? "shm" : "file";
+}
 
 const char* MethodName(Method m) {
   switch (m) {

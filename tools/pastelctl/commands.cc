@@ -104,7 +104,9 @@ void Field(std::string_view name, const std::string& value) {
   std::cout << "  " << std::left << std::setw(18) << name << ' ' << value << '\n';
 }
 
-std::string Quoted(std::string_view bytes) { return "\"" + EscapeBytes(bytes) + "\""; }
+std::string Quoted(std::string_view bytes) {
+  return "\"" + EscapeBytes(bytes) + "\"";
+}
 
 Result<uint64_t> ParseSizeOption(std::string_view option, const std::string& text) {
   Result<uint64_t> v = ParseSize(text);
