@@ -1,0 +1,139 @@
+#pragma once
+// net: the data path. The kernel's TCP/IP stack receives straight into pool buffers, and the
+// application sees, per system call, one batch of RX slots across all its connections and works
+// on the data in place.
+//
+// A Backend is one event loop's view of the network: one listener (SO_REUSEPORT, so that several
+// loops share a port), its connections, and the receive buffers of one pool partition. Two
+// implementations share this interface:
+//   uring  io_uring with a provided-buffer ring made of pool buffers, multishot accept and
+//          receive, batched sends; one io_uring_enter per Poll submits the previous batch's sends
+//          and buffer re-arms and reaps the next batch.
+//   epoll  non-blocking sockets and one epoll_wait per Poll, recv() straight into free pool
+//          buffers (no copy either); for kernels without io_uring, and for comparison.
+//
+// Buffer ownership of an RX slot: the buffer is the application's (BufferState::kApp) from Poll
+// until it calls Release(buffer) (the buffer goes back to receiving) or Keep(buffer) (PASTE's
+// "swap with an extra buffer": the buffer is retained for the log, and a free pool buffer takes
+// its place in the receive ring). A kept buffer is never received into again until its last
+// reference is dropped with Pool::Unretain. Several slots never share a buffer.
+//
+// Threads: a Backend is used by the thread that created it only.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "pastel/log.h"
+#include "pastel/pool.h"
+#include "pastel/status.h"
+
+namespace pastel {
+
+enum class BackendKind : uint8_t { kUring, kEpoll };
+std::string_view BackendKindName(BackendKind k);
+Result<BackendKind> ParseBackendKind(std::string_view s);
+
+// A connection: index in the loop's table and a generation, so a stale id never reaches a reused
+// slot. 0 is never a valid id.
+using ConnId = uint64_t;
+
+enum class RxKind : uint8_t {
+  kData,    // `length` bytes at `offset` of pool buffer `buffer`
+  kOpen,    // a new connection (no buffer)
+  kClosed,  // the connection is gone (no buffer): peer closed (error 0), reset or failed (-errno),
+            // or closed by the application; its id is dead after this batch
+};
+
+struct RxSlot {
+  ConnId conn = 0;
+  uint32_t buffer = Pool::kNoBuffer;
+  uint32_t offset = 0;
+  uint32_t length = 0;
+  RxKind kind = RxKind::kData;
+  int32_t error = 0;
+};
+
+struct NetOptions {
+  std::string listen = "127.0.0.1:8080";  // IPv4 ADDR:PORT; port 0 picks a free one
+  int listen_fd = -1;        // >= 0: use this bound, listening socket instead (not owned)
+  bool busy_poll = false;    // Poll spins on the completion queue instead of sleeping
+  uint32_t max_batch = 512;  // RX slots per Poll at most
+  uint32_t max_connections = 65536;
+  // Receive buffers kept ready for the kernel (uring: provided-buffer ring entries, a power of
+  // two <= 32768). 0: half the partition, at most 4096.
+  uint32_t rx_buffers = 0;
+  uint32_t tx_block_size = 4096;  // the per-loop TX arena is made of blocks of this size
+  uint32_t tx_blocks = 4096;
+  uint32_t ring_entries = 2048;  // uring submission queue entries
+  bool sqpoll = false;           // uring: a kernel thread polls the submission queue
+};
+
+struct NetStats {
+  uint64_t polls = 0;          // Poll calls
+  uint64_t wait_syscalls = 0;  // io_uring_enter / epoll_wait calls that waited or reaped
+  uint64_t rx_slots = 0;       // data slots delivered
+  uint64_t rx_bytes = 0;
+  uint64_t accepted = 0;
+  uint64_t closed = 0;
+  uint64_t kept = 0;        // Keep calls
+  uint64_t released = 0;    // Release calls
+  uint64_t rx_starved = 0;  // receives stopped for want of buffers (uring: ENOBUFS)
+  uint64_t rearmed = 0;     // receives started again once buffers came back
+  uint64_t tx_sends = 0;    // send system calls / SQEs
+  uint64_t tx_bytes = 0;
+  uint64_t tx_partial = 0;          // sends that wrote less than asked (completed later)
+  uint64_t tx_zero_copy_bytes = 0;  // bytes sent straight from pool buffers
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  Backend() = default;
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  // A backend of `kind` over partition `partition` of `pool` (a finished-recovery pool). For
+  // kUring, kUnsupported means this kernel lacks something it needs: use kEpoll.
+  static Result<std::unique_ptr<Backend>> Create(BackendKind kind, Pool& pool, uint32_t partition,
+                                                 const NetOptions& options);
+  // kUring if this kernel supports it, else kEpoll; `why` says why uring was refused.
+  static BackendKind Probe(std::string* why = nullptr);
+
+  // Submits what is pending (sends, buffer re-arms) and waits up to `timeout_ms` (-1: forever;
+  // busy-poll spins instead) for events, then returns them: per connection in arrival order.
+  // The span is valid until the next Poll.
+  virtual Result<std::span<const RxSlot>> Poll(int timeout_ms) = 0;
+
+  // Gives `buffer` (held by the application) back to receiving.
+  virtual Status Release(uint32_t buffer) = 0;
+  // Retains `buffer` for the log (App -> Retained, or one more reference) and gives the receive
+  // side a free pool buffer in its place. Drop the reference later with Pool::Unretain.
+  virtual Status Keep(uint32_t buffer) = 0;
+
+  // Queues `bytes` (copied into the TX arena) to be sent on `conn`, after what is queued already.
+  // Sent at the next Poll or Submit; partial sends are completed, never truncated. kBusy: the
+  // arena or the connection's queue is full (the caller may retry after a Poll or close).
+  virtual Status Send(ConnId conn, std::span<const uint8_t> bytes) = 0;
+  // Queues the bytes `extents` name, sent straight from the pool buffers (no copy). Each buffer
+  // must be held or retained by the caller; the backend holds a reference until the send is done.
+  virtual Status SendExtents(ConnId conn, std::span<const Extent> extents) = 0;
+  // Closes `conn` once what is queued for it has been sent; a kClosed slot follows.
+  virtual Status Close(ConnId conn) = 0;
+  // Submits pending sends now, without waiting.
+  virtual Status Submit() = 0;
+
+  virtual uint16_t port() const = 0;
+  virtual BackendKind kind() const = 0;
+  virtual const NetStats& stats() const = 0;
+  virtual uint32_t connections() const = 0;
+};
+
+// Opens a listening TCP socket on `addr` ("127.0.0.1:8080"; port 0 picks one), with SO_REUSEPORT.
+Result<int> ListenTcp(std::string_view addr, int backlog = 4096);
+// The local port of a bound socket.
+Result<uint16_t> LocalPort(int fd);
+
+}  // namespace pastel

@@ -1,0 +1,212 @@
+#include "net/conn_table.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace pastel::net {
+
+ConnTable::ConnTable(Pool& pool, uint32_t max_connections, uint32_t tx_block_size,
+                     uint32_t tx_blocks)
+    : pool_(pool), max_(max_connections), block_size_(tx_block_size), blocks_(tx_blocks) {}
+
+ConnTable::~ConnTable() {
+  for (auto& c : conns_) {
+    if (c && c->open) {
+      DropTx(*c);
+    }
+  }
+  if (arena_ != nullptr) {
+    ::munmap(arena_, arena_bytes_);
+  }
+}
+
+Status ConnTable::Init() {
+  if (block_size_ < 64 || blocks_ == 0 || max_ == 0) {
+    return Status::InvalidArgument("TX arena and connection limits must be positive");
+  }
+  arena_bytes_ = size_t{block_size_} * blocks_;
+  void* p =
+      ::mmap(nullptr, arena_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    return Status::FromErrno("map TX arena", errno);
+  }
+  arena_ = static_cast<uint8_t*>(p);
+  free_blocks_.reserve(blocks_);
+  for (uint32_t b = blocks_; b-- > 0;) {
+    free_blocks_.push_back(b);
+  }
+  return Status::Ok();
+}
+
+Conn* ConnTable::Open(int fd) {
+  uint32_t idx;
+  if (!free_indices_.empty()) {
+    idx = free_indices_.back();
+    free_indices_.pop_back();
+  } else {
+    if (conns_.size() >= max_) {
+      return nullptr;
+    }
+    idx = static_cast<uint32_t>(conns_.size());
+    conns_.push_back(std::make_unique<Conn>());
+    conns_.back()->index = idx;
+  }
+  Conn& c = *conns_[idx];
+  const uint32_t gen = c.gen + 1 == 0 ? 1 : c.gen + 1;
+  c = Conn{};
+  c.index = idx;
+  c.gen = gen;
+  c.fd = fd;
+  c.open = true;
+  ++open_;
+  return &c;
+}
+
+void ConnTable::Free(Conn* c) {
+  DropTx(*c);
+  c->open = false;
+  c->fd = -1;
+  --open_;
+  free_indices_.push_back(c->index);
+}
+
+Conn* ConnTable::Get(ConnId id) const {
+  const uint32_t idx = static_cast<uint32_t>(id);
+  const uint32_t gen = static_cast<uint32_t>(id >> 32);
+  if (idx >= conns_.size() || !conns_[idx]) {
+    return nullptr;
+  }
+  Conn* c = conns_[idx].get();
+  return c->open && c->gen == gen ? c : nullptr;
+}
+
+Conn* ConnTable::GetByIndex(uint32_t index, uint32_t gen28) const {
+  if (index >= conns_.size() || !conns_[index]) {
+    return nullptr;
+  }
+  Conn* c = conns_[index].get();
+  return c->open && (c->gen & 0x0FFFFFFFu) == gen28 ? c : nullptr;
+}
+
+Status ConnTable::QueueBytes(Conn& c, std::span<const uint8_t> bytes) {
+  if (bytes.empty()) {
+    return Status::Ok();
+  }
+  // Room in the last entry's block, if that entry is an arena block.
+  size_t room = 0;
+  TxEntry* last = nullptr;
+  if (c.tx_count > 0) {
+    last = &c.tx[(c.tx_head + c.tx_count - 1) % kTxQueueEntries];
+    if (!last->pool) {
+      const size_t used = static_cast<size_t>(last->data + last->len - Block(last->owner));
+      room = block_size_ - used;
+    } else {
+      last = nullptr;
+    }
+  }
+  const size_t rest = bytes.size() > room ? bytes.size() - room : 0;
+  const size_t need_blocks = (rest + block_size_ - 1) / block_size_;
+  if (need_blocks > free_blocks_.size() || need_blocks > kTxQueueEntries - c.tx_count) {
+    return Status::Busy("TX queue full");
+  }
+  size_t off = 0;
+  if (last != nullptr && room > 0) {
+    const size_t n = std::min(room, bytes.size());
+    std::memcpy(const_cast<uint8_t*>(last->data) + last->len, bytes.data(), n);
+    last->len += static_cast<uint32_t>(n);
+    off = n;
+  }
+  while (off < bytes.size()) {
+    const uint32_t b = free_blocks_.back();
+    free_blocks_.pop_back();
+    const size_t n = std::min<size_t>(block_size_, bytes.size() - off);
+    std::memcpy(Block(b), bytes.data() + off, n);
+    c.tx[(c.tx_head + c.tx_count) % kTxQueueEntries] = {Block(b), static_cast<uint32_t>(n), b,
+                                                        false};
+    ++c.tx_count;
+    off += n;
+  }
+  return Status::Ok();
+}
+
+Status ConnTable::QueueExtents(Conn& c, std::span<const Extent> extents) {
+  if (extents.size() > kTxQueueEntries - c.tx_count) {
+    return Status::Busy("TX queue full");
+  }
+  for (const Extent& e : extents) {
+    if (e.buffer >= pool_.buffer_count() || e.length == 0 ||
+        uint64_t{e.offset} + e.length > pool_.buffer_size()) {
+      return Status::InvalidArgument("extent outside the pool");
+    }
+  }
+  for (size_t i = 0; i < extents.size(); ++i) {
+    const Extent& e = extents[i];
+    Status st = pool_.Retain(e.buffer);
+    if (!st.ok()) {
+      // Undo the references taken so far: all or nothing.
+      for (size_t j = 0; j < i; ++j) {
+        (void)pool_.Unretain(extents[j].buffer);
+        --c.tx_count;
+      }
+      return st;
+    }
+    c.tx[(c.tx_head + c.tx_count) % kTxQueueEntries] = {pool_.BufferData(e.buffer) + e.offset,
+                                                        e.length, e.buffer, true};
+    ++c.tx_count;
+  }
+  return Status::Ok();
+}
+
+size_t ConnTable::PrepareSend(Conn& c) {
+  size_t total = 0;
+  uint32_t n = 0;
+  for (; n < c.tx_count && n < kMaxIov; ++n) {
+    const TxEntry& e = c.tx[(c.tx_head + n) % kTxQueueEntries];
+    const uint32_t skip = n == 0 ? c.tx_head_sent : 0;
+    c.iov[n].iov_base = const_cast<uint8_t*>(e.data + skip);
+    c.iov[n].iov_len = e.len - skip;
+    total += e.len - skip;
+  }
+  c.msg = msghdr{};
+  c.msg.msg_iov = c.iov;
+  c.msg.msg_iovlen = n;
+  return total;
+}
+
+void ConnTable::Consume(Conn& c, size_t n) {
+  while (n > 0 && c.tx_count > 0) {
+    TxEntry& e = c.tx[c.tx_head];
+    const size_t left = e.len - c.tx_head_sent;
+    if (n < left) {
+      c.tx_head_sent += static_cast<uint32_t>(n);
+      return;
+    }
+    n -= left;
+    Complete(e);
+    c.tx_head = (c.tx_head + 1) % kTxQueueEntries;
+    --c.tx_count;
+    c.tx_head_sent = 0;
+  }
+}
+
+void ConnTable::DropTx(Conn& c) {
+  while (c.tx_count > 0) {
+    Complete(c.tx[c.tx_head]);
+    c.tx_head = (c.tx_head + 1) % kTxQueueEntries;
+    --c.tx_count;
+  }
+  c.tx_head_sent = 0;
+}
+
+void ConnTable::Complete(const TxEntry& e) {
+  if (e.pool) {
+    // The reference taken in QueueExtents; the buffer's other owners keep theirs.
+    (void)pool_.Unretain(e.owner);
+  } else {
+    free_blocks_.push_back(e.owner);
+  }
+}
+
+}  // namespace pastel::net

@@ -1,0 +1,17 @@
+#pragma once
+// Socket helpers shared by the backends.
+
+#include <netinet/in.h>
+
+#include <string_view>
+
+#include "pastel/status.h"
+
+namespace pastel::net {
+
+// "127.0.0.1:8080" (or "localhost:8080") -> sockaddr_in.
+Result<sockaddr_in> ParseIpv4(std::string_view addr);
+Status SetNonBlocking(int fd);
+void SetNoDelay(int fd);
+
+}  // namespace pastel::net

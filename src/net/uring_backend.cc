@@ -1,0 +1,583 @@
+// The io_uring backend: a provided-buffer ring made of pool buffers, multishot accept and
+// receive, and every send, re-arm and buffer refill of a batch submitted by the one
+// io_uring_enter that also reaps the next batch.
+//
+// Receive buffers: the ring holds up to `entries_` pool buffers of the loop's partition, lent to
+// the kernel (BufferState::kKernel, poisoned under ASan). Buffer ids are the ring's own 16-bit ids;
+// bid_to_buf_ maps each to the pool index it currently stands for, and that mapping changes at
+// every refill (PASTE's swap: a kept buffer's id comes back carrying another pool buffer).
+
+#include "net/uring_backend.h"
+
+#include <liburing.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "net/backend_base.h"
+#include "net/socket.h"
+
+namespace pastel::net {
+namespace {
+
+constexpr uint16_t kBufferGroup = 0;
+constexpr uint32_t kMaxRingBuffers = 32768;
+
+enum class Op : uint64_t { kAccept = 1, kRecv = 2, kSend = 3 };
+
+uint64_t Tag(Op op, const Conn* c) {
+  if (c == nullptr) {
+    return static_cast<uint64_t>(op) << 60;
+  }
+  return (static_cast<uint64_t>(op) << 60) | (uint64_t{c->gen & 0x0FFFFFFFu} << 32) | c->index;
+}
+Op TagOp(uint64_t t) {
+  return static_cast<Op>(t >> 60);
+}
+uint32_t TagGen(uint64_t t) {
+  return static_cast<uint32_t>(t >> 32) & 0x0FFFFFFFu;
+}
+uint32_t TagIndex(uint64_t t) {
+  return static_cast<uint32_t>(t);
+}
+
+// Ring set-up flags, best first: without DEFER_TASKRUN or COOP_TASKRUN, io_uring was bimodal on
+// this kind of machine and sometimes 2x slower than epoll (shared/DESIGN.md).
+Status InitRing(io_uring* ring, uint32_t entries, bool sqpoll, unsigned* flags_out) {
+  const unsigned base = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+  const unsigned tries[] = {
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+      0,
+  };
+  int rc = -EINVAL;
+  for (unsigned t : tries) {
+    io_uring_params p{};
+    p.flags = base | t | (sqpoll ? IORING_SETUP_SQPOLL : 0);
+    if (sqpoll && (t & IORING_SETUP_DEFER_TASKRUN) != 0) {
+      continue;  // the kernel refuses SQPOLL with DEFER_TASKRUN
+    }
+    p.cq_entries = entries * 8;
+    rc = io_uring_queue_init_params(entries, ring, &p);
+    if (rc == 0) {
+      *flags_out = p.flags;
+      return Status::Ok();
+    }
+  }
+  return Status(StatusCode::kUnsupported, std::string("io_uring_setup: ") + std::strerror(-rc) +
+                                              " (errno " + std::to_string(-rc) + ")");
+}
+
+class UringBackend final : public BackendBase {
+ public:
+  UringBackend(Pool& pool, uint32_t partition, const NetOptions& o)
+      : BackendBase(pool, partition, o) {}
+
+  ~UringBackend() override {
+    if (ring_ready_) {
+      table_.ForEach([&](Conn& c) { ::close(c.fd); });
+      io_uring_queue_exit(&ring_);  // cancels every request
+    }
+    // Whatever the kernel still held, and whatever it had filled but we never reaped, is free.
+    for (uint32_t bid = 0; bid < bid_to_buf_.size(); ++bid) {
+      if (bid_to_buf_[bid] != Pool::kNoBuffer) {
+        (void)pool_.Release(bid_to_buf_[bid]);
+      }
+    }
+    if (br_ != nullptr) {
+      ::munmap(br_, br_bytes_);
+    }
+  }
+
+  Status Init() {
+    PASTEL_RETURN_IF_ERROR(InitBase());
+    PASTEL_RETURN_IF_ERROR(InitRing(&ring_, std::bit_ceil(std::max(options_.ring_entries, 64u)),
+                                    options_.sqpoll, &ring_flags_));
+    ring_ready_ = true;
+    uint32_t want = options_.rx_buffers;
+    if (want == 0) {
+      want = std::min<uint32_t>(4096, pool_.PartitionCount(partition_) / 2);
+    }
+    want = std::min(want, kMaxRingBuffers);
+    if (want < 2) {
+      return Status::InvalidArgument("partition too small for a receive ring");
+    }
+    entries_ = std::bit_floor(want);
+    // The ring's own metadata must be anonymous memory (in a file mapping it fails with EFAULT).
+    br_bytes_ = (sizeof(io_uring_buf) * entries_ + 4095) / 4096 * 4096;
+    void* p =
+        ::mmap(nullptr, br_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      return Status::FromErrno("map buffer ring", errno);
+    }
+    br_ = static_cast<io_uring_buf_ring*>(p);
+    io_uring_buf_ring_init(br_);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<uint64_t>(br_);
+    reg.ring_entries = entries_;
+    reg.bgid = kBufferGroup;
+    const int rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+    if (rc != 0) {
+      return Status(StatusCode::kUnsupported,
+                    std::string("provided-buffer ring: ") + std::strerror(-rc));
+    }
+    mask_ = io_uring_buf_ring_mask(entries_);
+    bid_to_buf_.assign(entries_, Pool::kNoBuffer);
+    free_bids_.reserve(entries_);
+    for (uint32_t b = entries_; b-- > 0;) {
+      free_bids_.push_back(static_cast<uint16_t>(b));
+    }
+    TopUp();
+    starved_.reserve(1024);
+    PASTEL_RETURN_IF_ERROR(ArmAccept());
+    return Status::Ok();
+  }
+
+  BackendKind kind() const override { return BackendKind::kUring; }
+
+  Result<std::span<const RxSlot>> Poll(int timeout_ms) override {
+    ++stats_.polls;
+    BeginBatch();
+    PASTEL_RETURN_IF_ERROR(Submit());
+    CloseAfterEof();
+    if (!accept_armed_) {
+      PASTEL_RETURN_IF_ERROR(ArmAccept());
+    }
+    TopUp();
+    Rearm();
+    Publish();
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
+    while (true) {
+      int rc;
+      const bool nowait = !deferred_.empty() || options_.busy_poll || timeout_ms == 0;
+      if (nowait) {
+        rc = io_uring_submit_and_get_events(&ring_);
+      } else if (timeout_ms < 0) {
+        rc = io_uring_submit_and_wait(&ring_, 1);
+      } else {
+        __kernel_timespec ts{};
+        ts.tv_sec = timeout_ms / 1000;
+        ts.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1000000;
+        io_uring_cqe* cqe = nullptr;
+        rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+        if (rc == -ETIME) {
+          rc = 0;
+        }
+      }
+      ++stats_.wait_syscalls;
+      if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+        return Status::FromErrno("io_uring_enter", -rc);
+      }
+      Reap();
+      if (!slots_.empty() || !deferred_.empty() || !options_.busy_poll ||
+          (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline)) {
+        break;
+      }
+      // Busy-poll: completions other than RX (sends, accepts re-armed) may need submitting.
+      PASTEL_RETURN_IF_ERROR(Submit());
+      TopUp();
+      Rearm();
+      Publish();
+    }
+    EndBatch();
+    return std::span<const RxSlot>(slots_);
+  }
+
+  Status Release(uint32_t buffer) override {
+    if (buffer >= pool_.buffer_count() || pool_.state(buffer) != BufferState::kApp) {
+      return Status::FailedPrecondition("release of buffer " + std::to_string(buffer) +
+                                        " not held by the application");
+    }
+    ++stats_.released;
+    if (!free_bids_.empty() && pool_.PartitionOf(buffer) == partition_) {
+      PASTEL_RETURN_IF_ERROR(pool_.LendToKernel(buffer));
+      AddToRing(buffer);
+      return Status::Ok();
+    }
+    return pool_.Release(buffer);
+  }
+
+  Status Keep(uint32_t buffer) override {
+    PASTEL_RETURN_IF_ERROR(pool_.Retain(buffer));
+    ++stats_.kept;
+    // The swap: a free buffer takes the kept one's place in the ring (published at the next Poll).
+    TopUp();
+    return Status::Ok();
+  }
+
+  Status Close(ConnId conn) override {
+    Conn* c = table_.Get(conn);
+    if (c == nullptr) {
+      return Status::NotFound("connection is closed");
+    }
+    c->want_close = true;
+    if (c->tx_empty() && !c->send_in_flight) {
+      StartClose(*c);
+    }
+    return Status::Ok();
+  }
+
+  Status Submit() override {
+    for (ConnId id : tx_dirty_) {
+      Conn* c = table_.Get(id);
+      if (c == nullptr) {
+        continue;
+      }
+      c->tx_listed = false;
+      if (!c->send_in_flight && !c->tx_empty()) {
+        PASTEL_RETURN_IF_ERROR(StartSend(*c));
+      }
+    }
+    tx_dirty_.clear();
+    return Status::Ok();
+  }
+
+ private:
+  Result<io_uring_sqe*> Sqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) {
+      // Submission queue full: hand what is there to the kernel and take a fresh entry.
+      const int rc = io_uring_submit(&ring_);
+      if (rc < 0 && rc != -EBUSY && rc != -EAGAIN) {
+        return Status::FromErrno("io_uring_submit", -rc);
+      }
+      sqe = io_uring_get_sqe(&ring_);
+      if (sqe == nullptr) {
+        return Status::Busy("io_uring submission queue full");
+      }
+    }
+    return sqe;
+  }
+
+  Status ArmAccept() {
+    Result<io_uring_sqe*> sqe = Sqe();
+    if (!sqe.ok()) {
+      return sqe.status();
+    }
+    io_uring_prep_multishot_accept(*sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(*sqe, Tag(Op::kAccept, nullptr));
+    accept_armed_ = true;
+    return Status::Ok();
+  }
+
+  Status ArmRecv(Conn& c) {
+    Result<io_uring_sqe*> sqe = Sqe();
+    if (!sqe.ok()) {
+      return sqe.status();
+    }
+    io_uring_prep_recv_multishot(*sqe, c.fd, nullptr, 0, 0);
+    (*sqe)->flags |= IOSQE_BUFFER_SELECT;
+    (*sqe)->buf_group = kBufferGroup;
+    io_uring_sqe_set_data64(*sqe, Tag(Op::kRecv, &c));
+    c.recv_active = true;
+    return Status::Ok();
+  }
+
+  Status StartSend(Conn& c) {
+    Result<io_uring_sqe*> sqe = Sqe();
+    if (!sqe.ok()) {
+      return sqe.status();
+    }
+    table_.PrepareSend(c);
+    io_uring_prep_sendmsg(*sqe, c.fd, &c.msg, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(*sqe, Tag(Op::kSend, &c));
+    c.send_in_flight = true;
+    ++stats_.tx_sends;
+    return Status::Ok();
+  }
+
+  void AddToRing(uint32_t buffer) {
+    const uint16_t bid = free_bids_.back();
+    free_bids_.pop_back();
+    bid_to_buf_[bid] = buffer;
+    io_uring_buf_ring_add(br_, pool_.BufferData(buffer), pool_.buffer_size(), bid, mask_,
+                          static_cast<int>(pending_adds_));
+    ++pending_adds_;
+  }
+
+  // Publishes the buffers added since the last batch with one store-release of the ring tail
+  // (io_uring_buf_ring_advance); pairs with the kernel's load-acquire of the tail.
+  void Publish() {
+    if (pending_adds_ > 0) {
+      io_uring_buf_ring_advance(br_, static_cast<int>(pending_adds_));
+      pending_adds_ = 0;
+    }
+  }
+
+  // Fills the ring's empty places with free buffers of the partition (those freed anywhere since,
+  // kept buffers' last references dropped included).
+  void TopUp() {
+    while (!free_bids_.empty()) {
+      Result<uint32_t> b = pool_.Allocate(partition_, BufferState::kKernel);
+      if (!b.ok()) {
+        return;
+      }
+      AddToRing(*b);
+    }
+  }
+
+  // Receives stopped by ENOBUFS start again once the ring has buffers; the data waited in the
+  // socket meanwhile.
+  void Rearm() {
+    if (starved_.empty() || free_bids_.size() == entries_) {
+      return;
+    }
+    for (ConnId id : starved_) {
+      Conn* c = table_.Get(id);
+      if (c == nullptr || c->recv_active || c->shut || c->gone || c->want_close || c->peer_eof) {
+        continue;
+      }
+      c->starved = false;
+      if (ArmRecv(*c).ok()) {
+        ++stats_.rearmed;
+      }
+    }
+    starved_.clear();
+  }
+
+  void Reap() {
+    io_uring_cqe* cqe = nullptr;
+    while (!BatchFull() && io_uring_peek_cqe(&ring_, &cqe) == 0) {
+      const uint64_t tag = io_uring_cqe_get_data64(cqe);
+      const int res = cqe->res;
+      const uint32_t flags = cqe->flags;
+      io_uring_cqe_seen(&ring_, cqe);
+      switch (TagOp(tag)) {
+        case Op::kAccept: OnAccept(res, flags); break;
+        case Op::kRecv: OnRecv(tag, res, flags); break;
+        case Op::kSend: OnSend(tag, res); break;
+      }
+    }
+  }
+
+  void OnAccept(int res, uint32_t flags) {
+    if ((flags & IORING_CQE_F_MORE) == 0) {
+      accept_armed_ = false;  // re-armed at the next Poll
+    }
+    if (res < 0) {
+      return;  // EMFILE and friends: the connection waits in the backlog
+    }
+    Conn* c = table_.Open(res);
+    if (c == nullptr) {
+      ::close(res);
+      return;
+    }
+    SetNoDelay(res);
+    ++stats_.accepted;
+    RxSlot s;
+    s.conn = c->id();
+    s.kind = RxKind::kOpen;
+    slots_.push_back(s);
+    if (free_bids_.size() == entries_) {
+      c->starved = true;  // a receive armed on an empty ring fails at once: wait for buffers
+      starved_.push_back(c->id());
+    } else if (!ArmRecv(*c).ok()) {
+      c->starved = true;
+      starved_.push_back(c->id());
+    }
+  }
+
+  void OnRecv(uint64_t tag, int res, uint32_t flags) {
+    uint32_t buffer = Pool::kNoBuffer;
+    if ((flags & IORING_CQE_F_BUFFER) != 0) {
+      const uint16_t bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+      buffer = bid_to_buf_[bid];
+      bid_to_buf_[bid] = Pool::kNoBuffer;
+      free_bids_.push_back(bid);
+      (void)pool_.ReturnFromKernel(buffer);
+    }
+    Conn* c = table_.GetByIndex(TagIndex(tag), TagGen(tag));
+    const bool more = (flags & IORING_CQE_F_MORE) != 0;
+    if (c == nullptr) {
+      if (buffer != Pool::kNoBuffer) {
+        (void)Release(buffer);
+      }
+      return;
+    }
+    if (!more) {
+      c->recv_active = false;
+    }
+    if (res > 0 && buffer != Pool::kNoBuffer) {
+      if (c->shut || c->gone) {
+        (void)Release(buffer);  // closing: nobody reads this any more
+      } else {
+        RxSlot s;
+        s.conn = c->id();
+        s.buffer = buffer;
+        s.length = static_cast<uint32_t>(res);
+        slots_.push_back(s);
+        ++stats_.rx_slots;
+        stats_.rx_bytes += static_cast<uint64_t>(res);
+      }
+      if (!more && !c->shut && !c->gone && !c->want_close && !c->peer_eof) {
+        (void)ArmRecv(*c);  // the multishot ended for its own reasons: go on
+      }
+      MaybeFinish(*c);
+      return;
+    }
+    if (buffer != Pool::kNoBuffer) {
+      (void)Release(buffer);
+    }
+    if (res == -ENOBUFS) {
+      ++stats_.rx_starved;
+      if (!c->shut && !c->gone && !c->want_close && !c->peer_eof) {
+        c->starved = true;
+        starved_.push_back(c->id());
+      }
+      MaybeFinish(*c);
+      return;
+    }
+    if (res == 0) {
+      if (c->shut) {
+        MaybeFinish(*c);  // our shutdown took effect
+        return;
+      }
+      // Peer closed its side: the application still answers what it got (next Poll).
+      c->peer_eof = true;
+      eof_.push_back(c->id());
+      return;
+    }
+    if (res < 0 && res != -ECANCELED) {
+      if (c->error == 0 && !c->shut) {
+        c->error = res;
+      }
+      c->gone = true;
+      table_.DropTx(*c);
+      StartClose(*c);
+    }
+    MaybeFinish(*c);
+  }
+
+  void OnSend(uint64_t tag, int res) {
+    Conn* c = table_.GetByIndex(TagIndex(tag), TagGen(tag));
+    if (c == nullptr) {
+      return;
+    }
+    c->send_in_flight = false;
+    if (res > 0) {
+      stats_.tx_bytes += static_cast<uint64_t>(res);
+      const size_t asked = [&] {
+        size_t n = 0;
+        for (size_t i = 0; i < c->msg.msg_iovlen; ++i) {
+          n += c->iov[i].iov_len;
+        }
+        return n;
+      }();
+      if (static_cast<size_t>(res) < asked) {
+        ++stats_.tx_partial;
+      }
+      table_.Consume(*c, static_cast<size_t>(res));
+    } else if (!c->gone) {
+      c->error = res < 0 ? res : -EPIPE;
+      c->gone = true;
+      table_.DropTx(*c);
+      StartClose(*c);
+    }
+    if (!c->tx_empty() && !c->gone) {
+      MarkTxDirty(*c);
+    } else if (c->want_close && c->tx_empty()) {
+      StartClose(*c);
+    }
+    MaybeFinish(*c);
+  }
+
+  void CloseAfterEof() {
+    for (ConnId id : eof_) {
+      Conn* c = table_.Get(id);
+      if (c == nullptr) {
+        continue;
+      }
+      c->want_close = true;
+      if (c->tx_empty() && !c->send_in_flight) {
+        StartClose(*c);
+      }
+    }
+    eof_.clear();
+  }
+
+  // Stops the connection: shutdown wakes its receive, which then ends; MaybeFinish closes it.
+  void StartClose(Conn& c) {
+    if (!c.shut) {
+      c.shut = true;
+      ::shutdown(c.fd, SHUT_RDWR);
+    }
+    MaybeFinish(c);
+  }
+
+  void MaybeFinish(Conn& c) {
+    if (!c.open || !c.shut || c.recv_active || c.send_in_flight) {
+      return;
+    }
+    ::close(c.fd);
+    EmitClosed(c);
+    table_.Free(&c);
+  }
+
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  unsigned ring_flags_ = 0;
+  io_uring_buf_ring* br_ = nullptr;
+  size_t br_bytes_ = 0;
+  uint32_t entries_ = 0;
+  int mask_ = 0;
+  uint32_t pending_adds_ = 0;
+  std::vector<uint32_t> bid_to_buf_;
+  std::vector<uint16_t> free_bids_;
+  std::vector<ConnId> starved_;
+  bool accept_armed_ = false;
+};
+
+}  // namespace
+
+Status ProbeUring() {
+  io_uring ring{};
+  unsigned flags = 0;
+  PASTEL_RETURN_IF_ERROR(InitRing(&ring, 8, false, &flags));
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+  Status st;
+  if (probe == nullptr) {
+    st = Status::Unsupported("io_uring probe failed");
+  } else {
+    for (int op :
+         {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SENDMSG, IORING_OP_PROVIDE_BUFFERS}) {
+      if (io_uring_opcode_supported(probe, op) == 0) {
+        st = Status::Unsupported("io_uring lacks opcode " + std::to_string(op));
+        break;
+      }
+    }
+    io_uring_free_probe(probe);
+  }
+  if (st.ok()) {
+    // Provided-buffer rings (5.19) are what multishot receive needs.
+    void* mem = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<uint64_t>(mem);
+    reg.ring_entries = 8;
+    reg.bgid = 1;
+    const int rc = mem == MAP_FAILED ? -ENOMEM : io_uring_register_buf_ring(&ring, &reg, 0);
+    if (rc != 0) {
+      st = Status::Unsupported(std::string("provided-buffer rings: ") + std::strerror(-rc));
+    }
+    if (mem != MAP_FAILED) {
+      (void)io_uring_unregister_buf_ring(&ring, 1);
+      ::munmap(mem, 4096);
+    }
+  }
+  io_uring_queue_exit(&ring);
+  return st;
+}
+
+Result<std::unique_ptr<Backend>> MakeUringBackend(Pool& pool, uint32_t partition,
+                                                  const NetOptions& o) {
+  auto b = std::make_unique<UringBackend>(pool, partition, o);
+  PASTEL_RETURN_IF_ERROR(b->Init());
+  return std::unique_ptr<Backend>(std::move(b));
+}
+
+}  // namespace pastel::net
