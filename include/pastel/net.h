@@ -20,11 +20,15 @@
 //
 // Threads: a Backend is used by the thread that created it only.
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "pastel/log.h"
 #include "pastel/pool.h"
@@ -69,6 +73,9 @@ struct NetOptions {
   uint32_t tx_blocks = 4096;
   uint32_t ring_entries = 2048;  // uring submission queue entries
   bool sqpoll = false;           // uring: a kernel thread polls the submission queue
+  // uring: sends carrying at least this many bytes from pool buffers use SENDMSG_ZC (a NIC reads
+  // the pool directly; on loopback the kernel still copies). 0: never.
+  uint32_t send_zc_min = 4096;
 };
 
 struct NetStats {
@@ -86,6 +93,7 @@ struct NetStats {
   uint64_t tx_bytes = 0;
   uint64_t tx_partial = 0;          // sends that wrote less than asked (completed later)
   uint64_t tx_zero_copy_bytes = 0;  // bytes sent straight from pool buffers
+  uint64_t tx_zc_sends = 0;         // sends made with SENDMSG_ZC
 };
 
 class Backend {
@@ -135,5 +143,37 @@ class Backend {
 Result<int> ListenTcp(std::string_view addr, int backlog = 4096);
 // The local port of a bound socket.
 Result<uint16_t> LocalPort(int fd);
+
+}  // namespace pastel
+
+namespace pastel {
+
+// N independent event loops (shared-nothing): loop i runs on its own thread with its own Backend
+// over pool partition i, all listening on the same address through SO_REUSEPORT, so the kernel
+// spreads connections across them. Each loop also owns log stream i when the caller gives it one.
+class LoopGroup {
+ public:
+  // Runs on loop i's thread until `stop` becomes true; typically Poll in a loop.
+  using Body = std::function<void(Backend& backend, uint32_t loop, const std::atomic<bool>& stop)>;
+
+  // Starts `loops` loops (the pool needs at least that many partitions). With port 0 in
+  // options.listen, the first loop picks a port and the others join it.
+  static Result<std::unique_ptr<LoopGroup>> Start(BackendKind kind, Pool& pool, uint32_t loops,
+                                                  const NetOptions& options, Body body);
+  ~LoopGroup();
+  LoopGroup(const LoopGroup&) = delete;
+  LoopGroup& operator=(const LoopGroup&) = delete;
+
+  uint16_t port() const { return port_; }
+  uint32_t loops() const { return static_cast<uint32_t>(threads_.size()); }
+  // Asks every loop to stop and joins them.
+  void Stop();
+
+ private:
+  LoopGroup() = default;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+  uint16_t port_ = 0;
+};
 
 }  // namespace pastel

@@ -159,8 +159,9 @@ Status ConnTable::QueueExtents(Conn& c, std::span<const Extent> extents) {
   return Status::Ok();
 }
 
-size_t ConnTable::PrepareSend(Conn& c) {
+size_t ConnTable::PrepareSend(Conn& c, size_t* pool_bytes) {
   size_t total = 0;
+  size_t in_pool = 0;
   uint32_t n = 0;
   for (; n < c.tx_count && n < kMaxIov; ++n) {
     const TxEntry& e = c.tx[(c.tx_head + n) % kTxQueueEntries];
@@ -168,6 +169,10 @@ size_t ConnTable::PrepareSend(Conn& c) {
     c.iov[n].iov_base = const_cast<uint8_t*>(e.data + skip);
     c.iov[n].iov_len = e.len - skip;
     total += e.len - skip;
+    in_pool += e.pool ? e.len - skip : 0;
+  }
+  if (pool_bytes != nullptr) {
+    *pool_bytes = in_pool;
   }
   c.msg = msghdr{};
   c.msg.msg_iov = c.iov;
@@ -175,7 +180,7 @@ size_t ConnTable::PrepareSend(Conn& c) {
   return total;
 }
 
-void ConnTable::Consume(Conn& c, size_t n) {
+void ConnTable::Consume(Conn& c, size_t n, bool hold) {
   while (n > 0 && c.tx_count > 0) {
     TxEntry& e = c.tx[c.tx_head];
     const size_t left = e.len - c.tx_head_sent;
@@ -184,14 +189,27 @@ void ConnTable::Consume(Conn& c, size_t n) {
       return;
     }
     n -= left;
-    Complete(e);
+    if (hold) {
+      // Invariant: one send covers at most kMaxIov entries, so the hold list cannot overflow.
+      c.zc_hold[c.zc_hold_n++] = e;
+    } else {
+      Complete(e);
+    }
     c.tx_head = (c.tx_head + 1) % kTxQueueEntries;
     --c.tx_count;
     c.tx_head_sent = 0;
   }
 }
 
+void ConnTable::FinishHeld(Conn& c) {
+  for (uint32_t i = 0; i < c.zc_hold_n; ++i) {
+    Complete(c.zc_hold[i]);
+  }
+  c.zc_hold_n = 0;
+}
+
 void ConnTable::DropTx(Conn& c) {
+  FinishHeld(c);
   while (c.tx_count > 0) {
     Complete(c.tx[c.tx_head]);
     c.tx_head = (c.tx_head + 1) % kTxQueueEntries;

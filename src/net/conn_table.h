@@ -56,6 +56,10 @@ struct Conn {
   // The in-flight send's message (its memory must stay put until the completion).
   msghdr msg{};
   iovec iov[kMaxIov];
+  // A zero-copy send's entries, sent but still referenced by the kernel until its notification.
+  bool zc_in_flight = false;
+  uint32_t zc_hold_n = 0;
+  TxEntry zc_hold[kMaxIov];
 
   ConnId id() const { return (uint64_t{gen} << 32) | index; }
   bool tx_empty() const { return tx_count == 0; }
@@ -94,9 +98,13 @@ class ConnTable {
   Status QueueBytes(Conn& c, std::span<const uint8_t> bytes);
   Status QueueExtents(Conn& c, std::span<const Extent> extents);
   // Fills c.msg/c.iov with up to kMaxIov entries from the head of the queue; returns the bytes.
-  size_t PrepareSend(Conn& c);
-  // `n` bytes of the prepared send were written: completes the entries they cover.
-  void Consume(Conn& c, size_t n);
+  // `pool_bytes` (optional) gets how many of them lie in pool buffers.
+  size_t PrepareSend(Conn& c, size_t* pool_bytes = nullptr);
+  // `n` bytes of the prepared send were written: completes the entries they cover. With `hold`,
+  // the covered entries go to c.zc_hold instead (the kernel still reads them: zero-copy send)
+  // until FinishHeld.
+  void Consume(Conn& c, size_t n, bool hold = false);
+  void FinishHeld(Conn& c);
   // Drops every queued entry (connection closing).
   void DropTx(Conn& c);
   uint32_t free_tx_blocks() const { return static_cast<uint32_t>(free_blocks_.size()); }

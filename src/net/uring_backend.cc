@@ -134,6 +134,10 @@ class UringBackend final : public BackendBase {
     }
     TopUp();
     starved_.reserve(1024);
+    if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
+      zc_supported_ = io_uring_opcode_supported(probe, IORING_OP_SENDMSG_ZC) != 0;
+      io_uring_free_probe(probe);
+    }
     PASTEL_RETURN_IF_ERROR(ArmAccept());
     return Status::Ok();
   }
@@ -284,8 +288,16 @@ class UringBackend final : public BackendBase {
     if (!sqe.ok()) {
       return sqe.status();
     }
-    table_.PrepareSend(c);
-    io_uring_prep_sendmsg(*sqe, c.fd, &c.msg, MSG_NOSIGNAL);
+    size_t pool_bytes = 0;
+    table_.PrepareSend(c, &pool_bytes);
+    c.zc_in_flight =
+        zc_supported_ && options_.send_zc_min > 0 && pool_bytes >= options_.send_zc_min;
+    if (c.zc_in_flight) {
+      io_uring_prep_sendmsg_zc(*sqe, c.fd, &c.msg, MSG_NOSIGNAL);
+      ++stats_.tx_zc_sends;
+    } else {
+      io_uring_prep_sendmsg(*sqe, c.fd, &c.msg, MSG_NOSIGNAL);
+    }
     io_uring_sqe_set_data64(*sqe, Tag(Op::kSend, &c));
     c.send_in_flight = true;
     ++stats_.tx_sends;
@@ -351,7 +363,7 @@ class UringBackend final : public BackendBase {
       switch (TagOp(tag)) {
         case Op::kAccept: OnAccept(res, flags); break;
         case Op::kRecv: OnRecv(tag, res, flags); break;
-        case Op::kSend: OnSend(tag, res); break;
+        case Op::kSend: OnSend(tag, res, flags); break;
       }
     }
   }
@@ -448,18 +460,35 @@ class UringBackend final : public BackendBase {
         c->error = res;
       }
       c->gone = true;
-      table_.DropTx(*c);
+      if (!c->send_in_flight) {
+        table_.DropTx(*c);  // else when the send in flight completes (AfterSend)
+      }
       StartClose(*c);
     }
     MaybeFinish(*c);
   }
 
-  void OnSend(uint64_t tag, int res) {
+  void OnSend(uint64_t tag, int res, uint32_t flags) {
     Conn* c = table_.GetByIndex(TagIndex(tag), TagGen(tag));
     if (c == nullptr) {
       return;
     }
-    c->send_in_flight = false;
+    if ((flags & IORING_CQE_F_NOTIF) != 0) {
+      // The kernel no longer reads the zero-copy send's memory: its entries complete now, and the
+      // connection may send again.
+      table_.FinishHeld(*c);
+      c->zc_in_flight = false;
+      c->send_in_flight = false;
+      AfterSend(*c);
+      return;
+    }
+    // A zero-copy send with a notification to come keeps its memory, and the connection's one
+    // send slot, until then.
+    const bool notif_follows = c->zc_in_flight && (flags & IORING_CQE_F_MORE) != 0;
+    if (!notif_follows) {
+      c->zc_in_flight = false;
+      c->send_in_flight = false;
+    }
     if (res > 0) {
       stats_.tx_bytes += static_cast<uint64_t>(res);
       const size_t asked = [&] {
@@ -472,19 +501,28 @@ class UringBackend final : public BackendBase {
       if (static_cast<size_t>(res) < asked) {
         ++stats_.tx_partial;
       }
-      table_.Consume(*c, static_cast<size_t>(res));
+      table_.Consume(*c, static_cast<size_t>(res), notif_follows);
     } else if (!c->gone) {
       c->error = res < 0 ? res : -EPIPE;
       c->gone = true;
-      table_.DropTx(*c);
       StartClose(*c);
     }
-    if (!c->tx_empty() && !c->gone) {
-      MarkTxDirty(*c);
-    } else if (c->want_close && c->tx_empty()) {
-      StartClose(*c);
+    if (!notif_follows) {
+      AfterSend(*c);
     }
-    MaybeFinish(*c);
+  }
+
+  // The connection's send slot is free again: send the rest, or close what asked to be closed.
+  void AfterSend(Conn& c) {
+    if (c.gone) {
+      table_.DropTx(c);
+    }
+    if (!c.tx_empty() && !c.gone) {
+      MarkTxDirty(c);
+    } else if (c.want_close && c.tx_empty()) {
+      StartClose(c);
+    }
+    MaybeFinish(c);
   }
 
   void CloseAfterEof() {
@@ -531,6 +569,7 @@ class UringBackend final : public BackendBase {
   std::vector<uint16_t> free_bids_;
   std::vector<ConnId> starved_;
   bool accept_armed_ = false;
+  bool zc_supported_ = false;
 };
 
 }  // namespace

@@ -457,3 +457,119 @@ TYPED_TEST(BackendTest, TenThousandIdleConnectionsThenTraffic) {
 
 }  // namespace
 }  // namespace pastel
+
+namespace pastel {
+namespace {
+
+TEST(LoopGroupTest, LoopsShareAPortAndSplitTheConnections) {
+  const BackendKind kind = Backend::Probe();
+  TempDir dir;
+  PoolParams pp;
+  pp.buffer_count = 1024;
+  pp.partitions = 2;
+  auto pool = Pool::Create(dir.File("pool"), 0, pp);
+  ASSERT_TRUE(pool.ok());
+  Pool& p = **pool;
+  std::atomic<uint32_t> accepted[2] = {0, 0};
+  NetOptions o;
+  o.listen = "127.0.0.1:0";
+  auto group = LoopGroup::Start(
+      kind, p, 2, o, [&](Backend& be, uint32_t loop, const std::atomic<bool>& stop) {
+        while (!stop.load()) {
+          auto batch = be.Poll(5);
+          ASSERT_TRUE(batch.ok());
+          for (const RxSlot& s : *batch) {
+            if (s.kind == RxKind::kOpen) {
+              accepted[loop].fetch_add(1);
+            } else if (s.kind == RxKind::kData) {
+              // Buffers come from this loop's own partition.
+              EXPECT_EQ(p.PartitionOf(s.buffer), loop);
+              EXPECT_TRUE(be.Send(s.conn, {p.BufferData(s.buffer), s.length}).ok());
+              EXPECT_TRUE(be.Release(s.buffer).ok());
+            }
+          }
+        }
+      });
+  ASSERT_TRUE(group.ok()) << group.status().ToString();
+  EXPECT_EQ((*group)->loops(), 2u);
+  std::vector<int> fds;
+  for (int i = 0; i < 64; ++i) {
+    fds.push_back(Connect((*group)->port()));
+    ASSERT_GE(fds.back(), 0);
+    const std::string msg = "hello " + std::to_string(i);
+    ASSERT_TRUE(SendAll(fds.back(), msg));
+    ASSERT_EQ(RecvN(fds.back(), msg.size()), msg);
+  }
+  for (int fd : fds) {
+    ::close(fd);
+  }
+  (*group)->Stop();
+  EXPECT_EQ(accepted[0].load() + accepted[1].load(), 64u);
+  EXPECT_GT(accepted[0].load(), 0u) << "SO_REUSEPORT spreads connections over both loops";
+  EXPECT_GT(accepted[1].load(), 0u);
+  EXPECT_EQ(LoopGroup::Start(kind, p, 3, o, nullptr).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace pastel
+
+namespace pastel {
+namespace {
+
+TYPED_TEST(BackendTest, LargeStoredValueGoesOutZeroCopyAndIsHeldUntilTheKernelLetsGo) {
+  auto pool = this->MakePool(256, 2048);
+  ASSERT_NE(pool, nullptr);
+  Pool& p = *pool;
+  // Three full buffers (6 KiB) are stored; each "get" sends them back with SendExtents, which
+  // the uring backend turns into SENDMSG_ZC (>= 4 KiB from pool buffers).
+  std::vector<Extent> value;
+  LoopThread loop(this->kKind, p, this->Options(), [&](Backend& be, std::span<const RxSlot> b) {
+    for (const RxSlot& s : b) {
+      if (s.kind != RxKind::kData) {
+        continue;
+      }
+      if (value.size() < 3 && s.length == 2048) {
+        EXPECT_TRUE(be.Keep(s.buffer).ok());
+        value.push_back({s.buffer, 0, 2048});
+        if (value.size() == 3) {
+          EXPECT_TRUE(be.Send(s.conn, {reinterpret_cast<const uint8_t*>("ok"), 2}).ok());
+        }
+        continue;
+      }
+      EXPECT_TRUE(be.Release(s.buffer).ok());
+      EXPECT_TRUE(be.SendExtents(s.conn, value).ok());
+    }
+  });
+  ASSERT_TRUE(loop.status().ok());
+  const int fd = Connect(loop.port());
+  std::string stored;
+  for (int i = 0; i < 3; ++i) {
+    const std::string part = Pattern(2048, 10 + i);
+    stored += part;
+    ASSERT_TRUE(SendAll(fd, part));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // one receive per buffer
+  }
+  ASSERT_EQ(RecvN(fd, 2), "ok");
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(SendAll(fd, "get"));
+    ASSERT_EQ(Diff(RecvN(fd, stored.size()), stored), "") << i;
+  }
+  ::close(fd);
+  for (int i = 0; i < 2000 && loop.connections() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  NetStats st = loop.Stop();
+  EXPECT_EQ(st.tx_zero_copy_bytes, 20u * stored.size());
+  if (this->kKind == BackendKind::kUring) {
+    EXPECT_EQ(st.tx_zc_sends, 20u);
+  } else {
+    EXPECT_EQ(st.tx_zc_sends, 0u);
+  }
+  for (const Extent& e : value) {
+    EXPECT_EQ(p.refs(e.buffer), 1u) << "every send's reference was dropped after its notification";
+    EXPECT_TRUE(p.Unretain(e.buffer).ok());
+  }
+}
+
+}  // namespace
+}  // namespace pastel
