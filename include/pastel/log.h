@@ -138,6 +138,10 @@ class LogStream {
   // Returns its sequence. kNoSpace: the stream is full (commit what is pending, then checkpoint).
   Result<uint64_t> AppendPut(std::string_view key, std::span<const Extent> extents);
   Result<uint64_t> AppendDelete(std::string_view key);
+  // Compaction: appends a copy of a record written earlier (in another stream) with its original
+  // sequence, which must exceed every sequence already in this stream's generation. Recovery
+  // treats a record and its copy (same sequence, same content) as one.
+  Result<uint64_t> AppendCopy(const RecordView& record);
   // PERSIST: before, the batch's records and values may be partly on the media (a crash now
   // discards the whole batch at recovery); after it returns OK, every record of the batch and
   // every byte its extents point to are durable. An error makes the stream and the pool read-only.
@@ -152,6 +156,8 @@ class LogStream {
   uint64_t free_bytes() const { return size_ - tail_; }
   uint32_t generation() const { return generation_; }
   uint64_t checkpoint_sequence() const { return checkpoint_seq_; }
+  // The highest sequence in this generation of the stream (0 when empty).
+  uint64_t last_sequence() const { return last_seq_; }
   uint32_t id() const { return id_; }
   bool read_only() const { return !failed_.ok(); }
 
@@ -163,7 +169,8 @@ class LogStream {
 
  private:
   friend class Log;
-  Result<uint64_t> Append(RecordType type, std::string_view key, std::span<const Extent> extents);
+  Result<uint64_t> Append(RecordType type, std::string_view key, std::span<const Extent> extents,
+                          uint64_t sequence = 0);
   Status Fail(Status st);
 
   Log* log_ = nullptr;
@@ -173,6 +180,7 @@ class LogStream {
   uint32_t generation_ = 1;
   uint32_t header_slot_ = 0;  // slot in force
   uint64_t checkpoint_seq_ = 0;
+  uint64_t last_seq_ = 0;     // highest sequence appended in this generation
   uint64_t tail_ = 0;         // next append offset
   uint64_t batch_start_ = 0;  // offset of the first record of the open batch
   uint64_t last_record_ = 0;  // offset of the last appended record

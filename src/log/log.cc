@@ -293,8 +293,16 @@ Result<uint64_t> LogStream::AppendDelete(std::string_view key) {
   return Append(RecordType::kDelete, key, {});
 }
 
+Result<uint64_t> LogStream::AppendCopy(const RecordView& record) {
+  if (record.sequence <= last_seq_) {
+    return Status::InvalidArgument("copied record's sequence " + std::to_string(record.sequence) +
+                                   " does not follow " + std::to_string(last_seq_));
+  }
+  return Append(record.type, record.key, record.extents, record.sequence);
+}
+
 Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
-                                   std::span<const Extent> extents) {
+                                   std::span<const Extent> extents, uint64_t sequence) {
   if (!failed_.ok()) {
     return Status::ReadOnly("log stream " + std::to_string(id_) +
                             " is read-only after: " + failed_.ToString());
@@ -331,7 +339,9 @@ Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
   if (tail_ + bytes > size_) {
     return Status::NoSpace("log stream " + std::to_string(id_) + " is full");
   }
-  const uint64_t seq = log_->next_seq_.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t seq =
+      sequence != 0 ? sequence : log_->next_seq_.fetch_add(1, std::memory_order_relaxed);
+  last_seq_ = std::max(last_seq_, seq);
   uint8_t* rec = base_ + tail_;
   RecordHeader h{};
   h.data_crc = DataCrc(pool, extents);
@@ -448,6 +458,7 @@ Status LogStream::Truncate(uint64_t checkpoint_seq) {
   generation_ = h.generation;
   checkpoint_seq_ = checkpoint_seq;
   tail_ = batch_start_ = last_record_ = kStreamRecordsOffset;
+  last_seq_ = 0;
   return Status::Ok();
 }
 
@@ -693,12 +704,23 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
     out.live.clear();
     std::unordered_map<std::string, Loc> where;
     for (size_t i = 0; i < order.size(); ++i) {
-      if (i > 0 && order[i].seq == order[i - 1].seq) {
-        return Status::Corruption("sequence " + std::to_string(order[i].seq) +
-                                  " appears in two streams");
-      }
       const RecordView v =
           ViewAt(order[i].stream, streams_[order[i].stream].base_, order[i].offset);
+      if (i > 0 && order[i].seq == order[i - 1].seq) {
+        // A compaction copy (AppendCopy) and its original, both still there after a crash in
+        // the middle of a compaction: one record. Anything else with one sequence is damage.
+        const RecordView prev =
+            ViewAt(order[i - 1].stream, streams_[order[i - 1].stream].base_, order[i - 1].offset);
+        const bool same = prev.type == v.type && prev.key == v.key &&
+                          prev.value_len == v.value_len && prev.data_crc == v.data_crc &&
+                          std::equal(prev.extents.begin(), prev.extents.end(), v.extents.begin(),
+                                     v.extents.end());
+        if (!same) {
+          return Status::Corruption("sequence " + std::to_string(order[i].seq) +
+                                    " appears in two streams with different records");
+        }
+        continue;
+      }
       std::string key(v.key);
       if (v.type == RecordType::kDelete) {
         out.live.erase(key);
@@ -787,6 +809,7 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
       }
     }
     st.tail_ = st.batch_start_ = st.last_record_ = sc.committed_end;
+    st.last_seq_ = sc.kept.empty() ? 0 : sc.kept.back().sequence;
     StreamReport rep;
     rep.stream = s;
     rep.generation = st.generation_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -408,6 +409,72 @@ TEST(VerifyOwnershipTest, FindsMismatches) {
   Status st = VerifyOwnership(s->pool(), live);
   EXPECT_EQ(st.code(), StatusCode::kCorruption);
   EXPECT_NE(st.message().find("buffer " + std::to_string(stray) + " is free"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pastel
+
+namespace pastel {
+namespace {
+
+TEST(LogCompactionTest, CopiesKeepTheirSequenceAndRecoverAsOne) {
+  StoreShape shape;
+  shape.streams = 2;
+  auto s = testing::MemStore::Fresh(shape);
+  Put(*s, "a", "first");
+  Put(*s, "b", "bee");
+  Put(*s, "a", "second");
+  Del(*s, "b");
+  // Copy stream 0's live records (a@3, the tombstone b@4) into stream 1, as compaction does.
+  std::vector<uint64_t> copied;
+  LogStream& dst = s->log().stream(1);
+  const std::vector<uint64_t> live_seqs = {3, 4};
+  s->log().ForEachRecord(0, [&](const RecordView& r) {
+    if (std::find(live_seqs.begin(), live_seqs.end(), r.sequence) != live_seqs.end()) {
+      Result<uint64_t> seq = dst.AppendCopy(r);
+      EXPECT_TRUE(seq.ok()) << seq.status().ToString();
+      copied.push_back(*seq);
+    }
+    return true;
+  });
+  EXPECT_EQ(copied, live_seqs);
+  ASSERT_TRUE(dst.Commit().ok());
+  RecordView older;
+  older.sequence = 2;
+  older.key = "x";
+  EXPECT_EQ(dst.AppendCopy(older).status().code(), StatusCode::kInvalidArgument)
+      << "sequences must increase within a stream";
+
+  // A crash now leaves both the originals and the copies: they recover as one.
+  auto both = CrashAndCheck(*s);
+  ASSERT_NE(both, nullptr);
+  // Then the compacted stream is truncated: the copies alone carry the state.
+  ASSERT_TRUE(s->log().stream(0).Truncate(4).ok());
+  Recovered rec;
+  auto after = CrashAndCheck(*s, &rec);
+  ASSERT_NE(after, nullptr);
+  EXPECT_EQ(after->ReadValue(after->index()["a"]), "second");
+  EXPECT_EQ(rec.records, 2u);
+  // New writes continue above every sequence seen.
+  Put(*after, "c", "new");
+  EXPECT_EQ(after->log().next_sequence(), 6u);
+}
+
+TEST(LogCompactionTest, TwoDifferentRecordsWithOneSequenceAreCorruption) {
+  StoreShape shape;
+  shape.streams = 2;
+  auto s = testing::MemStore::Fresh(shape);
+  Put(*s, "a", "value");
+  RecordView forged;
+  forged.sequence = 1;
+  forged.type = RecordType::kDelete;
+  forged.key = "zzz";
+  ASSERT_TRUE(s->log().stream(1).AppendCopy(forged).ok());
+  ASSERT_TRUE(s->log().stream(1).Commit().ok());
+  Recovered rec;
+  auto r = testing::MemStore::Recover(shape, s->ops().CrashImage(), {}, &rec);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("different records"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,98 @@
+#include "metrics.h"
+
+#include <cstdio>
+
+namespace pastel::httpd {
+namespace {
+
+void Line(std::string* out, const char* name, const char* labels, uint64_t v) {
+  char buf[256];
+  const int n = std::snprintf(buf, sizeof(buf), "%s%s %llu\n", name, labels,
+                              static_cast<unsigned long long>(v));
+  out->append(buf, static_cast<size_t>(n));
+}
+
+void Type(std::string* out, const char* name, const char* type, const char* help) {
+  out->append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out->append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+}  // namespace
+
+std::string Metrics::Render() const {
+  uint64_t req[6] = {};
+  uint64_t r2 = 0, r4 = 0, r5 = 0, rx = 0, batches = 0, slots = 0, commits = 0, writes = 0,
+           full = 0, kept = 0, enobufs = 0, compactions = 0, compacted = 0;
+  for (const LoopCounters& l : loops_) {
+    for (int m = 0; m < 6; ++m) {
+      req[m] += l.requests[m].load(std::memory_order_relaxed);
+    }
+    r2 += l.responses_2xx.load(std::memory_order_relaxed);
+    r4 += l.responses_4xx.load(std::memory_order_relaxed);
+    r5 += l.responses_5xx.load(std::memory_order_relaxed);
+    rx += l.rx_bytes.load(std::memory_order_relaxed);
+    batches += l.batches.load(std::memory_order_relaxed);
+    slots += l.batch_slots.load(std::memory_order_relaxed);
+    commits += l.commits.load(std::memory_order_relaxed);
+    writes += l.committed_writes.load(std::memory_order_relaxed);
+    full += l.rejected_full.load(std::memory_order_relaxed);
+    kept += l.kept.load(std::memory_order_relaxed);
+    enobufs += l.enobufs.load(std::memory_order_relaxed);
+    compactions += l.compactions.load(std::memory_order_relaxed);
+    compacted += l.compacted_records.load(std::memory_order_relaxed);
+  }
+  std::string out;
+  out.reserve(4096);
+  Type(&out, "pastel_requests_total", "counter", "Requests parsed, by method.");
+  static const char* kMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OTHER"};
+  for (int m = 0; m < 6; ++m) {
+    const std::string labels = std::string("{method=\"") + kMethods[m] + "\"}";
+    Line(&out, "pastel_requests_total", labels.c_str(), req[m]);
+  }
+  Type(&out, "pastel_responses_total", "counter", "Responses, by status class.");
+  Line(&out, "pastel_responses_total", "{class=\"2xx\"}", r2);
+  Line(&out, "pastel_responses_total", "{class=\"4xx\"}", r4);
+  Line(&out, "pastel_responses_total", "{class=\"5xx\"}", r5);
+  Type(&out, "pastel_received_bytes_total", "counter", "Bytes received into pool buffers.");
+  Line(&out, "pastel_received_bytes_total", "", rx);
+  Type(&out, "pastel_batches_total", "counter", "Polls that returned RX slots.");
+  Line(&out, "pastel_batches_total", "", batches);
+  Type(&out, "pastel_batch_slots_total", "counter", "RX slots over all batches.");
+  Line(&out, "pastel_batch_slots_total", "", slots);
+  Type(&out, "pastel_mean_batch_slots", "gauge", "Mean RX slots per batch.");
+  Line(&out, "pastel_mean_batch_slots", "", batches == 0 ? 0 : slots / batches);
+  Type(&out, "pastel_fences_total", "counter", "Group commits (one fence each).");
+  Line(&out, "pastel_fences_total", "", commits);
+  Type(&out, "pastel_committed_writes_total", "counter", "Writes made durable.");
+  Line(&out, "pastel_committed_writes_total", "", writes);
+  Type(&out, "pastel_mean_commit_writes", "gauge", "Mean writes per group commit.");
+  Line(&out, "pastel_mean_commit_writes", "", commits == 0 ? 0 : writes / commits);
+  Type(&out, "pastel_rejected_full_total", "counter", "Writes refused with 507.");
+  Line(&out, "pastel_rejected_full_total", "", full);
+  Type(&out, "pastel_kept_buffers_total", "counter", "Receive buffers kept in place (swapped).");
+  Line(&out, "pastel_kept_buffers_total", "", kept);
+  Type(&out, "pastel_rx_starved_total", "counter",
+       "Receives stopped for want of buffers (ENOBUFS), resumed when buffers came back.");
+  Line(&out, "pastel_rx_starved_total", "", enobufs);
+  Type(&out, "pastel_log_compactions_total", "counter", "Log streams compacted and swapped.");
+  Line(&out, "pastel_log_compactions_total", "", compactions);
+  Type(&out, "pastel_log_compacted_records_total", "counter", "Records copied by compactions.");
+  Line(&out, "pastel_log_compacted_records_total", "", compacted);
+  const PoolCounts pc = pool_.Counts();
+  Type(&out, "pastel_pool_buffers", "gauge", "Pool buffers by owner.");
+  Line(&out, "pastel_pool_buffers", "{state=\"free\"}", pc.free);
+  Line(&out, "pastel_pool_buffers", "{state=\"kernel\"}", pc.kernel);
+  Line(&out, "pastel_pool_buffers", "{state=\"app\"}", pc.app);
+  Line(&out, "pastel_pool_buffers", "{state=\"retained\"}", pc.retained);
+  Type(&out, "pastel_keys", "gauge", "Live keys.");
+  Line(&out, "pastel_keys", "", index_.live_keys());
+  Type(&out, "pastel_value_bytes", "gauge", "Bytes of live values.");
+  Line(&out, "pastel_value_bytes", "", index_.live_bytes());
+  Type(&out, "pastel_recoveries_total", "counter", "Recoveries from the log at start.");
+  Line(&out, "pastel_recoveries_total", "", recoveries_);
+  Type(&out, "pastel_read_only", "gauge", "1 after a failed flush or sync.");
+  Line(&out, "pastel_read_only", "", pool_.read_only() ? 1 : 0);
+  return out;
+}
+
+}  // namespace pastel::httpd
