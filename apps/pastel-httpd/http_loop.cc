@@ -155,14 +155,17 @@ void HttpLoop::Parse(Conn& c) {
 }
 
 void HttpLoop::Handle(Conn& c, const http::RequestHead& h, uint64_t body_len) {
+  // A HEAD answer is the GET answer's head: same status and Content-Length, no body bytes.
+  head_request_ = h.method == http::Method::kHead;
   switch (h.method) {
     case http::Method::kGet:
-    case http::Method::kHead: HandleGet(c, h); return;
+    case http::Method::kHead: HandleGet(c, h); break;
     case http::Method::kPost:
-    case http::Method::kPut: HandleWrite(c, h, body_len); return;
-    case http::Method::kDelete: HandleDelete(c, h); return;
-    case http::Method::kOther: Text(c, 405, "method not allowed\n", false); return;
+    case http::Method::kPut: HandleWrite(c, h, body_len); break;
+    case http::Method::kDelete: HandleDelete(c, h); break;
+    case http::Method::kOther: Text(c, 405, "method not allowed\n", false); break;
   }
+  head_request_ = false;
 }
 
 void HttpLoop::HandleGet(Conn& c, const http::RequestHead& h) {
@@ -451,7 +454,9 @@ void HttpLoop::Text(const Conn& c, int status, std::string_view body, bool close
   const size_t hn =
       http::WriteResponseHead(text_.data() + begin, cap, status, body.size(), !close, type);
   text_.resize(begin + hn);
-  text_.append(body);
+  if (!head_request_) {
+    text_.append(body);
+  }
   actions_.push_back({c.id, ActionKind::kText, static_cast<uint16_t>(status), close, false,
                       static_cast<uint32_t>(begin), static_cast<uint32_t>(text_.size() - begin),
                       0});

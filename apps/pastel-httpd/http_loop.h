@@ -148,6 +148,7 @@ class HttpLoop {
   std::vector<Extent> copy_;          // scratch
   std::string head_buf_;              // scratch for response heads
   bool last_request_closes_ = false;  // the request being handled asked to close after it
+  bool head_request_ = false;         // the request being handled is a HEAD: answers carry no body
 };
 
 }  // namespace pastel::httpd

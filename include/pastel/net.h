@@ -71,6 +71,9 @@ struct NetOptions {
   uint32_t rx_buffers = 0;
   uint32_t tx_block_size = 4096;  // the per-loop TX arena is made of blocks of this size
   uint32_t tx_blocks = 4096;
+  // TX queue entries of all the loop's connections (a byte range each: an arena block or a stored
+  // value's extent); one connection holds at most 16384.
+  uint32_t tx_entries = 65536;
   uint32_t ring_entries = 2048;  // uring submission queue entries
   bool sqpoll = false;           // uring: a kernel thread polls the submission queue
   // uring: sends carrying at least this many bytes from pool buffers use SENDMSG_ZC (a NIC reads

@@ -7,7 +7,9 @@
 //              cache lines (clwb, else clflushopt, else clflush), Drain() is an sfence.
 //   kPage      a file on a regular file system: Flush() notes the dirty pages, Drain() msyncs them
 //              (or fdatasyncs the file).
-// All PersistOps calls are made by the thread that owns the object; none is thread-safe.
+// Thread safety: the cache-line and fence-only ops keep no state and the page ops lock theirs, so
+// the loops of a server may share one mapping's ops (a Drain makes durable every range any thread
+// flushed before it). The recording ops for tests are single-threaded.
 
 #include <cstddef>
 #include <cstdint>

@@ -8,7 +8,8 @@ BackendBase::BackendBase(Pool& pool, uint32_t partition, const NetOptions& optio
     : pool_(pool),
       partition_(partition),
       options_(options),
-      table_(pool, options.max_connections, options.tx_block_size, options.tx_blocks) {}
+      table_(pool, options.max_connections, options.tx_block_size, options.tx_blocks,
+             options.tx_entries) {}
 
 BackendBase::~BackendBase() {
   if (own_listener_ && listen_fd_ >= 0) {

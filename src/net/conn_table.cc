@@ -8,8 +8,12 @@
 namespace pastel::net {
 
 ConnTable::ConnTable(Pool& pool, uint32_t max_connections, uint32_t tx_block_size,
-                     uint32_t tx_blocks)
-    : pool_(pool), max_(max_connections), block_size_(tx_block_size), blocks_(tx_blocks) {}
+                     uint32_t tx_blocks, uint32_t tx_entries)
+    : pool_(pool),
+      max_(max_connections),
+      block_size_(tx_block_size),
+      blocks_(tx_blocks),
+      entries_count_(tx_entries) {}
 
 ConnTable::~ConnTable() {
   for (auto& c : conns_) {
@@ -23,9 +27,15 @@ ConnTable::~ConnTable() {
 }
 
 Status ConnTable::Init() {
-  if (block_size_ < 64 || blocks_ == 0 || max_ == 0) {
-    return Status::InvalidArgument("TX arena and connection limits must be positive");
+  if (block_size_ < 64 || blocks_ == 0 || max_ == 0 || entries_count_ < 2) {
+    return Status::InvalidArgument("TX arena, entry and connection limits must be positive");
   }
+  entries_.assign(entries_count_, TxEntry{});
+  for (uint32_t i = 0; i < entries_count_; ++i) {
+    entries_[i].next = i + 1 < entries_count_ ? i + 1 : kNoEntry;
+  }
+  free_head_ = 0;
+  free_entries_ = entries_count_;
   arena_bytes_ = size_t{block_size_} * blocks_;
   void* p =
       ::mmap(nullptr, arena_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -98,7 +108,7 @@ Status ConnTable::QueueBytes(Conn& c, std::span<const uint8_t> bytes) {
   size_t room = 0;
   TxEntry* last = nullptr;
   if (c.tx_count > 0) {
-    last = &c.tx[(c.tx_head + c.tx_count - 1) % kTxQueueEntries];
+    last = &entries_[c.tx_tail];
     if (!last->pool) {
       const size_t used = static_cast<size_t>(last->data + last->len - Block(last->owner));
       room = block_size_ - used;
@@ -108,7 +118,7 @@ Status ConnTable::QueueBytes(Conn& c, std::span<const uint8_t> bytes) {
   }
   const size_t rest = bytes.size() > room ? bytes.size() - room : 0;
   const size_t need_blocks = (rest + block_size_ - 1) / block_size_;
-  if (need_blocks > free_blocks_.size() || need_blocks > kTxQueueEntries - c.tx_count) {
+  if (need_blocks > free_blocks_.size() || !Fits(c, need_blocks)) {
     return Status::Busy("TX queue full");
   }
   size_t off = 0;
@@ -123,16 +133,14 @@ Status ConnTable::QueueBytes(Conn& c, std::span<const uint8_t> bytes) {
     free_blocks_.pop_back();
     const size_t n = std::min<size_t>(block_size_, bytes.size() - off);
     std::memcpy(Block(b), bytes.data() + off, n);
-    c.tx[(c.tx_head + c.tx_count) % kTxQueueEntries] = {Block(b), static_cast<uint32_t>(n), b,
-                                                        false};
-    ++c.tx_count;
+    Push(c, {Block(b), static_cast<uint32_t>(n), b, false});
     off += n;
   }
   return Status::Ok();
 }
 
 Status ConnTable::QueueExtents(Conn& c, std::span<const Extent> extents) {
-  if (extents.size() > kTxQueueEntries - c.tx_count) {
+  if (!Fits(c, extents.size())) {
     return Status::Busy("TX queue full");
   }
   for (const Extent& e : extents) {
@@ -148,13 +156,12 @@ Status ConnTable::QueueExtents(Conn& c, std::span<const Extent> extents) {
       // Undo the references taken so far: all or nothing.
       for (size_t j = 0; j < i; ++j) {
         (void)pool_.Unretain(extents[j].buffer);
-        --c.tx_count;
       }
       return st;
     }
-    c.tx[(c.tx_head + c.tx_count) % kTxQueueEntries] = {pool_.BufferData(e.buffer) + e.offset,
-                                                        e.length, e.buffer, true};
-    ++c.tx_count;
+  }
+  for (const Extent& e : extents) {
+    Push(c, {pool_.BufferData(e.buffer) + e.offset, e.length, e.buffer, true});
   }
   return Status::Ok();
 }
@@ -163,8 +170,8 @@ size_t ConnTable::PrepareSend(Conn& c, size_t* pool_bytes) {
   size_t total = 0;
   size_t in_pool = 0;
   uint32_t n = 0;
-  for (; n < c.tx_count && n < kMaxIov; ++n) {
-    const TxEntry& e = c.tx[(c.tx_head + n) % kTxQueueEntries];
+  for (uint32_t at = c.tx_head; at != kNoEntry && n < kMaxIov; at = entries_[at].next, ++n) {
+    const TxEntry& e = entries_[at];
     const uint32_t skip = n == 0 ? c.tx_head_sent : 0;
     c.iov[n].iov_base = const_cast<uint8_t*>(e.data + skip);
     c.iov[n].iov_len = e.len - skip;
@@ -182,22 +189,19 @@ size_t ConnTable::PrepareSend(Conn& c, size_t* pool_bytes) {
 
 void ConnTable::Consume(Conn& c, size_t n, bool hold) {
   while (n > 0 && c.tx_count > 0) {
-    TxEntry& e = c.tx[c.tx_head];
-    const size_t left = e.len - c.tx_head_sent;
+    const size_t left = entries_[c.tx_head].len - c.tx_head_sent;
     if (n < left) {
       c.tx_head_sent += static_cast<uint32_t>(n);
       return;
     }
     n -= left;
+    const TxEntry e = Pop(c);
     if (hold) {
       // Invariant: one send covers at most kMaxIov entries, so the hold list cannot overflow.
       c.zc_hold[c.zc_hold_n++] = e;
     } else {
       Complete(e);
     }
-    c.tx_head = (c.tx_head + 1) % kTxQueueEntries;
-    --c.tx_count;
-    c.tx_head_sent = 0;
   }
 }
 
@@ -211,11 +215,38 @@ void ConnTable::FinishHeld(Conn& c) {
 void ConnTable::DropTx(Conn& c) {
   FinishHeld(c);
   while (c.tx_count > 0) {
-    Complete(c.tx[c.tx_head]);
-    c.tx_head = (c.tx_head + 1) % kTxQueueEntries;
-    --c.tx_count;
+    Complete(Pop(c));
   }
+}
+
+void ConnTable::Push(Conn& c, const TxEntry& e) {
+  const uint32_t at = free_head_;
+  free_head_ = entries_[at].next;
+  --free_entries_;
+  entries_[at] = e;
+  entries_[at].next = kNoEntry;
+  if (c.tx_tail == kNoEntry) {
+    c.tx_head = at;
+  } else {
+    entries_[c.tx_tail].next = at;
+  }
+  c.tx_tail = at;
+  ++c.tx_count;
+}
+
+TxEntry ConnTable::Pop(Conn& c) {
+  const uint32_t at = c.tx_head;
+  const TxEntry e = entries_[at];
+  c.tx_head = e.next;
+  if (c.tx_head == kNoEntry) {
+    c.tx_tail = kNoEntry;
+  }
+  --c.tx_count;
   c.tx_head_sent = 0;
+  entries_[at].next = free_head_;
+  free_head_ = at;
+  ++free_entries_;
+  return e;
 }
 
 void ConnTable::Complete(const TxEntry& e) {

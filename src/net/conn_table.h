@@ -1,14 +1,19 @@
 #pragma once
 // The connection table and TX queues shared by both backends.
 //
-// Each connection has a bounded queue of TX entries: byte ranges in the loop's TX arena (blocks
-// from one anonymous mapping, one connection's bytes per block) or in pool buffers (stored values
-// sent without a copy; the table holds a pool reference on each until it is sent). At most one
-// send per connection is in flight: entries are sent in order, and a partial send leaves the rest
-// at the head of the queue.
+// Each connection has a queue of TX entries: byte ranges in the loop's TX arena (blocks from one
+// anonymous mapping, one connection's bytes per block) or in pool buffers (stored values sent
+// without a copy; the table holds a pool reference on each until it is sent). At most one send
+// per connection is in flight: entries are sent in order, and a partial send leaves the rest at
+// the head of the queue.
 //
-// Memory: Conn objects are created on first use of a table index and reused after a close, so a
-// steady state allocates nothing. Single-threaded (the loop's thread).
+// Entries come from one per-loop slab (`tx_entries`, linked by index), so a connection answering
+// a value of thousands of extents and 10,000 idle connections both fit; one connection may hold
+// at most kMaxTxEntriesPerConn of them.
+//
+// Memory: Conn objects are created on first use of a table index and reused after a close, and
+// the slab is allocated once at Init, so a steady state allocates nothing. Single-threaded (the
+// loop's thread).
 
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -23,14 +28,16 @@
 
 namespace pastel::net {
 
-inline constexpr uint32_t kTxQueueEntries = 64;
+inline constexpr uint32_t kMaxTxEntriesPerConn = 16384;
 inline constexpr uint32_t kMaxIov = 32;
+inline constexpr uint32_t kNoEntry = UINT32_MAX;
 
 struct TxEntry {
   const uint8_t* data = nullptr;
   uint32_t len = 0;
-  uint32_t owner = 0;  // arena block or pool buffer index
-  bool pool = false;   // owner is a pool buffer (else an arena block)
+  uint32_t owner = 0;        // arena block or pool buffer index
+  bool pool = false;         // owner is a pool buffer (else an arena block)
+  uint32_t next = kNoEntry;  // the next entry of the same queue (or of the free list)
 };
 
 struct Conn {
@@ -46,13 +53,13 @@ struct Conn {
   bool shut = false;         // shutdown() was called; waiting for the receive to end
   bool gone = false;         // peer closed or failed; nothing more to receive or send
   bool send_in_flight = false;
-  bool epollout = false;   // epoll: EPOLLOUT registered
-  bool tx_listed = false;  // on the backend's list of connections with new TX
-  int32_t error = 0;       // first error, reported in the kClosed slot
-  uint32_t tx_head = 0;    // queue ring index of the first entry
+  bool epollout = false;        // epoll: EPOLLOUT registered
+  bool tx_listed = false;       // on the backend's list of connections with new TX
+  int32_t error = 0;            // first error, reported in the kClosed slot
+  uint32_t tx_head = kNoEntry;  // slab index of the first queued entry
+  uint32_t tx_tail = kNoEntry;  // slab index of the last queued entry
   uint32_t tx_count = 0;
   uint32_t tx_head_sent = 0;  // bytes of the head entry already sent
-  TxEntry tx[kTxQueueEntries];
   // The in-flight send's message (its memory must stay put until the completion).
   msghdr msg{};
   iovec iov[kMaxIov];
@@ -67,12 +74,13 @@ struct Conn {
 
 class ConnTable {
  public:
-  ConnTable(Pool& pool, uint32_t max_connections, uint32_t tx_block_size, uint32_t tx_blocks);
+  ConnTable(Pool& pool, uint32_t max_connections, uint32_t tx_block_size, uint32_t tx_blocks,
+            uint32_t tx_entries = 65536);
   ~ConnTable();
   ConnTable(const ConnTable&) = delete;
   ConnTable& operator=(const ConnTable&) = delete;
 
-  Status Init();  // maps the TX arena
+  Status Init();  // maps the TX arena and allocates the entry slab
 
   // A new connection for `fd`, or nullptr when the table is full.
   Conn* Open(int fd);
@@ -93,8 +101,8 @@ class ConnTable {
     }
   }
 
-  // Queues bytes (copied) or extents (referenced) on c. kBusy when they do not fit; then nothing
-  // was queued.
+  // Queues bytes (copied) or extents (referenced) on c. kBusy when they do not fit (arena, slab or
+  // the per-connection limit); then nothing was queued.
   Status QueueBytes(Conn& c, std::span<const uint8_t> bytes);
   Status QueueExtents(Conn& c, std::span<const Extent> extents);
   // Fills c.msg/c.iov with up to kMaxIov entries from the head of the queue; returns the bytes.
@@ -108,9 +116,17 @@ class ConnTable {
   // Drops every queued entry (connection closing).
   void DropTx(Conn& c);
   uint32_t free_tx_blocks() const { return static_cast<uint32_t>(free_blocks_.size()); }
+  uint32_t free_tx_entries() const { return free_entries_; }
 
  private:
   void Complete(const TxEntry& e);
+  // Appends e at c's tail (a slab entry must be free: checked by the caller).
+  void Push(Conn& c, const TxEntry& e);
+  // Unlinks c's head entry, returns it to the slab, and returns a copy.
+  TxEntry Pop(Conn& c);
+  bool Fits(const Conn& c, size_t n) const {
+    return n <= free_entries_ && c.tx_count + n <= kMaxTxEntriesPerConn;
+  }
   uint8_t* Block(uint32_t b) const { return arena_ + size_t{b} * block_size_; }
 
   Pool& pool_;
@@ -120,6 +136,10 @@ class ConnTable {
   uint8_t* arena_ = nullptr;
   size_t arena_bytes_ = 0;
   std::vector<uint32_t> free_blocks_;
+  uint32_t entries_count_;
+  std::vector<TxEntry> entries_;
+  uint32_t free_head_ = kNoEntry;
+  uint32_t free_entries_ = 0;
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<uint32_t> free_indices_;
   uint32_t open_ = 0;

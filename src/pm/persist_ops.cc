@@ -7,6 +7,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 #include "pastel/pm.h"
 
@@ -129,6 +130,8 @@ class FenceOnlyOps final : public PersistOps {
 
 // PAGE granularity. Flush() only notes the page range; Drain() syncs every noted range once, so a
 // batch of requests costs one msync per distinct range (or one fdatasync), not one per request.
+// Thread-safe: the loops of a server share one mapping's ops. Drain holds the lock through the
+// syncs, so a thread whose ranges another thread's Drain took waits until they are on media.
 class PageOps final : public PersistOps {
  public:
   PageOps(void* base, size_t len, int fd, PageSync sync)
@@ -139,15 +142,16 @@ class PageOps final : public PersistOps {
         page_(static_cast<uintptr_t>(sysconf(_SC_PAGESIZE))) {}
 
   Status Flush(const void* addr, size_t len) override {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(addr);
+    if (len != 0 && (a < base_ || a + len > base_ + len_)) {
+      return Status::InvalidArgument("flush range outside the mapping");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
     if (!failed_.ok()) {
       return failed_;
     }
     if (len == 0) {
       return Status::Ok();
-    }
-    const uintptr_t a = reinterpret_cast<uintptr_t>(addr);
-    if (a < base_ || a + len > base_ + len_) {
-      return Status::InvalidArgument("flush range outside the mapping");
     }
     uintptr_t lo = a & ~(page_ - 1);
     uintptr_t hi = (a + len + page_ - 1) & ~(page_ - 1);
@@ -175,6 +179,7 @@ class PageOps final : public PersistOps {
   }
 
   Status Drain() override {
+    std::lock_guard<std::mutex> lock(mu_);
     if (!failed_.ok()) {
       return failed_;
     }
@@ -211,9 +216,10 @@ class PageOps final : public PersistOps {
   int fd_;
   PageSync sync_;
   uintptr_t page_;
-  std::array<Range, 32> ranges_{};
-  size_t n_ = 0;
-  Status failed_;
+  std::mutex mu_;
+  std::array<Range, 32> ranges_{};  // guarded by mu_
+  size_t n_ = 0;                    // guarded by mu_
+  Status failed_;                   // guarded by mu_
 };
 
 }  // namespace

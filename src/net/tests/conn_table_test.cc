@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "tests/support/temp_dir.h"
 
@@ -109,6 +110,53 @@ TEST_F(ConnTableTest, ExtentsHoldAPoolReferenceUntilSent) {
   EXPECT_EQ(t.QueueExtents(*c, unowned).code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(pool_->refs(b), 1u) << "all or nothing";
   EXPECT_TRUE(c->tx_empty());
+}
+
+TEST_F(ConnTableTest, QueuesLongerThanAnIovecBatchDrainInOrder) {
+  // A stored value of many small extents (a slow client's pieces) is sent as many batches of
+  // kMaxIov entries, in order, and the slab gets every entry back.
+  ConnTable t(*pool_, 2, 64, 4, 512);
+  ASSERT_TRUE(t.Init().ok());
+  Conn* c = t.Open(3);
+  uint32_t b = *pool_->Allocate(0);
+  ASSERT_TRUE(pool_->Retain(b).ok());  // the stored value's own reference
+  std::string want;
+  std::vector<Extent> ext;
+  for (uint32_t i = 0; i < 300; ++i) {
+    pool_->BufferData(b)[i] = static_cast<uint8_t>('A' + i % 26);
+    want.push_back(static_cast<char>('A' + i % 26));
+    ext.push_back({b, i, 1});
+  }
+  ASSERT_TRUE(t.QueueExtents(*c, ext).ok());
+  EXPECT_EQ(t.free_tx_entries(), 212u);
+  EXPECT_EQ(pool_->refs(b), 301u);
+  std::string got;
+  while (!c->tx_empty()) {
+    const size_t n = t.PrepareSend(*c);
+    ASSERT_LE(c->msg.msg_iovlen, kMaxIov);
+    got += Gather(*c);
+    t.Consume(*c, n);
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(t.free_tx_entries(), 512u);
+  EXPECT_EQ(pool_->refs(b), 1u);
+}
+
+TEST_F(ConnTableTest, FullSlabIsBusyAndQueuesNothing) {
+  ConnTable t(*pool_, 2, 64, 4, 8);
+  ASSERT_TRUE(t.Init().ok());
+  Conn* a = t.Open(3);
+  Conn* d = t.Open(4);
+  uint32_t b = *pool_->Allocate(0);
+  ASSERT_TRUE(pool_->Retain(b).ok());
+  const std::vector<Extent> six(6, Extent{b, 0, 1});
+  ASSERT_TRUE(t.QueueExtents(*a, six).ok());
+  EXPECT_EQ(t.QueueExtents(*d, six).code(), StatusCode::kBusy);
+  EXPECT_TRUE(d->tx_empty());
+  EXPECT_EQ(pool_->refs(b), 7u) << "the refused queue took no reference";
+  t.Free(a);
+  EXPECT_EQ(pool_->refs(b), 1u);
+  EXPECT_TRUE(t.QueueExtents(*d, six).ok()) << "a closed connection's entries come back";
 }
 
 }  // namespace

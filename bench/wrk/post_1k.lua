@@ -1,0 +1,28 @@
+-- post_1k.lua: wrk script for the seed benchmark (shared/DESIGN.md, "Numbers to beat").
+--
+-- Every request is `POST /k<N>` with a body of exactly 1024 bytes (Content-Length: 1024), N
+-- cycling over 0 .. KEYS-1 (10000 by default) in every wrk thread, so that a run keeps
+-- overwriting a fixed set of keys: the live data stays at KEYS values and the pool does not fill
+-- (a server gives a key's old buffers back once the overwrite is durable). The body is the same
+-- for every request; the servers store it as opaque bytes.
+--
+-- Every answer should be 201 Created. wrk counts any other status in its "Non-2xx or 3xx
+-- responses" line (e.g. 507 once a log stream is full, 503 after a failed sync); this script
+-- defines no response() callback, so that wrk keeps its fast path and measures the server.
+--
+--   wrk -t1 -c100 -d10s -s bench/wrk/post_1k.lua http://127.0.0.1:8081
+--   KEYS=1000 wrk -t1 -c100 -d10s -s bench/wrk/post_1k.lua http://127.0.0.1:8081
+--
+-- Each wrk thread runs its own copy of this script (its own counter) over the same keys, so
+-- threads also overwrite each other's keys.
+
+local keys = tonumber(os.getenv("KEYS") or "") or 10000
+local body = string.rep("x", 1024)
+local headers = { ["Content-Type"] = "application/octet-stream" }
+local counter = 0
+
+function request()
+  local path = "/k" .. counter
+  counter = (counter + 1) % keys
+  return wrk.format("POST", path, headers, body)
+end

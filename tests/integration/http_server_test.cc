@@ -1,0 +1,1084 @@
+// http_server_test: black-box tests of docs/http.md against the real servers. Each test starts
+// pastel-httpd or pastel-baseline (the binaries built with this test) on 127.0.0.1 port 0 with a
+// fresh 64 MiB pool under /dev/shm, talks to it over loopback with the test's own raw client (so
+// that pipelined answers, error statuses and connection closes are checked byte for byte) or with
+// curl, and stops it with SIGTERM, expecting a clean exit.
+//
+// The durability cases kill the server with SIGKILL at a random moment under write load, restart it
+// on the same pool, and check that every acknowledged write is served with identical bytes and that
+// every other key holds one of the values written to it (or nothing); pastelctl verify then checks
+// the pool and its log. The random seed is printed; PASTEL_TEST_SEED=<n> repeats a run.
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <latch>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/http_test_client.h"
+#include "tests/integration/http_test_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace pastel::integration {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr uint64_t kMaxBody = 1 << 20;  // the default --max-body
+constexpr size_t kMaxKey = 1024;
+constexpr size_t kMaxHead = 8192;
+constexpr const char* kPoolSize = "64M";
+
+// The 1,000-connection case opens 1,000 sockets here and the server as many: lift the soft limit
+// to the hard one (the servers inherit it) before any test runs.
+const bool kFdLimitRaised = [] {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    return ::setrlimit(RLIMIT_NOFILE, &rl) == 0;
+  }
+  return true;
+}();
+
+struct ServerParam {
+  std::string name;  // the test-name suffix
+  std::string binary;
+  std::vector<std::string> extra_args;
+};
+
+void PrintTo(const ServerParam& p, std::ostream* os) {
+  *os << p.name << " (" << p.binary;
+  for (const std::string& a : p.extra_args) {
+    *os << " " << a;
+  }
+  *os << ")";
+}
+
+const ServerParam kHttpd{"httpd", PASTEL_HTTPD_PATH, {}};
+const ServerParam kBaseline{"baseline", PASTEL_BASELINE_PATH, {}};
+const ServerParam kHttpdCopy{"httpd_persist_copy", PASTEL_HTTPD_PATH, {"--persist", "copy"}};
+const ServerParam kHttpdNone{"httpd_persist_none", PASTEL_HTTPD_PATH, {"--persist", "none"}};
+const ServerParam kHttpdEpoll{"httpd_epoll", PASTEL_HTTPD_PATH, {"--backend", "epoll"}};
+
+std::string ParamName(const ::testing::TestParamInfo<ServerParam>& info) {
+  return info.param.name;
+}
+
+::testing::AssertionResult HasStatus(const Response& r, int status) {
+  if (r.ok() && r.status == status) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "want status " << status << ", got " << r.Describe();
+}
+
+// A response that keeps the connection: the status, and no "Connection: close".
+::testing::AssertionResult Keeps(const Response& r, int status) {
+  ::testing::AssertionResult s = HasStatus(r, status);
+  if (s && r.ConnectionClose()) {
+    return ::testing::AssertionFailure()
+           << "status " << status << " must keep the connection, got " << r.Describe();
+  }
+  return s;
+}
+
+// A response after which the server closes: the status and "Connection: close".
+::testing::AssertionResult Closes(const Response& r, int status) {
+  ::testing::AssertionResult s = HasStatus(r, status);
+  if (s && !r.ConnectionClose()) {
+    return ::testing::AssertionFailure()
+           << "status " << status << " closes, so it must carry 'Connection: close'; got "
+           << r.Describe();
+  }
+  return s;
+}
+
+std::string Get(std::string_view key) {
+  return Request("GET", key);
+}
+std::string Head(std::string_view key) {
+  return Request("HEAD", key);
+}
+std::string Delete(std::string_view key) {
+  return Request("DELETE", key);
+}
+std::string Post(std::string_view key, std::string_view value) {
+  return Request("POST", key, value);
+}
+std::string Put(std::string_view key, std::string_view value) {
+  return Request("PUT", key, value);
+}
+
+uint64_t TestSeed() {
+  if (const char* s = std::getenv("PASTEL_TEST_SEED"); s != nullptr && *s != '\0') {
+    return std::strtoull(s, nullptr, 10);
+  }
+  return std::random_device{}();
+}
+
+class ServerTest : public ::testing::TestWithParam<ServerParam> {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(kFdLimitRaised) << "setrlimit(RLIMIT_NOFILE)";
+    ASSERT_TRUE(dir_.ok()) << "mkdtemp under /dev/shm";
+    pool_ = dir_.File("p.pool");
+    ASSERT_TRUE(StartServer());
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr && server_->running()) {
+      EXPECT_TRUE(server_->Stop());
+    }
+    server_.reset();
+  }
+
+  // (Re)starts the server of this test's parameter on pool_, with `more_args` at the end.
+  ::testing::AssertionResult StartServer(const std::vector<std::string>& more_args = {},
+                                         const std::string& pool_size = kPoolSize) {
+    if (server_ != nullptr && server_->running()) {
+      ::testing::AssertionResult stopped = server_->Stop();
+      if (!stopped) {
+        return stopped;
+      }
+    }
+    const ServerParam& p = GetParam();
+    std::vector<std::string> argv = {p.binary, "--listen",    "127.0.0.1:0", "--pool",
+                                     pool_,    "--pool-size", pool_size};
+    argv.insert(argv.end(), p.extra_args.begin(), p.extra_args.end());
+    argv.insert(argv.end(), more_args.begin(), more_args.end());
+    server_ = std::make_unique<Server>(p.name, argv, dir_.path());
+    return server_->Start();
+  }
+
+  uint16_t port() const { return server_->port(); }
+
+  // Sends `request` on a fresh connection and expects `status` with "Connection: close", then
+  // the close.
+  void ExpectAnsweredAndClosed(std::string_view request, int status) {
+    SCOPED_TRACE("request '" + Escape(request) + "'");
+    Client c(port());
+    ASSERT_TRUE(c.connected()) << c.error();
+    ASSERT_TRUE(c.Send(request)) << c.error();
+    const Response r = c.Read();
+    EXPECT_TRUE(Closes(r, status));
+    if (r.ok()) {
+      EXPECT_TRUE(c.PeerClosed()) << c.error();
+    }
+  }
+
+  // Sends `request` on a fresh connection and expects `status` with the connection kept: a
+  // following GET /health on it is answered.
+  void ExpectAnsweredAndKept(std::string_view request, int status) {
+    SCOPED_TRACE("request '" + Escape(request) + "'");
+    Client c(port());
+    ASSERT_TRUE(c.connected()) << c.error();
+    ASSERT_TRUE(c.Send(request)) << c.error();
+    EXPECT_TRUE(Keeps(c.Read(), status));
+    const Response health = c.Call(Get("/health"));
+    EXPECT_TRUE(Keeps(health, 200)) << "the request after it on the same connection";
+    EXPECT_EQ(health.body, "ok\n");
+  }
+
+  pastel::testing::TempDir dir_;  // declared first: outlives the server and its pool
+  std::string pool_;
+  std::unique_ptr<Server> server_;
+};
+
+// Cases that need the durability promise: every server but pastel-httpd --persist none.
+class DurableServerTest : public ServerTest {};
+
+// ---------------------------------------------------------------------------------------------
+// Fixed paths
+
+TEST_P(ServerTest, HealthAndRootAnswerOk) {
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  for (std::string_view path : {"/health", "/"}) {
+    SCOPED_TRACE(std::string(path));
+    const Response r = c.Call(Get(path));
+    ASSERT_TRUE(Keeps(r, 200));
+    EXPECT_EQ(r.body, "ok\n");
+  }
+  const Response head = c.Call(Head("/health"), /*head_request=*/true);
+  ASSERT_TRUE(Keeps(head, 200));
+  EXPECT_EQ(head.Header("Content-Length").value_or(""), "3");
+  // No body followed the HEAD answer: the next answer starts right after its head.
+  const Response next = c.Call(Get("/"));
+  ASSERT_TRUE(Keeps(next, 200));
+  EXPECT_EQ(next.body, "ok\n");
+}
+
+TEST_P(ServerTest, MetricsArePrometheusText) {
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  ASSERT_TRUE(c.Send(Post("/metrics-warmup", "x"))) << c.error();
+  ASSERT_TRUE(Keeps(c.Read(), 201));
+  const Response r = c.Call(Get("/metrics"));
+  ASSERT_TRUE(Keeps(r, 200));
+  const std::string type = r.Header("Content-Type").value_or("");
+  EXPECT_EQ(type.rfind("text/plain", 0), 0u) << type;
+  EXPECT_NE(type.find("version=0.0.4"), std::string::npos) << type;
+  EXPECT_NE(r.body.find("# TYPE "), std::string::npos) << Escape(r.body, 2000);
+  // HEAD: the same head, no body (the next answer follows the head directly).
+  const Response h = c.Call(Head("/metrics"), /*head_request=*/true);
+  ASSERT_TRUE(Keeps(h, 200));
+  EXPECT_TRUE(h.Header("Content-Length").has_value());
+  const Response next = c.Call(Get("/health"));
+  EXPECT_TRUE(Keeps(next, 200)) << "the answer after HEAD /metrics";
+  EXPECT_EQ(next.body, "ok\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys and values
+
+TEST_P(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  for (int i = 0; i < 200; ++i) {
+    SCOPED_TRACE("request pair " + std::to_string(i));
+    const std::string key = "/keepalive/" + std::to_string(i);
+    const std::string value = Pattern(static_cast<size_t>(i * 37 % 3000), i);
+    ASSERT_TRUE(
+        Keeps(c.Call(i % 2 == 0 ? Post(key, value) : Put(key, value)), i % 2 == 0 ? 201 : 204));
+    const Response r = c.Call(Get(key));
+    ASSERT_TRUE(Keeps(r, 200));
+    ASSERT_EQ(Diff(r.body, value), "");
+  }
+}
+
+TEST_P(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  const std::string big = Pattern(3000, 99);  // spans two 2048 B buffers
+  std::string pipeline;
+  pipeline += Post("/pipe/a", "alpha");  // 1
+  pipeline += Get("/pipe/a");            // 2
+  pipeline += Put("/pipe/a", "beta!!");  // 3
+  pipeline += Head("/pipe/a");           // 4
+  pipeline += Get("/pipe/a");            // 5
+  pipeline += Get("/health");            // 6
+  pipeline += Delete("/pipe/a");         // 7
+  pipeline += Get("/pipe/a");            // 8
+  pipeline += Post("/pipe/b", big);      // 9
+  pipeline += Get("/pipe/b");            // 10
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  ASSERT_TRUE(c.Send(pipeline)) << c.error();  // one send: 10 requests in one receive
+
+  Response r = c.Read();
+  EXPECT_TRUE(Keeps(r, 201)) << "1 POST";
+  r = c.Read();
+  EXPECT_TRUE(Keeps(r, 200)) << "2 GET";
+  EXPECT_EQ(r.body, "alpha");
+  EXPECT_EQ(r.Header("Content-Type").value_or(""), "application/octet-stream");
+  EXPECT_TRUE(Keeps(c.Read(), 204)) << "3 PUT";
+  r = c.Read(/*head_request=*/true);
+  EXPECT_TRUE(Keeps(r, 200)) << "4 HEAD";
+  EXPECT_EQ(r.Header("Content-Length").value_or(""), "6");
+  r = c.Read();
+  EXPECT_TRUE(Keeps(r, 200)) << "5 GET";
+  EXPECT_EQ(r.body, "beta!!");
+  r = c.Read();
+  EXPECT_TRUE(Keeps(r, 200)) << "6 GET /health";
+  EXPECT_EQ(r.body, "ok\n");
+  EXPECT_TRUE(Keeps(c.Read(), 204)) << "7 DELETE";
+  EXPECT_TRUE(Keeps(c.Read(), 404)) << "8 GET after DELETE";
+  EXPECT_TRUE(Keeps(c.Read(), 201)) << "9 POST 3000 B";
+  r = c.Read();
+  EXPECT_TRUE(Keeps(r, 200)) << "10 GET 3000 B";
+  EXPECT_EQ(Diff(r.body, big), "");
+  // Nothing extra was sent: the next answer is the next request's.
+  r = c.Call(Get("/health"));
+  EXPECT_TRUE(Keeps(r, 200)) << "after the pipeline";
+  EXPECT_EQ(r.body, "ok\n");
+}
+
+TEST_P(ServerTest, PipelineStopsAtAnErrorThatCloses) {
+  std::string pipeline;
+  pipeline += Get("/health");
+  pipeline += Request("PATCH", "/pipe/x", "");                          // 405, kept
+  pipeline += Get("/pipe/missing");                                     // 404, kept
+  pipeline += Request("GET", "/pipe/x", std::nullopt, "", "HTTP/2.0");  // 505, closes
+  pipeline += Get("/health");                                           // never answered
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  ASSERT_TRUE(c.Send(pipeline)) << c.error();
+  EXPECT_TRUE(Keeps(c.Read(), 200));
+  EXPECT_TRUE(Keeps(c.Read(), 405));
+  EXPECT_TRUE(Keeps(c.Read(), 404));
+  const Response r = c.Read();
+  EXPECT_TRUE(Closes(r, 505));
+  if (r.ok()) {
+    EXPECT_TRUE(c.PeerClosed()) << c.error();
+  }
+}
+
+TEST_P(ServerTest, BodiesAroundTheBufferSizeRoundTrip) {
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  for (size_t size : {0, 1, 1024, 2047, 2048, 2049, 4095, 4096, 4097, 100 * 1024}) {
+    SCOPED_TRACE("value of " + std::to_string(size) + " B");
+    const std::string key = "/size/" + std::to_string(size);
+    const std::string value = Pattern(size, size + 1);
+    ASSERT_TRUE(Keeps(c.Call(Post(key, value)), 201));
+    const Response r = c.Call(Get(key));
+    ASSERT_TRUE(Keeps(r, 200));
+    EXPECT_EQ(r.Header("Content-Length").value_or(""), std::to_string(size));
+    EXPECT_EQ(Diff(r.body, value), "");
+    const Response h = c.Call(Head(key), /*head_request=*/true);
+    ASSERT_TRUE(Keeps(h, 200));
+    EXPECT_EQ(h.Header("Content-Length").value_or(""), std::to_string(size));
+  }
+}
+
+TEST_P(ServerTest, BodyOfExactlyTheLimitIsAccepted) {
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  const std::string value = Pattern(kMaxBody, 1);
+  ASSERT_TRUE(Keeps(c.Call(Post("/limit/exact", value)), 201));
+  const Response r = c.Call(Get("/limit/exact"));
+  ASSERT_TRUE(Keeps(r, 200));
+  EXPECT_EQ(Diff(r.body, value), "");
+}
+
+TEST_P(ServerTest, BodyAboveTheLimitIs413AndCloses) {
+  // The head alone decides: the body is never sent.
+  ExpectAnsweredAndClosed("POST /limit/over HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
+                              std::to_string(kMaxBody + 1) + "\r\n\r\n",
+                          413);
+  ExpectAnsweredAndClosed("PUT /limit/over HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
+                              std::to_string(kMaxBody + 1) + "\r\n\r\n",
+                          413);
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  EXPECT_TRUE(Keeps(c.Call(Get("/limit/over")), 404)) << "a refused body is not stored";
+}
+
+TEST_P(ServerTest, MaxBodyOptionSetsTheLimit) {
+  ASSERT_TRUE(StartServer({"--max-body", "4096"}));
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  ASSERT_TRUE(Keeps(c.Call(Post("/mb/ok", Pattern(4096, 3))), 201));
+  const Response r = c.Call(Get("/mb/ok"));
+  ASSERT_TRUE(Keeps(r, 200));
+  EXPECT_EQ(Diff(r.body, Pattern(4096, 3)), "");
+  ExpectAnsweredAndClosed(
+      "POST /mb/over HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4097\r\n\r\n", 413);
+}
+
+TEST_P(ServerTest, FullPoolIs507KeepsReadsAndRecoversAfterDeletes) {
+  pool_ = dir_.File("small.pool");
+  ASSERT_TRUE(StartServer({}, "4M"));  // 4 MiB: 2 K buffers of 2 KiB, minus receive space
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  constexpr size_t kValue = 100 * 1024;
+  std::vector<std::string> written;
+  Response r;
+  for (int i = 0; i < 100; ++i) {
+    const std::string key = "/full/" + std::to_string(i);
+    r = c.Call(Post(key, Pattern(kValue, i)));
+    if (!r.ok() || r.status != 201) {
+      break;
+    }
+    written.push_back(key);
+  }
+  ASSERT_TRUE(Keeps(r, 507)) << "after " << written.size() << " writes of 100 KiB to a 4 MiB pool";
+  ASSERT_FALSE(written.empty()) << "not one 100 KiB write fits a 4 MiB pool";
+  // The refused body was skipped; writes stay refused and reads keep working.
+  EXPECT_TRUE(Keeps(c.Call(Put("/full/put", Pattern(kValue, 1000))), 507));
+  Response g = c.Call(Get(written.back()));
+  ASSERT_TRUE(Keeps(g, 200));
+  EXPECT_EQ(Diff(g.body, Pattern(kValue, static_cast<uint64_t>(written.size() - 1))), "");
+  // Space comes back after deletes: three values freed make room for one (--persist copy holds
+  // a body in receive buffers and in its copy at once).
+  ASSERT_GE(written.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Keeps(c.Call(Delete(written[i])), 204));
+  }
+  ASSERT_TRUE(Keeps(c.Call(Post("/full/again", Pattern(kValue, 1001))), 201))
+      << "a write of 100 KiB after deleting three 100 KiB values";
+  g = c.Call(Get("/full/again"));
+  ASSERT_TRUE(Keeps(g, 200));
+  EXPECT_EQ(Diff(g.body, Pattern(kValue, 1001)), "");
+}
+
+TEST_P(ServerTest, OverwriteThenGetReturnsTheNewBytes) {
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  const std::string key = "/overwrite/k";
+  const std::vector<std::string> values = {"first value", Pattern(5000, 1), "2nd", Pattern(2048, 2),
+                                           ""};
+  for (size_t i = 0; i < values.size(); ++i) {
+    SCOPED_TRACE("write " + std::to_string(i) + " of " + std::to_string(values[i].size()) + " B");
+    const bool put = i % 2 == 1;
+    ASSERT_TRUE(Keeps(c.Call(put ? Put(key, values[i]) : Post(key, values[i])), put ? 204 : 201));
+    const Response r = c.Call(Get(key));
+    ASSERT_TRUE(Keeps(r, 200));
+    EXPECT_EQ(Diff(r.body, values[i]), "");
+  }
+}
+
+TEST_P(ServerTest, DeleteThenGetIs404) {
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  ASSERT_TRUE(Keeps(c.Call(Post("/del/k", Pattern(3000, 5))), 201));
+  ASSERT_TRUE(Keeps(c.Call(Delete("/del/k")), 204));
+  EXPECT_TRUE(Keeps(c.Call(Get("/del/k")), 404));
+  EXPECT_TRUE(Keeps(c.Call(Head("/del/k"), /*head_request=*/true), 404));
+  EXPECT_TRUE(Keeps(c.Call(Delete("/del/k")), 404)) << "a second DELETE";
+  // The key can be written again.
+  ASSERT_TRUE(Keeps(c.Call(Post("/del/k", "again")), 201));
+  const Response r = c.Call(Get("/del/k"));
+  ASSERT_TRUE(Keeps(r, 200));
+  EXPECT_EQ(r.body, "again");
+}
+
+TEST_P(ServerTest, MissingKeysAre404AndKeepTheConnection) {
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  EXPECT_TRUE(Keeps(c.Call(Delete("/never/written")), 404));
+  EXPECT_TRUE(Keeps(c.Call(Get("/never/written")), 404));
+  EXPECT_TRUE(Keeps(c.Call(Head("/never/written"), /*head_request=*/true), 404));
+  const Response r = c.Call(Get("/health"));
+  EXPECT_TRUE(Keeps(r, 200));
+  EXPECT_EQ(r.body, "ok\n");
+}
+
+TEST_P(ServerTest, KeysAreTheTargetAsSentUpTo1024Bytes) {
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  const std::string longest = "/" + std::string(kMaxKey - 1, 'k');
+  ASSERT_TRUE(Keeps(c.Call(Post(longest, "long key")), 201));
+  Response r = c.Call(Get(longest));
+  ASSERT_TRUE(Keeps(r, 200));
+  EXPECT_EQ(r.body, "long key");
+  // No decoding and no normalisation: each of these is a key of its own.
+  const std::vector<std::string> keys = {"/k",       "/K",     "/k/",     "/a%20b",
+                                         "/a%2520b", "/x?y=1", "/d/../k", "//k"};
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_TRUE(Keeps(c.Call(Post(keys[i], "value " + std::to_string(i))), 201)) << keys[i];
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    r = c.Call(Get(keys[i]));
+    ASSERT_TRUE(Keeps(r, 200)) << keys[i];
+    EXPECT_EQ(r.body, "value " + std::to_string(i)) << keys[i];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors (docs/http.md, "Errors")
+
+TEST_P(ServerTest, MalformedRequestLineIs400AndCloses) {
+  for (std::string_view request :
+       {"GARBAGE\r\n\r\n", "GET\r\n\r\n", "GET /x\r\n\r\n", "GET /x HTTP/1.1 extra\r\n\r\n",
+        "\x01\x02 /x HTTP/1.1\r\n\r\n"}) {
+    ExpectAnsweredAndClosed(request, 400);
+  }
+}
+
+TEST_P(ServerTest, MalformedHeaderIs400AndCloses) {
+  ExpectAnsweredAndClosed("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nNoColonHere\r\n\r\n", 400);
+  ExpectAnsweredAndClosed("POST /x HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400);
+  ExpectAnsweredAndClosed("POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400);
+}
+
+TEST_P(ServerTest, OtherMethodsAre405AndKeepTheConnection) {
+  ExpectAnsweredAndKept("PATCH /k HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", 405);
+  ExpectAnsweredAndKept("OPTIONS /k HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 405);
+  // The body of a refused request is skipped, also when it spans several receive buffers.
+  ExpectAnsweredAndKept(Request("PATCH", "/k", Pattern(5000, 8)), 405);
+}
+
+TEST_P(ServerTest, WritesToFixedPathsAre405AndKeepTheConnection) {
+  ExpectAnsweredAndKept(Post("/metrics", "abc"), 405);
+  ExpectAnsweredAndKept(Put("/health", Pattern(3000, 4)), 405);
+  ExpectAnsweredAndKept(Post("/", ""), 405);
+  ExpectAnsweredAndKept(Delete("/metrics"), 405);
+  ExpectAnsweredAndKept(Delete("/health"), 405);
+  ExpectAnsweredAndKept(Delete("/"), 405);
+  // They are still what they were.
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  const Response r = c.Call(Get("/health"));
+  ASSERT_TRUE(Keeps(r, 200));
+  EXPECT_EQ(r.body, "ok\n");
+  EXPECT_TRUE(Keeps(c.Call(Get("/metrics")), 200));
+}
+
+TEST_P(ServerTest, WritesWithoutLengthAre411AndClose) {
+  ExpectAnsweredAndClosed("POST /k411 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 411);
+  ExpectAnsweredAndClosed("PUT /k411 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 411);
+  ExpectAnsweredAndClosed(
+      "POST /k411 HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\n\r\n",
+      411);
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  EXPECT_TRUE(Keeps(c.Call(Get("/k411")), 404));
+}
+
+TEST_P(ServerTest, KeyAbove1024BytesIs414AndCloses) {
+  const std::string key = "/" + std::string(kMaxKey, 'k');  // 1025 bytes
+  ExpectAnsweredAndClosed(Get(key), 414);
+  ExpectAnsweredAndClosed(Post(key, "v"), 414);
+}
+
+TEST_P(ServerTest, HeadAbove8KiBIs431AndCloses) {
+  // A head of exactly 8 KiB is accepted; one byte more is not.
+  const std::string line = "GET /health HTTP/1.1\r\n";
+  const std::string pad = "X-Pad: ";
+  const auto head_of = [&](size_t total) {
+    return line + pad + std::string(total - line.size() - pad.size() - 4, 'p') + "\r\n\r\n";
+  };
+  {
+    const std::string exact = head_of(kMaxHead);
+    ASSERT_EQ(exact.size(), kMaxHead);
+    SCOPED_TRACE("a head of 8192 B");
+    Client c(port());
+    ASSERT_TRUE(c.connected()) << c.error();
+    const Response r = c.Call(exact);
+    EXPECT_TRUE(Keeps(r, 200));
+    EXPECT_EQ(r.body, "ok\n");
+  }
+  ExpectAnsweredAndClosed(head_of(kMaxHead + 1), 431);
+  // 9 KiB of headers in many lines.
+  std::string big = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  for (int i = 0; big.size() < 9 * 1024; ++i) {
+    big += "X-Pad-" + std::to_string(i) + ": " + std::string(100, 'a') + "\r\n";
+  }
+  big += "\r\n";
+  ExpectAnsweredAndClosed(big, 431);
+}
+
+TEST_P(ServerTest, OtherHttpVersionsAre505AndClose) {
+  ExpectAnsweredAndClosed("GET /x HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n", 505);
+  ExpectAnsweredAndClosed("GET /x HTTP/1.2\r\nHost: 127.0.0.1\r\n\r\n", 505);
+  ExpectAnsweredAndClosed("GET /x HTTP/0.9\r\n\r\n", 505);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+TEST_P(ServerTest, Http10ClosesUnlessKeepAlive) {
+  {
+    SCOPED_TRACE("HTTP/1.0 without keep-alive");
+    Client c(port());
+    ASSERT_TRUE(c.connected()) << c.error();
+    const Response r = c.Call("GET /health HTTP/1.0\r\n\r\n");
+    EXPECT_TRUE(Closes(r, 200));
+    EXPECT_EQ(r.body, "ok\n");
+    if (r.ok()) {
+      EXPECT_TRUE(c.PeerClosed()) << c.error();
+    }
+  }
+  {
+    SCOPED_TRACE("HTTP/1.0 with Connection: keep-alive");
+    Client c(port());
+    ASSERT_TRUE(c.connected()) << c.error();
+    const std::string post =
+        Request("POST", "/h10/k", "ten", "Connection: keep-alive\r\n", "HTTP/1.0");
+    EXPECT_TRUE(Keeps(c.Call(post), 201));
+    const Response r =
+        c.Call(Request("GET", "/h10/k", std::nullopt, "Connection: keep-alive\r\n", "HTTP/1.0"));
+    EXPECT_TRUE(Keeps(r, 200));
+    EXPECT_EQ(r.body, "ten");
+  }
+}
+
+TEST_P(ServerTest, ConnectionCloseIsHonoured) {
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  const Response r = c.Call(Request("POST", "/cc/k", "v", "Connection: close\r\n"));
+  EXPECT_TRUE(Closes(r, 201));
+  if (r.ok()) {
+    EXPECT_TRUE(c.PeerClosed()) << c.error();
+  }
+  Client d(port());
+  ASSERT_TRUE(d.connected()) << d.error();
+  const Response g = d.Call(Get("/cc/k"));
+  EXPECT_TRUE(Keeps(g, 200));
+  EXPECT_EQ(g.body, "v");
+}
+
+TEST_P(ServerTest, ExpectContinueIsAnsweredBeforeTheBody) {
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  const std::string value = Pattern(3000, 11);
+  ASSERT_TRUE(
+      c.Send("POST /expect/k HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3000\r\n"
+             "Expect: 100-continue\r\n\r\n"))
+      << c.error();
+  const Response cont = c.Read();
+  ASSERT_TRUE(HasStatus(cont, 100));
+  EXPECT_EQ(cont.status_line, "HTTP/1.1 100 Continue");
+  ASSERT_TRUE(c.Send(value)) << c.error();
+  EXPECT_TRUE(Keeps(c.Read(), 201));
+  const Response r = c.Call(Get("/expect/k"));
+  ASSERT_TRUE(Keeps(r, 200));
+  EXPECT_EQ(Diff(r.body, value), "");
+}
+
+TEST_P(ServerTest, RequestSentByteByByteWorks) {
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  const std::string value = Pattern(300, 12);
+  ASSERT_TRUE(c.SendInPieces(Post("/slow/k", value), 1, std::chrono::microseconds(200)))
+      << c.error();
+  EXPECT_TRUE(Keeps(c.Read(), 201));
+  ASSERT_TRUE(c.SendInPieces(Get("/slow/k"), 1, std::chrono::microseconds(200))) << c.error();
+  const Response r = c.Read();
+  EXPECT_TRUE(Keeps(r, 200));
+  EXPECT_EQ(Diff(r.body, value), "");
+}
+
+TEST_P(ServerTest, PipelineSplitAtEveryKindOfBoundary) {
+  // Three requests as one byte stream, cut into pieces of varied sizes (heads and bodies split
+  // across receives, two requests sharing a receive).
+  const std::string v1 = Pattern(6000, 21);
+  const std::string v2 = Pattern(2049, 22);
+  const std::string stream = Post("/split/1", v1) + Put("/split/2", v2) + Get("/split/1");
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  const size_t pieces[] = {1, 7, 100, 1500, 3, 2047, 2049, 2, 4096, 13};
+  size_t off = 0;
+  for (size_t i = 0; off < stream.size(); ++i) {
+    const size_t n = std::min(pieces[i % std::size(pieces)], stream.size() - off);
+    ASSERT_TRUE(c.Send(std::string_view(stream).substr(off, n))) << c.error();
+    off += n;
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  EXPECT_TRUE(Keeps(c.Read(), 201));
+  EXPECT_TRUE(Keeps(c.Read(), 204));
+  const Response r = c.Read();
+  EXPECT_TRUE(Keeps(r, 200));
+  EXPECT_EQ(Diff(r.body, v1), "");
+  const Response r2 = c.Call(Get("/split/2"));
+  EXPECT_TRUE(Keeps(r2, 200));
+  EXPECT_EQ(Diff(r2.body, v2), "");
+}
+
+TEST_P(ServerTest, CurlRoundTrip) {
+  const std::string curl = "/usr/bin/curl";
+  if (::access(curl.c_str(), X_OK) != 0) {
+    GTEST_SKIP() << curl << " is missing (Debian package curl)";
+  }
+  const std::string url = "http://127.0.0.1:" + std::to_string(port()) + "/curl/key";
+  const std::string body_file = dir_.File("body.bin");
+  const std::string out_file = dir_.File("curl.out");
+  const std::vector<std::string> base = {curl,     "-q",         "-sS",         "--noproxy",
+                                         "*",      "--max-time", "20",          "-o",
+                                         out_file, "-w",         "%{http_code}"};
+  const auto run = [&](std::vector<std::string> more) {
+    std::vector<std::string> argv = base;
+    argv.insert(argv.end(), more.begin(), more.end());
+    argv.push_back(url);
+    return RunProgram(argv, dir_.path(), 30);
+  };
+
+  // POST 5000 B: curl sends "Expect: 100-continue" (asked for explicitly, whatever its version's
+  // threshold) and waits for the 100 before the body.
+  const std::string v1 = Pattern(5000, 31);
+  ASSERT_TRUE(WriteFile(body_file, v1));
+  RunResult r = run({"-v", "-H", "Expect: 100-continue", "--data-binary", "@" + body_file});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "201") << r.Describe();
+  EXPECT_NE(r.err.find("< HTTP/1.1 100 Continue"), std::string::npos) << r.Describe();
+
+  r = run({});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "200") << r.Describe();
+  EXPECT_EQ(Diff(ReadFile(out_file), v1), "");
+
+  // PUT (an upload with -T) of another value.
+  const std::string v2 = Pattern(1500, 32);
+  ASSERT_TRUE(WriteFile(body_file, v2));
+  r = run({"-H", "Expect: 100-continue", "-T", body_file});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "204") << r.Describe();
+  r = run({});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "200") << r.Describe();
+  EXPECT_EQ(Diff(ReadFile(out_file), v2), "");
+
+  r = run({"-X", "DELETE"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "204") << r.Describe();
+  r = run({});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "404") << r.Describe();
+}
+
+// 1,000 connections open at once, each writing and reading its own key. Four threads of 250
+// blocking connections each: every connection sends its request before any answer is read.
+TEST_P(ServerTest, ThousandConcurrentConnections) {
+  constexpr int kConnections = 1000;
+  constexpr int kThreads = 4;
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(60);
+  std::mutex mu;
+  std::vector<std::string> errors;
+  std::atomic<int> answered{0};
+  const auto fail = [&](std::string e) {
+    std::lock_guard<std::mutex> l(mu);
+    errors.push_back(std::move(e));
+  };
+  const auto value_of = [](int i) { return Pattern(static_cast<size_t>(10 + i * 7 % 2500), i); };
+  std::latch all_connected(kThreads);
+  const auto worker = [&](int t) {
+    std::vector<std::unique_ptr<Client>> conns;
+    std::vector<int> ids;
+    for (int i = t; i < kConnections; i += kThreads) {
+      conns.push_back(std::make_unique<Client>(port()));
+      ids.push_back(i);
+      if (!conns.back()->connected()) {
+        fail("connection " + std::to_string(i) + ": " + conns.back()->error());
+        conns.pop_back();
+        ids.pop_back();
+      }
+    }
+    all_connected.arrive_and_wait();
+    // Each phase: send on every connection, then read every answer; stop at the first failure.
+    for (int phase = 0; phase < 2; ++phase) {
+      for (size_t k = 0; k < conns.size(); ++k) {
+        const std::string key = "/conc/" + std::to_string(ids[k]);
+        if (!conns[k]->Send(phase == 0 ? Post(key, value_of(ids[k])) : Get(key))) {
+          fail(key + ": " + conns[k]->error());
+          return;
+        }
+      }
+      for (size_t k = 0; k < conns.size(); ++k) {
+        const std::string key = "/conc/" + std::to_string(ids[k]);
+        const Response r = conns[k]->Read();
+        ::testing::AssertionResult ok = Keeps(r, phase == 0 ? 201 : 200);
+        if (ok && phase == 1 && r.body != value_of(ids[k])) {
+          ok = ::testing::AssertionFailure() << Diff(r.body, value_of(ids[k]));
+        }
+        if (!ok) {
+          fail(key + (phase == 0 ? " POST: " : " GET: ") + ok.message());
+          return;
+        }
+        answered.fetch_add(1);
+        if (Clock::now() > deadline) {
+          fail("not done within 60 s");
+          return;
+        }
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back(worker, t);
+  }
+  for (std::thread& th : threads) {
+    th.join();
+  }
+  for (size_t i = 0; i < errors.size() && i < 10; ++i) {
+    ADD_FAILURE() << errors[i];
+  }
+  EXPECT_EQ(errors.size(), 0u);
+  EXPECT_EQ(answered.load(), 2 * kConnections);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durability
+
+TEST_P(DurableServerTest, DataSurvivesACleanRestart) {
+  std::map<std::string, std::string> want;  // absent: deleted
+  {
+    Client c(port());
+    ASSERT_TRUE(c.connected()) << c.error();
+    for (int i = 0; i < 60; ++i) {
+      const std::string key = "/clean/" + std::to_string(i);
+      want[key] = Pattern(static_cast<size_t>(i * 101 % 5000), 1000 + i);
+      ASSERT_TRUE(Keeps(c.Call(Post(key, want[key])), 201));
+    }
+    for (int i = 0; i < 60; i += 3) {
+      const std::string key = "/clean/" + std::to_string(i);
+      ASSERT_TRUE(Keeps(c.Call(Delete(key)), 204));
+      want.erase(key);
+    }
+  }
+  ASSERT_TRUE(server_->Stop());
+  ASSERT_TRUE(server_->Restart());
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  for (int i = 0; i < 60; ++i) {
+    const std::string key = "/clean/" + std::to_string(i);
+    SCOPED_TRACE(key);
+    const Response r = c.Call(Get(key));
+    if (want.count(key) == 0) {
+      EXPECT_TRUE(Keeps(r, 404));
+    } else {
+      ASSERT_TRUE(Keeps(r, 200));
+      EXPECT_EQ(Diff(r.body, want[key]), "");
+    }
+  }
+}
+
+// What a GET may answer for one key, given the writes the client made to it.
+struct KeyState {
+  std::vector<std::string> allowed;  // values a 200 may carry
+  bool absent_ok = true;             // whether a 404 is allowed
+};
+
+struct WriteOp {
+  enum Kind : uint8_t { kPost, kPut, kDelete };
+  std::string key;
+  Kind kind = kPost;
+  uint64_t value_seed = 0;  // the value is ValueOf(value_seed): distinct per write
+};
+
+// A 1..3 KiB value, a function of `seed` alone.
+std::string ValueOf(uint64_t seed) {
+  const size_t size = 1024 + static_cast<size_t>(((seed + 1) * 0x9E3779B97F4A7C15ull) >> 40) % 2049;
+  return Pattern(size, seed + 1);
+}
+
+enum Outcome : uint8_t { kNotSent, kSent, kAcked, kAckedAbsent };
+
+// Writers 0 and 1 send one request at a time; 2 and 3 send four at once (a pipeline of up to
+// 12 KiB), so that a kill also lands in the middle of request bodies.
+constexpr int kWriters = 4;
+constexpr size_t kDepth[kWriters] = {1, 1, 4, 4};
+
+// The writes of one round, per writer connection: every write to a key goes through the same
+// connection, in order. Round r writes keys [r*1500, r*1500+2000) (500 keys of the previous round
+// are overwritten), pass after pass, each write a distinct value, so that the kill lands amid
+// writes; the first pass also deletes every 7th key below that range.
+std::vector<std::vector<WriteOp>> RoundOps(int round) {
+  constexpr int kStride = 1500;
+  constexpr int kKeys = 2000;
+  constexpr int kPasses = 25;  // more than any server writes in 300 ms: the kill ends the round
+  std::vector<std::vector<WriteOp>> ops(kWriters);
+  int next_delete = round;
+  for (int pass = 0; pass < kPasses; ++pass) {
+    for (int i = round * kStride; i < round * kStride + kKeys; ++i) {
+      const uint64_t seed =
+          ((static_cast<uint64_t>(i) << 8) + static_cast<uint64_t>(round)) * 64u + pass;
+      ops[i % kWriters].push_back({"/rec/" + std::to_string(i),
+                                   (i + pass) % 3 == 0 ? WriteOp::kPut : WriteOp::kPost, seed});
+      if (pass == 0 && i % 10 == 0 && next_delete < round * kStride) {
+        ops[next_delete % kWriters].push_back(
+            {"/rec/" + std::to_string(next_delete), WriteOp::kDelete, 0});
+        next_delete += 7;
+      }
+    }
+  }
+  return ops;
+}
+
+// Sends each writer's ops on its own connection until they are done or the server is gone;
+// outcome[w][k] says what became of ops[w][k]. Unexpected answers go to `errors`.
+void WriteUntilKilled(uint16_t port, const std::vector<std::vector<WriteOp>>& ops,
+                      std::vector<std::vector<Outcome>>& outcome,
+                      std::vector<std::string>& errors) {
+  std::mutex mu;
+  std::vector<std::thread> threads;
+  for (size_t w = 0; w < ops.size(); ++w) {
+    threads.emplace_back([&, w] {
+      Client c(port);
+      if (!c.connected()) {
+        return;  // the server is already gone
+      }
+      for (size_t k = 0; k < ops[w].size();) {
+        const size_t n = std::min(kDepth[w], ops[w].size() - k);
+        std::string requests;
+        for (size_t j = k; j < k + n; ++j) {
+          const WriteOp& op = ops[w][j];
+          outcome[w][j] = kSent;  // from here on the write may land
+          requests += op.kind == WriteOp::kPost  ? Post(op.key, ValueOf(op.value_seed))
+                      : op.kind == WriteOp::kPut ? Put(op.key, ValueOf(op.value_seed))
+                                                 : Delete(op.key);
+        }
+        if (!c.Send(requests)) {
+          return;
+        }
+        for (size_t j = k; j < k + n; ++j) {
+          const WriteOp& op = ops[w][j];
+          const Response r = c.Read();
+          if (!r.ok()) {
+            return;  // killed: no complete answer
+          }
+          const int want = op.kind == WriteOp::kPost ? 201 : 204;
+          if (r.status == want) {
+            outcome[w][j] = kAcked;
+          } else if (op.kind == WriteOp::kDelete && r.status == 404) {
+            outcome[w][j] = kAckedAbsent;
+          } else {
+            std::lock_guard<std::mutex> l(mu);
+            errors.push_back(op.key + ": want " + std::to_string(want) + ", got " + r.Describe());
+            return;
+          }
+        }
+        k += n;
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+}
+
+// GETs every key of `state` over a few connections and checks each answer against it.
+void CheckAgainstState(uint16_t port, const std::map<std::string, KeyState>& state,
+                       std::vector<std::string>& errors, uint64_t* present) {
+  constexpr int kReaders = 4;
+  std::vector<const std::pair<const std::string, KeyState>*> entries;
+  for (const auto& e : state) {
+    entries.push_back(&e);
+  }
+  std::mutex mu;
+  std::atomic<uint64_t> found{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kReaders; ++t) {
+    threads.emplace_back([&, t] {
+      const auto fail = [&](std::string e) {
+        std::lock_guard<std::mutex> l(mu);
+        errors.push_back(std::move(e));
+      };
+      Client c(port);
+      if (!c.connected()) {
+        fail("reader: " + c.error());
+        return;
+      }
+      for (size_t k = static_cast<size_t>(t); k < entries.size(); k += kReaders) {
+        const std::string& key = entries[k]->first;
+        const KeyState& s = entries[k]->second;
+        const Response r = c.Call(Get(key));
+        if (!r.ok() || (r.status != 200 && r.status != 404)) {
+          fail(key + ": GET: " + r.Describe());
+          return;
+        }
+        if (r.status == 404) {
+          if (!s.absent_ok) {
+            fail(key + ": 404, but a write of " + std::to_string(s.allowed.front().size()) +
+                 " B to it was acknowledged");
+          }
+          continue;
+        }
+        found.fetch_add(1);
+        if (std::find(s.allowed.begin(), s.allowed.end(), r.body) == s.allowed.end()) {
+          std::string e = key + ": 200 with " + std::to_string(r.body.size()) + " B, matching ";
+          if (s.allowed.empty()) {
+            e += "nothing: the key was never written or its delete was acknowledged";
+          } else {
+            e += "none of the values written (" +
+                 std::string(s.absent_ok ? "none acknowledged" : "the acknowledged one: ") +
+                 (s.absent_ok ? "" : Diff(r.body, s.allowed.front())) + ")";
+          }
+          fail(e);
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  *present = found.load();
+}
+
+TEST_P(DurableServerTest, AcknowledgedWritesSurviveKill9) {
+  constexpr int kRounds = 3;
+  const uint64_t seed = TestSeed();
+  std::cout << "[ seed     ] " << seed << " (PASTEL_TEST_SEED=" << seed << " repeats it)\n";
+  RecordProperty("seed", std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  std::map<std::string, KeyState> state;
+  uint64_t total_acked = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round) + ", seed " + std::to_string(seed));
+    const std::vector<std::vector<WriteOp>> ops = RoundOps(round);
+    std::vector<std::vector<Outcome>> outcome;
+    size_t op_count = 0;
+    for (const std::vector<WriteOp>& w : ops) {
+      outcome.emplace_back(w.size(), kNotSent);
+      op_count += w.size();
+    }
+    std::vector<std::string> errors;
+    const int kill_after_ms = std::uniform_int_distribution<int>(20, 300)(rng);
+    std::thread writer([&] { WriteUntilKilled(port(), ops, outcome, errors); });
+    std::this_thread::sleep_for(milliseconds(kill_after_ms));
+    server_->Kill9();
+    writer.join();
+    for (size_t i = 0; i < errors.size() && i < 10; ++i) {
+      ADD_FAILURE() << errors[i];
+    }
+
+    // Fold the round into the expected state, each writer's ops in the order they were sent (the
+    // writes to one key all went through one writer).
+    uint64_t acked = 0;
+    uint64_t sent = 0;
+    for (size_t w = 0; w < ops.size(); ++w) {
+      for (size_t k = 0; k < ops[w].size(); ++k) {
+        const WriteOp& op = ops[w][k];
+        KeyState& s = state[op.key];
+        const bool is_delete = op.kind == WriteOp::kDelete;
+        switch (outcome[w][k]) {
+          case kNotSent: break;
+          case kSent:
+            ++sent;
+            if (is_delete) {
+              s.absent_ok = true;
+            } else {
+              s.allowed.push_back(ValueOf(op.value_seed));
+            }
+            break;
+          case kAckedAbsent:
+            EXPECT_TRUE(s.absent_ok)
+                << op.key << ": DELETE answered 404, but a write to it was acknowledged";
+            [[fallthrough]];
+          case kAcked:
+            ++acked;
+            s.allowed.clear();
+            s.absent_ok = is_delete;
+            if (!is_delete) {
+              s.allowed.push_back(ValueOf(op.value_seed));
+            }
+            break;
+        }
+      }
+    }
+    total_acked += acked;
+    std::cout << "[ round " << round << "  ] killed after " << kill_after_ms << " ms: " << acked
+              << " of " << op_count << " writes acknowledged, " << sent << " unanswered\n";
+
+    ASSERT_TRUE(server_->Restart()) << "restart after kill -9";
+    std::vector<std::string> violations;
+    uint64_t present = 0;
+    CheckAgainstState(port(), state, violations, &present);
+    for (size_t i = 0; i < violations.size() && i < 20; ++i) {
+      ADD_FAILURE() << violations[i];
+    }
+    ASSERT_EQ(violations.size(), 0u) << "after restart " << round;
+    std::cout << "[ round " << round << "  ] after restart: " << state.size() << " keys checked, "
+              << present << " present\n";
+  }
+  EXPECT_GT(total_acked, 0u) << "no write was acknowledged before any kill: the test tested "
+                                "nothing";
+
+  ASSERT_TRUE(server_->Stop());
+  const RunResult v = RunProgram({PASTELCTL_PATH, "verify", "--pool", pool_}, dir_.path(), 120);
+  EXPECT_TRUE(v.exited && v.exit_code == 0)
+      << "pastelctl verify --pool " << pool_ << ": " << v.Describe();
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, ServerTest,
+                         ::testing::Values(kHttpd, kBaseline, kHttpdCopy, kHttpdNone, kHttpdEpoll),
+                         ParamName);
+INSTANTIATE_TEST_SUITE_P(Servers, DurableServerTest,
+                         ::testing::Values(kHttpd, kBaseline, kHttpdCopy, kHttpdEpoll), ParamName);
+
+}  // namespace
+}  // namespace pastel::integration
