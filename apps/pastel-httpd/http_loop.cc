@@ -59,6 +59,10 @@ Status HttpLoop::Run(const std::atomic<bool>& stop) {
     if (!batch->empty()) {
       OnBatch(*batch);
     }
+    if (compacting_) {
+      (void)backend_.Submit();  // the turn's answers go out before the slice's work
+      CompactSlice();
+    }
     counters_.enobufs.store(backend_.stats().rx_starved, std::memory_order_relaxed);
   }
   return Status::Ok();
@@ -547,48 +551,80 @@ void HttpLoop::Finish() {
   text_.clear();
   pending_.clear();
   if (options_.persist != PersistMode::kNone) {
-    MaybeCompact();
+    MaybeStartCompaction();
   }
 }
 
-void HttpLoop::MaybeCompact() {
-  if (stream_->read_only() || stream_->free_bytes() > stream_->capacity() / 4) {
+void HttpLoop::MaybeStartCompaction() {
+  if (compacting_ || stream_->read_only() || stream_->free_bytes() > stream_->capacity() / 4 ||
+      stream_->tail() < compact_retry_tail_) {
     return;
   }
   LogStream& spare = log_->stream(stream_ids_[1 - active_]);
-  Status st = spare.Truncate(spare.checkpoint_sequence());  // leftover copies, if any
-  bool fits = st.ok();
-  uint64_t copied = 0;
-  if (fits) {
-    log_->ForEachRecord(stream_ids_[active_], [&](const RecordView& r) {
-      if (!index_.IsCurrent(r.key, r.sequence)) {
-        return true;  // superseded: its buffers were already given back
-      }
-      if (r.type == RecordType::kDelete && options_.drop_tombstones) {
-        index_.EraseTombstone(r.key, r.sequence);  // no older put survives anywhere
-        return true;
-      }
-      Result<uint64_t> s = spare.AppendCopy(r);
-      if (!s.ok()) {
-        fits = false;  // the live set does not fit in one stream: the store is full
-        return false;
-      }
-      ++copied;
-      if (spare.pending_records() >= 256 && !spare.Commit().ok()) {
-        fits = false;
-        return false;
-      }
-      return true;
-    });
-  }
-  if (fits && spare.Commit().ok() && stream_->Truncate(stream_->last_sequence()).ok()) {
-    active_ = 1 - active_;
-    stream_ = &spare;
-    counters_.Add(counters_.compactions);
-    counters_.Add(counters_.compacted_records, copied);
+  if (!spare.Truncate(spare.checkpoint_sequence()).ok()) {  // leftover copies, if any
     return;
   }
-  // Could not compact: go on with the active stream until it is full (then writes get 507).
+  compacting_ = true;
+  compact_start_seq_ = stream_->last_sequence();
+  compact_cursor_ = 0;
+  compact_copied_ = 0;
+}
+
+void HttpLoop::CompactSlice() {
+  LogStream& spare = log_->stream(stream_ids_[1 - active_]);
+  bool fits = !stream_->read_only() && !spare.read_only();
+  // Every write of the active stream is committed here (Finish commits its batch).
+  const bool scanned =
+      fits && stream_->VisitCommitted(&compact_cursor_, kCompactSlice, [&](const RecordView& r) {
+        if (!index_.IsCurrent(r.key, r.sequence)) {
+          return true;  // superseded: its buffers were given back
+        }
+        if (r.type == RecordType::kDelete && options_.drop_tombstones &&
+            r.sequence <= compact_start_seq_) {
+          // No older put of the key survives anywhere: none was current since the scan began,
+          // so none was copied. (A delete written during the scan may follow a put already
+          // copied: it is copied too.)
+          index_.EraseTombstone(r.key, r.sequence);
+          return true;
+        }
+        if (!spare.AppendCopy(r).ok()) {
+          fits = false;  // the live set does not fit in one stream
+          return false;
+        }
+        ++compact_copied_;
+        return true;
+      });
+  if (fits && spare.pending_records() > 0 && !spare.Commit().ok()) {
+    fits = false;
+  }
+  if (!fits) {
+    AbortCompaction();
+    return;
+  }
+  if (!scanned) {
+    return;  // more next turn
+  }
+  if (!stream_->Truncate(stream_->last_sequence()).ok()) {
+    AbortCompaction();
+    return;
+  }
+  active_ = 1 - active_;
+  stream_ = &spare;
+  compacting_ = false;
+  // A live set that fills three quarters of the new stream would start the next compaction at
+  // once: wait until the stream has grown by a sixteenth.
+  compact_retry_tail_ = stream_->tail() + stream_->capacity() / 16;
+  counters_.Add(counters_.compactions);
+  counters_.Add(counters_.compacted_records, compact_copied_);
+}
+
+void HttpLoop::AbortCompaction() {
+  // Go on with the active stream until it is full (then writes get 507); try again once it has
+  // grown by a sixteenth, since only new writes (overwrites, deletes) can shrink the live set.
+  // (A full stream with a live set that does not fit in one stream stays full: --log-size.)
+  compacting_ = false;
+  compact_retry_tail_ = stream_->tail() + stream_->capacity() / 16;
+  LogStream& spare = log_->stream(stream_ids_[1 - active_]);
   if (!spare.read_only() && spare.pending_records() == 0) {
     (void)spare.Truncate(spare.checkpoint_sequence());
   }

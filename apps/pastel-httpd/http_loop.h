@@ -120,11 +120,16 @@ class HttpLoop {
 
   // Commits the batch and sends its answers; applies its writes.
   void Finish();
-  // When the active stream is three quarters full: copies the records the index still needs into
-  // the spare stream (with their sequences), commits, truncates the active one, and swaps them.
-  // PERSIST: before, the active stream holds the state; after the copies' commit both do (recovery
-  // merges identical copies); after the truncation, the new active stream alone does.
-  void MaybeCompact();
+  // Compaction, when the active stream is three quarters full: copies the records the index still
+  // needs into the spare stream (with their sequences), a slice of kCompactSlice records per loop
+  // turn (after the turn's answers were submitted, so no answer waits for a whole scan); once the
+  // scan has caught up with the tail, commits the copies, truncates the active stream and swaps.
+  // PERSIST: before, the active stream holds the state; after the copies' commits both do
+  // (recovery merges identical copies); after the truncation, the new active stream alone does.
+  void MaybeStartCompaction();
+  void CompactSlice();
+  void AbortCompaction();
+  static constexpr uint32_t kCompactSlice = 1024;
 
   Backend& backend_;
   Pool& pool_;
@@ -133,6 +138,11 @@ class HttpLoop {
   uint32_t stream_ids_[2];
   int active_ = 0;
   LogStream* stream_;  // the active stream
+  bool compacting_ = false;
+  uint64_t compact_start_seq_ = 0;   // the active stream's last sequence when the scan began
+  uint64_t compact_cursor_ = 0;      // next record of the active stream to scan
+  uint64_t compact_copied_ = 0;      // records copied by the compaction in progress
+  uint64_t compact_retry_tail_ = 0;  // after a failed compaction: retry once the tail passed this
   Index& index_;
   std::atomic<uint64_t>& none_seq_;
   LoopOptions options_;

@@ -9,12 +9,16 @@
 -- Every answer should be 201 Created. wrk counts any other status in its "Non-2xx or 3xx
 -- responses" line (e.g. 507 once a log stream is full, 503 after a failed sync); this script
 -- defines no response() callback, so that wrk keeps its fast path and measures the server.
+-- done() (report.lua) prints one machine-readable line for bench/macro/seed_figure.
 --
 --   wrk -t1 -c100 -d10s -s bench/wrk/post_1k.lua http://127.0.0.1:8081
 --   KEYS=1000 wrk -t1 -c100 -d10s -s bench/wrk/post_1k.lua http://127.0.0.1:8081
 --
 -- Each wrk thread runs its own copy of this script (its own counter) over the same keys, so
 -- threads also overwrite each other's keys.
+
+package.path = debug.getinfo(1, "S").source:match("@?(.*/)") .. "?.lua;" .. package.path
+local report = require("report")
 
 local keys = tonumber(os.getenv("KEYS") or "") or 10000
 local body = string.rep("x", 1024)
@@ -26,3 +30,5 @@ function request()
   counter = (counter + 1) % keys
   return wrk.format("POST", path, headers, body)
 end
+
+done = report.done

@@ -140,12 +140,22 @@ class LogStream {
   Result<uint64_t> AppendDelete(std::string_view key);
   // Compaction: appends a copy of a record written earlier (in another stream) with its original
   // sequence, which must exceed every sequence already in this stream's generation. Recovery
-  // treats a record and its copy (same sequence, same content) as one.
+  // treats a record and its copy (same sequence, same content) as one. `record` must be committed:
+  // its value is already durable, so the copy reuses its data checksum and Commit does not flush
+  // the value again (a batch of copies only costs the records' own lines).
   Result<uint64_t> AppendCopy(const RecordView& record);
   // PERSIST: before, the batch's records and values may be partly on the media (a crash now
   // discards the whole batch at recovery); after it returns OK, every record of the batch and
   // every byte its extents point to are durable. An error makes the stream and the pool read-only.
   Result<CommitInfo> Commit();
+
+  // Visits, in order, up to `max` committed records of this generation from offset *cursor (0:
+  // the first), and advances *cursor past the visited ones. Returns true when *cursor reached the
+  // committed end. `fn` returning false stops at that record (*cursor stays on it; returns false).
+  // No checksum is verified: these are records this process committed or recovered. For
+  // incremental compaction, a slice per batch.
+  bool VisitCommitted(uint64_t* cursor, uint32_t max,
+                      const std::function<bool(const RecordView&)>& fn) const;
 
   uint32_t pending_records() const { return pending_records_; }
   // Offsets are from the start of the stream; records occupy [records_begin(), tail()).
@@ -169,8 +179,9 @@ class LogStream {
 
  private:
   friend class Log;
+  // `data_crc`: the value's checksum when known (a copy of a committed record), else computed.
   Result<uint64_t> Append(RecordType type, std::string_view key, std::span<const Extent> extents,
-                          uint64_t sequence = 0);
+                          uint64_t sequence = 0, const uint32_t* data_crc = nullptr);
   Status Fail(Status st);
 
   Log* log_ = nullptr;
@@ -185,6 +196,7 @@ class LogStream {
   uint64_t batch_start_ = 0;  // offset of the first record of the open batch
   uint64_t last_record_ = 0;  // offset of the last appended record
   uint32_t pending_records_ = 0;
+  bool batch_fresh_values_ = false;  // the open batch has a value that Commit must flush
   Status failed_;
 };
 

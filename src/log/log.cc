@@ -298,11 +298,12 @@ Result<uint64_t> LogStream::AppendCopy(const RecordView& record) {
     return Status::InvalidArgument("copied record's sequence " + std::to_string(record.sequence) +
                                    " does not follow " + std::to_string(last_seq_));
   }
-  return Append(record.type, record.key, record.extents, record.sequence);
+  return Append(record.type, record.key, record.extents, record.sequence, &record.data_crc);
 }
 
 Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
-                                   std::span<const Extent> extents, uint64_t sequence) {
+                                   std::span<const Extent> extents, uint64_t sequence,
+                                   const uint32_t* data_crc) {
   if (!failed_.ok()) {
     return Status::ReadOnly("log stream " + std::to_string(id_) +
                             " is read-only after: " + failed_.ToString());
@@ -344,7 +345,8 @@ Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
   last_seq_ = std::max(last_seq_, seq);
   uint8_t* rec = base_ + tail_;
   RecordHeader h{};
-  h.data_crc = DataCrc(pool, extents);
+  h.data_crc = data_crc != nullptr ? *data_crc : DataCrc(pool, extents);
+  batch_fresh_values_ = batch_fresh_values_ || (data_crc == nullptr && !extents.empty());
   h.sequence = seq;
   h.generation = generation_;
   h.batch_offset = static_cast<uint32_t>((tail_ - batch_start_) / kRecordAlign);
@@ -370,6 +372,22 @@ Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
   tail_ += bytes;
   ++pending_records_;
   return seq;
+}
+
+bool LogStream::VisitCommitted(uint64_t* cursor, uint32_t max,
+                               const std::function<bool(const RecordView&)>& fn) const {
+  uint64_t off = std::max(*cursor, kStreamRecordsOffset);
+  for (uint32_t n = 0; off < batch_start_ && n < max; ++n) {
+    RecordHeader h;
+    std::memcpy(&h, base_ + off, sizeof(h));
+    if (!fn(ViewAt(id_, base_, off))) {
+      *cursor = off;
+      return false;
+    }
+    off += uint64_t{h.n_lines} * kRecordAlign;
+  }
+  *cursor = off;
+  return off >= batch_start_;
 }
 
 Status LogStream::Fail(Status st) {
@@ -410,7 +428,8 @@ Result<CommitInfo> LogStream::Commit() {
     info.last_sequence = v.sequence;
     ++info.records;
     info.value_bytes += v.value_len;
-    for (const Extent& e : v.extents) {
+    // A batch of compaction copies only: every value is durable since its original's commit.
+    for (const Extent& e : batch_fresh_values_ ? v.extents : std::span<const Extent>()) {
       Status st = data_ops.Flush(pool.BufferData(e.buffer) + e.offset, e.length);
       if (!st.ok()) {
         return Fail(st);
@@ -435,6 +454,7 @@ Result<CommitInfo> LogStream::Commit() {
   }
   batch_start_ = tail_;
   pending_records_ = 0;
+  batch_fresh_values_ = false;
   return info;
 }
 

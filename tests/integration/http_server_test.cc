@@ -75,6 +75,9 @@ const ServerParam kBaseline{"baseline", PASTEL_BASELINE_PATH, {}};
 const ServerParam kHttpdCopy{"httpd_persist_copy", PASTEL_HTTPD_PATH, {"--persist", "copy"}};
 const ServerParam kHttpdNone{"httpd_persist_none", PASTEL_HTTPD_PATH, {"--persist", "none"}};
 const ServerParam kHttpdEpoll{"httpd_epoll", PASTEL_HTTPD_PATH, {"--backend", "epoll"}};
+// Log streams of 1 MiB: the kill -9 rounds write enough to compact them several times, so kills
+// land before, during and after compactions.
+const ServerParam kHttpdSmallLog{"httpd_small_log", PASTEL_HTTPD_PATH, {"--log-size", "1M"}};
 
 std::string ParamName(const ::testing::TestParamInfo<ServerParam>& info) {
   return info.param.name;
@@ -1074,11 +1077,75 @@ TEST_P(DurableServerTest, AcknowledgedWritesSurviveKill9) {
       << "pastelctl verify --pool " << pool_ << ": " << v.Describe();
 }
 
+// pastel-httpd's log compaction (two streams per loop, the live records copied a slice per loop
+// turn): with small streams, many overwrites and deletes compact several times, and the live set
+// is intact after kill -9.
+class HttpdCompactionTest : public ServerTest {};
+
+TEST_P(HttpdCompactionTest, LiveSetSurvivesCompactionsAndKill9) {
+  constexpr int kKeys = 500;
+  constexpr int kPasses = 40;
+  pool_ = dir_.File("small-log.pool");  // the log's size is fixed when the pool is created
+  ASSERT_TRUE(StartServer({"--log-size", "256K"}));
+  std::map<std::string, std::string> want;  // absent: deleted
+  {
+    Client c(port());
+    ASSERT_TRUE(c.connected()) << c.error();
+    for (int pass = 0; pass < kPasses; ++pass) {
+      for (int k = 0; k < kKeys; ++k) {
+        const std::string key = "/c/" + std::to_string(k);
+        if (pass == kPasses - 1 && k % 7 == 0) {
+          ASSERT_TRUE(Keeps(c.Call(Delete(key)), 204)) << key;
+          want.erase(key);
+          continue;
+        }
+        const std::string value =
+            Pattern(static_cast<size_t>(50 + (k * 13 + pass) % 400), pass * kKeys + k);
+        ASSERT_TRUE(Keeps(c.Call(Post(key, value)), 201)) << key << " pass " << pass;
+        want[key] = value;
+      }
+    }
+    const Response m = c.Call(Get("/metrics"));
+    ASSERT_TRUE(Keeps(m, 200));
+    constexpr std::string_view kLine = "\npastel_log_compactions_total ";
+    const size_t at = m.body.find(kLine);
+    ASSERT_NE(at, std::string::npos) << m.body;
+    const int compactions = std::atoi(m.body.c_str() + at + kLine.size());
+    std::cout << "[ compact  ] " << kKeys * kPasses << " writes, " << compactions
+              << " compactions\n";
+    EXPECT_GE(compactions, 3) << "20,000 records through 256 KiB streams";
+  }
+  server_->Kill9();
+  ASSERT_TRUE(server_->Restart());
+  Client c(port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  for (int k = 0; k < kKeys; ++k) {
+    const std::string key = "/c/" + std::to_string(k);
+    const Response r = c.Call(Get(key));
+    auto it = want.find(key);
+    if (it == want.end()) {
+      EXPECT_TRUE(Keeps(r, 404)) << key << " was deleted";
+    } else {
+      ASSERT_TRUE(Keeps(r, 200)) << key;
+      EXPECT_EQ(Diff(r.body, it->second), "") << key;
+    }
+  }
+  ASSERT_TRUE(server_->Stop());
+  const RunResult v = RunProgram({PASTELCTL_PATH, "verify", "--pool", pool_}, dir_.path(), 120);
+  EXPECT_TRUE(v.exited && v.exit_code == 0)
+      << "pastelctl verify --pool " << pool_ << ": " << v.Describe();
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, HttpdCompactionTest, ::testing::Values(kHttpd, kHttpdEpoll),
+                         ParamName);
+
 INSTANTIATE_TEST_SUITE_P(Servers, ServerTest,
                          ::testing::Values(kHttpd, kBaseline, kHttpdCopy, kHttpdNone, kHttpdEpoll),
                          ParamName);
 INSTANTIATE_TEST_SUITE_P(Servers, DurableServerTest,
-                         ::testing::Values(kHttpd, kBaseline, kHttpdCopy, kHttpdEpoll), ParamName);
+                         ::testing::Values(kHttpd, kBaseline, kHttpdCopy, kHttpdEpoll,
+                                           kHttpdSmallLog),
+                         ParamName);
 
 }  // namespace
 }  // namespace pastel::integration

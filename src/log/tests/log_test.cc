@@ -438,7 +438,11 @@ TEST(LogCompactionTest, CopiesKeepTheirSequenceAndRecoverAsOne) {
     return true;
   });
   EXPECT_EQ(copied, live_seqs);
+  // The values were durable since their originals' commit: the copies' batch flushes its record
+  // lines (one range) and nothing else.
+  const uint64_t flushes = s->ops().flush_count();
   ASSERT_TRUE(dst.Commit().ok());
+  EXPECT_EQ(s->ops().flush_count() - flushes, 1u);
   RecordView older;
   older.sequence = 2;
   older.key = "x";
