@@ -575,7 +575,8 @@ void HttpLoop::CompactSlice() {
   bool fits = !stream_->read_only() && !spare.read_only();
   // Every write of the active stream is committed here (Finish commits its batch).
   const bool scanned =
-      fits && stream_->VisitCommitted(&compact_cursor_, kCompactSlice, [&](const RecordView& r) {
+      fits &&
+      stream_->VisitCommitted(&compact_cursor_, options_.compact_slice, [&](const RecordView& r) {
         if (!index_.IsCurrent(r.key, r.sequence)) {
           return true;  // superseded: its buffers were given back
         }

@@ -43,6 +43,9 @@ struct LoopOptions {
   // Only when no other loop's streams can hold an older write of a key may compaction drop a
   // delete's record (one loop).
   bool drop_tombstones = true;
+  // Records of the active stream a compaction scans per loop turn (tests make it small so that a
+  // compaction spans many turns).
+  uint32_t compact_slice = 1024;
 };
 
 class HttpLoop {
@@ -121,7 +124,7 @@ class HttpLoop {
   // Commits the batch and sends its answers; applies its writes.
   void Finish();
   // Compaction, when the active stream is three quarters full: copies the records the index still
-  // needs into the spare stream (with their sequences), a slice of kCompactSlice records per loop
+  // needs into the spare stream (with their sequences), a slice of compact_slice records per loop
   // turn (after the turn's answers were submitted, so no answer waits for a whole scan); once the
   // scan has caught up with the tail, commits the copies, truncates the active stream and swaps.
   // PERSIST: before, the active stream holds the state; after the copies' commits both do
@@ -129,7 +132,6 @@ class HttpLoop {
   void MaybeStartCompaction();
   void CompactSlice();
   void AbortCompaction();
-  static constexpr uint32_t kCompactSlice = 1024;
 
   Backend& backend_;
   Pool& pool_;
