@@ -25,6 +25,7 @@ struct Config {
   StoreOptions store;
   std::string sync = "flush";
   uint64_t max_body = 1 << 20;
+  double request_timeout_s = 30;
 };
 
 // Exit codes: 0 stopped by a signal, 1 a failure at run time, 2 a bad command line.
@@ -50,6 +51,7 @@ int Serve(Config cfg) {
 
   ServerOptions so;
   so.limits.max_body = cfg.max_body;
+  so.request_timeout_ms = static_cast<uint32_t>(cfg.request_timeout_s * 1000);
   const std::string host = listeners->host();
   Result<std::unique_ptr<Server>> server = Server::Start(**store, std::move(listeners).value(), so);
   if (!server.ok()) {
@@ -133,6 +135,11 @@ int Main(int argc, char** argv) {
   app.add_option("--max-body", cfg.max_body, "largest accepted body in bytes (413 beyond)")
       ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--request-timeout", cfg.request_timeout_s,
+                 "seconds a request may take to arrive whole once begun (408 and close after; "
+                 "0: no limit); idle keep-alive connections are not timed out")
+      ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   app.add_option("--sync", cfg.sync,
                  "flush: the pool's own persist ops (clwb + sfence on /dev/shm, msync on a "

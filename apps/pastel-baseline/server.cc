@@ -52,6 +52,7 @@ struct alignas(64) LoopCounters {
   std::atomic<uint64_t> tx_bytes{0};
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> open{0};
+  std::atomic<uint64_t> request_timeouts{0};  // 408: a request did not arrive whole in time
 
   static void Add(std::atomic<uint64_t>& a, uint64_t n = 1) {
     a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -106,6 +107,8 @@ class Loop {
     bool lingering = false;      // our side shut down after the last answer; dropping input
     size_t lingered_bytes = 0;
     Clock::time_point linger_deadline{};
+    bool partial = false;               // bytes of an unfinished request are buffered
+    Clock::time_point partial_since{};  // ... since then
 
     size_t InLen() const { return in_end - in_begin; }
     size_t OutPending() const { return out.size() - out_off; }
@@ -155,6 +158,7 @@ class Loop {
   int listen_fd_ = -1;
   bool accept_paused_ = false;
   Clock::time_point accept_resume_{};
+  Clock::time_point next_timeout_sweep_{};
   uint32_t lingering_ = 0;
   std::unordered_map<Conn*, std::unique_ptr<Conn>> conns_;
   std::vector<iovec> iov_;  // scratch for RespondValue
@@ -214,7 +218,7 @@ Status Loop::Run(const std::atomic<bool>& stop) {
         OnEvent(c, events[i].events);
       }
     }
-    if (lingering_ > 0 || accept_paused_) {
+    if (lingering_ > 0 || accept_paused_ || options_.request_timeout_ms != 0) {
       Sweep();
     }
   }
@@ -274,6 +278,24 @@ void Loop::Sweep() {
     ev.data.ptr = nullptr;
     (void)::epoll_ctl(epfd_, EPOLL_CTL_MOD, listen_fd_, &ev);
     accept_paused_ = false;
+  }
+  if (options_.request_timeout_ms != 0 && now >= next_timeout_sweep_) {
+    next_timeout_sweep_ =
+        now + std::chrono::milliseconds(std::max<uint32_t>(100, options_.request_timeout_ms / 8));
+    const auto limit = std::chrono::milliseconds(options_.request_timeout_ms);
+    std::vector<Conn*> late;
+    for (auto& [ptr, conn] : conns_) {
+      if (conn->partial && !conn->closing && !conn->lingering &&
+          now - conn->partial_since > limit) {
+        late.push_back(ptr);
+      }
+    }
+    for (Conn* c : late) {
+      c->partial = false;
+      LoopCounters::Add(counters_.request_timeouts);
+      Respond(*c, 408, "Request Timeout\n", /*keep_alive=*/false, /*send_body=*/true);
+      Service(c);  // sends it, then lingers and closes
+    }
   }
   if (lingering_ == 0) {
     return;
@@ -384,6 +406,13 @@ bool Loop::Process(Conn& c) {
     c.continue_sent = false;
     Handle(c, h, std::string_view(p + h.head_bytes, body_len));
     c.in_begin += total;
+    c.partial = false;  // a request was taken whole; what follows starts its own clock
+  }
+  if (c.InLen() > 0 && !c.closing && !c.partial && !backpressure) {
+    c.partial = true;
+    c.partial_since = Clock::now();
+  } else if (c.InLen() == 0) {
+    c.partial = false;
   }
   if (c.in_begin == c.in_end) {
     c.in_begin = c.in_end = 0;
@@ -816,13 +845,15 @@ void Help(std::string* out, const char* name, const char* type, const char* help
 
 std::string Server::RenderMetrics() const {
   std::array<uint64_t, 6> req{};
-  uint64_t parse_errors = 0, r2 = 0, r4 = 0, r5 = 0, rx = 0, tx = 0, accepted = 0, open = 0;
+  uint64_t parse_errors = 0, r2 = 0, r4 = 0, r5 = 0, rx = 0, tx = 0, accepted = 0, open = 0,
+           timeouts = 0;
   for (const auto& loop : loops_) {
     const LoopCounters& c = loop->counters();
     for (size_t m = 0; m < req.size(); ++m) {
       req[m] += c.requests[m].load(std::memory_order_relaxed);
     }
     parse_errors += c.parse_errors.load(std::memory_order_relaxed);
+    timeouts += c.request_timeouts.load(std::memory_order_relaxed);
     r2 += c.responses_2xx.load(std::memory_order_relaxed);
     r4 += c.responses_4xx.load(std::memory_order_relaxed);
     r5 += c.responses_5xx.load(std::memory_order_relaxed);
@@ -842,6 +873,9 @@ std::string Server::RenderMetrics() const {
   Help(&out, "pastel_parse_errors_total", "counter",
        "Requests refused by the parser (400, 411, 413, 414, 431, 505).");
   Line(&out, "pastel_parse_errors_total", "", parse_errors);
+  Help(&out, "pastel_request_timeouts_total", "counter",
+       "Requests not received whole within --request-timeout (408, connection closed).");
+  Line(&out, "pastel_request_timeouts_total", "", timeouts);
   Help(&out, "pastel_responses_total", "counter", "Responses, by status class.");
   Line(&out, "pastel_responses_total", "{class=\"2xx\"}", r2);
   Line(&out, "pastel_responses_total", "{class=\"4xx\"}", r4);

@@ -52,6 +52,9 @@ class Listeners {
 
 struct ServerOptions {
   http::Limits limits;
+  // A request (head and body) must arrive whole within this many milliseconds of its first bytes,
+  // else 408 and the connection is closed (slowloris). Idle connections are not timed out. 0: none.
+  uint32_t request_timeout_ms = 30000;
 };
 
 class Loop;

@@ -1,6 +1,7 @@
 #include "http_loop.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -56,8 +57,15 @@ Status HttpLoop::Run(const std::atomic<bool>& stop) {
     if (!batch.ok()) {
       return batch.status();
     }
+    now_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now().time_since_epoch())
+                  .count();
     if (!batch->empty()) {
       OnBatch(*batch);
+    }
+    if (options_.request_timeout_ms != 0 && now_ms_ >= next_sweep_ms_) {
+      next_sweep_ms_ = now_ms_ + std::max<int64_t>(100, options_.request_timeout_ms / 8);
+      SweepTimeouts();
     }
     if (compacting_) {
       (void)backend_.Submit();  // the turn's answers go out before the slice's work
@@ -100,12 +108,34 @@ void HttpLoop::OnBatch(std::span<const RxSlot> batch) {
   for (ConnId id : dirty_) {
     auto it = conns_.find(id);
     if (it != conns_.end()) {
-      it->second.dirty = false;
-      Parse(it->second);
+      Conn& c = it->second;
+      c.dirty = false;
+      Parse(c);
+      if (c.avail == 0 || c.closing) {
+        c.partial_since_ms = 0;
+      } else if (c.partial_since_ms == 0) {
+        c.partial_since_ms = now_ms_;  // an unfinished request: its clock starts
+      }
     }
   }
   dirty_.clear();
   Finish();
+}
+
+void HttpLoop::SweepTimeouts() {
+  const int64_t limit = options_.request_timeout_ms;
+  bool any = false;
+  for (auto& [id, c] : conns_) {
+    if (c.partial_since_ms != 0 && !c.closing && now_ms_ - c.partial_since_ms > limit) {
+      c.partial_since_ms = 0;
+      counters_.Add(counters_.request_timeouts);
+      Error(c, 408);
+      any = true;
+    }
+  }
+  if (any) {
+    Finish();  // sends the answers (no write is pending between turns)
+  }
 }
 
 void HttpLoop::Parse(Conn& c) {
@@ -410,6 +440,7 @@ void HttpLoop::BodyExtents(const Conn& c, uint64_t skip, uint64_t len,
 }
 
 void HttpLoop::Consume(Conn& c, uint64_t n) {
+  c.partial_since_ms = 0;  // a request was taken whole; what follows starts its own clock
   c.avail -= n;
   while (n > 0) {
     Seg& s = c.segs[c.head];

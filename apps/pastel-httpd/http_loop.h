@@ -46,6 +46,10 @@ struct LoopOptions {
   // Records of the active stream a compaction scans per loop turn (tests make it small so that a
   // compaction spans many turns).
   uint32_t compact_slice = 1024;
+  // A request (head and body) must arrive whole within this many milliseconds of its first bytes,
+  // else 408 and the connection is closed (slowloris). Idle keep-alive connections are not
+  // timed out. 0: no limit.
+  uint32_t request_timeout_ms = 30000;
 };
 
 class HttpLoop {
@@ -77,8 +81,9 @@ class HttpLoop {
     uint64_t avail = 0;      // unconsumed bytes
     bool closing = false;    // an answer that closes was queued: ignore what follows
     bool continue_sent = false;
-    bool dirty = false;   // on this batch's list of connections to parse
-    std::string scratch;  // a head that straddles receives, copied
+    bool dirty = false;            // on this batch's list of connections to parse
+    std::string scratch;           // a head that straddles receives, copied
+    int64_t partial_since_ms = 0;  // when the unfinished request's bytes began (0: none)
   };
   enum class ActionKind : uint8_t { kText, kValue, kWrite, kContinue };
   struct Action {
@@ -98,6 +103,8 @@ class HttpLoop {
   };
 
   void OnBatch(std::span<const RxSlot> batch);
+  // Answers 408 and closes every connection whose unfinished request is older than the timeout.
+  void SweepTimeouts();
   void Parse(Conn& c);
   void Handle(Conn& c, const http::RequestHead& h, uint64_t body_len);
   // The extents of `len` bytes starting `skip` bytes into c's unconsumed data.
@@ -161,6 +168,8 @@ class HttpLoop {
   std::string head_buf_;              // scratch for response heads
   bool last_request_closes_ = false;  // the request being handled asked to close after it
   bool head_request_ = false;         // the request being handled is a HEAD: answers carry no body
+  int64_t now_ms_ = 0;                // steady clock, read once per loop turn
+  int64_t next_sweep_ms_ = 0;
 };
 
 }  // namespace pastel::httpd

@@ -34,6 +34,7 @@ struct Config {
   uint32_t threads = 1;
   bool busy_poll = false;
   uint64_t max_body = 1 << 20;
+  double request_timeout_s = 30;
 };
 
 int Fail(const std::string& what, const Status& st) {
@@ -138,6 +139,7 @@ int Serve(const Config& cfg) {
   LoopOptions lo;
   lo.persist = mode;
   lo.limits.max_body = cfg.max_body;
+  lo.request_timeout_ms = static_cast<uint32_t>(cfg.request_timeout_s * 1000);
   lo.reserve_buffers = std::min<uint32_t>(1024, pool->PartitionCount(0) / 8);
   lo.drop_tombstones = log->stream_count() == 2;
   NetOptions no;
@@ -222,6 +224,11 @@ int main(int argc, char** argv) {
   app.add_flag("--busy-poll", cfg.busy_poll, "spin on the completion queue instead of sleeping");
   app.add_option("--max-body", cfg.max_body, "largest accepted body (413 beyond); K/M suffixes")
       ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  app.add_option("--request-timeout", cfg.request_timeout_s,
+                 "seconds a request may take to arrive whole once begun (408 and close after; "
+                 "0: no limit); idle keep-alive connections are not timed out")
+      ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   try {
     app.parse(argc, argv);

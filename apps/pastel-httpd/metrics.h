@@ -28,6 +28,7 @@ struct LoopCounters {
   std::atomic<uint64_t> kept{0};
   std::atomic<uint64_t> compactions{0};
   std::atomic<uint64_t> compacted_records{0};
+  std::atomic<uint64_t> request_timeouts{0};  // 408: a request did not arrive whole in time
 
   void Add(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 };

@@ -291,6 +291,18 @@ Response Client::Call(std::string_view request, bool head_request) {
   return Read(head_request);
 }
 
+bool Client::Readable(std::chrono::milliseconds wait) {
+  if (!buffer_.empty()) {
+    return true;
+  }
+  pollfd p{fd_, POLLIN, 0};
+  int n;
+  do {
+    n = ::poll(&p, 1, static_cast<int>(wait.count()));
+  } while (n < 0 && errno == EINTR);
+  return n > 0;
+}
+
 bool Client::PeerClosed() {
   if (fd_ < 0) {
     error_ = "not connected";

@@ -56,6 +56,8 @@ class Client {
   bool Send(std::string_view bytes);
   // Sends `bytes` in pieces of at most `piece` bytes with a pause after each.
   bool SendInPieces(std::string_view bytes, size_t piece, std::chrono::microseconds pause);
+  // True when a byte from the server (or its close) is waiting or arrives within `wait`.
+  bool Readable(std::chrono::milliseconds wait);
   // Reads one response. `head_request`: the answer to HEAD, whose body is not sent.
   Response Read(bool head_request = false);
   Response Call(std::string_view request, bool head_request = false);
