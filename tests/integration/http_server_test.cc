@@ -130,6 +130,11 @@ std::string Put(std::string_view key, std::string_view value) {
   return Request("PUT", key, value);
 }
 
+uint64_t EnvU64(const char* name, uint64_t dflt) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : dflt;
+}
+
 uint64_t TestSeed() {
   if (const char* s = std::getenv("PASTEL_TEST_SEED"); s != nullptr && *s != '\0') {
     return std::strtoull(s, nullptr, 10);
@@ -928,14 +933,16 @@ std::vector<std::vector<WriteOp>> RoundOps(int round) {
   constexpr int kKeys = 2000;
   constexpr int kPasses = 25;  // more than any server writes in 300 ms: the kill ends the round
   std::vector<std::vector<WriteOp>> ops(kWriters);
-  int next_delete = round;
+  // Rounds 0..4 reach new keys (each overlaps the previous); later rounds go over them again.
+  const int window = round % 5;
+  int next_delete = window;
   for (int pass = 0; pass < kPasses; ++pass) {
-    for (int i = round * kStride; i < round * kStride + kKeys; ++i) {
+    for (int i = window * kStride; i < window * kStride + kKeys; ++i) {
       const uint64_t seed =
           ((static_cast<uint64_t>(i) << 8) + static_cast<uint64_t>(round)) * 64u + pass;
       ops[i % kWriters].push_back({"/rec/" + std::to_string(i),
                                    (i + pass) % 3 == 0 ? WriteOp::kPut : WriteOp::kPost, seed});
-      if (pass == 0 && i % 10 == 0 && next_delete < round * kStride) {
+      if (pass == 0 && i % 10 == 0 && next_delete < window * kStride) {
         ops[next_delete % kWriters].push_back(
             {"/rec/" + std::to_string(next_delete), WriteOp::kDelete, 0});
         next_delete += 7;
@@ -1056,7 +1063,8 @@ void CheckAgainstState(uint16_t port, const std::map<std::string, KeyState>& sta
 }
 
 TEST_P(DurableServerTest, AcknowledgedWritesSurviveKill9) {
-  constexpr int kRounds = 3;
+  // PASTEL_KILL_ROUNDS=100 is the long variant.
+  const int kRounds = static_cast<int>(std::max<uint64_t>(1, EnvU64("PASTEL_KILL_ROUNDS", 3)));
   const uint64_t seed = TestSeed();
   std::cout << "[ seed     ] " << seed << " (PASTEL_TEST_SEED=" << seed << " repeats it)\n";
   RecordProperty("seed", std::to_string(seed));
