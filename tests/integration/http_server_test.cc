@@ -794,6 +794,36 @@ TEST_P(ServerTest, CurlRoundTrip) {
 
 // 1,000 connections open at once, each writing and reading its own key. Four threads of 250
 // blocking connections each: every connection sends its request before any answer is read.
+TEST_P(ServerTest, TenThousandIdleConnectionsThenTraffic) {
+  // 10,000 connections that send nothing cost the server no more than their state: it keeps
+  // serving, and every one of them still works afterwards.
+  constexpr int kIdle = 10000;
+  rlimit rl{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &rl), 0);
+  if (rl.rlim_cur < kIdle + 512) {
+    GTEST_SKIP() << "RLIMIT_NOFILE is " << rl.rlim_cur << ": 10,000 connections need more";
+  }
+  std::vector<std::unique_ptr<Client>> idle;
+  idle.reserve(kIdle);
+  for (int i = 0; i < kIdle; ++i) {
+    idle.push_back(std::make_unique<Client>(port()));
+    ASSERT_TRUE(idle.back()->connected()) << "connection " << i << ": " << idle.back()->error();
+  }
+  Client active(port());
+  ASSERT_TRUE(active.connected()) << active.error();
+  for (int i = 0; i < 50; ++i) {
+    const std::string key = "/idle10k/" + std::to_string(i);
+    ASSERT_TRUE(Keeps(active.Call(Post(key, Pattern(512, i))), 201)) << key;
+    const Response r = active.Call(Get(key));
+    ASSERT_TRUE(Keeps(r, 200)) << key;
+    EXPECT_EQ(Diff(r.body, Pattern(512, i)), "");
+  }
+  // Every idle connection was accepted and is served: a request on each of a spread of them.
+  for (int i = 0; i < kIdle; i += 97) {
+    ASSERT_TRUE(Keeps(idle[i]->Call(Get("/idle10k/7")), 200)) << "idle connection " << i;
+  }
+}
+
 TEST_P(ServerTest, ThousandConcurrentConnections) {
   constexpr int kConnections = 1000;
   constexpr int kThreads = 4;
