@@ -101,7 +101,8 @@ Parsed ParseAt(const uint8_t* stream, uint64_t size, uint64_t off, uint32_t gene
       h.type == static_cast<uint8_t>(RecordType::kPut) ||
       (h.type == static_cast<uint8_t>(RecordType::kDelete) && h.n_extents == 0 && h.value_len == 0);
   if (!type_ok || (h.flags & ~kRecordFlagBatchEnd) != 0 || h.reserved != 0 || h.key_len == 0 ||
-      h.key_len > kMaxKeyLen || RecordBytes(h.key_len, h.n_extents) != bytes ||
+      h.sequence > kMaxSequence || h.key_len > kMaxKeyLen ||
+      RecordBytes(h.key_len, h.n_extents) != bytes ||
       uint64_t{h.batch_offset} * kRecordAlign > off - kStreamRecordsOffset) {
     p.why = "record fields inconsistent";
     return p;
@@ -249,7 +250,8 @@ Result<std::pair<StreamHeader, uint32_t>> ReadStreamHeader(const uint8_t* stream
       reserved_zero = reserved_zero && b == 0;
     }
     if (h.magic != kStreamHeaderMagic || h.checksum != Crc32c(&h, kStreamHeaderChecksummedBytes) ||
-        h.stream_id != id || h.generation == 0 || !reserved_zero) {
+        h.stream_id != id || h.generation == 0 || h.checkpoint_seq > kMaxSequence ||
+        !reserved_zero) {
       continue;
     }
     if (!best || h.generation > best->first.generation) {

@@ -19,6 +19,10 @@ inline constexpr uint64_t kStreamRecordsOffset = 128;       // two 64-byte heade
 inline constexpr size_t kRecordAlign = 64;                  // records are whole cache lines
 inline constexpr size_t kMaxRecordBytes = 32 * 1024;
 inline constexpr uint32_t kMaxStreams = 256;
+// Sequences (in records and checkpoints) above this are damage, never written: at 10^9 appends a
+// second a writer needs 292 years to get there, and the headroom keeps next_sequence + n from
+// wrapping to small numbers that recovery would then take for stale records.
+inline constexpr uint64_t kMaxSequence = uint64_t{1} << 63;
 
 // At offset 0 of the log file; written once when the log is created.
 struct LogHeader {

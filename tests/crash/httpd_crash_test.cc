@@ -435,6 +435,19 @@ class HttpdCrashHarness {
   bool failing_ = false;
 };
 
+}  // namespace
+}  // namespace pastel
+
+namespace pastel::httpd {
+// Names the mode in ctest's test names and gtest's messages.
+void PrintTo(PersistMode m, std::ostream* os) {
+  *os << (m == PersistMode::kInPlace ? "inplace" : m == PersistMode::kCopy ? "copy" : "none");
+}
+}  // namespace pastel::httpd
+
+namespace pastel {
+namespace {
+
 class HttpdCrashTest : public ::testing::TestWithParam<PersistMode> {};
 
 TEST_P(HttpdCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {

@@ -105,6 +105,15 @@ TEST(LogCorruptionTest, Table) {
          f.Reseal(4);
        },
        false, 4, ScanEnd::kStale, "does not follow"},
+      // Found by tests/fuzz/log_recover_fuzz: a sequence near 2^64 made the next appends wrap
+      // to small sequences, which the next recovery dropped as stale (acknowledged writes lost).
+      {"sequence beyond kMaxSequence in the last record, checksum good",
+       [](Fixture& f) {
+         const uint64_t seq = UINT64_MAX;
+         std::memcpy(&f.image[f.RecordAt(9) + 8], &seq, 8);
+         f.Reseal(9);
+       },
+       false, 8, ScanEnd::kTorn, "fields inconsistent"},
       {"old value bytes flipped (acknowledged batch)",
        [](Fixture& f) { f.image[f.ValueAt(2)] ^= 0x20; }, true, 0, ScanEnd::kZeroed,
        "fails its data checksum"},
@@ -174,6 +183,17 @@ TEST(LogCorruptionTest, HeaderDamage) {
        [](Fixture& f) {
          f.image[f.shape.pool_bytes() + kLogHeaderRegion + 8] ^= 1;
          std::memset(&f.image[f.shape.pool_bytes() + kLogHeaderRegion + 64], 0x11, 64);
+       },
+       0, "no valid header"},
+      // Found by tests/fuzz/log_recover_fuzz: recovery used to take it and wrap next_sequence
+      // to 0, so the writes after it were dropped as stale by the next recovery.
+      {"checkpoint sequence beyond kMaxSequence, checksum good",
+       [](Fixture& f) {
+         uint8_t* slot = &f.image[f.shape.pool_bytes() + kLogHeaderRegion];
+         const uint64_t seq = UINT64_MAX;
+         std::memcpy(slot + 16, &seq, 8);
+         const uint32_t crc = Crc32c(slot, 60);
+         std::memcpy(slot + 60, &crc, 4);
        },
        0, "no valid header"},
       {"pool re-formatted under the log",

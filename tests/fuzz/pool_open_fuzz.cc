@@ -1,0 +1,142 @@
+// libFuzzer target: Pool::Open on a pool file whose bytes come from the input (a hostile or
+// damaged file on disk). Input: one mode byte, then the file's bytes.
+//   mode bit 0: recompute the header checksum over the given bytes, so that the fuzzer gets past
+//               it and reaches the field checks (a checksum is no defence against a bad writer);
+//   mode bit 1: grow the file (sparse zeros) to the size its header claims, at most 4 MiB;
+//   mode bit 2: pad the file to a multiple of 4 KiB;
+//   mode bits 3..7: partitions asked of Open (0: the header's).
+// Checks: Open fails cleanly or gives a pool whose every buffer lies inside the file: each one is
+// allocated, written at its first and last byte, and released (ASan and the mapping catch any
+// buffer outside the file); Open agrees with Pool::ReadHeader over the same bytes.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "pastel/crc32c.h"
+#include "pastel/pool.h"
+#include "pool/pool_format.h"
+
+namespace {
+
+using pastel::Pool;
+using pastel::PoolHeader;
+using pastel::Result;
+
+constexpr uint8_t kFixChecksum = 1;
+constexpr uint8_t kGrow = 2;
+constexpr uint8_t kPadToPage = 4;
+constexpr uint64_t kMaxGrow = 4 << 20;
+
+void Check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "pool_open_fuzz: invariant broken: %s\n", what);
+    std::abort();
+  }
+}
+
+std::string PoolPath() {
+  const char* dir = std::getenv("TMPDIR");
+  return std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/pastel-pool-fuzz-" +
+         std::to_string(::getpid()) + ".pool";
+}
+
+bool WriteFile(const std::string& path, const std::vector<uint8_t>& bytes, uint64_t file_size) {
+  ::unlink(path.c_str());
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return false;
+  }
+  bool ok = bytes.empty() ||
+            ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+  ok = ok && ::ftruncate(fd, static_cast<off_t>(file_size)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) {
+    return 0;
+  }
+  const uint8_t mode = data[0];
+  const uint32_t partitions = mode >> 3;
+  std::vector<uint8_t> bytes(data + 1, data + size);
+  if ((mode & kFixChecksum) != 0 && bytes.size() >= sizeof(PoolHeader)) {
+    const uint32_t crc = pastel::Crc32c(bytes.data(), pastel::kPoolHeaderChecksummedBytes);
+    std::memcpy(bytes.data() + offsetof(PoolHeader, checksum), &crc, sizeof(crc));
+  }
+  uint64_t file_size = bytes.size();
+  if ((mode & kGrow) != 0 && bytes.size() >= sizeof(PoolHeader)) {
+    uint64_t claimed = 0;
+    std::memcpy(&claimed, bytes.data() + offsetof(PoolHeader, file_size), sizeof(claimed));
+    file_size = std::max(file_size, std::min(claimed, kMaxGrow));
+  }
+  if ((mode & kPadToPage) != 0) {
+    file_size = (file_size + 4095) / 4096 * 4096;
+  }
+  // What the file holds, as ReadHeader sees it.
+  std::vector<uint8_t> image = bytes;
+  image.resize(file_size, 0);
+
+  static const std::string path = PoolPath();
+  if (!WriteFile(path, bytes, file_size)) {
+    return 0;  // the file system, not the pool code; nothing to check
+  }
+  Result<std::unique_ptr<Pool>> pool = Pool::Open(path, {}, partitions);
+  const Result<PoolHeader> header = Pool::ReadHeader(image.data(), image.size());
+  if (!pool.ok()) {
+    Check(!pool.status().message().empty(), "an error without a message");
+    // Only the partition count asked for, or a mapping of a size that is not whole pages, may
+    // refuse a header that reads well.
+    Check(!header.ok() || partitions != 0 || file_size % 4096 != 0,
+          "Open refused a header that ReadHeader accepts");
+    ::unlink(path.c_str());
+    return 0;
+  }
+  Check(header.ok(), "Open accepted a header that ReadHeader refuses");
+  Pool& p = **pool;
+  Check(p.buffer_count() == header->buffer_count && p.buffer_size() == header->buffer_size,
+        "Open and ReadHeader disagree");
+  Check(p.region_size() >= header->file_size, "pool larger than its file");
+  Check(p.partitions() >= 1 && p.partitions() <= pastel::kMaxPartitions, "partitions");
+  Check(p.FinishRecovery().ok(), "FinishRecovery");
+  uint32_t seen = 0;
+  for (uint32_t part = 0; part < p.partitions(); ++part) {
+    Check(p.PartitionFirst(part) + p.PartitionCount(part) <= p.buffer_count(), "partition range");
+    std::vector<uint32_t> taken;
+    while (true) {
+      Result<uint32_t> b = p.Allocate(part);
+      if (!b.ok()) {
+        break;
+      }
+      Check(*b < p.buffer_count() && p.PartitionOf(*b) == part, "allocated buffer out of range");
+      uint8_t* d = p.BufferData(*b);
+      Check(d >= p.region() + sizeof(PoolHeader) &&
+                d + p.buffer_size() <= p.region() + p.region_size(),
+            "buffer outside the mapping");
+      d[0] = 0xA5;
+      d[p.buffer_size() - 1] = 0x5A;
+      Check(p.IndexOf(d + p.buffer_size() - 1) == *b, "IndexOf");
+      taken.push_back(*b);
+    }
+    seen += static_cast<uint32_t>(taken.size());
+    for (uint32_t b : taken) {
+      Check(p.Release(b).ok(), "Release");
+    }
+  }
+  Check(seen == p.buffer_count(), "not every buffer could be allocated once");
+  Check(p.Counts().free == p.buffer_count(), "buffers lost");
+  pool->reset();
+  ::unlink(path.c_str());
+  return 0;
+}
