@@ -7,14 +7,12 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 
 #include "http_loop.h"
-#include "index.h"
 #include "metrics.h"
 #include "pastel/log.h"
 #include "pastel/net.h"
@@ -70,54 +68,21 @@ int Serve(const Config& cfg) {
   }
 
   // The pool and its log: opened and recovered, or created on first start.
-  const auto t0 = std::chrono::steady_clock::now();
-  std::unique_ptr<Pool> pool;
-  std::unique_ptr<Log> log;
-  uint64_t recoveries = 0;
-  Recovered rec;
-  Result<std::unique_ptr<Pool>> opened = Pool::Open(cfg.pool, {}, cfg.threads);
-  if (opened.ok()) {
-    pool = std::move(opened).value();
-    Result<std::unique_ptr<Log>> l = Log::Open(Log::PathForPool(cfg.pool), *pool);
-    if (!l.ok()) {
-      return Fail("open log", l.status());
-    }
-    log = std::move(l).value();
-    if (log->stream_count() < 2 * cfg.threads) {
-      return Fail("--threads",
-                  Status::InvalidArgument("the log has " + std::to_string(log->stream_count()) +
-                                          " stream(s), two per thread; start with at most " +
-                                          std::to_string(log->stream_count() / 2) + " thread(s)"));
-    }
-    Result<Recovered> r = log->Recover();
-    if (!r.ok()) {
-      return Fail("recover " + cfg.pool, r.status());
-    }
-    rec = std::move(r).value();
-    recoveries = 1;
-  } else if (opened.status().code() == StatusCode::kNotFound) {
-    PoolParams pp;
-    pp.buffer_size = cfg.buffer_size;
-    pp.partitions = cfg.threads;
-    Result<std::unique_ptr<Pool>> created = Pool::Create(cfg.pool, cfg.pool_size, pp);
-    if (!created.ok()) {
-      return Fail("create pool", created.status());
-    }
-    pool = std::move(created).value();
-    LogParams lp;
-    lp.streams = 2 * cfg.threads;  // an active and a spare (compaction target) per loop
-    lp.stream_size = (cfg.log_size + 4095) / 4096 * 4096;
-    Result<std::unique_ptr<Log>> l = Log::Create(Log::PathForPool(cfg.pool), lp, *pool);
-    if (!l.ok()) {
-      ::unlink(cfg.pool.c_str());
-      return Fail("create log", l.status());
-    }
-    log = std::move(l).value();
-  } else {
-    return Fail("open pool", opened.status());
+  store::StoreFiles files;
+  files.pool_path = cfg.pool;
+  files.loops = cfg.threads;
+  files.pool_size = cfg.pool_size;
+  files.buffer_size = cfg.buffer_size;
+  files.log_size = cfg.log_size;
+  Result<store::OpenedStore> opened = store::OpenOrCreate(files);
+  if (!opened.ok()) {
+    return Fail("start", opened.status());
   }
-  const double recover_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::unique_ptr<Pool> pool = std::move(opened->pool);
+  std::unique_ptr<Log> log = std::move(opened->log);
+  const Recovered& rec = opened->recovered;
+  const uint64_t recoveries = opened->created ? 0 : 1;
+  const double recover_ms = opened->open_ms;
 
   Index index;
   index.Load(rec.live);

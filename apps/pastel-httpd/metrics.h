@@ -1,37 +1,21 @@
 #pragma once
-// Counters of pastel-httpd, per loop (each loop writes its own with relaxed atomics; /metrics sums
-// them), rendered in the Prometheus text format.
+// Counters of pastel-httpd (store::LoopCounters, one per loop, each written by its loop with relaxed
+// atomics; /metrics sums them), rendered in the Prometheus text format. requests[] is indexed by
+// http::Method.
 
 #include <atomic>
 #include <cstdint>
 #include <deque>
 #include <string>
 
-#include "index.h"
 #include "pastel/net.h"
 #include "pastel/pool.h"
+#include "pastel/store.h"
 
 namespace pastel::httpd {
 
-struct LoopCounters {
-  std::atomic<uint64_t> requests[6] = {};  // by http::Method
-  std::atomic<uint64_t> responses_2xx{0};
-  std::atomic<uint64_t> responses_4xx{0};
-  std::atomic<uint64_t> responses_5xx{0};
-  std::atomic<uint64_t> rx_bytes{0};
-  std::atomic<uint64_t> batches{0};      // Polls that brought slots
-  std::atomic<uint64_t> batch_slots{0};  // RX slots in them
-  std::atomic<uint64_t> commits{0};      // group commits (fences)
-  std::atomic<uint64_t> committed_writes{0};
-  std::atomic<uint64_t> rejected_full{0};  // 507
-  std::atomic<uint64_t> enobufs{0};        // receives stopped for want of buffers
-  std::atomic<uint64_t> kept{0};
-  std::atomic<uint64_t> compactions{0};
-  std::atomic<uint64_t> compacted_records{0};
-  std::atomic<uint64_t> request_timeouts{0};  // 408: a request did not arrive whole in time
-
-  void Add(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
-};
+using store::Index;
+using store::LoopCounters;
 
 class Metrics {
  public:

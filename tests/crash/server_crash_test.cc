@@ -1,14 +1,16 @@
-// Power-cut tests of pastel-httpd's whole write path, in process.
+// Power-cut tests of the servers' whole write path, in process: pastel-httpd (HTTP) and pastel-kv
+// (RESP).
 //
 // The network is replaced by an in-memory feeder (FeederBackend: a Backend whose Poll hands the
 // loop scripted receives in pool buffers, and whose Send captures the answers); everything else
-// is the server's own code: HttpLoop (parsing in place, Keep, group commit, answers after the
-// fence, the shared Index, log compaction a slice per turn), the log and the pool, over a
-// MemStore whose PersistOps records what a power cut would leave.
+// is the server's own code: HttpLoop or KvLoop over store::StoreLoop (parsing in place, Keep,
+// group commit, answers after the fence, the shared Index, log compaction a slice per turn), the
+// log and the pool, over a MemStore whose PersistOps records what a power cut would leave.
 //
-// Clients on several connections send POST/PUT/DELETE requests (bodies of 0 B to three buffers,
-// cut into receives of random sizes, sometimes a request split across two turns, pipelines of up
-// to three requests). An answer seen by a client acknowledges its write. At every persistence
+// Clients on several connections send writes and deletes (HTTP: POST/PUT/DELETE; RESP: SET, DEL
+// and APPEND, which logs the old value's extents followed by the new bytes) with values of 0 B to
+// three buffers, cut into receives of random sizes, sometimes a request split across two turns,
+// pipelines of up to three requests. An answer seen by a client acknowledges its write. At every persistence
 // point (each fence's start and end) and at random flushes in between, the test takes the image a
 // power cut would leave (only fenced lines, or those plus a random subset of the unfenced ones),
 // recovers a fresh store from it and checks:
@@ -19,8 +21,8 @@
 //   - recovery reports no corruption.
 // Small log streams make the loop compact many times, so cuts also land inside compactions.
 //
-// PASTEL_HTTPD_CRASH_TURNS (default 500) and PASTEL_HTTPD_CRASH_SEED (default 1) scale and vary
-// the run; the cut count is printed.
+// PASTEL_CRASH_TURNS (default 500) and PASTEL_CRASH_SEED (default 1) scale and vary the run; the
+// cut count is printed.
 
 #include <gtest/gtest.h>
 
@@ -39,6 +41,7 @@
 #include <vector>
 
 #include "apps/pastel-httpd/http_loop.h"
+#include "apps/pastel-kv/kv_loop.h"
 #include "pastel/log.h"
 #include "pastel/net.h"
 #include "tests/support/mem_store.h"
@@ -47,8 +50,20 @@ namespace pastel {
 namespace {
 
 using httpd::HttpLoop;
-using httpd::LoopOptions;
-using httpd::PersistMode;
+using kv::KvLoop;
+using store::PersistMode;
+
+enum class Protocol : uint8_t { kHttp, kResp };
+
+std::string RespCommand(const std::vector<std::string_view>& args) {
+  std::string out = "*" + std::to_string(args.size()) + "\r\n";
+  for (std::string_view a : args) {
+    out += "$" + std::to_string(a.size()) + "\r\n";
+    out += a;
+    out += "\r\n";
+  }
+  return out;
+}
 using testing::MemStore;
 using testing::StoreShape;
 using Event = RecordingPersistOps::Event;
@@ -158,12 +173,13 @@ struct Stats {
   uint64_t reads_after_failure = 0;    // GETs answered correctly once a fence had failed
 };
 
-class HttpdCrashHarness {
+class CrashHarness {
  public:
   static constexpr uint32_t kConns = 6;
   static constexpr uint32_t kKeys = 40;
 
-  HttpdCrashHarness(PersistMode mode, uint64_t seed) : mode_(mode), rng_(seed) {
+  CrashHarness(Protocol protocol, PersistMode mode, uint64_t seed)
+      : protocol_(protocol), mode_(mode), rng_(seed) {
     shape_.buffer_size = 512;
     shape_.buffer_count = 4096;
     shape_.streams = 2;
@@ -177,14 +193,17 @@ class HttpdCrashHarness {
 
   void Run(uint64_t turns, Stats& stats) {
     stats_ = &stats;
-    httpd::Index index;
+    store::Index index;
     httpd::Metrics metrics(store_->pool(), index, 1, 0);
+    kv::Shared shared(store_->pool(), index, 1);
     std::atomic<uint64_t> none_seq{uint64_t{1} << 62};
-    LoopOptions lo;
+    httpd::LoopOptions lo;
     lo.persist = mode_;
     lo.reserve_buffers = 32;
     // A compaction spans a dozen turns or more, so writes and deletes land while it scans.
     lo.compact_slice = 48;
+    kv::LoopOptions ko;
+    static_cast<store::StoreOptions&>(ko) = lo;
     std::atomic<bool> stop{false};
     uint64_t turn = 0;
     FeederBackend feeder(
@@ -217,14 +236,20 @@ class HttpdCrashHarness {
     });
     const uint32_t streams[2] = {0, 1};
     {
-      HttpLoop loop(feeder, store_->pool(), 0, &store_->log(), streams, index, none_seq, lo,
-                    metrics, 0);
-      Status st = loop.Run(stop);
+      std::unique_ptr<store::StoreLoop> loop;
+      if (protocol_ == Protocol::kHttp) {
+        loop = std::make_unique<HttpLoop>(feeder, store_->pool(), 0, &store_->log(), streams,
+                                          index, none_seq, lo, metrics, 0);
+      } else {
+        loop = std::make_unique<KvLoop>(feeder, store_->pool(), 0, &store_->log(), streams, index,
+                                        none_seq, ko, shared, 0);
+      }
+      Status st = loop->Run(stop);
       EXPECT_TRUE(st.ok()) << st.ToString();
     }
     store_->ops().SetHook(nullptr);
     stats.turns += turns;
-    stats.compactions += metrics.loop(0).compactions.load();
+    stats.compactions += metrics.loop(0).compactions.load() + shared.counters[0].compactions.load();
     for (uint32_t i = 0; i < kConns; ++i) {
       EXPECT_TRUE(outstanding_[IdOf(i)].empty()) << "requests left unanswered on conn " << i;
     }
@@ -249,14 +274,17 @@ class HttpdCrashHarness {
           break;
         }
         const uint32_t kind = static_cast<uint32_t>(rng_() % 10);
+        const bool http = protocol_ == Protocol::kHttp;
+        auto acked = acked_.find(q.key);
         if (failing_ && kind < 4) {
           // A read once writes fail: what was acknowledged before is still served.
           q.get = true;
-          auto it = acked_.find(q.key);
-          q.expect = it == acked_.end() ? std::nullopt : it->second;
-          bytes += "GET " + q.key + " HTTP/1.1\r\nHost: t\r\n\r\n";
+          q.expect = acked == acked_.end() ? std::nullopt : acked->second;
+          bytes += http ? "GET " + q.key + " HTTP/1.1\r\nHost: t\r\n\r\n"
+                        : RespCommand({"GET", q.key});
         } else if (kind < 2) {
-          bytes += "DELETE " + q.key + " HTTP/1.1\r\nHost: t\r\n\r\n";
+          bytes += http ? "DELETE " + q.key + " HTTP/1.1\r\nHost: t\r\n\r\n"
+                        : RespCommand({"DEL", q.key});
         } else {
           const size_t len = rng_() % (3 * shape_.buffer_size + 1);
           std::string v(len, '\0');
@@ -264,10 +292,22 @@ class HttpdCrashHarness {
           for (size_t j = 0; j < len; ++j) {
             v[j] = static_cast<char>((salt >> (j % 57)) ^ (j * 7));
           }
-          bytes += std::string(kind < 8 ? "POST " : "PUT ") + q.key +
-                   " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(len) + "\r\n\r\n";
-          bytes += v;
-          q.value = std::move(v);
+          if (http) {
+            bytes += std::string(kind < 8 ? "POST " : "PUT ") + q.key +
+                     " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(len) +
+                     "\r\n\r\n" + v;
+            q.value = std::move(v);
+          } else if (kind >= 8) {
+            // APPEND: no other request of the key is unanswered, so its value now is the
+            // acknowledged one (absent included), and the result is that plus these bytes.
+            bytes += RespCommand({"APPEND", q.key, v});
+            const std::string before =
+                acked != acked_.end() && acked->second ? *acked->second : std::string();
+            q.value = before + v;
+          } else {
+            bytes += RespCommand({"SET", q.key, v});
+            q.value = std::move(v);
+          }
         }
         busy_.insert(q.key);
         outstanding_[c].push_back(std::move(q));
@@ -315,6 +355,10 @@ class HttpdCrashHarness {
   void OnAnswer(ConnId c, std::string_view bytes) {
     std::string& in = answers_[c];
     in.append(bytes);
+    if (protocol_ == Protocol::kResp) {
+      OnRespAnswers(c, in);
+      return;
+    }
     for (;;) {
       const size_t end = in.find("\r\n\r\n");
       if (end == std::string::npos) {
@@ -361,6 +405,63 @@ class HttpdCrashHarness {
       } else {
         ADD_FAILURE() << "answer " << status << " to " << (r.value ? "a write of " : "DELETE ")
                       << r.key;
+      }
+    }
+  }
+
+  // RESP replies: +OK (SET), :n (DEL, APPEND), $n/$-1 (GET), -MISCONF (refused: a fence failed).
+  void OnRespAnswers(ConnId c, std::string& in) {
+    for (;;) {
+      const size_t eol = in.find("\r\n");
+      if (eol == std::string::npos) {
+        return;
+      }
+      const char type = in[0];
+      size_t used = eol + 2;
+      std::optional<std::string> bulk;
+      if (type == '$') {
+        const long long n = std::strtoll(in.c_str() + 1, nullptr, 10);
+        if (n >= 0) {
+          if (in.size() < used + static_cast<size_t>(n) + 2) {
+            return;
+          }
+          bulk = in.substr(used, static_cast<size_t>(n));
+          used += static_cast<size_t>(n) + 2;
+        }
+      }
+      const std::string line = in.substr(0, eol);
+      in.erase(0, used);
+      std::deque<Request>& q = outstanding_[c];
+      ASSERT_FALSE(q.empty()) << "a reply (" << line << ") to no request";
+      Request r = std::move(q.front());
+      q.pop_front();
+      busy_.erase(r.key);
+      if (r.get) {
+        if (type == '$' && bulk == r.expect) {
+          ++stats_->reads_after_failure;
+        } else {
+          ADD_FAILURE() << "GET " << r.key << " after the failed fence: " << line;
+        }
+        continue;
+      }
+      if (type == '-' && line.starts_with("-MISCONF") && failing_) {
+        ++stats_->refused_after_failure;
+        continue;
+      }
+      if (store_->pool().read_only()) {
+        ADD_FAILURE() << "reply " << line << " to a write of " << r.key
+                      << " after a fence failed and the store turned read-only";
+        continue;
+      }
+      if ((r.value && (line == "+OK" || type == ':')) || (!r.value && type == ':')) {
+        if (r.value && type == ':') {
+          EXPECT_EQ(std::strtoull(line.c_str() + 1, nullptr, 10), r.value->size())
+              << "APPEND " << r.key << " answered another length";
+        }
+        acked_[r.key] = r.value;  // DEL of an absent key (:0) leaves it absent: durable too
+        ++stats_->acknowledged;
+      } else {
+        ADD_FAILURE() << "reply " << line << " to " << (r.value ? "a write of " : "DEL ") << r.key;
       }
     }
   }
@@ -420,6 +521,7 @@ class HttpdCrashHarness {
     stats_->in_flight_seen += in_flight_seen ? 1 : 0;
   }
 
+  Protocol protocol_;
   PersistMode mode_;
   std::mt19937_64 rng_;
   StoreShape shape_;
@@ -438,25 +540,33 @@ class HttpdCrashHarness {
 }  // namespace
 }  // namespace pastel
 
-namespace pastel::httpd {
-// Names the mode in ctest's test names and gtest's messages.
-void PrintTo(PersistMode m, std::ostream* os) {
-  *os << (m == PersistMode::kInPlace ? "inplace" : m == PersistMode::kCopy ? "copy" : "none");
-}
-}  // namespace pastel::httpd
-
 namespace pastel {
 namespace {
 
-class HttpdCrashTest : public ::testing::TestWithParam<PersistMode> {};
+struct CrashParam {
+  Protocol protocol;
+  PersistMode mode;
+};
 
-TEST_P(HttpdCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
-  const uint64_t turns = EnvOr("PASTEL_HTTPD_CRASH_TURNS", 500);
-  const uint64_t seed = EnvOr("PASTEL_HTTPD_CRASH_SEED", 1);
+std::string CrashParamName(const ::testing::TestParamInfo<CrashParam>& i) {
+  return std::string(i.param.protocol == Protocol::kHttp ? "httpd_" : "kv_") +
+         (i.param.mode == PersistMode::kInPlace ? "inplace" : "copy");
+}
+
+void PrintTo(const CrashParam& p, std::ostream* os) {
+  *os << (p.protocol == Protocol::kHttp ? "httpd " : "kv ")
+      << (p.mode == PersistMode::kInPlace ? "inplace" : "copy");
+}
+
+class ServerCrashTest : public ::testing::TestWithParam<CrashParam> {};
+
+TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
+  const uint64_t turns = EnvOr("PASTEL_CRASH_TURNS", 500);
+  const uint64_t seed = EnvOr("PASTEL_CRASH_SEED", 1);
   Stats stats;
-  HttpdCrashHarness h(GetParam(), seed);
+  CrashHarness h(GetParam().protocol, GetParam().mode, seed);
   h.Run(turns, stats);
-  std::cout << "[ httpd    ] seed " << seed << ": " << stats.turns << " turns, " << stats.requests
+  std::cout << "[ server   ] seed " << seed << ": " << stats.turns << " turns, " << stats.requests
             << " requests, " << stats.acknowledged << " acknowledged, " << stats.cuts
             << " power cuts (" << stats.exact_cuts << " exact, " << stats.evicting_cuts
             << " with random eviction), " << stats.in_flight_seen
@@ -467,15 +577,16 @@ TEST_P(HttpdCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
   EXPECT_GE(stats.compactions, turns / 250) << "the cuts met too few compactions";
 }
 
-TEST_P(HttpdCrashTest, FailedFenceTurnsTheStoreReadOnlyAndAcknowledgesNothingMore) {
-  // Every fence fails from turn 100 on: writes get 503, reads of what was acknowledged before go
-  // on, and every power cut after that still recovers every acknowledged write.
+TEST_P(ServerCrashTest, FailedFenceTurnsTheStoreReadOnlyAndAcknowledgesNothingMore) {
+  // Every fence fails from turn 100 on: writes are refused (503, -MISCONF), reads of what was
+  // acknowledged before go on, and every power cut after that still recovers every acknowledged
+  // write.
   Stats stats;
-  HttpdCrashHarness h(GetParam(), EnvOr("PASTEL_HTTPD_CRASH_SEED", 1) + 100);
+  CrashHarness h(GetParam().protocol, GetParam().mode, EnvOr("PASTEL_CRASH_SEED", 1) + 100);
   h.FailFencesFromTurn(100);
   h.Run(200, stats);
-  std::cout << "[ httpd    ] failed fence at turn 100: " << stats.acknowledged
-            << " acknowledged before, " << stats.refused_after_failure << " writes refused (503), "
+  std::cout << "[ server   ] failed fence at turn 100: " << stats.acknowledged
+            << " acknowledged before, " << stats.refused_after_failure << " writes refused, "
             << stats.reads_after_failure << " reads served after, " << stats.cuts
             << " power cuts\n";
   EXPECT_GT(stats.acknowledged, 100u);
@@ -483,12 +594,12 @@ TEST_P(HttpdCrashTest, FailedFenceTurnsTheStoreReadOnlyAndAcknowledgesNothingMor
   EXPECT_GT(stats.reads_after_failure, 50u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, HttpdCrashTest,
-                         ::testing::Values(PersistMode::kInPlace, PersistMode::kCopy),
-                         [](const ::testing::TestParamInfo<PersistMode>& i) {
-                           return std::string(i.param == PersistMode::kInPlace ? "inplace"
-                                                                               : "copy");
-                         });
+INSTANTIATE_TEST_SUITE_P(Servers, ServerCrashTest,
+                         ::testing::Values(CrashParam{Protocol::kHttp, PersistMode::kInPlace},
+                                           CrashParam{Protocol::kHttp, PersistMode::kCopy},
+                                           CrashParam{Protocol::kResp, PersistMode::kInPlace},
+                                           CrashParam{Protocol::kResp, PersistMode::kCopy}),
+                         CrashParamName);
 
 }  // namespace
 }  // namespace pastel

@@ -1,8 +1,8 @@
-#include "index.h"
-
 #include <mutex>
 
-namespace pastel::httpd {
+#include "pastel/store.h"
+
+namespace pastel::store {
 
 bool Index::GetAndRetain(std::string_view key, Pool& pool, Value* out) const {
   std::shared_lock lock(mu_);
@@ -64,6 +64,16 @@ void Index::EraseTombstone(std::string_view key, uint64_t sequence) {
   }
 }
 
+void Index::ForEachLive(
+    const std::function<bool(std::string_view key, const Value& v)>& fn) const {
+  std::shared_lock lock(mu_);
+  for (const auto& [k, v] : map_) {
+    if (!v.deleted && !fn(k, v)) {
+      return;
+    }
+  }
+}
+
 void Index::Load(const LiveMap& live) {
   std::unique_lock lock(mu_);
   map_.clear();
@@ -91,4 +101,4 @@ uint64_t Index::live_bytes() const {
   return live_bytes_;
 }
 
-}  // namespace pastel::httpd
+}  // namespace pastel::store

@@ -1,0 +1,135 @@
+#pragma once
+// One event loop of pastel-kv: the Redis protocol (RESP2) over a store::StoreLoop, which owns the
+// connections, the group commit, the answers' order and log compaction (pastel/store.h).
+//
+// Commands are parsed in place in the receive buffers (resp::ParseCommand); a SET keeps the
+// value's buffers and logs them, and its +OK (like every write's answer) goes out only after the
+// batch's fence. GET sends the value straight from the pool buffers it lies in. The commands, the
+// answers and what differs from redis-server are in docs/kv.md.
+//
+// Threads: a KvLoop belongs to its thread; the Index and the Shared state are shared.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "pastel/log.h"
+#include "pastel/net.h"
+#include "pastel/pool.h"
+#include "pastel/resp.h"
+#include "pastel/store.h"
+
+namespace pastel::kv {
+
+using store::Index;
+using store::PersistMode;
+using store::Value;
+
+// Keys longer than this are refused (the persistent index's limit).
+inline constexpr size_t kMaxKeyBytes = 512;
+
+// requests[] of store::LoopCounters, by kind of command.
+enum class CommandKind : uint8_t { kRead = 0, kWrite = 1, kOther = 2, kError = 3 };
+
+// What every loop shares: the store, its counters (INFO sums them) and the start-up facts.
+struct Shared {
+  Shared(Pool& p, Index& i, uint32_t loops) : pool(p), index(i), counters(loops) {}
+  Pool& pool;
+  Index& index;
+  std::deque<store::LoopCounters> counters;  // one per loop
+  std::string persist = "inplace";
+  std::string backend = "uring";
+  std::string listen;
+  std::string pool_path;
+  std::string durability;  // what survives what (PmFile::DescribeDurability)
+  uint32_t port = 0;
+  uint64_t recovered_keys = 0;
+  uint64_t recovered_records = 0;
+  double recovery_ms = 0;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+struct LoopOptions : store::StoreOptions {
+  resp::Limits limits;
+};
+
+class KvLoop : public store::StoreLoop {
+ public:
+  KvLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log, const uint32_t streams[2],
+         Index& index, std::atomic<uint64_t>& none_sequence, const LoopOptions& options,
+         Shared& shared, uint32_t loop_index);
+
+ private:
+  struct Command {
+    Conn* conn;
+    size_t argc;
+    bool close;  // QUIT: close after the answer
+  };
+
+  void Parse(Conn& c) override;
+  void OnTimeout(Conn& c) override;
+
+  // The unconsumed bytes of c as segments for the parser (the first one from front_off).
+  void Segments(const Conn& c);
+  void Execute(size_t argc);
+  // Argument i as one view (in place, in the parser's scratch, or gathered into `tmp`).
+  std::string_view ArgView(size_t i, std::string* tmp) const;
+  // The extents of argument i in c's receive buffers.
+  void ArgExtents(const Conn& c, size_t i, std::vector<Extent>* out) const;
+  bool Is(size_t i, std::string_view name) const {
+    return resp::EqualsIgnoreCase(args_[i].view, name);
+  }
+
+  // Answers.
+  void Simple(std::string_view s);  // "+s"
+  void Err(std::string_view message);
+  void Int(int64_t v);
+  void Bulk(std::string_view s);
+  void Null();
+  void ArrayHeader(uint64_t n);
+  void WrongArity();
+  void Refused(store::WriteOutcome w);
+  // The answer `ok` to the writes queued for this command, after the batch's fence.
+  void WriteOk(std::string_view ok);
+  void BulkValue(const Value& v);  // takes over v's references
+
+  // Commands.
+  void Get();
+  void Set();
+  void Del();
+  void Exists();
+  void MSet();
+  void MGet();
+  void IncrBy(int64_t delta, bool from_arg);
+  void Strlen();
+  void Append();
+  void Keys(bool scan);
+  void FlushAll();
+  void Info();
+  void CommandCmd();
+  void Config();
+  void Client();
+  // Reads a whole value (a small one: INCR) into `out`; false when too long.
+  bool ReadValue(const Value& v, size_t max, std::string* out) const;
+  bool KeyOk(size_t i);
+
+  Shared& shared_;
+  resp::Limits limits_;
+  Command cmd_{};
+  std::vector<std::string_view> segments_;
+  std::vector<resp::Arg> args_;
+  std::vector<resp::Piece> pieces_;
+  std::vector<char> scratch_;
+  std::string tmp_key_;
+  std::string tmp_;
+  std::vector<Extent> body_;
+  char buf_[128];
+};
+
+// Redis-style glob match (`*`, `?`, `[abc]`, `[^a-z]`, `\x`), as KEYS and SCAN MATCH use it.
+bool GlobMatch(std::string_view pattern, std::string_view s);
+
+}  // namespace pastel::kv

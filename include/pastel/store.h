@@ -1,0 +1,333 @@
+#pragma once
+// store: the durable request loop that pastel-httpd and pastel-kv share, and their key index.
+//
+// A StoreLoop owns one Backend (connections, receive buffers of its pool partition), two log
+// streams (an active one and a spare for compaction) and uses the shared Index. A protocol (HTTP,
+// RESP) derives from it and only parses requests and renders answers. Per Poll (one batch of RX
+// slots across connections):
+//   1. the protocol parses every complete request in place in the receive buffers (Parse);
+//   2. a write keeps its value's buffers (Backend::Keep: PASTE's swap) and appends a log record
+//      that names them (inplace), or copies the value into fresh pool buffers first (copy), or
+//      only keeps them (none);
+//   3. the batch's records and values are made durable by ONE group commit (one fence);
+//   4. only then are the batch's answers sent, in request order per connection, and the writes
+//      applied to the shared index (old values' buffers released).
+// Reads inside a batch see the batch's own earlier writes on this loop (read-your-writes), and
+// never another loop's writes before they are durable.
+//
+// Threads: a StoreLoop and everything in it belong to the loop's thread; the Index is shared
+// (readers take it shared, a loop applying a committed batch exclusive) and the counters are
+// relaxed atomics.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "pastel/log.h"
+#include "pastel/net.h"
+#include "pastel/pool.h"
+#include "pastel/status.h"
+
+namespace pastel::store {
+
+enum class PersistMode : uint8_t { kNone, kCopy, kInPlace };
+
+struct Value {
+  uint64_t sequence = 0;
+  bool deleted = false;  // tombstone
+  uint32_t length = 0;
+  std::vector<Extent> extents;
+};
+
+// The key index: key -> where the durable value lies (extents in pool buffers), rebuilt from the
+// log at start.
+//
+// Only durable state enters the index (a loop applies its batch after the batch's fence), so no
+// loop ever serves a value that a crash could take back. Entries carry the log sequence of the
+// write that made them, and a write only replaces an entry of a lower sequence: loops committing
+// writes of the same key in another order than their sequences still end where recovery (which
+// replays by sequence) would. A delete leaves a tombstone with its sequence for the same reason.
+//
+// Buffer references: every live entry holds one pool reference per extent (taken by the writer,
+// or by recovery); the loser of a replacement has its references dropped by the caller.
+class Index {
+ public:
+  // Copies the live value of `key` into `out` and takes one pool reference on each of its
+  // buffers while the entry cannot change, so the bytes stay put until the caller drops them
+  // (Pool::Unretain). False when absent or deleted.
+  bool GetAndRetain(std::string_view key, Pool& pool, Value* out) const;
+  bool Contains(std::string_view key) const;
+
+  // Installs `v` for `key` unless the present entry has a higher sequence. Returns the value that
+  // lost (the old one, or `v` itself when it was older), whose references the caller drops.
+  Value Apply(std::string_view key, Value v);
+
+  // True when the entry of `key` (live or tombstone) was made by the write of `sequence`: the
+  // record of that write is still needed (compaction keeps it).
+  bool IsCurrent(std::string_view key, uint64_t sequence) const;
+  // Forgets the tombstone of `key` if it is still the one of `sequence`.
+  void EraseTombstone(std::string_view key, uint64_t sequence);
+
+  // Visits every live key (not tombstones) under the shared lock, in no particular order, until
+  // `fn` returns false. `fn` must not call back into the index.
+  void ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn) const;
+
+  // Start-up: the recovered live set (references already taken by recovery).
+  void Load(const LiveMap& live);
+
+  uint64_t live_keys() const;
+  uint64_t live_bytes() const;
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, Value, Hash, std::equal_to<>> map_;
+  uint64_t live_keys_ = 0;
+  uint64_t live_bytes_ = 0;
+};
+
+// A server's pool file and its log (POOL.log): opened and recovered, or created on first start.
+struct StoreFiles {
+  std::string pool_path;
+  uint32_t loops = 1;  // partitions of a new pool; two log streams per loop
+  uint64_t pool_size = 256ull << 20;
+  uint32_t buffer_size = 2048;
+  uint64_t log_size = 64ull << 20;  // bytes per stream
+};
+struct OpenedStore {
+  std::unique_ptr<Pool> pool;
+  std::unique_ptr<Log> log;
+  Recovered recovered;  // empty when created
+  bool created = false;
+  double open_ms = 0;  // opening and recovery
+};
+// Errors name the step that failed ("open log: ...", "recover POOL: ..."); a log with fewer than
+// two streams per loop is kInvalidArgument (start with fewer loops).
+Result<OpenedStore> OpenOrCreate(const StoreFiles& files);
+
+// Counters of one loop (written by that loop with relaxed atomics; a metrics page sums them).
+struct LoopCounters {
+  std::atomic<uint64_t> requests[8] = {};  // by the protocol's request kind
+  std::atomic<uint64_t> responses_2xx{0};  // answers that succeeded
+  std::atomic<uint64_t> responses_4xx{0};  // the client's error
+  std::atomic<uint64_t> responses_5xx{0};  // the server's (full, read-only)
+  std::atomic<uint64_t> rx_bytes{0};
+  std::atomic<uint64_t> batches{0};      // Polls that brought slots
+  std::atomic<uint64_t> batch_slots{0};  // RX slots in them
+  std::atomic<uint64_t> commits{0};      // group commits (fences)
+  std::atomic<uint64_t> committed_writes{0};
+  std::atomic<uint64_t> rejected_full{0};  // writes refused for want of space
+  std::atomic<uint64_t> enobufs{0};        // receives stopped for want of buffers
+  std::atomic<uint64_t> kept{0};
+  std::atomic<uint64_t> compactions{0};
+  std::atomic<uint64_t> compacted_records{0};
+  std::atomic<uint64_t> request_timeouts{0};  // a request did not arrive whole in time
+
+  void Add(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+};
+
+struct StoreOptions {
+  PersistMode persist = PersistMode::kInPlace;
+  // Writes are refused while the partition has fewer free buffers than this, so receiving (and
+  // so deletes, which free space) can always go on.
+  uint32_t reserve_buffers = 64;
+  // Only when no other loop's streams can hold an older write of a key may compaction drop a
+  // delete's record (one loop).
+  bool drop_tombstones = true;
+  // Records of the active stream a compaction scans per loop turn (tests make it small so that a
+  // compaction spans many turns).
+  uint32_t compact_slice = 1024;
+  // A request must arrive whole within this many milliseconds of its first bytes, else the
+  // protocol's OnTimeout answers and closes (slowloris). Idle connections are not timed out.
+  // 0: no limit.
+  uint32_t request_timeout_ms = 30000;
+};
+
+// Why a write was not queued (kQueued: it was; its answer follows the batch's commit).
+enum class WriteOutcome : uint8_t {
+  kQueued,
+  kReadOnly,  // a flush or sync failed earlier: the store takes no more writes
+  kPoolFull,  // not enough free buffers (or an allocation failed)
+  kLogFull,   // the log stream is full (and compaction could not make room)
+  kTooLarge,  // the value spans more buffers than a record can name
+  kInternal,
+};
+
+class StoreLoop {
+ public:
+  // The loop appends to one of its two log streams (`streams[0]` and `streams[1]`, in `log`); when
+  // that one fills, compaction copies its still-needed records into the other and truncates it.
+  // `name` prefixes the one report of a failed commit on stderr.
+  StoreLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log, const uint32_t streams[2],
+            Index& index, std::atomic<uint64_t>& none_sequence, const StoreOptions& options,
+            LoopCounters& counters, std::string_view name);
+  virtual ~StoreLoop();
+  StoreLoop(const StoreLoop&) = delete;
+  StoreLoop& operator=(const StoreLoop&) = delete;
+
+  // Polls and serves until `stop`; returns the first fatal backend error, if any.
+  Status Run(const std::atomic<bool>& stop);
+
+ protected:
+  struct Seg {
+    uint32_t buffer;
+    uint32_t offset;
+    uint32_t length;
+    bool kept;  // the connection's hold was turned into a pool reference (Keep)
+  };
+  struct Conn {
+    ConnId id = 0;
+    std::vector<Seg> segs;  // received, not yet consumed: [head, end)
+    size_t head = 0;
+    uint32_t front_off = 0;  // bytes of segs[head] already consumed
+    uint64_t avail = 0;      // unconsumed bytes
+    bool closing = false;    // an answer that closes was queued: ignore what follows
+    bool interim_sent = false;     // the protocol's interim answer (HTTP 100) for this request
+    bool dirty = false;            // on this batch's list of connections to parse
+    std::string scratch;           // a request head that straddles receives, copied
+    int64_t partial_since_ms = 0;  // when the unfinished request's bytes began (0: none)
+  };
+  enum class AnswerClass : uint8_t { kOk = 2, kClientError = 4, kServerError = 5 };
+
+  // The protocol: parses and handles every complete request of c's unconsumed bytes (Consume
+  // what it took), stopping at an incomplete one or once c.closing.
+  virtual void Parse(Conn& c) = 0;
+  // c's unfinished request is older than request_timeout_ms: answer and set c.closing.
+  virtual void OnTimeout(Conn& c) = 0;
+
+  // The bytes of segment s (its received range).
+  const char* SegData(const Seg& s) const {
+    return reinterpret_cast<const char*>(pool_.BufferData(s.buffer)) + s.offset;
+  }
+  // The extents of `len` bytes starting `skip` bytes into c's unconsumed data.
+  void BodyExtents(const Conn& c, uint64_t skip, uint64_t len, std::vector<Extent>* out) const;
+  // Copies up to `want` unconsumed bytes of c (from its front) into c.scratch.
+  void GatherFront(Conn& c, size_t want) const;
+  void Consume(Conn& c, uint64_t n);
+
+  // Whether a write of a `length`-byte value may be queued now (read-only store, pool reserve).
+  WriteOutcome Writable(uint64_t length) const;
+  // Queues the write of `key` = `body` (extents within c's unconsumed bytes): kept in place or
+  // copied per the persist mode, and logged. Its answer must be queued with AnswerWrite.
+  WriteOutcome Put(Conn& c, std::string_view key, const std::vector<Extent>& body,
+                   uint64_t length);
+  // Queues the write of `key` = `extents`, on whose buffers the caller holds one reference per
+  // extent (values this loop built: FreshValue, or a stored value's extents retained); the record
+  // takes the references over, also on failure (they are dropped).
+  WriteOutcome PutOwned(std::string_view key, std::vector<Extent> extents, uint64_t length);
+  // Queues the write of `key` = old's extents followed by `body` (extents within c's unconsumed
+  // bytes, kept in place or copied per the persist mode): APPEND without copying either part.
+  // The caller holds one reference per extent of `old`; the record takes them over.
+  WriteOutcome PutAppend(Conn& c, std::string_view key, Value old, const std::vector<Extent>& body,
+                         uint64_t body_length);
+  WriteOutcome Delete(std::string_view key);
+  // Writes queued in this batch so far, and a visit of them in order (key, deleted).
+  size_t pending_writes() const { return pending_.size(); }
+  void VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const;
+  // Copies `bytes` into fresh buffers of the loop's partition (one reference per extent held by
+  // the caller; flushed by the batch's commit when logged).
+  Status FreshValue(std::string_view bytes, std::vector<Extent>* out);
+  // The value of `key` as this loop sees it (its batch's own writes first), with one reference
+  // per extent taken for the caller. False when absent.
+  bool Lookup(std::string_view key, Value* out);
+  bool Exists(std::string_view key) const;
+  void DropRefs(const std::vector<Extent>& extents);
+
+  // Answers, sent in order after the batch's commit. Text answers are bytes appended to text_
+  // since `begin` (AnswerTextSince) or given (AnswerText).
+  void AnswerText(ConnId conn, std::string_view bytes, AnswerClass cls, bool close);
+  void AnswerTextSince(ConnId conn, size_t begin, AnswerClass cls, bool close);
+  // The answer of the write queued last: `ok` once the batch's commit succeeded, `failed` (a
+  // server error) when it failed.
+  void AnswerWrite(ConnId conn, std::string_view ok, std::string_view failed, bool close);
+  // `prefix`, then v's bytes sent straight from the pool buffers (the answer takes over the
+  // references of v, as Lookup took them; `with_bytes` false drops them at once), then `suffix`.
+  void AnswerValue(ConnId conn, std::string_view prefix, const Value& v, std::string_view suffix,
+                   bool close, bool with_bytes = true);
+
+  // Commits the batch and sends its answers; applies its writes.
+  void Finish();
+
+  Backend& backend_;
+  Pool& pool_;
+  const uint32_t partition_;
+  Index& index_;
+  const StoreOptions options_;
+  LoopCounters& counters_;
+  LogStream* stream_;  // the active stream
+  std::string text_;   // text answers' bytes of this batch
+  int64_t now_ms_ = 0;  // steady clock, read once per loop turn
+
+ private:
+  enum class ActionKind : uint8_t { kText, kValue, kWrite };
+  struct Action {
+    ConnId conn;
+    ActionKind kind;
+    AnswerClass cls;
+    bool close;  // close the connection after this answer
+    // kText: the answer; kValue: its prefix; kWrite: the answer after a successful commit.
+    uint32_t text_begin;
+    uint32_t text_len;
+    // kValue: the suffix; kWrite: the answer after a failed commit.
+    uint32_t alt_begin;
+    uint32_t alt_len;
+    uint32_t ext_begin;  // kValue: into extents_
+    uint32_t ext_count;
+  };
+  struct PendingWrite {
+    std::string key;
+    Value value;  // holds one reference per extent (the record's)
+  };
+
+  void OnBatch(std::span<const RxSlot> batch);
+  void SweepTimeouts();
+  // Appends the record of `key` = v (or a delete) and adds it to the batch; v's references pass
+  // to the pending write (dropped when the append fails).
+  WriteOutcome Record(std::string_view key, Value v);
+  Status KeepInPlace(Conn& c, const std::vector<Extent>& extents);
+  Status CopyToFresh(const std::vector<Extent>& body, std::vector<Extent>* out);
+  const PendingWrite* Pending(std::string_view key) const;
+  uint32_t AppendText(std::string_view bytes);
+  void Dispose(const Seg& s);
+  void DropConn(ConnId id);
+
+  // Compaction, when the active stream is three quarters full: copies the records the index still
+  // needs into the spare stream (with their sequences), a slice of compact_slice records per loop
+  // turn (after the turn's answers were submitted, so no answer waits for a whole scan); once the
+  // scan has caught up with the tail, commits the copies, truncates the active stream and swaps.
+  // PERSIST: before, the active stream holds the state; after the copies' commits both do
+  // (recovery merges identical copies); after the truncation, the new active stream alone does.
+  void MaybeStartCompaction();
+  void CompactSlice();
+  void AbortCompaction();
+
+  Log* log_;
+  uint32_t stream_ids_[2];
+  int active_ = 0;
+  bool compacting_ = false;
+  uint64_t compact_start_seq_ = 0;   // the active stream's last sequence when the scan began
+  uint64_t compact_cursor_ = 0;      // next record of the active stream to scan
+  uint64_t compact_copied_ = 0;      // records copied by the compaction in progress
+  uint64_t compact_retry_tail_ = 0;  // after a failed compaction: retry once the tail passed this
+  std::atomic<uint64_t>& none_seq_;
+  std::string name_;
+  std::unordered_map<ConnId, Conn> conns_;
+  std::vector<ConnId> dirty_;
+  std::vector<Action> actions_;
+  std::vector<Extent> extents_;  // kValue actions' extents
+  std::vector<PendingWrite> pending_;
+  std::vector<Extent> copy_;  // scratch
+  int64_t next_sweep_ms_ = 0;
+};
+
+}  // namespace pastel::store

@@ -1,0 +1,619 @@
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "pastel/store.h"
+
+namespace pastel::store {
+
+StoreLoop::StoreLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
+                     const uint32_t streams[2], Index& index, std::atomic<uint64_t>& none_sequence,
+                     const StoreOptions& options, LoopCounters& counters, std::string_view name)
+    : backend_(backend),
+      pool_(pool),
+      partition_(partition),
+      index_(index),
+      options_(options),
+      counters_(counters),
+      log_(log),
+      stream_ids_{streams[0], streams[1]},
+      // The active stream is the one holding the latest writes (after a crash in the middle of a
+      // compaction the other may hold copies too; it is truncated before its next use).
+      active_(log->stream(streams[1]).last_sequence() > log->stream(streams[0]).last_sequence()
+                  ? 1
+                  : 0),
+      none_seq_(none_sequence),
+      name_(name) {
+  stream_ = &log->stream(stream_ids_[active_]);
+  actions_.reserve(1024);
+  extents_.reserve(4096);
+  text_.reserve(64 * 1024);
+  pending_.reserve(1024);
+  dirty_.reserve(1024);
+}
+
+StoreLoop::~StoreLoop() {
+  for (auto& [id, c] : conns_) {
+    for (size_t i = c.head; i < c.segs.size(); ++i) {
+      Dispose(c.segs[i]);
+    }
+  }
+}
+
+Status StoreLoop::Run(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_relaxed)) {
+    Result<std::span<const RxSlot>> batch = backend_.Poll(100);
+    if (!batch.ok()) {
+      return batch.status();
+    }
+    now_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now().time_since_epoch())
+                  .count();
+    if (!batch->empty()) {
+      OnBatch(*batch);
+    }
+    if (options_.request_timeout_ms != 0 && now_ms_ >= next_sweep_ms_) {
+      next_sweep_ms_ = now_ms_ + std::max<int64_t>(100, options_.request_timeout_ms / 8);
+      SweepTimeouts();
+    }
+    if (compacting_) {
+      (void)backend_.Submit();  // the turn's answers go out before the slice's work
+      CompactSlice();
+    }
+    counters_.enobufs.store(backend_.stats().rx_starved, std::memory_order_relaxed);
+  }
+  return Status::Ok();
+}
+
+void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
+  counters_.Add(counters_.batches);
+  counters_.Add(counters_.batch_slots, batch.size());
+  for (const RxSlot& s : batch) {
+    switch (s.kind) {
+      case RxKind::kOpen: {
+        Conn& c = conns_[s.conn];
+        c.id = s.conn;
+        break;
+      }
+      case RxKind::kClosed: DropConn(s.conn); break;
+      case RxKind::kData: {
+        counters_.Add(counters_.rx_bytes, s.length);
+        auto it = conns_.find(s.conn);
+        if (it == conns_.end() || it->second.closing) {
+          (void)backend_.Release(s.buffer);  // nobody will read it
+          break;
+        }
+        Conn& c = it->second;
+        c.segs.push_back({s.buffer, s.offset, s.length, false});
+        c.avail += s.length;
+        if (!c.dirty) {
+          c.dirty = true;
+          dirty_.push_back(s.conn);
+        }
+        break;
+      }
+    }
+  }
+  for (ConnId id : dirty_) {
+    auto it = conns_.find(id);
+    if (it != conns_.end()) {
+      Conn& c = it->second;
+      c.dirty = false;
+      Parse(c);
+      if (c.avail == 0 || c.closing) {
+        c.partial_since_ms = 0;
+      } else if (c.partial_since_ms == 0) {
+        c.partial_since_ms = now_ms_;  // an unfinished request: its clock starts
+      }
+    }
+  }
+  dirty_.clear();
+  Finish();
+}
+
+void StoreLoop::SweepTimeouts() {
+  const int64_t limit = options_.request_timeout_ms;
+  bool any = false;
+  for (auto& [id, c] : conns_) {
+    if (c.partial_since_ms != 0 && !c.closing && now_ms_ - c.partial_since_ms > limit) {
+      c.partial_since_ms = 0;
+      counters_.Add(counters_.request_timeouts);
+      OnTimeout(c);
+      any = true;
+    }
+  }
+  if (any) {
+    Finish();  // sends the answers (no write is pending between turns)
+  }
+}
+
+void StoreLoop::BodyExtents(const Conn& c, uint64_t skip, uint64_t len,
+                            std::vector<Extent>* out) const {
+  out->clear();
+  uint64_t pos = skip + c.front_off;
+  for (size_t i = c.head; i < c.segs.size() && len > 0; ++i) {
+    const Seg& s = c.segs[i];
+    if (pos >= s.length) {
+      pos -= s.length;
+      continue;
+    }
+    const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(s.length - pos, len));
+    out->push_back({s.buffer, static_cast<uint32_t>(s.offset + pos), n});
+    len -= n;
+    pos = 0;
+  }
+}
+
+void StoreLoop::GatherFront(Conn& c, size_t want) const {
+  c.scratch.clear();
+  uint32_t off = c.front_off;
+  for (size_t i = c.head; i < c.segs.size() && c.scratch.size() < want; ++i) {
+    const Seg& g = c.segs[i];
+    const size_t take = std::min<size_t>(g.length - off, want - c.scratch.size());
+    c.scratch.append(SegData(g) + off, take);
+    off = 0;
+  }
+}
+
+void StoreLoop::Consume(Conn& c, uint64_t n) {
+  c.partial_since_ms = 0;  // a request was taken whole; what follows starts its own clock
+  c.avail -= n;
+  while (n > 0) {
+    Seg& s = c.segs[c.head];
+    const uint64_t left = s.length - c.front_off;
+    if (n < left) {
+      c.front_off += static_cast<uint32_t>(n);
+      return;
+    }
+    n -= left;
+    Dispose(s);
+    ++c.head;
+    c.front_off = 0;
+  }
+  if (c.head == c.segs.size()) {
+    c.segs.clear();
+    c.head = 0;
+  }
+}
+
+void StoreLoop::Dispose(const Seg& s) {
+  if (s.kept) {
+    (void)pool_.Unretain(s.buffer);  // the connection's share; records keep theirs
+  } else {
+    (void)backend_.Release(s.buffer);
+  }
+}
+
+void StoreLoop::DropConn(ConnId id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) {
+    return;
+  }
+  Conn& c = it->second;
+  for (size_t i = c.head; i < c.segs.size(); ++i) {
+    Dispose(c.segs[i]);
+  }
+  conns_.erase(it);
+}
+
+WriteOutcome StoreLoop::Writable(uint64_t length) const {
+  if (pool_.read_only() || (options_.persist != PersistMode::kNone && stream_->read_only())) {
+    return WriteOutcome::kReadOnly;
+  }
+  const uint64_t need = options_.reserve_buffers + length / pool_.buffer_size() + 1;
+  if (pool_.FreeInPartition(partition_) < need) {
+    counters_.Add(counters_.rejected_full);
+    return WriteOutcome::kPoolFull;
+  }
+  return WriteOutcome::kQueued;
+}
+
+WriteOutcome StoreLoop::Put(Conn& c, std::string_view key, const std::vector<Extent>& body,
+                            uint64_t length) {
+  if (WriteOutcome w = Writable(length); w != WriteOutcome::kQueued) {
+    return w;
+  }
+  Value v;
+  v.length = static_cast<uint32_t>(length);
+  if (options_.persist == PersistMode::kCopy) {
+    if (!CopyToFresh(body, &v.extents).ok()) {
+      counters_.Add(counters_.rejected_full);
+      return WriteOutcome::kPoolFull;
+    }
+  } else {
+    if (!KeepInPlace(c, body).ok()) {
+      return WriteOutcome::kInternal;
+    }
+    v.extents = body;
+  }
+  return Record(key, std::move(v));
+}
+
+WriteOutcome StoreLoop::PutOwned(std::string_view key, std::vector<Extent> extents,
+                                 uint64_t length) {
+  if (WriteOutcome w = Writable(length); w != WriteOutcome::kQueued) {
+    DropRefs(extents);
+    return w;
+  }
+  Value v;
+  v.length = static_cast<uint32_t>(length);
+  v.extents = std::move(extents);
+  return Record(key, std::move(v));
+}
+
+WriteOutcome StoreLoop::PutAppend(Conn& c, std::string_view key, Value old,
+                                  const std::vector<Extent>& body, uint64_t body_length) {
+  if (WriteOutcome w = Writable(body_length); w != WriteOutcome::kQueued) {
+    DropRefs(old.extents);
+    return w;
+  }
+  if (options_.persist == PersistMode::kCopy) {
+    if (!CopyToFresh(body, &copy_).ok()) {
+      DropRefs(old.extents);
+      counters_.Add(counters_.rejected_full);
+      return WriteOutcome::kPoolFull;
+    }
+  } else {
+    if (!KeepInPlace(c, body).ok()) {
+      DropRefs(old.extents);
+      return WriteOutcome::kInternal;
+    }
+    copy_ = body;
+  }
+  old.extents.insert(old.extents.end(), copy_.begin(), copy_.end());
+  old.length = static_cast<uint32_t>(old.length + body_length);
+  old.deleted = false;
+  return Record(key, std::move(old));
+}
+
+void StoreLoop::VisitPending(
+    const std::function<void(std::string_view key, bool deleted)>& fn) const {
+  for (const PendingWrite& pw : pending_) {
+    fn(pw.key, pw.value.deleted);
+  }
+}
+
+WriteOutcome StoreLoop::Delete(std::string_view key) {
+  if (pool_.read_only() || (options_.persist != PersistMode::kNone && stream_->read_only())) {
+    return WriteOutcome::kReadOnly;
+  }
+  Value v;
+  v.deleted = true;
+  return Record(key, std::move(v));
+}
+
+WriteOutcome StoreLoop::Record(std::string_view key, Value v) {
+  if (options_.persist == PersistMode::kNone) {
+    v.sequence = none_seq_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    Result<uint64_t> r =
+        v.deleted ? stream_->AppendDelete(key) : stream_->AppendPut(key, v.extents);
+    if (!r.ok()) {
+      DropRefs(v.extents);
+      switch (r.status().code()) {
+        case StatusCode::kNoSpace: counters_.Add(counters_.rejected_full); return WriteOutcome::kLogFull;
+        case StatusCode::kReadOnly: return WriteOutcome::kReadOnly;
+        default: return WriteOutcome::kTooLarge;
+      }
+    }
+    v.sequence = *r;
+  }
+  PendingWrite pw;
+  pw.key.assign(key);
+  pw.value = std::move(v);
+  pending_.push_back(std::move(pw));
+  return WriteOutcome::kQueued;
+}
+
+Status StoreLoop::FreshValue(std::string_view bytes, std::vector<Extent>* out) {
+  out->clear();
+  const uint32_t bs = pool_.buffer_size();
+  size_t done = 0;
+  while (done < bytes.size()) {
+    Result<uint32_t> b = pool_.Allocate(partition_);
+    if (!b.ok()) {
+      for (const Extent& x : *out) {
+        (void)pool_.Release(x.buffer);
+      }
+      out->clear();
+      return b.status();
+    }
+    const uint32_t n = static_cast<uint32_t>(std::min<size_t>(bs, bytes.size() - done));
+    std::memcpy(pool_.BufferData(*b), bytes.data() + done, n);
+    out->push_back({*b, 0, n});
+    done += n;
+  }
+  for (const Extent& x : *out) {
+    (void)pool_.Retain(x.buffer);  // the app's hold becomes the caller's reference
+  }
+  return Status::Ok();
+}
+
+Status StoreLoop::KeepInPlace(Conn& c, const std::vector<Extent>& extents) {
+  // Each body buffer: the connection's hold becomes a pool reference (Keep swaps a free buffer into
+  // the receive ring), then the record takes a reference of its own.
+  size_t si = c.head;
+  for (const Extent& e : extents) {
+    while (si < c.segs.size() && c.segs[si].buffer != e.buffer) {
+      ++si;
+    }
+    if (si == c.segs.size()) {
+      return Status::FailedPrecondition("body extent outside the connection's segments");
+    }
+    Seg& s = c.segs[si];
+    if (!s.kept) {
+      PASTEL_RETURN_IF_ERROR(backend_.Keep(s.buffer));
+      s.kept = true;
+      counters_.Add(counters_.kept);
+    }
+    PASTEL_RETURN_IF_ERROR(pool_.Retain(e.buffer));
+  }
+  return Status::Ok();
+}
+
+Status StoreLoop::CopyToFresh(const std::vector<Extent>& body, std::vector<Extent>* out) {
+  out->clear();
+  const uint32_t bs = pool_.buffer_size();
+  uint32_t cur = Pool::kNoBuffer;
+  uint32_t used = bs;
+  for (const Extent& e : body) {
+    uint32_t done = 0;
+    while (done < e.length) {
+      if (used == bs) {
+        Result<uint32_t> b = pool_.Allocate(partition_);
+        if (!b.ok()) {
+          for (const Extent& x : *out) {
+            (void)pool_.Release(x.buffer);
+          }
+          out->clear();
+          return b.status();
+        }
+        cur = *b;
+        used = 0;
+        out->push_back({cur, 0, 0});
+      }
+      const uint32_t n = std::min(bs - used, e.length - done);
+      std::memcpy(pool_.BufferData(cur) + used, pool_.BufferData(e.buffer) + e.offset + done, n);
+      used += n;
+      done += n;
+      out->back().length += n;
+    }
+  }
+  // The fresh buffers become the record's: held by the app now, retained once durable below.
+  for (const Extent& x : *out) {
+    (void)pool_.Retain(x.buffer);
+  }
+  return Status::Ok();
+}
+
+void StoreLoop::DropRefs(const std::vector<Extent>& extents) {
+  for (const Extent& e : extents) {
+    (void)pool_.Unretain(e.buffer);
+  }
+}
+
+const StoreLoop::PendingWrite* StoreLoop::Pending(std::string_view key) const {
+  // Few writes per batch: a backwards scan finds the latest without a per-request map insert.
+  for (size_t i = pending_.size(); i-- > 0;) {
+    if (pending_[i].key == key) {
+      return &pending_[i];
+    }
+  }
+  return nullptr;
+}
+
+bool StoreLoop::Lookup(std::string_view key, Value* out) {
+  if (const PendingWrite* pw = Pending(key)) {
+    if (pw->value.deleted) {
+      return false;
+    }
+    *out = pw->value;
+    for (const Extent& e : out->extents) {
+      (void)pool_.Retain(e.buffer);  // the record's reference keeps it until Finish
+    }
+    return true;
+  }
+  return index_.GetAndRetain(key, pool_, out);
+}
+
+bool StoreLoop::Exists(std::string_view key) const {
+  const PendingWrite* pw = Pending(key);
+  return pw != nullptr ? !pw->value.deleted : index_.Contains(key);
+}
+
+uint32_t StoreLoop::AppendText(std::string_view bytes) {
+  const size_t begin = text_.size();
+  text_.append(bytes);
+  return static_cast<uint32_t>(begin);
+}
+
+void StoreLoop::AnswerText(ConnId conn, std::string_view bytes, AnswerClass cls, bool close) {
+  AnswerTextSince(conn, AppendText(bytes), cls, close);
+}
+
+void StoreLoop::AnswerTextSince(ConnId conn, size_t begin, AnswerClass cls, bool close) {
+  actions_.push_back({conn, ActionKind::kText, cls, close, static_cast<uint32_t>(begin),
+                      static_cast<uint32_t>(text_.size() - begin), 0, 0, 0, 0});
+}
+
+void StoreLoop::AnswerWrite(ConnId conn, std::string_view ok, std::string_view failed,
+                            bool close) {
+  const uint32_t ob = AppendText(ok);
+  const uint32_t fb = AppendText(failed);
+  actions_.push_back({conn, ActionKind::kWrite, AnswerClass::kOk, close, ob,
+                      static_cast<uint32_t>(ok.size()), fb, static_cast<uint32_t>(failed.size()),
+                      0, 0});
+}
+
+void StoreLoop::AnswerValue(ConnId conn, std::string_view prefix, const Value& v,
+                            std::string_view suffix, bool close, bool with_bytes) {
+  const uint32_t pb = AppendText(prefix);
+  const uint32_t sb = AppendText(with_bytes ? suffix : std::string_view());
+  const uint32_t eb = static_cast<uint32_t>(extents_.size());
+  if (with_bytes) {
+    extents_.insert(extents_.end(), v.extents.begin(), v.extents.end());
+  } else {
+    DropRefs(v.extents);
+  }
+  actions_.push_back({conn, ActionKind::kValue, AnswerClass::kOk, close, pb,
+                      static_cast<uint32_t>(prefix.size()), sb,
+                      static_cast<uint32_t>(with_bytes ? suffix.size() : 0), eb,
+                      static_cast<uint32_t>(extents_.size() - eb)});
+}
+
+void StoreLoop::Finish() {
+  bool durable = true;
+  Status failure;
+  if (!pending_.empty() && options_.persist != PersistMode::kNone) {
+    Result<CommitInfo> ci = stream_->Commit();
+    counters_.Add(counters_.commits);
+    if (!ci.ok()) {
+      durable = false;
+      failure = ci.status();
+    } else {
+      counters_.Add(counters_.committed_writes, ci->records);
+    }
+  }
+  const auto bytes = [&](uint32_t begin, uint32_t len) {
+    return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text_.data()) + begin, len);
+  };
+  for (const Action& a : actions_) {
+    Status st;
+    AnswerClass cls = a.cls;
+    switch (a.kind) {
+      case ActionKind::kText: st = backend_.Send(a.conn, bytes(a.text_begin, a.text_len)); break;
+      case ActionKind::kWrite:
+        if (durable) {
+          st = backend_.Send(a.conn, bytes(a.text_begin, a.text_len));
+        } else {
+          cls = AnswerClass::kServerError;
+          st = backend_.Send(a.conn, bytes(a.alt_begin, a.alt_len));
+        }
+        break;
+      case ActionKind::kValue: {
+        const std::span<const Extent> ext(extents_.data() + a.ext_begin, a.ext_count);
+        if (a.text_len > 0) {
+          st = backend_.Send(a.conn, bytes(a.text_begin, a.text_len));
+        }
+        if (st.ok() && !ext.empty()) {
+          st = backend_.SendExtents(a.conn, ext);
+        }
+        if (st.ok() && a.alt_len > 0) {
+          st = backend_.Send(a.conn, bytes(a.alt_begin, a.alt_len));
+        }
+        for (const Extent& e : ext) {
+          (void)pool_.Unretain(e.buffer);  // the action's reference; the send holds its own
+        }
+        break;
+      }
+    }
+    counters_.Add(cls == AnswerClass::kOk            ? counters_.responses_2xx
+                  : cls == AnswerClass::kServerError ? counters_.responses_5xx
+                                                     : counters_.responses_4xx);
+    if (a.close || st.code() == StatusCode::kBusy) {
+      (void)backend_.Close(a.conn);  // a client that reads nothing cannot pile up answers
+    }
+  }
+  // Now the writes enter the shared index, in order; the values they replace are released.
+  for (PendingWrite& pw : pending_) {
+    if (!durable) {
+      DropRefs(pw.value.extents);
+      continue;
+    }
+    Value loser = index_.Apply(pw.key, std::move(pw.value));
+    DropRefs(loser.extents);
+  }
+  if (!durable) {
+    static std::atomic<bool> reported{false};
+    if (!reported.exchange(true)) {
+      std::fprintf(stderr, "%s: writes refused from now on: %s\n", name_.c_str(),
+                   failure.ToString().c_str());
+    }
+  }
+  actions_.clear();
+  extents_.clear();
+  text_.clear();
+  pending_.clear();
+  if (options_.persist != PersistMode::kNone) {
+    MaybeStartCompaction();
+  }
+}
+
+void StoreLoop::MaybeStartCompaction() {
+  if (compacting_ || stream_->read_only() || stream_->free_bytes() > stream_->capacity() / 4 ||
+      stream_->tail() < compact_retry_tail_) {
+    return;
+  }
+  LogStream& spare = log_->stream(stream_ids_[1 - active_]);
+  if (!spare.Truncate(spare.checkpoint_sequence()).ok()) {  // leftover copies, if any
+    return;
+  }
+  compacting_ = true;
+  compact_start_seq_ = stream_->last_sequence();
+  compact_cursor_ = 0;
+  compact_copied_ = 0;
+}
+
+void StoreLoop::CompactSlice() {
+  LogStream& spare = log_->stream(stream_ids_[1 - active_]);
+  bool fits = !stream_->read_only() && !spare.read_only();
+  // Every write of the active stream is committed here (Finish commits its batch).
+  const bool scanned =
+      fits &&
+      stream_->VisitCommitted(&compact_cursor_, options_.compact_slice, [&](const RecordView& r) {
+        if (!index_.IsCurrent(r.key, r.sequence)) {
+          return true;  // superseded: its buffers were given back
+        }
+        if (r.type == RecordType::kDelete && options_.drop_tombstones &&
+            r.sequence <= compact_start_seq_) {
+          // No older put of the key survives anywhere: none was current since the scan began,
+          // so none was copied. (A delete written during the scan may follow a put already
+          // copied: it is copied too.)
+          index_.EraseTombstone(r.key, r.sequence);
+          return true;
+        }
+        if (!spare.AppendCopy(r).ok()) {
+          fits = false;  // the live set does not fit in one stream
+          return false;
+        }
+        ++compact_copied_;
+        return true;
+      });
+  if (fits && spare.pending_records() > 0 && !spare.Commit().ok()) {
+    fits = false;
+  }
+  if (!fits) {
+    AbortCompaction();
+    return;
+  }
+  if (!scanned) {
+    return;  // more next turn
+  }
+  if (!stream_->Truncate(stream_->last_sequence()).ok()) {
+    AbortCompaction();
+    return;
+  }
+  active_ = 1 - active_;
+  stream_ = &spare;
+  compacting_ = false;
+  // A live set that fills three quarters of the new stream would start the next compaction at
+  // once: wait until the stream has grown by a sixteenth.
+  compact_retry_tail_ = stream_->tail() + stream_->capacity() / 16;
+  counters_.Add(counters_.compactions);
+  counters_.Add(counters_.compacted_records, compact_copied_);
+}
+
+void StoreLoop::AbortCompaction() {
+  // Go on with the active stream until it is full (then writes are refused); try again once it
+  // has grown by a sixteenth, since only new writes (overwrites, deletes) can shrink the live set.
+  // (A full stream with a live set that does not fit in one stream stays full: --log-size.)
+  compacting_ = false;
+  compact_retry_tail_ = stream_->tail() + stream_->capacity() / 16;
+  LogStream& spare = log_->stream(stream_ids_[1 - active_]);
+  if (!spare.read_only() && spare.pending_records() == 0) {
+    (void)spare.Truncate(spare.checkpoint_sequence());
+  }
+}
+
+}  // namespace pastel::store

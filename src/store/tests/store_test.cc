@@ -1,0 +1,229 @@
+#include "pastel/store.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "tests/support/temp_dir.h"
+
+namespace pastel::store {
+namespace {
+
+using testing::TempDir;
+
+Value Live(uint64_t seq, uint32_t len, std::vector<Extent> ext = {}) {
+  Value v;
+  v.sequence = seq;
+  v.length = len;
+  v.extents = std::move(ext);
+  return v;
+}
+
+Value Tombstone(uint64_t seq) {
+  Value v;
+  v.sequence = seq;
+  v.deleted = true;
+  return v;
+}
+
+StoreFiles SmallFiles(const TempDir& dir, uint32_t loops = 1) {
+  StoreFiles f;
+  f.pool_path = dir.path() + "/s.pool";
+  f.loops = loops;
+  f.pool_size = 4ull << 20;
+  f.log_size = 256ull << 10;
+  return f;
+}
+
+TEST(IndexTest, TheHigherSequenceWinsWhateverTheOrderOfApply) {
+  Index index;
+  EXPECT_EQ(index.Apply("k", Live(5, 3)).sequence, 0u);  // nothing lost: the key was new
+  // An older write applied late (another loop committed it after) loses and comes back.
+  Value lost = index.Apply("k", Live(3, 10));
+  EXPECT_EQ(lost.sequence, 3u);
+  EXPECT_EQ(lost.length, 10u);
+  EXPECT_TRUE(index.IsCurrent("k", 5));
+  EXPECT_FALSE(index.IsCurrent("k", 3));
+  EXPECT_EQ(index.live_keys(), 1u);
+  EXPECT_EQ(index.live_bytes(), 3u);
+  // A newer one replaces it and hands the old one back for its references to be dropped.
+  Value old = index.Apply("k", Live(8, 7));
+  EXPECT_EQ(old.sequence, 5u);
+  EXPECT_EQ(index.live_bytes(), 7u);
+}
+
+TEST(IndexTest, ADeleteLeavesATombstoneThatOrdersLaterApplies) {
+  Index index;
+  index.Apply("k", Live(2, 4));
+  index.Apply("other", Live(3, 6));
+  Value old = index.Apply("k", Tombstone(9));
+  EXPECT_EQ(old.sequence, 2u);
+  EXPECT_FALSE(index.Contains("k"));
+  EXPECT_TRUE(index.IsCurrent("k", 9));  // the delete's record is still needed
+  EXPECT_EQ(index.live_keys(), 1u);
+  EXPECT_EQ(index.live_bytes(), 6u);
+  // A put older than the delete, committed late, must not resurrect the key.
+  Value lost = index.Apply("k", Live(7, 100));
+  EXPECT_EQ(lost.sequence, 7u);
+  EXPECT_FALSE(index.Contains("k"));
+  // Only the tombstone of that very delete is forgotten.
+  index.EraseTombstone("k", 8);
+  EXPECT_TRUE(index.IsCurrent("k", 9));
+  index.EraseTombstone("other", 3);  // live, not a tombstone
+  EXPECT_TRUE(index.Contains("other"));
+  index.EraseTombstone("k", 9);
+  EXPECT_FALSE(index.IsCurrent("k", 9));
+  EXPECT_EQ(index.live_keys(), 1u);
+}
+
+TEST(IndexTest, ForEachLiveSkipsTombstonesAndStopsWhenAsked) {
+  Index index;
+  index.Apply("a", Live(1, 1));
+  index.Apply("b", Live(2, 2));
+  index.Apply("c", Live(3, 3));
+  index.Apply("b", Tombstone(4));
+  std::vector<std::string> seen;
+  index.ForEachLive([&](std::string_view k, const Value& v) {
+    EXPECT_FALSE(v.deleted);
+    seen.emplace_back(k);
+    return true;
+  });
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "c"}));
+  int visits = 0;
+  index.ForEachLive([&](std::string_view, const Value&) { return ++visits < 1; });
+  EXPECT_EQ(visits, 1);
+}
+
+TEST(IndexTest, GetAndRetainPinsEveryBufferOfTheValue) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  Result<OpenedStore> s = OpenOrCreate(SmallFiles(dir));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  Pool& pool = *s->pool;
+  std::vector<Extent> ext;
+  for (int i = 0; i < 2; ++i) {
+    Result<uint32_t> b = pool.Allocate(0);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    ASSERT_TRUE(pool.Retain(*b).ok());  // the index entry's reference
+    ext.push_back({*b, 0, 100});
+  }
+  Index index;
+  index.Apply("k", Live(1, 200, ext));
+  Value got;
+  ASSERT_TRUE(index.GetAndRetain("k", pool, &got));
+  EXPECT_EQ(got.length, 200u);
+  EXPECT_EQ(got.extents, ext);
+  for (const Extent& e : ext) {
+    EXPECT_EQ(pool.refs(e.buffer), 2u);
+  }
+  // Replaced while the reader still holds it: the bytes stay put until the reader lets go.
+  Value old = index.Apply("k", Tombstone(2));
+  for (const Extent& e : old.extents) {
+    ASSERT_TRUE(pool.Unretain(e.buffer).ok());
+    EXPECT_EQ(pool.refs(e.buffer), 1u);
+    EXPECT_EQ(pool.state(e.buffer), BufferState::kRetained);
+  }
+  for (const Extent& e : got.extents) {
+    ASSERT_TRUE(pool.Unretain(e.buffer).ok());
+    EXPECT_EQ(pool.state(e.buffer), BufferState::kFree);
+  }
+  Value none;
+  EXPECT_FALSE(index.GetAndRetain("k", pool, &none));
+  EXPECT_FALSE(index.GetAndRetain("absent", pool, &none));
+}
+
+TEST(IndexTest, LoadReplacesTheIndexWithTheRecoveredSet) {
+  Index index;
+  index.Apply("stale", Live(1, 1));
+  LiveMap live;
+  live["x"] = LiveValue{4, 0, 10, {{1, 0, 10}}};
+  live["y"] = LiveValue{5, 1, 20, {{2, 0, 20}}};
+  index.Load(live);
+  EXPECT_FALSE(index.Contains("stale"));
+  EXPECT_TRUE(index.IsCurrent("x", 4));
+  EXPECT_TRUE(index.IsCurrent("y", 5));
+  EXPECT_EQ(index.live_keys(), 2u);
+  EXPECT_EQ(index.live_bytes(), 30u);
+}
+
+TEST(OpenOrCreateTest, CreatesOnFirstStartThenRecoversWhatWasCommitted) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const StoreFiles files = SmallFiles(dir, 2);
+  {
+    Result<OpenedStore> s = OpenOrCreate(files);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_TRUE(s->created);
+    EXPECT_EQ(s->pool->partitions(), 2u);
+    EXPECT_EQ(s->log->stream_count(), 4u);  // an active and a spare stream per loop
+    Pool& pool = *s->pool;
+    Result<uint32_t> b = pool.Allocate(1);
+    ASSERT_TRUE(b.ok());
+    std::memcpy(pool.BufferData(*b), "durable", 7);
+    const Extent e{*b, 0, 7};
+    ASSERT_TRUE(s->log->stream(2).AppendPut("key", {&e, 1}).ok());
+    ASSERT_TRUE(s->log->stream(2).Commit().ok());
+    ASSERT_TRUE(pool.Retain(*b).ok());
+  }
+  Result<OpenedStore> s = OpenOrCreate(files);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_FALSE(s->created);
+  ASSERT_EQ(s->recovered.live.size(), 1u);
+  const LiveValue& v = s->recovered.live.at("key");
+  ASSERT_EQ(v.extents.size(), 1u);
+  EXPECT_EQ(v.value_len, 7u);
+  EXPECT_EQ(std::memcmp(s->pool->BufferData(v.extents[0].buffer), "durable", 7), 0);
+  EXPECT_EQ(s->pool->state(v.extents[0].buffer), BufferState::kRetained);
+}
+
+TEST(OpenOrCreateTest, MoreLoopsThanTheLogHasStreamsIsRefusedWithTheLimit) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  ASSERT_TRUE(OpenOrCreate(SmallFiles(dir, 1)).ok());
+  Result<OpenedStore> s = OpenOrCreate(SmallFiles(dir, 2));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("at most 1 thread"), std::string::npos)
+      << s.status().ToString();
+}
+
+TEST(OpenOrCreateTest, ErrorsNameTheStepThatFailed) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  StoreFiles files = SmallFiles(dir);
+  files.pool_path = dir.path() + "/no-such-dir/s.pool";
+  Result<OpenedStore> s = OpenOrCreate(files);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message().rfind("create pool: ", 0), 0u) << s.status().ToString();
+
+  // A file that is not a pool is refused, and left as it was.
+  files = SmallFiles(dir);
+  const int fd = ::open(files.pool_path.c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_GE(fd, 0);
+  const std::string junk(1 << 20, 'x');
+  ASSERT_EQ(::write(fd, junk.data(), junk.size()), static_cast<ssize_t>(junk.size()));
+  ::close(fd);
+  s = OpenOrCreate(files);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message().rfind("open pool: ", 0), 0u) << s.status().ToString();
+  EXPECT_EQ(::access(files.pool_path.c_str(), F_OK), 0);
+
+  // A pool whose log is missing.
+  TempDir dir2;
+  ASSERT_TRUE(dir2.ok());
+  files = SmallFiles(dir2);
+  ASSERT_TRUE(OpenOrCreate(files).ok());
+  ASSERT_EQ(::unlink(Log::PathForPool(files.pool_path).c_str()), 0);
+  s = OpenOrCreate(files);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message().rfind("open log: ", 0), 0u) << s.status().ToString();
+}
+
+}  // namespace
+}  // namespace pastel::store

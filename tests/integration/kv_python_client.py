@@ -1,0 +1,68 @@
+"""pastel-kv through redis-py (Debian's python3-redis): the commands a Python application uses,
+pipelines (transaction=False: pastel-kv has no MULTI), binary values and errors.
+
+  /usr/bin/python3 tests/integration/kv_python_client.py PORT
+
+Prints "all checks passed" and exits 0, or raises (exit 1) at the first check that fails.
+"""
+
+import os
+import sys
+
+import redis
+
+
+def main():
+    port = int(sys.argv[1])
+    r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=10)
+    assert r.ping() is True
+    assert r.set("py:a", b"alpha") is True
+    assert r.get("py:a") == b"alpha"
+    assert r.set("py:a", b"x", nx=True) is None
+    assert r.set("py:missing", b"x", xx=True) is None
+    binary = bytes(range(256)) * 40  # every byte value, 10 KiB: spans several buffers
+    assert r.set("py:bin", binary) is True
+    assert r.get("py:bin") == binary
+    assert r.strlen("py:bin") == len(binary)
+    assert r.append("py:bin", b"\r\n") == len(binary) + 2
+    assert r.get("py:bin") == binary + b"\r\n"
+    assert r.mset({"py:m1": "1", "py:m2": "2"}) is True
+    assert r.mget(["py:m1", "py:nope", "py:m2"]) == [b"1", None, b"2"]
+    assert r.incr("py:n") == 1
+    assert r.incrby("py:n", 99) == 100
+    assert r.decr("py:n") == 99
+    assert r.exists("py:a", "py:nope") == 1
+    assert sorted(r.keys("py:m*")) == [b"py:m1", b"py:m2"]
+    assert sorted(r.scan_iter(match="py:m*")) == [b"py:m1", b"py:m2"]
+    assert r.dbsize() == 5
+    assert r.delete("py:a", "py:nope") == 1
+    info = r.info()
+    assert info["pastel_persist"] in ("inplace", "copy", "none"), info
+    assert "used_memory" in r.info("memory")
+
+    # A pipeline of 200 commands: sent together, answered in order.
+    pipe = r.pipeline(transaction=False)
+    for i in range(100):
+        pipe.set(f"py:p{i}", os.urandom(100 + i))
+        pipe.get(f"py:p{i}")
+    out = pipe.execute()
+    assert all(out[i] is True for i in range(0, 200, 2))
+    assert all(len(out[i]) == 100 + i // 2 for i in range(1, 200, 2))
+
+    try:
+        r.incr("py:bin")
+        raise AssertionError("INCR of a non-integer must fail")
+    except redis.ResponseError as e:
+        assert "not an integer" in str(e), e
+    try:
+        r.execute_command("NOSUCHCOMMAND")
+        raise AssertionError("an unknown command must fail")
+    except redis.ResponseError as e:
+        assert "unknown command" in str(e), e
+    assert r.flushall() is True
+    assert r.dbsize() == 0
+    print("all checks passed")
+
+
+if __name__ == "__main__":
+    main()
