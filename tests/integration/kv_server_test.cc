@@ -307,10 +307,6 @@ class KvTest : public ::testing::TestWithParam<KvParam> {
     argv.insert(argv.end(), args.begin(), args.end());
     return RunProgram(argv, dir_.path(), timeout_s);
   }
-  bool Durable() const {
-    return std::find(GetParam().extra_args.begin(), GetParam().extra_args.end(), "none") ==
-           GetParam().extra_args.end();
-  }
 
   testing::TempDir dir_;
   std::string pool_;
@@ -588,10 +584,11 @@ TEST_P(KvTest, FullPoolIsOomKeepsReadsAndRecoversAfterDeletes) {
   EXPECT_EQ(Diff(c.Call({"GET", "after"}).str, value), "");
 }
 
-TEST_P(KvTest, DataSurvivesARestart) {
-  if (!Durable()) {
-    GTEST_SKIP() << "--persist none keeps nothing across a restart (by design)";
-  }
+// The durable configurations (--persist none keeps nothing across a restart, by design: its
+// own test below says so).
+using KvDurableTest = KvTest;
+
+TEST_P(KvDurableTest, DataSurvivesARestart) {
   StartServer();
   {
     RespClient c(port());
@@ -615,10 +612,7 @@ TEST_P(KvTest, DataSurvivesARestart) {
   EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
 }
 
-TEST_P(KvTest, AcknowledgedWritesSurviveKill9) {
-  if (!Durable()) {
-    GTEST_SKIP() << "--persist none keeps nothing across a restart (by design)";
-  }
+TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
   const int rounds = static_cast<int>(std::max<uint64_t>(1, EnvU64("PASTEL_KILL_ROUNDS", 3)));
   const uint64_t seed = TestSeed();
   std::cout << "[ seed     ] " << seed << " (PASTEL_TEST_SEED=" << seed << " repeats it)\n";
@@ -930,6 +924,26 @@ TEST_P(KvTest, NutcrackerShardsKeysOverTwoInstances) {
   ASSERT_TRUE(second.Stop());
 }
 
+// --persist none: answers at once and keeps nothing; a restart starts empty (and serves).
+using KvVolatileTest = KvTest;
+
+TEST_P(KvVolatileTest, ARestartStartsEmpty) {
+  StartServer();
+  {
+    RespClient c(port());
+    ASSERT_TRUE(c.Call({"SET", "a", Pattern(5000, 9)}).Is("OK"));
+    ASSERT_TRUE(c.Call({"INCR", "n"}).IsInt(1));
+    ASSERT_TRUE(c.Call({"DBSIZE"}).IsInt(2));
+  }
+  ASSERT_TRUE(server_->Restart());
+  RespClient c(port());
+  EXPECT_TRUE(c.Call({"DBSIZE"}).IsInt(0));
+  EXPECT_TRUE(c.Call({"GET", "a"}).IsNull());
+  EXPECT_TRUE(c.Call({"INCR", "n"}).IsInt(1));
+  const Reply info = c.Call({"INFO", "persistence"});
+  EXPECT_NE(info.str.find("pastel_recovered_keys:0"), std::string::npos) << Escape(info.str, 800);
+}
+
 const KvParam kInPlace{"inplace", {}};
 const KvParam kCopyEpoll{"copy_epoll", {"--persist", "copy", "--backend", "epoll"}};
 const KvParam kNone{"persist_none", {"--persist", "none"}};
@@ -937,6 +951,9 @@ const KvParam kThreads{"threads", {"--threads", "2"}};
 
 INSTANTIATE_TEST_SUITE_P(Kv, KvTest, ::testing::Values(kInPlace, kCopyEpoll, kNone, kThreads),
                          ParamName);
+INSTANTIATE_TEST_SUITE_P(Kv, KvDurableTest, ::testing::Values(kInPlace, kCopyEpoll, kThreads),
+                         ParamName);
+INSTANTIATE_TEST_SUITE_P(Kv, KvVolatileTest, ::testing::Values(kNone), ParamName);
 
 }  // namespace
 }  // namespace pastel::integration
