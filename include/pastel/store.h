@@ -144,8 +144,8 @@ struct StoreOptions {
   // Only when no other loop's streams can hold an older write of a key may compaction drop a
   // delete's record (one loop).
   bool drop_tombstones = true;
-  // Records of the active stream a compaction scans per loop turn (tests make it small so that a
-  // compaction spans many turns).
+  // Records of the active stream a compaction scans per loop turn at least (tests make it small so
+  // that a compaction spans many turns); more when the turns bring more writes (CompactSlice).
   uint32_t compact_slice = 1024;
   // A request must arrive whole within this many milliseconds of its first bytes, else the
   // protocol's OnTimeout answers and closes (slowloris). Idle connections are not timed out.
@@ -302,9 +302,11 @@ class StoreLoop {
   void DropConn(ConnId id);
 
   // Compaction, when the active stream is three quarters full: copies the records the index still
-  // needs into the spare stream (with their sequences), a slice of compact_slice records per loop
-  // turn (after the turn's answers were submitted, so no answer waits for a whole scan); once the
-  // scan has caught up with the tail, commits the copies, truncates the active stream and swaps.
+  // needs into the spare stream (with their sequences), a slice per loop turn (after the turn's
+  // answers were submitted, so no answer waits for a whole scan): compact_slice records, or four
+  // times the records appended since the last slice, or all the rest once the active stream is
+  // nearly full; once the scan has caught up with the tail, commits the copies, truncates the
+  // active stream and swaps.
   // PERSIST: before, the active stream holds the state; after the copies' commits both do
   // (recovery merges identical copies); after the truncation, the new active stream alone does.
   void MaybeStartCompaction();
@@ -319,6 +321,7 @@ class StoreLoop {
   uint64_t compact_cursor_ = 0;      // next record of the active stream to scan
   uint64_t compact_copied_ = 0;      // records copied by the compaction in progress
   uint64_t compact_retry_tail_ = 0;  // after a failed compaction: retry once the tail passed this
+  uint64_t appended_since_slice_ = 0;  // records appended to the active stream since the last slice
   std::atomic<uint64_t>& none_seq_;
   std::string name_;
   std::unordered_map<ConnId, Conn> conns_;

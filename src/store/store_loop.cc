@@ -298,6 +298,7 @@ WriteOutcome StoreLoop::Record(std::string_view key, Value v) {
       }
     }
     v.sequence = *r;
+    ++appended_since_slice_;
   }
   PendingWrite pw;
   pw.key.assign(key);
@@ -320,6 +321,9 @@ Status StoreLoop::FreshValue(std::string_view bytes, std::vector<Extent>* out) {
       return b.status();
     }
     const uint32_t n = static_cast<uint32_t>(std::min<size_t>(bs, bytes.size() - done));
+    // PERSIST: none here. The buffer is fresh (no record names it), so a crash may keep any part
+    // of these bytes harmlessly; they become durable with the commit of the record that names
+    // them (LogStream::Commit flushes every value range of its batch before its one fence).
     std::memcpy(pool_.BufferData(*b), bytes.data() + done, n);
     out->push_back({*b, 0, n});
     done += n;
@@ -374,6 +378,8 @@ Status StoreLoop::CopyToFresh(const std::vector<Extent>& body, std::vector<Exten
         out->push_back({cur, 0, 0});
       }
       const uint32_t n = std::min(bs - used, e.length - done);
+      // PERSIST: none here, as in FreshValue: made durable by the commit of the record that
+      // names the fresh buffer, which is not yet written.
       std::memcpy(pool_.BufferData(cur) + used, pool_.BufferData(e.buffer) + e.offset + done, n);
       used += n;
       done += n;
@@ -466,6 +472,10 @@ void StoreLoop::Finish() {
   bool durable = true;
   Status failure;
   if (!pending_.empty() && options_.persist != PersistMode::kNone) {
+    // PERSIST: before, the batch's records and the values they name may be partly on the media
+    // (recovery drops a batch that is not whole); after an OK, all of them are durable, and only
+    // then are the batch's write answers sent below. A failed commit turns the stream read-only
+    // and every write of the batch is answered with a server error.
     Result<CommitInfo> ci = stream_->Commit();
     counters_.Add(counters_.commits);
     if (!ci.ok()) {
@@ -550,6 +560,7 @@ void StoreLoop::MaybeStartCompaction() {
     return;
   }
   compacting_ = true;
+  appended_since_slice_ = 0;
   compact_start_seq_ = stream_->last_sequence();
   compact_cursor_ = 0;
   compact_copied_ = 0;
@@ -558,10 +569,20 @@ void StoreLoop::MaybeStartCompaction() {
 void StoreLoop::CompactSlice() {
   LogStream& spare = log_->stream(stream_ids_[1 - active_]);
   bool fits = !stream_->read_only() && !spare.read_only();
+  // The scan must gain on the writes, or the active stream fills before it ends and writes are
+  // refused (many connections bring hundreds of writes per turn): a slice visits at least four
+  // times the records appended since the last one, and, once the active stream is nearly full,
+  // every record up to the tail (one long turn rather than refused writes).
+  uint64_t slice = std::max<uint64_t>(options_.compact_slice, 4 * appended_since_slice_);
+  if (stream_->free_bytes() < stream_->capacity() / 16) {
+    slice = UINT32_MAX;
+  }
+  appended_since_slice_ = 0;
   // Every write of the active stream is committed here (Finish commits its batch).
   const bool scanned =
-      fits &&
-      stream_->VisitCommitted(&compact_cursor_, options_.compact_slice, [&](const RecordView& r) {
+      fits && stream_->VisitCommitted(
+                  &compact_cursor_, static_cast<uint32_t>(std::min<uint64_t>(slice, UINT32_MAX)),
+                  [&](const RecordView& r) {
         if (!index_.IsCurrent(r.key, r.sequence)) {
           return true;  // superseded: its buffers were given back
         }
