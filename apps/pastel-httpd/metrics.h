@@ -1,7 +1,7 @@
 #pragma once
-// Counters of pastel-httpd (store::LoopCounters, one per loop, each written by its loop with relaxed
-// atomics; /metrics sums them), rendered in the Prometheus text format. requests[] is indexed by
-// http::Method.
+// Counters of pastel-httpd (store::LoopCounters, one per loop, each written by its loop with
+// relaxed atomics; /metrics sums them), rendered in the Prometheus text format. requests[] is
+// indexed by http::Method.
 
 #include <atomic>
 #include <cstdint>

@@ -266,11 +266,13 @@ void KvLoop::Bulk(std::string_view s) {
   AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
 }
 
-void KvLoop::Null() { AnswerText(cmd_.conn->id, resp::kNullBulk, AnswerClass::kOk, cmd_.close); }
+void KvLoop::Null() {
+  AnswerText(cmd_.conn->id, resp::kNullBulk, AnswerClass::kOk, cmd_.close);
+}
 
 void KvLoop::ArrayHeader(uint64_t n) {
-  AnswerText(cmd_.conn->id, {buf_, resp::WriteArrayHeader(buf_, sizeof(buf_), n)},
-             AnswerClass::kOk, cmd_.close);
+  AnswerText(cmd_.conn->id, {buf_, resp::WriteArrayHeader(buf_, sizeof(buf_), n)}, AnswerClass::kOk,
+             cmd_.close);
 }
 
 void KvLoop::WrongArity() {
@@ -295,7 +297,9 @@ void KvLoop::Refused(store::WriteOutcome w) {
   }
 }
 
-void KvLoop::WriteOk(std::string_view ok) { AnswerWrite(cmd_.conn->id, ok, kFailed, cmd_.close); }
+void KvLoop::WriteOk(std::string_view ok) {
+  AnswerWrite(cmd_.conn->id, ok, kFailed, cmd_.close);
+}
 
 void KvLoop::BulkValue(const Value& v) {
   AnswerValue(cmd_.conn->id, {buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), v.length)}, v,
@@ -327,8 +331,8 @@ void KvLoop::Execute(size_t argc) {
   const CommandInfo* ci = FindCommand(name);
   if (ci == nullptr) {
     counters_.Add(counters_.requests[static_cast<int>(CommandKind::kError)]);
-    std::string msg = "ERR unknown command '" + Printable(args_[0].view) +
-                      "', with args beginning with: ";
+    std::string msg =
+        "ERR unknown command '" + Printable(args_[0].view) + "', with args beginning with: ";
     for (size_t i = 1; i < argc && i < 4; ++i) {
       msg += "'" + Printable(args_[i].view) + "' ";
     }
@@ -442,8 +446,7 @@ void KvLoop::Set() {
       nx = true;
     } else if (Is(i, "xx")) {
       xx = true;
-    } else if (Is(i, "ex") || Is(i, "px") || Is(i, "exat") || Is(i, "pxat") ||
-               Is(i, "keepttl")) {
+    } else if (Is(i, "ex") || Is(i, "px") || Is(i, "exat") || Is(i, "pxat") || Is(i, "keepttl")) {
       Err("ERR expiry (EX, PX, EXAT, PXAT, KEEPTTL) is not supported by pastel-kv");
       return;
     } else {
@@ -641,8 +644,7 @@ void KvLoop::Append() {
     (void)ReadValue(old, kMaxValueBytes, &whole);
     DropRefs(old.extents);
     for (const Extent& e : body_) {
-      whole.append(reinterpret_cast<const char*>(pool_.BufferData(e.buffer)) + e.offset,
-                   e.length);
+      whole.append(reinterpret_cast<const char*>(pool_.BufferData(e.buffer)) + e.offset, e.length);
     }
     std::vector<Extent> fresh;
     if (Writable(len) != store::WriteOutcome::kQueued || !FreshValue(whole, &fresh).ok()) {
@@ -837,7 +839,8 @@ void KvLoop::Info() {
         static_cast<unsigned long long>(uint64_t{pool_.buffer_count()} * pool_.buffer_size()));
     add("pastel_buffer_size:%u\r\npastel_buffers:%u\r\npastel_buffers_free:%llu\r\n",
         pool_.buffer_size(), pool_.buffer_count(), static_cast<unsigned long long>(pc.free));
-    add("pastel_buffers_kernel:%llu\r\npastel_buffers_app:%llu\r\npastel_buffers_retained:%llu\r\n\r\n",
+    add("pastel_buffers_kernel:%llu\r\npastel_buffers_app:%llu\r\npastel_buffers_retained:%"
+        "llu\r\n\r\n",
         static_cast<unsigned long long>(pc.kernel), static_cast<unsigned long long>(pc.app),
         static_cast<unsigned long long>(pc.retained));
   }
@@ -905,14 +908,18 @@ void KvLoop::Config() {
     return;
   }
   const std::string port = std::to_string(shared_.port);
-  const std::string maxmem =
-      std::to_string(uint64_t{pool_.buffer_count()} * pool_.buffer_size());
+  const std::string maxmem = std::to_string(uint64_t{pool_.buffer_count()} * pool_.buffer_size());
   // What a client may ask; "appendonly yes" because every write is durable before its reply.
   const std::pair<const char*, std::string> params[] = {
-      {"save", ""},        {"appendonly", "yes"},    {"appendfsync", "always"},
-      {"databases", "1"},  {"maxmemory", maxmem},    {"maxmemory-policy", "noeviction"},
-      {"port", port},      {"bind", "127.0.0.1"},    {"proto-max-bulk-len",
-                                                      std::to_string(limits_.max_bulk)},
+      {"save", ""},
+      {"appendonly", "yes"},
+      {"appendfsync", "always"},
+      {"databases", "1"},
+      {"maxmemory", maxmem},
+      {"maxmemory-policy", "noeviction"},
+      {"port", port},
+      {"bind", "127.0.0.1"},
+      {"proto-max-bulk-len", std::to_string(limits_.max_bulk)},
   };
   std::vector<std::pair<std::string_view, std::string_view>> hits;
   for (size_t i = 2; i < cmd_.argc; ++i) {
@@ -920,9 +927,9 @@ void KvLoop::Config() {
     std::transform(pat.begin(), pat.end(), pat.begin(),
                    [](char ch) { return static_cast<char>(std::tolower(ch)); });
     for (const auto& [k, v] : params) {
-      if (GlobMatch(pat, k) &&
-          std::find_if(hits.begin(), hits.end(), [&](const auto& h) { return h.first == k; }) ==
-              hits.end()) {
+      if (GlobMatch(pat, k) && std::find_if(hits.begin(), hits.end(), [&](const auto& h) {
+                                 return h.first == k;
+                               }) == hits.end()) {
         hits.emplace_back(k, v);
       }
     }

@@ -189,9 +189,9 @@ class StoreLoop {
     ConnId id = 0;
     std::vector<Seg> segs;  // received, not yet consumed: [head, end)
     size_t head = 0;
-    uint32_t front_off = 0;  // bytes of segs[head] already consumed
-    uint64_t avail = 0;      // unconsumed bytes
-    bool closing = false;    // an answer that closes was queued: ignore what follows
+    uint32_t front_off = 0;        // bytes of segs[head] already consumed
+    uint64_t avail = 0;            // unconsumed bytes
+    bool closing = false;          // an answer that closes was queued: ignore what follows
     bool interim_sent = false;     // the protocol's interim answer (HTTP 100) for this request
     bool dirty = false;            // on this batch's list of connections to parse
     std::string scratch;           // a request head that straddles receives, copied
@@ -219,8 +219,7 @@ class StoreLoop {
   WriteOutcome Writable(uint64_t length) const;
   // Queues the write of `key` = `body` (extents within c's unconsumed bytes): kept in place or
   // copied per the persist mode, and logged. Its answer must be queued with AnswerWrite.
-  WriteOutcome Put(Conn& c, std::string_view key, const std::vector<Extent>& body,
-                   uint64_t length);
+  WriteOutcome Put(Conn& c, std::string_view key, const std::vector<Extent>& body, uint64_t length);
   // Queues the write of `key` = `extents`, on whose buffers the caller holds one reference per
   // extent (values this loop built: FreshValue, or a stored value's extents retained); the record
   // takes the references over, also on failure (they are dropped).
@@ -264,8 +263,8 @@ class StoreLoop {
   Index& index_;
   const StoreOptions options_;
   LoopCounters& counters_;
-  LogStream* stream_;  // the active stream
-  std::string text_;   // text answers' bytes of this batch
+  LogStream* stream_;   // the active stream
+  std::string text_;    // text answers' bytes of this batch
   int64_t now_ms_ = 0;  // steady clock, read once per loop turn
 
  private:
@@ -317,10 +316,10 @@ class StoreLoop {
   uint32_t stream_ids_[2];
   int active_ = 0;
   bool compacting_ = false;
-  uint64_t compact_start_seq_ = 0;   // the active stream's last sequence when the scan began
-  uint64_t compact_cursor_ = 0;      // next record of the active stream to scan
-  uint64_t compact_copied_ = 0;      // records copied by the compaction in progress
-  uint64_t compact_retry_tail_ = 0;  // after a failed compaction: retry once the tail passed this
+  uint64_t compact_start_seq_ = 0;     // the active stream's last sequence when the scan began
+  uint64_t compact_cursor_ = 0;        // next record of the active stream to scan
+  uint64_t compact_copied_ = 0;        // records copied by the compaction in progress
+  uint64_t compact_retry_tail_ = 0;    // after a failed compaction: retry once the tail passed this
   uint64_t appended_since_slice_ = 0;  // records appended to the active stream since the last slice
   std::atomic<uint64_t>& none_seq_;
   std::string name_;

@@ -64,8 +64,7 @@ void Index::EraseTombstone(std::string_view key, uint64_t sequence) {
   }
 }
 
-void Index::ForEachLive(
-    const std::function<bool(std::string_view key, const Value& v)>& fn) const {
+void Index::ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn) const {
   std::shared_lock lock(mu_);
   for (const auto& [k, v] : map_) {
     if (!v.deleted && !fn(k, v)) {

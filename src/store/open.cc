@@ -25,10 +25,9 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
     }
     out.log = std::move(l).value();
     if (out.log->stream_count() < 2 * files.loops) {
-      return Status::InvalidArgument(
-          "the log has " + std::to_string(out.log->stream_count()) +
-          " stream(s), two per thread; start with at most " +
-          std::to_string(out.log->stream_count() / 2) + " thread(s)");
+      return Status::InvalidArgument("the log has " + std::to_string(out.log->stream_count()) +
+                                     " stream(s), two per thread; start with at most " +
+                                     std::to_string(out.log->stream_count() / 2) + " thread(s)");
     }
     Result<Recovered> r = out.log->Recover();
     if (!r.ok()) {

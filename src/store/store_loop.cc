@@ -292,7 +292,9 @@ WriteOutcome StoreLoop::Record(std::string_view key, Value v) {
     if (!r.ok()) {
       DropRefs(v.extents);
       switch (r.status().code()) {
-        case StatusCode::kNoSpace: counters_.Add(counters_.rejected_full); return WriteOutcome::kLogFull;
+        case StatusCode::kNoSpace:
+          counters_.Add(counters_.rejected_full);
+          return WriteOutcome::kLogFull;
         case StatusCode::kReadOnly: return WriteOutcome::kReadOnly;
         default: return WriteOutcome::kTooLarge;
       }
@@ -443,13 +445,12 @@ void StoreLoop::AnswerTextSince(ConnId conn, size_t begin, AnswerClass cls, bool
                       static_cast<uint32_t>(text_.size() - begin), 0, 0, 0, 0});
 }
 
-void StoreLoop::AnswerWrite(ConnId conn, std::string_view ok, std::string_view failed,
-                            bool close) {
+void StoreLoop::AnswerWrite(ConnId conn, std::string_view ok, std::string_view failed, bool close) {
   const uint32_t ob = AppendText(ok);
   const uint32_t fb = AppendText(failed);
   actions_.push_back({conn, ActionKind::kWrite, AnswerClass::kOk, close, ob,
-                      static_cast<uint32_t>(ok.size()), fb, static_cast<uint32_t>(failed.size()),
-                      0, 0});
+                      static_cast<uint32_t>(ok.size()), fb, static_cast<uint32_t>(failed.size()), 0,
+                      0});
 }
 
 void StoreLoop::AnswerValue(ConnId conn, std::string_view prefix, const Value& v,
@@ -583,24 +584,24 @@ void StoreLoop::CompactSlice() {
       fits && stream_->VisitCommitted(
                   &compact_cursor_, static_cast<uint32_t>(std::min<uint64_t>(slice, UINT32_MAX)),
                   [&](const RecordView& r) {
-        if (!index_.IsCurrent(r.key, r.sequence)) {
-          return true;  // superseded: its buffers were given back
-        }
-        if (r.type == RecordType::kDelete && options_.drop_tombstones &&
-            r.sequence <= compact_start_seq_) {
-          // No older put of the key survives anywhere: none was current since the scan began,
-          // so none was copied. (A delete written during the scan may follow a put already
-          // copied: it is copied too.)
-          index_.EraseTombstone(r.key, r.sequence);
-          return true;
-        }
-        if (!spare.AppendCopy(r).ok()) {
-          fits = false;  // the live set does not fit in one stream
-          return false;
-        }
-        ++compact_copied_;
-        return true;
-      });
+                    if (!index_.IsCurrent(r.key, r.sequence)) {
+                      return true;  // superseded: its buffers were given back
+                    }
+                    if (r.type == RecordType::kDelete && options_.drop_tombstones &&
+                        r.sequence <= compact_start_seq_) {
+                      // No older put of the key survives anywhere: none was current since the scan
+                      // began, so none was copied. (A delete written during the scan may follow a
+                      // put already copied: it is copied too.)
+                      index_.EraseTombstone(r.key, r.sequence);
+                      return true;
+                    }
+                    if (!spare.AppendCopy(r).ok()) {
+                      fits = false;  // the live set does not fit in one stream
+                      return false;
+                    }
+                    ++compact_copied_;
+                    return true;
+                  });
   if (fits && spare.pending_records() > 0 && !spare.Commit().ok()) {
     fits = false;
   }

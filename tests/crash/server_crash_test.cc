@@ -10,10 +10,10 @@
 // Clients on several connections send writes and deletes (HTTP: POST/PUT/DELETE; RESP: SET, DEL
 // and APPEND, which logs the old value's extents followed by the new bytes) with values of 0 B to
 // three buffers, cut into receives of random sizes, sometimes a request split across two turns,
-// pipelines of up to three requests. An answer seen by a client acknowledges its write. At every persistence
-// point (each fence's start and end) and at random flushes in between, the test takes the image a
-// power cut would leave (only fenced lines, or those plus a random subset of the unfenced ones),
-// recovers a fresh store from it and checks:
+// pipelines of up to three requests. An answer seen by a client acknowledges its write. At every
+// persistence point (each fence's start and end) and at random flushes in between, the test takes
+// the image a power cut would leave (only fenced lines, or those plus a random subset of the
+// unfenced ones), recovers a fresh store from it and checks:
 //   - every acknowledged write is there byte for byte (or a later write of its key, sent and not
 //     yet answered, whole);
 //   - no key holds a value that was never sent, or a part of one;
@@ -238,8 +238,8 @@ class CrashHarness {
     {
       std::unique_ptr<store::StoreLoop> loop;
       if (protocol_ == Protocol::kHttp) {
-        loop = std::make_unique<HttpLoop>(feeder, store_->pool(), 0, &store_->log(), streams,
-                                          index, none_seq, lo, metrics, 0);
+        loop = std::make_unique<HttpLoop>(feeder, store_->pool(), 0, &store_->log(), streams, index,
+                                          none_seq, lo, metrics, 0);
       } else {
         loop = std::make_unique<KvLoop>(feeder, store_->pool(), 0, &store_->log(), streams, index,
                                         none_seq, ko, shared, 0);
@@ -280,8 +280,8 @@ class CrashHarness {
           // A read once writes fail: what was acknowledged before is still served.
           q.get = true;
           q.expect = acked == acked_.end() ? std::nullopt : acked->second;
-          bytes += http ? "GET " + q.key + " HTTP/1.1\r\nHost: t\r\n\r\n"
-                        : RespCommand({"GET", q.key});
+          bytes +=
+              http ? "GET " + q.key + " HTTP/1.1\r\nHost: t\r\n\r\n" : RespCommand({"GET", q.key});
         } else if (kind < 2) {
           bytes += http ? "DELETE " + q.key + " HTTP/1.1\r\nHost: t\r\n\r\n"
                         : RespCommand({"DEL", q.key});
@@ -294,8 +294,8 @@ class CrashHarness {
           }
           if (http) {
             bytes += std::string(kind < 8 ? "POST " : "PUT ") + q.key +
-                     " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(len) +
-                     "\r\n\r\n" + v;
+                     " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(len) + "\r\n\r\n" +
+                     v;
             q.value = std::move(v);
           } else if (kind >= 8) {
             // APPEND: no other request of the key is unanswered, so its value now is the

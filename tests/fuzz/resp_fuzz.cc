@@ -78,7 +78,8 @@ void Run(std::string_view data, uint8_t cut, const resp::Limits& limits) {
   Room room1(limits.max_args, limits.max_args + 1);
   size_t pos = 0;
   for (int n = 0; n < 64 && pos < data.size(); ++n) {
-    const resp::ParseResult r = resp::ParseCommand(segs, CursorAt(segs, pos), limits, room.storage());
+    const resp::ParseResult r =
+        resp::ParseCommand(segs, CursorAt(segs, pos), limits, room.storage());
     std::vector<std::string> args;
     if (r.outcome == resp::Outcome::kCommand) {
       Check(r.bytes > 0 && pos + r.bytes <= data.size(), "command beyond the input");

@@ -1243,8 +1243,8 @@ TEST_P(HttpdCompactionTest, LiveSetSurvivesCompactionsAndKill9) {
 // served.
 TEST_P(HttpdCompactionTest, ManyConnectionsWritingThroughCompactionsAreNeverRefused) {
   constexpr int kConns = 200;
-  constexpr int kWindow = 4;      // requests in flight per connection, all the time
-  constexpr int kPerConn = 300;   // writes per connection
+  constexpr int kWindow = 4;       // requests in flight per connection, all the time
+  constexpr int kPerConn = 300;    // writes per connection
   constexpr int kKeysPerConn = 4;  // a key is written by one connection only: its order is known
   // 1 MiB streams: a quarter of one (the room left when a compaction starts) holds several
   // turns' writes, but not the writes of a scan that does not gain on them.
@@ -1288,8 +1288,8 @@ TEST_P(HttpdCompactionTest, ManyConnectionsWritingThroughCompactionsAreNeverRefu
   const size_t at = m.body.find(kLine);
   ASSERT_NE(at, std::string::npos) << m.body;
   const int compactions = std::atoi(m.body.c_str() + at + kLine.size());
-  std::cout << "[ compact  ] " << n << " writes from " << kConns << " connections, "
-            << compactions << " compactions\n";
+  std::cout << "[ compact  ] " << n << " writes from " << kConns << " connections, " << compactions
+            << " compactions\n";
   EXPECT_GE(compactions, 3);
   for (const auto& [key, value] : want) {
     const Response r = c.Call(Get(key));

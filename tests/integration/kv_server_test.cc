@@ -20,9 +20,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
-#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -48,7 +48,7 @@ constexpr size_t kMaxBulk = 1 << 20;
 
 // One RESP2 reply.
 struct Reply {
-  char type = 0;  // '+' '-' ':' '$' '*'; 0: no complete reply arrived (`error` says why)
+  char type = 0;    // '+' '-' ':' '$' '*'; 0: no complete reply arrived (`error` says why)
   std::string str;  // simple string, error message or bulk bytes
   int64_t integer = 0;
   bool null = false;  // $-1 or *-1
@@ -252,7 +252,9 @@ uint64_t TestSeed() {
   return std::random_device{}();
 }
 
-bool Installed(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+bool Installed(const std::string& path) {
+  return ::access(path.c_str(), X_OK) == 0;
+}
 
 // A port that was free a moment ago (for nutcracker, which cannot listen on port 0).
 uint16_t FreePort() {
@@ -282,7 +284,9 @@ void PrintTo(const KvParam& p, std::ostream* os) {
   }
 }
 
-std::string ParamName(const ::testing::TestParamInfo<KvParam>& info) { return info.param.name; }
+std::string ParamName(const ::testing::TestParamInfo<KvParam>& info) {
+  return info.param.name;
+}
 
 class KvTest : public ::testing::TestWithParam<KvParam> {
  protected:
@@ -291,8 +295,8 @@ class KvTest : public ::testing::TestWithParam<KvParam> {
     pool_ = dir_.File("kv.pool");
   }
   std::vector<std::string> Args(std::vector<std::string> more = {}) const {
-    std::vector<std::string> argv = {PASTEL_KV_PATH, "--listen", "127.0.0.1:0", "--pool", pool_,
-                                     "--pool-size", pool_size_};
+    std::vector<std::string> argv = {PASTEL_KV_PATH, "--listen",    "127.0.0.1:0", "--pool",
+                                     pool_,          "--pool-size", pool_size_};
     argv.insert(argv.end(), GetParam().extra_args.begin(), GetParam().extra_args.end());
     argv.insert(argv.end(), more.begin(), more.end());
     return argv;
@@ -411,8 +415,7 @@ TEST_P(KvTest, KeyspaceCommands) {
             (std::vector<std::string>{"user:1", "user:10", "user:2"}));
   EXPECT_EQ(sorted(c.Call({"KEYS", "user:?"})), (std::vector<std::string>{"user:1", "user:2"}));
   EXPECT_EQ(sorted(c.Call({"KEYS", "u\\[x]"})), (std::vector<std::string>{"u[x]"}));
-  EXPECT_EQ(sorted(c.Call({"KEYS", "[ou]*:1"})),
-            (std::vector<std::string>{"order:1", "user:1"}));
+  EXPECT_EQ(sorted(c.Call({"KEYS", "[ou]*:1"})), (std::vector<std::string>{"order:1", "user:1"}));
   EXPECT_EQ(c.Call({"KEYS", "*"}).elems.size(), 5u);
   const Reply s = c.Call({"SCAN", "0", "MATCH", "order:*", "COUNT", "10"});
   ASSERT_EQ(s.type, '*') << s.Describe();
@@ -443,9 +446,9 @@ TEST_P(KvTest, ServerCommands) {
   ASSERT_TRUE(c.Call({"SET", "k", "v"}).Is("OK"));
   const Reply info = c.Call({"INFO"});
   ASSERT_EQ(info.type, '$') << info.Describe();
-  for (const char* want : {"# Server", "# Persistence", "# Stats", "# Memory", "# Keyspace",
-                           "db0:keys=1", "pastel_persist:", "pastel_fences:",
-                           "total_commands_processed:", "pastel_buffers_free:"}) {
+  for (const char* want :
+       {"# Server", "# Persistence", "# Stats", "# Memory", "# Keyspace", "db0:keys=1",
+        "pastel_persist:", "pastel_fences:", "total_commands_processed:", "pastel_buffers_free:"}) {
     EXPECT_NE(info.str.find(want), std::string::npos) << want << " in " << Escape(info.str, 2000);
   }
   const Reply pers = c.Call({"INFO", "persistence"});
@@ -477,9 +480,8 @@ TEST_P(KvTest, ValuesOfEverySizeAndByteRoundTrip) {
   RespClient c(port());
   ASSERT_TRUE(c.connected());
   // Around the buffer size (2048), across several buffers, and the limit.
-  for (size_t n : {size_t{1}, size_t{1000}, size_t{2000}, size_t{2047}, size_t{2048},
-                   size_t{2049}, size_t{4096}, size_t{10000}, size_t{65536}, size_t{300000},
-                   kMaxBulk}) {
+  for (size_t n : {size_t{1}, size_t{1000}, size_t{2000}, size_t{2047}, size_t{2048}, size_t{2049},
+                   size_t{4096}, size_t{10000}, size_t{65536}, size_t{300000}, kMaxBulk}) {
     const std::string key = "v" + std::to_string(n);
     const std::string value = Pattern(n, n);
     ASSERT_TRUE(c.Call({"SET", key, value}).Is("OK")) << n;
@@ -500,8 +502,8 @@ TEST_P(KvTest, PipelinesSplitAtEveryByteAnswerInOrder) {
   RespClient c(port());
   ASSERT_TRUE(c.connected());
   const std::string value = Pattern(3000, 7);
-  const std::string pipeline = Command({"SET", "x", value}) + Command({"GET", "x"}) +
-                               "PING\r\n" + Command({"INCR", "n"}) + Command({"DEL", "x"}) +
+  const std::string pipeline = Command({"SET", "x", value}) + Command({"GET", "x"}) + "PING\r\n" +
+                               Command({"INCR", "n"}) + Command({"DEL", "x"}) +
                                Command({"GET", "x"});
   // Byte by byte (each byte its own receive, as far as the kernel goes), then in pieces.
   for (size_t piece : {size_t{1}, size_t{7}, size_t{1000}, pipeline.size()}) {
@@ -727,8 +729,8 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
                       << "acknowledged write (" << r.str.size() << " bytes)";
       }
     }
-    std::cout << "[ round " << round << "  ] killed after " << kill_after_ms << " ms: "
-              << acked.load() << " writes acknowledged; after restart " << state.size()
+    std::cout << "[ round " << round << "  ] killed after " << kill_after_ms
+              << " ms: " << acked.load() << " writes acknowledged; after restart " << state.size()
               << " keys checked, " << present << " present, " << violations << " lost\n";
     ASSERT_EQ(violations, 0u);
   }
@@ -802,10 +804,10 @@ TEST_P(KvTest, RedisBenchmarkRunsAndLeavesAConsistentStore) {
   }
   StartServer();
   for (const char* pipeline : {"1", "16"}) {
-    const RunResult r = RunProgram({"/usr/bin/redis-benchmark", "-p", std::to_string(port()), "-t",
-                                    "set,get,incr,mset", "-P", pipeline, "-n", "5000", "-c", "20",
-                                    "-d", "1024", "-r", "1000", "-q"},
-                                   dir_.path(), 120);
+    const RunResult r = RunProgram(
+        {"/usr/bin/redis-benchmark", "-p", std::to_string(port()), "-t", "set,get,incr,mset", "-P",
+         pipeline, "-n", "5000", "-c", "20", "-d", "1024", "-r", "1000", "-q"},
+        dir_.path(), 120);
     ASSERT_TRUE(r.exited && r.exit_code == 0) << r.Describe();
     for (const char* t : {"SET:", "GET:", "INCR:", "MSET (10 keys):"}) {
       EXPECT_NE(r.out.find(t), std::string::npos) << t << " in " << r.out;
@@ -839,8 +841,8 @@ TEST_P(KvTest, PythonRedisClient) {
     GTEST_SKIP() << "python3-redis is not installed (Debian package python3-redis)";
   }
   StartServer();
-  const RunResult r = RunProgram(
-      {"/usr/bin/python3", PASTEL_KV_PY_CLIENT, std::to_string(port())}, dir_.path(), 120);
+  const RunResult r = RunProgram({"/usr/bin/python3", PASTEL_KV_PY_CLIENT, std::to_string(port())},
+                                 dir_.path(), 120);
   EXPECT_TRUE(r.exited && r.exit_code == 0) << r.Describe();
   EXPECT_NE(r.out.find("all checks passed"), std::string::npos) << r.Describe();
 }
@@ -852,32 +854,38 @@ TEST_P(KvTest, NutcrackerShardsKeysOverTwoInstances) {
   StartServer();
   testing::TempDir dir2;
   ASSERT_TRUE(dir2.ok());
-  std::vector<std::string> argv2 = {PASTEL_KV_PATH, "--listen", "127.0.0.1:0", "--pool",
+  std::vector<std::string> argv2 = {PASTEL_KV_PATH,        "--listen",    "127.0.0.1:0", "--pool",
                                     dir2.File("kv2.pool"), "--pool-size", kPoolSize};
   argv2.insert(argv2.end(), GetParam().extra_args.begin(), GetParam().extra_args.end());
   Server second("pastel-kv-2", argv2, dir2.path());
   ASSERT_TRUE(second.Start());
   const uint16_t proxy_port = FreePort(), stats_port = FreePort();
   const std::string conf = dir_.File("nutcracker.yml");
-  ASSERT_TRUE(WriteFile(conf, "pastel:\n"
-                              "  listen: 127.0.0.1:" + std::to_string(proxy_port) + "\n"
-                              "  hash: fnv1a_64\n"
-                              "  distribution: ketama\n"
-                              "  redis: true\n"
-                              "  auto_eject_hosts: false\n"
-                              "  servers:\n"
-                              "   - 127.0.0.1:" + std::to_string(port()) + ":1 kv1\n"
-                              "   - 127.0.0.1:" + std::to_string(second.port()) + ":1 kv2\n"));
+  ASSERT_TRUE(WriteFile(conf,
+                        "pastel:\n"
+                        "  listen: 127.0.0.1:" +
+                            std::to_string(proxy_port) +
+                            "\n"
+                            "  hash: fnv1a_64\n"
+                            "  distribution: ketama\n"
+                            "  redis: true\n"
+                            "  auto_eject_hosts: false\n"
+                            "  servers:\n"
+                            "   - 127.0.0.1:" +
+                            std::to_string(port()) +
+                            ":1 kv1\n"
+                            "   - 127.0.0.1:" +
+                            std::to_string(second.port()) + ":1 kv2\n"));
   // nutcracker prints no "listening on" line: check the configuration, start it as a daemon and
   // wait for its port.
   const RunResult check = RunProgram({"/usr/sbin/nutcracker", "-t", "-c", conf}, dir_.path(), 30);
   ASSERT_TRUE(check.exited && check.exit_code == 0) << check.Describe();
-  const RunResult bg = RunProgram(
-      {"/bin/sh", "-c",
-       "/usr/sbin/nutcracker -d -c " + conf + " -s " + std::to_string(stats_port) +
-           " -a 127.0.0.1 -p " + dir_.File("nutcracker.pid") + " -o " +
-           dir_.File("nutcracker.log")},
-      dir_.path(), 30);
+  const RunResult bg =
+      RunProgram({"/bin/sh", "-c",
+                  "/usr/sbin/nutcracker -d -c " + conf + " -s " + std::to_string(stats_port) +
+                      " -a 127.0.0.1 -p " + dir_.File("nutcracker.pid") + " -o " +
+                      dir_.File("nutcracker.log")},
+                 dir_.path(), 30);
   ASSERT_TRUE(bg.exited && bg.exit_code == 0) << bg.Describe();
   struct PidKiller {
     std::string pidfile;
