@@ -14,6 +14,7 @@
 #include <string>
 
 #include "pastel/log.h"
+#include "pastel/net.h"
 #include "server.h"
 #include "store.h"
 
@@ -61,18 +62,7 @@ int Serve(Config cfg) {
   std::fflush(stdout);
 
   // SIGINT/SIGTERM are blocked in every thread (see main) and taken here.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  int sig = 0;
-  while (!(*server)->failed()) {
-    timespec ts{0, 100'000'000L};
-    sig = sigtimedwait(&set, nullptr, &ts);
-    if (sig == SIGINT || sig == SIGTERM) {
-      break;
-    }
-  }
+  const int sig = WaitForStopSignal([&] { return (*server)->failed(); });
   const bool failed = (*server)->failed();
   (*server)->Stop();
   std::fprintf(stderr, "pastel-baseline: stopped (%s)\n",
@@ -86,13 +76,7 @@ int Serve(Config cfg) {
 namespace {
 
 int Main(int argc, char** argv) {
-  // Block the stop signals before any thread starts, so only sigtimedwait sees them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  pastel::BlockStopSignals();  // before any thread starts
 
   pastel::baseline::Config cfg;
   CLI::App app{

@@ -122,19 +122,8 @@ int Serve(const Config& cfg) {
   std::printf("listening on %s:%u\n", host.c_str(), shared.port);
   std::fflush(stdout);
 
-  // The main thread waits for SIGINT/SIGTERM (blocked in every thread, taken here).
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  int sig = 0;
-  while (failed.load() == 0) {
-    timespec ts{0, 200 * 1000 * 1000};
-    sig = sigtimedwait(&set, nullptr, &ts);
-    if (sig == SIGINT || sig == SIGTERM) {
-      break;
-    }
-  }
+  // The main thread takes SIGINT/SIGTERM (blocked in every thread by main).
+  const int sig = WaitForStopSignal([&] { return failed.load() != 0; });
   (*group)->Stop();
   std::printf("stopped (%s)\n", sig > 0 ? strsignal(sig) : "loop failure");
   return failed.load() != 0 ? 1 : 0;
@@ -144,13 +133,7 @@ int Serve(const Config& cfg) {
 }  // namespace pastel::kv
 
 int main(int argc, char** argv) {
-  // Block the stop signals before any thread starts, so only sigtimedwait sees them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  pastel::BlockStopSignals();  // before any thread starts
 
   pastel::kv::Config cfg;
   CLI::App app{"pastel-kv: durable Redis-protocol key-value server (docs/kv.md)"};

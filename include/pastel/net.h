@@ -179,4 +179,11 @@ class LoopGroup {
   uint16_t port_ = 0;
 };
 
+// The servers' stop signals. BlockStopSignals blocks SIGINT and SIGTERM in the calling thread and
+// so in every thread it starts afterwards (call it first in main), and ignores SIGPIPE (a peer's
+// close is an error code, not a signal). WaitForStopSignal then takes them on the calling thread:
+// it returns the signal, or 0 once `failed()` is true (checked every 100 ms).
+void BlockStopSignals();
+int WaitForStopSignal(const std::function<bool()>& failed);
+
 }  // namespace pastel

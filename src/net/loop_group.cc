@@ -1,3 +1,6 @@
+#include <signal.h>
+
+#include <ctime>
 #include <future>
 #include <string>
 
@@ -52,6 +55,36 @@ void LoopGroup::Stop() {
       t.join();
     }
   }
+}
+
+namespace {
+
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+}  // namespace
+
+void BlockStopSignals() {
+  const sigset_t set = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int WaitForStopSignal(const std::function<bool()>& failed) {
+  const sigset_t set = StopSignals();
+  while (!failed()) {
+    const timespec ts{0, 100'000'000L};
+    const int sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig == SIGINT || sig == SIGTERM) {
+      return sig;
+    }
+  }
+  return 0;
 }
 
 }  // namespace pastel
