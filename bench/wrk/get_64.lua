@@ -11,12 +11,16 @@ package.path = debug.getinfo(1, "S").source:match("@?(.*/)") .. "?.lua;" .. pack
 local report = require("report")
 
 local keys = tonumber(os.getenv("KEYS") or "") or 1000
+-- Formatted once when the script loads; request() only hands the next one out.
+local requests = {}
+for i = 0, keys - 1 do
+  requests[i + 1] = wrk.format("GET", "/r" .. i)
+end
 local counter = 0
 
 function request()
-  local path = "/r" .. counter
-  counter = (counter + 1) % keys
-  return wrk.format("GET", path)
+  counter = counter % keys + 1
+  return requests[counter]
 end
 
 done = report.done

@@ -16,6 +16,11 @@
 --
 -- Each wrk thread runs its own copy of this script (its own counter) over the same keys, so
 -- threads also overwrite each other's keys.
+--
+-- The KEYS requests are formatted once, when the script loads (about 1.2 KB each: 12 MB for
+-- 10,000 keys); request() only hands the next one out. Formatting each request in Lua took a share of the
+-- one core wrk has in the benchmark: formatted once, wrk offered 12-19% more requests/s to the
+-- same servers in the same run (50 and 100 connections).
 
 package.path = debug.getinfo(1, "S").source:match("@?(.*/)") .. "?.lua;" .. package.path
 local report = require("report")
@@ -23,12 +28,15 @@ local report = require("report")
 local keys = tonumber(os.getenv("KEYS") or "") or 10000
 local body = string.rep("x", 1024)
 local headers = { ["Content-Type"] = "application/octet-stream" }
+local requests = {}
+for i = 0, keys - 1 do
+  requests[i + 1] = wrk.format("POST", "/k" .. i, headers, body)
+end
 local counter = 0
 
 function request()
-  local path = "/k" .. counter
-  counter = (counter + 1) % keys
-  return wrk.format("POST", path, headers, body)
+  counter = counter % keys + 1
+  return requests[counter]
 end
 
 done = report.done
