@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 
@@ -25,6 +26,34 @@ std::string_view ScanEndName(ScanEnd e) {
 }
 
 namespace {
+
+// The range [*begin, *end) of the next bytes at or after *begin, before `end_limit`, that a file may
+// hold other than zeros, in offsets from `region` (the mapping of `fd`); holes (never written) are
+// skipped without being touched: on tmpfs, reading a hole through a shared mapping allocates and
+// clears a page. False when the rest is holes. Without a file, or when the file system cannot
+// tell (SEEK_DATA unsupported), the whole rest.
+bool NextDataRange(int fd, const uint8_t* region, const uint8_t* base, uint64_t* begin,
+                   uint64_t* end, uint64_t end_limit) {
+  *end = end_limit;
+  if (fd < 0) {
+    return *begin < end_limit;
+  }
+  const off_t at = static_cast<off_t>((base - region) + *begin);
+  const off_t data = ::lseek(fd, at, SEEK_DATA);
+  if (data < 0) {
+    if (errno == ENXIO) {
+      return false;  // only holes from here to the end of the file
+    }
+    return *begin < end_limit;
+  }
+  const off_t hole = ::lseek(fd, data, SEEK_HOLE);
+  const uint64_t from = static_cast<uint64_t>(data - (base - region));
+  *begin = std::max(*begin, from / kRecordAlign * kRecordAlign);
+  if (hole >= 0) {
+    *end = std::min<uint64_t>(end_limit, static_cast<uint64_t>(hole - (base - region)));
+  }
+  return *begin < end_limit;
+}
 
 bool LineIsZero(const uint8_t* p) {
   uint64_t acc = 0;
@@ -724,7 +753,10 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
     }
     std::sort(order.begin(), order.end(), [](const Loc& a, const Loc& b) { return a.seq < b.seq; });
     out.live.clear();
-    std::unordered_map<std::string, Loc> where;
+    out.live.reserve(order.size());
+    // Keys as views into the mapped records (they stay mapped): no copy per record.
+    std::unordered_map<std::string_view, Loc> where;
+    where.reserve(order.size());
     for (size_t i = 0; i < order.size(); ++i) {
       const RecordView v =
           ViewAt(order[i].stream, streams_[order[i].stream].base_, order[i].offset);
@@ -743,18 +775,18 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
         }
         continue;
       }
-      std::string key(v.key);
       if (v.type == RecordType::kDelete) {
-        out.live.erase(key);
-        where.erase(key);
+        out.live.erase(std::string(v.key));
+        where.erase(v.key);
         continue;
       }
+      std::string key(v.key);
       LiveValue lv;
       lv.sequence = v.sequence;
       lv.stream = v.stream;
       lv.value_len = v.value_len;
       lv.extents.assign(v.extents.begin(), v.extents.end());
-      where[key] = order[i];
+      where[v.key] = order[i];
       out.live[std::move(key)] = std::move(lv);
     }
     bool replay = false;
@@ -819,12 +851,22 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
       // everything from there to the end of the stream is durable zeros, so new appends never
       // sit next to leftovers that could pass for records.
       bool dirty = false;
-      for (uint64_t off = sc.committed_end; off + kRecordAlign <= st.size_; off += kRecordAlign) {
-        if (!LineIsZero(st.base_ + off)) {
-          std::memset(st.base_ + off, 0, kRecordAlign);
-          PASTEL_RETURN_IF_ERROR(ops_->Flush(st.base_ + off, kRecordAlign));
-          dirty = true;
+      const int fd = file_ ? file_->fd() : -1;
+      const uint8_t* region = file_ ? file_->data() : nullptr;
+      uint64_t off = sc.committed_end;
+      uint64_t data_end = 0;
+      while (NextDataRange(fd, region, st.base_, &off, &data_end, st.size_)) {
+        for (; off + kRecordAlign <= data_end; off += kRecordAlign) {
+          if (!LineIsZero(st.base_ + off)) {
+            std::memset(st.base_ + off, 0, kRecordAlign);
+            PASTEL_RETURN_IF_ERROR(ops_->Flush(st.base_ + off, kRecordAlign));
+            dirty = true;
+          }
         }
+        if (data_end >= st.size_) {
+          break;
+        }
+        off = std::max(off, data_end);  // the hole that follows: asked for next
       }
       if (dirty) {
         PASTEL_RETURN_IF_ERROR(ops_->Drain());
