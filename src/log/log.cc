@@ -27,11 +27,11 @@ std::string_view ScanEndName(ScanEnd e) {
 
 namespace {
 
-// The range [*begin, *end) of the next bytes at or after *begin, before `end_limit`, that a file may
-// hold other than zeros, in offsets from `region` (the mapping of `fd`); holes (never written) are
-// skipped without being touched: on tmpfs, reading a hole through a shared mapping allocates and
-// clears a page. False when the rest is holes. Without a file, or when the file system cannot
-// tell (SEEK_DATA unsupported), the whole rest.
+// The range [*begin, *end) of the next bytes at or after *begin, before `end_limit`, that the file
+// may hold other than zeros, as offsets from `base` (a stream's start inside `region`, the mapping
+// of `fd`). Holes (never written) are skipped without being touched: on tmpfs, reading a hole
+// through a shared mapping allocates and clears a page. False when only holes are left. Without a
+// file, or when the file system cannot tell (SEEK_DATA unsupported), the whole rest.
 bool NextDataRange(int fd, const uint8_t* region, const uint8_t* base, uint64_t* begin,
                    uint64_t* end, uint64_t end_limit) {
   *end = end_limit;
