@@ -27,19 +27,16 @@
 
 #include "pastel/log.h"
 #include "tests/support/mem_store.h"
+#include "tests/support/test_env.h"
 
 namespace pastel {
 namespace {
 
+using testing::EnvU64;
 using testing::MemStore;
 using testing::StoreShape;
 using Model = std::map<std::string, std::string>;
 using Event = RecordingPersistOps::Event;
-
-uint64_t EnvOr(const char* name, uint64_t dflt) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::strtoull(v, nullptr, 10) : dflt;
-}
 
 struct Op {
   std::string key;
@@ -202,8 +199,8 @@ StoreShape CrashShape(uint64_t batches) {
 }
 
 TEST(LogCrashTest, PowerCutAtEveryPersistencePoint) {
-  const uint64_t batches = EnvOr("PASTEL_CRASH_BATCHES", 1500);
-  const uint64_t seed = EnvOr("PASTEL_CRASH_SEED", 1);
+  const uint64_t batches = EnvU64("PASTEL_CRASH_BATCHES", 1500);
+  const uint64_t seed = EnvU64("PASTEL_CRASH_SEED", 1);
   const StoreShape shape = CrashShape(batches);
   auto store = MemStore::Fresh(shape);
   Model acked;

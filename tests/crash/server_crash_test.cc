@@ -45,6 +45,8 @@
 #include "pastel/log.h"
 #include "pastel/net.h"
 #include "tests/support/mem_store.h"
+#include "tests/support/resp_command.h"
+#include "tests/support/test_env.h"
 
 namespace pastel {
 namespace {
@@ -55,23 +57,11 @@ using store::PersistMode;
 
 enum class Protocol : uint8_t { kHttp, kResp };
 
-std::string RespCommand(const std::vector<std::string_view>& args) {
-  std::string out = "*" + std::to_string(args.size()) + "\r\n";
-  for (std::string_view a : args) {
-    out += "$" + std::to_string(a.size()) + "\r\n";
-    out += a;
-    out += "\r\n";
-  }
-  return out;
-}
+using testing::EnvU64;
 using testing::MemStore;
+using testing::RespCommand;
 using testing::StoreShape;
 using Event = RecordingPersistOps::Event;
-
-uint64_t EnvOr(const char* name, uint64_t dflt) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::strtoull(v, nullptr, 10) : dflt;
-}
 
 ConnId IdOf(uint32_t i) {
   return (uint64_t{1} << 32) | i;
@@ -561,8 +551,8 @@ void PrintTo(const CrashParam& p, std::ostream* os) {
 class ServerCrashTest : public ::testing::TestWithParam<CrashParam> {};
 
 TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
-  const uint64_t turns = EnvOr("PASTEL_CRASH_TURNS", 500);
-  const uint64_t seed = EnvOr("PASTEL_CRASH_SEED", 1);
+  const uint64_t turns = EnvU64("PASTEL_CRASH_TURNS", 500);
+  const uint64_t seed = EnvU64("PASTEL_CRASH_SEED", 1);
   Stats stats;
   CrashHarness h(GetParam().protocol, GetParam().mode, seed);
   h.Run(turns, stats);
@@ -582,7 +572,7 @@ TEST_P(ServerCrashTest, FailedFenceTurnsTheStoreReadOnlyAndAcknowledgesNothingMo
   // acknowledged before go on, and every power cut after that still recovers every acknowledged
   // write.
   Stats stats;
-  CrashHarness h(GetParam().protocol, GetParam().mode, EnvOr("PASTEL_CRASH_SEED", 1) + 100);
+  CrashHarness h(GetParam().protocol, GetParam().mode, EnvU64("PASTEL_CRASH_SEED", 1) + 100);
   h.FailFencesFromTurn(100);
   h.Run(200, stats);
   std::cout << "[ server   ] failed fence at turn 100: " << stats.acknowledged

@@ -33,9 +33,13 @@
 #include "tests/integration/http_test_client.h"
 #include "tests/integration/http_test_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_env.h"
 
 namespace pastel::integration {
 namespace {
+
+using testing::EnvU64;
+using testing::TestSeed;
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -128,18 +132,6 @@ std::string Post(std::string_view key, std::string_view value) {
 }
 std::string Put(std::string_view key, std::string_view value) {
   return Request("PUT", key, value);
-}
-
-uint64_t EnvU64(const char* name, uint64_t dflt) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : dflt;
-}
-
-uint64_t TestSeed() {
-  if (const char* s = std::getenv("PASTEL_TEST_SEED"); s != nullptr && *s != '\0') {
-    return std::strtoull(s, nullptr, 10);
-  }
-  return std::random_device{}();
 }
 
 class ServerTest : public ::testing::TestWithParam<ServerParam> {

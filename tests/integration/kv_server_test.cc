@@ -36,10 +36,16 @@
 
 #include "tests/integration/http_test_client.h"
 #include "tests/integration/http_test_process.h"
+#include "tests/support/resp_command.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_env.h"
 
 namespace pastel::integration {
 namespace {
+
+using testing::EnvU64;
+using testing::RespCommand;
+using testing::TestSeed;
 
 using std::chrono::milliseconds;
 
@@ -82,16 +88,6 @@ struct Reply {
     return std::string(1, type) + Escape(str);
   }
 };
-
-std::string Command(const std::vector<std::string_view>& args) {
-  std::string out = "*" + std::to_string(args.size()) + "\r\n";
-  for (std::string_view a : args) {
-    out += "$" + std::to_string(a.size()) + "\r\n";
-    out += a;
-    out += "\r\n";
-  }
-  return out;
-}
 
 // A blocking loopback RESP client with a 10 s receive timeout.
 class RespClient {
@@ -144,7 +140,7 @@ class RespClient {
     return r;
   }
   Reply Call(const std::vector<std::string_view>& args) {
-    if (!Send(Command(args))) {
+    if (!Send(RespCommand(args))) {
       Reply r;
       r.error = "send failed";
       return r;
@@ -239,18 +235,6 @@ class RespClient {
   int fd_ = -1;
   std::string buffer_;
 };
-
-uint64_t EnvU64(const char* name, uint64_t dflt) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : dflt;
-}
-
-uint64_t TestSeed() {
-  if (const char* s = std::getenv("PASTEL_TEST_SEED"); s != nullptr && *s != '\0') {
-    return std::strtoull(s, nullptr, 10);
-  }
-  return std::random_device{}();
-}
 
 bool Installed(const std::string& path) {
   return ::access(path.c_str(), X_OK) == 0;
@@ -425,8 +409,9 @@ TEST_P(KvTest, KeyspaceCommands) {
   EXPECT_TRUE(c.Call({"SCAN", "x"}).IsErr("ERR invalid cursor"));
 
   // Pipelined in one send, so that the writes and the reads share a batch (read-your-writes).
-  ASSERT_TRUE(c.Send(Command({"SET", "p", "1"}) + Command({"DBSIZE"}) + Command({"DEL", "p"}) +
-                     Command({"DBSIZE"}) + Command({"KEYS", "p"})));
+  ASSERT_TRUE(c.Send(RespCommand({"SET", "p", "1"}) + RespCommand({"DBSIZE"}) +
+                     RespCommand({"DEL", "p"}) + RespCommand({"DBSIZE"}) +
+                     RespCommand({"KEYS", "p"})));
   EXPECT_TRUE(c.Read().Is("OK"));
   EXPECT_TRUE(c.Read().IsInt(6));
   EXPECT_TRUE(c.Read().IsInt(1));
@@ -502,9 +487,9 @@ TEST_P(KvTest, PipelinesSplitAtEveryByteAnswerInOrder) {
   RespClient c(port());
   ASSERT_TRUE(c.connected());
   const std::string value = Pattern(3000, 7);
-  const std::string pipeline = Command({"SET", "x", value}) + Command({"GET", "x"}) + "PING\r\n" +
-                               Command({"INCR", "n"}) + Command({"DEL", "x"}) +
-                               Command({"GET", "x"});
+  const std::string pipeline = RespCommand({"SET", "x", value}) + RespCommand({"GET", "x"}) +
+                               "PING\r\n" + RespCommand({"INCR", "n"}) + RespCommand({"DEL", "x"}) +
+                               RespCommand({"GET", "x"});
   // Byte by byte (each byte its own receive, as far as the kernel goes), then in pieces.
   for (size_t piece : {size_t{1}, size_t{7}, size_t{1000}, pipeline.size()}) {
     for (size_t off = 0; off < pipeline.size(); off += piece) {
@@ -653,12 +638,12 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
             }
             if (r() % 8 == 0) {
               batch.emplace_back(key, "");
-              bytes += Command({"DEL", key});
+              bytes += RespCommand({"DEL", key});
             } else {
               const size_t len = 1 + r() % 5000;
               const std::string value = Pattern(len, r());
               batch.emplace_back(key, value);
-              bytes += Command({"SET", key, value});
+              bytes += RespCommand({"SET", key, value});
             }
           }
           {
