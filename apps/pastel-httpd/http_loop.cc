@@ -88,7 +88,11 @@ void HttpLoop::HandleGet(Conn& c, const http::RequestHead& h) {
   }
   Value v;
   if (!Lookup(h.target, &v)) {
-    Text(c, 404, "not found\n", false);
+    if (lookup_damaged()) {
+      Text(c, 500, "the stored value fails its checksum (damaged pool file)\n", false);
+    } else {
+      Text(c, 404, "not found\n", false);
+    }
     return;
   }
   // The answer owns one reference per extent until it is queued.

@@ -74,18 +74,18 @@ int Serve(const Config& cfg) {
   files.pool_size = cfg.pool_size;
   files.buffer_size = cfg.buffer_size;
   files.log_size = cfg.log_size;
+  files.checkpoints = mode != PersistMode::kNone;
   Result<store::OpenedStore> opened = store::OpenOrCreate(files);
   if (!opened.ok()) {
     return Fail("start", opened.status());
   }
   std::unique_ptr<Pool> pool = std::move(opened->pool);
   std::unique_ptr<Log> log = std::move(opened->log);
-  const Recovered& rec = opened->recovered;
+  const store::StoreRecovery& rec = opened->recovered;
   const uint64_t recoveries = opened->created ? 0 : 1;
   const double recover_ms = opened->open_ms;
 
-  Index index;
-  index.Load(rec.live);
+  Index& index = *opened->index;
   Metrics metrics(*pool, index, cfg.threads, recoveries);
   std::atomic<uint64_t> none_seq{log->next_sequence() + (uint64_t{1} << 62)};
 
@@ -93,10 +93,12 @@ int Serve(const Config& cfg) {
               pool->buffer_count(), pool->buffer_size(), pool->partitions(),
               pool->file()->DescribeDurability().c_str());
   std::printf(
-      "recovered %zu key(s) from %llu record(s) in %.1f ms; persist %s, backend %s, "
-      "%u thread(s)\n",
-      rec.live.size(), static_cast<unsigned long long>(rec.records), recover_ms,
-      cfg.persist.c_str(), std::string(BackendKindName(*kind)).c_str(), cfg.threads);
+      "recovered %llu key(s) (%llu from the index file, %llu log record(s) replayed) in %.1f ms; "
+      "persist %s, backend %s, %u thread(s)\n",
+      static_cast<unsigned long long>(index.live_keys()),
+      static_cast<unsigned long long>(rec.tree_live),
+      static_cast<unsigned long long>(rec.log.records), recover_ms, cfg.persist.c_str(),
+      std::string(BackendKindName(*kind)).c_str(), cfg.threads);
   if (mode == PersistMode::kNone) {
     std::printf("WARNING: --persist none: nothing is made durable; writes are lost on restart\n");
   }

@@ -431,6 +431,8 @@ void KvLoop::Get() {
   Value v;
   if (Lookup(ArgView(1, &tmp_key_), &v)) {
     BulkValue(v);
+  } else if (lookup_damaged()) {
+    Err("ERR the stored value of this key fails its checksum (damaged pool file)");
   } else {
     Null();
   }
@@ -545,6 +547,10 @@ void KvLoop::MGet() {
     if (args_[i].length > 0 && args_[i].length <= kMaxKeyBytes &&
         Lookup(ArgView(i, &tmp_key_), &v)) {
       BulkValue(v);
+    } else if (lookup_damaged()) {
+      Err("ERR the stored value of this key fails its checksum (damaged pool file)");  // an error
+                                                                                       // element of
+                                                                                       // the array
     } else {
       Null();
     }
@@ -570,7 +576,12 @@ void KvLoop::IncrBy(int64_t sign, bool from_arg) {
   const std::string key(ArgView(1, &tmp_key_));
   int64_t cur = 0;
   Value v;
-  if (Lookup(key, &v)) {
+  const bool found = Lookup(key, &v);
+  if (!found && lookup_damaged()) {
+    Err("ERR the stored value of this key fails its checksum (damaged pool file)");
+    return;
+  }
+  if (found) {
     const bool ok = ReadValue(v, 20, &tmp_) && ParseInt64(tmp_, &cur);
     DropRefs(v.extents);
     if (!ok) {
@@ -609,7 +620,11 @@ void KvLoop::Strlen() {
   }
   Value v;
   if (!Lookup(ArgView(1, &tmp_key_), &v)) {
-    Int(0);
+    if (lookup_damaged()) {
+      Err("ERR the stored value of this key fails its checksum (damaged pool file)");
+    } else {
+      Int(0);
+    }
     return;
   }
   DropRefs(v.extents);
@@ -623,6 +638,10 @@ void KvLoop::Append() {
   const std::string key(ArgView(1, &tmp_key_));
   Value old;
   const bool had = Lookup(key, &old);
+  if (!had && lookup_damaged()) {
+    Err("ERR the stored value of this key fails its checksum (damaged pool file)");
+    return;
+  }
   const uint64_t add = args_[2].length;
   if (had && old.length + add > kMaxValueBytes) {
     DropRefs(old.extents);

@@ -62,23 +62,22 @@ int Serve(const Config& cfg) {
   files.pool_size = cfg.pool_size;
   files.buffer_size = cfg.buffer_size;
   files.log_size = cfg.log_size;
+  files.checkpoints = mode != PersistMode::kNone;
   Result<store::OpenedStore> opened = store::OpenOrCreate(files);
   if (!opened.ok()) {
     return Fail("start", opened.status());
   }
   Pool& pool = *opened->pool;
   Log& log = *opened->log;
-  const Recovered& rec = opened->recovered;
-
-  Index index;
-  index.Load(rec.live);
+  const store::StoreRecovery& rec = opened->recovered;
+  Index& index = *opened->index;
   Shared shared(pool, index, cfg.threads);
   shared.persist = cfg.persist;
   shared.backend = std::string(BackendKindName(*kind));
   shared.pool_path = cfg.pool;
   shared.durability = pool.file()->DescribeDurability();
-  shared.recovered_keys = rec.live.size();
-  shared.recovered_records = rec.records;
+  shared.recovered_keys = index.live_keys();
+  shared.recovered_records = rec.log.records;
   shared.recovery_ms = opened->open_ms;
   std::atomic<uint64_t> none_seq{log.next_sequence() + (uint64_t{1} << 62)};
 
@@ -86,10 +85,12 @@ int Serve(const Config& cfg) {
               pool.buffer_count(), pool.buffer_size(), pool.partitions(),
               shared.durability.c_str());
   std::printf(
-      "recovered %zu key(s) from %llu record(s) in %.1f ms; persist %s, backend %s, "
-      "%u thread(s)\n",
-      rec.live.size(), static_cast<unsigned long long>(rec.records), opened->open_ms,
-      cfg.persist.c_str(), shared.backend.c_str(), cfg.threads);
+      "recovered %llu key(s) (%llu from the index file, %llu log record(s) replayed) in %.1f ms; "
+      "persist %s, backend %s, %u thread(s)\n",
+      static_cast<unsigned long long>(index.live_keys()),
+      static_cast<unsigned long long>(rec.tree_live),
+      static_cast<unsigned long long>(rec.log.records), opened->open_ms, cfg.persist.c_str(),
+      shared.backend.c_str(), cfg.threads);
   if (mode == PersistMode::kNone) {
     std::printf("WARNING: --persist none: nothing is made durable; writes are lost on restart\n");
   }

@@ -98,6 +98,7 @@ struct LiveValue {
   uint32_t stream = 0;
   uint32_t value_len = 0;
   std::vector<Extent> extents;
+  uint32_t data_crc = 0;  // the record's checksum of the value's bytes
 };
 using LiveMap = std::unordered_map<std::string, LiveValue>;
 
@@ -106,10 +107,19 @@ struct RecoveryOptions {
   bool repair = true;
   // Report corruption and go on (pastelctl verify); by default corruption fails Recover.
   bool tolerate_corruption = false;
+  // A checkpoint under the log (the store's index): the sequence of the write of `key` it holds
+  // (0: none). A record of that sequence or lower is superseded by the checkpoint: not replayed,
+  // its data not checked, its buffers not retained.
+  std::function<uint64_t(std::string_view key)> base_sequence;
+  // Ends the pool's recovery (Pool::FinishRecovery) once the live buffers are retained. Off when
+  // the caller retains more buffers first (those of the checkpoint's entries).
+  bool finish_pool = true;
 };
 
 struct Recovered {
   LiveMap live;
+  // Keys whose last replayed record is a delete, with its sequence (they are not in `live`).
+  std::vector<std::pair<std::string, uint64_t>> deleted;
   std::vector<StreamReport> streams;
   uint64_t records = 0;           // records replayed
   uint64_t retained_extents = 0;  // Retain calls made on the pool
@@ -158,6 +168,8 @@ class LogStream {
                       const std::function<bool(const RecordView&)>& fn) const;
 
   uint32_t pending_records() const { return pending_records_; }
+  // The data checksum of the record appended last (its value's bytes as they were then).
+  uint32_t last_data_crc() const { return last_data_crc_; }
   // Offsets are from the start of the stream; records occupy [records_begin(), tail()).
   uint64_t tail() const { return tail_; }
   static uint64_t records_begin();
@@ -197,6 +209,7 @@ class LogStream {
   uint64_t last_record_ = 0;  // offset of the last appended record
   uint32_t pending_records_ = 0;
   bool batch_fresh_values_ = false;  // the open batch has a value that Commit must flush
+  uint32_t last_data_crc_ = 0;
   Status failed_;
 };
 

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -30,6 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pastel/index.h"
 #include "pastel/log.h"
 #include "pastel/net.h"
 #include "pastel/pool.h"
@@ -42,9 +44,21 @@ enum class PersistMode : uint8_t { kNone, kCopy, kInPlace };
 struct Value {
   uint64_t sequence = 0;
   bool deleted = false;  // tombstone
+  bool unsaved = false;  // the index's: changed since the last checkpoint
   uint32_t length = 0;
+  uint32_t data_crc = 0;  // CRC-32C of the value's bytes (as its log record has it)
   std::vector<Extent> extents;
 };
+
+// How the index file stores a Value (docs/formats/index.md, "store entries"): sequence u64,
+// length u32, data checksum u32, flags u8 (bit 0: tombstone), 7 bytes 0, then per extent buffer,
+// offset, length (u32 each).
+void EncodeIndexValue(const Value& v, std::string* out);
+// False when `bytes` are not an encoded Value (wrong size, unknown flags, lengths that do not
+// add up, a tombstone with extents).
+bool DecodeIndexValue(std::string_view bytes, Value* out);
+// CRC-32C of the bytes `extents` name in `pool` (what Value::data_crc must be).
+uint32_t ValueCrc(const Pool& pool, const std::vector<Extent>& extents);
 
 // The key index: key -> where the durable value lies (extents in pool buffers), rebuilt from the
 // log at start.
@@ -57,12 +71,23 @@ struct Value {
 //
 // Buffer references: every live entry holds one pool reference per extent (taken by the writer,
 // or by recovery); the loser of a replacement has its references dropped by the caller.
+//
+// The index file: with a tree attached (pastel/index.h), the map holds only the entries changed
+// since they were last written to the tree (and, without checkpoints, every entry written since
+// start); every other entry is read from the tree. Readers look in the map first, then in the
+// tree. Checkpoint writes the changed entries to the tree, a slice per call, takes them out of
+// the map, and commits the tree once none is left. Every write applied before that commit is then
+// in the committed tree, so a loop may truncate its log stream after a Checkpoint that committed
+// (the tree is the base recovery replays the log over: RecoverStore). A start loads nothing but
+// the log's tail into the map.
 class Index {
  public:
   // Copies the live value of `key` into `out` and takes one pool reference on each of its
   // buffers while the entry cannot change, so the bytes stay put until the caller drops them
-  // (Pool::Unretain). False when absent or deleted.
-  bool GetAndRetain(std::string_view key, Pool& pool, Value* out) const;
+  // (Pool::Unretain). False when absent or deleted, and when a value read from the index file
+  // fails its data checksum (damage of the pool file since it was written: *damaged is set, no
+  // reference is taken; such a value is never served).
+  bool GetAndRetain(std::string_view key, Pool& pool, Value* out, bool* damaged = nullptr) const;
   bool Contains(std::string_view key) const;
 
   // Installs `v` for `key` unless the present entry has a higher sequence. Returns the value that
@@ -75,12 +100,37 @@ class Index {
   // Forgets the tombstone of `key` if it is still the one of `sequence`.
   void EraseTombstone(std::string_view key, uint64_t sequence);
 
-  // Visits every live key (not tombstones) under the shared lock, in no particular order, until
+  // Visits every live key (not tombstones) under the shared locks, in no particular order, until
   // `fn` returns false. `fn` must not call back into the index.
   void ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn) const;
 
   // Start-up: the recovered live set (references already taken by recovery).
   void Load(const LiveMap& live);
+  // Start-up, before any loop runs: one entry of the map, live or a tombstone (references already
+  // taken); `v.unsaved` when the tree does not hold it yet.
+  void LoadEntry(std::string key, Value v);
+
+  // Start-up, before any loop runs: entries not in the map are read from `tree` (which outlives
+  // the index), whose live keys and bytes are `tree_live_keys` and `tree_live_bytes` (those the
+  // map does not shadow). `checkpoints`: changes are noted for Checkpoint (else the map keeps
+  // them: nothing will be logged). `keep_tombstones`: a delete is written to the tree as a
+  // tombstone (several loops: another loop's stream may still hold an older write of the key);
+  // else it erases the key.
+  void AttachTree(BTree* tree, bool checkpoints, bool keep_tombstones, uint64_t tree_live_keys,
+                  uint64_t tree_live_bytes);
+  bool checkpoints() const { return tree_ != nullptr && checkpoints_; }
+  struct CheckpointStep {
+    uint64_t written = 0;    // entries written to the tree by this call
+    bool committed = false;  // no change was left: the tree was committed
+  };
+  // Writes up to `max` changed entries to the tree; when none is left, commits it, recording
+  // `sequence` (every write up to it that was applied is in the commit). Any number of loops may
+  // call it; calls are serialized. On an error the entries not written stay noted; a failed
+  // flush or fence of the tree is kReadOnly (the caller turns the store read-only).
+  // PERSIST: before a committing call, the log holds the writes since the last commit; after it
+  // returns with `committed`, the tree holds them too.
+  Result<CheckpointStep> Checkpoint(size_t max, uint64_t sequence);
+  uint64_t unsaved_keys() const;
 
   uint64_t live_keys() const;
   uint64_t live_bytes() const;
@@ -90,24 +140,66 @@ class Index {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  // The entry of `key` (map first, then tree), or null; *scratch holds a tree entry's decoding.
+  // Needs mu_ and (with a tree) tree_mu_, shared at least.
+  const Value* Find(std::string_view key, Value* scratch) const;
+
+  // Lock order: tree_mu_, then mu_. Readers take both shared; Apply takes tree_mu_ shared and
+  // mu_ exclusive; a checkpoint slice takes tree_mu_ exclusive (it changes the tree), and mu_
+  // exclusive only to take its entries and to drop them from the map.
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, Value, Hash, std::equal_to<>> map_;
   uint64_t live_keys_ = 0;
   uint64_t live_bytes_ = 0;
+  std::vector<std::string> unsaved_;  // keys changed since their last checkpoint (maybe twice)
+
+  mutable std::shared_mutex tree_mu_;
+  std::mutex checkpoint_mu_;  // one Checkpoint at a time
+  BTree* tree_ = nullptr;
+  bool checkpoints_ = false;
+  bool keep_tombstones_ = false;
+  // A slice's entries, encoded under mu_ and written under tree_mu_.
+  struct Staged {
+    std::string key;
+    std::string bytes;  // encoded Value; empty: erase the key
+    uint64_t sequence;
+  };
+  std::vector<Staged> staged_;
 };
 
+// Start-up recovery of a store: replays `log` over the checkpoint in `tree` (null: none) into
+// `index` (empty, not yet used): the log's live writes and deletes go into its map (unsaved),
+// the tree's entries stay where they are (the index reads them there). Retains the buffers of
+// every live value (the log's, and the tree's that no later record replaced: one scan of the
+// tree's leaves) and finishes the pool's recovery. `checkpoints`: note changes for checkpoints
+// (off when nothing will be logged, --persist none). Tombstones are kept in the tree when the log
+// has more than one loop's streams.
+struct StoreRecovery {
+  Recovered log;              // what the log replay found (`live`: the log's writes only)
+  uint64_t tree_entries = 0;  // entries the tree held
+  uint64_t tree_live = 0;     // of which live values no log record replaced
+};
+Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& index,
+                                   bool checkpoints, const RecoveryOptions& options = {});
+
 // A server's pool file and its log (POOL.log): opened and recovered, or created on first start.
+// A server's pool file, its log (POOL.log) and its index file (POOL.index, created when missing:
+// a pool from before the index, or a first start).
 struct StoreFiles {
   std::string pool_path;
   uint32_t loops = 1;  // partitions of a new pool; two log streams per loop
   uint64_t pool_size = 256ull << 20;
   uint32_t buffer_size = 2048;
   uint64_t log_size = 64ull << 20;  // bytes per stream
+  uint64_t index_size = 0;          // bytes of a new index file; 0: pool_size / 8, >= 16 MiB
+  bool checkpoints = true;          // attach the index file for checkpoints (RecoverStore)
 };
 struct OpenedStore {
   std::unique_ptr<Pool> pool;
   std::unique_ptr<Log> log;
-  Recovered recovered;  // empty when created
+  std::unique_ptr<BTree> tree;
+  std::unique_ptr<Index> index;  // recovered
+  StoreRecovery recovered;       // empty when created
   bool created = false;
   double open_ms = 0;  // opening and recovery
 };
@@ -147,6 +239,10 @@ struct StoreOptions {
   // Records of the active stream a compaction scans per loop turn at least (tests make it small so
   // that a compaction spans many turns); more when the turns bring more writes (CompactSlice).
   uint32_t compact_slice = 1024;
+  // With an index file (Index::has_tree), the log is not compacted but checkpointed into it: when
+  // the active stream is three quarters full, or after this many writes of the loop (which bounds
+  // what a restart replays).
+  uint64_t checkpoint_records = 65536;
   // A request must arrive whole within this many milliseconds of its first bytes, else the
   // protocol's OnTimeout answers and closes (slowloris). Idle connections are not timed out.
   // 0: no limit.
@@ -237,8 +333,10 @@ class StoreLoop {
   // the caller; flushed by the batch's commit when logged).
   Status FreshValue(std::string_view bytes, std::vector<Extent>* out);
   // The value of `key` as this loop sees it (its batch's own writes first), with one reference
-  // per extent taken for the caller. False when absent.
+  // per extent taken for the caller. False when absent, or when its bytes fail their checksum
+  // (lookup_damaged() then says so: the protocol answers an error, never the bytes).
   bool Lookup(std::string_view key, Value* out);
+  bool lookup_damaged() const { return lookup_damaged_; }
   bool Exists(std::string_view key) const;
   void DropRefs(const std::vector<Extent>& extents);
 
@@ -311,6 +409,12 @@ class StoreLoop {
   void MaybeStartCompaction();
   void CompactSlice();
   void AbortCompaction();
+  // Checkpoint mode (an index file): compacting_ means a checkpoint is in progress; each turn
+  // writes a slice of the index's changed entries to the tree (Index::Checkpoint), and once one
+  // committed, the loop truncates its streams.
+  void CheckpointSlice();
+  void FailCheckpoint(const Status& why);
+  bool StreamsHoldRecords() const;
 
   Log* log_;
   uint32_t stream_ids_[2];
@@ -321,6 +425,7 @@ class StoreLoop {
   uint64_t compact_copied_ = 0;        // records copied by the compaction in progress
   uint64_t compact_retry_tail_ = 0;    // after a failed compaction: retry once the tail passed this
   uint64_t appended_since_slice_ = 0;  // records appended to the active stream since the last slice
+  uint64_t appended_since_checkpoint_ = 0;
   std::atomic<uint64_t>& none_seq_;
   std::string name_;
   std::unordered_map<ConnId, Conn> conns_;
@@ -330,6 +435,7 @@ class StoreLoop {
   std::vector<PendingWrite> pending_;
   std::vector<Extent> copy_;  // scratch
   int64_t next_sweep_ms_ = 0;
+  bool lookup_damaged_ = false;  // the last Lookup found a value that fails its checksum
 };
 
 }  // namespace pastel::store

@@ -377,6 +377,7 @@ Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
   uint8_t* rec = base_ + tail_;
   RecordHeader h{};
   h.data_crc = data_crc != nullptr ? *data_crc : DataCrc(pool, extents);
+  last_data_crc_ = h.data_crc;
   batch_fresh_values_ = batch_fresh_values_ || (data_crc == nullptr && !extents.empty());
   h.sequence = seq;
   h.generation = generation_;
@@ -757,9 +758,13 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
     // Keys as views into the mapped records (they stay mapped): no copy per record.
     std::unordered_map<std::string_view, Loc> where;
     where.reserve(order.size());
+    std::unordered_map<std::string_view, uint64_t> deleted;  // key -> the delete's sequence
     for (size_t i = 0; i < order.size(); ++i) {
       const RecordView v =
           ViewAt(order[i].stream, streams_[order[i].stream].base_, order[i].offset);
+      if (options.base_sequence && v.sequence <= options.base_sequence(v.key)) {
+        continue;  // the checkpoint holds this write or a later one of its key
+      }
       if (i > 0 && order[i].seq == order[i - 1].seq) {
         // A compaction copy (AppendCopy) and its original, both still there after a crash in
         // the middle of a compaction: one record. Anything else with one sequence is damage.
@@ -778,16 +783,23 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
       if (v.type == RecordType::kDelete) {
         out.live.erase(std::string(v.key));
         where.erase(v.key);
+        deleted[v.key] = v.sequence;
         continue;
       }
+      deleted.erase(v.key);
       std::string key(v.key);
       LiveValue lv;
       lv.sequence = v.sequence;
       lv.stream = v.stream;
       lv.value_len = v.value_len;
+      lv.data_crc = v.data_crc;
       lv.extents.assign(v.extents.begin(), v.extents.end());
       where[v.key] = order[i];
       out.live[std::move(key)] = std::move(lv);
+    }
+    out.deleted.clear();
+    for (const auto& [key, seq] : deleted) {
+      out.deleted.emplace_back(std::string(key), seq);
     }
     bool replay = false;
     for (auto it = out.live.begin(); it != out.live.end();) {
@@ -888,7 +900,9 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
   }
   out.next_sequence = max_seq + 1;
   next_seq_.store(out.next_sequence, std::memory_order_relaxed);
-  PASTEL_RETURN_IF_ERROR(pool_->FinishRecovery());
+  if (options.finish_pool) {
+    PASTEL_RETURN_IF_ERROR(pool_->FinishRecovery());
+  }
   // Appending after corruption would bury it: only a clean recovery opens the streams.
   recovered_ = options.repair && out.corruption.empty();
   return out;

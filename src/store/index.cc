@@ -1,51 +1,166 @@
+#include <cstring>
 #include <mutex>
 
+#include "pastel/crc32c.h"
 #include "pastel/store.h"
 
 namespace pastel::store {
 
-bool Index::GetAndRetain(std::string_view key, Pool& pool, Value* out) const {
-  std::shared_lock lock(mu_);
-  auto it = map_.find(key);
-  if (it == map_.end() || it->second.deleted) {
+namespace {
+
+constexpr size_t kIndexValueHeader = 24;
+constexpr size_t kIndexExtentBytes = 12;
+constexpr uint8_t kIndexTombstone = 1;
+
+}  // namespace
+
+void EncodeIndexValue(const Value& v, std::string* out) {
+  out->resize(kIndexValueHeader + kIndexExtentBytes * v.extents.size());
+  char* p = out->data();
+  std::memset(p, 0, kIndexValueHeader);
+  std::memcpy(p, &v.sequence, 8);
+  std::memcpy(p + 8, &v.length, 4);
+  std::memcpy(p + 12, &v.data_crc, 4);
+  p[16] = static_cast<char>(v.deleted ? kIndexTombstone : 0);
+  p += kIndexValueHeader;
+  for (const Extent& e : v.extents) {
+    std::memcpy(p, &e.buffer, 4);
+    std::memcpy(p + 4, &e.offset, 4);
+    std::memcpy(p + 8, &e.length, 4);
+    p += kIndexExtentBytes;
+  }
+}
+
+bool DecodeIndexValue(std::string_view bytes, Value* out) {
+  if (bytes.size() < kIndexValueHeader ||
+      (bytes.size() - kIndexValueHeader) % kIndexExtentBytes != 0) {
     return false;
   }
-  for (const Extent& e : it->second.extents) {
+  const char* p = bytes.data();
+  std::memcpy(&out->sequence, p, 8);
+  std::memcpy(&out->length, p + 8, 4);
+  std::memcpy(&out->data_crc, p + 12, 4);
+  const uint8_t flags = static_cast<uint8_t>(p[16]);
+  if ((flags & ~kIndexTombstone) != 0 || out->sequence == 0) {
+    return false;
+  }
+  for (size_t i = 17; i < kIndexValueHeader; ++i) {
+    if (p[i] != 0) {
+      return false;
+    }
+  }
+  out->deleted = flags == kIndexTombstone;
+  out->unsaved = false;
+  const size_t n = (bytes.size() - kIndexValueHeader) / kIndexExtentBytes;
+  out->extents.resize(n);
+  uint64_t sum = 0;
+  p += kIndexValueHeader;
+  for (size_t i = 0; i < n; ++i, p += kIndexExtentBytes) {
+    std::memcpy(&out->extents[i].buffer, p, 4);
+    std::memcpy(&out->extents[i].offset, p + 4, 4);
+    std::memcpy(&out->extents[i].length, p + 8, 4);
+    sum += out->extents[i].length;
+  }
+  return out->deleted ? n == 0 && out->length == 0 : sum == out->length;
+}
+
+uint32_t ValueCrc(const Pool& pool, const std::vector<Extent>& extents) {
+  uint32_t crc = 0;
+  for (const Extent& e : extents) {
+    crc = Crc32cExtend(crc, pool.BufferData(e.buffer) + e.offset, e.length);
+  }
+  return crc;
+}
+
+const Value* Index::Find(std::string_view key, Value* scratch) const {
+  auto it = map_.find(key);
+  if (it != map_.end()) {
+    return &it->second;
+  }
+  if (tree_ == nullptr) {
+    return nullptr;
+  }
+  thread_local std::string bytes;
+  // An entry that does not decode was refused at start (RecoverStore); the tree changes only
+  // through Checkpoint, which writes encoded Values.
+  if (!tree_->Get(key, &bytes) || !DecodeIndexValue(bytes, scratch)) {
+    return nullptr;
+  }
+  return scratch;
+}
+
+bool Index::GetAndRetain(std::string_view key, Pool& pool, Value* out, bool* damaged) const {
+  std::shared_lock tl(tree_mu_);
+  std::shared_lock lock(mu_);
+  const Value* v = Find(key, out);
+  if (v == nullptr || v->deleted) {
+    return false;
+  }
+  if (v == out && ValueCrc(pool, v->extents) != v->data_crc) {
+    // Read from the index file: its bytes were checked when their record was replayed, not since
+    // (a start does not read every value); a value that fails here was damaged in the pool file.
+    if (damaged != nullptr) {
+      *damaged = true;
+    }
+    return false;
+  }
+  for (const Extent& e : v->extents) {
     // Invariant: a live entry holds a reference on each of its buffers, so this cannot fail.
     Status st = pool.Retain(e.buffer);
     (void)st;
   }
-  out->sequence = it->second.sequence;
+  if (v != out) {
+    out->sequence = v->sequence;
+    out->length = v->length;
+    out->extents.assign(v->extents.begin(), v->extents.end());
+  }
   out->deleted = false;
-  out->length = it->second.length;
-  out->extents.assign(it->second.extents.begin(), it->second.extents.end());
+  out->unsaved = false;
   return true;
 }
 
 bool Index::Contains(std::string_view key) const {
+  std::shared_lock tl(tree_mu_);
   std::shared_lock lock(mu_);
-  auto it = map_.find(key);
-  return it != map_.end() && !it->second.deleted;
+  thread_local Value scratch;
+  const Value* v = Find(key, &scratch);
+  return v != nullptr && !v->deleted;
 }
 
 Value Index::Apply(std::string_view key, Value v) {
+  std::shared_lock tl(tree_mu_);
   std::unique_lock lock(mu_);
+  v.unsaved = checkpoints();
   auto it = map_.find(key);
-  if (it == map_.end()) {
+  Value from_tree;
+  const bool in_map = it != map_.end();
+  if (!in_map && (tree_ == nullptr || Find(key, &from_tree) == nullptr)) {
     if (!v.deleted) {
       ++live_keys_;
       live_bytes_ += v.length;
     }
+    if (v.unsaved) {
+      unsaved_.emplace_back(key);
+    }
     map_.emplace(std::string(key), std::move(v));
     return Value{};
   }
-  if (it->second.sequence > v.sequence) {
+  Value& cur = in_map ? it->second : from_tree;
+  if (cur.sequence > v.sequence) {
+    v.unsaved = false;
     return v;  // a later write of this key is already in place
   }
-  Value& cur = it->second;
   live_keys_ += (v.deleted ? 0 : 1) - (cur.deleted ? 0 : 1);
   live_bytes_ += (v.deleted ? 0 : v.length);
   live_bytes_ -= (cur.deleted ? 0 : cur.length);
+  if (v.unsaved && !cur.unsaved) {
+    unsaved_.emplace_back(key);
+  }
+  if (!in_map) {
+    // The tree's entry loses; it stays there, shadowed by the map's, until a checkpoint.
+    map_.emplace(std::string(key), std::move(v));
+    return from_tree;
+  }
   std::swap(cur, v);
   return v;
 }
@@ -65,12 +180,23 @@ void Index::EraseTombstone(std::string_view key, uint64_t sequence) {
 }
 
 void Index::ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn) const {
+  std::shared_lock tl(tree_mu_);
   std::shared_lock lock(mu_);
   for (const auto& [k, v] : map_) {
     if (!v.deleted && !fn(k, v)) {
       return;
     }
   }
+  if (tree_ == nullptr) {
+    return;
+  }
+  Value v;
+  tree_->Scan({}, [&](std::string_view k, std::string_view bytes) {
+    if (map_.find(k) != map_.end() || !DecodeIndexValue(bytes, &v) || v.deleted) {
+      return true;  // shadowed by the map's entry (visited above), or not live
+    }
+    return fn(k, v);
+  });
 }
 
 void Index::Load(const LiveMap& live) {
@@ -88,6 +214,113 @@ void Index::Load(const LiveMap& live) {
     ++live_keys_;
     live_bytes_ += lv.value_len;
   }
+}
+
+void Index::LoadEntry(std::string key, Value v) {
+  std::unique_lock lock(mu_);
+  if (!v.deleted) {
+    ++live_keys_;
+    live_bytes_ += v.length;
+  }
+  if (v.unsaved) {
+    unsaved_.push_back(key);
+  }
+  map_.insert_or_assign(std::move(key), std::move(v));
+}
+
+void Index::AttachTree(BTree* tree, bool checkpoints, bool keep_tombstones, uint64_t tree_live_keys,
+                       uint64_t tree_live_bytes) {
+  std::unique_lock tl(tree_mu_);
+  std::unique_lock lock(mu_);
+  tree_ = tree;
+  checkpoints_ = checkpoints;
+  keep_tombstones_ = keep_tombstones;
+  live_keys_ += tree_live_keys;
+  live_bytes_ += tree_live_bytes;
+}
+
+uint64_t Index::unsaved_keys() const {
+  std::shared_lock lock(mu_);
+  return unsaved_.size();
+}
+
+Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
+  std::lock_guard cl(checkpoint_mu_);
+  if (!checkpoints()) {
+    return Status::FailedPrecondition("no index file to checkpoint into");
+  }
+  // The slice changes the tree: readers and Apply wait for it (a slice is bounded by `max`).
+  std::unique_lock tl(tree_mu_);
+  size_t n = 0;
+  bool drained = false;
+  {
+    std::unique_lock lock(mu_);
+    while (n < max && !unsaved_.empty()) {
+      auto it = map_.find(unsaved_.back());
+      unsaved_.pop_back();
+      if (it == map_.end() || !it->second.unsaved) {
+        continue;  // noted twice, and written already
+      }
+      Value& v = it->second;
+      v.unsaved = false;
+      if (n == staged_.size()) {
+        staged_.emplace_back();
+      }
+      Staged& st = staged_[n++];
+      st.key = it->first;
+      st.sequence = v.sequence;
+      if (v.deleted && !keep_tombstones_) {
+        st.bytes.clear();
+      } else {
+        EncodeIndexValue(v, &st.bytes);
+      }
+    }
+    drained = unsaved_.empty();
+  }
+  size_t done = 0;
+  Status st;
+  for (; done < n; ++done) {
+    const Staged& s = staged_[done];
+    st = s.bytes.empty() ? tree_->Erase(s.key) : tree_->Put(s.key, s.bytes);
+    if (!st.ok()) {
+      break;
+    }
+  }
+  {
+    std::unique_lock lock(mu_);
+    // The entries written leave the map (the tree answers for them now), unless they changed
+    // since they were taken; those not written are noted again.
+    for (size_t i = 0; i < n; ++i) {
+      auto it = map_.find(staged_[i].key);
+      if (it == map_.end() || it->second.unsaved) {
+        continue;  // changed since: noted already
+      }
+      if (i < done) {
+        if (it->second.sequence == staged_[i].sequence) {
+          map_.erase(it);
+        }
+      } else {
+        it->second.unsaved = true;
+        unsaved_.push_back(staged_[i].key);
+      }
+    }
+  }
+  if (!st.ok()) {
+    return st;
+  }
+  tl.unlock();
+  CheckpointStep step;
+  step.written = n;
+  if (!drained) {
+    return step;
+  }
+  // Only checkpoints change the tree, and checkpoint_mu_ is held: readers (under tree_mu_ shared)
+  // may go on during the commit, which writes page headers' epoch and checksum fields and the
+  // superblock, none of which a lookup reads.
+  std::shared_lock commit_lock(tree_mu_);
+  PASTEL_RETURN_IF_ERROR(tree_->Commit({sequence, 0, 0, 0}));
+  step.committed = true;
+  return step;
 }
 
 uint64_t Index::live_keys() const {

@@ -1,8 +1,11 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include "pastel/store.h"
+#include "pool/pool_format.h"
 
 namespace pastel::store {
 namespace {
@@ -11,11 +14,117 @@ Status Step(const std::string& what, const Status& st) {
   return Status(st.code(), what + ": " + st.message());
 }
 
+std::string Printable(std::string_view key) {
+  std::string out;
+  for (char c : key.substr(0, 64)) {
+    out += c >= 0x20 && c < 0x7F ? c : '?';
+  }
+  return out;
+}
+
 }  // namespace
+
+Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& index,
+                                   bool checkpoints, const RecoveryOptions& options) {
+  StoreRecovery out;
+  RecoveryOptions o = options;
+  o.finish_pool = false;
+  std::string scratch;
+  Value v;
+  if (tree != nullptr) {
+    // A record the tree already holds (or a later write of its key) is not replayed. An entry
+    // that does not decode is reported by the scan below.
+    o.base_sequence = [&](std::string_view key) -> uint64_t {
+      return tree->Get(key, &scratch) && DecodeIndexValue(scratch, &v) ? v.sequence : 0;
+    };
+  }
+  Result<Recovered> r = log.Recover(o);
+  if (!r.ok()) {
+    return r.status();
+  }
+  out.log = std::move(r).value();
+  const LiveMap& live = out.log.live;
+  const bool keep_tombstones = log.stream_count() > 2;
+  uint64_t tree_live_bytes = 0;
+  if (tree != nullptr) {
+    // One pass over the tree's leaves: the buffers of every entry no later log record replaced
+    // are retained; the entries stay in the tree, where the index reads them.
+    std::unordered_map<std::string_view, uint64_t> deleted;
+    for (const auto& [key, seq] : out.log.deleted) {
+      deleted.emplace(key, seq);
+    }
+    Status failed;
+    std::string key;
+    Value e;
+    tree->Scan({}, [&](std::string_view k, std::string_view bytes) {
+      ++out.tree_entries;
+      if (!DecodeIndexValue(bytes, &e)) {
+        failed = Status::Corruption("index entry of '" + Printable(k) + "' is malformed");
+        return false;
+      }
+      key.assign(k);
+      if (live.count(key) != 0 || deleted.count(k) != 0) {
+        return true;  // a later write or delete in the log replaces it
+      }
+      for (const Extent& x : e.extents) {
+        if (x.buffer >= pool.buffer_count() || x.offset > pool.buffer_size() ||
+            x.length > pool.buffer_size() - x.offset) {
+          failed =
+              Status::Corruption("index entry of '" + Printable(k) + "' names bytes " +
+                                 std::to_string(x.offset) + "+" + std::to_string(x.length) +
+                                 " of buffer " + std::to_string(x.buffer) + ", outside the pool");
+          return false;
+        }
+      }
+      for (const Extent& x : e.extents) {
+        failed = pool.Retain(x.buffer);
+        if (!failed.ok()) {
+          return false;
+        }
+      }
+      if (!e.deleted) {
+        ++out.tree_live;
+        tree_live_bytes += e.length;
+      }
+      return true;
+    });
+    if (!failed.ok()) {
+      return failed;
+    }
+  }
+  for (const auto& [key, lv] : live) {
+    Value e;
+    e.sequence = lv.sequence;
+    e.length = lv.value_len;
+    e.data_crc = lv.data_crc;
+    e.extents = lv.extents;
+    e.unsaved = tree != nullptr && checkpoints;
+    index.LoadEntry(key, std::move(e));
+  }
+  if (tree != nullptr) {
+    // The log's deletes of keys the tree may hold: tombstones in the map until a checkpoint.
+    for (const auto& [key, seq] : out.log.deleted) {
+      Value e;
+      e.sequence = seq;
+      e.deleted = true;
+      e.unsaved = checkpoints;
+      index.LoadEntry(key, std::move(e));
+    }
+    index.AttachTree(tree, checkpoints, keep_tombstones, out.tree_live, tree_live_bytes);
+  }
+  PASTEL_RETURN_IF_ERROR(pool.FinishRecovery());
+  return out;
+}
 
 Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
   const auto t0 = std::chrono::steady_clock::now();
   OpenedStore out;
+  out.index = std::make_unique<Index>();
+  const std::string tree_path = BTree::PathForPool(files.pool_path);
+  const uint64_t tree_size = files.index_size != 0
+                                 ? files.index_size
+                                 : std::max<uint64_t>(16ull << 20, files.pool_size / 8);
+  BTree::Owner owner;
   Result<std::unique_ptr<Pool>> opened = Pool::Open(files.pool_path, {}, files.loops);
   if (opened.ok()) {
     out.pool = std::move(opened).value();
@@ -29,7 +138,21 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
                                      " stream(s), two per thread; start with at most " +
                                      std::to_string(out.log->stream_count() / 2) + " thread(s)");
     }
-    Result<Recovered> r = out.log->Recover();
+    std::memcpy(owner.data(), out.pool->header().uuid, owner.size());
+    Result<std::unique_ptr<BTree>> t = BTree::Open(tree_path);
+    if (!t.ok() && t.status().code() == StatusCode::kNotFound) {
+      // A pool from before the index file: the log holds everything; the index starts empty.
+      t = BTree::Create(tree_path, tree_size, owner);
+    }
+    if (!t.ok()) {
+      return Step("open index", t.status());
+    }
+    out.tree = std::move(t).value();
+    if (out.tree->owner() != owner) {
+      return Status::Corruption("open index: " + tree_path + " belongs to another pool");
+    }
+    Result<StoreRecovery> r =
+        RecoverStore(*out.pool, *out.log, out.tree.get(), *out.index, files.checkpoints);
     if (!r.ok()) {
       return Step("recover " + files.pool_path, r.status());
     }
@@ -52,6 +175,15 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
       return Step("create log", l.status());
     }
     out.log = std::move(l).value();
+    std::memcpy(owner.data(), out.pool->header().uuid, owner.size());
+    Result<std::unique_ptr<BTree>> t = BTree::Create(tree_path, tree_size, owner);
+    if (!t.ok()) {
+      ::unlink(Log::PathForPool(files.pool_path).c_str());
+      ::unlink(files.pool_path.c_str());
+      return Step("create index", t.status());
+    }
+    out.tree = std::move(t).value();
+    out.index->AttachTree(out.tree.get(), files.checkpoints, files.loops > 1, 0, 0);
     out.created = true;
   } else {
     return Step("open pool", opened.status());

@@ -26,6 +26,11 @@ StoreLoop::StoreLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
       none_seq_(none_sequence),
       name_(name) {
   stream_ = &log->stream(stream_ids_[active_]);
+  if (index_.checkpoints() && StreamsHoldRecords()) {
+    // Records a restart replayed (the tail since the last checkpoint): the first batch starts a
+    // checkpoint, so that they are not replayed again and again.
+    appended_since_checkpoint_ = options_.checkpoint_records;
+  }
   actions_.reserve(1024);
   extents_.reserve(4096);
   text_.reserve(64 * 1024);
@@ -59,9 +64,23 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
     }
     if (compacting_) {
       (void)backend_.Submit();  // the turn's answers go out before the slice's work
-      CompactSlice();
+      if (index_.checkpoints()) {
+        CheckpointSlice();
+      } else {
+        CompactSlice();
+      }
     }
     counters_.enobufs.store(backend_.stats().rx_starved, std::memory_order_relaxed);
+  }
+  if (index_.checkpoints() && options_.persist != PersistMode::kNone && StreamsHoldRecords() &&
+      !stream_->read_only() && !pool_.read_only()) {
+    // A clean stop leaves nothing to replay at the next start: a last, whole checkpoint.
+    compacting_ = true;
+    compact_copied_ = 0;
+    while (compacting_) {
+      appended_since_slice_ = UINT32_MAX;
+      CheckpointSlice();
+    }
   }
   return Status::Ok();
 }
@@ -300,7 +319,9 @@ WriteOutcome StoreLoop::Record(std::string_view key, Value v) {
       }
     }
     v.sequence = *r;
+    v.data_crc = stream_->last_data_crc();
     ++appended_since_slice_;
+    ++appended_since_checkpoint_;
   }
   PendingWrite pw;
   pw.key.assign(key);
@@ -412,6 +433,7 @@ const StoreLoop::PendingWrite* StoreLoop::Pending(std::string_view key) const {
 }
 
 bool StoreLoop::Lookup(std::string_view key, Value* out) {
+  lookup_damaged_ = false;
   if (const PendingWrite* pw = Pending(key)) {
     if (pw->value.deleted) {
       return false;
@@ -422,7 +444,19 @@ bool StoreLoop::Lookup(std::string_view key, Value* out) {
     }
     return true;
   }
-  return index_.GetAndRetain(key, pool_, out);
+  if (index_.GetAndRetain(key, pool_, out, &lookup_damaged_)) {
+    return true;
+  }
+  if (lookup_damaged_) {
+    static std::atomic<bool> reported{false};
+    if (!reported.exchange(true)) {
+      std::fprintf(stderr,
+                   "%s: Corruption: a stored value fails its data checksum (the pool file was "
+                   "damaged); it is refused, never served (pastelctl verify lists them all)\n",
+                   name_.c_str());
+    }
+  }
+  return false;
 }
 
 bool StoreLoop::Exists(std::string_view key) const {
@@ -552,8 +586,21 @@ void StoreLoop::Finish() {
 }
 
 void StoreLoop::MaybeStartCompaction() {
-  if (compacting_ || stream_->read_only() || stream_->free_bytes() > stream_->capacity() / 4 ||
-      stream_->tail() < compact_retry_tail_) {
+  if (compacting_ || stream_->read_only()) {
+    return;
+  }
+  const bool filling =
+      stream_->free_bytes() <= stream_->capacity() / 4 && stream_->tail() >= compact_retry_tail_;
+  if (index_.checkpoints()) {
+    if (filling || (appended_since_checkpoint_ >= options_.checkpoint_records &&
+                    stream_->tail() >= compact_retry_tail_)) {
+      compacting_ = true;
+      appended_since_slice_ = 0;
+      compact_copied_ = 0;
+    }
+    return;
+  }
+  if (!filling) {
     return;
   }
   LogStream& spare = log_->stream(stream_ids_[1 - active_]);
@@ -624,6 +671,67 @@ void StoreLoop::CompactSlice() {
   compact_retry_tail_ = stream_->tail() + stream_->capacity() / 16;
   counters_.Add(counters_.compactions);
   counters_.Add(counters_.compacted_records, compact_copied_);
+}
+
+void StoreLoop::CheckpointSlice() {
+  // As a compaction's scan (CompactSlice): gain on the writes, all at once when the stream is
+  // nearly full.
+  uint64_t slice = std::max<uint64_t>(options_.compact_slice, 4 * appended_since_slice_);
+  if (stream_->free_bytes() < stream_->capacity() / 16) {
+    slice = UINT64_MAX;
+  }
+  appended_since_slice_ = 0;
+  Result<Index::CheckpointStep> step = index_.Checkpoint(slice, log_->next_sequence() - 1);
+  if (!step.ok()) {
+    FailCheckpoint(step.status());
+    return;
+  }
+  compact_copied_ += step->written;
+  if (!step->committed) {
+    return;  // more next turn
+  }
+  // PERSIST: before, this loop's streams hold its writes since the last checkpoint; the tree's
+  // commit now holds every one of them (this loop applied all its batches before the call), so
+  // after the truncations the tree is their only copy, and a crash between two truncations
+  // replays records the tree supersedes (skipped).
+  for (const uint32_t id : stream_ids_) {
+    LogStream& st = log_->stream(id);
+    if (st.tail() == LogStream::records_begin()) {
+      continue;
+    }
+    Status t = st.Truncate(log_->next_sequence() - 1);
+    if (!t.ok()) {
+      FailCheckpoint(t);
+      return;
+    }
+  }
+  compacting_ = false;
+  appended_since_checkpoint_ = 0;
+  compact_retry_tail_ = 0;
+  counters_.Add(counters_.compactions);
+  counters_.Add(counters_.compacted_records, compact_copied_);
+}
+
+bool StoreLoop::StreamsHoldRecords() const {
+  for (const uint32_t id : stream_ids_) {
+    if (log_->stream(id).tail() != LogStream::records_begin()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void StoreLoop::FailCheckpoint(const Status& why) {
+  compacting_ = false;
+  // Writes go on until the stream is full; try again once it has grown by a sixteenth.
+  compact_retry_tail_ = stream_->tail() + stream_->capacity() / 16;
+  if (why.code() == StatusCode::kReadOnly || why.code() == StatusCode::kIoError) {
+    pool_.SetReadOnly(why);  // a failed flush or fence: nothing more is acknowledged
+  }
+  static std::atomic<bool> reported{false};
+  if (!reported.exchange(true)) {
+    std::fprintf(stderr, "%s: checkpoint failed: %s\n", name_.c_str(), why.ToString().c_str());
+  }
 }
 
 void StoreLoop::AbortCompaction() {

@@ -19,7 +19,11 @@
 //   - no key holds a value that was never sent, or a part of one;
 //   - buffer ownership is consistent (VerifyOwnership: no buffer both free and referenced);
 //   - recovery reports no corruption.
-// Small log streams make the loop compact many times, so cuts also land inside compactions.
+// Small log streams make the loop compact many times, so cuts also land inside compactions. The
+// `_index` variants give the store an index file (pastel/index.h): the loop checkpoints into it
+// instead (every 150 writes, a few slices each), and each cut recovers through it
+// (store::RecoverStore: the index file's last commit, then the log replayed over it), so cuts also
+// land inside index commits and between a commit and the log's truncation.
 //
 // PASTEL_CRASH_TURNS (default 500) and PASTEL_CRASH_SEED (default 1) scale and vary the run; the
 // cut count is printed.
@@ -42,6 +46,7 @@
 
 #include "apps/pastel-httpd/http_loop.h"
 #include "apps/pastel-kv/kv_loop.h"
+#include "pastel/index.h"
 #include "pastel/log.h"
 #include "pastel/net.h"
 #include "tests/support/mem_store.h"
@@ -157,8 +162,9 @@ struct Stats {
   uint64_t cuts = 0;
   uint64_t exact_cuts = 0;
   uint64_t evicting_cuts = 0;
-  uint64_t in_flight_seen = 0;  // cuts after which an unanswered write was already recovered
-  uint64_t compactions = 0;
+  uint64_t in_flight_seen = 0;         // cuts after which an unanswered write was already recovered
+  uint64_t compactions = 0;            // or checkpoints, with an index file
+  uint64_t tree_epochs = 0;            // the highest index commit a cut recovered
   uint64_t refused_after_failure = 0;  // writes answered 503 once a fence had failed
   uint64_t reads_after_failure = 0;    // GETs answered correctly once a fence had failed
 };
@@ -168,13 +174,25 @@ class CrashHarness {
   static constexpr uint32_t kConns = 6;
   static constexpr uint32_t kKeys = 40;
 
-  CrashHarness(Protocol protocol, PersistMode mode, uint64_t seed)
-      : protocol_(protocol), mode_(mode), rng_(seed) {
+  // `checkpoints`: the store has an index file (in the MemStore's extra region, under the same
+  // recording PersistOps), so the loop checkpoints into it instead of compacting the log, and
+  // every cut recovers through it (store::RecoverStore).
+  CrashHarness(Protocol protocol, PersistMode mode, uint64_t seed, bool checkpoints = false)
+      : protocol_(protocol), mode_(mode), rng_(seed), checkpoints_(checkpoints) {
     shape_.buffer_size = 512;
     shape_.buffer_count = 4096;
     shape_.streams = 2;
     shape_.stream_size = 64 * 1024;  // compacts every hundred turns or so
+    shape_.extra_bytes = checkpoints ? 128 * kBTreePageSize : 0;
     store_ = MemStore::Fresh(shape_);
+    if (checkpoints) {
+      EXPECT_TRUE(
+          BTree::Format(store_->extra_region(), shape_.extra_bytes, {}, store_->ops()).ok());
+      Result<std::unique_ptr<BTree>> t =
+          BTree::Attach(store_->extra_region(), shape_.extra_bytes, store_->ops());
+      EXPECT_TRUE(t.ok()) << t.status().ToString();
+      tree_ = std::move(t).value();
+    }
   }
 
   // From turn `turn` on, every fence fails with EIO (as a failed msync would): the store must turn
@@ -184,6 +202,9 @@ class CrashHarness {
   void Run(uint64_t turns, Stats& stats) {
     stats_ = &stats;
     store::Index index;
+    if (tree_) {
+      index.AttachTree(tree_.get(), /*checkpoints=*/true, /*keep_tombstones=*/false, 0, 0);
+    }
     httpd::Metrics metrics(store_->pool(), index, 1, 0);
     kv::Shared shared(store_->pool(), index, 1);
     std::atomic<uint64_t> none_seq{uint64_t{1} << 62};
@@ -192,6 +213,9 @@ class CrashHarness {
     lo.reserve_buffers = 32;
     // A compaction spans a dozen turns or more, so writes and deletes land while it scans.
     lo.compact_slice = 48;
+    // Checkpoints every few dozen turns, each a few slices long.
+    lo.checkpoint_records = 150;
+    lo.compact_slice = checkpoints_ ? 8 : lo.compact_slice;
     kv::LoopOptions ko;
     static_cast<store::StoreOptions&>(ko) = lo;
     std::atomic<bool> stop{false};
@@ -463,9 +487,37 @@ class CrashHarness {
     const std::vector<uint8_t> image =
         evict ? store_->ops().CrashImage(&rng_, 0.5) : store_->ops().CrashImage();
     Recovered rec;
-    Result<std::unique_ptr<MemStore>> r = MemStore::Recover(shape_, image, {}, &rec);
-    ASSERT_TRUE(r.ok()) << "recovery after cut " << stats_->cuts << ": " << r.status().ToString();
-    MemStore& s = **r;
+    std::unique_ptr<MemStore> recovered;
+    if (checkpoints_) {
+      // The index file's last commit, and the log replayed over it.
+      Result<std::unique_ptr<MemStore>> r = MemStore::AttachImage(shape_, image);
+      ASSERT_TRUE(r.ok()) << "attach after cut " << stats_->cuts << ": " << r.status().ToString();
+      recovered = std::move(r).value();
+      Result<std::unique_ptr<BTree>> t =
+          BTree::Attach(recovered->extra_region(), shape_.extra_bytes, recovered->ops());
+      ASSERT_TRUE(t.ok()) << "index after cut " << stats_->cuts << ": " << t.status().ToString();
+      store::Index index;
+      Result<store::StoreRecovery> sr =
+          store::RecoverStore(recovered->pool(), recovered->log(), t->get(), index, false);
+      ASSERT_TRUE(sr.ok()) << "recovery after cut " << stats_->cuts << ": "
+                           << sr.status().ToString();
+      rec = std::move(sr->log);
+      rec.live.clear();
+      index.ForEachLive([&](std::string_view k, const store::Value& v) {
+        LiveValue lv;
+        lv.sequence = v.sequence;
+        lv.value_len = v.length;
+        lv.extents = v.extents;
+        rec.live.emplace(std::string(k), std::move(lv));
+        return true;
+      });
+      stats_->tree_epochs = std::max(stats_->tree_epochs, (*t)->Stats().epoch);
+    } else {
+      Result<std::unique_ptr<MemStore>> r = MemStore::Recover(shape_, image, {}, &rec);
+      ASSERT_TRUE(r.ok()) << "recovery after cut " << stats_->cuts << ": " << r.status().ToString();
+      recovered = std::move(r).value();
+    }
+    MemStore& s = *recovered;
     ASSERT_TRUE(rec.corruption.empty()) << rec.corruption.front();
     Status own = VerifyOwnership(s.pool(), rec.live);
     ASSERT_TRUE(own.ok()) << "cut " << stats_->cuts << ": " << own.ToString();
@@ -514,8 +566,10 @@ class CrashHarness {
   Protocol protocol_;
   PersistMode mode_;
   std::mt19937_64 rng_;
+  bool checkpoints_;
   StoreShape shape_;
   std::unique_ptr<MemStore> store_;
+  std::unique_ptr<BTree> tree_;
   Stats* stats_ = nullptr;
   std::map<std::string, std::optional<std::string>> acked_;
   std::map<ConnId, std::deque<Request>> outstanding_;
@@ -536,32 +590,39 @@ namespace {
 struct CrashParam {
   Protocol protocol;
   PersistMode mode;
+  bool checkpoints = false;  // an index file: checkpoints instead of log compaction
 };
 
 std::string CrashParamName(const ::testing::TestParamInfo<CrashParam>& i) {
   return std::string(i.param.protocol == Protocol::kHttp ? "httpd_" : "kv_") +
-         (i.param.mode == PersistMode::kInPlace ? "inplace" : "copy");
+         (i.param.mode == PersistMode::kInPlace ? "inplace" : "copy") +
+         (i.param.checkpoints ? "_index" : "");
 }
 
 void PrintTo(const CrashParam& p, std::ostream* os) {
   *os << (p.protocol == Protocol::kHttp ? "httpd " : "kv ")
-      << (p.mode == PersistMode::kInPlace ? "inplace" : "copy");
+      << (p.mode == PersistMode::kInPlace ? "inplace" : "copy")
+      << (p.checkpoints ? " with an index file" : "");
 }
 
 class ServerCrashTest : public ::testing::TestWithParam<CrashParam> {};
 
 TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
-  const uint64_t turns = EnvU64("PASTEL_CRASH_TURNS", 500);
+  // A cut with an index file also recovers it: those runs take fewer turns by default.
+  const uint64_t turns = EnvU64("PASTEL_CRASH_TURNS", GetParam().checkpoints ? 200 : 500);
   const uint64_t seed = EnvU64("PASTEL_CRASH_SEED", 1);
   Stats stats;
-  CrashHarness h(GetParam().protocol, GetParam().mode, seed);
+  CrashHarness h(GetParam().protocol, GetParam().mode, seed, GetParam().checkpoints);
   h.Run(turns, stats);
   std::cout << "[ server   ] seed " << seed << ": " << stats.turns << " turns, " << stats.requests
             << " requests, " << stats.acknowledged << " acknowledged, " << stats.cuts
             << " power cuts (" << stats.exact_cuts << " exact, " << stats.evicting_cuts
             << " with random eviction), " << stats.in_flight_seen
             << " with an unanswered write already durable, " << stats.compactions
-            << " compactions, 0 acknowledged writes lost\n";
+            << (GetParam().checkpoints ? " checkpoints (index commits up to epoch " +
+                                             std::to_string(stats.tree_epochs) + ")"
+                                       : " compactions")
+            << ", 0 acknowledged writes lost\n";
   RecordProperty("cuts", std::to_string(stats.cuts));
   EXPECT_GT(stats.acknowledged, turns) << "the workload acknowledged too little to test anything";
   EXPECT_GE(stats.compactions, turns / 250) << "the cuts met too few compactions";
@@ -572,7 +633,8 @@ TEST_P(ServerCrashTest, FailedFenceTurnsTheStoreReadOnlyAndAcknowledgesNothingMo
   // acknowledged before go on, and every power cut after that still recovers every acknowledged
   // write.
   Stats stats;
-  CrashHarness h(GetParam().protocol, GetParam().mode, EnvU64("PASTEL_CRASH_SEED", 1) + 100);
+  CrashHarness h(GetParam().protocol, GetParam().mode, EnvU64("PASTEL_CRASH_SEED", 1) + 100,
+                 GetParam().checkpoints);
   h.FailFencesFromTurn(100);
   h.Run(200, stats);
   std::cout << "[ server   ] failed fence at turn 100: " << stats.acknowledged
@@ -588,7 +650,10 @@ INSTANTIATE_TEST_SUITE_P(Servers, ServerCrashTest,
                          ::testing::Values(CrashParam{Protocol::kHttp, PersistMode::kInPlace},
                                            CrashParam{Protocol::kHttp, PersistMode::kCopy},
                                            CrashParam{Protocol::kResp, PersistMode::kInPlace},
-                                           CrashParam{Protocol::kResp, PersistMode::kCopy}),
+                                           CrashParam{Protocol::kResp, PersistMode::kCopy},
+                                           CrashParam{Protocol::kHttp, PersistMode::kInPlace, true},
+                                           CrashParam{Protocol::kResp, PersistMode::kInPlace, true},
+                                           CrashParam{Protocol::kResp, PersistMode::kCopy, true}),
                          CrashParamName);
 
 }  // namespace

@@ -14,7 +14,7 @@ set -uo pipefail
 
 src="${1:-$(cd "$(dirname "$0")/../.." && pwd)}"
 seconds="${PASTEL_FUZZ_SECONDS:-60}"
-targets="${PASTEL_FUZZ_TARGETS:-http_head_fuzz resp_fuzz pool_open_fuzz log_recover_fuzz}"
+targets="${PASTEL_FUZZ_TARGETS:-http_head_fuzz resp_fuzz pool_open_fuzz log_recover_fuzz btree_open_fuzz}"
 cxx="${PASTEL_FUZZ_CXX:-clang++-14}"
 build="$src/build/fuzz"
 work="$build/fuzz-work"

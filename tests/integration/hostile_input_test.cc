@@ -201,7 +201,35 @@ TEST_P(HostileInputTest, BitFlipInAStoredValueIsRefusedNotServed) {
   std::string damaged = clean_pool_;
   damaged[at + 40] = static_cast<char>(damaged[at + 40] ^ 0x10);
   WritePool(damaged);
-  ExpectRefused("bit flipped in the stored value of /hostile/7");
+  if (GetParam().name == "baseline") {
+    // Its start replays the log and checks every value.
+    ExpectRefused("bit flipped in the stored value of /hostile/7");
+    return;
+  }
+  // pastel-httpd stopped cleanly: its last checkpoint holds every value and the log is empty,
+  // so the start does not read the values (1,000,000 of them load in a third of a second). The
+  // damaged one is caught when read: 500, never its bytes; every other value is served whole.
+  ASSERT_TRUE(StartServer());
+  Client c(server_->port());
+  ASSERT_TRUE(c.connected()) << c.error();
+  for (const auto& [key, want] : want_) {
+    const Response r = c.Call(Request("GET", key));
+    if (key == "/hostile/7") {
+      EXPECT_EQ(r.status, 500) << r.Describe();
+      EXPECT_NE(r.body.find("checksum"), std::string::npos) << r.Describe();
+    } else {
+      EXPECT_EQ(r.status, 200) << r.Describe();
+      EXPECT_EQ(r.body, want) << key;
+    }
+  }
+  c.Close();
+  EXPECT_TRUE(server_->Stop());
+  EXPECT_NE(server_->StderrTail().find("Corruption"), std::string::npos) << server_->StderrTail();
+  EXPECT_FALSE(LooksLikeACrash(server_->StderrTail())) << server_->StderrTail();
+  // pastelctl verify reads every value and names the damaged one.
+  const RunResult v = RunProgram({PASTELCTL_PATH, "verify", "--pool", pool_}, dir_.path(), 120);
+  EXPECT_TRUE(v.exited && v.exit_code != 0) << "pastelctl verify: " << v.Describe();
+  EXPECT_NE(v.out.find("/hostile/7"), std::string::npos) << v.Describe();
 }
 
 // A client that goes away with a reset: `bytes` sent, then close with SO_LINGER {1, 0}.

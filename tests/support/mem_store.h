@@ -26,10 +26,11 @@ struct StoreShape {
   uint32_t partitions = 1;
   uint32_t streams = 1;
   uint64_t stream_size = 64 * 1024;
+  uint64_t extra_bytes = 0;  // after the log, a region for the test (an index file), 4 KiB pages
 
   uint64_t pool_bytes() const { return Pool::RegionSize(buffer_size, buffer_count); }
   uint64_t log_bytes() const { return Log::RegionSize({streams, stream_size}); }
-  uint64_t total() const { return pool_bytes() + log_bytes(); }
+  uint64_t total() const { return pool_bytes() + log_bytes() + extra_bytes; }
 };
 
 class MemStore {
@@ -67,7 +68,25 @@ class MemStore {
     return s;
   }
 
+  // A store over `image` with its pool and log attached, the log not yet recovered (the test
+  // recovers it, e.g. over an index in the extra region).
+  static Result<std::unique_ptr<MemStore>> AttachImage(const StoreShape& shape,
+                                                       const std::vector<uint8_t>& image) {
+    std::unique_ptr<MemStore> s(new MemStore(shape));
+    std::memcpy(s->arena_.data(), image.data(), image.size());
+    s->ops_ = std::make_unique<RecordingPersistOps>(s->arena_.data(), s->arena_.size());
+    PASTEL_RETURN_IF_ERROR(s->AttachPool());
+    Result<std::unique_ptr<Log>> l =
+        Log::Attach(s->log_region(), shape.log_bytes(), *s->ops_, *s->pool_);
+    if (!l.ok()) {
+      return l.status();
+    }
+    s->log_ = std::move(l).value();
+    return s;
+  }
+
   RecordingPersistOps& ops() { return *ops_; }
+  uint8_t* extra_region() { return arena_.data() + shape_.pool_bytes() + shape_.log_bytes(); }
   Pool& pool() { return *pool_; }
   Log& log() { return *log_; }
   uint8_t* pool_region() { return arena_.data(); }

@@ -14,11 +14,14 @@
 #include <utility>
 #include <vector>
 
+#include "index/btree_format.h"
 #include "log/log_format.h"
 #include "pastel/crc32c.h"
+#include "pastel/index.h"
 #include "pastel/log.h"
 #include "pastel/pm.h"
 #include "pastel/pool.h"
+#include "pastel/store.h"
 #include "pool/pool_format.h"
 #include "tools/pastelctl/text.h"
 
@@ -206,7 +209,9 @@ int ValidateExisting(const CreateOptions& o, const CreatePlan& plan) {
     return Fail(store.status());
   }
   Store& s = **store;
-  Result<Recovered> rec = s.log().Recover({.repair = false, .tolerate_corruption = false});
+  RecoveryOptions ro;
+  ro.repair = false;
+  Result<Recovered> rec = s.log().Recover(ro);
   if (!rec.ok()) {
     return Fail(Status(rec.status().code(), rec.status().message() +
                                                 " (run 'pastelctl verify --pool " + o.pool_path +
@@ -360,6 +365,35 @@ void PrintRecord(const RecordView& v, const Pool& pool, bool values) {
   }
 }
 
+// Opens an index file read-only: BTree::Open verifies the whole committed tree and writes nothing.
+Result<std::unique_ptr<BTree>> OpenIndex(const std::string& path) {
+  return BTree::Open(path, PmOpenOptions{.read_only = true});
+}
+
+// A failed index open: damage (kCorruption) is what verify looks for, anything else is a file that
+// does not open.
+int FailIndexOpen(const Status& st) {
+  return Fail(st, st.code() == StatusCode::kCorruption ? kExitCorrupt : kExitError);
+}
+
+// One superblock slot of page 0, described for `index-verify`.
+std::string DescribeIndexSlot(const uint8_t* page0, int slot) {
+  BTreeSuper sb;
+  std::memcpy(&sb, page0 + kBTreeSuperSlotOffset[slot], sizeof(sb));
+  const auto* raw = reinterpret_cast<const uint8_t*>(&sb);
+  if (std::all_of(raw, raw + sizeof(sb), [](uint8_t b) { return b == 0; })) {
+    return "empty";
+  }
+  if (std::memcmp(sb.magic, kBTreeMagic, sizeof(sb.magic)) != 0) {
+    return "invalid (bad magic)";
+  }
+  if (sb.checksum != Crc32c(&sb, kBTreeSuperChecksummed)) {
+    return "invalid (checksum mismatch)";
+  }
+  return "epoch " + std::to_string(sb.epoch) + ", root " + std::to_string(sb.root) + ", height " +
+         std::to_string(sb.height) + ", entries " + std::to_string(sb.entries);
+}
+
 }  // namespace
 
 int Fail(const Status& st, int exit_code) {
@@ -451,12 +485,53 @@ int RunVerify(const std::string& pool_path) {
             << s.pool().buffer_size() << " B, generation " << s.pool().generation() << '\n';
   std::cout << "log " << s.log_path() << ": " << s.log().stream_count() << " stream(s) of "
             << s.log().header().stream_size << " B\n";
-  Result<Recovered> rec = s.log().Recover({.repair = false, .tolerate_corruption = true});
-  if (!rec.ok()) {
+  // The index file, when there is one, is the checkpoint the log is replayed over (as the servers
+  // recover: store::RecoverStore).
+  std::unique_ptr<BTree> tree;
+  const std::string tree_path = BTree::PathForPool(s.pool_path());
+  if (::access(tree_path.c_str(), F_OK) == 0) {
+    PmOpenOptions po;
+    po.read_only = true;
+    Result<std::unique_ptr<BTree>> t = BTree::Open(tree_path, po);
+    if (!t.ok()) {
+      const bool corrupt = t.status().code() == StatusCode::kCorruption;
+      return Fail(t.status(), corrupt ? kExitCorrupt : kExitError);
+    }
+    tree = std::move(t).value();
+    const BTreeStats ts = tree->Stats();
+    std::cout << "index " << tree_path << ": epoch " << ts.epoch << ", " << ts.entries
+              << " entries, checkpoint seq " << tree->user()[0] << '\n';
+  }
+  RecoveryOptions ro;
+  ro.repair = false;
+  ro.tolerate_corruption = true;
+  store::Index index;
+  Result<store::StoreRecovery> recovered =
+      store::RecoverStore(s.pool(), s.log(), tree.get(), index, /*checkpoints=*/false, ro);
+  if (!recovered.ok()) {
     // Even when tolerating corruption, recovery stops at damage it cannot step over (e.g. a
-    // sequence number in two streams).
-    const bool corrupt = rec.status().code() == StatusCode::kCorruption;
-    return Fail(rec.status(), corrupt ? kExitCorrupt : kExitError);
+    // sequence number in two streams, or an index entry that does not decode).
+    const bool corrupt = recovered.status().code() == StatusCode::kCorruption;
+    return Fail(recovered.status(), corrupt ? kExitCorrupt : kExitError);
+  }
+  Recovered* rec = &recovered->log;
+  if (tree) {
+    // The live set is the index's entries the log did not replace, and the log's. Recovery
+    // checked the log's values; the index file's are checked here, every one.
+    rec->live.clear();
+    index.ForEachLive([&](std::string_view key, const store::Value& v) {
+      if (store::ValueCrc(s.pool(), v.extents) != v.data_crc) {
+        rec->corruption.push_back("value of '" + std::string(key) +
+                                  "' fails its data checksum (index entry, sequence " +
+                                  std::to_string(v.sequence) + ")");
+      }
+      LiveValue lv;
+      lv.sequence = v.sequence;
+      lv.value_len = v.length;
+      lv.extents = v.extents;
+      rec->live.emplace(std::string(key), std::move(lv));
+      return true;
+    });
   }
   uint64_t batches = 0;
   bool torn = false;
@@ -557,6 +632,72 @@ int RunDump(const DumpOptions& o) {
       std::cout << ": " << e.detail;
     }
     std::cout << '\n';
+  }
+  return kExitOk;
+}
+
+int RunIndexVerify(const std::string& index_path) {
+  Result<std::unique_ptr<BTree>> tree = OpenIndex(index_path);
+  if (!tree.ok()) {
+    return FailIndexOpen(tree.status());
+  }
+  const BTree& t = **tree;
+  const BTreeStats st = t.Stats();
+  const PmFile& file = *t.file();
+  std::cout << "index " << index_path << ": " << st.pages << " pages of " << kBTreePageSize
+            << " B\n";
+  Field("epoch", std::to_string(st.epoch));
+  Field("entries", std::to_string(st.entries));
+  Field("height", std::to_string(st.height));
+  Field("pages", std::to_string(st.pages));
+  Field("pages in use", std::to_string(st.pages_in_use));
+  Field("free pages", std::to_string(st.pages - 1 - st.pages_in_use));
+  Field("owner", HexString(t.owner()));
+  std::string user;
+  for (const uint64_t w : t.user()) {
+    user += (user.empty() ? "" : " ") + std::to_string(w);
+  }
+  Field("user words", user);
+  // The slot in force is the one of the epoch the tree opened with (epoch e lives in slot e % 2).
+  const int in_force = static_cast<int>(st.epoch % 2);
+  for (int k = 0; k < 2; ++k) {
+    Field("slot " + std::to_string(k),
+          DescribeIndexSlot(file.data(), k) + (k == in_force ? " (in force)" : ""));
+  }
+  Field("durability", file.DescribeDurability());
+  std::cout << "clean\n";
+  return kExitOk;
+}
+
+int RunIndexDump(const IndexDumpOptions& o) {
+  Result<std::unique_ptr<BTree>> tree = OpenIndex(o.index_path);
+  if (!tree.ok()) {
+    return FailIndexOpen(tree.status());
+  }
+  const BTree& t = **tree;
+  uint64_t printed = 0;
+  bool limited = false;
+  t.Scan({}, [&](std::string_view key, std::string_view value) {
+    if (o.limit.has_value() && printed >= *o.limit) {
+      limited = true;
+      return false;
+    }
+    std::cout << "key " << Quoted(key) << " value_len " << value.size()
+              << (value.size() > kBTreeMaxInline ? " overflow" : "") << '\n';
+    if (o.values) {
+      const std::string_view head = value.substr(0, kValuePreviewBytes);
+      std::cout << HexPreview({reinterpret_cast<const uint8_t*>(head.data()), head.size()}, "    ");
+      if (value.size() > head.size()) {
+        std::cout << "    ... " << (value.size() - head.size()) << " more byte(s)\n";
+      }
+    }
+    ++printed;
+    return true;
+  });
+  if (limited) {
+    std::cout << "stopped at --limit " << *o.limit << " of " << t.entries() << " entries\n";
+  } else {
+    std::cout << t.entries() << " entries, epoch " << t.Stats().epoch << '\n';
   }
   return kExitOk;
 }

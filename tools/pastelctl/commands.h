@@ -43,6 +43,12 @@ struct DumpOptions {
   bool values = false;             // hex/ASCII preview of the first 64 value bytes
 };
 
+struct IndexDumpOptions {
+  std::string index_path;         // the index file (BTree::PathForPool of the pool by default)
+  std::optional<uint64_t> limit;  // entries
+  bool values = false;            // hex/ASCII preview of the first 64 value bytes
+};
+
 // Creates the pool file and its log (Log::PathForPool). With exist_ok, an existing pair is
 // opened read-only and validated instead, and must match every parameter that was given.
 int RunCreate(const CreateOptions& o);
@@ -53,6 +59,12 @@ int RunInfo(const std::string& pool_path);
 int RunVerify(const std::string& pool_path);
 // Prints every record of whole batches, then why each stream's scan stopped. Read-only.
 int RunDump(const DumpOptions& o);
+// Opens an index file read-only, which verifies the whole committed tree (docs/formats/index.md),
+// and prints its superblock slots and counts. kExitOk when clean, kExitCorrupt when the file is
+// damaged (kCorruption, with the first problem), kExitError when it does not open otherwise.
+int RunIndexVerify(const std::string& index_path);
+// Prints every entry of a verified index in key order (escaped key, value length). Read-only.
+int RunIndexDump(const IndexDumpOptions& o);
 
 // Prints "pastelctl: <st.ToString()>" on stderr and returns `exit_code`.
 int Fail(const Status& st, int exit_code = kExitError);

@@ -1,5 +1,5 @@
-// pastelctl: create, inspect and verify pastel pool and log files (the one tool per on-media
-// format, like leveldb's leveldbutil). See commands.h for what each subcommand does.
+// pastelctl: create, inspect and verify pastel pool, log and index files (the one tool per
+// on-media format, like leveldb's leveldbutil). See commands.h for what each subcommand does.
 //
 // Exit codes: 0 success, 1 usage error or a file that does not open, 2 verify found damage.
 // Nothing is thrown out of main: command-line errors become "pastelctl: InvalidArgument: ...".
@@ -9,6 +9,7 @@
 #include <iostream>
 #include <string>
 
+#include "pastel/index.h"
 #include "pastel/status.h"
 #include "tools/pastelctl/commands.h"
 
@@ -19,8 +20,19 @@ void AddPoolOption(CLI::App& cmd, std::string& pool_path) {
   cmd.add_option("--pool", pool_path, "Pool file; its log is <pool>.log")->capture_default_str();
 }
 
+// The index file of `index-*`: --index, else the pool's (<pool>.index).
+void AddIndexOptions(CLI::App& cmd, std::string& pool_path, std::string& index_path) {
+  cmd.add_option("--pool", pool_path, "Pool file; its index is <pool>.index")
+      ->capture_default_str();
+  cmd.add_option("--index", index_path, "Index file (instead of <pool>.index)");
+}
+std::string IndexPath(const std::string& pool_path, const std::string& index_path) {
+  return index_path.empty() ? BTree::PathForPool(pool_path) : index_path;
+}
+
 int Main(int argc, char** argv) {
-  CLI::App app{"pastelctl: create, inspect and verify pastel pool and log files", "pastelctl"};
+  CLI::App app{"pastelctl: create, inspect and verify pastel pool, log and index files",
+               "pastelctl"};
   app.set_version_flag("--version", std::string("pastelctl ") + PASTEL_VERSION);
   app.set_help_all_flag("--help-all", "Print the help of every subcommand");
   app.require_subcommand(0, 1);
@@ -83,6 +95,25 @@ int Main(int argc, char** argv) {
   CLI::Option* o_limit = dump->add_option("--limit", limit, "Print at most N records");
   dump->add_flag("--values", dump_opts.values, "Hex/ASCII preview of the first 64 value bytes");
 
+  std::string index_verify_pool = kDefaultPoolPath;
+  std::string index_verify_path;
+  CLI::App* index_verify = app.add_subcommand(
+      "index-verify",
+      "Open an index file read-only, verifying every page of its committed tree, and print its "
+      "superblocks and counts (exit 0 clean, 1 unusable file, 2 damage found)");
+  AddIndexOptions(*index_verify, index_verify_pool, index_verify_path);
+
+  IndexDumpOptions index_dump_opts;
+  std::string index_dump_pool = kDefaultPoolPath;
+  uint64_t index_limit = 0;
+  CLI::App* index_dump = app.add_subcommand(
+      "index-dump", "Print every entry of an index file in key order (read-only)");
+  AddIndexOptions(*index_dump, index_dump_pool, index_dump_opts.index_path);
+  CLI::Option* o_index_limit =
+      index_dump->add_option("--limit", index_limit, "Print at most N entries");
+  index_dump->add_flag("--values", index_dump_opts.values,
+                       "Hex/ASCII preview of the first 64 value bytes");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -129,6 +160,16 @@ int Main(int argc, char** argv) {
       dump_opts.limit = limit;
     }
     return RunDump(dump_opts);
+  }
+  if (index_verify->parsed()) {
+    return RunIndexVerify(IndexPath(index_verify_pool, index_verify_path));
+  }
+  if (index_dump->parsed()) {
+    index_dump_opts.index_path = IndexPath(index_dump_pool, index_dump_opts.index_path);
+    if (o_index_limit->count() > 0) {
+      index_dump_opts.limit = index_limit;
+    }
+    return RunIndexDump(index_dump_opts);
   }
   std::cerr << app.help();
   return kExitError;

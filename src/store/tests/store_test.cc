@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -174,8 +175,8 @@ TEST(OpenOrCreateTest, CreatesOnFirstStartThenRecoversWhatWasCommitted) {
   Result<OpenedStore> s = OpenOrCreate(files);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_FALSE(s->created);
-  ASSERT_EQ(s->recovered.live.size(), 1u);
-  const LiveValue& v = s->recovered.live.at("key");
+  ASSERT_EQ(s->recovered.log.live.size(), 1u);
+  const LiveValue& v = s->recovered.log.live.at("key");
   ASSERT_EQ(v.extents.size(), 1u);
   EXPECT_EQ(v.value_len, 7u);
   EXPECT_EQ(std::memcmp(s->pool->BufferData(v.extents[0].buffer), "durable", 7), 0);
@@ -223,6 +224,183 @@ TEST(OpenOrCreateTest, ErrorsNameTheStepThatFailed) {
   s = OpenOrCreate(files);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().message().rfind("open log: ", 0), 0u) << s.status().ToString();
+}
+
+// What a loop does for one write: the value in a fresh buffer of `partition`, its record
+// committed on `stream`, then the index entry (the replaced value's references dropped).
+void Write(OpenedStore& s, uint32_t partition, uint32_t stream, const std::string& key,
+           const std::string* value) {
+  Pool& pool = *s.pool;
+  Value v;
+  if (value != nullptr) {
+    Result<uint32_t> b = pool.Allocate(partition);
+    ASSERT_TRUE(b.ok());
+    std::memcpy(pool.BufferData(*b), value->data(), value->size());
+    v.extents.push_back({*b, 0, static_cast<uint32_t>(value->size())});
+    v.length = static_cast<uint32_t>(value->size());
+  }
+  LogStream& st = s.log->stream(stream);
+  Result<uint64_t> seq = value != nullptr ? st.AppendPut(key, v.extents) : st.AppendDelete(key);
+  ASSERT_TRUE(seq.ok());
+  ASSERT_TRUE(st.Commit().ok());
+  for (const Extent& e : v.extents) {
+    ASSERT_TRUE(pool.Retain(e.buffer).ok());  // the record's reference (App -> Retained)
+  }
+  v.sequence = *seq;
+  v.deleted = value == nullptr;
+  Value loser = s.index->Apply(key, std::move(v));
+  for (const Extent& e : loser.extents) {
+    ASSERT_TRUE(pool.Unretain(e.buffer).ok());
+  }
+}
+
+// The index's content as key -> value bytes, and a check that every live extent holds exactly
+// one reference and no other buffer is held.
+std::map<std::string, std::string> Contents(const OpenedStore& s) {
+  std::map<std::string, std::string> out;
+  std::vector<uint32_t> refs(s.pool->buffer_count(), 0);
+  s.index->ForEachLive([&](std::string_view key, const Value& v) {
+    std::string bytes;
+    for (const Extent& e : v.extents) {
+      bytes.append(reinterpret_cast<const char*>(s.pool->BufferData(e.buffer)) + e.offset,
+                   e.length);
+      ++refs[e.buffer];
+    }
+    out.emplace(std::string(key), std::move(bytes));
+    return true;
+  });
+  for (uint32_t i = 0; i < s.pool->buffer_count(); ++i) {
+    EXPECT_EQ(s.pool->refs(i), refs[i]) << "buffer " << i;
+  }
+  return out;
+}
+
+TEST(CheckpointTest, TheIndexFileAndTheLogTailRecoverTogether) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const StoreFiles files = SmallFiles(dir);
+  std::map<std::string, std::string> want;
+  {
+    Result<OpenedStore> s = OpenOrCreate(files);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_TRUE(s->index->checkpoints());
+    for (int i = 0; i < 100; ++i) {
+      const std::string k = "k" + std::to_string(i);
+      const std::string v = "value of " + k;
+      Write(*s, 0, 0, k, &v);
+      want[k] = v;
+    }
+    EXPECT_EQ(s->index->unsaved_keys(), 100u);
+    // A slice, then the rest, which commits.
+    Result<Index::CheckpointStep> step = s->index->Checkpoint(30, s->log->next_sequence() - 1);
+    ASSERT_TRUE(step.ok()) << step.status().ToString();
+    EXPECT_EQ(step->written, 30u);
+    EXPECT_FALSE(step->committed);
+    step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
+    ASSERT_TRUE(step.ok()) << step.status().ToString();
+    EXPECT_EQ(step->written, 70u);
+    EXPECT_TRUE(step->committed);
+    EXPECT_EQ(s->tree->entries(), 100u);
+    ASSERT_TRUE(s->log->stream(0).Truncate(s->log->next_sequence() - 1).ok());
+    // The tail: an overwrite and a delete of checkpointed keys, a new key.
+    const std::string v0 = "new value of k0";
+    Write(*s, 0, 0, "k0", &v0);
+    want["k0"] = v0;
+    Write(*s, 0, 0, "k1", nullptr);
+    want.erase("k1");
+    const std::string v200 = "value of k200";
+    Write(*s, 0, 0, "k200", &v200);
+    want["k200"] = v200;
+    EXPECT_EQ(Contents(*s), want);
+  }
+  {
+    Result<OpenedStore> s = OpenOrCreate(files);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_EQ(s->recovered.tree_entries, 100u);
+    EXPECT_EQ(s->recovered.tree_live, 98u);  // k0 and k1 were replaced by the log
+    EXPECT_EQ(s->recovered.log.records, 3u);
+    EXPECT_EQ(Contents(*s), want);
+    EXPECT_EQ(s->index->live_keys(), want.size());
+    // The log's three writes are unsaved; a checkpoint takes them, and a restart after truncating
+    // the stream replays nothing.
+    EXPECT_EQ(s->index->unsaved_keys(), 3u);
+    Result<Index::CheckpointStep> step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
+    ASSERT_TRUE(step.ok() && step->committed);
+    EXPECT_EQ(s->tree->entries(), 100u);  // k1 erased (one loop: no tombstone), k200 added
+    ASSERT_TRUE(s->log->stream(0).Truncate(s->log->next_sequence() - 1).ok());
+  }
+  Result<OpenedStore> again = OpenOrCreate(files);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->recovered.log.records, 0u);
+  EXPECT_EQ(again->recovered.tree_live, want.size());
+  EXPECT_EQ(Contents(*again), want);
+}
+
+// Several loops: a delete is kept in the index file as a tombstone, since another loop's stream
+// may still hold an older write of the key, which must not come back at a restart.
+TEST(CheckpointTest, ADeleteCheckpointedByOneLoopHidesAnOlderWriteInAnotherLoopsStream) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const StoreFiles files = SmallFiles(dir, 2);
+  {
+    Result<OpenedStore> s = OpenOrCreate(files);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    const std::string v = "old";
+    Write(*s, 1, 2, "gone", &v);       // loop 1's stream
+    Write(*s, 0, 0, "gone", nullptr);  // loop 0 deletes it
+    const std::string kept = "kept";
+    Write(*s, 1, 2, "kept", &kept);
+    Result<Index::CheckpointStep> step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
+    ASSERT_TRUE(step.ok() && step->committed);
+    ASSERT_TRUE(s->log->stream(0).Truncate(s->log->next_sequence() - 1).ok());  // loop 0's only
+    std::string bytes;
+    ASSERT_TRUE(s->tree->Get("gone", &bytes));
+    Value t;
+    ASSERT_TRUE(DecodeIndexValue(bytes, &t));
+    EXPECT_TRUE(t.deleted);
+  }
+  Result<OpenedStore> s = OpenOrCreate(files);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(Contents(*s), (std::map<std::string, std::string>{{"kept", "kept"}}));
+  EXPECT_FALSE(s->index->Contains("gone"));
+}
+
+TEST(CheckpointTest, IndexValuesRoundTripAndMalformedOnesAreRefused) {
+  Value v = Live(42, 10, {{3, 0, 4}, {9, 100, 6}});
+  v.data_crc = 0xC0FFEE;
+  std::string bytes;
+  EncodeIndexValue(v, &bytes);
+  EXPECT_EQ(bytes.size(), 24u + 2 * 12u);
+  Value back;
+  ASSERT_TRUE(DecodeIndexValue(bytes, &back));
+  EXPECT_EQ(back.sequence, 42u);
+  EXPECT_EQ(back.length, 10u);
+  EXPECT_EQ(back.extents, v.extents);
+  EXPECT_EQ(back.data_crc, 0xC0FFEEu);
+  EXPECT_FALSE(back.deleted);
+  EncodeIndexValue(Tombstone(7), &bytes);
+  ASSERT_TRUE(DecodeIndexValue(bytes, &back));
+  EXPECT_TRUE(back.deleted);
+  EXPECT_EQ(back.sequence, 7u);
+
+  EncodeIndexValue(v, &bytes);
+  EXPECT_FALSE(DecodeIndexValue(bytes.substr(0, bytes.size() - 1), &back));  // ragged
+  EXPECT_FALSE(DecodeIndexValue(bytes.substr(0, 8), &back));                 // short
+  std::string bad = bytes;
+  bad[8] = 11;  // length 11 but extents of 10 bytes
+  EXPECT_FALSE(DecodeIndexValue(bad, &back));
+  bad = bytes;
+  bad[16] = 2;  // unknown flag
+  EXPECT_FALSE(DecodeIndexValue(bad, &back));
+  bad = bytes;
+  bad[16] = 1;  // a tombstone with extents
+  EXPECT_FALSE(DecodeIndexValue(bad, &back));
+  bad = bytes;
+  std::memset(bad.data(), 0, 8);  // sequence 0
+  EXPECT_FALSE(DecodeIndexValue(bad, &back));
+  bad = bytes;
+  bad[20] = 1;  // reserved
+  EXPECT_FALSE(DecodeIndexValue(bad, &back));
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-// pastelctl, black box: each test runs the real binary (PASTELCTL_PATH) on pool and log files in a
-// fresh directory under /dev/shm, after writing content through the library API and, for the damage
-// cases, flipping bits in the files. Also unit tests of the text helpers.
+// pastelctl, black box: each test runs the real binary (PASTELCTL_PATH) on pool, log and index
+// files in a fresh directory under /dev/shm, after writing content through the library API and, for
+// the damage cases, flipping bits in the files. Also unit tests of the text helpers.
 
 #include <fcntl.h>
 #include <gmock/gmock.h>
@@ -13,14 +13,17 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "index/btree_format.h"
 #include "log/log_format.h"
 #include "pastel/crc32c.h"
+#include "pastel/index.h"
 #include "pastel/log.h"
 #include "pastel/pool.h"
 #include "pool/pool_format.h"
@@ -749,11 +752,174 @@ TEST_F(PastelctlTest, DumpLimitAndStream) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// index-verify, index-dump
+
+class PastelctlIndexTest : public PastelctlTest {
+ protected:
+  static constexpr BTree::Owner kOwner = {0xa0, 1, 2,  3,  4,  5,  6,  7,
+                                          8,    9, 10, 11, 12, 13, 14, 0xff};
+
+  // An index of 64 pages (256 KiB) next to pool_ with four keys, one of them binary and one with
+  // its value in overflow pages, committed twice (both superblock slots written). Returns the
+  // root page.
+  uint32_t WriteIndex() {
+    Result<std::unique_ptr<BTree>> t = BTree::Create(index_, 64 * kBTreePageSize, kOwner);
+    EXPECT_TRUE(t.ok()) << t.status().ToString();
+    if (!t.ok()) {
+      return 0;
+    }
+    BTree& tree = **t;
+    EXPECT_TRUE(tree.Put("alpha", "hello alpha").ok());
+    EXPECT_TRUE(tree.Put("multi", std::string(3000, 'm')).ok());
+    EXPECT_TRUE(tree.Commit({1, 0, 0, 0}).ok());
+    EXPECT_TRUE(tree.Put(std::string("bin\x01key", 7), "x").ok());
+    EXPECT_TRUE(tree.Put("beta", "").ok());
+    EXPECT_TRUE(tree.Commit({42, 7, 0, 0}).ok());
+    BTreeSuper sb;
+    std::memcpy(&sb, tree.file()->data() + kBTreeSuperSlotOffset[0], sizeof(sb));
+    EXPECT_EQ(sb.epoch, 2u);
+    return sb.root;
+  }
+
+  std::string index_ = BTree::PathForPool(dir_.File("p.pool"));
+};
+
+TEST_F(PastelctlIndexTest, VerifyCleanIndex) {
+  const uint32_t root = WriteIndex();
+  ASSERT_NE(root, 0u);
+  RunResult r = Run({"index-verify", "--pool", pool_});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_THAT(r.out, HasSubstr("index " + index_ + ": 64 pages of 4096 B\n"));
+  EXPECT_THAT(r.out, HasSubstr("epoch              2\n"));
+  EXPECT_THAT(r.out, HasSubstr("entries            4\n"));
+  EXPECT_THAT(r.out, HasSubstr("height             1\n"));
+  EXPECT_THAT(r.out, HasSubstr("pages              64\n"));
+  // The root leaf and the value's one overflow page.
+  EXPECT_THAT(r.out, HasSubstr("pages in use       2\n"));
+  EXPECT_THAT(r.out, HasSubstr("free pages         61\n"));
+  EXPECT_THAT(r.out, HasSubstr("owner              a0010203040506070809"
+                               "0a0b0c0d0eff\n"));
+  EXPECT_THAT(r.out, HasSubstr("user words         42 7 0 0\n"));
+  EXPECT_THAT(r.out, HasSubstr("slot 0             epoch 2, root " + std::to_string(root) +
+                               ", height 1, entries 4 (in force)\n"));
+  EXPECT_THAT(r.out, HasSubstr("slot 1             epoch 1, root "));
+  EXPECT_THAT(r.out, HasSubstr("durability         emulated persistent memory (tmpfs)"));
+  EXPECT_THAT(r.out, HasSubstr("clean\n"));
+  // --index names the file directly; read-only, so a second run sees the same.
+  RunResult again = Run({"index-verify", "--index", index_});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, r.out);
+}
+
+TEST_F(PastelctlIndexTest, VerifyFreshIndex) {
+  ASSERT_TRUE(BTree::Create(index_, 2 * kBTreePageSize, kOwner).ok());
+  RunResult r = Run({"index-verify", "--index", index_});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("epoch              0\n"));
+  EXPECT_THAT(r.out, HasSubstr("entries            0\n"));
+  EXPECT_THAT(r.out, HasSubstr("height             0\n"));
+  EXPECT_THAT(r.out,
+              HasSubstr("slot 0             epoch 0, root 0, height 0, entries 0 (in force)"));
+  EXPECT_THAT(r.out, HasSubstr("slot 1             empty\n"));
+}
+
+TEST_F(PastelctlIndexTest, VerifyDamagedIndexIsCorruption) {
+  struct Case {
+    const char* name;
+    std::function<void(uint32_t root)> damage;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"bit flip in the root leaf",
+       [&](uint32_t root) {
+         FlipByte(index_, uint64_t{root} * kBTreePageSize + kBTreePageSize - 3);
+       },
+       "index: page ROOT: checksum mismatch"},
+      {"both slots torn",
+       [&](uint32_t) {
+         FlipByte(index_, kBTreeSuperSlotOffset[0] + offsetof(BTreeSuper, entries));
+         FlipByte(index_, kBTreeSuperSlotOffset[1] + offsetof(BTreeSuper, root));
+       },
+       "index: no valid superblock (slot 0: checksum mismatch; slot 1: checksum mismatch)"},
+      {"truncated by a page",
+       [&](uint32_t) { ASSERT_EQ(::truncate(index_.c_str(), 63 * kBTreePageSize), 0); },
+       "index: no valid superblock (slot 0: page count 64 but the file has 63"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::remove(index_.c_str());
+    const uint32_t root = WriteIndex();
+    ASSERT_NE(root, 0u);
+    c.damage(root);
+    std::string message = c.message;
+    if (const size_t at = message.find("ROOT"); at != std::string::npos) {
+      message.replace(at, 4, std::to_string(root));
+    }
+    for (const char* cmd : {"index-verify", "index-dump"}) {
+      RunResult r = Run({cmd, "--pool", pool_});
+      EXPECT_TRUE(r.exited) << cmd;
+      EXPECT_EQ(r.exit_code, 2) << cmd << ": " << r.out << r.err;
+      EXPECT_THAT(r.err, HasSubstr("pastelctl: Corruption: " + index_ + ": " + message)) << cmd;
+      EXPECT_THAT(r.out, Not(HasSubstr("clean"))) << cmd;
+    }
+  }
+}
+
+TEST_F(PastelctlIndexTest, DamagedIndexFilesNeverCrash) {
+  const std::pair<const char*, std::string> cases[] = {
+      {"empty", ""},
+      {"short", std::string(100, 'x')},
+      {"zeros", std::string(8192, '\0')},
+      {"garbage", std::string(3 * 4096, 'g')},
+  };
+  for (const auto& [name, bytes] : cases) {
+    { std::ofstream(index_, std::ios::binary | std::ios::trunc) << bytes; }
+    for (const char* cmd : {"index-verify", "index-dump"}) {
+      RunResult r = Run({cmd, "--index", index_});
+      EXPECT_TRUE(r.exited) << name << " " << cmd;
+      EXPECT_EQ(r.exit_code, 2) << name << " " << cmd << ": " << r.err;
+      EXPECT_THAT(r.err, HasSubstr("pastelctl: Corruption: " + index_)) << name << " " << cmd;
+    }
+  }
+  RunResult r = Run({"index-verify", "--pool", dir_.File("missing.pool")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("pastelctl: NotFound: " + dir_.File("missing.pool.index")));
+}
+
+TEST_F(PastelctlIndexTest, DumpListsEntriesInKeyOrder) {
+  ASSERT_NE(WriteIndex(), 0u);
+  RunResult r = Run({"index-dump", "--pool", pool_});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.out,
+            "key \"alpha\" value_len 11\n"
+            "key \"beta\" value_len 0\n"
+            "key \"bin\\x01key\" value_len 1\n"
+            "key \"multi\" value_len 3000 overflow\n"
+            "4 entries, epoch 2\n");
+
+  r = Run({"index-dump", "--index", index_, "--limit", "2", "--values"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out,
+              HasSubstr("key \"alpha\" value_len 11\n    0000  68 65 6c 6c 6f 20 61 6c 70 68 61"));
+  EXPECT_THAT(r.out, HasSubstr("|hello alpha|\n"));
+  EXPECT_THAT(r.out, HasSubstr("key \"beta\" value_len 0\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("bin")));
+  EXPECT_THAT(r.out, HasSubstr("stopped at --limit 2 of 4 entries\n"));
+
+  r = Run({"index-dump", "--index", index_, "--values"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("|mmmmmmmmmmmmmmmm|\n    ... 2936 more byte(s)\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
 // command line
 
 TEST_F(PastelctlTest, HelpForEverySubcommand) {
   const std::pair<const char*, const char*> cases[] = {
-      {"create", "--exist-ok"}, {"info", "--pool"}, {"verify", "--pool"}, {"dump", "--values"}};
+      {"create", "--exist-ok"}, {"info", "--pool"},          {"verify", "--pool"},
+      {"dump", "--values"},     {"index-verify", "--index"}, {"index-dump", "--limit"}};
   for (const auto& [cmd, option] : cases) {
     RunResult r = Run({cmd, "--help"});
     EXPECT_EQ(r.exit_code, 0) << cmd;
@@ -762,7 +928,7 @@ TEST_F(PastelctlTest, HelpForEverySubcommand) {
   }
   RunResult r = Run({"--help"});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* cmd : {"create", "info", "verify", "dump"}) {
+  for (const char* cmd : {"create", "info", "verify", "dump", "index-verify", "index-dump"}) {
     EXPECT_THAT(r.out, HasSubstr(cmd));
   }
 }
