@@ -124,6 +124,10 @@ class BTree {
   uint32_t FreeCount() const { return static_cast<uint32_t>(free_.size()); }
   // Copies page n to a fresh page when it belongs to the committed tree; returns the page to write.
   Result<uint32_t> Writable(uint32_t n);
+  // Descends to the leaf of `key`, making every page of the path writable (copies of committed
+  // pages, their parents pointed at the copies); path_ gets the inner pages and slots, root first.
+  // Returns the leaf.
+  Result<uint32_t> WritablePath(std::string_view key);
   void Decode(uint32_t page, std::vector<Item>* items) const;
   // Writes `items` [begin, end) as a node of `kind`/`level` into page n.
   void Encode(uint32_t n, uint8_t kind, uint8_t level, const std::vector<Item>& items, size_t begin,

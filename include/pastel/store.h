@@ -184,7 +184,8 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
 
 // A server's pool file and its log (POOL.log): opened and recovered, or created on first start.
 // A server's pool file, its log (POOL.log) and its index file (POOL.index, created when missing:
-// a pool from before the index, or a first start).
+// a pool from before the index, or a first start; a new pool replaces an index file left without
+// its pool and log).
 struct StoreFiles {
   std::string pool_path;
   uint32_t loops = 1;  // partitions of a new pool; two log streams per loop

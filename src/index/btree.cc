@@ -584,6 +584,31 @@ std::string_view BTree::ReadOverflow(const uint8_t* ref, std::string* out) const
   return *out;
 }
 
+Result<uint32_t> BTree::WritablePath(std::string_view key) {
+  path_.clear();
+  Result<uint32_t> w = Writable(root_);
+  if (!w.ok()) {
+    return w;
+  }
+  root_ = *w;
+  uint32_t n = root_;
+  for (uint32_t level = height_ - 1; level > 0; --level) {
+    const uint32_t slot = ChildSlot(Page(n), key);
+    const Entry e = EntryAt(Page(n), slot);
+    const uint32_t child = Load32(e.body);
+    Result<uint32_t> c = Writable(child);
+    if (!c.ok()) {
+      return c;
+    }
+    if (*c != child) {
+      Store32(const_cast<uint8_t*>(e.body), *c);
+    }
+    path_.push_back({n, slot});
+    n = *c;
+  }
+  return n;
+}
+
 Status BTree::Put(std::string_view key, std::string_view value) {
   if (key.empty() || key.size() > kBTreeMaxKey) {
     return Status::InvalidArgument("index key of " + std::to_string(key.size()) + " bytes (1.." +
@@ -630,28 +655,11 @@ Status BTree::Put(std::string_view key, std::string_view value) {
     return Status::Ok();
   }
 
-  // Descend, making every page of the path writable (copies of committed pages).
-  path_.clear();
-  Result<uint32_t> w = Writable(root_);
-  if (!w.ok()) {
-    return w.status();
+  Result<uint32_t> leaf = WritablePath(key);
+  if (!leaf.ok()) {
+    return leaf.status();
   }
-  root_ = *w;
-  uint32_t n = root_;
-  for (uint32_t level = height_ - 1; level > 0; --level) {
-    const uint32_t slot = ChildSlot(Page(n), key);
-    const Entry e = EntryAt(Page(n), slot);
-    const uint32_t child = Load32(e.body);
-    Result<uint32_t> c = Writable(child);
-    if (!c.ok()) {
-      return c.status();
-    }
-    if (*c != child) {
-      Store32(const_cast<uint8_t*>(e.body), *c);
-    }
-    path_.push_back({n, slot});
-    n = *c;
-  }
+  const uint32_t n = *leaf;
 
   bool found = false;
   const uint32_t slot = LeafSlot(Page(n), key, &found);
@@ -754,27 +762,11 @@ Status BTree::Erase(std::string_view key, bool* erased) {
   if (FreeCount() < height_) {
     return Status::NoSpace("index file is full (" + std::to_string(pages_) + " pages)");
   }
-  path_.clear();
-  Result<uint32_t> w = Writable(root_);
-  if (!w.ok()) {
-    return w.status();
+  Result<uint32_t> leaf = WritablePath(key);
+  if (!leaf.ok()) {
+    return leaf.status();
   }
-  root_ = *w;
-  uint32_t n = root_;
-  for (uint32_t level = height_ - 1; level > 0; --level) {
-    const uint32_t slot = ChildSlot(Page(n), key);
-    const Entry e = EntryAt(Page(n), slot);
-    const uint32_t child = Load32(e.body);
-    Result<uint32_t> c = Writable(child);
-    if (!c.ok()) {
-      return c.status();
-    }
-    if (*c != child) {
-      Store32(const_cast<uint8_t*>(e.body), *c);
-    }
-    path_.push_back({n, slot});
-    n = *c;
-  }
+  const uint32_t n = *leaf;
   bool found = false;
   const uint32_t slot = LeafSlot(Page(n), key, &found);
   Decode(n, &items_);

@@ -176,6 +176,9 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
     }
     out.log = std::move(l).value();
     std::memcpy(owner.data(), out.pool->header().uuid, owner.size());
+    // An index file left without its pool and log (removed by hand) indexes buffers that are gone
+    // and names another pool's uuid: it can serve nothing, and the new pool replaces it.
+    ::unlink(tree_path.c_str());
     Result<std::unique_ptr<BTree>> t = BTree::Create(tree_path, tree_size, owner);
     if (!t.ok()) {
       ::unlink(Log::PathForPool(files.pool_path).c_str());

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -401,6 +402,44 @@ TEST(CheckpointTest, IndexValuesRoundTripAndMalformedOnesAreRefused) {
   bad = bytes;
   bad[20] = 1;  // reserved
   EXPECT_FALSE(DecodeIndexValue(bad, &back));
+}
+
+TEST(CheckpointTest, ANewPoolReplacesAnIndexFileLeftWithoutItsPoolAndLog) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const StoreFiles files = SmallFiles(dir);
+  {
+    Result<OpenedStore> s = OpenOrCreate(files);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    const std::string v = "old";
+    Write(*s, 0, 0, "k", &v);
+    ASSERT_TRUE(s->index->Checkpoint(100, s->log->next_sequence() - 1).ok());
+    EXPECT_EQ(s->tree->entries(), 1u);
+  }
+  ASSERT_EQ(::unlink(files.pool_path.c_str()), 0);
+  ASSERT_EQ(::unlink(Log::PathForPool(files.pool_path).c_str()), 0);
+  Result<OpenedStore> s = OpenOrCreate(files);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_TRUE(s->created);
+  EXPECT_EQ(s->tree->entries(), 0u);
+  EXPECT_EQ(s->index->live_keys(), 0u);
+  EXPECT_FALSE(s->index->Contains("k"));
+}
+
+TEST(CheckpointTest, AnIndexFileOfAnotherPoolIsRefused) {
+  TempDir a;
+  TempDir b;
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(OpenOrCreate(SmallFiles(a)).ok());
+  ASSERT_TRUE(OpenOrCreate(SmallFiles(b)).ok());
+  const std::string a_index = BTree::PathForPool(SmallFiles(a).pool_path);
+  const std::string b_index = BTree::PathForPool(SmallFiles(b).pool_path);
+  ASSERT_EQ(::rename(a_index.c_str(), b_index.c_str()), 0);
+  Result<OpenedStore> s = OpenOrCreate(SmallFiles(b));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(s.status().message().find("belongs to another pool"), std::string::npos)
+      << s.status().ToString();
 }
 
 }  // namespace
