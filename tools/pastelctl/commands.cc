@@ -490,12 +490,9 @@ int RunVerify(const std::string& pool_path) {
   std::unique_ptr<BTree> tree;
   const std::string tree_path = BTree::PathForPool(s.pool_path());
   if (::access(tree_path.c_str(), F_OK) == 0) {
-    PmOpenOptions po;
-    po.read_only = true;
-    Result<std::unique_ptr<BTree>> t = BTree::Open(tree_path, po);
+    Result<std::unique_ptr<BTree>> t = OpenIndex(tree_path);
     if (!t.ok()) {
-      const bool corrupt = t.status().code() == StatusCode::kCorruption;
-      return Fail(t.status(), corrupt ? kExitCorrupt : kExitError);
+      return FailIndexOpen(t.status());
     }
     tree = std::move(t).value();
     const BTreeStats ts = tree->Stats();
