@@ -18,6 +18,9 @@ constexpr std::string_view kReadOnly =
     "MISCONF a flush failed earlier: pastel-kv is read-only (reads go on)";
 // Above this many extents an APPEND copies the value into fresh buffers (a log record names a
 // bounded number of extents, and each one costs a send).
+// A value read from the index file that fails its data checksum (StoreLoop::lookup_damaged).
+constexpr std::string_view kDamaged =
+    "ERR the stored value of this key fails its checksum (damaged pool file)";
 constexpr size_t kMaxAppendExtents = 32;
 constexpr size_t kMaxValueBytes = size_t{512} << 20;
 
@@ -432,7 +435,7 @@ void KvLoop::Get() {
   if (Lookup(ArgView(1, &tmp_key_), &v)) {
     BulkValue(v);
   } else if (lookup_damaged()) {
-    Err("ERR the stored value of this key fails its checksum (damaged pool file)");
+    Err(kDamaged);
   } else {
     Null();
   }
@@ -548,9 +551,9 @@ void KvLoop::MGet() {
         Lookup(ArgView(i, &tmp_key_), &v)) {
       BulkValue(v);
     } else if (lookup_damaged()) {
-      Err("ERR the stored value of this key fails its checksum (damaged pool file)");  // an error
-                                                                                       // element of
-                                                                                       // the array
+      Err(kDamaged);  // an error
+                      // element of
+                      // the array
     } else {
       Null();
     }
@@ -578,7 +581,7 @@ void KvLoop::IncrBy(int64_t sign, bool from_arg) {
   Value v;
   const bool found = Lookup(key, &v);
   if (!found && lookup_damaged()) {
-    Err("ERR the stored value of this key fails its checksum (damaged pool file)");
+    Err(kDamaged);
     return;
   }
   if (found) {
@@ -621,7 +624,7 @@ void KvLoop::Strlen() {
   Value v;
   if (!Lookup(ArgView(1, &tmp_key_), &v)) {
     if (lookup_damaged()) {
-      Err("ERR the stored value of this key fails its checksum (damaged pool file)");
+      Err(kDamaged);
     } else {
       Int(0);
     }
@@ -639,7 +642,7 @@ void KvLoop::Append() {
   Value old;
   const bool had = Lookup(key, &old);
   if (!had && lookup_damaged()) {
-    Err("ERR the stored value of this key fails its checksum (damaged pool file)");
+    Err(kDamaged);
     return;
   }
   const uint64_t add = args_[2].length;

@@ -128,6 +128,8 @@ class BTree {
   // pages, their parents pointed at the copies); path_ gets the inner pages and slots, root first.
   // Returns the leaf.
   Result<uint32_t> WritablePath(std::string_view key);
+  // The leaf whose key range holds `key`, read only (the tree must not be empty).
+  uint32_t LeafOf(std::string_view key) const;
   void Decode(uint32_t page, std::vector<Item>* items) const;
   // Writes `items` [begin, end) as a node of `kind`/`level` into page n.
   void Encode(uint32_t n, uint8_t kind, uint8_t level, const std::vector<Item>& items, size_t begin,

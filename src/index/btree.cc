@@ -584,6 +584,14 @@ std::string_view BTree::ReadOverflow(const uint8_t* ref, std::string* out) const
   return *out;
 }
 
+uint32_t BTree::LeafOf(std::string_view key) const {
+  uint32_t n = root_;
+  for (uint32_t level = height_ - 1; level > 0; --level) {
+    n = Load32(EntryAt(Page(n), ChildSlot(Page(n), key)).body);
+  }
+  return n;
+}
+
 Result<uint32_t> BTree::WritablePath(std::string_view key) {
   path_.clear();
   Result<uint32_t> w = Writable(root_);
@@ -749,12 +757,8 @@ Status BTree::Erase(std::string_view key, bool* erased) {
   }
   // Look first: a miss copies nothing.
   {
-    uint32_t n = root_;
-    for (uint32_t level = height_ - 1; level > 0; --level) {
-      n = Load32(EntryAt(Page(n), ChildSlot(Page(n), key)).body);
-    }
     bool found = false;
-    LeafSlot(Page(n), key, &found);
+    LeafSlot(Page(LeafOf(key)), key, &found);
     if (!found) {
       return Status::Ok();
     }
@@ -816,10 +820,7 @@ bool BTree::Get(std::string_view key, std::string* value) const {
   if (root_ == 0 || key.empty() || key.size() > kBTreeMaxKey) {
     return false;
   }
-  uint32_t n = root_;
-  for (uint32_t level = height_ - 1; level > 0; --level) {
-    n = Load32(EntryAt(Page(n), ChildSlot(Page(n), key)).body);
-  }
+  const uint32_t n = LeafOf(key);
   bool found = false;
   const uint32_t slot = LeafSlot(Page(n), key, &found);
   if (!found) {
