@@ -14,10 +14,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "fuzz_poison.h"
 #include "pastel/resp.h"
 
 namespace {
@@ -31,12 +33,30 @@ void Check(bool ok, const char* what) {
   }
 }
 
-struct Room {
-  explicit Room(size_t args, size_t pieces) : a(args), p(pieces), s(256) {}
-  resp::Storage storage() { return {a, p, s}; }
-  std::vector<resp::Arg> a;
-  std::vector<resp::Piece> p;
-  std::vector<char> s;
+// Room for one command's description, kept between inputs (value-initializing 1,024 arguments
+// and pieces for every Run was most of this target's time). Only the spans handed to the parser
+// are addressable, as if they were fresh vectors of exactly that size.
+class Room {
+ public:
+  resp::Storage storage(size_t args, size_t pieces) {
+    Expose(a_, args);
+    Expose(p_, pieces);
+    return {std::span(a_.data(), args), std::span(p_.data(), pieces), s_};
+  }
+  const resp::Arg& arg(size_t i) const { return a_[i]; }
+
+ private:
+  template <typename T>
+  static void Expose(std::vector<T>& v, size_t n) {
+    pastel::fuzz::ExposeOnly(v.data(), v.size() * sizeof(T), v.size() * sizeof(T));
+    if (v.size() < n) {
+      v.resize(n);
+    }
+    pastel::fuzz::ExposeOnly(v.data(), v.size() * sizeof(T), n * sizeof(T));
+  }
+  std::vector<resp::Arg> a_;
+  std::vector<resp::Piece> p_;
+  std::vector<char> s_ = std::vector<char>(256);
 };
 
 // The bytes of argument `arg` as the pieces say.
@@ -55,9 +75,10 @@ std::string Bytes(const std::vector<std::string_view>& segs, const resp::Arg& ar
   return out;
 }
 
-// Position `pos` (bytes from the start of all segments) as a cursor.
-resp::Cursor CursorAt(const std::vector<std::string_view>& segs, size_t pos) {
-  resp::Cursor c;
+// The cursor `by` bytes after `c` (a cursor from {0, 0} or from this function). Moving forward
+// from the last position, rather than from the start, keeps many small segments cheap.
+resp::Cursor Advance(const std::vector<std::string_view>& segs, resp::Cursor c, size_t by) {
+  size_t pos = c.offset + by;
   while (c.segment < segs.size() && pos >= segs[c.segment].size() && pos > 0) {
     pos -= segs[c.segment].size();
     ++c.segment;
@@ -70,24 +91,28 @@ void Run(std::string_view data, uint8_t cut, const resp::Limits& limits) {
   // Segments of 1..16 bytes (by the cut byte), or 1 KiB.
   const size_t step = cut == 0 ? 1024 : (cut % 16) + 1;
   std::vector<std::string_view> segs;
+  segs.reserve(data.size() / step + 1);
   for (size_t off = 0; off < data.size(); off += step) {
     segs.push_back(data.substr(off, step));
   }
   const std::vector<std::string_view> whole = {data};
-  Room room(limits.max_args, limits.max_args + segs.size() + 1);
-  Room room1(limits.max_args, limits.max_args + 1);
+  static Room room;
+  static Room room1;
+  const resp::Storage split = room.storage(limits.max_args, limits.max_args + segs.size() + 1);
+  const resp::Storage one = room1.storage(limits.max_args, limits.max_args + 1);
   size_t pos = 0;
+  resp::Cursor at;  // `pos` in `segs`
   for (int n = 0; n < 64 && pos < data.size(); ++n) {
     const resp::ParseResult r =
-        resp::ParseCommand(segs, CursorAt(segs, pos), limits, room.storage());
+        resp::ParseCommand(segs, at, limits, split);
     std::vector<std::string> args;
     if (r.outcome == resp::Outcome::kCommand) {
       Check(r.bytes > 0 && pos + r.bytes <= data.size(), "command beyond the input");
       Check(r.argc <= limits.max_args, "more arguments than max_args");
       for (size_t i = 0; i < r.argc; ++i) {
-        Check(room.a[i].length <= std::max<uint64_t>(limits.max_bulk, limits.max_inline),
+        Check(room.arg(i).length <= std::max<uint64_t>(limits.max_bulk, limits.max_inline),
               "argument above the limits");
-        args.push_back(Bytes(segs, room.a[i]));
+        args.push_back(Bytes(segs, room.arg(i)));
       }
     } else {
       Check(r.bytes == 0 && r.argc == 0, "a non-command carries a length");
@@ -95,26 +120,27 @@ void Run(std::string_view data, uint8_t cut, const resp::Limits& limits) {
     Check((r.outcome == resp::Outcome::kError) == (r.error != resp::Error::kNone),
           "error code without kError, or kError without a code");
     // The same bytes in one segment.
-    const resp::ParseResult w = resp::ParseCommand(whole, {0, pos}, limits, room1.storage());
+    const resp::ParseResult w = resp::ParseCommand(whole, {0, pos}, limits, one);
     Check(w.outcome != resp::Outcome::kOutOfPieces, "one segment ran out of pieces");
     if (r.outcome != resp::Outcome::kOutOfPieces) {
       Check(w.outcome == r.outcome && w.error == r.error && w.bytes == r.bytes &&
                 w.argc == r.argc && w.is_inline == r.is_inline,
             "the answer depends on how the bytes are cut");
       for (size_t i = 0; i < w.argc; ++i) {
-        Check(Bytes(whole, room1.a[i]) == args[i], "argument bytes depend on the cut");
+        Check(Bytes(whole, room1.arg(i)) == args[i], "argument bytes depend on the cut");
       }
     }
     if (w.outcome == resp::Outcome::kCommand && w.bytes > 1) {
       // A strict prefix of the command needs more bytes.
       const std::vector<std::string_view> prefix = {data.substr(0, pos + w.bytes - 1)};
-      const resp::ParseResult p = resp::ParseCommand(prefix, {0, pos}, limits, room1.storage());
+      const resp::ParseResult p = resp::ParseCommand(prefix, {0, pos}, limits, one);
       Check(p.outcome == resp::Outcome::kNeedMore, "a prefix of a command is not kNeedMore");
     }
     if (w.outcome != resp::Outcome::kCommand) {
       break;
     }
     pos += w.bytes;
+    at = Advance(segs, at, w.bytes);
   }
   // Reply writers with input-derived content stay in bounds (ASan checks the buffer).
   char out[96];
