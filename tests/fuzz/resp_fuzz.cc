@@ -103,8 +103,7 @@ void Run(std::string_view data, uint8_t cut, const resp::Limits& limits) {
   size_t pos = 0;
   resp::Cursor at;  // `pos` in `segs`
   for (int n = 0; n < 64 && pos < data.size(); ++n) {
-    const resp::ParseResult r =
-        resp::ParseCommand(segs, at, limits, split);
+    const resp::ParseResult r = resp::ParseCommand(segs, at, limits, split);
     std::vector<std::string> args;
     if (r.outcome == resp::Outcome::kCommand) {
       Check(r.bytes > 0 && pos + r.bytes <= data.size(), "command beyond the input");
