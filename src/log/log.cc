@@ -371,8 +371,19 @@ Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
   if (tail_ + bytes > size_) {
     return Status::NoSpace("log stream " + std::to_string(id_) + " is full");
   }
-  const uint64_t seq =
-      sequence != 0 ? sequence : log_->next_seq_.fetch_add(1, std::memory_order_relaxed);
+  uint64_t seq = sequence;
+  if (seq == 0) {
+    // Recovery takes a sequence above kMaxSequence for damage and drops the record, so none is
+    // ever handed out: a log whose recovered checkpoint or records reached kMaxSequence takes no
+    // more writes (and none is acknowledged only to be lost at the next start).
+    seq = log_->next_seq_.load(std::memory_order_relaxed);
+    do {
+      if (seq > kMaxSequence) {
+        return Status::ReadOnly("log sequence numbers are exhausted (the next one, " +
+                                std::to_string(seq) + ", is above 2^63): no more writes");
+      }
+    } while (!log_->next_seq_.compare_exchange_weak(seq, seq + 1, std::memory_order_relaxed));
+  }
   last_seq_ = std::max(last_seq_, seq);
   uint8_t* rec = base_ + tail_;
   RecordHeader h{};

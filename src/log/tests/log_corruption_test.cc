@@ -221,6 +221,60 @@ TEST(LogCorruptionTest, HeaderDamage) {
   }
 }
 
+// Found by tests/fuzz/log_recover_fuzz (regress-checkpoint-seq-at-max): a checkpoint of exactly
+// kMaxSequence is valid, but the next write then got kMaxSequence + 1, which recovery takes for
+// damage: the write was acknowledged and lost at the next start. The log now refuses it.
+TEST(LogCorruptionTest, AtTheLastSequenceWritesAreRefusedNeverLost) {
+  for (const uint64_t checkpoint : {kMaxSequence - 1, kMaxSequence}) {
+    SCOPED_TRACE(checkpoint);
+    Fixture f;
+    uint8_t* slot = &f.image[f.shape.pool_bytes() + kLogHeaderRegion];
+    std::memcpy(slot + 16, &checkpoint, 8);
+    const uint32_t crc = Crc32c(slot, 60);
+    std::memcpy(slot + 60, &crc, 4);
+    Recovered rec;
+    auto r = MemStore::Recover(f.shape, f.image, {}, &rec);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(rec.next_sequence, checkpoint + 1);
+    EXPECT_EQ(rec.live.size(), 10u);
+    MemStore& s = **r;
+
+    // The last sequence there is (kMaxSequence) is handed out once, and survives a restart.
+    Result<std::vector<Extent>> ext = s.WriteValue("last");
+    ASSERT_TRUE(ext.ok());
+    Result<uint64_t> seq = s.log().stream(0).AppendPut("/last", *ext);
+    if (checkpoint < kMaxSequence) {
+      ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+      EXPECT_EQ(*seq, kMaxSequence);
+      ASSERT_TRUE(s.log().stream(0).Commit().ok());
+      ext = s.WriteValue("one too many");
+      ASSERT_TRUE(ext.ok());
+      seq = s.log().stream(0).AppendPut("/over", *ext);
+    }
+    ASSERT_FALSE(seq.ok());
+    EXPECT_EQ(seq.status().code(), StatusCode::kReadOnly);
+    EXPECT_NE(seq.status().message().find("exhausted"), std::string::npos)
+        << seq.status().ToString();
+    // The refusal is not a failure of the log: a delete is refused the same way, and what was
+    // committed before it is recovered at the next start.
+    EXPECT_EQ(s.log().stream(0).AppendDelete("/last").status().code(), StatusCode::kReadOnly);
+    ASSERT_TRUE(s.log().stream(0).Commit().ok());
+    Recovered again;
+    auto r2 = MemStore::Recover(f.shape, s.ops().CrashImage(), {}, &again);
+    ASSERT_TRUE(r2.ok()) << r2.status().ToString();
+    EXPECT_TRUE(again.corruption.empty());
+    EXPECT_EQ(again.live.count("/over"), 0u);
+    if (checkpoint < kMaxSequence) {
+      ASSERT_EQ(again.live.size(), 11u);
+      ASSERT_EQ(again.live.count("/last"), 1u);
+      EXPECT_EQ(again.live.at("/last").sequence, kMaxSequence);
+      EXPECT_EQ((*r2)->ReadValue(again.live.at("/last").extents), "last");
+    } else {
+      EXPECT_EQ(again.live.size(), 10u);
+    }
+  }
+}
+
 TEST(LogCorruptionTest, TornTruncationKeepsTheOldGeneration) {
   Fixture f;
   // A truncation whose new header slot never became whole: the old slot stays in force.
