@@ -215,7 +215,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     LogStream& stream = (*log)->stream(0);
     Result<uint64_t> seq = stream.AppendPut("/fuzz-new", {&e, 1});
     if (!seq.ok()) {
-      // Full, or no sequence left below kMaxSequence (a recovered checkpoint or record at it).
+      // Full, or no sequence left at or below kMaxSequence (a checkpoint or record at it).
       Check(
           seq.status().code() == StatusCode::kNoSpace ||
               (seq.status().code() == StatusCode::kReadOnly && first.next_sequence > kMaxSequence),
