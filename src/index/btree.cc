@@ -671,6 +671,19 @@ Status BTree::Put(std::string_view key, std::string_view value) {
 
   bool found = false;
   const uint32_t slot = LeafSlot(Page(n), key, &found);
+  if (found && !item.overflow) {
+    const Entry e = EntryAt(Page(n), slot);
+    if ((e.val_len & kBTreeValOverflow) == 0 && e.val_len == value.size()) {
+      // An overwrite of the same size (the store's entries, for one extent count): the leaf's
+      // layout stays and only the value's bytes change, without decoding and encoding the page.
+      // PERSIST: none. The leaf is this epoch's copy (WritablePath), which the committed root
+      // does not reach; Commit checksums and flushes it.
+      if (!value.empty()) {
+        std::memcpy(const_cast<uint8_t*>(e.body), value.data(), value.size());
+      }
+      return Status::Ok();
+    }
+  }
   Decode(n, &items_);
   if (found) {
     FreeValue(items_[slot]);
