@@ -92,6 +92,9 @@ std::string Metrics::Render() const {
   Line(&out, "pastel_keys", "", index_.live_keys());
   Type(&out, "pastel_value_bytes", "gauge", "Bytes of live values.");
   Line(&out, "pastel_value_bytes", "", index_.live_bytes());
+  Type(&out, "pastel_index_tombstones", "gauge",
+       "Deletes kept in the index file (several threads) until every log stream is past them.");
+  Line(&out, "pastel_index_tombstones", "", index_.tree_tombstones());
   Type(&out, "pastel_recoveries_total", "counter", "Recoveries from the log at start.");
   Line(&out, "pastel_recoveries_total", "", recoveries_);
   Type(&out, "pastel_read_only", "gauge", "1 after a failed flush or sync.");

@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <queue>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -119,11 +120,28 @@ class Index {
   void AttachTree(BTree* tree, bool checkpoints, bool keep_tombstones, uint64_t tree_live_keys,
                   uint64_t tree_live_bytes);
   bool checkpoints() const { return tree_ != nullptr && checkpoints_; }
+
+  // Tombstones in the tree (several loops) are erased by a later checkpoint, once no log stream
+  // can hold an older write of their key: every stream's horizon has reached their sequence.
+  // Start-up, before any loop runs: the log has `streams` streams, each with horizon 0.
+  void TrackStreams(uint32_t streams);
+  // Stream `stream` holds, and will hold, no record of a sequence at or below `sequence` (its
+  // owner truncated it at `sequence`, or it is empty and `sequence` was handed out already).
+  // Horizons only grow; any thread may call it.
+  void SetStreamHorizon(uint32_t stream, uint64_t sequence);
+  // Start-up, before any loop runs: a tombstone of `key` with `sequence` in the tree.
+  void NoteTreeTombstone(std::string key, uint64_t sequence);
+  uint64_t tree_tombstones() const;  // in the tree, not erased yet
+  // True when a checkpoint would erase a tombstone (every horizon has passed the lowest one).
+  bool TombstonesErasable() const;
+
   struct CheckpointStep {
     uint64_t written = 0;    // entries written to the tree by this call
+    uint64_t tombstones_erased = 0;  // tombstones this call erased from the tree
     bool committed = false;  // no change was left: the tree was committed
   };
-  // Writes up to `max` changed entries to the tree; when none is left, commits it, recording
+  // Writes up to `max` changed entries to the tree, then erases up to the rest of `max` tombstones
+  // that no stream's horizon holds back any more; when no change is left, commits it, recording
   // `sequence` (every write up to it that was applied is in the commit). Any number of loops may
   // call it; calls are serialized. On an error the entries not written stay noted; a failed
   // flush or fence of the tree is kReadOnly (the caller turns the store read-only).
@@ -163,8 +181,22 @@ class Index {
     std::string key;
     std::string bytes;  // encoded Value; empty: erase the key
     uint64_t sequence;
+    bool tombstone;  // bytes hold a tombstone
   };
   std::vector<Staged> staged_;
+  // Erases up to `max` tombstones at or below every horizon; needs checkpoint_mu_ and tree_mu_.
+  Status EraseTombstones(size_t max, uint64_t* erased);
+
+  // The tree's tombstones, lowest sequence first (under checkpoint_mu_), and each stream's
+  // horizon (SetStreamHorizon).
+  using TreeTombstone = std::pair<uint64_t, std::string>;
+  std::priority_queue<TreeTombstone, std::vector<TreeTombstone>, std::greater<>> tombstones_;
+  std::atomic<uint64_t> tombstone_count_{0};
+  std::atomic<uint64_t> lowest_tombstone_{UINT64_MAX};  // tombstones_.top()'s sequence
+  void TombstonesChanged();  // under checkpoint_mu_: updates the two above
+  uint64_t Horizon() const;  // the lowest of the streams' horizons
+  std::unique_ptr<std::atomic<uint64_t>[]> horizons_;
+  uint32_t horizon_count_ = 0;
 };
 
 // Start-up recovery of a store: replays `log` over the checkpoint in `tree` (null: none) into
@@ -244,6 +276,10 @@ struct StoreOptions {
   // the active stream is three quarters full, or after this many writes of the loop (which bounds
   // what a restart replays).
   uint64_t checkpoint_records = 65536;
+  // A loop whose streams hold records but that appended none for this many milliseconds
+  // checkpoints them (a restart then replays nothing of it, and tombstones in the index file are
+  // not held back by its stream). 0: never.
+  uint32_t idle_checkpoint_ms = 1000;
   // A request must arrive whole within this many milliseconds of its first bytes, else the
   // protocol's OnTimeout answers and closes (slowloris). Idle connections are not timed out.
   // 0: no limit.
@@ -416,6 +452,10 @@ class StoreLoop {
   void CheckpointSlice();
   void FailCheckpoint(const Status& why);
   bool StreamsHoldRecords() const;
+  // Checkpoint mode, once per turn: a loop that appended nothing for idle_checkpoint_ms starts a
+  // checkpoint if its streams hold records, and otherwise moves its streams' tombstone horizons
+  // (Index::SetStreamHorizon) up to the sequences handed out so far.
+  void WhenIdle();
 
   Log* log_;
   uint32_t stream_ids_[2];
@@ -436,6 +476,7 @@ class StoreLoop {
   std::vector<PendingWrite> pending_;
   std::vector<Extent> copy_;  // scratch
   int64_t next_sweep_ms_ = 0;
+  int64_t last_write_ms_ = 0;  // the turn of the last append (checkpoint mode)
   bool lookup_damaged_ = false;  // the last Lookup found a value that fails its checksum
 };
 

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 
@@ -239,6 +240,86 @@ void Index::AttachTree(BTree* tree, bool checkpoints, bool keep_tombstones, uint
   live_bytes_ += tree_live_bytes;
 }
 
+void Index::TrackStreams(uint32_t streams) {
+  horizons_ = std::make_unique<std::atomic<uint64_t>[]>(streams);
+  horizon_count_ = streams;
+}
+
+void Index::SetStreamHorizon(uint32_t stream, uint64_t sequence) {
+  if (stream >= horizon_count_) {
+    return;
+  }
+  uint64_t cur = horizons_[stream].load(std::memory_order_relaxed);
+  // Release: pairs with the acquire load in EraseTombstones (the truncation is durable first).
+  while (cur < sequence && !horizons_[stream].compare_exchange_weak(cur, sequence,
+                                                                   std::memory_order_release,
+                                                                   std::memory_order_relaxed)) {
+  }
+}
+
+void Index::NoteTreeTombstone(std::string key, uint64_t sequence) {
+  std::lock_guard cl(checkpoint_mu_);
+  tombstones_.emplace(sequence, std::move(key));
+  TombstonesChanged();
+}
+
+void Index::TombstonesChanged() {
+  tombstone_count_.store(tombstones_.size(), std::memory_order_relaxed);
+  lowest_tombstone_.store(tombstones_.empty() ? UINT64_MAX : tombstones_.top().first,
+                          std::memory_order_relaxed);
+}
+
+uint64_t Index::tree_tombstones() const {
+  return tombstone_count_.load(std::memory_order_relaxed);
+}
+
+uint64_t Index::Horizon() const {
+  uint64_t horizon = horizon_count_ == 0 ? 0 : UINT64_MAX;
+  for (uint32_t i = 0; i < horizon_count_; ++i) {
+    horizon = std::min(horizon, horizons_[i].load(std::memory_order_acquire));
+  }
+  return horizon;
+}
+
+bool Index::TombstonesErasable() const {
+  const uint64_t lowest = lowest_tombstone_.load(std::memory_order_relaxed);
+  return lowest != UINT64_MAX && lowest <= Horizon();
+}
+
+Status Index::EraseTombstones(size_t max, uint64_t* erased) {
+  *erased = 0;
+  if (tombstones_.empty() || horizon_count_ == 0) {
+    return Status::Ok();
+  }
+  const uint64_t horizon = Horizon();
+  std::string bytes;
+  Value v;
+  for (size_t n = 0; n < max && !tombstones_.empty() && tombstones_.top().first <= horizon; ++n) {
+    const TreeTombstone& t = tombstones_.top();
+    bool in_map = false;
+    {
+      std::shared_lock lock(mu_);
+      in_map = map_.find(t.second) != map_.end();
+    }
+    // A key the map holds has a later change, which its checkpoint writes over the tombstone
+    // (and notes again if it is one). A tree entry of another sequence is a later tombstone,
+    // noted with its own sequence.
+    if (!in_map && tree_->Get(t.second, &bytes) && DecodeIndexValue(bytes, &v) && v.deleted &&
+        v.sequence == t.first) {
+      bool gone = false;
+      const Status st = tree_->Erase(t.second, &gone);
+      if (st.code() == StatusCode::kNoSpace) {
+        break;  // a full index file: the tombstone stays, and is tried again by a later call
+      }
+      PASTEL_RETURN_IF_ERROR(st);
+      *erased += gone ? 1 : 0;
+    }
+    tombstones_.pop();
+  }
+  TombstonesChanged();
+  return Status::Ok();
+}
+
 uint64_t Index::unsaved_keys() const {
   std::shared_lock lock(mu_);
   return unsaved_.size();
@@ -269,6 +350,7 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
       Staged& st = staged_[n++];
       st.key = it->first;
       st.sequence = v.sequence;
+      st.tombstone = v.deleted && keep_tombstones_;
       if (v.deleted && !keep_tombstones_) {
         st.bytes.clear();
       } else {
@@ -308,9 +390,17 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
   if (!st.ok()) {
     return st;
   }
-  tl.unlock();
+  for (size_t i = 0; i < done; ++i) {
+    if (staged_[i].tombstone) {
+      tombstones_.emplace(staged_[i].sequence, staged_[i].key);
+    }
+  }
+  TombstonesChanged();
   CheckpointStep step;
   step.written = n;
+  // The rest of the slice's budget erases tombstones; those not erased wait for a later call.
+  PASTEL_RETURN_IF_ERROR(EraseTombstones(max - n, &step.tombstones_erased));
+  tl.unlock();
   if (!drained) {
     return step;
   }

@@ -85,6 +85,8 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
       if (!e.deleted) {
         ++out.tree_live;
         tree_live_bytes += e.length;
+      } else {
+        index.NoteTreeTombstone(std::move(key), e.sequence);
       }
       return true;
     });
@@ -111,6 +113,15 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
       index.LoadEntry(key, std::move(e));
     }
     index.AttachTree(tree, checkpoints, keep_tombstones, out.tree_live, tree_live_bytes);
+    index.TrackStreams(log.stream_count());
+    for (uint32_t i = 0; i < log.stream_count(); ++i) {
+      // An empty stream holds no record, and its next ones come after every sequence handed out
+      // so far. One that holds records keeps its tombstones' horizon at 0 until its loop's first
+      // checkpoint truncates it (it may hold compaction copies of older sequences).
+      if (log.stream(i).tail() == LogStream::records_begin()) {
+        index.SetStreamHorizon(i, out.log.next_sequence - 1);
+      }
+    }
   }
   PASTEL_RETURN_IF_ERROR(pool.FinishRecovery());
   return out;
@@ -187,6 +198,7 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
     }
     out.tree = std::move(t).value();
     out.index->AttachTree(out.tree.get(), files.checkpoints, files.loops > 1, 0, 0);
+    out.index->TrackStreams(out.log->stream_count());  // every stream empty: horizons 0
     out.created = true;
   } else {
     return Step("open pool", opened.status());

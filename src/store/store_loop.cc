@@ -62,6 +62,9 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
       next_sweep_ms_ = now_ms_ + std::max<int64_t>(100, options_.request_timeout_ms / 8);
       SweepTimeouts();
     }
+    if (index_.checkpoints() && options_.persist != PersistMode::kNone) {
+      WhenIdle();
+    }
     if (compacting_) {
       (void)backend_.Submit();  // the turn's answers go out before the slice's work
       if (index_.checkpoints()) {
@@ -576,6 +579,9 @@ void StoreLoop::Finish() {
                    failure.ToString().c_str());
     }
   }
+  if (!pending_.empty()) {
+    last_write_ms_ = now_ms_;
+  }
   actions_.clear();
   extents_.clear();
   text_.clear();
@@ -694,22 +700,53 @@ void StoreLoop::CheckpointSlice() {
   // commit now holds every one of them (this loop applied all its batches before the call), so
   // after the truncations the tree is their only copy, and a crash between two truncations
   // replays records the tree supersedes (skipped).
+  const uint64_t upto = log_->next_sequence() - 1;
   for (const uint32_t id : stream_ids_) {
     LogStream& st = log_->stream(id);
-    if (st.tail() == LogStream::records_begin()) {
-      continue;
+    if (st.tail() != LogStream::records_begin()) {
+      Status t = st.Truncate(upto);
+      if (!t.ok()) {
+        FailCheckpoint(t);
+        return;
+      }
     }
-    Status t = st.Truncate(log_->next_sequence() - 1);
-    if (!t.ok()) {
-      FailCheckpoint(t);
-      return;
-    }
+    // The stream now holds no record at or below `upto` (the loop's next ones come after it):
+    // tombstones up to there no longer hide anything in it.
+    index_.SetStreamHorizon(id, upto);
   }
   compacting_ = false;
   appended_since_checkpoint_ = 0;
   compact_retry_tail_ = 0;
   counters_.Add(counters_.compactions);
   counters_.Add(counters_.compacted_records, compact_copied_);
+}
+
+void StoreLoop::WhenIdle() {
+  if (compacting_ || options_.idle_checkpoint_ms == 0 ||
+      now_ms_ - last_write_ms_ < static_cast<int64_t>(options_.idle_checkpoint_ms)) {
+    return;
+  }
+  if (StreamsHoldRecords()) {
+    if (!stream_->read_only() && !pool_.read_only() && stream_->tail() >= compact_retry_tail_) {
+      compacting_ = true;
+      appended_since_slice_ = 0;
+      compact_copied_ = 0;
+    }
+    return;
+  }
+  // Nothing of this loop is in the log, and what it appends later gets a sequence above every
+  // one handed out so far (one counter for all streams).
+  const uint64_t upto = log_->next_sequence() - 1;
+  for (const uint32_t id : stream_ids_) {
+    index_.SetStreamHorizon(id, upto);
+  }
+  // Tombstones no stream holds back any more: a checkpoint with nothing else to write erases
+  // them (a checkpoint only notes what it writes, and an idle loop writes nothing).
+  if (index_.TombstonesErasable() && !pool_.read_only()) {
+    compacting_ = true;
+    appended_since_slice_ = 0;
+    compact_copied_ = 0;
+  }
 }
 
 bool StoreLoop::StreamsHoldRecords() const {

@@ -599,6 +599,82 @@ TEST_P(KvDurableTest, DataSurvivesARestart) {
   EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
 }
 
+uint64_t InfoCount(RespClient& c, const std::string& field) {
+  const Reply info = c.Call({"INFO", "persistence"});
+  const size_t at = info.str.find(field + ":");
+  return at == std::string::npos ? UINT64_MAX
+                                 : std::strtoull(info.str.c_str() + at + field.size() + 1,
+                                                 nullptr, 10);
+}
+
+// With several threads a delete stays in the index file as a tombstone while another thread's
+// log stream may hold an older write of the key. Once every stream is past it (each thread
+// checkpoints when its stream fills, and when it has been idle for a second), a checkpoint
+// erases it: deleted keys leave nothing behind, and none comes back at a restart.
+TEST_P(KvDurableTest, DeletedKeysLeaveNoTombstonesBehind) {
+  StartServer({"--log-size", "256K"});  // small streams: checkpoints during the rounds
+  constexpr int kClients = 4;
+  constexpr int kRounds = 6;
+  constexpr int kKeys = 200;
+  uint64_t most = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::thread> clients;
+    for (int w = 0; w < kClients; ++w) {
+      clients.emplace_back([&, w] {
+        RespClient c(port());
+        std::string sets, dels;
+        for (int i = 0; i < kKeys; ++i) {
+          const std::string key = "r" + std::to_string(round) + ":c" + std::to_string(w) + ":" +
+                                  std::to_string(i);
+          sets += RespCommand({"SET", key, Pattern(100, static_cast<uint64_t>(i))});
+          dels += RespCommand({"DEL", key});
+        }
+        ASSERT_TRUE(c.Send(sets));
+        for (int i = 0; i < kKeys; ++i) {
+          ASSERT_TRUE(c.Read().Is("OK"));
+        }
+        ASSERT_TRUE(c.Send(dels));
+        for (int i = 0; i < kKeys; ++i) {
+          ASSERT_TRUE(c.Read().IsInt(1));
+        }
+      });
+    }
+    for (std::thread& t : clients) {
+      t.join();
+    }
+    RespClient c(port());
+    const uint64_t now = InfoCount(c, "pastel_index_tombstones");
+    ASSERT_NE(now, UINT64_MAX) << "INFO persistence has no pastel_index_tombstones";
+    most = std::max(most, now);
+    const std::string keep = "keep" + std::to_string(round);
+    ASSERT_TRUE(c.Call({"SET", keep, keep}).Is("OK"));
+  }
+  RespClient c(port());
+  uint64_t left = UINT64_MAX;
+  for (int i = 0; i < 100 && left != 0; ++i) {  // idle checkpoints: a second, then a few turns
+    left = InfoCount(c, "pastel_index_tombstones");
+    if (left != 0) {
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+  }
+  std::cout << "[ tombstones ] at most " << most << " after a round, " << left
+            << " after the threads were idle (" << kRounds * kClients * kKeys << " deletes)\n";
+  EXPECT_EQ(left, 0u);
+  EXPECT_TRUE(c.Call({"DBSIZE"}).IsInt(kRounds));
+  ASSERT_TRUE(server_->Restart());
+  RespClient after(port());
+  EXPECT_TRUE(after.Call({"DBSIZE"}).IsInt(kRounds));
+  for (int round = 0; round < kRounds; ++round) {
+    EXPECT_TRUE(after.Call({"GET", "r" + std::to_string(round) + ":c1:7"}).IsNull());
+    const std::string keep = "keep" + std::to_string(round);
+    EXPECT_TRUE(after.Call({"GET", keep}).IsBulk(keep));
+  }
+  EXPECT_EQ(InfoCount(after, "pastel_index_tombstones"), 0u);
+  ASSERT_TRUE(server_->Stop());
+  const RunResult v = RunProgram({PASTELCTL_PATH, "verify", "--pool", pool_}, dir_.path(), 120);
+  EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
+}
+
 TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
   const int rounds = static_cast<int>(std::max<uint64_t>(1, EnvU64("PASTEL_KILL_ROUNDS", 3)));
   const uint64_t seed = TestSeed();

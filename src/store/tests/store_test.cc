@@ -366,6 +366,93 @@ TEST(CheckpointTest, ADeleteCheckpointedByOneLoopHidesAnOlderWriteInAnotherLoops
   EXPECT_FALSE(s->index->Contains("gone"));
 }
 
+// What a loop does after its checkpoint committed: truncates its streams (2L, 2L+1) at `upto` and
+// sets their horizons.
+void TruncateLoop(OpenedStore& s, uint32_t loop, uint64_t upto) {
+  for (uint32_t id : {2 * loop, 2 * loop + 1}) {
+    LogStream& st = s.log->stream(id);
+    if (st.tail() != LogStream::records_begin()) {
+      ASSERT_TRUE(st.Truncate(upto).ok());
+    }
+    s.index->SetStreamHorizon(id, upto);
+  }
+}
+
+bool TreeHoldsTombstone(const OpenedStore& s, const std::string& key) {
+  std::string bytes;
+  Value v;
+  return s.tree->Get(key, &bytes) && DecodeIndexValue(bytes, &v) && v.deleted;
+}
+
+// A tombstone stays in the index file while a stream may hold an older write of its key, and
+// leaves it at the first checkpoint after every stream was truncated past it; also when it was
+// found in the file at a restart.
+TEST(CheckpointTest, TombstonesLeaveTheIndexFileOnceEveryStreamIsPastThem) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const StoreFiles files = SmallFiles(dir, 2);
+  const std::string old = "old";
+  const std::string kept = "kept";
+  for (const bool restart : {false, true}) {
+    SCOPED_TRACE(restart ? "found at a restart" : "written by a checkpoint");
+    const std::string key = restart ? "gone-before-restart" : "gone";
+    Result<OpenedStore> s = OpenOrCreate(files);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    Write(*s, 1, 2, key, &old);      // loop 1's stream
+    Write(*s, 0, 0, key, nullptr);   // loop 0 deletes it
+    Write(*s, 1, 2, "kept", &kept);
+    Result<Index::CheckpointStep> step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
+    ASSERT_TRUE(step.ok() && step->committed);
+    TruncateLoop(*s, 0, s->log->next_sequence() - 1);
+    EXPECT_TRUE(TreeHoldsTombstone(*s, key));
+    EXPECT_EQ(s->index->tree_tombstones(), 1u);
+    if (restart) {
+      s = OpenOrCreate(files);  // loop 1's stream still holds the older write
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      EXPECT_EQ(s->index->tree_tombstones(), 1u);
+      EXPECT_FALSE(s->index->Contains(key));
+    }
+    // Loop 1's stream still holds the older write: the tombstone stays.
+    step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
+    ASSERT_TRUE(step.ok() && step->committed);
+    EXPECT_EQ(step->tombstones_erased, 0u);
+    EXPECT_TRUE(TreeHoldsTombstone(*s, key));
+    // Loop 1 checkpoints: its truncation takes the older write away, and the next checkpoint
+    // erases the tombstone.
+    TruncateLoop(*s, 1, s->log->next_sequence() - 1);
+    step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
+    ASSERT_TRUE(step.ok() && step->committed);
+    EXPECT_EQ(step->tombstones_erased, 1u);
+    EXPECT_EQ(s->index->tree_tombstones(), 0u);
+    std::string bytes;
+    EXPECT_FALSE(s->tree->Get(key, &bytes));
+    EXPECT_EQ(Contents(*s), (std::map<std::string, std::string>{{"kept", "kept"}}));
+    // A new write of the key after the tombstone left is an ordinary new key.
+    const std::string again = "again";
+    Write(*s, 1, 2, key, &again);
+    EXPECT_TRUE(s->index->Contains(key));
+    Write(*s, 0, 0, key, nullptr);
+    EXPECT_FALSE(s->index->Contains(key));
+    EXPECT_EQ(s->index->live_keys(), 1u);
+    step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
+    ASSERT_TRUE(step.ok() && step->committed);
+    TruncateLoop(*s, 0, s->log->next_sequence() - 1);
+    TruncateLoop(*s, 1, s->log->next_sequence() - 1);
+  }
+  Result<OpenedStore> s = OpenOrCreate(files);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(Contents(*s), (std::map<std::string, std::string>{{"kept", "kept"}}));
+  EXPECT_EQ(s->index->live_keys(), 1u);
+  // The first round's last delete went at the second round's first checkpoint (found at the
+  // restart, every stream empty); the second round's is left, and goes at the next checkpoint.
+  EXPECT_EQ(s->index->tree_tombstones(), 1u);
+  EXPECT_TRUE(TreeHoldsTombstone(*s, "gone-before-restart"));
+  Result<Index::CheckpointStep> step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
+  ASSERT_TRUE(step.ok() && step->committed);
+  EXPECT_EQ(step->tombstones_erased, 1u);
+  EXPECT_EQ(s->tree->entries(), 1u);
+}
+
 TEST(CheckpointTest, IndexValuesRoundTripAndMalformedOnesAreRefused) {
   Value v = Live(42, 10, {{3, 0, 4}, {9, 100, 6}});
   v.data_crc = 0xC0FFEE;
