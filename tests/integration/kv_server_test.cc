@@ -675,6 +675,33 @@ TEST_P(KvDurableTest, DeletedKeysLeaveNoTombstonesBehind) {
   EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
 }
 
+// A thread that has taken no write for a second checkpoints what its log stream holds: a kill -9
+// after that replays nothing, and every value is there.
+TEST_P(KvDurableTest, AnIdleServerCheckpointsItsLog) {
+  StartServer();
+  {
+    RespClient c(port());
+    for (int i = 0; i < 50; ++i) {
+      const std::string key = "idle" + std::to_string(i);
+      ASSERT_TRUE(c.Call({"SET", key, Pattern(300, static_cast<uint64_t>(i))}).Is("OK"));
+    }
+    ASSERT_TRUE(c.Call({"DEL", "idle7"}).IsInt(1));
+    uint64_t checkpoints = 0;
+    for (int i = 0; i < 50 && checkpoints == 0; ++i) {  // a second idle, then the checkpoint
+      std::this_thread::sleep_for(milliseconds(100));
+      checkpoints = InfoCount(c, "pastel_log_compactions");
+    }
+    EXPECT_GE(checkpoints, 1u) << "no checkpoint after 5 s without writes";
+  }
+  server_->Kill9();
+  ASSERT_TRUE(server_->Restart());
+  RespClient c(port());
+  EXPECT_EQ(InfoCount(c, "pastel_recovered_records"), 0u) << "the log still held records";
+  EXPECT_TRUE(c.Call({"DBSIZE"}).IsInt(49));
+  EXPECT_TRUE(c.Call({"GET", "idle7"}).IsNull());
+  EXPECT_EQ(Diff(c.Call({"GET", "idle42"}).str, Pattern(300, 42)), "");
+}
+
 TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
   const int rounds = static_cast<int>(std::max<uint64_t>(1, EnvU64("PASTEL_KILL_ROUNDS", 3)));
   const uint64_t seed = TestSeed();
