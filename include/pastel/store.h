@@ -136,9 +136,9 @@ class Index {
   bool TombstonesErasable() const;
 
   struct CheckpointStep {
-    uint64_t written = 0;    // entries written to the tree by this call
+    uint64_t written = 0;            // entries written to the tree by this call
     uint64_t tombstones_erased = 0;  // tombstones this call erased from the tree
-    bool committed = false;  // no change was left: the tree was committed
+    bool committed = false;          // no change was left: the tree was committed
   };
   // Writes up to `max` changed entries to the tree, then erases up to the rest of `max` tombstones
   // that no stream's horizon holds back any more; when no change is left, commits it, recording
@@ -476,7 +476,8 @@ class StoreLoop {
   std::vector<PendingWrite> pending_;
   std::vector<Extent> copy_;  // scratch
   int64_t next_sweep_ms_ = 0;
-  int64_t last_write_ms_ = 0;  // the turn of the last append (checkpoint mode)
+  int64_t last_write_ms_ = 0;    // the turn of the last append (checkpoint mode)
+  int64_t next_idle_ms_ = 0;     // WhenIdle looks again from then on
   bool lookup_damaged_ = false;  // the last Lookup found a value that fails its checksum
 };
 

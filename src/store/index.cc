@@ -251,9 +251,9 @@ void Index::SetStreamHorizon(uint32_t stream, uint64_t sequence) {
   }
   uint64_t cur = horizons_[stream].load(std::memory_order_relaxed);
   // Release: pairs with the acquire load in EraseTombstones (the truncation is durable first).
-  while (cur < sequence && !horizons_[stream].compare_exchange_weak(cur, sequence,
-                                                                   std::memory_order_release,
-                                                                   std::memory_order_relaxed)) {
+  while (cur < sequence &&
+         !horizons_[stream].compare_exchange_weak(cur, sequence, std::memory_order_release,
+                                                  std::memory_order_relaxed)) {
   }
 }
 

@@ -723,9 +723,11 @@ void StoreLoop::CheckpointSlice() {
 
 void StoreLoop::WhenIdle() {
   if (compacting_ || options_.idle_checkpoint_ms == 0 ||
-      now_ms_ - last_write_ms_ < static_cast<int64_t>(options_.idle_checkpoint_ms)) {
+      now_ms_ - last_write_ms_ < static_cast<int64_t>(options_.idle_checkpoint_ms) ||
+      now_ms_ < next_idle_ms_) {
     return;
   }
+  next_idle_ms_ = now_ms_ + 100;  // a loop serving only reads turns often: look 10 times a second
   if (StreamsHoldRecords()) {
     if (!stream_->read_only() && !pool_.read_only() && stream_->tail() >= compact_retry_tail_) {
       compacting_ = true;

@@ -602,9 +602,9 @@ TEST_P(KvDurableTest, DataSurvivesARestart) {
 uint64_t InfoCount(RespClient& c, const std::string& field) {
   const Reply info = c.Call({"INFO", "persistence"});
   const size_t at = info.str.find(field + ":");
-  return at == std::string::npos ? UINT64_MAX
-                                 : std::strtoull(info.str.c_str() + at + field.size() + 1,
-                                                 nullptr, 10);
+  return at == std::string::npos
+             ? UINT64_MAX
+             : std::strtoull(info.str.c_str() + at + field.size() + 1, nullptr, 10);
 }
 
 // With several threads a delete stays in the index file as a tombstone while another thread's
@@ -624,8 +624,8 @@ TEST_P(KvDurableTest, DeletedKeysLeaveNoTombstonesBehind) {
         RespClient c(port());
         std::string sets, dels;
         for (int i = 0; i < kKeys; ++i) {
-          const std::string key = "r" + std::to_string(round) + ":c" + std::to_string(w) + ":" +
-                                  std::to_string(i);
+          const std::string key =
+              "r" + std::to_string(round) + ":c" + std::to_string(w) + ":" + std::to_string(i);
           sets += RespCommand({"SET", key, Pattern(100, static_cast<uint64_t>(i))});
           dels += RespCommand({"DEL", key});
         }

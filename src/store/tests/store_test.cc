@@ -398,8 +398,8 @@ TEST(CheckpointTest, TombstonesLeaveTheIndexFileOnceEveryStreamIsPastThem) {
     const std::string key = restart ? "gone-before-restart" : "gone";
     Result<OpenedStore> s = OpenOrCreate(files);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
-    Write(*s, 1, 2, key, &old);      // loop 1's stream
-    Write(*s, 0, 0, key, nullptr);   // loop 0 deletes it
+    Write(*s, 1, 2, key, &old);     // loop 1's stream
+    Write(*s, 0, 0, key, nullptr);  // loop 0 deletes it
     Write(*s, 1, 2, "kept", &kept);
     Result<Index::CheckpointStep> step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
     ASSERT_TRUE(step.ok() && step->committed);
