@@ -137,6 +137,9 @@ std::string SuperProblem(const BTreeSuper& sb, uint64_t pages) {
   if (sb.page_size != kBTreePageSize) {
     return "page size " + std::to_string(sb.page_size);
   }
+  if (sb.epoch > kBTreeMaxEpoch) {
+    return "epoch " + std::to_string(sb.epoch) + " above 2^63";
+  }
   if (sb.page_count != pages) {
     return "page count " + std::to_string(sb.page_count) + " but the file has " +
            std::to_string(pages);
@@ -896,6 +899,12 @@ void BTree::Scan(
 Status BTree::Commit(const User& user) {
   if (!failed_.ok()) {
     return failed_;
+  }
+  if (epoch_ >= kBTreeMaxEpoch) {
+    // Open accepts no higher epoch: a commit above it would be lost at the next open. Nothing is
+    // written; the committed tree stays as it is.
+    return Status::ReadOnly("index: epochs are exhausted (the file is at epoch " +
+                            std::to_string(epoch_) + "): no more commits");
   }
   const uint64_t epoch = epoch_ + 1;
   for (uint32_t p : dirty_) {

@@ -19,6 +19,12 @@ inline constexpr uint32_t kBTreeMaxHeight = 32;
 inline constexpr uint16_t kBTreeValOverflow = 0x8000;  // in a leaf entry's val_len
 inline constexpr size_t kBTreeOverflowRef = 8;         // first page u32, total length u32
 
+// The highest epoch a commit may write. A slot of a higher epoch is invalid: otherwise a commit
+// after an epoch of 2^64-1 would wrap to 0, land in the other slot with the lower epoch, and be
+// lost at the next open (found by btree_open_fuzz). 2^63 commits are never reached by a writer;
+// only a damaged or hostile file holds such an epoch, and a tree at it refuses to commit.
+inline constexpr uint64_t kBTreeMaxEpoch = uint64_t{1} << 63;
+
 // One superblock slot; the valid slot of the higher epoch is in force. Epoch e is written to
 // slot e % 2.
 struct BTreeSuper {

@@ -374,6 +374,46 @@ TEST(BTreeTest, ATornNewerSuperblockLeavesTheOlderCommit) {
   EXPECT_EQ(d.t.tree->Stats().entries, 400u);
 }
 
+// Found by tests/fuzz/btree_open_fuzz (regress-epoch-wrap): a valid superblock of epoch 2^64-1
+// was in force, the next commit wrapped to epoch 0 and went to the other slot, and the next open
+// took the higher epoch again: the commit was lost. Epochs above 2^63 are now invalid, and a tree
+// at 2^63 refuses to commit.
+TEST(BTreeTest, AtTheLastEpochCommitsAreRefusedNeverLost) {
+  {
+    Damaged d;
+    BTreeSuper sb = d.Super(1);
+    sb.epoch = UINT64_MAX;  // odd: its own slot
+    d.PutSuper(1, sb);
+    d.t.Reopen();
+    EXPECT_EQ(d.t.tree->Stats().epoch, 2u);  // the slot above 2^63 is not valid
+    ASSERT_TRUE(d.t.tree->Put("after", "the wrap").ok());
+    ASSERT_TRUE(d.t.tree->Commit({3, 0, 0, 0}).ok());
+    d.t.Reopen();
+    EXPECT_EQ(d.t.tree->Stats().epoch, 3u);
+    std::string v;
+    ASSERT_TRUE(d.t.tree->Get("after", &v));
+    EXPECT_EQ(v, "the wrap");
+  }
+  {
+    Damaged d;
+    BTreeSuper sb = d.Super(0);
+    sb.epoch = kBTreeMaxEpoch;  // even: slot 0
+    d.PutSuper(0, sb);
+    d.t.Reopen();
+    ASSERT_EQ(d.t.tree->Stats().epoch, kBTreeMaxEpoch);
+    const uint64_t entries = d.t.tree->entries();
+    ASSERT_TRUE(d.t.tree->Put("after", "the last epoch").ok());
+    const Status st = d.t.tree->Commit({9, 0, 0, 0});
+    EXPECT_EQ(st.code(), StatusCode::kReadOnly);
+    EXPECT_NE(st.message().find("exhausted"), std::string::npos) << st.ToString();
+    d.t.Reopen();  // the commit at 2^63 is still the one in force
+    EXPECT_EQ(d.t.tree->Stats().epoch, kBTreeMaxEpoch);
+    EXPECT_EQ(d.t.tree->entries(), entries);
+    std::string v;
+    EXPECT_FALSE(d.t.tree->Get("after", &v));
+  }
+}
+
 TEST(BTreeTest, DamagedFilesAreCorruptionNeverACrash) {
   struct Case {
     const char* name;
