@@ -18,7 +18,7 @@
 // Checks: Attach either fails with kCorruption or gives a tree on which a full Scan visits keys in
 // strictly increasing order, as many as entries(), a Scan from the middle key gives the same
 // suffix, and every Get returns the scanned value. Then a Put (or kNoSpace), an Erase of the first
-// key (or kNoSpace) and a Commit must succeed, the tree must hold what was scanned with those two
+// key (or kNoSpace) and a Commit must succeed (at the last epoch, 2^63, the Commit is refused), the tree must hold what was scanned with those two
 // changes, and a second Attach of the same region (a restart) must succeed and give the same.
 
 #include <algorithm>
@@ -243,6 +243,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(stats.pages_in_use < stats.pages && stats.dirty_pages == 0, "page accounting");
     owner = tree.owner();
     want = ScanAll(tree);
+    Contents opened = want;
 
     // One change of each kind, committed.
     const std::string value = (mode & kBigPut) != 0 ? std::string(kBTreeMaxInline + 4100, 'P')
@@ -268,10 +269,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         want.erase(want.begin());
       }
     }
+    const BTree::User committed_user = tree.user();
     user = {stats.epoch, want.size(), 0xF0, 0x0F};
-    Check(tree.Commit(user).ok(), "Commit failed");
-    Check(tree.Stats().epoch == stats.epoch + 1, "Commit did not advance the epoch");
-    Check(ScanAll(tree) == want, "the tree does not hold what was put and erased");
+    const Status commit = tree.Commit(user);
+    if (stats.epoch >= kBTreeMaxEpoch) {
+      // The last epoch: the commit is refused and writes nothing; the restart below must find
+      // the tree as it was opened.
+      Check(commit.code() == StatusCode::kReadOnly, "a commit past the last epoch");
+      want = std::move(opened);
+      user = committed_user;
+    } else {
+      Check(commit.ok(), "Commit failed");
+      Check(tree.Stats().epoch == stats.epoch + 1, "Commit did not advance the epoch");
+      Check(ScanAll(tree) == want, "the tree does not hold what was put and erased");
+    }
   }
 
   // Restart over the same bytes.
