@@ -18,7 +18,8 @@
 // Checks: Attach either fails with kCorruption or gives a tree on which a full Scan visits keys in
 // strictly increasing order, as many as entries(), a Scan from the middle key gives the same
 // suffix, and every Get returns the scanned value. Then a Put (or kNoSpace), an Erase of the first
-// key (or kNoSpace) and a Commit must succeed (at the last epoch, 2^63, the Commit is refused), the tree must hold what was scanned with those two
+// key (or kNoSpace) and a Commit must succeed (at the last epoch, 2^63, it is refused and the
+// restart must find the tree as opened), the tree must hold what was scanned with those two
 // changes, and a second Attach of the same region (a restart) must succeed and give the same.
 
 #include <algorithm>
