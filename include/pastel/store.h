@@ -456,6 +456,7 @@ class StoreLoop {
   // checkpoint if its streams hold records, and otherwise moves its streams' tombstone horizons
   // (Index::SetStreamHorizon) up to the sequences handed out so far.
   void WhenIdle();
+  void StartCheckpoint();  // checkpoint mode: the next turns write slices (CheckpointSlice)
 
   Log* log_;
   uint32_t stream_ids_[2];

@@ -600,9 +600,7 @@ void StoreLoop::MaybeStartCompaction() {
   if (index_.checkpoints()) {
     if (filling || (appended_since_checkpoint_ >= options_.checkpoint_records &&
                     stream_->tail() >= compact_retry_tail_)) {
-      compacting_ = true;
-      appended_since_slice_ = 0;
-      compact_copied_ = 0;
+      StartCheckpoint();
     }
     return;
   }
@@ -730,9 +728,7 @@ void StoreLoop::WhenIdle() {
   next_idle_ms_ = now_ms_ + 100;  // a loop serving only reads turns often: look 10 times a second
   if (StreamsHoldRecords()) {
     if (!stream_->read_only() && !pool_.read_only() && stream_->tail() >= compact_retry_tail_) {
-      compacting_ = true;
-      appended_since_slice_ = 0;
-      compact_copied_ = 0;
+      StartCheckpoint();
     }
     return;
   }
@@ -745,10 +741,14 @@ void StoreLoop::WhenIdle() {
   // Tombstones no stream holds back any more: a checkpoint with nothing else to write erases
   // them (a checkpoint only notes what it writes, and an idle loop writes nothing).
   if (index_.TombstonesErasable() && !pool_.read_only()) {
-    compacting_ = true;
-    appended_since_slice_ = 0;
-    compact_copied_ = 0;
+    StartCheckpoint();
   }
+}
+
+void StoreLoop::StartCheckpoint() {
+  compacting_ = true;
+  appended_since_slice_ = 0;
+  compact_copied_ = 0;
 }
 
 bool StoreLoop::StreamsHoldRecords() const {
