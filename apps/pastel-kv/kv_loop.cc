@@ -603,7 +603,7 @@ void KvLoop::IncrBy(int64_t sign, bool from_arg) {
   }
   const auto [end, ec] = std::to_chars(buf_, buf_ + sizeof(buf_), next);
   (void)ec;
-  std::vector<Extent> fresh;
+  store::Extents fresh;
   if (!FreshValue({buf_, static_cast<size_t>(end - buf_)}, &fresh).ok()) {
     Refused(store::WriteOutcome::kPoolFull);
     return;
@@ -668,7 +668,7 @@ void KvLoop::Append() {
     for (const Extent& e : body_) {
       whole.append(reinterpret_cast<const char*>(pool_.BufferData(e.buffer)) + e.offset, e.length);
     }
-    std::vector<Extent> fresh;
+    store::Extents fresh;
     if (Writable(len) != store::WriteOutcome::kQueued || !FreshValue(whole, &fresh).ok()) {
       Refused(Writable(len) == store::WriteOutcome::kReadOnly ? store::WriteOutcome::kReadOnly
                                                               : store::WriteOutcome::kPoolFull);

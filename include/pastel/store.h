@@ -14,15 +14,21 @@
 //      applied to the shared index (old values' buffers released).
 // Reads inside a batch see the batch's own earlier writes on this loop (read-your-writes), and
 // never another loop's writes before they are durable.
+// Once a loop is warm (its vectors and the index's arena at their working size), serving a request
+// allocates nothing: values' extents are inline (Extents), the batch's write slots and the
+// checkpoint's staging slots are reused, and the index's nodes and keys come from its arena.
+// tests/integration/alloc_test.cc counts every operator new on a loop's thread to hold this.
 //
 // Threads: a StoreLoop and everything in it belong to the loop's thread; the Index is shared
 // (readers take it shared, a loop applying a committed batch exclusive) and the counters are
 // relaxed atomics.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
 #include <queue>
 #include <shared_mutex>
@@ -42,13 +48,113 @@ namespace pastel::store {
 
 enum class PersistMode : uint8_t { kNone, kCopy, kInPlace };
 
+// A value's extents. Up to kInline of them are kept inline, so that the request path makes,
+// copies and drops the Value of a write or a read without allocating: a value of up to
+// (kInline - 1) buffers' bytes received at any offset spans at most kInline buffers. A longer
+// list goes to the heap (the value is then several buffers long, and its copies dominate).
+class Extents {
+ public:
+  static constexpr uint32_t kInline = 4;
+
+  Extents() = default;
+  Extents(std::span<const Extent> e) { assign(e.data(), e.data() + e.size()); }  // NOLINT
+  Extents(const Extents& o) { assign(o.begin(), o.end()); }
+  Extents(Extents&& o) noexcept { Take(o); }
+  Extents& operator=(const Extents& o) {
+    if (this != &o) {
+      assign(o.begin(), o.end());
+    }
+    return *this;
+  }
+  Extents& operator=(Extents&& o) noexcept {
+    if (this != &o) {
+      delete[] heap_;
+      Take(o);
+    }
+    return *this;
+  }
+  Extents& operator=(std::span<const Extent> e) {
+    assign(e.data(), e.data() + e.size());
+    return *this;
+  }
+  ~Extents() { delete[] heap_; }
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  Extent* data() { return heap_ != nullptr ? heap_ : inline_; }
+  const Extent* data() const { return heap_ != nullptr ? heap_ : inline_; }
+  Extent* begin() { return data(); }
+  Extent* end() { return data() + size_; }
+  const Extent* begin() const { return data(); }
+  const Extent* end() const { return data() + size_; }
+  Extent& operator[](size_t i) { return data()[i]; }
+  const Extent& operator[](size_t i) const { return data()[i]; }
+  Extent& back() { return data()[size_ - 1]; }
+  operator std::span<const Extent>() const { return {data(), size_}; }  // NOLINT
+
+  void clear() { size_ = 0; }
+  // [first, last) must not lie in this list.
+  void assign(const Extent* first, const Extent* last) {
+    size_ = 0;
+    append(first, last);
+  }
+  void append(const Extent* first, const Extent* last) {
+    const size_t n = static_cast<size_t>(last - first);
+    Reserve(size_ + n);
+    std::copy(first, last, data() + size_);
+    size_ += static_cast<uint32_t>(n);
+  }
+  void push_back(const Extent& e) { append(&e, &e + 1); }
+  void resize(size_t n) {
+    Reserve(n);
+    std::fill(data() + std::min<size_t>(size_, n), data() + n, Extent{});
+    size_ = static_cast<uint32_t>(n);
+  }
+
+  friend bool operator==(const Extents& a, std::span<const Extent> b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
+  }
+  friend bool operator==(const Extents& a, const Extents& b) {
+    return a == std::span<const Extent>(b);
+  }
+
+ private:
+  void Reserve(size_t n) {
+    if (n <= cap_) {
+      return;
+    }
+    const size_t cap = std::max<size_t>(n, 2 * size_t{cap_});
+    Extent* grown = new Extent[cap];
+    std::copy(begin(), end(), grown);
+    delete[] heap_;
+    heap_ = grown;
+    cap_ = static_cast<uint32_t>(cap);
+  }
+  void Take(Extents& o) noexcept {
+    size_ = o.size_;
+    cap_ = o.cap_;
+    heap_ = o.heap_;
+    if (heap_ == nullptr) {
+      std::copy(o.inline_, o.inline_ + size_, inline_);
+    }
+    o.heap_ = nullptr;
+    o.size_ = 0;
+    o.cap_ = kInline;
+  }
+
+  Extent inline_[kInline];
+  Extent* heap_ = nullptr;  // when the list outgrew inline_
+  uint32_t size_ = 0;
+  uint32_t cap_ = kInline;
+};
+
 struct Value {
   uint64_t sequence = 0;
   bool deleted = false;  // tombstone
   bool unsaved = false;  // the index's: changed since the last checkpoint
   uint32_t length = 0;
   uint32_t data_crc = 0;  // CRC-32C of the value's bytes (as its log record has it)
-  std::vector<Extent> extents;
+  Extents extents;
 };
 
 // How the index file stores a Value (docs/formats/index.md, "store entries"): sequence u64,
@@ -59,7 +165,7 @@ void EncodeIndexValue(const Value& v, std::string* out);
 // add up, a tombstone with extents).
 bool DecodeIndexValue(std::string_view bytes, Value* out);
 // CRC-32C of the bytes `extents` name in `pool` (what Value::data_crc must be).
-uint32_t ValueCrc(const Pool& pool, const std::vector<Extent>& extents);
+uint32_t ValueCrc(const Pool& pool, std::span<const Extent> extents);
 
 // The key index: key -> where the durable value lies (extents in pool buffers), rebuilt from the
 // log at start.
@@ -166,10 +272,15 @@ class Index {
   // mu_ exclusive; a checkpoint slice takes tree_mu_ exclusive (it changes the tree), and mu_
   // exclusive only to take its entries and to drop them from the map.
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, Value, Hash, std::equal_to<>> map_;
+  // The map's nodes and keys and unsaved_'s keys come from arena_ (under mu_ exclusive, as every
+  // change of them is), which keeps what they free for the next: a key that leaves the map at a
+  // checkpoint and comes back with its next write allocates nothing.
+  std::pmr::unsynchronized_pool_resource arena_;
+  std::pmr::unordered_map<std::pmr::string, Value, Hash, std::equal_to<>> map_{&arena_};
   uint64_t live_keys_ = 0;
   uint64_t live_bytes_ = 0;
-  std::vector<std::string> unsaved_;  // keys changed since their last checkpoint (maybe twice)
+  // Keys changed since their last checkpoint (maybe twice).
+  std::pmr::vector<std::pmr::string> unsaved_{&arena_};
 
   mutable std::shared_mutex tree_mu_;
   std::mutex checkpoint_mu_;  // one Checkpoint at a time
@@ -352,30 +463,30 @@ class StoreLoop {
   WriteOutcome Writable(uint64_t length) const;
   // Queues the write of `key` = `body` (extents within c's unconsumed bytes): kept in place or
   // copied per the persist mode, and logged. Its answer must be queued with AnswerWrite.
-  WriteOutcome Put(Conn& c, std::string_view key, const std::vector<Extent>& body, uint64_t length);
+  WriteOutcome Put(Conn& c, std::string_view key, std::span<const Extent> body, uint64_t length);
   // Queues the write of `key` = `extents`, on whose buffers the caller holds one reference per
   // extent (values this loop built: FreshValue, or a stored value's extents retained); the record
   // takes the references over, also on failure (they are dropped).
-  WriteOutcome PutOwned(std::string_view key, std::vector<Extent> extents, uint64_t length);
+  WriteOutcome PutOwned(std::string_view key, Extents extents, uint64_t length);
   // Queues the write of `key` = old's extents followed by `body` (extents within c's unconsumed
   // bytes, kept in place or copied per the persist mode): APPEND without copying either part.
   // The caller holds one reference per extent of `old`; the record takes them over.
-  WriteOutcome PutAppend(Conn& c, std::string_view key, Value old, const std::vector<Extent>& body,
+  WriteOutcome PutAppend(Conn& c, std::string_view key, Value old, std::span<const Extent> body,
                          uint64_t body_length);
   WriteOutcome Delete(std::string_view key);
   // Writes queued in this batch so far, and a visit of them in order (key, deleted).
-  size_t pending_writes() const { return pending_.size(); }
+  size_t pending_writes() const { return pending_n_; }
   void VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const;
   // Copies `bytes` into fresh buffers of the loop's partition (one reference per extent held by
   // the caller; flushed by the batch's commit when logged).
-  Status FreshValue(std::string_view bytes, std::vector<Extent>* out);
+  Status FreshValue(std::string_view bytes, Extents* out);
   // The value of `key` as this loop sees it (its batch's own writes first), with one reference
   // per extent taken for the caller. False when absent, or when its bytes fail their checksum
   // (lookup_damaged() then says so: the protocol answers an error, never the bytes).
   bool Lookup(std::string_view key, Value* out);
   bool lookup_damaged() const { return lookup_damaged_; }
   bool Exists(std::string_view key) const;
-  void DropRefs(const std::vector<Extent>& extents);
+  void DropRefs(std::span<const Extent> extents);
 
   // Answers, sent in order after the batch's commit. Text answers are bytes appended to text_
   // since `begin` (AnswerTextSince) or given (AnswerText).
@@ -428,8 +539,8 @@ class StoreLoop {
   // Appends the record of `key` = v (or a delete) and adds it to the batch; v's references pass
   // to the pending write (dropped when the append fails).
   WriteOutcome Record(std::string_view key, Value v);
-  Status KeepInPlace(Conn& c, const std::vector<Extent>& extents);
-  Status CopyToFresh(const std::vector<Extent>& body, std::vector<Extent>* out);
+  Status KeepInPlace(Conn& c, std::span<const Extent> extents);
+  Status CopyToFresh(std::span<const Extent> body, Extents* out);
   const PendingWrite* Pending(std::string_view key) const;
   uint32_t AppendText(std::string_view bytes);
   void Dispose(const Seg& s);
@@ -473,9 +584,12 @@ class StoreLoop {
   std::unordered_map<ConnId, Conn> conns_;
   std::vector<ConnId> dirty_;
   std::vector<Action> actions_;
-  std::vector<Extent> extents_;  // kValue actions' extents
-  std::vector<PendingWrite> pending_;
-  std::vector<Extent> copy_;  // scratch
+  std::vector<Extent> extents_;        // kValue actions' extents
+  std::vector<PendingWrite> pending_;  // this batch's writes: [0, pending_n_); slots kept
+  size_t pending_n_ = 0;
+  std::span<PendingWrite> Batch() { return {pending_.data(), pending_n_}; }
+  std::span<const PendingWrite> Batch() const { return {pending_.data(), pending_n_}; }
+  Extents copy_;  // scratch
   int64_t next_sweep_ms_ = 0;
   int64_t last_write_ms_ = 0;    // the turn of the last append (checkpoint mode)
   int64_t next_idle_ms_ = 0;     // WhenIdle looks again from then on

@@ -65,7 +65,7 @@ bool DecodeIndexValue(std::string_view bytes, Value* out) {
   return out->deleted ? n == 0 && out->length == 0 : sum == out->length;
 }
 
-uint32_t ValueCrc(const Pool& pool, const std::vector<Extent>& extents) {
+uint32_t ValueCrc(const Pool& pool, std::span<const Extent> extents) {
   uint32_t crc = 0;
   for (const Extent& e : extents) {
     crc = Crc32cExtend(crc, pool.BufferData(e.buffer) + e.offset, e.length);
@@ -143,7 +143,7 @@ Value Index::Apply(std::string_view key, Value v) {
     if (v.unsaved) {
       unsaved_.emplace_back(key);
     }
-    map_.emplace(std::string(key), std::move(v));
+    map_.emplace(key, std::move(v));
     return Value{};
   }
   Value& cur = in_map ? it->second : from_tree;
@@ -159,7 +159,7 @@ Value Index::Apply(std::string_view key, Value v) {
   }
   if (!in_map) {
     // The tree's entry loses; it stays there, shadowed by the map's, until a checkpoint.
-    map_.emplace(std::string(key), std::move(v));
+    map_.emplace(key, std::move(v));
     return from_tree;
   }
   std::swap(cur, v);
@@ -224,9 +224,9 @@ void Index::LoadEntry(std::string key, Value v) {
     live_bytes_ += v.length;
   }
   if (v.unsaved) {
-    unsaved_.push_back(key);
+    unsaved_.emplace_back(key);
   }
-  map_.insert_or_assign(std::move(key), std::move(v));
+  map_.insert_or_assign(std::pmr::string(key, &arena_), std::move(v));
 }
 
 void Index::AttachTree(BTree* tree, bool checkpoints, bool keep_tombstones, uint64_t tree_live_keys,
@@ -299,7 +299,7 @@ Status Index::EraseTombstones(size_t max, uint64_t* erased) {
     bool in_map = false;
     {
       std::shared_lock lock(mu_);
-      in_map = map_.find(t.second) != map_.end();
+      in_map = map_.find(std::string_view{t.second}) != map_.end();
     }
     // A key the map holds has a later change, which its checkpoint writes over the tombstone
     // (and notes again if it is one). A tree entry of another sequence is a later tombstone,
@@ -337,7 +337,7 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
   {
     std::unique_lock lock(mu_);
     while (n < max && !unsaved_.empty()) {
-      auto it = map_.find(unsaved_.back());
+      auto it = map_.find(std::string_view{unsaved_.back()});
       unsaved_.pop_back();
       if (it == map_.end() || !it->second.unsaved) {
         continue;  // noted twice, and written already
@@ -345,10 +345,13 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
       Value& v = it->second;
       v.unsaved = false;
       if (n == staged_.size()) {
+        // A slot is reused by later slices: sized once for a value of kInline extents, so a
+        // slot that held erases (no bytes) does not grow later.
         staged_.emplace_back();
+        staged_.back().bytes.reserve(kIndexValueHeader + kIndexExtentBytes * Extents::kInline);
       }
       Staged& st = staged_[n++];
-      st.key = it->first;
+      st.key.assign(it->first);
       st.sequence = v.sequence;
       st.tombstone = v.deleted && keep_tombstones_;
       if (v.deleted && !keep_tombstones_) {
@@ -373,7 +376,7 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
     // The entries written leave the map (the tree answers for them now), unless they changed
     // since they were taken; those not written are noted again.
     for (size_t i = 0; i < n; ++i) {
-      auto it = map_.find(staged_[i].key);
+      auto it = map_.find(std::string_view{staged_[i].key});
       if (it == map_.end() || it->second.unsaved) {
         continue;  // changed since: noted already
       }
@@ -383,7 +386,7 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
         }
       } else {
         it->second.unsaved = true;
-        unsaved_.push_back(staged_[i].key);
+        unsaved_.emplace_back(staged_[i].key);
       }
     }
   }

@@ -231,7 +231,7 @@ WriteOutcome StoreLoop::Writable(uint64_t length) const {
   return WriteOutcome::kQueued;
 }
 
-WriteOutcome StoreLoop::Put(Conn& c, std::string_view key, const std::vector<Extent>& body,
+WriteOutcome StoreLoop::Put(Conn& c, std::string_view key, std::span<const Extent> body,
                             uint64_t length) {
   if (WriteOutcome w = Writable(length); w != WriteOutcome::kQueued) {
     return w;
@@ -252,8 +252,7 @@ WriteOutcome StoreLoop::Put(Conn& c, std::string_view key, const std::vector<Ext
   return Record(key, std::move(v));
 }
 
-WriteOutcome StoreLoop::PutOwned(std::string_view key, std::vector<Extent> extents,
-                                 uint64_t length) {
+WriteOutcome StoreLoop::PutOwned(std::string_view key, Extents extents, uint64_t length) {
   if (WriteOutcome w = Writable(length); w != WriteOutcome::kQueued) {
     DropRefs(extents);
     return w;
@@ -265,7 +264,7 @@ WriteOutcome StoreLoop::PutOwned(std::string_view key, std::vector<Extent> exten
 }
 
 WriteOutcome StoreLoop::PutAppend(Conn& c, std::string_view key, Value old,
-                                  const std::vector<Extent>& body, uint64_t body_length) {
+                                  std::span<const Extent> body, uint64_t body_length) {
   if (WriteOutcome w = Writable(body_length); w != WriteOutcome::kQueued) {
     DropRefs(old.extents);
     return w;
@@ -283,7 +282,7 @@ WriteOutcome StoreLoop::PutAppend(Conn& c, std::string_view key, Value old,
     }
     copy_ = body;
   }
-  old.extents.insert(old.extents.end(), copy_.begin(), copy_.end());
+  old.extents.append(copy_.begin(), copy_.end());
   old.length = static_cast<uint32_t>(old.length + body_length);
   old.deleted = false;
   return Record(key, std::move(old));
@@ -291,7 +290,7 @@ WriteOutcome StoreLoop::PutAppend(Conn& c, std::string_view key, Value old,
 
 void StoreLoop::VisitPending(
     const std::function<void(std::string_view key, bool deleted)>& fn) const {
-  for (const PendingWrite& pw : pending_) {
+  for (const PendingWrite& pw : Batch()) {
     fn(pw.key, pw.value.deleted);
   }
 }
@@ -326,14 +325,17 @@ WriteOutcome StoreLoop::Record(std::string_view key, Value v) {
     ++appended_since_slice_;
     ++appended_since_checkpoint_;
   }
-  PendingWrite pw;
+  // The batch's slots are kept between batches, so the key's copy reuses a slot's capacity.
+  if (pending_n_ == pending_.size()) {
+    pending_.emplace_back();
+  }
+  PendingWrite& pw = pending_[pending_n_++];
   pw.key.assign(key);
   pw.value = std::move(v);
-  pending_.push_back(std::move(pw));
   return WriteOutcome::kQueued;
 }
 
-Status StoreLoop::FreshValue(std::string_view bytes, std::vector<Extent>* out) {
+Status StoreLoop::FreshValue(std::string_view bytes, Extents* out) {
   out->clear();
   const uint32_t bs = pool_.buffer_size();
   size_t done = 0;
@@ -360,7 +362,7 @@ Status StoreLoop::FreshValue(std::string_view bytes, std::vector<Extent>* out) {
   return Status::Ok();
 }
 
-Status StoreLoop::KeepInPlace(Conn& c, const std::vector<Extent>& extents) {
+Status StoreLoop::KeepInPlace(Conn& c, std::span<const Extent> extents) {
   // Each body buffer: the connection's hold becomes a pool reference (Keep swaps a free buffer into
   // the receive ring), then the record takes a reference of its own.
   size_t si = c.head;
@@ -382,7 +384,7 @@ Status StoreLoop::KeepInPlace(Conn& c, const std::vector<Extent>& extents) {
   return Status::Ok();
 }
 
-Status StoreLoop::CopyToFresh(const std::vector<Extent>& body, std::vector<Extent>* out) {
+Status StoreLoop::CopyToFresh(std::span<const Extent> body, Extents* out) {
   out->clear();
   const uint32_t bs = pool_.buffer_size();
   uint32_t cur = Pool::kNoBuffer;
@@ -419,7 +421,7 @@ Status StoreLoop::CopyToFresh(const std::vector<Extent>& body, std::vector<Exten
   return Status::Ok();
 }
 
-void StoreLoop::DropRefs(const std::vector<Extent>& extents) {
+void StoreLoop::DropRefs(std::span<const Extent> extents) {
   for (const Extent& e : extents) {
     (void)pool_.Unretain(e.buffer);
   }
@@ -427,7 +429,7 @@ void StoreLoop::DropRefs(const std::vector<Extent>& extents) {
 
 const StoreLoop::PendingWrite* StoreLoop::Pending(std::string_view key) const {
   // Few writes per batch: a backwards scan finds the latest without a per-request map insert.
-  for (size_t i = pending_.size(); i-- > 0;) {
+  for (size_t i = pending_n_; i-- > 0;) {
     if (pending_[i].key == key) {
       return &pending_[i];
     }
@@ -509,7 +511,7 @@ void StoreLoop::AnswerValue(ConnId conn, std::string_view prefix, const Value& v
 void StoreLoop::Finish() {
   bool durable = true;
   Status failure;
-  if (!pending_.empty() && options_.persist != PersistMode::kNone) {
+  if (pending_n_ > 0 && options_.persist != PersistMode::kNone) {
     // PERSIST: before, the batch's records and the values they name may be partly on the media
     // (recovery drops a batch that is not whole); after an OK, all of them are durable, and only
     // then are the batch's write answers sent below. A failed commit turns the stream read-only
@@ -564,9 +566,10 @@ void StoreLoop::Finish() {
     }
   }
   // Now the writes enter the shared index, in order; the values they replace are released.
-  for (PendingWrite& pw : pending_) {
+  for (PendingWrite& pw : Batch()) {
     if (!durable) {
       DropRefs(pw.value.extents);
+      pw.value.extents.clear();
       continue;
     }
     Value loser = index_.Apply(pw.key, std::move(pw.value));
@@ -579,13 +582,13 @@ void StoreLoop::Finish() {
                    failure.ToString().c_str());
     }
   }
-  if (!pending_.empty()) {
+  if (pending_n_ > 0) {
     last_write_ms_ = now_ms_;
   }
   actions_.clear();
   extents_.clear();
   text_.clear();
-  pending_.clear();
+  pending_n_ = 0;  // the slots' values were moved out (Apply) or dropped
   if (options_.persist != PersistMode::kNone) {
     MaybeStartCompaction();
   }

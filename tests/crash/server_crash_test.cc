@@ -507,7 +507,7 @@ class CrashHarness {
         LiveValue lv;
         lv.sequence = v.sequence;
         lv.value_len = v.length;
-        lv.extents = v.extents;
+        lv.extents.assign(v.extents.begin(), v.extents.end());
         rec.live.emplace(std::string(k), std::move(lv));
         return true;
       });

@@ -525,7 +525,7 @@ int RunVerify(const std::string& pool_path) {
       LiveValue lv;
       lv.sequence = v.sequence;
       lv.value_len = v.length;
-      lv.extents = v.extents;
+      lv.extents.assign(v.extents.begin(), v.extents.end());
       rec->live.emplace(std::string(key), std::move(lv));
       return true;
     });

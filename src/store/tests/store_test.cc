@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,48 @@ StoreFiles SmallFiles(const TempDir& dir, uint32_t loops = 1) {
   f.pool_size = 4ull << 20;
   f.log_size = 256ull << 10;
   return f;
+}
+
+TEST(ExtentsTest, KeepsShortListsInlineAndLongOnesWholeAcrossCopiesAndMoves) {
+  std::vector<Extent> want;
+  Extents e;
+  for (uint32_t i = 0; i < 3 * Extents::kInline + 1; ++i) {
+    const Extent x{i, i * 2, i * 3 + 1};
+    e.push_back(x);
+    want.push_back(x);
+    ASSERT_EQ(e.size(), want.size());
+    ASSERT_TRUE(e == std::span<const Extent>(want));
+    // A copy and a move carry the list, inline or grown; the moved-from list is empty.
+    Extents copy = e;
+    EXPECT_TRUE(copy == e);
+    Extents moved = std::move(copy);
+    EXPECT_TRUE(moved == e);
+    EXPECT_TRUE(copy.empty());  // NOLINT(bugprone-use-after-move): moved-from is specified here
+    copy = moved;
+    moved = Extents();
+    EXPECT_TRUE(copy == e);
+    EXPECT_TRUE(moved.empty());
+  }
+  EXPECT_EQ(e.back(), want.back());
+  EXPECT_EQ(e[Extents::kInline], want[Extents::kInline]);
+  // Shrinking keeps the first entries; growing again fills with zero extents.
+  e.resize(2);
+  EXPECT_TRUE(e == std::span<const Extent>(want.data(), 2));
+  e.resize(3);
+  EXPECT_EQ(e[2], Extent{});
+  // A grown list assigned a short one, and a short list assigned a long one.
+  Extents small;
+  small.push_back({7, 0, 1});
+  e = small;
+  EXPECT_TRUE(e == small);
+  small = std::span<const Extent>(want);
+  EXPECT_TRUE(small == std::span<const Extent>(want));
+  small.append(want.data(), want.data() + 2);
+  EXPECT_EQ(small.size(), want.size() + 2);
+  EXPECT_EQ(small[want.size() + 1], want[1]);
+  small.clear();
+  EXPECT_TRUE(small.empty());
+  EXPECT_FALSE(small == e);
 }
 
 TEST(IndexTest, TheHigherSequenceWinsWhateverTheOrderOfApply) {

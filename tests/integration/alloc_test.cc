@@ -1,0 +1,421 @@
+// The data path never allocates per request: pastel-kv's and pastel-httpd's loops, in process,
+// over a real backend on loopback, serve rounds of pipelined writes and reads (and, with a small
+// checkpoint interval, checkpoints into the index file) while every operator new made on the
+// loop's thread is counted. After a warm-up (connections, vectors and pools at their working
+// size), the measured rounds must count none.
+//
+// Counted: operator new in every form, on the loop thread only (this binary replaces the global
+// operators; the test's own thread builds its requests before it measures). Not counted: malloc
+// called directly (the project does not).
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "apps/pastel-httpd/http_loop.h"
+#include "apps/pastel-kv/kv_loop.h"
+#include "pastel/net.h"
+#include "pastel/store.h"
+#include "tests/support/resp_command.h"
+#include "tests/support/temp_dir.h"
+
+namespace {
+
+std::atomic<uint64_t> g_allocations{0};
+thread_local bool t_counted = false;  // set on the loop's thread
+
+void* Allocate(std::size_t n) {
+  if (t_counted) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+  }
+  return std::malloc(n == 0 ? 1 : n);
+}
+
+void* AllocateAligned(std::size_t n, std::align_val_t al) {
+  if (t_counted) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+  }
+  const std::size_t a = static_cast<std::size_t>(al);
+  return std::aligned_alloc(a, (n + a - 1) / a * a + (n == 0 ? a : 0));
+}
+
+}  // namespace
+
+// The replaceable global allocation functions (all of them, so that no form reaches another
+// allocator and its delete).
+void* operator new(std::size_t n) {
+  if (void* p = Allocate(n)) {
+    return p;
+  }
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  return ::operator new(n);
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  return Allocate(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  return Allocate(n);
+}
+void* operator new(std::size_t n, std::align_val_t al) {
+  if (void* p = AllocateAligned(n, al)) {
+    return p;
+  }
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n, std::align_val_t al) {
+  return ::operator new(n, al);
+}
+void* operator new(std::size_t n, std::align_val_t al, const std::nothrow_t&) noexcept {
+  return AllocateAligned(n, al);
+}
+void* operator new[](std::size_t n, std::align_val_t al, const std::nothrow_t&) noexcept {
+  return AllocateAligned(n, al);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+
+namespace pastel {
+namespace {
+
+using store::PersistMode;
+
+constexpr int kKeys = 48;  // per round: a write and a read of each, and deletes
+constexpr int kDeleteEvery = 4;
+constexpr int kAnswers = 2 * kKeys + (kKeys + kDeleteEvery - 1) / kDeleteEvery;  // per round
+constexpr size_t kValueBytes = 100;
+constexpr int kWarmupRounds = 60;
+constexpr int kMeasuredRounds = 150;
+
+enum class Protocol { kKv, kHttp };
+
+struct Case {
+  Protocol protocol;
+  BackendKind backend;
+  PersistMode persist;
+  uint64_t checkpoint_records;  // small: checkpoints run between the rounds
+};
+
+std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
+  const Case& c = info.param;
+  std::string n = c.protocol == Protocol::kKv ? "Kv" : "Http";
+  n += c.backend == BackendKind::kUring ? "Uring" : "Epoll";
+  n += c.persist == PersistMode::kInPlace ? "InPlace"
+       : c.persist == PersistMode::kCopy  ? "Copy"
+                                          : "None";
+  if (c.checkpoint_records < 1000) {
+    n += "Checkpoints";
+  }
+  return n;
+}
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << CaseName(::testing::TestParamInfo<Case>(c, 0));
+}
+
+// Keys longer than a std::string keeps inline, so a key copied per request would show.
+std::string Key(int i) {
+  char k[64];
+  (void)std::snprintf(k, sizeof k, "alloc-test-key-%06d", i);
+  return k;
+}
+
+// One round: a write of every key (its value tagged with the round, so each write replaces the
+// value, or creates it again after the last round's delete), a read of every key, then deletes of
+// every kDeleteEvery-th key, pipelined.
+std::string KvRound(int round) {
+  std::string r;
+  for (int i = 0; i < kKeys; ++i) {
+    const std::string v(kValueBytes, static_cast<char>('a' + (round + i) % 26));
+    r += testing::RespCommand({"SET", Key(i), v});
+  }
+  for (int i = 0; i < kKeys; ++i) {
+    r += testing::RespCommand({"GET", Key(i)});
+  }
+  for (int i = 0; i < kKeys; i += kDeleteEvery) {
+    r += testing::RespCommand({"DEL", Key(i)});
+  }
+  return r;
+}
+
+std::string HttpRound(int round) {
+  std::string r;
+  for (int i = 0; i < kKeys; ++i) {
+    std::string v(kValueBytes, static_cast<char>('a' + (round + i) % 26));
+    r += "POST /" + Key(i) + " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(v.size()) +
+         "\r\n\r\n" + v;
+  }
+  for (int i = 0; i < kKeys; ++i) {
+    r += "GET /" + Key(i) + " HTTP/1.1\r\nHost: t\r\n\r\n";
+  }
+  for (int i = 0; i < kKeys; i += kDeleteEvery) {
+    r += "DELETE /" + Key(i) + " HTTP/1.1\r\nHost: t\r\n\r\n";
+  }
+  return r;
+}
+
+// Counts the complete answers at the front of buf[0, len): RESP simple strings and bulk strings,
+// or HTTP responses (head, then Content-Length bytes). *used: the bytes they take.
+int CompleteAnswers(Protocol p, const char* buf, size_t len, size_t* used) {
+  const std::string_view s(buf, len);
+  size_t pos = 0;
+  int n = 0;
+  while (pos < s.size()) {
+    if (p == Protocol::kKv) {
+      const size_t eol = s.find("\r\n", pos);
+      if (eol == std::string_view::npos) {
+        break;
+      }
+      size_t end = eol + 2;
+      if (s[pos] == '$') {
+        const int64_t bulk = std::strtoll(buf + pos + 1, nullptr, 10);
+        end += bulk < 0 ? 0 : static_cast<size_t>(bulk) + 2;
+      }
+      if (end > s.size()) {
+        break;
+      }
+      pos = end;
+    } else {
+      const size_t head_end = s.find("\r\n\r\n", pos);
+      if (head_end == std::string_view::npos) {
+        break;
+      }
+      const size_t cl = s.find("Content-Length: ", pos);
+      size_t body = 0;
+      if (cl != std::string_view::npos && cl < head_end) {
+        body = std::strtoul(buf + cl + 16, nullptr, 10);
+      }
+      if (head_end + 4 + body > s.size()) {
+        break;
+      }
+      pos = head_end + 4 + body;
+    }
+    ++n;
+  }
+  *used = pos;
+  return n;
+}
+
+// Sends `req` and reads until `answers` answers came (no allocation: a fixed buffer). The last
+// answers must not be errors: false on an error answer, a closed connection or 10 s of silence.
+bool Exchange(int fd, Protocol p, const std::string& req, int answers, std::string* error) {
+  size_t sent = 0;
+  while (sent < req.size()) {
+    const ssize_t w = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+    if (w <= 0) {
+      *error = "send failed";
+      return false;
+    }
+    sent += static_cast<size_t>(w);
+  }
+  static char buf[1 << 20];
+  size_t have = 0;
+  int got = 0;
+  while (got < answers) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (::poll(&pfd, 1, 10000) <= 0) {
+      *error = "no answer within 10 s";
+      return false;
+    }
+    const ssize_t r = ::recv(fd, buf + have, sizeof buf - have, 0);
+    if (r <= 0) {
+      *error = "connection closed";
+      return false;
+    }
+    have += static_cast<size_t>(r);
+    size_t used = 0;
+    const int n = CompleteAnswers(p, buf, have, &used);
+    for (size_t i = 0; i < used; ++i) {
+      // A RESP error answer starts a line with '-'; an HTTP error is a 4xx or 5xx status.
+      const bool line_start = i == 0 || buf[i - 1] == '\n';
+      if (line_start && ((p == Protocol::kKv && buf[i] == '-') ||
+                         (p == Protocol::kHttp && std::strncmp(buf + i, "HTTP/1.1 4", 10) == 0) ||
+                         (p == Protocol::kHttp && std::strncmp(buf + i, "HTTP/1.1 5", 10) == 0))) {
+        *error = std::string(buf + i, std::min<size_t>(80, used - i));
+        return false;
+      }
+    }
+    got += n;
+    std::memmove(buf, buf + used, have - used);
+    have -= used;
+  }
+  return true;
+}
+
+int Connect(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+class AllocTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(AllocTest, SteadyStateRequestsAllocateNothing) {
+  const Case& c = GetParam();
+  if (c.backend == BackendKind::kUring && Backend::Probe() != BackendKind::kUring) {
+    GTEST_SKIP() << "io_uring backend unsupported by this kernel";
+  }
+  testing::TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  store::StoreFiles files;
+  files.pool_path = dir.File("pool");
+  files.pool_size = 32ull << 20;
+  files.log_size = 4ull << 20;
+  files.checkpoints = c.persist != PersistMode::kNone;
+  Result<store::OpenedStore> opened = store::OpenOrCreate(files);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Pool& pool = *opened->pool;
+  Log& log = *opened->log;
+  store::Index& index = *opened->index;
+  std::atomic<uint64_t> none_seq{log.next_sequence() + (uint64_t{1} << 62)};
+
+  kv::Shared shared(pool, index, 1);
+  httpd::Metrics metrics(pool, index, 1, 0);
+  kv::LoopOptions kvo;
+  httpd::LoopOptions ho;
+  for (store::StoreOptions* o :
+       {static_cast<store::StoreOptions*>(&kvo), static_cast<store::StoreOptions*>(&ho)}) {
+    o->persist = c.persist;
+    o->checkpoint_records = c.checkpoint_records;
+    o->idle_checkpoint_ms = 0;  // a stall of this machine must not start one mid-round
+    o->reserve_buffers = 64;
+  }
+  NetOptions no;
+  no.listen = "127.0.0.1:0";
+  std::atomic<int> failed{0};
+  Result<std::unique_ptr<LoopGroup>> group = LoopGroup::Start(
+      c.backend, pool, 1, no, [&](Backend& be, uint32_t i, const std::atomic<bool>& stop) {
+        t_counted = true;
+        const uint32_t streams[2] = {2 * i, 2 * i + 1};
+        Status st;
+        if (c.protocol == Protocol::kKv) {
+          kv::KvLoop loop(be, pool, i, &log, streams, index, none_seq, kvo, shared, i);
+          st = loop.Run(stop);
+        } else {
+          httpd::HttpLoop loop(be, pool, i, &log, streams, index, none_seq, ho, metrics, i);
+          st = loop.Run(stop);
+        }
+        t_counted = false;
+        if (!st.ok()) {
+          failed.store(1);
+        }
+      });
+  ASSERT_TRUE(group.ok()) << group.status().ToString();
+  const int fd = Connect((*group)->port());
+  ASSERT_GE(fd, 0);
+
+  // Every round's bytes are built before anything is measured.
+  std::vector<std::string> rounds;
+  rounds.reserve(kWarmupRounds + kMeasuredRounds + 1);
+  for (int r = 0; r < kWarmupRounds + kMeasuredRounds + 1; ++r) {
+    rounds.push_back(c.protocol == Protocol::kKv ? KvRound(r) : HttpRound(r));
+  }
+  std::string error;
+  error.reserve(256);
+  for (int r = 0; r < kWarmupRounds; ++r) {
+    ASSERT_TRUE(Exchange(fd, c.protocol, rounds[r], kAnswers, &error))
+        << "warm-up round " << r << ": " << error;
+  }
+  const uint64_t before = g_allocations.load();
+  int r = kWarmupRounds;
+  bool ok = true;
+  for (; ok && r < kWarmupRounds + kMeasuredRounds; ++r) {
+    ok = Exchange(fd, c.protocol, rounds[r], kAnswers, &error);
+  }
+  // One more round: its answers come after the loop finished applying the last measured one.
+  ok = ok && Exchange(fd, c.protocol, rounds[r], kAnswers, &error);
+  const uint64_t allocations = g_allocations.load() - before;
+  ASSERT_TRUE(ok) << "round " << r << ": " << error;
+  const uint64_t requests = uint64_t{kAnswers} * kMeasuredRounds;
+  EXPECT_EQ(allocations, 0u) << allocations << " allocation(s) on the loop thread in " << requests
+                             << " requests (" << static_cast<double>(allocations) / requests
+                             << " per request)";
+  ::close(fd);
+  (*group)->Stop();
+  EXPECT_EQ(failed.load(), 0);
+  if (c.checkpoint_records < 1000) {
+    // The warm-up's writes make at most 6 commits of the index file: the measured rounds made
+    // some (each writes the keys' entries to the tree and takes them out of the map).
+    const uint64_t writes = uint64_t{kKeys} * (kWarmupRounds + kMeasuredRounds + 1);
+    EXPECT_GE(opened->tree->Stats().epoch, writes / c.checkpoint_records / 2)
+        << "too few checkpoints ran";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Loops, AllocTest,
+    ::testing::Values(Case{Protocol::kKv, BackendKind::kEpoll, PersistMode::kInPlace, 65536},
+                      Case{Protocol::kKv, BackendKind::kUring, PersistMode::kInPlace, 65536},
+                      Case{Protocol::kKv, BackendKind::kUring, PersistMode::kInPlace, 500},
+                      Case{Protocol::kKv, BackendKind::kEpoll, PersistMode::kCopy, 65536},
+                      Case{Protocol::kKv, BackendKind::kEpoll, PersistMode::kNone, 65536},
+                      Case{Protocol::kHttp, BackendKind::kEpoll, PersistMode::kInPlace, 65536},
+                      Case{Protocol::kHttp, BackendKind::kUring, PersistMode::kInPlace, 65536},
+                      Case{Protocol::kHttp, BackendKind::kUring, PersistMode::kInPlace, 500}),
+    CaseName);
+
+}  // namespace
+}  // namespace pastel
