@@ -531,6 +531,7 @@ class StoreLoop {
   };
   struct PendingWrite {
     std::string key;
+    size_t hash;  // of key
     Value value;  // holds one reference per extent (the record's)
   };
 
@@ -587,6 +588,11 @@ class StoreLoop {
   std::vector<Extent> extents_;        // kValue actions' extents
   std::vector<PendingWrite> pending_;  // this batch's writes: [0, pending_n_); slots kept
   size_t pending_n_ = 0;
+  // One bit per hash of this batch's keys, so that a read of a key the batch did not write (most
+  // of them) finds that out without scanning the batch's writes.
+  static constexpr size_t kPendingFilterWords = 64;
+  uint64_t pending_filter_[kPendingFilterWords] = {};
+  static size_t FilterWord(size_t hash) { return (hash >> 6) % kPendingFilterWords; }
   std::span<PendingWrite> Batch() { return {pending_.data(), pending_n_}; }
   std::span<const PendingWrite> Batch() const { return {pending_.data(), pending_n_}; }
   Extents copy_;  // scratch

@@ -331,6 +331,8 @@ WriteOutcome StoreLoop::Record(std::string_view key, Value v) {
   }
   PendingWrite& pw = pending_[pending_n_++];
   pw.key.assign(key);
+  pw.hash = std::hash<std::string_view>{}(key);
+  pending_filter_[FilterWord(pw.hash)] |= uint64_t{1} << (pw.hash & 63);
   pw.value = std::move(v);
   return WriteOutcome::kQueued;
 }
@@ -428,9 +430,17 @@ void StoreLoop::DropRefs(std::span<const Extent> extents) {
 }
 
 const StoreLoop::PendingWrite* StoreLoop::Pending(std::string_view key) const {
-  // Few writes per batch: a backwards scan finds the latest without a per-request map insert.
+  if (pending_n_ == 0) {
+    return nullptr;
+  }
+  // A backwards scan finds the latest write of the key without a per-request map insert; the
+  // filter spares it for keys the batch did not write.
+  const size_t h = std::hash<std::string_view>{}(key);
+  if ((pending_filter_[FilterWord(h)] & (uint64_t{1} << (h & 63))) == 0) {
+    return nullptr;
+  }
   for (size_t i = pending_n_; i-- > 0;) {
-    if (pending_[i].key == key) {
+    if (pending_[i].hash == h && pending_[i].key == key) {
       return &pending_[i];
     }
   }
@@ -584,6 +594,7 @@ void StoreLoop::Finish() {
   }
   if (pending_n_ > 0) {
     last_write_ms_ = now_ms_;
+    std::memset(pending_filter_, 0, sizeof pending_filter_);
   }
   actions_.clear();
   extents_.clear();
