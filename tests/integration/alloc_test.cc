@@ -56,6 +56,12 @@ void* AllocateAligned(std::size_t n, std::align_val_t al) {
   return std::aligned_alloc(a, (n + a - 1) / a * a + (n == 0 ? a : 0));
 }
 
+// Not inlined into the replaced operator delete: GCC would otherwise see free() on what operator
+// new returned and warn of a mismatch (it is this file's own pair).
+[[gnu::noinline]] void Deallocate(void* p) noexcept {
+  std::free(p);
+}
+
 }  // namespace
 
 // The replaceable global allocation functions (all of them, so that no form reaches another
@@ -91,40 +97,40 @@ void* operator new[](std::size_t n, std::align_val_t al, const std::nothrow_t&) 
   return AllocateAligned(n, al);
 }
 void operator delete(void* p) noexcept {
-  std::free(p);
+  Deallocate(p);
 }
 void operator delete[](void* p) noexcept {
-  std::free(p);
+  Deallocate(p);
 }
 void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
+  Deallocate(p);
 }
 void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
+  Deallocate(p);
 }
 void operator delete(void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
+  Deallocate(p);
 }
 void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
+  Deallocate(p);
 }
 void operator delete(void* p, std::align_val_t) noexcept {
-  std::free(p);
+  Deallocate(p);
 }
 void operator delete[](void* p, std::align_val_t) noexcept {
-  std::free(p);
+  Deallocate(p);
 }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
+  Deallocate(p);
 }
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
+  Deallocate(p);
 }
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  std::free(p);
+  Deallocate(p);
 }
 void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  std::free(p);
+  Deallocate(p);
 }
 
 namespace pastel {
