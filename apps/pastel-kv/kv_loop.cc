@@ -822,7 +822,7 @@ void KvLoop::Info() {
   if (all || want == "server") {
     add("# Server\r\nredis_version:7.0.0\r\npastel_version:0.1.0\r\nredis_mode:standalone\r\n");
     add("process_id:%d\r\ntcp_port:%u\r\nuptime_in_seconds:%lld\r\n", static_cast<int>(getpid()),
-        shared_.port, static_cast<long long>(uptime));
+        shared_.port.load(std::memory_order_relaxed), static_cast<long long>(uptime));
     add("pastel_backend:%s\r\npastel_loops:%zu\r\n\r\n", shared_.backend.c_str(),
         shared_.counters.size());
   }
@@ -931,7 +931,7 @@ void KvLoop::Config() {
     WrongArity();
     return;
   }
-  const std::string port = std::to_string(shared_.port);
+  const std::string port = std::to_string(shared_.port.load(std::memory_order_relaxed));
   const std::string maxmem = std::to_string(uint64_t{pool_.buffer_count()} * pool_.buffer_size());
   // What a client may ask; "appendonly yes" because every write is durable before its reply.
   const std::pair<const char*, std::string> params[] = {

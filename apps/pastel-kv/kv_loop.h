@@ -44,8 +44,8 @@ struct Shared {
   std::string backend = "uring";
   std::string listen;
   std::string pool_path;
-  std::string durability;  // what survives what (PmFile::DescribeDurability)
-  uint32_t port = 0;
+  std::string durability;         // what survives what (PmFile::DescribeDurability)
+  std::atomic<uint32_t> port{0};  // set by main once the loops listen (they may answer INFO first)
   uint64_t recovered_keys = 0;
   uint64_t recovered_records = 0;
   double recovery_ms = 0;

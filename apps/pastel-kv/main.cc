@@ -118,9 +118,9 @@ int Serve(const Config& cfg) {
   if (!group.ok()) {
     return Fail("listen " + cfg.listen, group.status());
   }
-  shared.port = (*group)->port();
+  shared.port.store((*group)->port(), std::memory_order_relaxed);
   const std::string host = cfg.listen.substr(0, cfg.listen.rfind(':'));
-  std::printf("listening on %s:%u\n", host.c_str(), shared.port);
+  std::printf("listening on %s:%u\n", host.c_str(), (*group)->port());
   std::fflush(stdout);
 
   // The main thread takes SIGINT/SIGTERM (blocked in every thread by main).

@@ -138,8 +138,11 @@ TYPED_TEST(BackendTest, EchoManyConnectionsInterleavedAndStraddlingBuffers) {
 
 TYPED_TEST(BackendTest, RingRunsDryUnderLoadAndNoByteIsLostOrReordered) {
   // 96 buffers of 512 B; the server keeps (retains) every buffer it receives, so the receive
-  // side runs out; only when a Poll brings no data does it drop its references, and receiving
-  // resumes. Every kept buffer must still hold what was received into it.
+  // side runs out; only when the partition has no free buffer left and a Poll brings no data (the
+  // receive side has run dry) does it drop its references, and receiving resumes. Every kept
+  // buffer must still hold what was received into it. (A rule that also released at a count of
+  // kept buffers left epoll, which has no ring of lent buffers, short of running dry whenever the
+  // server was slower than its clients, as under TSan.)
   auto pool = this->MakePool(96, 512);
   ASSERT_NE(pool, nullptr);
   Pool& p = *pool;
@@ -163,7 +166,7 @@ TYPED_TEST(BackendTest, RingRunsDryUnderLoadAndNoByteIsLostOrReordered) {
       EXPECT_TRUE(be.Keep(s.buffer).ok());
       kept.push_back({s.buffer, std::string(reinterpret_cast<const char*>(d), s.length)});
     }
-    if (!data || kept.size() > 80) {
+    if (!data && p.FreeInPartition(0) == 0) {
       for (const KeptBuf& k : kept) {
         EXPECT_EQ(std::memcmp(p.BufferData(k.buffer), k.content.data(), k.content.size()), 0)
             << "a kept buffer was received into again";
