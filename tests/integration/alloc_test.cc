@@ -8,16 +8,13 @@
 // operators; the test's own thread builds its requests before it measures). Not counted: malloc
 // called directly (the project does not).
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +30,7 @@
 #include "apps/pastel-kv/kv_loop.h"
 #include "pastel/net.h"
 #include "pastel/store.h"
+#include "src/net/tests/net_test_util.h"
 #include "tests/support/resp_command.h"
 #include "tests/support/temp_dir.h"
 
@@ -254,30 +252,24 @@ int CompleteAnswers(Protocol p, const char* buf, size_t len, size_t* used) {
   return n;
 }
 
-// Sends `req` and reads until `answers` answers came (no allocation: a fixed buffer). The last
-// answers must not be errors: false on an error answer, a closed connection or 10 s of silence.
+// Sends `req` and reads until `answers` answers came (into a fixed buffer). The answers must not
+// be errors: false on an error answer, a closed connection or the socket's receive timeout.
+// EINTR is retried (the uring server runs in this process: docs/net.md).
 bool Exchange(int fd, Protocol p, const std::string& req, int answers, std::string* error) {
-  size_t sent = 0;
-  while (sent < req.size()) {
-    const ssize_t w = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
-    if (w <= 0) {
-      *error = "send failed";
-      return false;
-    }
-    sent += static_cast<size_t>(w);
+  if (!testing::SendAll(fd, req)) {
+    *error = "send failed";
+    return false;
   }
   static char buf[1 << 20];
   size_t have = 0;
   int got = 0;
   while (got < answers) {
-    pollfd pfd{fd, POLLIN, 0};
-    if (::poll(&pfd, 1, 10000) <= 0) {
-      *error = "no answer within 10 s";
-      return false;
-    }
     const ssize_t r = ::recv(fd, buf + have, sizeof buf - have, 0);
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
     if (r <= 0) {
-      *error = "connection closed";
+      *error = r == 0 ? "connection closed" : "no answer within the receive timeout";
       return false;
     }
     have += static_cast<size_t>(r);
@@ -298,23 +290,6 @@ bool Exchange(int fd, Protocol p, const std::string& req, int answers, std::stri
     have -= used;
   }
   return true;
-}
-
-int Connect(uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    if (fd >= 0) {
-      ::close(fd);
-    }
-    return -1;
-  }
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
 }
 
 class AllocTest : public ::testing::TestWithParam<Case> {};
@@ -370,7 +345,7 @@ TEST_P(AllocTest, SteadyStateRequestsAllocateNothing) {
         }
       });
   ASSERT_TRUE(group.ok()) << group.status().ToString();
-  const int fd = Connect((*group)->port());
+  const int fd = testing::Connect((*group)->port());
   ASSERT_GE(fd, 0);
 
   // Every round's bytes are built before anything is measured.
