@@ -95,6 +95,9 @@ std::string Metrics::Render() const {
   Type(&out, "pastel_index_tombstones", "gauge",
        "Deletes kept in the index file (several threads) until every log stream is past them.");
   Line(&out, "pastel_index_tombstones", "", index_.tree_tombstones());
+  Type(&out, "pastel_index_memory_keys", "gauge",
+       "Index entries in memory: changed since their checkpoint, or kept (--index-cache).");
+  Line(&out, "pastel_index_memory_keys", "", index_.map_keys());
   Type(&out, "pastel_recoveries_total", "counter", "Recoveries from the log at start.");
   Line(&out, "pastel_recoveries_total", "", recoveries_);
   Type(&out, "pastel_read_only", "gauge", "1 after a failed flush or sync.");

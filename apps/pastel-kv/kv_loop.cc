@@ -836,8 +836,9 @@ void KvLoop::Info() {
     add("pastel_writes_per_fence:%.2f\r\npastel_log_compactions:%llu\r\n",
         fences == 0 ? 0.0 : static_cast<double>(committed) / static_cast<double>(fences),
         static_cast<unsigned long long>(compactions));
-    add("pastel_index_tombstones:%llu\r\n",
-        static_cast<unsigned long long>(index_.tree_tombstones()));
+    add("pastel_index_tombstones:%llu\r\npastel_index_memory_keys:%llu\r\n",
+        static_cast<unsigned long long>(index_.tree_tombstones()),
+        static_cast<unsigned long long>(index_.map_keys()));
     add("pastel_recovered_keys:%llu\r\npastel_recovered_records:%llu\r\n",
         static_cast<unsigned long long>(shared_.recovered_keys),
         static_cast<unsigned long long>(shared_.recovered_records));

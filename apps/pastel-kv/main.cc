@@ -33,6 +33,7 @@ struct Config {
   bool busy_poll = false;
   uint64_t max_value = 1 << 20;
   double request_timeout_s = 30;
+  uint64_t index_cache = store::StoreFiles{}.index_cache_keys;
 };
 
 int Fail(const std::string& what, const Status& st) {
@@ -63,6 +64,7 @@ int Serve(const Config& cfg) {
   files.buffer_size = cfg.buffer_size;
   files.log_size = cfg.log_size;
   files.checkpoints = mode != PersistMode::kNone;
+  files.index_cache_keys = cfg.index_cache;
   Result<store::OpenedStore> opened = store::OpenOrCreate(files);
   if (!opened.ok()) {
     return Fail("start", opened.status());
@@ -171,6 +173,11 @@ int main(int argc, char** argv) {
                  "seconds a command may take to arrive whole once begun (error and close after; "
                  "0: no limit); idle connections are not timed out")
       ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--index-cache", cfg.index_cache,
+                 "keys whose index entries stay in memory after a checkpoint (about 200 bytes "
+                 "each; beyond, reads and overwrites of checkpointed keys look in the index file; "
+                 "0: only what changed since the last checkpoint)")
       ->capture_default_str();
   try {
     app.parse(argc, argv);

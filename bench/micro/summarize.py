@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Prints the medians of a pm_bench / log_bench JSON output as Markdown tables, with ratios.
+"""Prints the medians of a pm_bench / log_bench / index_bench JSON output as Markdown tables, with
+ratios.
 
-Usage: summarize.py pm.json [log.json]
+Usage: summarize.py pm.json [log.json] [index.json]
 (write them with --benchmark_out=FILE --benchmark_out_format=json; repetitions >= 2 so that
 there are medians).
 """
@@ -78,6 +79,27 @@ def log_table(m):
                 batch *= 2
 
 
+def index_table(m):
+    names = ["BM_Map_Upsert/unordered_map", "BM_Map_Upsert/keymap", "BM_Index_Write/none",
+             "BM_Index_Write/checkpoint", "BM_Index_Write/checkpoint_nocache"]
+    got = {}
+    for n in names:
+        for k, b in m.items():
+            if k.split("/iterations:")[0] == n:
+                got[n] = ns(b)
+    base = got.get("BM_Map_Upsert/unordered_map")
+    none = got.get("BM_Index_Write/none")
+    print("\nindex_bench: median time per write (random keys over 100,000)\n")
+    print("| benchmark | per write | vs unordered_map upsert | vs index without a file |")
+    print("|---|---:|---:|---:|")
+    for n in names:
+        if n not in got:
+            continue
+        r1 = f"{got[n] / base:.2f}x" if base else "-"
+        r2 = f"{got[n] / none:.2f}x" if none else "-"
+        print(f"| {n} | {fmt_ns(got[n])} | {r1} | {r2} |")
+
+
 def main():
     for path in sys.argv[1:]:
         m, ctx = medians(path)
@@ -89,6 +111,8 @@ def main():
             pm_table(m)
         if any(k.startswith("BM_Log_") for k in m):
             log_table(m)
+        if any(k.startswith("BM_Index_") for k in m):
+            index_table(m)
         print()
 
 

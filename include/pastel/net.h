@@ -77,8 +77,12 @@ struct NetOptions {
   uint32_t ring_entries = 2048;  // uring submission queue entries
   bool sqpoll = false;           // uring: a kernel thread polls the submission queue
   // uring: sends carrying at least this many bytes from pool buffers use SENDMSG_ZC (a NIC reads
-  // the pool directly; on loopback the kernel still copies). 0: never.
+  // the pool directly). 0: never.
   uint32_t send_zc_min = 4096;
+  // uring: zero-copy sends to peers on loopback too. Off: on loopback the kernel copies such a
+  // send's pages into the receiver anyway, after pinning them and before a notification, so a
+  // plain send costs less; on (tests) exercises the zero-copy path without a NIC.
+  bool send_zc_loopback = false;
 };
 
 struct NetStats {

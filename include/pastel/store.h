@@ -157,6 +157,69 @@ struct Value {
   Extents extents;
 };
 
+// The index's in-memory map: key bytes -> Value, open addressing with linear probing. A slot holds
+// a key's full hash and its entry; an entry holds its Value and, right after it, its key's bytes,
+// so a lookup reads the slot and the entry (std::unordered_map also reads a bucket, the node
+// before the entry's, and a key stored apart). Entries stay where they are until erased (a Value*
+// outlives rehashing); they and the slot array come from `arena`. Not thread safe.
+class KeyMap {
+ public:
+  class Entry {
+   public:
+    Value value;
+    std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_len_}; }
+
+   private:
+    friend class KeyMap;
+    Entry(Value v, uint32_t key_len) : value(std::move(v)), key_len_(key_len) {}
+    uint32_t key_len_;
+  };
+
+  explicit KeyMap(std::pmr::memory_resource* arena) : arena_(arena), slots_(arena) {}
+  ~KeyMap() { clear(); }
+  KeyMap(const KeyMap&) = delete;
+  KeyMap& operator=(const KeyMap&) = delete;
+
+  static uint64_t HashOf(std::string_view key) { return std::hash<std::string_view>{}(key); }
+
+  Entry* Find(std::string_view key) const { return Find(key, HashOf(key)); }
+  Entry* Find(std::string_view key, uint64_t hash) const;
+  // Adds `key`, which the map must not hold (`hash`: HashOf(key)).
+  Entry* InsertNew(std::string_view key, uint64_t hash, Value v);
+  Entry* InsertOrAssign(std::string_view key, Value v);
+  bool Erase(std::string_view key);  // false when absent
+  void Erase(const Entry* e);        // an entry of this map
+
+  // Visits every entry, in no particular order, until `fn` returns false; `fn` must not change
+  // the map.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (const Slot& s : slots_) {
+      if (s.entry != nullptr && !fn(static_cast<const Entry&>(*s.entry))) {
+        return;
+      }
+    }
+  }
+
+  size_t size() const { return size_; }
+  void clear();
+  void reserve(size_t n);  // room for n entries without rehashing
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    Entry* entry = nullptr;  // null: empty
+  };
+  static size_t EntryBytes(size_t key_len) { return sizeof(Entry) + key_len; }
+  void Rehash(size_t slots);  // a power of two above size_ / kMaxLoad
+  void Place(uint64_t hash, Entry* e);
+  void EraseSlot(size_t i);
+
+  std::pmr::memory_resource* arena_;
+  std::pmr::vector<Slot> slots_;  // a power of two, or empty
+  size_t size_ = 0;
+};
+
 // How the index file stores a Value (docs/formats/index.md, "store entries"): sequence u64,
 // length u32, data checksum u32, flags u8 (bit 0: tombstone), 7 bytes 0, then per extent buffer,
 // offset, length (u32 each).
@@ -204,7 +267,8 @@ class Index {
   // True when the entry of `key` (live or tombstone) was made by the write of `sequence`: the
   // record of that write is still needed (compaction keeps it).
   bool IsCurrent(std::string_view key, uint64_t sequence) const;
-  // Forgets the tombstone of `key` if it is still the one of `sequence`.
+  // Forgets the tombstone of `key` if it is still the one of `sequence`. For compactions: does
+  // nothing with checkpoints (Checkpoint takes tombstones out of the map).
   void EraseTombstone(std::string_view key, uint64_t sequence);
 
   // Visits every live key (not tombstones) under the shared locks, in no particular order, until
@@ -215,7 +279,7 @@ class Index {
   void Load(const LiveMap& live);
   // Start-up, before any loop runs: one entry of the map, live or a tombstone (references already
   // taken); `v.unsaved` when the tree does not hold it yet.
-  void LoadEntry(std::string key, Value v);
+  void LoadEntry(std::string_view key, Value v);
 
   // Start-up, before any loop runs: entries not in the map are read from `tree` (which outlives
   // the index), whose live keys and bytes are `tree_live_keys` and `tree_live_bytes` (those the
@@ -255,42 +319,61 @@ class Index {
   // returns with `committed`, the tree holds them too.
   Result<CheckpointStep> Checkpoint(size_t max, uint64_t sequence);
   uint64_t unsaved_keys() const;
+  // Changes noted for checkpoints since the start, by every loop (grows by one each time an entry
+  // becomes unsaved); any thread may read it.
+  uint64_t notes() const { return notes_.load(std::memory_order_relaxed); }
+
+  // A checkpoint leaves the live entries it wrote in the map (marked saved) while the map holds at
+  // most `keys` entries, so a later write or read of a key written since the start finds it in
+  // memory rather than in the tree (a write needs the value it replaces); beyond `keys`, and for
+  // deletes, the entries written leave the map and the tree answers for them. 0: the map keeps
+  // only what changed since the last checkpoint. Start-up, before any loop runs.
+  void SetCacheLimit(uint64_t keys) { cache_keys_ = keys; }
+  uint64_t map_keys() const;  // entries in memory: changed since the last checkpoint, or kept
 
   uint64_t live_keys() const;
   uint64_t live_bytes() const;
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   // The entry of `key` (map first, then tree), or null; *scratch holds a tree entry's decoding.
   // Needs mu_ and (with a tree) tree_mu_, shared at least.
   const Value* Find(std::string_view key, Value* scratch) const;
+  const Value* FindInTree(std::string_view key, Value* scratch) const;  // the tree's entry only
 
   // Lock order: tree_mu_, then mu_. Readers take both shared; Apply takes tree_mu_ shared and
   // mu_ exclusive; a checkpoint slice takes tree_mu_ exclusive (it changes the tree), and mu_
   // exclusive only to take its entries and to drop them from the map.
   mutable std::shared_mutex mu_;
-  // The map's nodes and keys and unsaved_'s keys come from arena_ (under mu_ exclusive, as every
+  // The map's entries and slots and unsaved_ come from arena_ (under mu_ exclusive, as every
   // change of them is), which keeps what they free for the next: a key that leaves the map at a
   // checkpoint and comes back with its next write allocates nothing.
   std::pmr::unsynchronized_pool_resource arena_;
-  std::pmr::unordered_map<std::pmr::string, Value, Hash, std::equal_to<>> map_{&arena_};
+  KeyMap map_{&arena_};
   uint64_t live_keys_ = 0;
   uint64_t live_bytes_ = 0;
-  // Keys changed since their last checkpoint (maybe twice).
-  std::pmr::vector<std::pmr::string> unsaved_{&arena_};
+  uint64_t cache_keys_ = 0;  // SetCacheLimit
+  // The entries changed since their last checkpoint: an entry is here exactly once while its
+  // value is unsaved, and an unsaved entry never leaves the map (only Checkpoint erases entries
+  // when checkpoints are on, and only those it wrote), so the pointers stay valid.
+  std::pmr::vector<KeyMap::Entry*> unsaved_{&arena_};
+  std::atomic<uint64_t> notes_{0};  // notes(): pushes onto unsaved_ (under mu_ exclusive)
+  void Note(KeyMap::Entry* e) {
+    unsaved_.push_back(e);
+    notes_.store(notes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
 
   mutable std::shared_mutex tree_mu_;
   std::mutex checkpoint_mu_;  // one Checkpoint at a time
   BTree* tree_ = nullptr;
   bool checkpoints_ = false;
   bool keep_tombstones_ = false;
-  // A slice's entries, encoded under mu_ and written under tree_mu_.
+  // A slice's entries, encoded under mu_ and written under tree_mu_. From taking them to its
+  // last look at them a slice holds checkpoint_mu_ and tree_mu_ exclusive: Apply and readers
+  // wait, so the entries stay where they are, unchanged.
   struct Staged {
-    std::string key;
-    std::string bytes;  // encoded Value; empty: erase the key
+    KeyMap::Entry* entry;
+    std::string_view key;  // the entry's
+    std::string bytes;     // encoded Value; empty: erase the key
     uint64_t sequence;
     bool tombstone;  // bytes hold a tombstone
   };
@@ -337,6 +420,8 @@ struct StoreFiles {
   uint64_t log_size = 64ull << 20;  // bytes per stream
   uint64_t index_size = 0;          // bytes of a new index file; 0: pool_size / 8, >= 16 MiB
   bool checkpoints = true;          // attach the index file for checkpoints (RecoverStore)
+  // Entries a checkpoint leaves in memory (Index::SetCacheLimit): about 200 bytes each.
+  uint64_t index_cache_keys = 1ull << 20;
 };
 struct OpenedStore {
   std::unique_ptr<Pool> pool;
@@ -579,6 +664,7 @@ class StoreLoop {
   uint64_t compact_copied_ = 0;        // records copied by the compaction in progress
   uint64_t compact_retry_tail_ = 0;    // after a failed compaction: retry once the tail passed this
   uint64_t appended_since_slice_ = 0;  // records appended to the active stream since the last slice
+  uint64_t notes_at_slice_ = 0;        // Index::notes() at the last checkpoint slice
   uint64_t appended_since_checkpoint_ = 0;
   std::atomic<uint64_t>& none_seq_;
   std::string name_;

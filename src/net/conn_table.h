@@ -55,6 +55,7 @@ struct Conn {
   bool send_in_flight = false;
   bool epollout = false;        // epoll: EPOLLOUT registered
   bool tx_listed = false;       // on the backend's list of connections with new TX
+  bool loopback = false;        // the peer is on this host (uring: no zero-copy sends)
   int32_t error = 0;            // first error, reported in the kClosed slot
   uint32_t tx_head = kNoEntry;  // slab index of the first queued entry
   uint32_t tx_tail = kNoEntry;  // slab index of the last queued entry

@@ -13,5 +13,8 @@ namespace pastel::net {
 Result<sockaddr_in> ParseIpv4(std::string_view addr);
 Status SetNonBlocking(int fd);
 void SetNoDelay(int fd);
+// True when the connected socket's peer is a loopback address (127.0.0.0/8, ::1, or
+// ::ffff:127.x.y.z): its traffic never leaves the host.
+bool PeerIsLoopback(int fd);
 
 }  // namespace pastel::net

@@ -74,10 +74,13 @@ uint32_t ValueCrc(const Pool& pool, std::span<const Extent> extents) {
 }
 
 const Value* Index::Find(std::string_view key, Value* scratch) const {
-  auto it = map_.find(key);
-  if (it != map_.end()) {
-    return &it->second;
+  if (KeyMap::Entry* e = map_.Find(key)) {
+    return &e->value;
   }
+  return FindInTree(key, scratch);
+}
+
+const Value* Index::FindInTree(std::string_view key, Value* scratch) const {
   if (tree_ == nullptr) {
     return nullptr;
   }
@@ -132,21 +135,23 @@ Value Index::Apply(std::string_view key, Value v) {
   std::shared_lock tl(tree_mu_);
   std::unique_lock lock(mu_);
   v.unsaved = checkpoints();
-  auto it = map_.find(key);
+  const uint64_t hash = KeyMap::HashOf(key);
+  KeyMap::Entry* e = map_.Find(key, hash);
   Value from_tree;
-  const bool in_map = it != map_.end();
-  if (!in_map && (tree_ == nullptr || Find(key, &from_tree) == nullptr)) {
+  const bool in_map = e != nullptr;
+  if (!in_map && FindInTree(key, &from_tree) == nullptr) {
     if (!v.deleted) {
       ++live_keys_;
       live_bytes_ += v.length;
     }
-    if (v.unsaved) {
-      unsaved_.emplace_back(key);
+    const bool note = v.unsaved;
+    KeyMap::Entry* added = map_.InsertNew(key, hash, std::move(v));
+    if (note) {
+      Note(added);
     }
-    map_.emplace(key, std::move(v));
     return Value{};
   }
-  Value& cur = in_map ? it->second : from_tree;
+  Value& cur = in_map ? e->value : from_tree;
   if (cur.sequence > v.sequence) {
     v.unsaved = false;
     return v;  // a later write of this key is already in place
@@ -154,46 +159,51 @@ Value Index::Apply(std::string_view key, Value v) {
   live_keys_ += (v.deleted ? 0 : 1) - (cur.deleted ? 0 : 1);
   live_bytes_ += (v.deleted ? 0 : v.length);
   live_bytes_ -= (cur.deleted ? 0 : cur.length);
-  if (v.unsaved && !cur.unsaved) {
-    unsaved_.emplace_back(key);
-  }
+  const bool note = v.unsaved && !cur.unsaved;
   if (!in_map) {
     // The tree's entry loses; it stays there, shadowed by the map's, until a checkpoint.
-    map_.emplace(key, std::move(v));
-    return from_tree;
+    e = map_.InsertNew(key, hash, std::move(v));
+    v = std::move(from_tree);
+  } else {
+    std::swap(cur, v);
   }
-  std::swap(cur, v);
+  if (note) {
+    Note(e);
+  }
   return v;
 }
 
 bool Index::IsCurrent(std::string_view key, uint64_t sequence) const {
   std::shared_lock lock(mu_);
-  auto it = map_.find(key);
-  return it != map_.end() && it->second.sequence == sequence;
+  const KeyMap::Entry* e = map_.Find(key);
+  return e != nullptr && e->value.sequence == sequence;
 }
 
 void Index::EraseTombstone(std::string_view key, uint64_t sequence) {
   std::unique_lock lock(mu_);
-  auto it = map_.find(key);
-  if (it != map_.end() && it->second.deleted && it->second.sequence == sequence) {
-    map_.erase(it);
+  if (checkpoints()) {
+    return;  // unsaved_ may point at the entry
+  }
+  const KeyMap::Entry* e = map_.Find(key);
+  if (e != nullptr && e->value.deleted && e->value.sequence == sequence) {
+    map_.Erase(key);
   }
 }
 
 void Index::ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn) const {
   std::shared_lock tl(tree_mu_);
   std::shared_lock lock(mu_);
-  for (const auto& [k, v] : map_) {
-    if (!v.deleted && !fn(k, v)) {
-      return;
-    }
-  }
-  if (tree_ == nullptr) {
+  bool stopped = false;
+  map_.ForEach([&](const KeyMap::Entry& e) {
+    stopped = !e.value.deleted && !fn(e.key(), e.value);
+    return !stopped;
+  });
+  if (stopped || tree_ == nullptr) {
     return;
   }
   Value v;
   tree_->Scan({}, [&](std::string_view k, std::string_view bytes) {
-    if (map_.find(k) != map_.end() || !DecodeIndexValue(bytes, &v) || v.deleted) {
+    if (map_.Find(k) != nullptr || !DecodeIndexValue(bytes, &v) || v.deleted) {
       return true;  // shadowed by the map's entry (visited above), or not live
     }
     return fn(k, v);
@@ -202,6 +212,7 @@ void Index::ForEachLive(const std::function<bool(std::string_view key, const Val
 
 void Index::Load(const LiveMap& live) {
   std::unique_lock lock(mu_);
+  unsaved_.clear();
   map_.clear();
   map_.reserve(live.size());
   live_keys_ = 0;
@@ -211,22 +222,27 @@ void Index::Load(const LiveMap& live) {
     v.sequence = lv.sequence;
     v.length = lv.value_len;
     v.extents = lv.extents;
-    map_.emplace(k, std::move(v));
+    map_.InsertOrAssign(k, std::move(v));
     ++live_keys_;
     live_bytes_ += lv.value_len;
   }
 }
 
-void Index::LoadEntry(std::string key, Value v) {
+void Index::LoadEntry(std::string_view key, Value v) {
   std::unique_lock lock(mu_);
   if (!v.deleted) {
     ++live_keys_;
     live_bytes_ += v.length;
   }
-  if (v.unsaved) {
-    unsaved_.emplace_back(key);
+  // An entry is in unsaved_ exactly when it is unsaved (a second load of a key stays noted).
+  const KeyMap::Entry* old = map_.Find(key);
+  const bool noted = old != nullptr && old->value.unsaved;
+  v.unsaved = v.unsaved || noted;
+  const bool note = v.unsaved && !noted;
+  KeyMap::Entry* e = map_.InsertOrAssign(key, std::move(v));
+  if (note) {
+    Note(e);
   }
-  map_.insert_or_assign(std::pmr::string(key, &arena_), std::move(v));
 }
 
 void Index::AttachTree(BTree* tree, bool checkpoints, bool keep_tombstones, uint64_t tree_live_keys,
@@ -299,11 +315,11 @@ Status Index::EraseTombstones(size_t max, uint64_t* erased) {
     bool in_map = false;
     {
       std::shared_lock lock(mu_);
-      in_map = map_.find(std::string_view{t.second}) != map_.end();
+      in_map = map_.Find(t.second) != nullptr;
     }
     // A key the map holds has a later change, which its checkpoint writes over the tombstone
-    // (and notes again if it is one). A tree entry of another sequence is a later tombstone,
-    // noted with its own sequence.
+    // (and notes again if it is one), or a saved live entry, which the tree holds instead of it.
+    // A tree entry of another sequence is a later tombstone, noted with its own sequence.
     if (!in_map && tree_->Get(t.second, &bytes) && DecodeIndexValue(bytes, &v) && v.deleted &&
         v.sequence == t.first) {
       bool gone = false;
@@ -337,12 +353,9 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
   {
     std::unique_lock lock(mu_);
     while (n < max && !unsaved_.empty()) {
-      auto it = map_.find(std::string_view{unsaved_.back()});
+      KeyMap::Entry* e = unsaved_.back();
       unsaved_.pop_back();
-      if (it == map_.end() || !it->second.unsaved) {
-        continue;  // noted twice, and written already
-      }
-      Value& v = it->second;
+      Value& v = e->value;
       v.unsaved = false;
       if (n == staged_.size()) {
         // A slot is reused by later slices: sized once for a value of kInline extents, so a
@@ -351,7 +364,8 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
         staged_.back().bytes.reserve(kIndexValueHeader + kIndexExtentBytes * Extents::kInline);
       }
       Staged& st = staged_[n++];
-      st.key.assign(it->first);
+      st.entry = e;
+      st.key = e->key();
       st.sequence = v.sequence;
       st.tombstone = v.deleted && keep_tombstones_;
       if (v.deleted && !keep_tombstones_) {
@@ -373,32 +387,31 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
   }
   {
     std::unique_lock lock(mu_);
-    // The entries written leave the map (the tree answers for them now), unless they changed
-    // since they were taken; those not written are noted again.
+    // The entries written stay in the map, saved (the tree holds the same value), while it is
+    // within cache_keys_; else, and for deletes, they leave it and the tree answers for them.
+    // Those not written are noted again. (The entries are as the slice took them: Apply waits
+    // for tree_mu_, and no other change of the map runs once loops do, but EraseTombstone's, for
+    // compactions, which run only without checkpoints.)
     for (size_t i = 0; i < n; ++i) {
-      auto it = map_.find(std::string_view{staged_[i].key});
-      if (it == map_.end() || it->second.unsaved) {
-        continue;  // changed since: noted already
+      const Staged& s = staged_[i];
+      Value& v = s.entry->value;
+      if (i >= done) {
+        v.unsaved = true;  // not written: noted again
+        Note(s.entry);
+        continue;
       }
-      if (i < done) {
-        if (it->second.sequence == staged_[i].sequence) {
-          map_.erase(it);
-        }
-      } else {
-        it->second.unsaved = true;
-        unsaved_.emplace_back(staged_[i].key);
+      if (s.tombstone) {
+        tombstones_.emplace(s.sequence, std::string(s.key));
       }
-    }
-  }
-  if (!st.ok()) {
-    return st;
-  }
-  for (size_t i = 0; i < done; ++i) {
-    if (staged_[i].tombstone) {
-      tombstones_.emplace(staged_[i].sequence, staged_[i].key);
+      if (v.deleted || map_.size() > cache_keys_) {
+        map_.Erase(s.entry);  // s.key is gone with it
+      }
     }
   }
   TombstonesChanged();
+  if (!st.ok()) {
+    return st;
+  }
   CheckpointStep step;
   step.written = n;
   // The rest of the slice's budget erases tombstones; those not erased wait for a later call.
@@ -414,6 +427,11 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
   PASTEL_RETURN_IF_ERROR(tree_->Commit({sequence, 0, 0, 0}));
   step.committed = true;
   return step;
+}
+
+uint64_t Index::map_keys() const {
+  std::shared_lock lock(mu_);
+  return map_.size();
 }
 
 uint64_t Index::live_keys() const {

@@ -131,6 +131,7 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
   const auto t0 = std::chrono::steady_clock::now();
   OpenedStore out;
   out.index = std::make_unique<Index>();
+  out.index->SetCacheLimit(files.index_cache_keys);
   const std::string tree_path = BTree::PathForPool(files.pool_path);
   const uint64_t tree_size = files.index_size != 0
                                  ? files.index_size

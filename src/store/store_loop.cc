@@ -693,8 +693,15 @@ void StoreLoop::CompactSlice() {
 
 void StoreLoop::CheckpointSlice() {
   // As a compaction's scan (CompactSlice): gain on the writes, all at once when the stream is
-  // nearly full.
-  uint64_t slice = std::max<uint64_t>(options_.compact_slice, 4 * appended_since_slice_);
+  // nearly full. The checkpoint drains every loop's changes (one index), so the writes to gain on
+  // are every loop's: this loop's appends, or the changes the index noted since the last slice,
+  // whichever is more (with several loops a slice sized on this loop's alone may never drain
+  // them, and its stream fills).
+  const uint64_t notes = index_.notes();
+  const uint64_t noted = notes - notes_at_slice_;
+  notes_at_slice_ = notes;
+  uint64_t slice = std::max<uint64_t>(options_.compact_slice,
+                                      4 * std::max<uint64_t>(appended_since_slice_, noted));
   if (stream_->free_bytes() < stream_->capacity() / 16) {
     slice = UINT64_MAX;
   }
@@ -762,6 +769,7 @@ void StoreLoop::WhenIdle() {
 void StoreLoop::StartCheckpoint() {
   compacting_ = true;
   appended_since_slice_ = 0;
+  notes_at_slice_ = index_.notes();
   compact_copied_ = 0;
 }
 

@@ -661,9 +661,13 @@ TEST_P(KvDurableTest, DeletedKeysLeaveNoTombstonesBehind) {
             << " after the threads were idle (" << kRounds * kClients * kKeys << " deletes)\n";
   EXPECT_EQ(left, 0u);
   EXPECT_TRUE(c.Call({"DBSIZE"}).IsInt(kRounds));
+  // The deletes' entries left memory with their checkpoints; at most the live keys stay.
+  EXPECT_LE(InfoCount(c, "pastel_index_memory_keys"), static_cast<uint64_t>(kRounds));
   ASSERT_TRUE(server_->Restart());
   RespClient after(port());
   EXPECT_TRUE(after.Call({"DBSIZE"}).IsInt(kRounds));
+  // A clean stop checkpointed everything: the start reads the index file, loads nothing.
+  EXPECT_EQ(InfoCount(after, "pastel_index_memory_keys"), 0u);
   for (int round = 0; round < kRounds; ++round) {
     EXPECT_TRUE(after.Call({"GET", "r" + std::to_string(round) + ":c1:7"}).IsNull());
     const std::string keep = "keep" + std::to_string(round);

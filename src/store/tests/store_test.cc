@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory_resource>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -83,6 +85,83 @@ TEST(ExtentsTest, KeepsShortListsInlineAndLongOnesWholeAcrossCopiesAndMoves) {
   small.clear();
   EXPECT_TRUE(small.empty());
   EXPECT_FALSE(small == e);
+}
+
+// KeyMap against std::map over random inserts, overwrites, erases and lookups: a small key space
+// makes long probe runs that wrap around the slot array and erases that shift entries back.
+TEST(KeyMapTest, AgreesWithAModelOverRandomOperations) {
+  std::pmr::unsynchronized_pool_resource arena;
+  KeyMap map(&arena);
+  std::map<std::string, uint64_t> model;
+  std::mt19937_64 rng(7);
+  for (int op = 0; op < 400000; ++op) {
+    const uint64_t space = op < 200000 ? 64 : 5000;
+    std::string key = "key:" + std::to_string(rng() % space);
+    if (rng() % 7 == 0) {
+      key.append(40, 'x');  // longer than a string's inline buffer
+    }
+    const uint64_t seq = static_cast<uint64_t>(op) + 1;
+    switch (rng() % 4) {
+      case 0: {  // insert if absent
+        const uint64_t h = KeyMap::HashOf(key);
+        if (map.Find(key, h) == nullptr) {
+          Value v;
+          v.sequence = seq;
+          KeyMap::Entry* e = map.InsertNew(key, h, std::move(v));
+          ASSERT_EQ(e->key(), key);
+          model[key] = seq;
+        }
+        break;
+      }
+      case 1: {
+        Value v;
+        v.sequence = seq;
+        map.InsertOrAssign(key, std::move(v));
+        model[key] = seq;
+        break;
+      }
+      case 2: ASSERT_EQ(map.Erase(key), model.erase(key) == 1) << key; break;
+      default: {
+        const KeyMap::Entry* e = map.Find(key);
+        auto it = model.find(key);
+        ASSERT_EQ(e != nullptr, it != model.end()) << key;
+        if (e != nullptr) {
+          ASSERT_EQ(e->value.sequence, it->second) << key;
+        }
+      }
+    }
+    ASSERT_EQ(map.size(), model.size());
+    if (op % 50000 == 49999) {
+      std::map<std::string, uint64_t> seen;
+      map.ForEach([&](const KeyMap::Entry& e) {
+        seen.emplace(std::string(e.key()), e.value.sequence);
+        return true;
+      });
+      ASSERT_EQ(seen, model);
+      for (const auto& [k, s] : model) {
+        const KeyMap::Entry* e = map.Find(k);
+        ASSERT_NE(e, nullptr) << k;
+        ASSERT_EQ(e->value.sequence, s);
+      }
+    }
+  }
+  map.clear();
+  EXPECT_EQ(map.size(), 0u);
+  const Value* first = nullptr;
+  EXPECT_EQ(map.Find("key:1"), nullptr);
+  EXPECT_FALSE(map.Erase("key:1"));
+  for (int i = 0; i < 10000; ++i) {
+    Value v;
+    v.sequence = static_cast<uint64_t>(i) + 1;
+    map.InsertNew("n" + std::to_string(i), KeyMap::HashOf("n" + std::to_string(i)), std::move(v));
+    if (i == 0) {
+      first = &map.Find("n0")->value;
+    }
+  }
+  // An entry stays where it is while the slot array grows (16 slots, then 16384).
+  EXPECT_EQ(&map.Find("n0")->value, first);
+  EXPECT_EQ(map.Find("n9999")->value.sequence, 10000u);
+  EXPECT_EQ(map.size(), 10000u);
 }
 
 TEST(IndexTest, TheHigherSequenceWinsWhateverTheOrderOfApply) {
@@ -282,6 +361,7 @@ void Write(OpenedStore& s, uint32_t partition, uint32_t stream, const std::strin
     std::memcpy(pool.BufferData(*b), value->data(), value->size());
     v.extents.push_back({*b, 0, static_cast<uint32_t>(value->size())});
     v.length = static_cast<uint32_t>(value->size());
+    v.data_crc = ValueCrc(pool, v.extents);  // as a loop's write: a read from the tree checks it
   }
   LogStream& st = s.log->stream(stream);
   Result<uint64_t> seq = value != nullptr ? st.AppendPut(key, v.extents) : st.AppendDelete(key);
@@ -378,6 +458,84 @@ TEST(CheckpointTest, TheIndexFileAndTheLogTailRecoverTogether) {
   EXPECT_EQ(again->recovered.log.records, 0u);
   EXPECT_EQ(again->recovered.tree_live, want.size());
   EXPECT_EQ(Contents(*again), want);
+}
+
+// A checkpoint leaves the live entries it wrote in memory while the map is within the cache limit
+// (deletes leave it); later overwrites, deletes and reads find the replaced value there or in the
+// tree alike: every buffer keeps exactly one reference (Contents) and a restart recovers the same.
+TEST(CheckpointTest, SavedEntriesStayInMemoryWithinTheCacheLimitAndAnswerLikeTheTree) {
+  for (const uint64_t limit : {uint64_t{0}, uint64_t{6}, uint64_t{1000}}) {
+    SCOPED_TRACE("cache limit " + std::to_string(limit));
+    TempDir dir;
+    ASSERT_TRUE(dir.ok());
+    StoreFiles files = SmallFiles(dir);
+    files.index_cache_keys = limit;
+    std::map<std::string, std::string> want;
+    {
+      Result<OpenedStore> s = OpenOrCreate(files);
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      for (int i = 0; i < 20; ++i) {
+        const std::string k = "k" + std::to_string(i);
+        const std::string v = "value of " + k;
+        Write(*s, 0, 0, k, &v);
+        want[k] = v;
+      }
+      Write(*s, 0, 0, "k3", nullptr);
+      want.erase("k3");
+      EXPECT_EQ(s->index->map_keys(), 20u);  // 19 live, one deleted
+      Result<Index::CheckpointStep> step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
+      ASSERT_TRUE(step.ok() && step->committed) << step.status().ToString();
+      ASSERT_TRUE(s->log->stream(0).Truncate(s->log->next_sequence() - 1).ok());
+      EXPECT_EQ(s->index->unsaved_keys(), 0u);
+      EXPECT_EQ(s->tree->entries(), 19u);
+      // The delete always leaves; the live entries stay while the map is within the limit (which
+      // of them, below it, depends on the order the checkpoint took them in).
+      EXPECT_LE(s->index->map_keys(), limit);
+      if (limit == 0 || limit >= 20) {
+        EXPECT_EQ(s->index->map_keys(), std::min<uint64_t>(limit, 19));
+      }
+      EXPECT_EQ(Contents(*s), want);
+      // Overwrites and deletes of every saved key, whether memory or the tree holds it.
+      for (int i = 0; i < 20; i += 2) {
+        const std::string k = "k" + std::to_string(i);
+        const std::string v = "second value of " + k;
+        Write(*s, 0, 0, k, &v);
+        want[k] = v;
+      }
+      for (int i = 1; i < 20; i += 4) {
+        const std::string k = "k" + std::to_string(i);
+        Write(*s, 0, 0, k, nullptr);
+        want.erase(k);
+      }
+      EXPECT_EQ(s->index->live_keys(), want.size());
+      EXPECT_EQ(Contents(*s), want);
+      for (const auto& [k, v] : want) {
+        Value got;
+        ASSERT_TRUE(s->index->GetAndRetain(k, *s->pool, &got)) << k;
+        EXPECT_EQ(got.length, v.size());
+        for (const Extent& e : got.extents) {
+          ASSERT_TRUE(s->pool->Unretain(e.buffer).ok());
+        }
+      }
+      EXPECT_FALSE(s->index->Contains("k3"));
+      EXPECT_FALSE(s->index->Contains("k1"));
+      step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
+      ASSERT_TRUE(step.ok() && step->committed) << step.status().ToString();
+      EXPECT_EQ(s->tree->entries(), want.size());
+      ASSERT_TRUE(s->log->stream(0).Truncate(s->log->next_sequence() - 1).ok());
+      EXPECT_LE(s->index->map_keys(), limit);
+      EXPECT_EQ(Contents(*s), want);
+      // A tail the next start replays over the checkpoint.
+      const std::string last = "last value of k0";
+      Write(*s, 0, 0, "k0", &last);
+      want["k0"] = last;
+    }
+    Result<OpenedStore> s = OpenOrCreate(files);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_EQ(s->recovered.log.records, 1u);
+    EXPECT_EQ(Contents(*s), want);
+    EXPECT_EQ(s->index->live_keys(), want.size());
+  }
 }
 
 // Several loops: a delete is kept in the index file as a tombstone, since another loop's stream
