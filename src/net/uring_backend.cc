@@ -291,9 +291,9 @@ class UringBackend final : public BackendBase {
     size_t pool_bytes = 0;
     table_.PrepareSend(c, &pool_bytes);
     // On loopback the receiving side copies a zero-copy send's pages anyway, and the send pays
-    // for pinning them and for the notification besides (pastel-kv, pipelined GETs of 1 KiB
-    // values: 5.9-7.4 us of server CPU a GET with zero-copy sends, 2.3-3.1 us with plain ones):
-    // plain sends there unless asked (send_zc_loopback).
+    // for pinning them and for the notification besides (docs/net.md: pipelined GETs of 1 KiB
+    // values took twice the server CPU with zero-copy sends): plain sends there unless asked
+    // (send_zc_loopback).
     c.zc_in_flight = zc_supported_ && options_.send_zc_min > 0 &&
                      pool_bytes >= options_.send_zc_min &&
                      (!c.loopback || options_.send_zc_loopback);
