@@ -371,11 +371,8 @@ class Index {
   // last look at them a slice holds checkpoint_mu_ and tree_mu_ exclusive: Apply and readers
   // wait, so the entries stay where they are, unchanged.
   struct Staged {
-    KeyMap::Entry* entry;
-    std::string_view key;  // the entry's
+    KeyMap::Entry* entry;  // its key, and its value as encoded below
     std::string bytes;     // encoded Value; empty: erase the key
-    uint64_t sequence;
-    bool tombstone;  // bytes hold a tombstone
   };
   std::vector<Staged> staged_;
   // Erases up to `max` tombstones at or below every horizon; needs checkpoint_mu_ and tree_mu_.

@@ -186,7 +186,7 @@ void Index::EraseTombstone(std::string_view key, uint64_t sequence) {
   }
   const KeyMap::Entry* e = map_.Find(key);
   if (e != nullptr && e->value.deleted && e->value.sequence == sequence) {
-    map_.Erase(key);
+    map_.Erase(e);
   }
 }
 
@@ -365,9 +365,6 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
       }
       Staged& st = staged_[n++];
       st.entry = e;
-      st.key = e->key();
-      st.sequence = v.sequence;
-      st.tombstone = v.deleted && keep_tombstones_;
       if (v.deleted && !keep_tombstones_) {
         st.bytes.clear();
       } else {
@@ -380,7 +377,8 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
   Status st;
   for (; done < n; ++done) {
     const Staged& s = staged_[done];
-    st = s.bytes.empty() ? tree_->Erase(s.key) : tree_->Put(s.key, s.bytes);
+    const std::string_view key = s.entry->key();
+    st = s.bytes.empty() ? tree_->Erase(key) : tree_->Put(key, s.bytes);
     if (!st.ok()) {
       break;
     }
@@ -400,11 +398,11 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
         Note(s.entry);
         continue;
       }
-      if (s.tombstone) {
-        tombstones_.emplace(s.sequence, std::string(s.key));
+      if (v.deleted && keep_tombstones_) {
+        tombstones_.emplace(v.sequence, std::string(s.entry->key()));  // written as a tombstone
       }
       if (v.deleted || map_.size() > cache_keys_) {
-        map_.Erase(s.entry);  // s.key is gone with it
+        map_.Erase(s.entry);
       }
     }
   }
