@@ -22,7 +22,8 @@ void Type(std::string* out, const char* name, const char* type, const char* help
 std::string Metrics::Render() const {
   uint64_t req[6] = {};
   uint64_t r2 = 0, r4 = 0, r5 = 0, rx = 0, batches = 0, slots = 0, commits = 0, writes = 0,
-           full = 0, kept = 0, enobufs = 0, compactions = 0, compacted = 0, timeouts = 0;
+           full = 0, kept = 0, enobufs = 0, compactions = 0, compacted = 0, timeouts = 0,
+           full_checkpoints = 0;
   for (const LoopCounters& l : loops_) {
     for (int m = 0; m < 6; ++m) {
       req[m] += l.requests[m].load(std::memory_order_relaxed);
@@ -41,6 +42,7 @@ std::string Metrics::Render() const {
     timeouts += l.request_timeouts.load(std::memory_order_relaxed);
     compactions += l.compactions.load(std::memory_order_relaxed);
     compacted += l.compacted_records.load(std::memory_order_relaxed);
+    full_checkpoints += l.log_full_checkpoints.load(std::memory_order_relaxed);
   }
   std::string out;
   out.reserve(4096);
@@ -79,6 +81,9 @@ std::string Metrics::Render() const {
   Line(&out, "pastel_log_compactions_total", "", compactions);
   Type(&out, "pastel_log_compacted_records_total", "counter", "Records copied by compactions.");
   Line(&out, "pastel_log_compacted_records_total", "", compacted);
+  Type(&out, "pastel_log_full_checkpoints_total", "counter",
+       "Whole checkpoints run within a turn because the log stream could not take a request.");
+  Line(&out, "pastel_log_full_checkpoints_total", "", full_checkpoints);
   Type(&out, "pastel_request_timeouts_total", "counter",
        "Requests not received whole within --request-timeout (408, connection closed).");
   Line(&out, "pastel_request_timeouts_total", "", timeouts);

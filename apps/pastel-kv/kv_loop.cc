@@ -478,10 +478,18 @@ void KvLoop::Set() {
 }
 
 void KvLoop::Del() {
+  uint64_t log_bytes = 0;
   for (size_t i = 1; i < cmd_.argc; ++i) {
     if (!KeyOk(i)) {
       return;
     }
+    log_bytes += DeleteRoom(args_[i].length);
+  }
+  // Room for every key's record before the first (a key that does not exist takes none): the
+  // deletes go into one batch, or the command is refused whole.
+  if (const store::WriteOutcome w = Deletable(log_bytes); w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return;
   }
   int64_t n = 0;
   for (size_t i = 1; i < cmd_.argc; ++i) {
@@ -520,14 +528,18 @@ void KvLoop::MSet() {
     return;
   }
   uint64_t total = 0;
+  uint64_t log_bytes = 0;
   for (size_t i = 1; i < cmd_.argc; i += 2) {
     if (!KeyOk(i)) {
       return;
     }
     total += args_[i + 1].length;
+    ArgExtents(*cmd_.conn, i + 1, &body_);
+    log_bytes += RecordRoom(args_[i].length, body_.size(), args_[i + 1].length);
   }
-  // One check for the whole command, so that it is refused whole rather than in part.
-  if (const store::WriteOutcome w = Writable(total); w != store::WriteOutcome::kQueued) {
+  // One check for the whole command (buffers and log room), so that it is refused whole rather
+  // than in part, and its records go into one batch (a crash keeps all of them or none).
+  if (const store::WriteOutcome w = Writable(total, log_bytes); w != store::WriteOutcome::kQueued) {
     Refused(w);
     return;
   }
@@ -669,9 +681,12 @@ void KvLoop::Append() {
       whole.append(reinterpret_cast<const char*>(pool_.BufferData(e.buffer)) + e.offset, e.length);
     }
     store::Extents fresh;
-    if (Writable(len) != store::WriteOutcome::kQueued || !FreshValue(whole, &fresh).ok()) {
-      Refused(Writable(len) == store::WriteOutcome::kReadOnly ? store::WriteOutcome::kReadOnly
-                                                              : store::WriteOutcome::kPoolFull);
+    if (const store::WriteOutcome ww = Writable(len); ww != store::WriteOutcome::kQueued) {
+      Refused(ww);
+      return;
+    }
+    if (!FreshValue(whole, &fresh).ok()) {
+      Refused(store::WriteOutcome::kPoolFull);
       return;
     }
     w = PutOwned(key, std::move(fresh), len);
@@ -774,7 +789,19 @@ void KvLoop::FlushAll() {
     Simple("OK");
     return;
   }
-  // Every delete in this batch: one commit makes them all durable at once (or none).
+  // Every delete in one batch, so that one commit makes them all durable at once (or none), when
+  // their records fit in a log stream; more keys than that are deleted in several batches (a
+  // whole checkpoint between two, MakeLogRoom), and a crash in the middle leaves a part deleted.
+  uint64_t log_bytes = 0;
+  for (const std::string& k : keys) {
+    log_bytes += DeleteRoom(k.size());
+  }
+  if (log_bytes <= log_capacity()) {
+    if (const store::WriteOutcome w = Deletable(log_bytes); w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return;
+    }
+  }
   for (const std::string& k : keys) {
     const store::WriteOutcome w = Delete(k);
     if (w != store::WriteOutcome::kQueued) {
@@ -791,7 +818,8 @@ void KvLoop::Info() {
                  [](char ch) { return static_cast<char>(std::tolower(ch)); });
   const bool all = want == "default" || want == "all" || want == "everything";
   uint64_t reqs = 0, reads = 0, writes = 0, errors = 0, fences = 0, committed = 0, rx = 0,
-           batches = 0, slots = 0, full = 0, kept = 0, compactions = 0, starved = 0;
+           batches = 0, slots = 0, full = 0, kept = 0, compactions = 0, starved = 0,
+           full_checkpoints = 0;
   for (const store::LoopCounters& l : shared_.counters) {
     for (const auto& r : l.requests) {
       reqs += r.load(std::memory_order_relaxed);
@@ -808,6 +836,7 @@ void KvLoop::Info() {
     full += l.rejected_full.load(std::memory_order_relaxed);
     kept += l.kept.load(std::memory_order_relaxed);
     compactions += l.compactions.load(std::memory_order_relaxed);
+    full_checkpoints += l.log_full_checkpoints.load(std::memory_order_relaxed);
     starved += l.enobufs.load(std::memory_order_relaxed);
   }
   const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
@@ -836,6 +865,7 @@ void KvLoop::Info() {
     add("pastel_writes_per_fence:%.2f\r\npastel_log_compactions:%llu\r\n",
         fences == 0 ? 0.0 : static_cast<double>(committed) / static_cast<double>(fences),
         static_cast<unsigned long long>(compactions));
+    add("pastel_log_full_checkpoints:%llu\r\n", static_cast<unsigned long long>(full_checkpoints));
     add("pastel_index_tombstones:%llu\r\npastel_index_memory_keys:%llu\r\n",
         static_cast<unsigned long long>(index_.tree_tombstones()),
         static_cast<unsigned long long>(index_.map_keys()));

@@ -173,6 +173,8 @@ class LogStream {
   // Offsets are from the start of the stream; records occupy [records_begin(), tail()).
   uint64_t tail() const { return tail_; }
   static uint64_t records_begin();
+  // Bytes a record of a `key_len`-byte key naming `n_extents` extents takes in a stream.
+  static uint64_t record_bytes(size_t key_len, size_t n_extents);
   // Bytes for records in all, and still free after the tail.
   uint64_t capacity() const;
   uint64_t free_bytes() const { return size_ - tail_; }

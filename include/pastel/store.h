@@ -449,6 +449,9 @@ struct LoopCounters {
   std::atomic<uint64_t> kept{0};
   std::atomic<uint64_t> compactions{0};
   std::atomic<uint64_t> compacted_records{0};
+  // Whole checkpoints run in the middle of a turn because the active stream could not take the
+  // next command's records (MakeLogRoom).
+  std::atomic<uint64_t> log_full_checkpoints{0};
   std::atomic<uint64_t> request_timeouts{0};  // a request did not arrive whole in time
 
   void Add(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
@@ -542,7 +545,14 @@ class StoreLoop {
   void Consume(Conn& c, uint64_t n);
 
   // Whether a write of a `length`-byte value may be queued now (read-only store, pool reserve).
-  WriteOutcome Writable(uint64_t length) const;
+  // `log_bytes`: the records the command will append (RecordRoom, summed over them); with an index
+  // file, when the active stream cannot take them, the batch so far is committed and answered and
+  // a whole checkpoint empties the streams first (MakeLogRoom), so that a command is never refused
+  // for a full log that a checkpoint can empty, nor logged in part.
+  WriteOutcome Writable(uint64_t length, uint64_t log_bytes = 0);
+  // The bytes of the record of a put of `key_len` bytes whose `length`-byte value arrived in
+  // `body_extents` extents (kept in place) or will be copied (persist copy).
+  uint64_t RecordRoom(size_t key_len, size_t body_extents, uint64_t length) const;
   // Queues the write of `key` = `body` (extents within c's unconsumed bytes): kept in place or
   // copied per the persist mode, and logged. Its answer must be queued with AnswerWrite.
   WriteOutcome Put(Conn& c, std::string_view key, std::span<const Extent> body, uint64_t length);
@@ -556,6 +566,13 @@ class StoreLoop {
   WriteOutcome PutAppend(Conn& c, std::string_view key, Value old, std::span<const Extent> body,
                          uint64_t body_length);
   WriteOutcome Delete(std::string_view key);
+  // Whether deletes whose records take `log_bytes` in all (DeleteRoom, summed) may be queued now:
+  // the store is writable and the log has the room (made as Writable makes it). Deletes take no
+  // buffers: they go on when the pool is full.
+  WriteOutcome Deletable(uint64_t log_bytes);
+  static uint64_t DeleteRoom(size_t key_len);
+  // Bytes for records in the active log stream, all of them (an empty stream).
+  uint64_t log_capacity() const { return stream_->capacity(); }
   // Writes queued in this batch so far, and a visit of them in order (key, deleted).
   size_t pending_writes() const { return pending_n_; }
   void VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const;
@@ -643,7 +660,17 @@ class StoreLoop {
   // Checkpoint mode (an index file): compacting_ means a checkpoint is in progress; each turn
   // writes a slice of the index's changed entries to the tree (Index::Checkpoint), and once one
   // committed, the loop truncates its streams.
-  void CheckpointSlice();
+  // `whole`: every change at once (a clean stop, MakeLogRoom).
+  void CheckpointSlice(bool whole = false);
+  // With an index file, when the active stream has fewer than `bytes` free: commits and answers
+  // the batch so far (Finish: this loop's writes are then all in the index), submits the answers,
+  // and runs a whole checkpoint now, which truncates this loop's streams. A long turn rather than
+  // a refused write; tried once a turn when it cannot make the room.
+  void MakeLogRoom(uint64_t bytes);
+  // Writable's and Deletable's log part: MakeLogRoom, then kLogFull when the room is not there.
+  WriteOutcome LogRoom(uint64_t log_bytes);
+  // The extents a record names for a body that arrived in `body_extents` extents.
+  size_t LoggedExtents(size_t body_extents, uint64_t length) const;
   void FailCheckpoint(const Status& why);
   bool StreamsHoldRecords() const;
   // Checkpoint mode, once per turn: a loop that appended nothing for idle_checkpoint_ms starts a
@@ -663,6 +690,8 @@ class StoreLoop {
   uint64_t appended_since_slice_ = 0;  // records appended to the active stream since the last slice
   uint64_t notes_at_slice_ = 0;        // Index::notes() at the last checkpoint slice
   uint64_t appended_since_checkpoint_ = 0;
+  uint64_t turn_ = 0;                       // loop turns (Run)
+  uint64_t room_failed_turn_ = UINT64_MAX;  // the turn in which MakeLogRoom last failed
   std::atomic<uint64_t>& none_seq_;
   std::string name_;
   std::unordered_map<ConnId, Conn> conns_;

@@ -308,6 +308,10 @@ StreamHeader MakeStreamHeader(uint32_t id, uint32_t generation, uint64_t checkpo
 // ---------------------------------------------------------------------------------------------
 // LogStream
 
+uint64_t LogStream::record_bytes(size_t key_len, size_t n_extents) {
+  return RecordBytes(key_len, n_extents);
+}
+
 uint64_t LogStream::records_begin() {
   return kStreamRecordsOffset;
 }

@@ -49,6 +49,7 @@ StoreLoop::~StoreLoop() {
 Status StoreLoop::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
     Result<std::span<const RxSlot>> batch = backend_.Poll(100);
+    ++turn_;
     if (!batch.ok()) {
       return batch.status();
     }
@@ -78,11 +79,9 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
   if (index_.checkpoints() && options_.persist != PersistMode::kNone && StreamsHoldRecords() &&
       !stream_->read_only() && !pool_.read_only()) {
     // A clean stop leaves nothing to replay at the next start: a last, whole checkpoint.
-    compacting_ = true;
-    compact_copied_ = 0;
+    StartCheckpoint();
     while (compacting_) {
-      appended_since_slice_ = UINT32_MAX;
-      CheckpointSlice();
+      CheckpointSlice(/*whole=*/true);
     }
   }
   return Status::Ok();
@@ -219,7 +218,7 @@ void StoreLoop::DropConn(ConnId id) {
   conns_.erase(it);
 }
 
-WriteOutcome StoreLoop::Writable(uint64_t length) const {
+WriteOutcome StoreLoop::Writable(uint64_t length, uint64_t log_bytes) {
   if (pool_.read_only() || (options_.persist != PersistMode::kNone && stream_->read_only())) {
     return WriteOutcome::kReadOnly;
   }
@@ -228,12 +227,70 @@ WriteOutcome StoreLoop::Writable(uint64_t length) const {
     counters_.Add(counters_.rejected_full);
     return WriteOutcome::kPoolFull;
   }
+  return LogRoom(log_bytes);
+}
+
+WriteOutcome StoreLoop::Deletable(uint64_t log_bytes) {
+  if (pool_.read_only() || (options_.persist != PersistMode::kNone && stream_->read_only())) {
+    return WriteOutcome::kReadOnly;
+  }
+  return LogRoom(log_bytes);
+}
+
+uint64_t StoreLoop::DeleteRoom(size_t key_len) {
+  return LogStream::record_bytes(key_len, 0);
+}
+
+WriteOutcome StoreLoop::LogRoom(uint64_t log_bytes) {
+  if (options_.persist == PersistMode::kNone || log_bytes == 0) {
+    return WriteOutcome::kQueued;
+  }
+  MakeLogRoom(log_bytes);
+  if (stream_->free_bytes() < log_bytes) {
+    counters_.Add(counters_.rejected_full);
+    return WriteOutcome::kLogFull;  // the whole command, none of its records
+  }
   return WriteOutcome::kQueued;
+}
+
+size_t StoreLoop::LoggedExtents(size_t body_extents, uint64_t length) const {
+  // A copy fills fresh buffers (CopyToFresh): one extent per buffer.
+  return options_.persist == PersistMode::kCopy ? length / pool_.buffer_size() + 1 : body_extents;
+}
+
+uint64_t StoreLoop::RecordRoom(size_t key_len, size_t body_extents, uint64_t length) const {
+  return LogStream::record_bytes(key_len, LoggedExtents(body_extents, length));
+}
+
+void StoreLoop::MakeLogRoom(uint64_t bytes) {
+  if (options_.persist == PersistMode::kNone || !index_.checkpoints() ||
+      stream_->free_bytes() >= bytes || stream_->read_only() || room_failed_turn_ == turn_) {
+    return;
+  }
+  // The batch so far goes first: its records are in the stream and not yet in the index, which a
+  // checkpoint must hold before the stream is truncated. Its answers leave before the checkpoint.
+  Finish();
+  (void)backend_.Submit();
+  if (!compacting_) {
+    StartCheckpoint();
+  }
+  // PERSIST: as CheckpointSlice: before, this loop's streams hold its writes since the last
+  // checkpoint; after the tree's commit and the truncations, the tree alone does, and the streams
+  // are empty (a failed checkpoint leaves them as they were, and the pool read-only on a failed
+  // flush).
+  while (compacting_) {
+    CheckpointSlice(/*whole=*/true);
+  }
+  counters_.Add(counters_.log_full_checkpoints);
+  if (stream_->free_bytes() < bytes) {
+    room_failed_turn_ = turn_;  // the append refuses; no second whole checkpoint this turn
+  }
 }
 
 WriteOutcome StoreLoop::Put(Conn& c, std::string_view key, std::span<const Extent> body,
                             uint64_t length) {
-  if (WriteOutcome w = Writable(length); w != WriteOutcome::kQueued) {
+  if (WriteOutcome w = Writable(length, RecordRoom(key.size(), body.size(), length));
+      w != WriteOutcome::kQueued) {
     return w;
   }
   Value v;
@@ -253,7 +310,8 @@ WriteOutcome StoreLoop::Put(Conn& c, std::string_view key, std::span<const Exten
 }
 
 WriteOutcome StoreLoop::PutOwned(std::string_view key, Extents extents, uint64_t length) {
-  if (WriteOutcome w = Writable(length); w != WriteOutcome::kQueued) {
+  if (WriteOutcome w = Writable(length, LogStream::record_bytes(key.size(), extents.size()));
+      w != WriteOutcome::kQueued) {
     DropRefs(extents);
     return w;
   }
@@ -265,7 +323,9 @@ WriteOutcome StoreLoop::PutOwned(std::string_view key, Extents extents, uint64_t
 
 WriteOutcome StoreLoop::PutAppend(Conn& c, std::string_view key, Value old,
                                   std::span<const Extent> body, uint64_t body_length) {
-  if (WriteOutcome w = Writable(body_length); w != WriteOutcome::kQueued) {
+  const uint64_t log_bytes = LogStream::record_bytes(
+      key.size(), old.extents.size() + LoggedExtents(body.size(), body_length));
+  if (WriteOutcome w = Writable(body_length, log_bytes); w != WriteOutcome::kQueued) {
     DropRefs(old.extents);
     return w;
   }
@@ -296,8 +356,8 @@ void StoreLoop::VisitPending(
 }
 
 WriteOutcome StoreLoop::Delete(std::string_view key) {
-  if (pool_.read_only() || (options_.persist != PersistMode::kNone && stream_->read_only())) {
-    return WriteOutcome::kReadOnly;
+  if (WriteOutcome w = Deletable(DeleteRoom(key.size())); w != WriteOutcome::kQueued) {
+    return w;
   }
   Value v;
   v.deleted = true;
@@ -691,7 +751,7 @@ void StoreLoop::CompactSlice() {
   counters_.Add(counters_.compacted_records, compact_copied_);
 }
 
-void StoreLoop::CheckpointSlice() {
+void StoreLoop::CheckpointSlice(bool whole) {
   // As a compaction's scan (CompactSlice): gain on the writes, all at once when the stream is
   // nearly full. The checkpoint drains every loop's changes (one index), so the writes to gain on
   // are every loop's: this loop's appends, or the changes the index noted since the last slice,
@@ -702,7 +762,7 @@ void StoreLoop::CheckpointSlice() {
   notes_at_slice_ = notes;
   uint64_t slice = std::max<uint64_t>(options_.compact_slice,
                                       4 * std::max<uint64_t>(appended_since_slice_, noted));
-  if (stream_->free_bytes() < stream_->capacity() / 16) {
+  if (whole || stream_->free_bytes() < stream_->capacity() / 16) {
     slice = UINT64_MAX;
   }
   appended_since_slice_ = 0;

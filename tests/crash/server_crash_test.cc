@@ -23,10 +23,13 @@
 // `_index` variants give the store an index file (pastel/index.h): the loop checkpoints into it
 // instead (every 150 writes, a few slices each), and each cut recovers through it
 // (store::RecoverStore: the index file's last commit, then the log replayed over it), so cuts also
-// land inside index commits and between a commit and the log's truncation.
+// land inside index commits and between a commit and the log's truncation. The `_small_log`
+// variants shrink the streams to 8 KiB, so turns often bring more records than the stream has
+// room for: the loop commits the batch so far and checkpoints whole in the middle of the turn
+// (StoreLoop::MakeLogRoom), and cuts land there too.
 //
-// PASTEL_CRASH_TURNS (default 500) and PASTEL_CRASH_SEED (default 1) scale and vary the run; the
-// cut count is printed.
+// PASTEL_CRASH_TURNS (default 500; 200 with an index file, 120 with small streams) and
+// PASTEL_CRASH_SEED (default 1) scale and vary the run; the cut count is printed.
 
 #include <gtest/gtest.h>
 
@@ -164,6 +167,7 @@ struct Stats {
   uint64_t evicting_cuts = 0;
   uint64_t in_flight_seen = 0;         // cuts after which an unanswered write was already recovered
   uint64_t compactions = 0;            // or checkpoints, with an index file
+  uint64_t log_full_checkpoints = 0;   // whole checkpoints within a turn (a stream ran full)
   uint64_t tree_epochs = 0;            // the highest index commit a cut recovered
   uint64_t refused_after_failure = 0;  // writes answered 503 once a fence had failed
   uint64_t reads_after_failure = 0;    // GETs answered correctly once a fence had failed
@@ -177,12 +181,15 @@ class CrashHarness {
   // `checkpoints`: the store has an index file (in the MemStore's extra region, under the same
   // recording PersistOps), so the loop checkpoints into it instead of compacting the log, and
   // every cut recovers through it (store::RecoverStore).
-  CrashHarness(Protocol protocol, PersistMode mode, uint64_t seed, bool checkpoints = false)
+  // `stream_size`: 64 KiB compacts every hundred turns or so; 8 KiB, with an index file, fills a
+  // stream within a turn often enough that the loop checkpoints in the middle of turns.
+  CrashHarness(Protocol protocol, PersistMode mode, uint64_t seed, bool checkpoints = false,
+               uint64_t stream_size = 64 * 1024)
       : protocol_(protocol), mode_(mode), rng_(seed), checkpoints_(checkpoints) {
     shape_.buffer_size = 512;
     shape_.buffer_count = 4096;
     shape_.streams = 2;
-    shape_.stream_size = 64 * 1024;  // compacts every hundred turns or so
+    shape_.stream_size = stream_size;
     shape_.extra_bytes = checkpoints ? 128 * kBTreePageSize : 0;
     store_ = MemStore::Fresh(shape_);
     if (checkpoints) {
@@ -264,6 +271,8 @@ class CrashHarness {
     store_->ops().SetHook(nullptr);
     stats.turns += turns;
     stats.compactions += metrics.loop(0).compactions.load() + shared.counters[0].compactions.load();
+    stats.log_full_checkpoints += metrics.loop(0).log_full_checkpoints.load() +
+                                  shared.counters[0].log_full_checkpoints.load();
     for (uint32_t i = 0; i < kConns; ++i) {
       EXPECT_TRUE(outstanding_[IdOf(i)].empty()) << "requests left unanswered on conn " << i;
     }
@@ -591,28 +600,35 @@ struct CrashParam {
   Protocol protocol;
   PersistMode mode;
   bool checkpoints = false;  // an index file: checkpoints instead of log compaction
+  uint64_t stream_size = 64 * 1024;
 };
 
 std::string CrashParamName(const ::testing::TestParamInfo<CrashParam>& i) {
   return std::string(i.param.protocol == Protocol::kHttp ? "httpd_" : "kv_") +
          (i.param.mode == PersistMode::kInPlace ? "inplace" : "copy") +
-         (i.param.checkpoints ? "_index" : "");
+         (i.param.checkpoints ? "_index" : "") +
+         (i.param.stream_size < 64 * 1024 ? "_small_log" : "");
 }
 
 void PrintTo(const CrashParam& p, std::ostream* os) {
   *os << (p.protocol == Protocol::kHttp ? "httpd " : "kv ")
       << (p.mode == PersistMode::kInPlace ? "inplace" : "copy")
-      << (p.checkpoints ? " with an index file" : "");
+      << (p.checkpoints ? " with an index file" : "")
+      << (p.stream_size < 64 * 1024 ? " and 8 KiB log streams" : "");
 }
 
 class ServerCrashTest : public ::testing::TestWithParam<CrashParam> {};
 
 TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
   // A cut with an index file also recovers it: those runs take fewer turns by default.
-  const uint64_t turns = EnvU64("PASTEL_CRASH_TURNS", GetParam().checkpoints ? 200 : 500);
+  // Small log streams add checkpoints within turns, and take fewer turns again.
+  const uint64_t turns = EnvU64("PASTEL_CRASH_TURNS", GetParam().stream_size < 64 * 1024 ? 120
+                                                      : GetParam().checkpoints           ? 200
+                                                                                         : 500);
   const uint64_t seed = EnvU64("PASTEL_CRASH_SEED", 1);
   Stats stats;
-  CrashHarness h(GetParam().protocol, GetParam().mode, seed, GetParam().checkpoints);
+  CrashHarness h(GetParam().protocol, GetParam().mode, seed, GetParam().checkpoints,
+                 GetParam().stream_size);
   h.Run(turns, stats);
   std::cout << "[ server   ] seed " << seed << ": " << stats.turns << " turns, " << stats.requests
             << " requests, " << stats.acknowledged << " acknowledged, " << stats.cuts
@@ -622,10 +638,14 @@ TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
             << (GetParam().checkpoints ? " checkpoints (index commits up to epoch " +
                                              std::to_string(stats.tree_epochs) + ")"
                                        : " compactions")
-            << ", 0 acknowledged writes lost\n";
+            << ", " << stats.log_full_checkpoints
+            << " of them within a turn (a stream ran full), 0 acknowledged writes lost\n";
   RecordProperty("cuts", std::to_string(stats.cuts));
   EXPECT_GT(stats.acknowledged, turns) << "the workload acknowledged too little to test anything";
   EXPECT_GE(stats.compactions, turns / 250) << "the cuts met too few compactions";
+  if (GetParam().stream_size < 64 * 1024) {
+    EXPECT_GE(stats.log_full_checkpoints, 1u) << "the cuts met no checkpoint within a turn";
+  }
 }
 
 TEST_P(ServerCrashTest, FailedFenceTurnsTheStoreReadOnlyAndAcknowledgesNothingMore) {
@@ -634,7 +654,7 @@ TEST_P(ServerCrashTest, FailedFenceTurnsTheStoreReadOnlyAndAcknowledgesNothingMo
   // write.
   Stats stats;
   CrashHarness h(GetParam().protocol, GetParam().mode, EnvU64("PASTEL_CRASH_SEED", 1) + 100,
-                 GetParam().checkpoints);
+                 GetParam().checkpoints, GetParam().stream_size);
   h.FailFencesFromTurn(100);
   h.Run(200, stats);
   std::cout << "[ server   ] failed fence at turn 100: " << stats.acknowledged
@@ -646,15 +666,18 @@ TEST_P(ServerCrashTest, FailedFenceTurnsTheStoreReadOnlyAndAcknowledgesNothingMo
   EXPECT_GT(stats.reads_after_failure, 50u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Servers, ServerCrashTest,
-                         ::testing::Values(CrashParam{Protocol::kHttp, PersistMode::kInPlace},
-                                           CrashParam{Protocol::kHttp, PersistMode::kCopy},
-                                           CrashParam{Protocol::kResp, PersistMode::kInPlace},
-                                           CrashParam{Protocol::kResp, PersistMode::kCopy},
-                                           CrashParam{Protocol::kHttp, PersistMode::kInPlace, true},
-                                           CrashParam{Protocol::kResp, PersistMode::kInPlace, true},
-                                           CrashParam{Protocol::kResp, PersistMode::kCopy, true}),
-                         CrashParamName);
+INSTANTIATE_TEST_SUITE_P(
+    Servers, ServerCrashTest,
+    ::testing::Values(CrashParam{Protocol::kHttp, PersistMode::kInPlace},
+                      CrashParam{Protocol::kHttp, PersistMode::kCopy},
+                      CrashParam{Protocol::kResp, PersistMode::kInPlace},
+                      CrashParam{Protocol::kResp, PersistMode::kCopy},
+                      CrashParam{Protocol::kHttp, PersistMode::kInPlace, true},
+                      CrashParam{Protocol::kResp, PersistMode::kInPlace, true},
+                      CrashParam{Protocol::kResp, PersistMode::kCopy, true},
+                      CrashParam{Protocol::kHttp, PersistMode::kInPlace, true, 8 * 1024},
+                      CrashParam{Protocol::kResp, PersistMode::kInPlace, true, 8 * 1024}),
+    CrashParamName);
 
 }  // namespace
 }  // namespace pastel
