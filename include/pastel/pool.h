@@ -136,8 +136,15 @@ class Pool {
   struct alignas(64) Partition {
     uint32_t first = 0;
     uint32_t count = 0;
-    uint32_t local_head = kNoBuffer;  // owner thread only
-    uint32_t local_len = 0;           // owner thread only
+    // Buffers freed and taken back from return_head: allocated first, so that the buffers in
+    // use stay as few pages as the load needs (caches, TLB, and no first-touch page faults of a
+    // fresh pool file while recycled buffers are at hand). Owner thread only.
+    uint32_t local_head = kNoBuffer;
+    uint32_t local_len = 0;
+    // Free buffers not allocated since the pool was opened, in index order: taken one at a time,
+    // only when no freed buffer is at hand. Owner thread only.
+    uint32_t fresh_head = kNoBuffer;
+    uint32_t fresh_len = 0;
     // Lock-free LIFO of buffers freed by any thread. Pushers CAS (acq_rel); the owner takes the
     // whole stack with exchange (acquire), which pairs with the pushers' release.
     std::atomic<uint32_t> return_head{kNoBuffer};

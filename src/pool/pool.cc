@@ -305,12 +305,10 @@ Result<uint32_t> Pool::Allocate(uint32_t partition, BufferState to) {
     return Status::FailedPrecondition("pool is recovering: no allocation before FinishRecovery");
   }
   Partition& part = parts_[partition];
-  if (part.local_head == kNoBuffer) {
+  if (part.local_head == kNoBuffer &&
+      part.return_head.load(std::memory_order_relaxed) != kNoBuffer) {
     // Pairs with the acq_rel CAS of PushFree: the links of every taken buffer are visible.
     const uint32_t head = part.return_head.exchange(kNoBuffer, std::memory_order_acquire);
-    if (head == kNoBuffer) {
-      return Status::NoSpace("pool partition " + std::to_string(partition) + " has no free buffer");
-    }
     uint32_t n = 0;
     for (uint32_t i = head; i != kNoBuffer; i = next_[i]) {
       ++n;
@@ -319,9 +317,18 @@ Result<uint32_t> Pool::Allocate(uint32_t partition, BufferState to) {
     part.local_head = head;
     part.local_len = n;
   }
-  const uint32_t idx = part.local_head;
-  part.local_head = next_[idx];
-  --part.local_len;
+  uint32_t idx = kNoBuffer;
+  if (part.local_head != kNoBuffer) {
+    idx = part.local_head;
+    part.local_head = next_[idx];
+    --part.local_len;
+  } else if (part.fresh_head != kNoBuffer) {
+    idx = part.fresh_head;
+    part.fresh_head = next_[idx];
+    --part.fresh_len;
+  } else {
+    return Status::NoSpace("pool partition " + std::to_string(partition) + " has no free buffer");
+  }
   uint32_t expect = Word(BufferState::kFree, 0);
   // Invariant: a buffer on a free list is free; anything else is a broken ownership protocol.
   const bool was_free =
@@ -418,12 +425,14 @@ Status Pool::FinishRecovery() {
   for (Partition& part : parts_) {
     part.local_head = kNoBuffer;
     part.local_len = 0;
+    part.fresh_head = kNoBuffer;
+    part.fresh_len = 0;
     for (uint32_t i = part.count; i-- > 0;) {
       const uint32_t idx = part.first + i;
       if (StateOf(meta_[idx].load(std::memory_order_acquire)) == BufferState::kFree) {
-        next_[idx] = part.local_head;
-        part.local_head = idx;
-        ++part.local_len;
+        next_[idx] = part.fresh_head;
+        part.fresh_head = idx;
+        ++part.fresh_len;
         Poison(idx, true);
       }
     }
@@ -454,7 +463,8 @@ PoolCounts Pool::Counts() const {
 }
 
 uint32_t Pool::FreeInPartition(uint32_t p) const {
-  return parts_[p].local_len + parts_[p].return_len.load(std::memory_order_relaxed);
+  return parts_[p].local_len + parts_[p].fresh_len +
+         parts_[p].return_len.load(std::memory_order_relaxed);
 }
 
 void Pool::SetReadOnly(const Status& why) {
