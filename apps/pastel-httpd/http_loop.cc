@@ -120,6 +120,13 @@ void HttpLoop::HandleDelete(Conn& c, const http::RequestHead& h) {
     Text(c, 405, "not a key\n", false);
     return;
   }
+  // A store that takes no writes refuses every DELETE (503), of a key it holds or not, as it
+  // refuses every other write; otherwise the log has room for the record from here on.
+  if (const store::WriteOutcome w = Deletable(DeleteRoom(h.target.size()));
+      w != store::WriteOutcome::kQueued) {
+    Refused(c, w);
+    return;
+  }
   if (!Exists(h.target)) {
     Text(c, 404, "not found\n", false);
     return;

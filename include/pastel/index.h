@@ -34,6 +34,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -85,6 +86,15 @@ class BTree {
 
   // Inserts or replaces. Durable only after the next Commit.
   Status Put(std::string_view key, std::string_view value);
+  struct KeyValue {
+    std::string_view key;
+    std::string_view value;
+  };
+  // As Put for each entry, in order; the keys must increase strictly. The entries that land in
+  // one leaf are put with one copy, decode and encode of it (a leaf that would overflow, and a
+  // value kept in overflow pages, go through Put). Stops at the first failure, with *done set to
+  // the entries put (all of them when it returns OK). Durable only after the next Commit.
+  Status PutSorted(std::span<const KeyValue> entries, size_t* done);
   // Removes `key`; *erased (when given) says whether it was there. Durable after the next Commit.
   Status Erase(std::string_view key, bool* erased = nullptr);
   // The value of `key` as the tree is now (committed or not), copied into *value.

@@ -184,6 +184,9 @@ class KeyMap {
 
   Entry* Find(std::string_view key) const { return Find(key, HashOf(key)); }
   Entry* Find(std::string_view key, uint64_t hash) const;
+  // Asks the CPU to bring in what Finds of these hashes will read: every hash's home slot, then
+  // the entries those slots hold, so that the Finds that follow wait on no memory.
+  void Prefetch(std::span<const uint64_t> hashes) const;
   // Adds `key`, which the map must not hold (`hash`: HashOf(key)).
   Entry* InsertNew(std::string_view key, uint64_t hash, Value v);
   Entry* InsertOrAssign(std::string_view key, Value v);
@@ -263,6 +266,9 @@ class Index {
   // Installs `v` for `key` unless the present entry has a higher sequence. Returns the value that
   // lost (the old one, or `v` itself when it was older), whose references the caller drops.
   Value Apply(std::string_view key, Value v);
+  // Before a batch of Applies: prefetches the map's slots and entries of these key hashes
+  // (KeyMap::HashOf).
+  void Prefetch(std::span<const uint64_t> hashes) const;
 
   // True when the entry of `key` (live or tombstone) was made by the write of `sequence`: the
   // record of that write is still needed (compaction keeps it).
@@ -373,8 +379,23 @@ class Index {
   struct Staged {
     KeyMap::Entry* entry;  // its key, and its value as encoded below
     std::string bytes;     // encoded Value; empty: erase the key
+    // The key's first 16 bytes as two big-endian words (zeros past its end): a slice is sorted
+    // by key (so that the tree takes each leaf's keys at once, BTree::PutSorted) mostly without
+    // reaching the keys themselves.
+    uint64_t prefix[2];
   };
   std::vector<Staged> staged_;
+  std::vector<BTree::KeyValue> run_;  // a sorted run of the slice's puts
+  // The first slice of a checkpoint sorts unsaved_ (descending: slices take from its back), so
+  // that each slice's keys are a narrow range of the tree and share leaves; notes taken during
+  // the checkpoint are pushed after it, unsorted. (Under checkpoint_mu_.)
+  bool unsaved_sorted_ = false;
+  struct SortKey {
+    uint64_t prefix[2];
+    KeyMap::Entry* entry;
+  };
+  std::vector<SortKey> sort_keys_;
+  void SortUnsaved();  // under checkpoint_mu_, no other lock held
   // Erases up to `max` tombstones at or below every horizon; needs checkpoint_mu_ and tree_mu_.
   Status EraseTombstones(size_t max, uint64_t* erased);
 
@@ -705,6 +726,7 @@ class StoreLoop {
   static constexpr size_t kPendingFilterWords = 64;
   uint64_t pending_filter_[kPendingFilterWords] = {};
   static size_t FilterWord(size_t hash) { return (hash >> 6) % kPendingFilterWords; }
+  std::vector<uint64_t> batch_hashes_;  // the batch's key hashes, for Index::Prefetch
   std::span<PendingWrite> Batch() { return {pending_.data(), pending_n_}; }
   std::span<const PendingWrite> Batch() const { return {pending_.data(), pending_n_}; }
   Extents copy_;  // scratch

@@ -761,6 +761,91 @@ Status BTree::Put(std::string_view key, std::string_view value) {
   }
 }
 
+Status BTree::PutSorted(std::span<const KeyValue> entries, size_t* done) {
+  *done = 0;
+  size_t i = 0;
+  while (i < entries.size()) {
+    const KeyValue& first = entries[i];
+    if (root_ == 0 || first.key.empty() || first.key.size() > kBTreeMaxKey ||
+        first.value.size() > kBTreeMaxInline) {
+      // The first leaf, a key Put refuses, a value in overflow pages: Put's own way.
+      PASTEL_RETURN_IF_ERROR(Put(first.key, first.value));
+      *done = ++i;
+      continue;
+    }
+    if (!failed_.ok()) {
+      return failed_;
+    }
+    if (FreeCount() < 3 * height_ + 3) {  // as Put: path copies, splits, a new root
+      return Status::NoSpace("index file is full (" + std::to_string(pages_) + " pages)");
+    }
+    Result<uint32_t> leaf = WritablePath(first.key);
+    if (!leaf.ok()) {
+      return leaf.status();
+    }
+    const uint32_t n = *leaf;
+    // The leaf holds the keys below the separator that follows its path (none: up to the end).
+    std::string_view bound;
+    bool bounded = false;
+    for (size_t k = path_.size(); k-- > 0 && !bounded;) {
+      const uint8_t* inner = Page(path_[k].page);
+      if (path_[k].slot + 1 < Count(inner)) {
+        bound = EntryAt(inner, path_[k].slot + 1).key;
+        bounded = true;
+      }
+    }
+    const auto in_leaf = [&](const KeyValue& e) {
+      return !(bounded && e.key >= bound) && e.key >= first.key;
+    };
+    if (i + 1 == entries.size() || !in_leaf(entries[i + 1])) {
+      PASTEL_RETURN_IF_ERROR(Put(first.key, first.value));  // alone in its leaf: Put's fast paths
+      *done = ++i;
+      continue;
+    }
+    Decode(n, &items_);
+    size_t bytes = ItemsBytes(items_, 0, items_.size(), true);
+    size_t j = i;
+    for (; j < entries.size(); ++j) {
+      const KeyValue& e = entries[j];
+      // Past the leaf, below it (the entries out of order: Put finds its leaf), or Put's case.
+      if ((j > i && !in_leaf(e)) || e.key.empty() || e.key.size() > kBTreeMaxKey ||
+          e.value.size() > kBTreeMaxInline) {
+        break;
+      }
+      const auto at =
+          std::lower_bound(items_.begin(), items_.end(), e.key,
+                           [](const Item& it, std::string_view k) { return it.key < k; });
+      const bool found = at != items_.end() && at->key == e.key;
+      const size_t add = found ? e.value.size() : EntryBytes(e.key, e.value.size());
+      const size_t drop = found ? at->val.size() : 0;
+      if (bytes + add - drop > kBTreeNodeSpace) {
+        break;  // Put splits the leaf
+      }
+      bytes = bytes + add - drop;
+      Item item;
+      item.key = e.key;
+      item.val = e.value;
+      if (found) {
+        FreeValue(*at);
+        *at = item;
+      } else {
+        items_.insert(at, item);
+        ++entries_;
+      }
+    }
+    if (j > i) {
+      // PERSIST: none. The leaf is this epoch's copy (WritablePath), which the committed root does
+      // not reach; Commit checksums and flushes it.
+      Encode(n, kBTreeLeaf, 0, items_, 0, items_.size());
+      *done = i = j;
+      continue;
+    }
+    PASTEL_RETURN_IF_ERROR(Put(first.key, first.value));  // the leaf splits
+    *done = ++i;
+  }
+  return Status::Ok();
+}
+
 Status BTree::Erase(std::string_view key, bool* erased) {
   if (erased != nullptr) {
     *erased = false;

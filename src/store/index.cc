@@ -131,6 +131,11 @@ bool Index::Contains(std::string_view key) const {
   return v != nullptr && !v->deleted;
 }
 
+void Index::Prefetch(std::span<const uint64_t> hashes) const {
+  std::shared_lock lock(mu_);
+  map_.Prefetch(hashes);
+}
+
 Value Index::Apply(std::string_view key, Value v) {
   std::shared_lock tl(tree_mu_);
   std::unique_lock lock(mu_);
@@ -341,10 +346,67 @@ uint64_t Index::unsaved_keys() const {
   return unsaved_.size();
 }
 
+namespace {
+
+// The first 16 bytes of `key` as two big-endian words, zeros past its end: comparing the words
+// orders keys as memcmp does, up to ties (which compare the keys: KeyLess).
+void SetKeyPrefix(std::string_view key, uint64_t out[2]) {
+  uint8_t b[16] = {};
+  std::memcpy(b, key.data(), std::min<size_t>(key.size(), sizeof b));
+  for (int w = 0; w < 2; ++w) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) {
+      v = (v << 8) | b[w * 8 + i];
+    }
+    out[w] = v;
+  }
+}
+
+// Key order of two keys with their prefixes (SetKeyPrefix).
+bool KeyLess(const uint64_t a[2], const KeyMap::Entry* ae, const uint64_t b[2],
+             const KeyMap::Entry* be) {
+  if (a[0] != b[0]) {
+    return a[0] < b[0];
+  }
+  if (a[1] != b[1]) {
+    return a[1] < b[1];
+  }
+  return ae->key() < be->key();
+}
+
+}  // namespace
+
+void Index::SortUnsaved() {
+  {
+    std::shared_lock lock(mu_);
+    sort_keys_.resize(unsaved_.size());
+    for (size_t i = 0; i < unsaved_.size(); ++i) {
+      sort_keys_[i].entry = unsaved_[i];
+    }
+  }
+  // Without mu_, so that the loops go on meanwhile: an entry's key never changes, and an unsaved
+  // entry stays in the map until a checkpoint wrote it (invariant 9), which only this caller,
+  // under checkpoint_mu_, does. The loops only push notes after these.
+  for (SortKey& k : sort_keys_) {
+    SetKeyPrefix(k.entry->key(), k.prefix);
+  }
+  std::sort(sort_keys_.begin(), sort_keys_.end(), [](const SortKey& a, const SortKey& b) {
+    return KeyLess(b.prefix, b.entry, a.prefix, a.entry);  // descending: slices take the back
+  });
+  std::unique_lock lock(mu_);
+  for (size_t i = 0; i < sort_keys_.size(); ++i) {
+    unsaved_[i] = sort_keys_[i].entry;
+  }
+  unsaved_sorted_ = true;
+}
+
 Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
   std::lock_guard cl(checkpoint_mu_);
   if (!checkpoints()) {
     return Status::FailedPrecondition("no index file to checkpoint into");
+  }
+  if (!unsaved_sorted_) {
+    SortUnsaved();
   }
   // The slice changes the tree: readers and Apply wait for it (a slice is bounded by `max`).
   std::unique_lock tl(tree_mu_);
@@ -365,6 +427,7 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
       }
       Staged& st = staged_[n++];
       st.entry = e;
+      SetKeyPrefix(e->key(), st.prefix);
       if (v.deleted && !keep_tombstones_) {
         st.bytes.clear();
       } else {
@@ -373,15 +436,28 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
     }
     drained = unsaved_.empty();
   }
-  size_t done = 0;
+  // In key order: consecutive puts that land in one leaf are written with one copy, decode and
+  // encode of it. The slice's keys are distinct (an entry is noted once), so the order of their
+  // writes does not matter.
+  std::sort(staged_.begin(), staged_.begin() + static_cast<std::ptrdiff_t>(n),
+            [](const Staged& a, const Staged& b) {
+              return KeyLess(a.prefix, a.entry, b.prefix, b.entry);
+            });
+  size_t done = 0;  // staged_[0, done) are in the tree
   Status st;
-  for (; done < n; ++done) {
-    const Staged& s = staged_[done];
-    const std::string_view key = s.entry->key();
-    st = s.bytes.empty() ? tree_->Erase(key) : tree_->Put(key, s.bytes);
-    if (!st.ok()) {
-      break;
+  while (done < n && st.ok()) {
+    if (staged_[done].bytes.empty()) {
+      st = tree_->Erase(staged_[done].entry->key());
+      done += st.ok() ? 1 : 0;
+      continue;
     }
+    run_.clear();
+    for (size_t i = done; i < n && !staged_[i].bytes.empty(); ++i) {
+      run_.push_back({staged_[i].entry->key(), staged_[i].bytes});
+    }
+    size_t put = 0;
+    st = tree_->PutSorted(run_, &put);
+    done += put;
   }
   {
     std::unique_lock lock(mu_);
@@ -424,6 +500,7 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
   std::shared_lock commit_lock(tree_mu_);
   PASTEL_RETURN_IF_ERROR(tree_->Commit({sequence, 0, 0, 0}));
   step.committed = true;
+  unsaved_sorted_ = false;  // the next checkpoint sorts what was noted since
   return step;
 }
 

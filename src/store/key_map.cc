@@ -30,6 +30,24 @@ KeyMap::Entry* KeyMap::Find(std::string_view key, uint64_t hash) const {
   }
 }
 
+void KeyMap::Prefetch(std::span<const uint64_t> hashes) const {
+  if (slots_.empty()) {
+    return;
+  }
+  const size_t mask = slots_.size() - 1;
+  for (const uint64_t h : hashes) {
+    __builtin_prefetch(&slots_[h & mask]);
+  }
+  // By now the first slots are in: their entries' Value and key (the key follows the Value).
+  for (const uint64_t h : hashes) {
+    const Slot& s = slots_[h & mask];
+    if (s.entry != nullptr && s.hash == h) {
+      __builtin_prefetch(s.entry);
+      __builtin_prefetch(reinterpret_cast<const char*>(s.entry) + sizeof(Entry));
+    }
+  }
+}
+
 void KeyMap::Place(uint64_t hash, Entry* e) {
   const size_t mask = slots_.size() - 1;
   size_t i = hash & mask;

@@ -35,6 +35,7 @@ StoreLoop::StoreLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
   extents_.reserve(4096);
   text_.reserve(64 * 1024);
   pending_.reserve(1024);
+  batch_hashes_.reserve(1024);
   dirty_.reserve(1024);
 }
 
@@ -391,7 +392,7 @@ WriteOutcome StoreLoop::Record(std::string_view key, Value v) {
   }
   PendingWrite& pw = pending_[pending_n_++];
   pw.key.assign(key);
-  pw.hash = std::hash<std::string_view>{}(key);
+  pw.hash = KeyMap::HashOf(key);  // the filter below, and Index::Prefetch
   pending_filter_[FilterWord(pw.hash)] |= uint64_t{1} << (pw.hash & 63);
   pw.value = std::move(v);
   return WriteOutcome::kQueued;
@@ -636,6 +637,13 @@ void StoreLoop::Finish() {
     }
   }
   // Now the writes enter the shared index, in order; the values they replace are released.
+  if (durable && pending_n_ > 1) {
+    batch_hashes_.clear();
+    for (const PendingWrite& pw : Batch()) {
+      batch_hashes_.push_back(pw.hash);  // KeyMap::HashOf(pw.key)
+    }
+    index_.Prefetch(batch_hashes_);
+  }
   for (PendingWrite& pw : Batch()) {
     if (!durable) {
       DropRefs(pw.value.extents);

@@ -247,6 +247,75 @@ TEST(BTreeTest, RandomOperationsMatchAStdMap) {
   EXPECT_GE(max_height, 3u);
 }
 
+// PutSorted (a checkpoint's slice, sorted) against a std::map: batches of random sizes, in
+// order and now and then out of order, with new keys, overwrites of every size, values in overflow
+// pages, leaves that fill and split in the middle of a batch, and erases between the batches.
+TEST(BTreeTest, SortedBatchesOfPutsMatchAStdMap) {
+  const uint64_t seed = testing::TestSeed();
+  std::mt19937_64 rng(seed);
+  std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+  MemTree t(16384);
+  Model model;
+  uint64_t batched = 0;
+  for (int round = 0; round < 600; ++round) {
+    const uint64_t space = round < 300 ? 500 + static_cast<uint64_t>(round) * 20 : 6000;
+    std::map<std::string, std::string> batch;
+    const size_t n = 1 + rng() % (rng() % 4 == 0 ? 600 : 40);
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t id = rng() % space;
+      batch[KeyOf(id)] = ValueOf(rng, id);
+    }
+    std::vector<BTree::KeyValue> entries;
+    for (const auto& [k, v] : batch) {
+      entries.push_back({k, v});
+    }
+    if (rng() % 10 == 0) {
+      std::shuffle(entries.begin(), entries.end(), rng);  // still right, only slower
+    }
+    size_t done = 0;
+    const Status st = t.tree->PutSorted(entries, &done);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    ASSERT_EQ(done, entries.size());
+    batched += done;
+    std::string got;
+    for (const auto& [k, v] : batch) {
+      ASSERT_TRUE(t.tree->Get(k, &got)) << k;  // found where a lookup goes: in its leaf
+      ASSERT_EQ(got, v) << k;
+      model[k] = v;
+    }
+    ASSERT_EQ(t.tree->entries(), model.size()) << "round " << round;
+    for (int e = 0; e < 20; ++e) {
+      const std::string key = KeyOf(rng() % space);
+      bool erased = false;
+      ASSERT_TRUE(t.tree->Erase(key, &erased).ok());
+      ASSERT_EQ(erased, model.erase(key) == 1);
+    }
+    if (round % 50 == 49) {
+      ASSERT_EQ(Contents(*t.tree), model) << "round " << round;
+      ASSERT_TRUE(t.tree->Commit({static_cast<uint64_t>(round), 0, 0, 0}).ok());
+      t.Reopen();  // the committed state, checked as it opens
+      ASSERT_EQ(Contents(*t.tree), model) << "after reopening, round " << round;
+    }
+  }
+  std::printf("%llu entries put in batches, %zu in the tree, height %u\n",
+              static_cast<unsigned long long>(batched), model.size(), t.tree->height());
+  EXPECT_GE(t.tree->height(), 3u);
+  // An empty batch does nothing.
+  size_t done = 1;
+  ASSERT_TRUE(t.tree->PutSorted({}, &done).ok());
+  EXPECT_EQ(done, 0u);
+  // A key Put refuses stops the batch there, with what came before it put.
+  const std::string ok_key = KeyOf(1);
+  const std::string too_long(kBTreeMaxKey + 1, 'z');
+  const std::vector<BTree::KeyValue> bad = {{ok_key, "before"}, {too_long, "x"}, {"zz", "after"}};
+  EXPECT_EQ(t.tree->PutSorted(bad, &done).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(done, 1u);
+  std::string v;
+  ASSERT_TRUE(t.tree->Get(ok_key, &v));
+  EXPECT_EQ(v, "before");
+  EXPECT_FALSE(t.tree->Get("zz", &v));
+}
+
 TEST(BTreeTest, AFullFileRefusesPutsWithoutChangeAndDeletesMakeRoom) {
   MemTree t(24);
   Model model;
