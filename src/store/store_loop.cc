@@ -247,6 +247,9 @@ WriteOutcome StoreLoop::LogRoom(uint64_t log_bytes) {
     return WriteOutcome::kQueued;
   }
   MakeLogRoom(log_bytes);
+  if (pool_.read_only() || stream_->read_only()) {
+    return WriteOutcome::kReadOnly;  // a commit or checkpoint in MakeLogRoom failed
+  }
   if (stream_->free_bytes() < log_bytes) {
     counters_.Add(counters_.rejected_full);
     return WriteOutcome::kLogFull;  // the whole command, none of its records
@@ -272,6 +275,9 @@ void StoreLoop::MakeLogRoom(uint64_t bytes) {
   // checkpoint must hold before the stream is truncated. Its answers leave before the checkpoint.
   Finish();
   (void)backend_.Submit();
+  if (stream_->read_only() || pool_.read_only()) {
+    return;  // the batch's commit failed: nothing more is written (the caller refuses)
+  }
   if (!compacting_) {
     StartCheckpoint();
   }
