@@ -379,6 +379,8 @@ bool KeyLess(const uint64_t a[2], const KeyMap::Entry* ae, const uint64_t b[2],
 void Index::SortUnsaved() {
   {
     std::shared_lock lock(mu_);
+    // Sized as unsaved_ is, so that it grows only when unsaved_ did (no allocation once warm).
+    sort_keys_.reserve(unsaved_.capacity());
     sort_keys_.resize(unsaved_.size());
     for (size_t i = 0; i < unsaved_.size(); ++i) {
       sort_keys_[i].entry = unsaved_[i];
@@ -452,6 +454,7 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
       continue;
     }
     run_.clear();
+    run_.reserve(staged_.size());  // grows only with staged_ (no allocation once warm)
     for (size_t i = done; i < n && !staged_[i].bytes.empty(); ++i) {
       run_.push_back({staged_[i].entry->key(), staged_[i].bytes});
     }
