@@ -246,7 +246,9 @@ WriteOutcome StoreLoop::LogRoom(uint64_t log_bytes) {
   if (options_.persist == PersistMode::kNone || log_bytes == 0) {
     return WriteOutcome::kQueued;
   }
-  MakeLogRoom(log_bytes);
+  if (log_bytes <= stream_->capacity()) {
+    MakeLogRoom(log_bytes);  // (more than a whole stream: no checkpoint can make the room)
+  }
   if (pool_.read_only() || stream_->read_only()) {
     return WriteOutcome::kReadOnly;  // a commit or checkpoint in MakeLogRoom failed
   }
