@@ -51,7 +51,8 @@ class Listeners {
 };
 
 struct ServerOptions {
-  http::Limits limits;
+  // The target is the key: above the log's limit a request is refused (414), as pastel-httpd does.
+  http::Limits limits{.max_target = kMaxKeyLen};
   // A request (head and body) must arrive whole within this many milliseconds of its first bytes,
   // else 408 and the connection is closed (slowloris). Idle connections are not timed out. 0: none.
   uint32_t request_timeout_ms = 30000;

@@ -97,8 +97,8 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Stores `value` under `key` (1..1024 bytes). OK only once the value and its record are durable.
-  // kNoSpace: partition `thread` or log stream `thread` is full (nothing changed);
+  // Stores `value` under `key` (1..kMaxKeyLen bytes). OK only once the value and its record are
+  // durable. kNoSpace: partition `thread` or log stream `thread` is full (nothing changed);
   // kReadOnly: a persist step failed (now or earlier); kInvalidArgument: the value spans more
   // buffers than one log record can name.
   Status Put(uint32_t thread, std::string_view key, std::string_view value);

@@ -8,7 +8,7 @@ namespace pastel::httpd {
 namespace {
 
 constexpr std::string_view kOctets = "application/octet-stream";
-constexpr std::string_view kReadOnly = "store is read-only after a failed flush\n";
+constexpr std::string_view kReadOnly = "store is read-only after a failed flush or checkpoint\n";
 
 bool Reserved(std::string_view target) {
   return target == "/" || target == "/health" || target == "/metrics";

@@ -28,7 +28,9 @@ using store::PersistMode;
 using store::Value;
 
 struct LoopOptions : store::StoreOptions {
-  http::Limits limits;
+  // The target is the key: above the store's limit a request is refused (414) before its body is
+  // read.
+  http::Limits limits{.max_target = store::kMaxKeyBytes};
 };
 
 class HttpLoop : public store::StoreLoop {

@@ -23,7 +23,7 @@ std::string Metrics::Render() const {
   uint64_t req[6] = {};
   uint64_t r2 = 0, r4 = 0, r5 = 0, rx = 0, batches = 0, slots = 0, commits = 0, writes = 0,
            full = 0, kept = 0, enobufs = 0, compactions = 0, compacted = 0, timeouts = 0,
-           full_checkpoints = 0;
+           full_checkpoints = 0, checkpoint_failures = 0;
   for (const LoopCounters& l : loops_) {
     for (int m = 0; m < 6; ++m) {
       req[m] += l.requests[m].load(std::memory_order_relaxed);
@@ -43,6 +43,7 @@ std::string Metrics::Render() const {
     compactions += l.compactions.load(std::memory_order_relaxed);
     compacted += l.compacted_records.load(std::memory_order_relaxed);
     full_checkpoints += l.log_full_checkpoints.load(std::memory_order_relaxed);
+    checkpoint_failures += l.checkpoint_failures.load(std::memory_order_relaxed);
   }
   std::string out;
   out.reserve(4096);
@@ -84,6 +85,9 @@ std::string Metrics::Render() const {
   Type(&out, "pastel_log_full_checkpoints_total", "counter",
        "Whole checkpoints run within a turn because the log stream could not take a request.");
   Line(&out, "pastel_log_full_checkpoints_total", "", full_checkpoints);
+  Type(&out, "pastel_checkpoint_failures_total", "counter",
+       "Checkpoints that failed: index file full (retried), or another cause (read-only).");
+  Line(&out, "pastel_checkpoint_failures_total", "", checkpoint_failures);
   Type(&out, "pastel_request_timeouts_total", "counter",
        "Requests not received whole within --request-timeout (408, connection closed).");
   Line(&out, "pastel_request_timeouts_total", "", timeouts);

@@ -15,13 +15,17 @@ namespace {
 constexpr std::string_view kFailed =
     "-MISCONF a flush failed: pastel-kv is read-only and this write was not made durable\r\n";
 constexpr std::string_view kReadOnly =
-    "MISCONF a flush failed earlier: pastel-kv is read-only (reads go on)";
+    "MISCONF pastel-kv is read-only after a failed flush or checkpoint (reads go on; INFO "
+    "persistence says why)";
 // Above this many extents an APPEND copies the value into fresh buffers (a log record names a
 // bounded number of extents, and each one costs a send).
 // A value read from the index file that fails its data checksum (StoreLoop::lookup_damaged).
 constexpr std::string_view kDamaged =
     "ERR the stored value of this key fails its checksum (damaged pool file)";
 constexpr size_t kMaxAppendExtents = 32;
+// A key above the store's limit, refused before anything is written.
+constexpr std::string_view kKeyTooLong = "ERR key longer than 1024 bytes";
+static_assert(kMaxKeyBytes == 1024, "kKeyTooLong names the store's key limit");
 constexpr size_t kMaxValueBytes = size_t{512} << 20;
 
 // Strict decimal int64, as Redis' string2ll: optional '-', no '+', no spaces, no leading zeros.
@@ -311,8 +315,7 @@ void KvLoop::BulkValue(const Value& v) {
 
 bool KvLoop::KeyOk(size_t i) {
   if (args_[i].length == 0 || args_[i].length > kMaxKeyBytes) {
-    Err(args_[i].length == 0 ? "ERR empty keys are not supported by pastel-kv"
-                             : "ERR key longer than 512 bytes");
+    Err(args_[i].length == 0 ? "ERR empty keys are not supported by pastel-kv" : kKeyTooLong);
     return false;
   }
   return true;
@@ -819,7 +822,7 @@ void KvLoop::Info() {
   const bool all = want == "default" || want == "all" || want == "everything";
   uint64_t reqs = 0, reads = 0, writes = 0, errors = 0, fences = 0, committed = 0, rx = 0,
            batches = 0, slots = 0, full = 0, kept = 0, compactions = 0, starved = 0,
-           full_checkpoints = 0;
+           full_checkpoints = 0, checkpoint_failures = 0;
   for (const store::LoopCounters& l : shared_.counters) {
     for (const auto& r : l.requests) {
       reqs += r.load(std::memory_order_relaxed);
@@ -837,6 +840,7 @@ void KvLoop::Info() {
     kept += l.kept.load(std::memory_order_relaxed);
     compactions += l.compactions.load(std::memory_order_relaxed);
     full_checkpoints += l.log_full_checkpoints.load(std::memory_order_relaxed);
+    checkpoint_failures += l.checkpoint_failures.load(std::memory_order_relaxed);
     starved += l.enobufs.load(std::memory_order_relaxed);
   }
   const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
@@ -865,7 +869,15 @@ void KvLoop::Info() {
     add("pastel_writes_per_fence:%.2f\r\npastel_log_compactions:%llu\r\n",
         fences == 0 ? 0.0 : static_cast<double>(committed) / static_cast<double>(fences),
         static_cast<unsigned long long>(compactions));
-    add("pastel_log_full_checkpoints:%llu\r\n", static_cast<unsigned long long>(full_checkpoints));
+    add("pastel_log_full_checkpoints:%llu\r\npastel_checkpoint_failures:%llu\r\n",
+        static_cast<unsigned long long>(full_checkpoints),
+        static_cast<unsigned long long>(checkpoint_failures));
+    if (pool_.read_only()) {
+      std::string why = pool_.read_only_reason().ToString();
+      std::replace_if(
+          why.begin(), why.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
+      out += "pastel_read_only_reason:" + why + "\r\n";
+    }
     add("pastel_index_tombstones:%llu\r\npastel_index_memory_keys:%llu\r\n",
         static_cast<unsigned long long>(index_.tree_tombstones()),
         static_cast<unsigned long long>(index_.map_keys()));

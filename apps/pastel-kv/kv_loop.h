@@ -28,8 +28,8 @@ using store::Index;
 using store::PersistMode;
 using store::Value;
 
-// Keys longer than this are refused (the persistent index's limit).
-inline constexpr size_t kMaxKeyBytes = 512;
+// Keys longer than this are refused up front (the store's limit).
+using store::kMaxKeyBytes;
 
 // requests[] of store::LoopCounters, by kind of command.
 enum class CommandKind : uint8_t { kRead = 0, kWrite = 1, kOther = 2, kError = 3 };

@@ -17,7 +17,7 @@ enum class Method : uint8_t { kGet, kHead, kPost, kPut, kDelete, kOther };
 struct Limits {
   size_t max_head = 8192;        // request line + headers + blank line; beyond: 431
   uint64_t max_body = 1u << 20;  // Content-Length beyond: 413
-  size_t max_target = 1024;      // request target (the key) beyond: 414
+  size_t max_target = 1024;      // request target beyond: 414 (servers: the store's key limit)
 };
 
 struct RequestHead {

@@ -4,7 +4,9 @@
 //
 // Keys are byte strings of 1..kBTreeMaxKey bytes, ordered by memcmp; values are byte strings of up
 // to kBTreeMaxValue bytes (the store keeps there a value's extents in pool buffers, never the value
-// itself). Values longer than kBTreeMaxInline live in a chain of overflow pages.
+// itself). A value is kept in its leaf entry when BTreeInlineValue says so (at most kBTreeMaxInline
+// bytes, and with its key at most kBTreeMaxInlineEntry); a longer one lives in a chain of overflow
+// pages.
 //
 // Crash consistency by copy-on-write (shadow paging): the file is an array of 4 KiB pages; page 0
 // holds two superblock slots, each naming a root page and the commit epoch that wrote it. Between
@@ -45,8 +47,17 @@
 namespace pastel {
 
 inline constexpr size_t kBTreePageSize = 4096;
-inline constexpr size_t kBTreeMaxKey = 512;
-inline constexpr size_t kBTreeMaxInline = 512;  // longer values go to overflow pages
+// The longest key. It must hold every key the store's log can hold (the store asserts it): a key
+// the log took and the tree refused would stop every checkpoint, and with it log truncation.
+inline constexpr size_t kBTreeMaxKey = 1024;
+inline constexpr size_t kBTreeMaxInline = 512;        // longer values go to overflow pages
+inline constexpr size_t kBTreeMaxInlineEntry = 1280;  // key + inline value bytes at most
+// Whether a value of `value_len` bytes under a key of `key_len` bytes is kept in its leaf entry
+// (else in overflow pages). For keys of up to 512 bytes this is value_len <= kBTreeMaxInline, as in
+// files written before keys could be longer.
+constexpr bool BTreeInlineValue(size_t key_len, size_t value_len) {
+  return value_len <= kBTreeMaxInline && key_len + value_len <= kBTreeMaxInlineEntry;
+}
 inline constexpr size_t kBTreeMaxValue = 1 << 20;
 inline constexpr size_t kBTreeUserWords = 4;
 
@@ -147,9 +158,9 @@ class BTree {
   static size_t ItemsBytes(const std::vector<Item>& items, size_t begin, size_t end, bool leaf);
   // Where to split items that do not fit one node.
   static size_t SplitPoint(const std::vector<Item>& items, bool leaf);
-  // The bytes a leaf entry stores for `value`: the value itself, or (longer than
-  // kBTreeMaxInline) a reference, written to `ref`, to the overflow pages it was copied to.
-  Result<std::string_view> StoreValue(std::string_view value, char* ref);
+  // The bytes a leaf entry under `key` stores for `value`: the value itself, or (not
+  // BTreeInlineValue) a reference, written to `ref`, to the overflow pages it was copied to.
+  Result<std::string_view> StoreValue(std::string_view key, std::string_view value, char* ref);
   void FreeValue(const Item& it);
   // Gathers the overflow chain of a leaf entry's reference into *out.
   std::string_view ReadOverflow(const uint8_t* ref, std::string* out) const;

@@ -48,6 +48,12 @@ namespace pastel::store {
 
 enum class PersistMode : uint8_t { kNone, kCopy, kInPlace };
 
+// The longest key the store holds: the owner of the limit that every protocol asks (a request with
+// a longer key is refused before anything is written). The log's record holds it and the index
+// file takes every key the log can hold, so a checkpoint never meets a key it cannot write.
+inline constexpr size_t kMaxKeyBytes = kMaxKeyLen;
+static_assert(kMaxKeyLen <= kBTreeMaxKey, "the index must take every key the log holds");
+
 // A value's extents. Up to kInline of them are kept inline, so that the request path makes,
 // copies and drops the Value of a write or a read without allocating: a value of up to
 // (kInline - 1) buffers' bytes received at any offset spans at most kInline buffers. A longer
@@ -473,6 +479,9 @@ struct LoopCounters {
   // Whole checkpoints run in the middle of a turn because the active stream could not take the
   // next command's records (MakeLogRoom).
   std::atomic<uint64_t> log_full_checkpoints{0};
+  // Checkpoints that failed: out of index space (retried later), or for any other reason (the store
+  // then turns read-only).
+  std::atomic<uint64_t> checkpoint_failures{0};
   std::atomic<uint64_t> request_timeouts{0};  // a request did not arrive whole in time
 
   void Add(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }

@@ -292,7 +292,8 @@ Status BTree::Verify(const BTreeSuper& sb) {
                        "entry " + std::to_string(i) + " value length " + std::to_string(val_len));
           }
           body = ovf ? kBTreeOverflowRef : val_len;
-          if (key_len == 0 || key_len > kBTreeMaxKey || (!ovf && val_len > kBTreeMaxInline)) {
+          if (key_len == 0 || key_len > kBTreeMaxKey ||
+              (!ovf && !BTreeInlineValue(key_len, val_len))) {
             return bad(f.page, "entry " + std::to_string(i) + " key length " +
                                    std::to_string(key_len) + " value length " +
                                    std::to_string(val_len));
@@ -340,7 +341,7 @@ Status BTree::Verify(const BTreeSuper& sb) {
           continue;
         }
         const uint32_t total = Load32(e.body + 4);
-        if (total <= kBTreeMaxInline || total > kBTreeMaxValue) {
+        if (BTreeInlineValue(key_len, total) || total > kBTreeMaxValue) {
           return bad(f.page,
                      "entry " + std::to_string(i) + " overflow length " + std::to_string(total));
         }
@@ -534,8 +535,9 @@ size_t BTree::SplitPoint(const std::vector<Item>& items, bool leaf) {
   return best;
 }
 
-Result<std::string_view> BTree::StoreValue(std::string_view value, char* ref) {
-  if (value.size() <= kBTreeMaxInline) {
+Result<std::string_view> BTree::StoreValue(std::string_view key, std::string_view value,
+                                           char* ref) {
+  if (BTreeInlineValue(key.size(), value.size())) {
     return value;
   }
   // Written back to front so that each page knows its successor.
@@ -633,7 +635,7 @@ Status BTree::Put(std::string_view key, std::string_view value) {
     return failed_;
   }
   const size_t overflow_pages =
-      value.size() <= kBTreeMaxInline
+      BTreeInlineValue(key.size(), value.size())
           ? 0
           : (value.size() + kBTreeOverflowPayload - 1) / kBTreeOverflowPayload;
   // Path copies, one split per level and a new root, and the value's pages: checked first, so a
@@ -643,14 +645,14 @@ Status BTree::Put(std::string_view key, std::string_view value) {
     return Status::NoSpace("index file is full (" + std::to_string(pages_) + " pages)");
   }
   char ref[kBTreeOverflowRef];
-  Result<std::string_view> stored = StoreValue(value, ref);
+  Result<std::string_view> stored = StoreValue(key, value, ref);
   if (!stored.ok()) {
     return stored.status();
   }
   Item item;
   item.key = key;
   item.val = *stored;
-  item.overflow = value.size() > kBTreeMaxInline;
+  item.overflow = !BTreeInlineValue(key.size(), value.size());
 
   if (root_ == 0) {
     Result<uint32_t> leaf = AllocPage();
@@ -767,7 +769,7 @@ Status BTree::PutSorted(std::span<const KeyValue> entries, size_t* done) {
   while (i < entries.size()) {
     const KeyValue& first = entries[i];
     if (root_ == 0 || first.key.empty() || first.key.size() > kBTreeMaxKey ||
-        first.value.size() > kBTreeMaxInline) {
+        !BTreeInlineValue(first.key.size(), first.value.size())) {
       // The first leaf, a key Put refuses, a value in overflow pages: Put's own way.
       PASTEL_RETURN_IF_ERROR(Put(first.key, first.value));
       *done = ++i;
@@ -809,7 +811,7 @@ Status BTree::PutSorted(std::span<const KeyValue> entries, size_t* done) {
       const KeyValue& e = entries[j];
       // Past the leaf, below it (the entries out of order: Put finds its leaf), or Put's case.
       if ((j > i && !in_leaf(e)) || e.key.empty() || e.key.size() > kBTreeMaxKey ||
-          e.value.size() > kBTreeMaxInline) {
+          !BTreeInlineValue(e.key.size(), e.value.size())) {
         break;
       }
       const auto at =

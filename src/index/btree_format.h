@@ -1,6 +1,7 @@
 #pragma once
 // The byte layout of an index file (docs/formats/index.md). Little-endian, as the CPU stores it.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -78,10 +79,14 @@ inline constexpr size_t kBTreeOverflowPayload = kBTreePageSize - kBTreeNodeHeade
 inline constexpr size_t kBTreeEntryHeader = 4;
 inline constexpr size_t kBTreeSlot = 2;
 inline constexpr size_t kBTreeNodeSpace = kBTreePageSize - kBTreeNodeHeader;
-// The largest entry (with its slot): a node of three always fits, so a split of an overfull node
-// at its byte midpoint leaves two nodes that fit.
+// The largest entry (with its slot): an inline value with its key, a longest key with an overflow
+// reference, or a longest separator with its child. A node of three always fits, so a split of an
+// overfull node at its byte midpoint leaves two nodes that fit.
 inline constexpr size_t kBTreeMaxEntry =
-    kBTreeSlot + kBTreeEntryHeader + kBTreeMaxKey + kBTreeMaxInline;
+    kBTreeSlot + kBTreeEntryHeader +
+    std::max(kBTreeMaxInlineEntry, kBTreeMaxKey + std::max<size_t>(kBTreeOverflowRef, 4));
 static_assert(3 * kBTreeMaxEntry <= kBTreeNodeSpace);
+static_assert(kBTreeMaxKey <= kBTreeMaxInlineEntry);
+static_assert(kBTreeMaxKey < 0x10000 && kBTreeMaxInline < kBTreeValOverflow);
 
 }  // namespace pastel

@@ -860,14 +860,23 @@ bool StoreLoop::StreamsHoldRecords() const {
 
 void StoreLoop::FailCheckpoint(const Status& why) {
   compacting_ = false;
-  // Writes go on until the stream is full; try again once it has grown by a sixteenth.
+  counters_.Add(counters_.checkpoint_failures);
+  // Out of space (the index file is full): writes go on until the stream is full, then are refused
+  // (507, -OOM) while deletes and overwrites can still shrink what the next checkpoint writes; try
+  // again once the stream has grown by a sixteenth.
   compact_retry_tail_ = stream_->tail() + stream_->capacity() / 16;
-  if (why.code() == StatusCode::kReadOnly || why.code() == StatusCode::kIoError) {
-    pool_.SetReadOnly(why);  // a failed flush or fence: nothing more is acknowledged
+  if (why.code() != StatusCode::kNoSpace) {
+    // Anything else (a failed flush or fence, an entry the tree refused, damage) would fail again
+    // at every retry and stop truncation for good, and the writes would end in a 507 loop: the
+    // store turns read-only at once, saying why (reads go on).
+    pool_.SetReadOnly(why.code() == StatusCode::kReadOnly || why.code() == StatusCode::kIoError
+                          ? why
+                          : Status::ReadOnly("checkpoint failed: " + why.ToString()));
   }
   static std::atomic<bool> reported{false};
   if (!reported.exchange(true)) {
-    std::fprintf(stderr, "%s: checkpoint failed: %s\n", name_.c_str(), why.ToString().c_str());
+    std::fprintf(stderr, "%s: checkpoint failed: %s%s\n", name_.c_str(), why.ToString().c_str(),
+                 why.code() == StatusCode::kNoSpace ? "" : " (the store is read-only)");
   }
 }
 

@@ -680,7 +680,7 @@ int RunIndexDump(const IndexDumpOptions& o) {
       return false;
     }
     std::cout << "key " << Quoted(key) << " value_len " << value.size()
-              << (value.size() > kBTreeMaxInline ? " overflow" : "") << '\n';
+              << (BTreeInlineValue(key.size(), value.size()) ? "" : " overflow") << '\n';
     if (o.values) {
       const std::string_view head = value.substr(0, kValuePreviewBytes);
       std::cout << HexPreview({reinterpret_cast<const uint8_t*>(head.data()), head.size()}, "    ");

@@ -168,6 +168,80 @@ TEST(BTreeTest, KeyAndValueLimitsAreClearErrors) {
   EXPECT_EQ(v, std::string(kBTreeMaxInline, 'v'));
 }
 
+// Keys as long as the store's log holds (kBTreeMaxKey) with values around the inline bound,
+// which shrinks as keys grow (BTreeInlineValue): leaves and inner nodes of such entries split,
+// separators of up to kBTreeMaxKey bytes move up, and the file verifies on every reopen. (The tree
+// once refused keys above 512 bytes that the log took, and every checkpoint failed after one.)
+TEST(BTreeTest, KeysUpToTheLongestWithValuesAroundTheInlineBound) {
+  static_assert(kBTreeMaxKey >= 1024);
+  EXPECT_TRUE(BTreeInlineValue(512, kBTreeMaxInline));
+  EXPECT_FALSE(BTreeInlineValue(1, kBTreeMaxInline + 1));
+  EXPECT_TRUE(BTreeInlineValue(kBTreeMaxKey, kBTreeMaxInlineEntry - kBTreeMaxKey));
+  EXPECT_FALSE(BTreeInlineValue(kBTreeMaxKey, kBTreeMaxInlineEntry - kBTreeMaxKey + 1));
+  MemTree t(4096);
+  Model model;
+  const size_t key_lens[] = {1, 511, 512, 513, 701, 1000, 1023, kBTreeMaxKey};
+  const size_t val_lens[] = {0, 1, 255, 256, 257, 280, 281, 511, 512, 513, 767, 768, 5000};
+  std::mt19937_64 rng(testing::TestSeed());
+  const auto key_of = [](size_t len, int n) {
+    std::string k(len, static_cast<char>('a' + n % 26));
+    const std::string tag = std::to_string(n) + "/";
+    k.replace(0, std::min(len, tag.size()), tag.substr(0, std::min(len, tag.size())));
+    return k;
+  };
+  const auto value_of = [&](size_t len) {
+    std::string v(len, '\0');
+    for (char& c : v) {
+      c = static_cast<char>(rng());
+    }
+    return v;
+  };
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    // One at a time (Put)...
+    for (int n = 0; n < 12; ++n) {
+      for (const size_t kl : key_lens) {
+        const std::string k = key_of(kl, n);
+        const std::string v = value_of(val_lens[rng() % std::size(val_lens)]);
+        ASSERT_TRUE(t.tree->Put(k, v).ok()) << "key " << kl << " value " << v.size();
+        model[k] = v;
+      }
+    }
+    // ... and as a checkpoint writes them (PutSorted, increasing keys).
+    std::map<std::string, std::string> batch;
+    for (int n = 12; n < 40; ++n) {
+      for (const size_t kl : key_lens) {
+        batch[key_of(kl, n)] = value_of(val_lens[rng() % std::size(val_lens)]);
+      }
+    }
+    std::vector<BTree::KeyValue> entries;
+    for (const auto& [k, v] : batch) {
+      entries.push_back({k, v});
+      model[k] = v;
+    }
+    size_t done = 0;
+    ASSERT_TRUE(t.tree->PutSorted(entries, &done).ok());
+    EXPECT_EQ(done, entries.size());
+    // Some erased.
+    for (int n = 0; n < 40; n += 3) {
+      const std::string k = key_of(key_lens[(n + round) % std::size(key_lens)], n);
+      bool erased = false;
+      ASSERT_TRUE(t.tree->Erase(k, &erased).ok());
+      EXPECT_EQ(erased, model.erase(k) == 1) << k.size();
+    }
+    ASSERT_TRUE(t.tree->Commit({}).ok());
+    t.Reopen();  // verifies every reachable page
+    EXPECT_GE(t.tree->Stats().height, 2u);
+    ASSERT_EQ(t.tree->Stats().entries, model.size());
+    ASSERT_TRUE(Contents(*t.tree) == model);
+    std::string v;
+    for (const auto& [k, want] : model) {
+      ASSERT_TRUE(t.tree->Get(k, &v)) << k.size();
+      ASSERT_EQ(v, want) << k.size();
+    }
+  }
+}
+
 TEST(BTreeTest, OverflowChainsAreFreedWhenReplacedOrErased) {
   MemTree t(64);
   const uint64_t base = t.tree->Stats().pages_in_use;

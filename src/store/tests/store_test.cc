@@ -349,23 +349,28 @@ TEST(OpenOrCreateTest, ErrorsNameTheStepThatFailed) {
   EXPECT_EQ(s.status().message().rfind("open log: ", 0), 0u) << s.status().ToString();
 }
 
-// What a loop does for one write: the value in a fresh buffer of `partition`, its record
-// committed on `stream`, then the index entry (the replaced value's references dropped).
+// What a loop does for one write: the value in fresh buffers of `partition` (`pieces` extents, as
+// a value received in several segments), its record committed on `stream`, then the index entry
+// (the replaced value's references dropped).
 void Write(OpenedStore& s, uint32_t partition, uint32_t stream, const std::string& key,
-           const std::string* value) {
+           const std::string* value, size_t pieces = 1) {
   Pool& pool = *s.pool;
   Value v;
   if (value != nullptr) {
-    Result<uint32_t> b = pool.Allocate(partition);
-    ASSERT_TRUE(b.ok());
-    std::memcpy(pool.BufferData(*b), value->data(), value->size());
-    v.extents.push_back({*b, 0, static_cast<uint32_t>(value->size())});
+    for (size_t p = 0, at = 0; p < pieces; ++p) {
+      const size_t len = p + 1 == pieces ? value->size() - at : value->size() / pieces;
+      Result<uint32_t> b = pool.Allocate(partition);
+      ASSERT_TRUE(b.ok());
+      std::memcpy(pool.BufferData(*b), value->data() + at, len);
+      v.extents.push_back({*b, 0, static_cast<uint32_t>(len)});
+      at += len;
+    }
     v.length = static_cast<uint32_t>(value->size());
     v.data_crc = ValueCrc(pool, v.extents);  // as a loop's write: a read from the tree checks it
   }
   LogStream& st = s.log->stream(stream);
   Result<uint64_t> seq = value != nullptr ? st.AppendPut(key, v.extents) : st.AppendDelete(key);
-  ASSERT_TRUE(seq.ok());
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
   ASSERT_TRUE(st.Commit().ok());
   for (const Extent& e : v.extents) {
     ASSERT_TRUE(pool.Retain(e.buffer).ok());  // the record's reference (App -> Retained)
@@ -451,6 +456,59 @@ TEST(CheckpointTest, TheIndexFileAndTheLogTailRecoverTogether) {
     Result<Index::CheckpointStep> step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
     ASSERT_TRUE(step.ok() && step->committed);
     EXPECT_EQ(s->tree->entries(), 100u);  // k1 erased (one loop: no tombstone), k200 added
+    ASSERT_TRUE(s->log->stream(0).Truncate(s->log->next_sequence() - 1).ok());
+  }
+  Result<OpenedStore> again = OpenOrCreate(files);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->recovered.log.records, 0u);
+  EXPECT_EQ(again->recovered.tree_live, want.size());
+  EXPECT_EQ(Contents(*again), want);
+}
+
+// Every key the log holds, up to kMaxKeyBytes, is checkpointed into the index file, whether it
+// comes from a loop's write or from a log written before (recovery): the tree once refused keys
+// above 512 bytes, every checkpoint failed after one such write, and the log could never be
+// truncated again (every later write refused, also after a restart).
+TEST(CheckpointTest, EveryKeyTheLogHoldsIsCheckpointedAndRecovered) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const StoreFiles files = SmallFiles(dir);
+  std::map<std::string, std::string> want;
+  const auto key_of = [](size_t len, char c) { return std::string(len, c); };
+  {
+    Result<OpenedStore> s = OpenOrCreate(files);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    char c = 'a';
+    for (const size_t len : {size_t{1}, size_t{512}, size_t{513}, size_t{701}, kMaxKeyBytes}) {
+      for (const size_t pieces : {size_t{1}, size_t{3}, size_t{24}}) {  // index values of all sizes
+        const std::string k = key_of(len, c++);
+        const std::string v = "value of a key of " + std::to_string(len) + " bytes in " +
+                              std::to_string(pieces) + " pieces";
+        Write(*s, 0, 0, k, &v, pieces);
+        want[k] = v;
+      }
+    }
+    // Not checkpointed: the next open finds these keys in the log only.
+  }
+  {
+    Result<OpenedStore> s = OpenOrCreate(files);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_EQ(s->recovered.log.records, want.size());
+    EXPECT_EQ(Contents(*s), want);
+    Result<Index::CheckpointStep> step =
+        s->index->Checkpoint(UINT64_MAX, s->log->next_sequence() - 1);
+    ASSERT_TRUE(step.ok()) << step.status().ToString();
+    ASSERT_TRUE(step->committed);
+    EXPECT_EQ(s->tree->entries(), want.size());
+    ASSERT_TRUE(s->log->stream(0).Truncate(s->log->next_sequence() - 1).ok());
+    // And from a loop's write after recovery.
+    const std::string k = key_of(kMaxKeyBytes, 'z');
+    const std::string v = "written after recovery, in as many pieces as the first";
+    Write(*s, 0, 0, k, &v, 24);
+    want[k] = v;
+    step = s->index->Checkpoint(UINT64_MAX, s->log->next_sequence() - 1);
+    ASSERT_TRUE(step.ok()) << step.status().ToString();
+    ASSERT_TRUE(step->committed);
     ASSERT_TRUE(s->log->stream(0).Truncate(s->log->next_sequence() - 1).ok());
   }
   Result<OpenedStore> again = OpenOrCreate(files);
