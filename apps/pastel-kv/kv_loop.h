@@ -1,6 +1,9 @@
 #pragma once
 // One event loop of pastel-kv: the Redis protocol (RESP2) over a store::StoreLoop, which owns the
-// connections, the group commit, the answers' order and log compaction (pastel/store.h).
+// connections, the group commit, the answers' order and checkpoints (pastel/store.h).
+//
+// A command is found in the command table (commands.h: name, arity, flag bits, handler) and its
+// handler, a member function in the file of its family, runs it.
 //
 // Commands are parsed in place in the receive buffers (resp::ParseCommand); a SET keeps the
 // value's buffers and logs them, and its +OK (like every write's answer) goes out only after the
@@ -13,9 +16,12 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <set>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "commands.h"
 #include "pastel/log.h"
 #include "pastel/net.h"
 #include "pastel/pool.h"
@@ -27,9 +33,6 @@ namespace pastel::kv {
 using store::Index;
 using store::PersistMode;
 using store::Value;
-
-// Keys longer than this are refused up front (the store's limit).
-using store::kMaxKeyBytes;
 
 // requests[] of store::LoopCounters, by kind of command.
 enum class CommandKind : uint8_t { kRead = 0, kWrite = 1, kOther = 2, kError = 3 };
@@ -96,22 +99,45 @@ class KvLoop : public store::StoreLoop {
   void WriteOk(std::string_view ok);
   void BulkValue(const Value& v);  // takes over v's references
 
-  // Commands.
+  // The commands: one member function per row of the command table (commands.h), in the file of
+  // its family. Each one answers exactly once (or, for a write, queues its answer with WriteOk).
+  friend std::span<const CommandSpec> Commands();
+  // kv_strings.cc
   void Get();
   void Set();
-  void Del();
-  void Exists();
-  void MSet();
   void MGet();
-  void IncrBy(int64_t delta, bool from_arg);
+  void MSet();
+  void Incr();
+  void Decr();
+  void IncrBy();
+  void DecrBy();
   void Strlen();
   void Append();
-  void Keys(bool scan);
-  void FlushAll();
+  // kv_keyspace.cc
+  void Del();
+  void Exists();
+  void Keys();
+  void Scan();
+  void DbSize();
+  void FlushAll();  // FLUSHALL and FLUSHDB
+  void Type();
+  void Ttl();  // TTL and PTTL
+  // kv_server.cc
+  void Ping();
+  void Echo();
+  void Select();
+  void Quit();
   void Info();
   void CommandCmd();
   void Config();
   void Client();
+
+  // INCR, DECR, INCRBY, DECRBY: adds sign * (1, or argument 2 when `from_arg`).
+  void AddTo(int64_t sign, bool from_arg);
+  // The live keys matching `pattern` as this loop sees them (its batch's writes included).
+  void LiveKeys(std::string_view pattern, std::set<std::string>* keys) const;
+  // KEYS' answer (or SCAN's, with the cursor 0 before it).
+  void AnswerKeys(const std::set<std::string>& keys, bool scan);
   // Reads a whole value (a small one: INCR) into `out`; false when too long.
   bool ReadValue(const Value& v, size_t max, std::string* out) const;
   bool KeyOk(size_t i);

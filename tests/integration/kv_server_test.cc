@@ -464,6 +464,45 @@ TEST_P(KvTest, ServerCommands) {
   EXPECT_TRUE(c.Call({"CONFIG", "SET", "save", ""}).IsErr("ERR CONFIG SET is not supported"));
 }
 
+// Every command the server lists (its command table) answers when called with its least number
+// of arguments, pipelined: a row without a working handler would leave the pipeline waiting.
+TEST_P(KvTest, EveryCommandOfTheTableAnswers) {
+  StartServer();
+  RespClient c(port());
+  ASSERT_TRUE(c.connected());
+  const Reply all = c.Call({"COMMAND"});
+  ASSERT_EQ(all.type, '*') << all.Describe();
+  ASSERT_GE(all.elems.size(), 28u);
+  std::string pipeline;
+  std::vector<std::string> sent;
+  for (const Reply& row : all.elems) {
+    ASSERT_EQ(row.elems.size(), 6u) << row.Describe();
+    const std::string name = row.elems[0].str;
+    const int64_t arity = row.elems[1].integer;
+    ASSERT_NE(arity, 0) << name;
+    if (name == "quit") {
+      continue;  // closes the connection: last
+    }
+    std::vector<std::string> args = {name};
+    for (int64_t i = 1; i < (arity > 0 ? arity : -arity); ++i) {
+      args.push_back("arg" + std::to_string(i));
+    }
+    const std::vector<std::string_view> views(args.begin(), args.end());
+    pipeline += RespCommand(views);
+    sent.push_back(name);
+  }
+  ASSERT_TRUE(c.Send(pipeline));
+  for (const std::string& name : sent) {
+    const Reply r = c.Read();
+    EXPECT_NE(r.type, 0) << name << " was not answered: " << r.Describe();
+    EXPECT_FALSE(r.IsErr("ERR unknown command")) << name << ": " << r.Describe();
+    EXPECT_FALSE(r.IsErr("ERR wrong number of arguments")) << name << ": " << r.Describe();
+  }
+  EXPECT_TRUE(c.Call({"PING"}).Is("PONG")) << "the connection after the pipeline";
+  EXPECT_TRUE(c.Call({"QUIT"}).Is("OK"));
+  EXPECT_TRUE(c.PeerClosed());
+}
+
 TEST_P(KvTest, ValuesOfEverySizeAndByteRoundTrip) {
   StartServer();
   RespClient c(port());

@@ -1,0 +1,122 @@
+// The command table (commands.h): the rows, and the lookup by name.
+
+#include "commands.h"
+
+#include <array>
+#include <cstddef>
+#include <iterator>
+
+#include "kv_loop.h"
+
+namespace pastel::kv {
+namespace {
+
+constexpr uint32_t kW = kCmdWrite;
+constexpr uint32_t kR = kCmdReadOnly;
+constexpr uint32_t kM = kCmdDenyOom;
+constexpr uint32_t kF = kCmdFast;
+constexpr uint32_t kA = kCmdAdmin;
+constexpr uint32_t kL = kCmdLoading | kCmdStale;
+
+// Slots of the lookup table: a power of two, at least twice the rows (short probes), and a row
+// index + 1 fits its byte.
+constexpr size_t kSlots = 256;
+
+constexpr char Lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// FNV-1a of the name's bytes in lower case.
+constexpr uint64_t NameHash(std::string_view name) {
+  uint64_t h = 1469598103934665603ull;
+  for (const char c : name) {
+    h = (h ^ static_cast<unsigned char>(Lower(c))) * 1099511628211ull;
+  }
+  return h;
+}
+
+bool SameName(std::string_view row, std::string_view name) {
+  if (row.size() != name.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < row.size(); ++i) {
+    if (row[i] != Lower(name[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view CommandFlagName(uint32_t bit) {
+  static constexpr std::string_view kNames[kCmdFlagCount] = {
+      "write", "readonly", "denyoom", "admin", "fast", "loading", "stale"};
+  return bit < kCmdFlagCount ? kNames[bit] : std::string_view();
+}
+
+// A friend of KvLoop: the rows name its private handlers.
+std::span<const CommandSpec> Commands() {
+  static constexpr CommandSpec kTable[] = {
+      // Strings (kv_strings.cc).
+      {"get", 2, kR | kF, 1, 1, 1, &KvLoop::Get},
+      {"set", -3, kW | kM, 1, 1, 1, &KvLoop::Set},
+      {"mget", -2, kR | kF, 1, -1, 1, &KvLoop::MGet},
+      {"mset", -3, kW | kM, 1, -1, 2, &KvLoop::MSet},
+      {"incr", 2, kW | kM | kF, 1, 1, 1, &KvLoop::Incr},
+      {"decr", 2, kW | kM | kF, 1, 1, 1, &KvLoop::Decr},
+      {"incrby", 3, kW | kM | kF, 1, 1, 1, &KvLoop::IncrBy},
+      {"decrby", 3, kW | kM | kF, 1, 1, 1, &KvLoop::DecrBy},
+      {"strlen", 2, kR | kF, 1, 1, 1, &KvLoop::Strlen},
+      {"append", 3, kW | kM | kF, 1, 1, 1, &KvLoop::Append},
+      // Keyspace (kv_keyspace.cc).
+      {"del", -2, kW, 1, -1, 1, &KvLoop::Del},
+      {"exists", -2, kR | kF, 1, -1, 1, &KvLoop::Exists},
+      {"keys", 2, kR, 0, 0, 0, &KvLoop::Keys},
+      {"scan", -2, kR, 0, 0, 0, &KvLoop::Scan},
+      {"dbsize", 1, kR | kF, 0, 0, 0, &KvLoop::DbSize},
+      {"flushall", -1, kW, 0, 0, 0, &KvLoop::FlushAll},
+      {"flushdb", -1, kW, 0, 0, 0, &KvLoop::FlushAll},
+      {"type", 2, kR | kF, 1, 1, 1, &KvLoop::Type},
+      {"ttl", 2, kR | kF, 1, 1, 1, &KvLoop::Ttl},
+      {"pttl", 2, kR | kF, 1, 1, 1, &KvLoop::Ttl},
+      // Server and connection (kv_server.cc).
+      {"ping", -1, kF, 0, 0, 0, &KvLoop::Ping},
+      {"echo", 2, kF, 0, 0, 0, &KvLoop::Echo},
+      {"select", 2, kL | kF, 0, 0, 0, &KvLoop::Select},
+      {"quit", -1, kF, 0, 0, 0, &KvLoop::Quit},
+      {"info", -1, kL, 0, 0, 0, &KvLoop::Info},
+      {"command", -1, kL, 0, 0, 0, &KvLoop::CommandCmd},
+      {"config", -2, kA | kL, 0, 0, 0, &KvLoop::Config},
+      {"client", -2, kA | kL, 0, 0, 0, &KvLoop::Client},
+  };
+  static_assert(std::size(kTable) * 2 <= kSlots && std::size(kTable) < 255);
+  return kTable;
+}
+
+const CommandSpec* FindCommand(std::string_view name) {
+  // Open addressing over the rows' name hashes, built once: a lookup hashes the name and compares
+  // it with the one row (or, on a collision, the few rows) it probes.
+  static const std::array<uint8_t, kSlots> slots = [] {
+    std::array<uint8_t, kSlots> s{};  // row index + 1; 0: empty
+    const std::span<const CommandSpec> rows = Commands();
+    for (size_t r = 0; r < rows.size(); ++r) {
+      size_t i = NameHash(rows[r].name) & (kSlots - 1);
+      while (s[i] != 0) {
+        i = (i + 1) & (kSlots - 1);
+      }
+      s[i] = static_cast<uint8_t>(r + 1);
+    }
+    return s;
+  }();
+  const std::span<const CommandSpec> rows = Commands();
+  for (size_t i = NameHash(name) & (kSlots - 1); slots[i] != 0; i = (i + 1) & (kSlots - 1)) {
+    const CommandSpec& row = rows[slots[i] - 1];
+    if (SameName(row.name, name)) {
+      return &row;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace pastel::kv

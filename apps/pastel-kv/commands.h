@@ -1,0 +1,50 @@
+#pragma once
+// pastel-kv's command table: one row per command, carrying its handler and flag bits (as valkey's
+// commands.def), found with one case-insensitive hash probe. Adding a command is a row here (in
+// commands.cc) and a KvLoop member function in the file of its family:
+//   kv_strings.cc   GET SET MGET MSET INCR DECR INCRBY DECRBY STRLEN APPEND
+//   kv_keyspace.cc  DEL EXISTS KEYS SCAN DBSIZE FLUSHALL FLUSHDB TYPE TTL PTTL
+//   kv_server.cc    PING ECHO SELECT QUIT INFO COMMAND CONFIG CLIENT
+// A row cannot lack its handler (KvLoop::Execute calls it unconditionally, and
+// commands_test walks the table).
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace pastel::kv {
+
+class KvLoop;
+
+// Flag bits of a command, named as Redis' COMMAND reply names them.
+enum CommandFlag : uint32_t {
+  kCmdWrite = 1u << 0,     // changes keys: its answer goes out after the batch's commit
+  kCmdReadOnly = 1u << 1,  // reads keys, changes none
+  kCmdDenyOom = 1u << 2,   // may take pool buffers: refused when the pool is full
+  kCmdAdmin = 1u << 3,
+  kCmdFast = 1u << 4,  // O(1) or O(log n)
+  kCmdLoading = 1u << 5,
+  kCmdStale = 1u << 6,
+};
+inline constexpr uint32_t kCmdFlagCount = 7;
+// The name of flag bit i (0 <= i < kCmdFlagCount), as COMMAND prints it.
+std::string_view CommandFlagName(uint32_t bit);
+
+struct CommandSpec {
+  std::string_view name;  // lower case
+  int arity;              // Redis' convention: argc exactly, or at least -arity when negative
+  uint32_t flags;         // CommandFlag bits
+  int first_key, last_key, key_step;  // Redis' key positions (last -1: through the last argument)
+  void (KvLoop::*handler)();
+
+  bool ArityOk(size_t argc) const {
+    return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
+  }
+};
+
+// Every row, in the table's order.
+std::span<const CommandSpec> Commands();
+// The row of `name` in any case, or null.
+const CommandSpec* FindCommand(std::string_view name);
+
+}  // namespace pastel::kv

@@ -1,0 +1,254 @@
+// pastel-kv's string commands: GET SET MGET MSET INCR DECR INCRBY DECRBY STRLEN APPEND.
+
+#include <charconv>
+#include <limits>
+#include <string>
+
+#include "kv_loop.h"
+#include "kv_util.h"
+
+namespace pastel::kv {
+
+void KvLoop::Get() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  Value v;
+  if (Lookup(ArgView(1, &tmp_key_), &v)) {
+    BulkValue(v);
+  } else if (lookup_damaged()) {
+    Err(kDamaged);
+  } else {
+    Null();
+  }
+}
+
+void KvLoop::Set() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  bool nx = false, xx = false;
+  for (size_t i = 3; i < cmd_.argc; ++i) {
+    if (Is(i, "nx")) {
+      nx = true;
+    } else if (Is(i, "xx")) {
+      xx = true;
+    } else if (Is(i, "ex") || Is(i, "px") || Is(i, "exat") || Is(i, "pxat") || Is(i, "keepttl")) {
+      Err("ERR expiry (EX, PX, EXAT, PXAT, KEEPTTL) is not supported by pastel-kv");
+      return;
+    } else {
+      Err("ERR syntax error");
+      return;
+    }
+  }
+  if (nx && xx) {
+    Err("ERR syntax error");
+    return;
+  }
+  const std::string_view key = ArgView(1, &tmp_key_);
+  if ((nx || xx) && StoreLoop::Exists(key) != xx) {
+    Null();  // the condition failed: nothing written
+    return;
+  }
+  ArgExtents(*cmd_.conn, 2, &body_);
+  const store::WriteOutcome w = Put(*cmd_.conn, key, body_, args_[2].length);
+  if (w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return;
+  }
+  WriteOk(resp::kOk);
+}
+
+void KvLoop::MSet() {
+  if (cmd_.argc % 2 == 0) {
+    WrongArity();
+    return;
+  }
+  uint64_t total = 0;
+  uint64_t log_bytes = 0;
+  for (size_t i = 1; i < cmd_.argc; i += 2) {
+    if (!KeyOk(i)) {
+      return;
+    }
+    total += args_[i + 1].length;
+    ArgExtents(*cmd_.conn, i + 1, &body_);
+    log_bytes += RecordRoom(args_[i].length, body_.size(), args_[i + 1].length);
+  }
+  // One check for the whole command (buffers and log room), so that it is refused whole rather
+  // than in part, and its records go into one batch (a crash keeps all of them or none).
+  if (const store::WriteOutcome w = Writable(total, log_bytes); w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return;
+  }
+  for (size_t i = 1; i < cmd_.argc; i += 2) {
+    ArgExtents(*cmd_.conn, i + 1, &body_);
+    const store::WriteOutcome w =
+        Put(*cmd_.conn, ArgView(i, &tmp_key_), body_, args_[i + 1].length);
+    if (w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return;
+    }
+  }
+  WriteOk(resp::kOk);
+}
+
+void KvLoop::MGet() {
+  ArrayHeader(cmd_.argc - 1);
+  for (size_t i = 1; i < cmd_.argc; ++i) {
+    Value v;
+    if (args_[i].length > 0 && args_[i].length <= kMaxKeyBytes &&
+        Lookup(ArgView(i, &tmp_key_), &v)) {
+      BulkValue(v);
+    } else if (lookup_damaged()) {
+      Err(kDamaged);  // an error
+                      // element of
+                      // the array
+    } else {
+      Null();
+    }
+  }
+}
+
+void KvLoop::AddTo(int64_t sign, bool from_arg) {
+  if (!KeyOk(1)) {
+    return;
+  }
+  int64_t delta = 1;
+  if (from_arg && !ParseInt64(ArgView(2, &tmp_), &delta)) {
+    Err("ERR value is not an integer or out of range");
+    return;
+  }
+  if (sign < 0) {
+    if (delta == std::numeric_limits<int64_t>::min()) {
+      Err("ERR decrement would overflow");
+      return;
+    }
+    delta = -delta;
+  }
+  const std::string key(ArgView(1, &tmp_key_));
+  int64_t cur = 0;
+  Value v;
+  const bool found = Lookup(key, &v);
+  if (!found && lookup_damaged()) {
+    Err(kDamaged);
+    return;
+  }
+  if (found) {
+    const bool ok = ReadValue(v, 20, &tmp_) && ParseInt64(tmp_, &cur);
+    DropRefs(v.extents);
+    if (!ok) {
+      Err("ERR value is not an integer or out of range");
+      return;
+    }
+  }
+  int64_t next;
+  if (__builtin_add_overflow(cur, delta, &next)) {
+    Err("ERR increment or decrement would overflow");
+    return;
+  }
+  if (const store::WriteOutcome w = Writable(20); w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return;
+  }
+  const auto [end, ec] = std::to_chars(buf_, buf_ + sizeof(buf_), next);
+  (void)ec;
+  store::Extents fresh;
+  if (!FreshValue({buf_, static_cast<size_t>(end - buf_)}, &fresh).ok()) {
+    Refused(store::WriteOutcome::kPoolFull);
+    return;
+  }
+  const uint64_t len = static_cast<uint64_t>(end - buf_);
+  const store::WriteOutcome w = PutOwned(key, std::move(fresh), len);
+  if (w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return;
+  }
+  WriteOk({buf_, resp::WriteInteger(buf_, sizeof(buf_), next)});
+}
+
+void KvLoop::Incr() {
+  AddTo(1, false);
+}
+
+void KvLoop::Decr() {
+  AddTo(-1, false);
+}
+
+void KvLoop::IncrBy() {
+  AddTo(1, true);
+}
+
+void KvLoop::DecrBy() {
+  AddTo(-1, true);
+}
+
+void KvLoop::Strlen() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  Value v;
+  if (!Lookup(ArgView(1, &tmp_key_), &v)) {
+    if (lookup_damaged()) {
+      Err(kDamaged);
+    } else {
+      Int(0);
+    }
+    return;
+  }
+  DropRefs(v.extents);
+  Int(v.length);
+}
+
+void KvLoop::Append() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string key(ArgView(1, &tmp_key_));
+  Value old;
+  const bool had = Lookup(key, &old);
+  if (!had && lookup_damaged()) {
+    Err(kDamaged);
+    return;
+  }
+  const uint64_t add = args_[2].length;
+  if (had && old.length + add > kMaxValueBytes) {
+    DropRefs(old.extents);
+    Err("ERR string exceeds maximum allowed size (512MB)");
+    return;
+  }
+  ArgExtents(*cmd_.conn, 2, &body_);
+  store::WriteOutcome w;
+  uint64_t len = add;
+  if (!had) {
+    w = Put(*cmd_.conn, key, body_, add);
+  } else if (old.extents.size() + body_.size() <= kMaxAppendExtents) {
+    len = old.length + add;
+    w = PutAppend(*cmd_.conn, key, std::move(old), body_, add);  // neither part copied
+  } else {
+    // Too many pieces: the value is copied whole into fresh buffers once.
+    len = old.length + add;
+    std::string whole;
+    (void)ReadValue(old, kMaxValueBytes, &whole);
+    DropRefs(old.extents);
+    for (const Extent& e : body_) {
+      whole.append(reinterpret_cast<const char*>(pool_.BufferData(e.buffer)) + e.offset, e.length);
+    }
+    store::Extents fresh;
+    if (const store::WriteOutcome ww = Writable(len); ww != store::WriteOutcome::kQueued) {
+      Refused(ww);
+      return;
+    }
+    if (!FreshValue(whole, &fresh).ok()) {
+      Refused(store::WriteOutcome::kPoolFull);
+      return;
+    }
+    w = PutOwned(key, std::move(fresh), len);
+  }
+  if (w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return;
+  }
+  WriteOk({buf_, resp::WriteInteger(buf_, sizeof(buf_), static_cast<int64_t>(len))});
+}
+
+}  // namespace pastel::kv

@@ -1,0 +1,47 @@
+#pragma once
+// What pastel-kv's command files share: error texts, limits and small parsers (private to the app).
+
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "pastel/store.h"
+
+namespace pastel::kv {
+
+using store::kMaxKeyBytes;
+
+// A value read from the index file that fails its data checksum (StoreLoop::lookup_damaged).
+inline constexpr std::string_view kDamaged =
+    "ERR the stored value of this key fails its checksum (damaged pool file)";
+// Above this many extents an APPEND copies the value into fresh buffers (a log record names a
+// bounded number of extents, and each one costs a send).
+inline constexpr size_t kMaxAppendExtents = 32;
+// A key above the store's limit, refused before anything is written.
+inline constexpr std::string_view kKeyTooLong = "ERR key longer than 1024 bytes";
+static_assert(kMaxKeyBytes == 1024, "kKeyTooLong names the store's key limit");
+inline constexpr size_t kMaxValueBytes = size_t{512} << 20;
+
+// Strict decimal int64, as Redis' string2ll: optional '-', no '+', no spaces, no leading zeros.
+inline bool ParseInt64(std::string_view s, int64_t* out) {
+  if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0') ||
+      (s.size() > 2 && s[0] == '-' && s[1] == '0') || s == "-") {
+    return false;
+  }
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, *out);
+  return ec == std::errc() && p == end;
+}
+
+// A printable, bounded copy of a client's bytes for an error message (no CR or LF).
+inline std::string Printable(std::string_view s) {
+  std::string out;
+  for (char ch : s.substr(0, 64)) {
+    out += (ch >= 0x20 && ch < 0x7f) ? ch : '?';
+  }
+  return out;
+}
+
+}  // namespace pastel::kv
