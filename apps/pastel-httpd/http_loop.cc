@@ -50,11 +50,14 @@ void HttpLoop::Parse(Conn& c) {
       }
       return;  // the body is still on its way
     }
-    c.interim_sent = false;
-    counters_.Add(counters_.requests[static_cast<int>(h.method)]);
     last_request_closes_ = !h.keep_alive;
     Handle(c, h, body);
     last_request_closes_ = false;
+    if (room_wanted()) {
+      return;  // the loop makes room in the log, then parses c again: the request runs again
+    }
+    c.interim_sent = false;
+    counters_.Add(counters_.requests[static_cast<int>(h.method)]);
     Consume(c, h.head_bytes + body);
     if (!h.keep_alive) {
       c.closing = true;  // its answer says "Connection: close" and the connection closes after
@@ -160,6 +163,7 @@ void HttpLoop::Refused(Conn& c, store::WriteOutcome w) {
       c.closing = true;
       break;
     case store::WriteOutcome::kInternal: Text(c, 500, "internal error\n", false); break;
+    case store::WriteOutcome::kNeedsRoom: break;  // not an answer: the request runs again
   }
 }
 

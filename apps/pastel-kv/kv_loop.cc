@@ -70,7 +70,11 @@ void KvLoop::Parse(Conn& c) {
       return;
     }
     if (r.argc > 0) {  // an empty command has no answer
-      Execute(r.argc);
+      const CommandKind kind = Execute(r.argc);
+      if (room_wanted()) {
+        return;  // the loop makes room in the log, then parses c again: the command runs again
+      }
+      counters_.Add(counters_.requests[static_cast<int>(kind)]);
     }
     Consume(c, r.bytes);
     if (cmd_.close) {
@@ -168,6 +172,7 @@ void KvLoop::Refused(store::WriteOutcome w) {
       break;
     case store::WriteOutcome::kTooLarge: Err("ERR value spans too many buffers"); break;
     case store::WriteOutcome::kInternal: Err("ERR internal error"); break;
+    case store::WriteOutcome::kNeedsRoom: break;  // not an answer: the command runs again
   }
 }
 
@@ -199,29 +204,27 @@ bool KvLoop::ReadValue(const Value& v, size_t max, std::string* out) const {
   return true;
 }
 
-void KvLoop::Execute(size_t argc) {
+CommandKind KvLoop::Execute(size_t argc) {
   const std::string_view name = args_[0].contiguous ? args_[0].view : std::string_view();
   const CommandSpec* cmd = FindCommand(name);
   if (cmd == nullptr) {
-    counters_.Add(counters_.requests[static_cast<int>(CommandKind::kError)]);
     std::string msg =
         "ERR unknown command '" + Printable(args_[0].view) + "', with args beginning with: ";
     for (size_t i = 1; i < argc && i < 4; ++i) {
       msg += "'" + Printable(args_[i].view) + "' ";
     }
     Err(msg);
-    return;
+    return CommandKind::kError;
   }
   if (!cmd->ArityOk(argc)) {
-    counters_.Add(counters_.requests[static_cast<int>(CommandKind::kError)]);
     WrongArity();
-    return;
+    return CommandKind::kError;
   }
   const CommandKind kind = (cmd->flags & kCmdWrite) != 0      ? CommandKind::kWrite
                            : (cmd->flags & kCmdReadOnly) != 0 ? CommandKind::kRead
                                                               : CommandKind::kOther;
-  counters_.Add(counters_.requests[static_cast<int>(kind)]);
   (this->*cmd->handler)();
+  return kind;
 }
 
 }  // namespace pastel::kv

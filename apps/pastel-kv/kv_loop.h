@@ -77,7 +77,8 @@ class KvLoop : public store::StoreLoop {
 
   // The unconsumed bytes of c as segments for the parser (the first one from front_off).
   void Segments(const Conn& c);
-  void Execute(size_t argc);
+  // Runs one command through the command table; returns its kind for the counters.
+  CommandKind Execute(size_t argc);
   // Argument i as one view (in place, in the parser's scratch, or gathered into `tmp`).
   std::string_view ArgView(size_t i, std::string* tmp) const;
   // The extents of argument i in c's receive buffers.

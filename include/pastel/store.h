@@ -520,6 +520,13 @@ enum class WriteOutcome : uint8_t {
   kLogFull,   // the log stream is full (and compaction could not make room)
   kTooLarge,  // the value spans more buffers than a record can name
   kInternal,
+  // Not now: the active log stream cannot take the command's records, and a whole checkpoint can
+  // empty it. The command must stop at once, answer nothing and leave its request unconsumed
+  // (return from Parse); the loop then commits and answers the batch so far, runs the checkpoint
+  // (its log-room phase, MakeLogRoom) and parses the connection again, so the command runs again
+  // from its start. Writes it queued before asking (FLUSHALL of more deletes than a stream holds)
+  // are committed by that phase.
+  kNeedsRoom,
 };
 
 class StoreLoop {
@@ -575,10 +582,11 @@ class StoreLoop {
   void Consume(Conn& c, uint64_t n);
 
   // Whether a write of a `length`-byte value may be queued now (read-only store, pool reserve).
-  // `log_bytes`: the records the command will append (RecordRoom, summed over them); with an index
-  // file, when the active stream cannot take them, the batch so far is committed and answered and
-  // a whole checkpoint empties the streams first (MakeLogRoom), so that a command is never refused
-  // for a full log that a checkpoint can empty, nor logged in part.
+  // `log_bytes`: the records the command will append (RecordRoom, summed over them). With an index
+  // file, when the active stream cannot take them but a whole checkpoint can make the room, the
+  // answer is kNeedsRoom: the loop's log-room phase runs, then the command again, so that a
+  // command is never refused for a full log that a checkpoint can empty, nor logged in part.
+  // Commands ask before they answer or queue anything else.
   WriteOutcome Writable(uint64_t length, uint64_t log_bytes = 0);
   // The bytes of the record of a put of `key_len` bytes whose `length`-byte value arrived in
   // `body_extents` extents (kept in place) or will be copied (persist copy).
@@ -597,7 +605,7 @@ class StoreLoop {
                          uint64_t body_length);
   WriteOutcome Delete(std::string_view key);
   // Whether deletes whose records take `log_bytes` in all (DeleteRoom, summed) may be queued now:
-  // the store is writable and the log has the room (made as Writable makes it). Deletes take no
+  // the store is writable and the log has the room (kNeedsRoom as Writable). Deletes take no
   // buffers: they go on when the pool is full.
   WriteOutcome Deletable(uint64_t log_bytes);
   static uint64_t DeleteRoom(size_t key_len);
@@ -631,6 +639,8 @@ class StoreLoop {
 
   // Commits the batch and sends its answers; applies its writes.
   void Finish();
+  // A command was told kNeedsRoom in this Parse: the protocol returns without consuming it.
+  bool room_wanted() const { return room_wanted_; }
 
   Backend& backend_;
   Pool& pool_;
@@ -692,12 +702,14 @@ class StoreLoop {
   // committed, the loop truncates its streams.
   // `whole`: every change at once (a clean stop, MakeLogRoom).
   void CheckpointSlice(bool whole = false);
-  // With an index file, when the active stream has fewer than `bytes` free: commits and answers
-  // the batch so far (Finish: this loop's writes are then all in the index), submits the answers,
-  // and runs a whole checkpoint now, which truncates this loop's streams. A long turn rather than
-  // a refused write; tried once a turn when it cannot make the room.
-  void MakeLogRoom(uint64_t bytes);
-  // Writable's and Deletable's log part: MakeLogRoom, then kLogFull when the room is not there.
+  // The log-room phase (OnBatch, after a command was told kNeedsRoom): commits and answers the
+  // batch so far (Finish: this loop's writes are then all in the index), submits the answers, and
+  // runs a whole checkpoint now, which truncates this loop's streams. A long turn rather than a
+  // refused write; when it cannot make the room, no command asks again in this turn (they are
+  // refused with kLogFull).
+  void MakeLogRoom();
+  // Writable's and Deletable's log part: kQueued when the stream has the room, kNeedsRoom when a
+  // whole checkpoint can make it, else kLogFull.
   WriteOutcome LogRoom(uint64_t log_bytes);
   // The extents a record names for a body that arrived in `body_extents` extents.
   size_t LoggedExtents(size_t body_extents, uint64_t length) const;
@@ -722,6 +734,7 @@ class StoreLoop {
   uint64_t appended_since_checkpoint_ = 0;
   uint64_t turn_ = 0;                       // loop turns (Run)
   uint64_t room_failed_turn_ = UINT64_MAX;  // the turn in which MakeLogRoom last failed
+  bool room_wanted_ = false;                // a command of this Parse was told kNeedsRoom
   std::atomic<uint64_t>& none_seq_;
   std::string name_;
   std::unordered_map<ConnId, Conn> conns_;

@@ -123,6 +123,14 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
       Conn& c = it->second;
       c.dirty = false;
       Parse(c);
+      while (room_wanted_) {
+        // The log-room phase: a command of c was told kNeedsRoom and left unconsumed. The batch
+        // so far is committed and answered and a whole checkpoint empties the log; then c's
+        // commands go on from that one.
+        room_wanted_ = false;
+        MakeLogRoom();
+        Parse(c);
+      }
       if (c.avail == 0 || c.closing) {
         c.partial_since_ms = 0;
       } else if (c.partial_since_ms == 0) {
@@ -243,20 +251,18 @@ uint64_t StoreLoop::DeleteRoom(size_t key_len) {
 }
 
 WriteOutcome StoreLoop::LogRoom(uint64_t log_bytes) {
-  if (options_.persist == PersistMode::kNone || log_bytes == 0) {
+  if (options_.persist == PersistMode::kNone || log_bytes == 0 ||
+      stream_->free_bytes() >= log_bytes) {
     return WriteOutcome::kQueued;
   }
-  if (log_bytes <= stream_->capacity()) {
-    MakeLogRoom(log_bytes);  // (more than a whole stream: no checkpoint can make the room)
+  // A whole checkpoint empties the stream: it can make the room unless the records exceed a whole
+  // stream, or it already failed to in this turn.
+  if (index_.checkpoints() && log_bytes <= stream_->capacity() && room_failed_turn_ != turn_) {
+    room_wanted_ = true;
+    return WriteOutcome::kNeedsRoom;
   }
-  if (pool_.read_only() || stream_->read_only()) {
-    return WriteOutcome::kReadOnly;  // a commit or checkpoint in MakeLogRoom failed
-  }
-  if (stream_->free_bytes() < log_bytes) {
-    counters_.Add(counters_.rejected_full);
-    return WriteOutcome::kLogFull;  // the whole command, none of its records
-  }
-  return WriteOutcome::kQueued;
+  counters_.Add(counters_.rejected_full);
+  return WriteOutcome::kLogFull;  // the whole command, none of its records
 }
 
 size_t StoreLoop::LoggedExtents(size_t body_extents, uint64_t length) const {
@@ -268,10 +274,9 @@ uint64_t StoreLoop::RecordRoom(size_t key_len, size_t body_extents, uint64_t len
   return LogStream::record_bytes(key_len, LoggedExtents(body_extents, length));
 }
 
-void StoreLoop::MakeLogRoom(uint64_t bytes) {
-  if (options_.persist == PersistMode::kNone || !index_.checkpoints() ||
-      stream_->free_bytes() >= bytes || stream_->read_only() || room_failed_turn_ == turn_) {
-    return;
+void StoreLoop::MakeLogRoom() {
+  if (stream_->read_only() || pool_.read_only()) {
+    return;  // the command, run again, is refused as read-only
   }
   // The batch so far goes first: its records are in the stream and not yet in the index, which a
   // checkpoint must hold before the stream is truncated. Its answers leave before the checkpoint.
@@ -291,8 +296,8 @@ void StoreLoop::MakeLogRoom(uint64_t bytes) {
     CheckpointSlice(/*whole=*/true);
   }
   counters_.Add(counters_.log_full_checkpoints);
-  if (stream_->free_bytes() < bytes) {
-    room_failed_turn_ = turn_;  // the append refuses; no second whole checkpoint this turn
+  if (stream_->tail() != LogStream::records_begin()) {
+    room_failed_turn_ = turn_;  // the checkpoint failed: no second one this turn (kLogFull)
   }
 }
 
