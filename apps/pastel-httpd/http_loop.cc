@@ -17,8 +17,9 @@ bool Reserved(std::string_view target) {
 }  // namespace
 
 HttpLoop::HttpLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
-                   const uint32_t streams[2], Index& index, std::atomic<uint64_t>& none_sequence,
-                   const LoopOptions& options, Metrics& metrics, uint32_t loop_index)
+                   std::span<const uint32_t> streams, Index& index,
+                   std::atomic<uint64_t>& none_sequence, const LoopOptions& options,
+                   Metrics& metrics, uint32_t loop_index)
     : StoreLoop(backend, pool, partition, log, streams, index, none_sequence, options,
                 metrics.loop(loop_index), "pastel-httpd"),
       limits_(options.limits),

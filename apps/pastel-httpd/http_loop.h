@@ -37,9 +37,9 @@ class HttpLoop : public store::StoreLoop {
  public:
   // The loop appends to one of its two log streams (`streams[0]` and `streams[1]`, in `log`); when
   // that one fills, compaction copies its still-needed records into the other and truncates it.
-  HttpLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log, const uint32_t streams[2],
-           Index& index, std::atomic<uint64_t>& none_sequence, const LoopOptions& options,
-           Metrics& metrics, uint32_t loop_index);
+  HttpLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
+           std::span<const uint32_t> streams, Index& index, std::atomic<uint64_t>& none_sequence,
+           const LoopOptions& options, Metrics& metrics, uint32_t loop_index);
 
  private:
   void Parse(Conn& c) override;

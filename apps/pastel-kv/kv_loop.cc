@@ -23,8 +23,9 @@ constexpr std::string_view kReadOnly =
 }  // namespace
 
 KvLoop::KvLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
-               const uint32_t streams[2], Index& index, std::atomic<uint64_t>& none_sequence,
-               const LoopOptions& options, Shared& shared, uint32_t loop_index)
+               std::span<const uint32_t> streams, Index& index,
+               std::atomic<uint64_t>& none_sequence, const LoopOptions& options, Shared& shared,
+               uint32_t loop_index)
     : StoreLoop(backend, pool, partition, log, streams, index, none_sequence, options,
                 shared.counters[loop_index], "pastel-kv"),
       shared_(shared),

@@ -61,9 +61,9 @@ struct LoopOptions : store::StoreOptions {
 
 class KvLoop : public store::StoreLoop {
  public:
-  KvLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log, const uint32_t streams[2],
-         Index& index, std::atomic<uint64_t>& none_sequence, const LoopOptions& options,
-         Shared& shared, uint32_t loop_index);
+  KvLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
+         std::span<const uint32_t> streams, Index& index, std::atomic<uint64_t>& none_sequence,
+         const LoopOptions& options, Shared& shared, uint32_t loop_index);
 
  private:
   struct Command {

@@ -49,7 +49,7 @@ void KvLoop::Info() {
                  [](char ch) { return static_cast<char>(std::tolower(ch)); });
   const bool all = want == "default" || want == "all" || want == "everything";
   uint64_t reqs = 0, reads = 0, writes = 0, errors = 0, fences = 0, committed = 0, rx = 0,
-           batches = 0, slots = 0, full = 0, kept = 0, compactions = 0, starved = 0,
+           batches = 0, slots = 0, full = 0, kept = 0, checkpoints = 0, starved = 0,
            full_checkpoints = 0, checkpoint_failures = 0;
   for (const store::LoopCounters& l : shared_.counters) {
     for (const auto& r : l.requests) {
@@ -66,7 +66,7 @@ void KvLoop::Info() {
     slots += l.batch_slots.load(std::memory_order_relaxed);
     full += l.rejected_full.load(std::memory_order_relaxed);
     kept += l.kept.load(std::memory_order_relaxed);
-    compactions += l.compactions.load(std::memory_order_relaxed);
+    checkpoints += l.checkpoints.load(std::memory_order_relaxed);
     full_checkpoints += l.log_full_checkpoints.load(std::memory_order_relaxed);
     checkpoint_failures += l.checkpoint_failures.load(std::memory_order_relaxed);
     starved += l.enobufs.load(std::memory_order_relaxed);
@@ -96,7 +96,7 @@ void KvLoop::Info() {
         static_cast<unsigned long long>(committed));
     add("pastel_writes_per_fence:%.2f\r\npastel_log_compactions:%llu\r\n",
         fences == 0 ? 0.0 : static_cast<double>(committed) / static_cast<double>(fences),
-        static_cast<unsigned long long>(compactions));
+        static_cast<unsigned long long>(checkpoints));
     add("pastel_log_full_checkpoints:%llu\r\npastel_checkpoint_failures:%llu\r\n",
         static_cast<unsigned long long>(full_checkpoints),
         static_cast<unsigned long long>(checkpoint_failures));

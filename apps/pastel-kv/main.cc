@@ -102,14 +102,14 @@ int Serve(const Config& cfg) {
   lo.limits.max_bulk = cfg.max_value;
   lo.request_timeout_ms = static_cast<uint32_t>(cfg.request_timeout_s * 1000);
   lo.reserve_buffers = std::min<uint32_t>(1024, pool.PartitionCount(0) / 8);
-  lo.drop_tombstones = log.stream_count() == 2;
   NetOptions no;
   no.listen = cfg.listen;
   no.busy_poll = cfg.busy_poll;
   std::atomic<int> failed{0};
   Result<std::unique_ptr<LoopGroup>> group = LoopGroup::Start(
       *kind, pool, cfg.threads, no, [&](Backend& be, uint32_t i, const std::atomic<bool>& stop) {
-        const uint32_t streams[2] = {2 * i, 2 * i + 1};
+        const std::vector<uint32_t> streams =
+            store::LoopStreams(log.stream_count(), cfg.threads, i);
         KvLoop loop(be, pool, i, &log, streams, index, none_seq, lo, shared, i);
         Status st = loop.Run(stop);
         if (!st.ok()) {
@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
   app.add_option("--buffer-size", cfg.buffer_size, "packet buffer size (512..65536, power of 2)")
       ->capture_default_str();
   app.add_option("--log-size", cfg.log_size,
-                 "bytes per log stream (two per thread), when created; K/M/G suffixes")
+                 "bytes per log stream (one per thread), when created; K/M/G suffixes")
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
   app.add_option("--persist", cfg.persist, "none | copy | inplace")

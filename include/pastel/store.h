@@ -1,8 +1,8 @@
 #pragma once
 // store: the durable request loop that pastel-httpd and pastel-kv share, and their key index.
 //
-// A StoreLoop owns one Backend (connections, receive buffers of its pool partition), two log
-// streams (an active one and a spare for compaction) and uses the shared Index. A protocol (HTTP,
+// A StoreLoop owns one Backend (connections, receive buffers of its pool partition), its log
+// stream(s) (LoopStreams) and uses the shared Index. A protocol (HTTP,
 // RESP) derives from it and only parses requests and renders answers. Per Poll (one batch of RX
 // slots across connections):
 //   1. the protocol parses every complete request in place in the receive buffers (Parse);
@@ -276,13 +276,6 @@ class Index {
   // (KeyMap::HashOf).
   void Prefetch(std::span<const uint64_t> hashes) const;
 
-  // True when the entry of `key` (live or tombstone) was made by the write of `sequence`: the
-  // record of that write is still needed (compaction keeps it).
-  bool IsCurrent(std::string_view key, uint64_t sequence) const;
-  // Forgets the tombstone of `key` if it is still the one of `sequence`. For compactions: does
-  // nothing with checkpoints (Checkpoint takes tombstones out of the map).
-  void EraseTombstone(std::string_view key, uint64_t sequence);
-
   // Visits every live key (not tombstones) under the shared locks, in no particular order, until
   // `fn` returns false. `fn` must not call back into the index.
   void ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn) const;
@@ -438,7 +431,7 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
 // its pool and log).
 struct StoreFiles {
   std::string pool_path;
-  uint32_t loops = 1;  // partitions of a new pool; two log streams per loop
+  uint32_t loops = 1;  // partitions of a new pool; one log stream per loop
   uint64_t pool_size = 256ull << 20;
   uint32_t buffer_size = 2048;
   uint64_t log_size = 64ull << 20;  // bytes per stream
@@ -456,9 +449,15 @@ struct OpenedStore {
   bool created = false;
   double open_ms = 0;  // opening and recovery
 };
-// Errors name the step that failed ("open log: ...", "recover POOL: ..."); a log with fewer than
-// two streams per loop is kInvalidArgument (start with fewer loops).
+// Errors name the step that failed ("open log: ...", "recover POOL: ..."); a log with fewer
+// streams than loops is kInvalidArgument (start with fewer loops).
 Result<OpenedStore> OpenOrCreate(const StoreFiles& files);
+
+// The log streams of loop `loop` of `loops` over a log of `stream_count` (>= loops) streams: every
+// loops-th stream from `loop` on. A new pool has one stream per loop; a pool from before that has
+// two per loop, and a pool may be opened with fewer loops than it was created for: every stream
+// has one owner, which truncates it at its checkpoints.
+std::vector<uint32_t> LoopStreams(uint32_t stream_count, uint32_t loops, uint32_t loop);
 
 // Counters of one loop (written by that loop with relaxed atomics; a metrics page sums them).
 struct LoopCounters {
@@ -474,8 +473,9 @@ struct LoopCounters {
   std::atomic<uint64_t> rejected_full{0};  // writes refused for want of space
   std::atomic<uint64_t> enobufs{0};        // receives stopped for want of buffers
   std::atomic<uint64_t> kept{0};
-  std::atomic<uint64_t> compactions{0};
-  std::atomic<uint64_t> compacted_records{0};
+  std::atomic<uint64_t> checkpoints{0};           // completed: the index file committed, the log
+                                                  // streams truncated
+  std::atomic<uint64_t> checkpointed_entries{0};  // index entries those checkpoints wrote
   // Whole checkpoints run in the middle of a turn because the active stream could not take the
   // next command's records (MakeLogRoom).
   std::atomic<uint64_t> log_full_checkpoints{0};
@@ -492,15 +492,11 @@ struct StoreOptions {
   // Writes are refused while the partition has fewer free buffers than this, so receiving (and
   // so deletes, which free space) can always go on.
   uint32_t reserve_buffers = 64;
-  // Only when no other loop's streams can hold an older write of a key may compaction drop a
-  // delete's record (one loop).
-  bool drop_tombstones = true;
-  // Records of the active stream a compaction scans per loop turn at least (tests make it small so
-  // that a compaction spans many turns); more when the turns bring more writes (CompactSlice).
-  uint32_t compact_slice = 1024;
-  // With an index file (Index::has_tree), the log is not compacted but checkpointed into it: when
-  // the active stream is three quarters full, or after this many writes of the loop (which bounds
-  // what a restart replays).
+  // Index entries a checkpoint writes per loop turn at least (tests make it small so that a
+  // checkpoint spans many turns); more when the turns bring more writes (CheckpointSlice).
+  uint32_t checkpoint_slice = 1024;
+  // A loop checkpoints into the index file when its stream is three quarters full, or after this
+  // many writes of the loop (which bounds what a restart replays).
   uint64_t checkpoint_records = 65536;
   // A loop whose streams hold records but that appended none for this many milliseconds
   // checkpoints them (a restart then replays nothing of it, and tombstones in the index file are
@@ -517,7 +513,7 @@ enum class WriteOutcome : uint8_t {
   kQueued,
   kReadOnly,  // a flush or sync failed earlier: the store takes no more writes
   kPoolFull,  // not enough free buffers (or an allocation failed)
-  kLogFull,   // the log stream is full (and compaction could not make room)
+  kLogFull,   // the log stream is full (and a checkpoint could not make room)
   kTooLarge,  // the value spans more buffers than a record can name
   kInternal,
   // Not now: the active log stream cannot take the command's records, and a whole checkpoint can
@@ -531,12 +527,12 @@ enum class WriteOutcome : uint8_t {
 
 class StoreLoop {
  public:
-  // The loop appends to one of its two log streams (`streams[0]` and `streams[1]`, in `log`); when
-  // that one fills, compaction copies its still-needed records into the other and truncates it.
-  // `name` prefixes the one report of a failed commit on stderr.
-  StoreLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log, const uint32_t streams[2],
-            Index& index, std::atomic<uint64_t>& none_sequence, const StoreOptions& options,
-            LoopCounters& counters, std::string_view name);
+  // The loop appends to the first of its log `streams` (LoopStreams) in `log`; its checkpoints
+  // into the index file truncate all of them. `name` prefixes the one report of a failed commit
+  // on stderr.
+  StoreLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
+            std::span<const uint32_t> streams, Index& index, std::atomic<uint64_t>& none_sequence,
+            const StoreOptions& options, LoopCounters& counters, std::string_view name);
   virtual ~StoreLoop();
   StoreLoop(const StoreLoop&) = delete;
   StoreLoop& operator=(const StoreLoop&) = delete;
@@ -686,20 +682,13 @@ class StoreLoop {
   void Dispose(const Seg& s);
   void DropConn(ConnId id);
 
-  // Compaction, when the active stream is three quarters full: copies the records the index still
-  // needs into the spare stream (with their sequences), a slice per loop turn (after the turn's
-  // answers were submitted, so no answer waits for a whole scan): compact_slice records, or four
-  // times the records appended since the last slice, or all the rest once the active stream is
-  // nearly full; once the scan has caught up with the tail, commits the copies, truncates the
-  // active stream and swaps.
-  // PERSIST: before, the active stream holds the state; after the copies' commits both do
-  // (recovery merges identical copies); after the truncation, the new active stream alone does.
-  void MaybeStartCompaction();
-  void CompactSlice();
-  void AbortCompaction();
-  // Checkpoint mode (an index file): compacting_ means a checkpoint is in progress; each turn
-  // writes a slice of the index's changed entries to the tree (Index::Checkpoint), and once one
-  // committed, the loop truncates its streams.
+  // After a batch: starts a checkpoint when the stream is three quarters full or after
+  // checkpoint_records writes (with an index file; without one, as in tests on a bare Index, the
+  // log is never truncated and fills).
+  void MaybeStartCheckpoint();
+  // checkpointing_ means a checkpoint is in progress: each turn writes a slice of the index's
+  // changed entries to the tree (Index::Checkpoint), and once one committed, the loop truncates its
+  // streams.
   // `whole`: every change at once (a clean stop, MakeLogRoom).
   void CheckpointSlice(bool whole = false);
   // The log-room phase (OnBatch, after a command was told kNeedsRoom): commits and answers the
@@ -722,14 +711,12 @@ class StoreLoop {
   void StartCheckpoint();  // checkpoint mode: the next turns write slices (CheckpointSlice)
 
   Log* log_;
-  uint32_t stream_ids_[2];
-  int active_ = 0;
-  bool compacting_ = false;
-  uint64_t compact_start_seq_ = 0;     // the active stream's last sequence when the scan began
-  uint64_t compact_cursor_ = 0;        // next record of the active stream to scan
-  uint64_t compact_copied_ = 0;        // records copied by the compaction in progress
-  uint64_t compact_retry_tail_ = 0;    // after a failed compaction: retry once the tail passed this
-  uint64_t appended_since_slice_ = 0;  // records appended to the active stream since the last slice
+  std::vector<uint32_t> streams_;  // this loop's streams; stream_ is the first
+  bool checkpointing_ = false;
+  uint64_t checkpoint_written_ = 0;  // entries written by the checkpoint in progress
+  uint64_t checkpoint_retry_tail_ =
+      0;                               // after a failed checkpoint: retry once the tail passed this
+  uint64_t appended_since_slice_ = 0;  // records appended to the stream since the last slice
   uint64_t notes_at_slice_ = 0;        // Index::notes() at the last checkpoint slice
   uint64_t appended_since_checkpoint_ = 0;
   uint64_t turn_ = 0;                       // loop turns (Run)

@@ -178,23 +178,6 @@ Value Index::Apply(std::string_view key, Value v) {
   return v;
 }
 
-bool Index::IsCurrent(std::string_view key, uint64_t sequence) const {
-  std::shared_lock lock(mu_);
-  const KeyMap::Entry* e = map_.Find(key);
-  return e != nullptr && e->value.sequence == sequence;
-}
-
-void Index::EraseTombstone(std::string_view key, uint64_t sequence) {
-  std::unique_lock lock(mu_);
-  if (checkpoints()) {
-    return;  // unsaved_ may point at the entry
-  }
-  const KeyMap::Entry* e = map_.Find(key);
-  if (e != nullptr && e->value.deleted && e->value.sequence == sequence) {
-    map_.Erase(e);
-  }
-}
-
 void Index::ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn) const {
   std::shared_lock tl(tree_mu_);
   std::shared_lock lock(mu_);
@@ -467,8 +450,7 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
     // The entries written stay in the map, saved (the tree holds the same value), while it is
     // within cache_keys_; else, and for deletes, they leave it and the tree answers for them.
     // Those not written are noted again. (The entries are as the slice took them: Apply waits
-    // for tree_mu_, and no other change of the map runs once loops do, but EraseTombstone's, for
-    // compactions, which run only without checkpoints.)
+    // for tree_mu_, and no other change of the map runs once loops do.)
     for (size_t i = 0; i < n; ++i) {
       const Staged& s = staged_[i];
       Value& v = s.entry->value;

@@ -44,7 +44,10 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
   }
   out.log = std::move(r).value();
   const LiveMap& live = out.log.live;
-  const bool keep_tombstones = log.stream_count() > 2;
+  // Several streams (several loops, or a pool from before one stream per loop): another loop's
+  // stream may hold an older write of a deleted key, so deletes stay in the tree as tombstones
+  // until every stream is past them.
+  const bool keep_tombstones = log.stream_count() > 1;
   uint64_t tree_live_bytes = 0;
   if (tree != nullptr) {
     // One pass over the tree's leaves: the buffers of every entry no later log record replaced
@@ -145,10 +148,10 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
       return Step("open log", l.status());
     }
     out.log = std::move(l).value();
-    if (out.log->stream_count() < 2 * files.loops) {
+    if (out.log->stream_count() < files.loops) {
       return Status::InvalidArgument("the log has " + std::to_string(out.log->stream_count()) +
-                                     " stream(s), two per thread; start with at most " +
-                                     std::to_string(out.log->stream_count() / 2) + " thread(s)");
+                                     " stream(s), one per thread; start with at most " +
+                                     std::to_string(out.log->stream_count()) + " thread(s)");
     }
     std::memcpy(owner.data(), out.pool->header().uuid, owner.size());
     Result<std::unique_ptr<BTree>> t = BTree::Open(tree_path);
@@ -179,7 +182,7 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
     }
     out.pool = std::move(created).value();
     LogParams lp;
-    lp.streams = 2 * files.loops;  // an active and a spare (compaction target) per loop
+    lp.streams = files.loops;  // one per loop
     lp.stream_size = (files.log_size + 4095) / 4096 * 4096;
     Result<std::unique_ptr<Log>> l = Log::Create(Log::PathForPool(files.pool_path), lp, *out.pool);
     if (!l.ok()) {
@@ -198,7 +201,7 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
       return Step("create index", t.status());
     }
     out.tree = std::move(t).value();
-    out.index->AttachTree(out.tree.get(), files.checkpoints, files.loops > 1, 0, 0);
+    out.index->AttachTree(out.tree.get(), files.checkpoints, lp.streams > 1, 0, 0);
     out.index->TrackStreams(out.log->stream_count());  // every stream empty: horizons 0
     out.created = true;
   } else {
@@ -206,6 +209,14 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
   }
   out.open_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+std::vector<uint32_t> LoopStreams(uint32_t stream_count, uint32_t loops, uint32_t loop) {
+  std::vector<uint32_t> out;
+  for (uint32_t s = loop; s < stream_count; s += loops) {
+    out.push_back(s);
+  }
   return out;
 }
 

@@ -8,8 +8,9 @@
 namespace pastel::store {
 
 StoreLoop::StoreLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
-                     const uint32_t streams[2], Index& index, std::atomic<uint64_t>& none_sequence,
-                     const StoreOptions& options, LoopCounters& counters, std::string_view name)
+                     std::span<const uint32_t> streams, Index& index,
+                     std::atomic<uint64_t>& none_sequence, const StoreOptions& options,
+                     LoopCounters& counters, std::string_view name)
     : backend_(backend),
       pool_(pool),
       partition_(partition),
@@ -17,15 +18,12 @@ StoreLoop::StoreLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
       options_(options),
       counters_(counters),
       log_(log),
-      stream_ids_{streams[0], streams[1]},
-      // The active stream is the one holding the latest writes (after a crash in the middle of a
-      // compaction the other may hold copies too; it is truncated before its next use).
-      active_(log->stream(streams[1]).last_sequence() > log->stream(streams[0]).last_sequence()
-                  ? 1
-                  : 0),
+      streams_(streams.begin(), streams.end()),
       none_seq_(none_sequence),
       name_(name) {
-  stream_ = &log->stream(stream_ids_[active_]);
+  // Appends go to the first stream; a pool from before one stream per loop gives a loop two, and
+  // its checkpoints truncate both (recovery replayed both, by sequence).
+  stream_ = &log->stream(streams_.front());
   if (index_.checkpoints() && StreamsHoldRecords()) {
     // Records a restart replayed (the tail since the last checkpoint): the first batch starts a
     // checkpoint, so that they are not replayed again and again.
@@ -67,13 +65,9 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
     if (index_.checkpoints() && options_.persist != PersistMode::kNone) {
       WhenIdle();
     }
-    if (compacting_) {
+    if (checkpointing_) {
       (void)backend_.Submit();  // the turn's answers go out before the slice's work
-      if (index_.checkpoints()) {
-        CheckpointSlice();
-      } else {
-        CompactSlice();
-      }
+      CheckpointSlice();
     }
     counters_.enobufs.store(backend_.stats().rx_starved, std::memory_order_relaxed);
   }
@@ -81,7 +75,7 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
       !stream_->read_only() && !pool_.read_only()) {
     // A clean stop leaves nothing to replay at the next start: a last, whole checkpoint.
     StartCheckpoint();
-    while (compacting_) {
+    while (checkpointing_) {
       CheckpointSlice(/*whole=*/true);
     }
   }
@@ -285,14 +279,14 @@ void StoreLoop::MakeLogRoom() {
   if (stream_->read_only() || pool_.read_only()) {
     return;  // the batch's commit failed: nothing more is written (the caller refuses)
   }
-  if (!compacting_) {
+  if (!checkpointing_) {
     StartCheckpoint();
   }
   // PERSIST: as CheckpointSlice: before, this loop's streams hold its writes since the last
   // checkpoint; after the tree's commit and the truncations, the tree alone does, and the streams
   // are empty (a failed checkpoint leaves them as they were, and the pool read-only on a failed
   // flush).
-  while (compacting_) {
+  while (checkpointing_) {
     CheckpointSlice(/*whole=*/true);
   }
   counters_.Add(counters_.log_full_checkpoints);
@@ -682,106 +676,31 @@ void StoreLoop::Finish() {
   text_.clear();
   pending_n_ = 0;  // the slots' values were moved out (Apply) or dropped
   if (options_.persist != PersistMode::kNone) {
-    MaybeStartCompaction();
+    MaybeStartCheckpoint();
   }
 }
 
-void StoreLoop::MaybeStartCompaction() {
-  if (compacting_ || stream_->read_only()) {
+void StoreLoop::MaybeStartCheckpoint() {
+  if (checkpointing_ || stream_->read_only() || !index_.checkpoints() ||
+      stream_->tail() < checkpoint_retry_tail_) {
     return;
   }
-  const bool filling =
-      stream_->free_bytes() <= stream_->capacity() / 4 && stream_->tail() >= compact_retry_tail_;
-  if (index_.checkpoints()) {
-    if (filling || (appended_since_checkpoint_ >= options_.checkpoint_records &&
-                    stream_->tail() >= compact_retry_tail_)) {
-      StartCheckpoint();
-    }
-    return;
+  if (stream_->free_bytes() <= stream_->capacity() / 4 ||
+      appended_since_checkpoint_ >= options_.checkpoint_records) {
+    StartCheckpoint();
   }
-  if (!filling) {
-    return;
-  }
-  LogStream& spare = log_->stream(stream_ids_[1 - active_]);
-  if (!spare.Truncate(spare.checkpoint_sequence()).ok()) {  // leftover copies, if any
-    return;
-  }
-  compacting_ = true;
-  appended_since_slice_ = 0;
-  compact_start_seq_ = stream_->last_sequence();
-  compact_cursor_ = 0;
-  compact_copied_ = 0;
-}
-
-void StoreLoop::CompactSlice() {
-  LogStream& spare = log_->stream(stream_ids_[1 - active_]);
-  bool fits = !stream_->read_only() && !spare.read_only();
-  // The scan must gain on the writes, or the active stream fills before it ends and writes are
-  // refused (many connections bring hundreds of writes per turn): a slice visits at least four
-  // times the records appended since the last one, and, once the active stream is nearly full,
-  // every record up to the tail (one long turn rather than refused writes).
-  uint64_t slice = std::max<uint64_t>(options_.compact_slice, 4 * appended_since_slice_);
-  if (stream_->free_bytes() < stream_->capacity() / 16) {
-    slice = UINT32_MAX;
-  }
-  appended_since_slice_ = 0;
-  // Every write of the active stream is committed here (Finish commits its batch).
-  const bool scanned =
-      fits && stream_->VisitCommitted(
-                  &compact_cursor_, static_cast<uint32_t>(std::min<uint64_t>(slice, UINT32_MAX)),
-                  [&](const RecordView& r) {
-                    if (!index_.IsCurrent(r.key, r.sequence)) {
-                      return true;  // superseded: its buffers were given back
-                    }
-                    if (r.type == RecordType::kDelete && options_.drop_tombstones &&
-                        r.sequence <= compact_start_seq_) {
-                      // No older put of the key survives anywhere: none was current since the scan
-                      // began, so none was copied. (A delete written during the scan may follow a
-                      // put already copied: it is copied too.)
-                      index_.EraseTombstone(r.key, r.sequence);
-                      return true;
-                    }
-                    if (!spare.AppendCopy(r).ok()) {
-                      fits = false;  // the live set does not fit in one stream
-                      return false;
-                    }
-                    ++compact_copied_;
-                    return true;
-                  });
-  if (fits && spare.pending_records() > 0 && !spare.Commit().ok()) {
-    fits = false;
-  }
-  if (!fits) {
-    AbortCompaction();
-    return;
-  }
-  if (!scanned) {
-    return;  // more next turn
-  }
-  if (!stream_->Truncate(stream_->last_sequence()).ok()) {
-    AbortCompaction();
-    return;
-  }
-  active_ = 1 - active_;
-  stream_ = &spare;
-  compacting_ = false;
-  // A live set that fills three quarters of the new stream would start the next compaction at
-  // once: wait until the stream has grown by a sixteenth.
-  compact_retry_tail_ = stream_->tail() + stream_->capacity() / 16;
-  counters_.Add(counters_.compactions);
-  counters_.Add(counters_.compacted_records, compact_copied_);
 }
 
 void StoreLoop::CheckpointSlice(bool whole) {
-  // As a compaction's scan (CompactSlice): gain on the writes, all at once when the stream is
-  // nearly full. The checkpoint drains every loop's changes (one index), so the writes to gain on
-  // are every loop's: this loop's appends, or the changes the index noted since the last slice,
-  // whichever is more (with several loops a slice sized on this loop's alone may never drain
-  // them, and its stream fills).
+  // A slice must gain on the writes, or the stream fills before the checkpoint ends: all at once
+  // when the stream is nearly full. The checkpoint drains every loop's changes (one index), so the
+  // writes to gain on are every loop's: this loop's appends, or the changes the index noted since
+  // the last slice, whichever is more (with several loops a slice sized on this loop's alone may
+  // never drain them, and its stream fills).
   const uint64_t notes = index_.notes();
   const uint64_t noted = notes - notes_at_slice_;
   notes_at_slice_ = notes;
-  uint64_t slice = std::max<uint64_t>(options_.compact_slice,
+  uint64_t slice = std::max<uint64_t>(options_.checkpoint_slice,
                                       4 * std::max<uint64_t>(appended_since_slice_, noted));
   if (whole || stream_->free_bytes() < stream_->capacity() / 16) {
     slice = UINT64_MAX;
@@ -792,7 +711,7 @@ void StoreLoop::CheckpointSlice(bool whole) {
     FailCheckpoint(step.status());
     return;
   }
-  compact_copied_ += step->written;
+  checkpoint_written_ += step->written;
   if (!step->committed) {
     return;  // more next turn
   }
@@ -801,7 +720,7 @@ void StoreLoop::CheckpointSlice(bool whole) {
   // after the truncations the tree is their only copy, and a crash between two truncations
   // replays records the tree supersedes (skipped).
   const uint64_t upto = log_->next_sequence() - 1;
-  for (const uint32_t id : stream_ids_) {
+  for (const uint32_t id : streams_) {
     LogStream& st = log_->stream(id);
     if (st.tail() != LogStream::records_begin()) {
       Status t = st.Truncate(upto);
@@ -814,22 +733,22 @@ void StoreLoop::CheckpointSlice(bool whole) {
     // tombstones up to there no longer hide anything in it.
     index_.SetStreamHorizon(id, upto);
   }
-  compacting_ = false;
+  checkpointing_ = false;
   appended_since_checkpoint_ = 0;
-  compact_retry_tail_ = 0;
-  counters_.Add(counters_.compactions);
-  counters_.Add(counters_.compacted_records, compact_copied_);
+  checkpoint_retry_tail_ = 0;
+  counters_.Add(counters_.checkpoints);
+  counters_.Add(counters_.checkpointed_entries, checkpoint_written_);
 }
 
 void StoreLoop::WhenIdle() {
-  if (compacting_ || options_.idle_checkpoint_ms == 0 ||
+  if (checkpointing_ || options_.idle_checkpoint_ms == 0 ||
       now_ms_ - last_write_ms_ < static_cast<int64_t>(options_.idle_checkpoint_ms) ||
       now_ms_ < next_idle_ms_) {
     return;
   }
   next_idle_ms_ = now_ms_ + 100;  // a loop serving only reads turns often: look 10 times a second
   if (StreamsHoldRecords()) {
-    if (!stream_->read_only() && !pool_.read_only() && stream_->tail() >= compact_retry_tail_) {
+    if (!stream_->read_only() && !pool_.read_only() && stream_->tail() >= checkpoint_retry_tail_) {
       StartCheckpoint();
     }
     return;
@@ -837,7 +756,7 @@ void StoreLoop::WhenIdle() {
   // Nothing of this loop is in the log, and what it appends later gets a sequence above every
   // one handed out so far (one counter for all streams).
   const uint64_t upto = log_->next_sequence() - 1;
-  for (const uint32_t id : stream_ids_) {
+  for (const uint32_t id : streams_) {
     index_.SetStreamHorizon(id, upto);
   }
   // Tombstones no stream holds back any more: a checkpoint with nothing else to write erases
@@ -848,14 +767,14 @@ void StoreLoop::WhenIdle() {
 }
 
 void StoreLoop::StartCheckpoint() {
-  compacting_ = true;
+  checkpointing_ = true;
   appended_since_slice_ = 0;
   notes_at_slice_ = index_.notes();
-  compact_copied_ = 0;
+  checkpoint_written_ = 0;
 }
 
 bool StoreLoop::StreamsHoldRecords() const {
-  for (const uint32_t id : stream_ids_) {
+  for (const uint32_t id : streams_) {
     if (log_->stream(id).tail() != LogStream::records_begin()) {
       return true;
     }
@@ -864,12 +783,12 @@ bool StoreLoop::StreamsHoldRecords() const {
 }
 
 void StoreLoop::FailCheckpoint(const Status& why) {
-  compacting_ = false;
+  checkpointing_ = false;
   counters_.Add(counters_.checkpoint_failures);
   // Out of space (the index file is full): writes go on until the stream is full, then are refused
   // (507, -OOM) while deletes and overwrites can still shrink what the next checkpoint writes; try
   // again once the stream has grown by a sixteenth.
-  compact_retry_tail_ = stream_->tail() + stream_->capacity() / 16;
+  checkpoint_retry_tail_ = stream_->tail() + stream_->capacity() / 16;
   if (why.code() != StatusCode::kNoSpace) {
     // Anything else (a failed flush or fence, an entry the tree refused, damage) would fail again
     // at every retry and stop truncation for good, and the writes would end in a 507 loop: the
@@ -882,18 +801,6 @@ void StoreLoop::FailCheckpoint(const Status& why) {
   if (!reported.exchange(true)) {
     std::fprintf(stderr, "%s: checkpoint failed: %s%s\n", name_.c_str(), why.ToString().c_str(),
                  why.code() == StatusCode::kNoSpace ? "" : " (the store is read-only)");
-  }
-}
-
-void StoreLoop::AbortCompaction() {
-  // Go on with the active stream until it is full (then writes are refused); try again once it
-  // has grown by a sixteenth, since only new writes (overwrites, deletes) can shrink the live set.
-  // (A full stream with a live set that does not fit in one stream stays full: --log-size.)
-  compacting_ = false;
-  compact_retry_tail_ = stream_->tail() + stream_->capacity() / 16;
-  LogStream& spare = log_->stream(stream_ids_[1 - active_]);
-  if (!spare.read_only() && spare.pending_records() == 0) {
-    (void)spare.Truncate(spare.checkpoint_sequence());
   }
 }
 

@@ -4,7 +4,7 @@
 // The network is replaced by an in-memory feeder (FeederBackend: a Backend whose Poll hands the
 // loop scripted receives in pool buffers, and whose Send captures the answers); everything else
 // is the server's own code: HttpLoop or KvLoop over store::StoreLoop (parsing in place, Keep,
-// group commit, answers after the fence, the shared Index, log compaction a slice per turn), the
+// group commit, answers after the fence, the shared Index, checkpoints a slice per turn), the
 // log and the pool, over a MemStore whose PersistOps records what a power cut would leave.
 //
 // Clients on several connections send writes and deletes (HTTP: POST/PUT/DELETE; RESP: SET, DEL
@@ -19,17 +19,16 @@
 //   - no key holds a value that was never sent, or a part of one;
 //   - buffer ownership is consistent (VerifyOwnership: no buffer both free and referenced);
 //   - recovery reports no corruption.
-// Small log streams make the loop compact many times, so cuts also land inside compactions. The
-// `_index` variants give the store an index file (pastel/index.h): the loop checkpoints into it
-// instead (every 150 writes, a few slices each), and each cut recovers through it
-// (store::RecoverStore: the index file's last commit, then the log replayed over it), so cuts also
-// land inside index commits and between a commit and the log's truncation. The `_small_log`
-// variants shrink the streams to 8 KiB, so turns often bring more records than the stream has
-// room for: the loop commits the batch so far and checkpoints whole in the middle of the turn
+// The store has an index file (pastel/index.h), as the servers do: the loop checkpoints into it
+// (every 150 writes, a few slices each), and each cut recovers through it (store::RecoverStore:
+// the index file's last commit, then the log replayed over it), so cuts also land inside index
+// commits and between a commit and the log's truncation. The `_small_log` variants shrink the
+// stream to 8 KiB, so turns often bring more records than the stream has room for: the loop's
+// log-room phase commits the batch so far and checkpoints whole in the middle of the turn
 // (StoreLoop::MakeLogRoom), and cuts land there too.
 //
-// PASTEL_CRASH_TURNS (default 500; 200 with an index file, 120 with small streams) and
-// PASTEL_CRASH_SEED (default 1) scale and vary the run; the cut count is printed.
+// PASTEL_CRASH_TURNS (default 200; 120 with small streams) and PASTEL_CRASH_SEED (default 1)
+// scale and vary the run; the cut count is printed.
 
 #include <gtest/gtest.h>
 
@@ -165,8 +164,8 @@ struct Stats {
   uint64_t cuts = 0;
   uint64_t exact_cuts = 0;
   uint64_t evicting_cuts = 0;
-  uint64_t in_flight_seen = 0;         // cuts after which an unanswered write was already recovered
-  uint64_t compactions = 0;            // or checkpoints, with an index file
+  uint64_t in_flight_seen = 0;  // cuts after which an unanswered write was already recovered
+  uint64_t checkpoints = 0;
   uint64_t log_full_checkpoints = 0;   // whole checkpoints within a turn (a stream ran full)
   uint64_t tree_epochs = 0;            // the highest index commit a cut recovered
   uint64_t refused_after_failure = 0;  // writes answered 503 once a fence had failed
@@ -178,28 +177,23 @@ class CrashHarness {
   static constexpr uint32_t kConns = 6;
   static constexpr uint32_t kKeys = 40;
 
-  // `checkpoints`: the store has an index file (in the MemStore's extra region, under the same
-  // recording PersistOps), so the loop checkpoints into it instead of compacting the log, and
-  // every cut recovers through it (store::RecoverStore).
-  // `stream_size`: 64 KiB compacts every hundred turns or so; 8 KiB, with an index file, fills a
-  // stream within a turn often enough that the loop checkpoints in the middle of turns.
-  CrashHarness(Protocol protocol, PersistMode mode, uint64_t seed, bool checkpoints = false,
-               uint64_t stream_size = 64 * 1024)
-      : protocol_(protocol), mode_(mode), rng_(seed), checkpoints_(checkpoints) {
+  // The store's index file is in the MemStore's extra region, under the same recording
+  // PersistOps, and every cut recovers through it (store::RecoverStore).
+  // `stream_size`: 64 KiB fills a stream within a turn rarely; 8 KiB often enough that the loop
+  // checkpoints in the middle of turns.
+  CrashHarness(Protocol protocol, PersistMode mode, uint64_t seed, uint64_t stream_size = 64 * 1024)
+      : protocol_(protocol), mode_(mode), rng_(seed) {
     shape_.buffer_size = 512;
     shape_.buffer_count = 4096;
-    shape_.streams = 2;
+    shape_.streams = 1;
     shape_.stream_size = stream_size;
-    shape_.extra_bytes = checkpoints ? 128 * kBTreePageSize : 0;
+    shape_.extra_bytes = 128 * kBTreePageSize;
     store_ = MemStore::Fresh(shape_);
-    if (checkpoints) {
-      EXPECT_TRUE(
-          BTree::Format(store_->extra_region(), shape_.extra_bytes, {}, store_->ops()).ok());
-      Result<std::unique_ptr<BTree>> t =
-          BTree::Attach(store_->extra_region(), shape_.extra_bytes, store_->ops());
-      EXPECT_TRUE(t.ok()) << t.status().ToString();
-      tree_ = std::move(t).value();
-    }
+    EXPECT_TRUE(BTree::Format(store_->extra_region(), shape_.extra_bytes, {}, store_->ops()).ok());
+    Result<std::unique_ptr<BTree>> t =
+        BTree::Attach(store_->extra_region(), shape_.extra_bytes, store_->ops());
+    EXPECT_TRUE(t.ok()) << t.status().ToString();
+    tree_ = std::move(t).value();
   }
 
   // From turn `turn` on, every fence fails with EIO (as a failed msync would): the store must turn
@@ -209,20 +203,16 @@ class CrashHarness {
   void Run(uint64_t turns, Stats& stats) {
     stats_ = &stats;
     store::Index index;
-    if (tree_) {
-      index.AttachTree(tree_.get(), /*checkpoints=*/true, /*keep_tombstones=*/false, 0, 0);
-    }
+    index.AttachTree(tree_.get(), /*checkpoints=*/true, /*keep_tombstones=*/false, 0, 0);
     httpd::Metrics metrics(store_->pool(), index, 1, 0);
     kv::Shared shared(store_->pool(), index, 1);
     std::atomic<uint64_t> none_seq{uint64_t{1} << 62};
     httpd::LoopOptions lo;
     lo.persist = mode_;
     lo.reserve_buffers = 32;
-    // A compaction spans a dozen turns or more, so writes and deletes land while it scans.
-    lo.compact_slice = 48;
     // Checkpoints every few dozen turns, each a few slices long.
     lo.checkpoint_records = 150;
-    lo.compact_slice = checkpoints_ ? 8 : lo.compact_slice;
+    lo.checkpoint_slice = 8;
     kv::LoopOptions ko;
     static_cast<store::StoreOptions&>(ko) = lo;
     std::atomic<bool> stop{false};
@@ -255,7 +245,7 @@ class CrashHarness {
         Check(/*evict=*/true);
       }
     });
-    const uint32_t streams[2] = {0, 1};
+    const uint32_t streams[1] = {0};
     {
       std::unique_ptr<store::StoreLoop> loop;
       if (protocol_ == Protocol::kHttp) {
@@ -270,7 +260,7 @@ class CrashHarness {
     }
     store_->ops().SetHook(nullptr);
     stats.turns += turns;
-    stats.compactions += metrics.loop(0).compactions.load() + shared.counters[0].compactions.load();
+    stats.checkpoints += metrics.loop(0).checkpoints.load() + shared.counters[0].checkpoints.load();
     stats.log_full_checkpoints += metrics.loop(0).log_full_checkpoints.load() +
                                   shared.counters[0].log_full_checkpoints.load();
     for (uint32_t i = 0; i < kConns; ++i) {
@@ -499,7 +489,7 @@ class CrashHarness {
         evict ? store_->ops().CrashImage(&rng_, 0.5) : store_->ops().CrashImage();
     Recovered rec;
     std::unique_ptr<MemStore> recovered;
-    if (checkpoints_) {
+    {
       // The index file's last commit, and the log replayed over it.
       Result<std::unique_ptr<MemStore>> r = MemStore::AttachImage(shape_, image);
       ASSERT_TRUE(r.ok()) << "attach after cut " << stats_->cuts << ": " << r.status().ToString();
@@ -523,10 +513,6 @@ class CrashHarness {
         return true;
       });
       stats_->tree_epochs = std::max(stats_->tree_epochs, (*t)->Stats().epoch);
-    } else {
-      Result<std::unique_ptr<MemStore>> r = MemStore::Recover(shape_, image, {}, &rec);
-      ASSERT_TRUE(r.ok()) << "recovery after cut " << stats_->cuts << ": " << r.status().ToString();
-      recovered = std::move(r).value();
     }
     MemStore& s = *recovered;
     ASSERT_TRUE(rec.corruption.empty()) << rec.corruption.front();
@@ -577,7 +563,6 @@ class CrashHarness {
   Protocol protocol_;
   PersistMode mode_;
   std::mt19937_64 rng_;
-  bool checkpoints_;
   StoreShape shape_;
   std::unique_ptr<MemStore> store_;
   std::unique_ptr<BTree> tree_;
@@ -601,50 +586,42 @@ namespace {
 struct CrashParam {
   Protocol protocol;
   PersistMode mode;
-  bool checkpoints = false;  // an index file: checkpoints instead of log compaction
   uint64_t stream_size = 64 * 1024;
 };
 
 std::string CrashParamName(const ::testing::TestParamInfo<CrashParam>& i) {
   return std::string(i.param.protocol == Protocol::kHttp ? "httpd_" : "kv_") +
          (i.param.mode == PersistMode::kInPlace ? "inplace" : "copy") +
-         (i.param.checkpoints ? "_index" : "") +
          (i.param.stream_size < 64 * 1024 ? "_small_log" : "");
 }
 
 void PrintTo(const CrashParam& p, std::ostream* os) {
   *os << (p.protocol == Protocol::kHttp ? "httpd " : "kv ")
       << (p.mode == PersistMode::kInPlace ? "inplace" : "copy")
-      << (p.checkpoints ? " with an index file" : "")
-      << (p.stream_size < 64 * 1024 ? " and 8 KiB log streams" : "");
+      << (p.stream_size < 64 * 1024 ? " with 8 KiB log streams" : "");
 }
 
 class ServerCrashTest : public ::testing::TestWithParam<CrashParam> {};
 
 TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
-  // A cut with an index file also recovers it: those runs take fewer turns by default.
-  // Small log streams add checkpoints within turns, and take fewer turns again.
-  const uint64_t turns = EnvU64("PASTEL_CRASH_TURNS", GetParam().stream_size < 64 * 1024 ? 120
-                                                      : GetParam().checkpoints           ? 200
-                                                                                         : 500);
+  // Small log streams add checkpoints within turns, and take fewer turns.
+  const uint64_t turns =
+      EnvU64("PASTEL_CRASH_TURNS", GetParam().stream_size < 64 * 1024 ? 120 : 200);
   const uint64_t seed = EnvU64("PASTEL_CRASH_SEED", 1);
   Stats stats;
-  CrashHarness h(GetParam().protocol, GetParam().mode, seed, GetParam().checkpoints,
-                 GetParam().stream_size);
+  CrashHarness h(GetParam().protocol, GetParam().mode, seed, GetParam().stream_size);
   h.Run(turns, stats);
   std::cout << "[ server   ] seed " << seed << ": " << stats.turns << " turns, " << stats.requests
             << " requests, " << stats.acknowledged << " acknowledged, " << stats.cuts
             << " power cuts (" << stats.exact_cuts << " exact, " << stats.evicting_cuts
             << " with random eviction), " << stats.in_flight_seen
-            << " with an unanswered write already durable, " << stats.compactions
-            << (GetParam().checkpoints ? " checkpoints (index commits up to epoch " +
-                                             std::to_string(stats.tree_epochs) + ")"
-                                       : " compactions")
-            << ", " << stats.log_full_checkpoints
+            << " with an unanswered write already durable, " << stats.checkpoints
+            << " checkpoints (index commits up to epoch " << stats.tree_epochs << "), "
+            << stats.log_full_checkpoints
             << " of them within a turn (a stream ran full), 0 acknowledged writes lost\n";
   RecordProperty("cuts", std::to_string(stats.cuts));
   EXPECT_GT(stats.acknowledged, turns) << "the workload acknowledged too little to test anything";
-  EXPECT_GE(stats.compactions, turns / 250) << "the cuts met too few compactions";
+  EXPECT_GE(stats.checkpoints, turns / 250) << "the cuts met too few checkpoints";
   if (GetParam().stream_size < 64 * 1024) {
     EXPECT_GE(stats.log_full_checkpoints, 1u) << "the cuts met no checkpoint within a turn";
   }
@@ -656,7 +633,7 @@ TEST_P(ServerCrashTest, FailedFenceTurnsTheStoreReadOnlyAndAcknowledgesNothingMo
   // write.
   Stats stats;
   CrashHarness h(GetParam().protocol, GetParam().mode, EnvU64("PASTEL_CRASH_SEED", 1) + 100,
-                 GetParam().checkpoints, GetParam().stream_size);
+                 GetParam().stream_size);
   h.FailFencesFromTurn(100);
   h.Run(200, stats);
   std::cout << "[ server   ] failed fence at turn 100: " << stats.acknowledged
@@ -674,11 +651,8 @@ INSTANTIATE_TEST_SUITE_P(
                       CrashParam{Protocol::kHttp, PersistMode::kCopy},
                       CrashParam{Protocol::kResp, PersistMode::kInPlace},
                       CrashParam{Protocol::kResp, PersistMode::kCopy},
-                      CrashParam{Protocol::kHttp, PersistMode::kInPlace, true},
-                      CrashParam{Protocol::kResp, PersistMode::kInPlace, true},
-                      CrashParam{Protocol::kResp, PersistMode::kCopy, true},
-                      CrashParam{Protocol::kHttp, PersistMode::kInPlace, true, 8 * 1024},
-                      CrashParam{Protocol::kResp, PersistMode::kInPlace, true, 8 * 1024}),
+                      CrashParam{Protocol::kHttp, PersistMode::kInPlace, 8 * 1024},
+                      CrashParam{Protocol::kResp, PersistMode::kInPlace, 8 * 1024}),
     CrashParamName);
 
 }  // namespace

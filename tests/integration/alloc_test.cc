@@ -330,7 +330,7 @@ TEST_P(AllocTest, SteadyStateRequestsAllocateNothing) {
   Result<std::unique_ptr<LoopGroup>> group = LoopGroup::Start(
       c.backend, pool, 1, no, [&](Backend& be, uint32_t i, const std::atomic<bool>& stop) {
         t_counted = true;
-        const uint32_t streams[2] = {2 * i, 2 * i + 1};
+        const std::vector<uint32_t> streams = store::LoopStreams(log.stream_count(), 1, i);
         Status st;
         if (c.protocol == Protocol::kKv) {
           kv::KvLoop loop(be, pool, i, &log, streams, index, none_seq, kvo, shared, i);

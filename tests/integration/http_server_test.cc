@@ -79,8 +79,8 @@ const ServerParam kBaseline{"baseline", PASTEL_BASELINE_PATH, {}};
 const ServerParam kHttpdCopy{"httpd_persist_copy", PASTEL_HTTPD_PATH, {"--persist", "copy"}};
 const ServerParam kHttpdNone{"httpd_persist_none", PASTEL_HTTPD_PATH, {"--persist", "none"}};
 const ServerParam kHttpdEpoll{"httpd_epoll", PASTEL_HTTPD_PATH, {"--backend", "epoll"}};
-// Log streams of 1 MiB: the kill -9 rounds write enough to compact them several times, so kills
-// land before, during and after compactions.
+// Log streams of 1 MiB: the kill -9 rounds write enough to checkpoint them several times, so kills
+// land before, during and after checkpoints.
 // Two loops (shared-nothing: own ring, listener, pool partition and log streams) sharing one index.
 const ServerParam kHttpdThreads{"httpd_threads", PASTEL_HTTPD_PATH, {"--threads", "2"}};
 const ServerParam kBaselineThreads{"baseline_threads", PASTEL_BASELINE_PATH, {"--threads", "2"}};
@@ -1176,12 +1176,12 @@ TEST_P(DurableServerTest, AcknowledgedWritesSurviveKill9) {
       << "pastelctl verify --pool " << pool_ << ": " << v.Describe();
 }
 
-// pastel-httpd's log compaction (two streams per loop, the live records copied a slice per loop
-// turn): with small streams, many overwrites and deletes compact several times, and the live set
-// is intact after kill -9.
-class HttpdCompactionTest : public ServerTest {};
+// pastel-httpd's checkpoints (the changed index entries written into the index file a slice per
+// loop turn, then the log stream truncated): with small streams, many overwrites and deletes
+// checkpoint several times, and the live set is intact after kill -9.
+class HttpdCheckpointTest : public ServerTest {};
 
-TEST_P(HttpdCompactionTest, LiveSetSurvivesCompactionsAndKill9) {
+TEST_P(HttpdCheckpointTest, LiveSetSurvivesCheckpointsAndKill9) {
   constexpr int kKeys = 500;
   constexpr int kPasses = 40;
   pool_ = dir_.File("small-log.pool");  // the log's size is fixed when the pool is created
@@ -1209,10 +1209,10 @@ TEST_P(HttpdCompactionTest, LiveSetSurvivesCompactionsAndKill9) {
     constexpr std::string_view kLine = "\npastel_log_compactions_total ";
     const size_t at = m.body.find(kLine);
     ASSERT_NE(at, std::string::npos) << m.body;
-    const int compactions = std::atoi(m.body.c_str() + at + kLine.size());
-    std::cout << "[ compact  ] " << kKeys * kPasses << " writes, " << compactions
-              << " compactions\n";
-    EXPECT_GE(compactions, 3) << "20,000 records through 256 KiB streams";
+    const int checkpoints = std::atoi(m.body.c_str() + at + kLine.size());
+    std::cout << "[ ckpt     ] " << kKeys * kPasses << " writes, " << checkpoints
+              << " checkpoints\n";
+    EXPECT_GE(checkpoints, 3) << "20,000 records through 256 KiB streams";
   }
   server_->Kill9();
   ASSERT_TRUE(server_->Restart());
@@ -1239,7 +1239,7 @@ TEST_P(HttpdCompactionTest, LiveSetSurvivesCompactionsAndKill9) {
 // log streams: no checkpoint fails, no write is refused, and after kill -9 every key is there and
 // the store takes writes. (A key of more than 512 bytes once made every checkpoint fail: the log
 // could not be truncated, and once a stream was full every write was answered 507, for good.)
-TEST_P(HttpdCompactionTest, KeysUpToTheLimitKeepCheckpointsRunning) {
+TEST_P(HttpdCheckpointTest, KeysUpToTheLimitKeepCheckpointsRunning) {
   pool_ = dir_.File("small-log.pool");
   ASSERT_TRUE(StartServer({"--log-size", "256K"}));
   const size_t lens[] = {2, 100, 511, 512, 513, 701, 1000, kMaxKey - 1, kMaxKey};
@@ -1290,16 +1290,16 @@ TEST_P(HttpdCompactionTest, KeysUpToTheLimitKeepCheckpointsRunning) {
       << "pastelctl verify --pool " << pool_ << ": " << v.Describe();
 }
 
-// Hundreds of pipelined writes per loop turn while the log compacts: the compaction's scan must
-// gain on them, or the active stream fills first and writes are refused with 507 (seen in the seed
-// benchmark at 400 connections). Every write must be accepted and the last value of every key
-// served.
-TEST_P(HttpdCompactionTest, ManyConnectionsWritingThroughCompactionsAreNeverRefused) {
+// Hundreds of pipelined writes per loop turn while the loop checkpoints: the checkpoint's slices
+// must gain on them, or the stream fills first and writes are refused with 507 (seen in the seed
+// benchmark at 400 connections, when the log was compacted instead). Every write must be accepted
+// and the last value of every key served.
+TEST_P(HttpdCheckpointTest, ManyConnectionsWritingThroughCheckpointsAreNeverRefused) {
   constexpr int kConns = 200;
   constexpr int kWindow = 4;       // requests in flight per connection, all the time
   constexpr int kPerConn = 300;    // writes per connection
   constexpr int kKeysPerConn = 4;  // a key is written by one connection only: its order is known
-  // 1 MiB streams: a quarter of one (the room left when a compaction starts) holds several
+  // 1 MiB streams: a quarter of one (the room left when a checkpoint starts) holds several
   // turns' writes, but not the writes of a scan that does not gain on them.
   pool_ = dir_.File("small-log.pool");
   ASSERT_TRUE(StartServer({"--log-size", "1M"}));
@@ -1340,10 +1340,10 @@ TEST_P(HttpdCompactionTest, ManyConnectionsWritingThroughCompactionsAreNeverRefu
   constexpr std::string_view kLine = "\npastel_log_compactions_total ";
   const size_t at = m.body.find(kLine);
   ASSERT_NE(at, std::string::npos) << m.body;
-  const int compactions = std::atoi(m.body.c_str() + at + kLine.size());
-  std::cout << "[ compact  ] " << n << " writes from " << kConns << " connections, " << compactions
-            << " compactions\n";
-  EXPECT_GE(compactions, 3);
+  const int checkpoints = std::atoi(m.body.c_str() + at + kLine.size());
+  std::cout << "[ ckpt     ] " << n << " writes from " << kConns << " connections, " << checkpoints
+            << " checkpoints\n";
+  EXPECT_GE(checkpoints, 3);
   for (const auto& [key, value] : want) {
     const Response r = c.Call(Get(key));
     ASSERT_TRUE(Keeps(r, 200)) << key;
@@ -1351,7 +1351,7 @@ TEST_P(HttpdCompactionTest, ManyConnectionsWritingThroughCompactionsAreNeverRefu
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Servers, HttpdCompactionTest, ::testing::Values(kHttpd, kHttpdEpoll),
+INSTANTIATE_TEST_SUITE_P(Servers, HttpdCheckpointTest, ::testing::Values(kHttpd, kHttpdEpoll),
                          ParamName);
 
 INSTANTIATE_TEST_SUITE_P(Servers, ServerTest,

@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -856,6 +857,87 @@ TEST_P(KvDurableTest, KeysUpToTheLimitKeepCheckpointsRunning) {
   EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
 }
 
+// A pool opened with fewer threads than it was created with: the one loop owns both log streams
+// (store::LoopStreams), as a loop of a pool from before one stream per loop owns its two. It
+// replays both, appends to the first, and its checkpoints truncate both; deletes recovered from
+// either stay deleted.
+class KvStreamsTest : public KvTest {};
+
+TEST_P(KvStreamsTest, FewerThreadsThanTheStreamsCheckpointEveryStream) {
+  StartServer({"--threads", "2", "--log-size", "64K"});
+  std::map<std::string, std::optional<std::string>> want;
+  {
+    std::vector<std::unique_ptr<RespClient>> conns;
+    for (int i = 0; i < 8; ++i) {  // connections spread over both loops
+      conns.push_back(std::make_unique<RespClient>(port()));
+      ASSERT_TRUE(conns.back()->connected());
+    }
+    for (int i = 0; i < 200; ++i) {
+      const std::string key = "two:" + std::to_string(i);
+      const std::string value =
+          Pattern(static_cast<size_t>(20 + i % 300), static_cast<uint64_t>(i));
+      ASSERT_TRUE(conns[i % conns.size()]->Call({"SET", key, value}).Is("OK")) << key;
+      want[key] = value;
+    }
+    for (int i = 0; i < 200; i += 7) {
+      const std::string key = "two:" + std::to_string(i);
+      ASSERT_TRUE(conns[(i + 3) % conns.size()]->Call({"DEL", key}).IsInt(1)) << key;
+      want[key] = std::nullopt;
+    }
+    EXPECT_EQ(InfoCount(*conns[0], "pastel_loops", "server"), 2u);
+  }
+  const auto check = [&](RespClient& c) {
+    for (const auto& [key, value] : want) {
+      const Reply r = c.Call({"GET", key});
+      if (value.has_value()) {
+        ASSERT_EQ(Diff(r.str, *value), "") << key << ": " << r.Describe();
+      } else {
+        ASSERT_TRUE(r.IsNull()) << key << " was deleted: " << r.Describe();
+      }
+    }
+  };
+  server_->Kill9();
+  StartServer({"--threads", "1", "--log-size", "64K"});
+  {
+    RespClient c(port());
+    EXPECT_EQ(InfoCount(c, "pastel_loops", "server"), 1u);
+    check(c);
+    // Enough writes through 64 KiB streams for several checkpoints, some within turns.
+    std::string batch;
+    for (int i = 0; i < 1500; ++i) {
+      const std::string key = "one:" + std::to_string(i % 500);
+      const std::string value =
+          Pattern(static_cast<size_t>(100 + i % 200), static_cast<uint64_t>(i));
+      batch += RespCommand({"SET", key, value});
+      want[key] = value;
+      if (i % 50 == 49) {
+        ASSERT_TRUE(c.Send(batch));
+        for (int k = 0; k < 50; ++k) {
+          ASSERT_TRUE(c.Read().Is("OK")) << "SET " << i;
+        }
+        batch.clear();
+      }
+    }
+    EXPECT_GE(InfoCount(c, "pastel_log_compactions"), 3u);
+    EXPECT_EQ(InfoCount(c, "pastel_checkpoint_failures"), 0u);
+    EXPECT_EQ(InfoCount(c, "pastel_rejected_full", "stats"), 0u);
+    check(c);
+  }
+  server_->Kill9();
+  // Both streams were truncated by the one loop's checkpoints: no record of the first run's
+  // writes is left in either (they are in the index file).
+  const RunResult dump = RunProgram({PASTELCTL_PATH, "dump", "--pool", pool_}, dir_.path(), 120);
+  ASSERT_TRUE(dump.exited && dump.exit_code == 0) << dump.Describe();
+  EXPECT_NE(dump.out.find("stream 1:"), std::string::npos) << dump.out.substr(0, 2000);
+  EXPECT_EQ(dump.out.find("\"two:"), std::string::npos) << dump.out.substr(0, 4000);
+  StartServer({"--threads", "1", "--log-size", "64K"});
+  RespClient c(port());
+  check(c);
+  ASSERT_TRUE(server_->Stop());
+  const RunResult v = RunProgram({PASTELCTL_PATH, "verify", "--pool", pool_}, dir_.path(), 120);
+  EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
+}
+
 // A thread that has taken no write for a second checkpoints what its log stream holds: a kill -9
 // after that replays nothing, and every value is there.
 TEST_P(KvDurableTest, AnIdleServerCheckpointsItsLog) {
@@ -895,7 +977,7 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
     bool absent_ok = true;
   };
   std::map<std::string, KeyState> state;
-  StartServer({"--log-size", "1M"});  // small streams: kills land around compactions too
+  StartServer({"--log-size", "1M"});  // small streams: kills land around checkpoints too
   constexpr int kWriters = 4;
   uint64_t total_acked = 0;
   for (int round = 0; round < rounds; ++round) {
@@ -1231,6 +1313,7 @@ INSTANTIATE_TEST_SUITE_P(Kv, KvTest, ::testing::Values(kInPlace, kCopyEpoll, kNo
 INSTANTIATE_TEST_SUITE_P(Kv, KvDurableTest, ::testing::Values(kInPlace, kCopyEpoll, kThreads),
                          ParamName);
 INSTANTIATE_TEST_SUITE_P(Kv, KvVolatileTest, ::testing::Values(kNone), ParamName);
+INSTANTIATE_TEST_SUITE_P(Kv, KvStreamsTest, ::testing::Values(kInPlace, kCopyEpoll), ParamName);
 
 }  // namespace
 }  // namespace pastel::integration

@@ -171,8 +171,6 @@ TEST(IndexTest, TheHigherSequenceWinsWhateverTheOrderOfApply) {
   Value lost = index.Apply("k", Live(3, 10));
   EXPECT_EQ(lost.sequence, 3u);
   EXPECT_EQ(lost.length, 10u);
-  EXPECT_TRUE(index.IsCurrent("k", 5));
-  EXPECT_FALSE(index.IsCurrent("k", 3));
   EXPECT_EQ(index.live_keys(), 1u);
   EXPECT_EQ(index.live_bytes(), 3u);
   // A newer one replaces it and hands the old one back for its references to be dropped.
@@ -188,21 +186,19 @@ TEST(IndexTest, ADeleteLeavesATombstoneThatOrdersLaterApplies) {
   Value old = index.Apply("k", Tombstone(9));
   EXPECT_EQ(old.sequence, 2u);
   EXPECT_FALSE(index.Contains("k"));
-  EXPECT_TRUE(index.IsCurrent("k", 9));  // the delete's record is still needed
   EXPECT_EQ(index.live_keys(), 1u);
   EXPECT_EQ(index.live_bytes(), 6u);
   // A put older than the delete, committed late, must not resurrect the key.
   Value lost = index.Apply("k", Live(7, 100));
   EXPECT_EQ(lost.sequence, 7u);
   EXPECT_FALSE(index.Contains("k"));
-  // Only the tombstone of that very delete is forgotten.
-  index.EraseTombstone("k", 8);
-  EXPECT_TRUE(index.IsCurrent("k", 9));
-  index.EraseTombstone("other", 3);  // live, not a tombstone
-  EXPECT_TRUE(index.Contains("other"));
-  index.EraseTombstone("k", 9);
-  EXPECT_FALSE(index.IsCurrent("k", 9));
   EXPECT_EQ(index.live_keys(), 1u);
+  // A newer put replaces the tombstone, which comes back with its sequence.
+  Value tomb = index.Apply("k", Live(10, 5));
+  EXPECT_TRUE(tomb.deleted);
+  EXPECT_EQ(tomb.sequence, 9u);
+  EXPECT_TRUE(index.Contains("k"));
+  EXPECT_EQ(index.live_keys(), 2u);
 }
 
 TEST(IndexTest, ForEachLiveSkipsTombstonesAndStopsWhenAsked) {
@@ -270,8 +266,12 @@ TEST(IndexTest, LoadReplacesTheIndexWithTheRecoveredSet) {
   live["y"] = LiveValue{5, 1, 20, {{2, 0, 20}}};
   index.Load(live);
   EXPECT_FALSE(index.Contains("stale"));
-  EXPECT_TRUE(index.IsCurrent("x", 4));
-  EXPECT_TRUE(index.IsCurrent("y", 5));
+  std::map<std::string, uint64_t> seqs;
+  index.ForEachLive([&](std::string_view k, const Value& v) {
+    seqs[std::string(k)] = v.sequence;
+    return true;
+  });
+  EXPECT_EQ(seqs, (std::map<std::string, uint64_t>{{"x", 4}, {"y", 5}}));
   EXPECT_EQ(index.live_keys(), 2u);
   EXPECT_EQ(index.live_bytes(), 30u);
 }
@@ -285,14 +285,14 @@ TEST(OpenOrCreateTest, CreatesOnFirstStartThenRecoversWhatWasCommitted) {
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     EXPECT_TRUE(s->created);
     EXPECT_EQ(s->pool->partitions(), 2u);
-    EXPECT_EQ(s->log->stream_count(), 4u);  // an active and a spare stream per loop
+    EXPECT_EQ(s->log->stream_count(), 2u);  // one stream per loop
     Pool& pool = *s->pool;
     Result<uint32_t> b = pool.Allocate(1);
     ASSERT_TRUE(b.ok());
     std::memcpy(pool.BufferData(*b), "durable", 7);
     const Extent e{*b, 0, 7};
-    ASSERT_TRUE(s->log->stream(2).AppendPut("key", {&e, 1}).ok());
-    ASSERT_TRUE(s->log->stream(2).Commit().ok());
+    ASSERT_TRUE(s->log->stream(1).AppendPut("key", {&e, 1}).ok());
+    ASSERT_TRUE(s->log->stream(1).Commit().ok());
     ASSERT_TRUE(pool.Retain(*b).ok());
   }
   Result<OpenedStore> s = OpenOrCreate(files);
@@ -315,6 +315,32 @@ TEST(OpenOrCreateTest, MoreLoopsThanTheLogHasStreamsIsRefusedWithTheLimit) {
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.status().message().find("at most 1 thread"), std::string::npos)
       << s.status().ToString();
+}
+
+// Every stream of the log has one owner, whatever the loops: a new pool has one per loop, a pool
+// from before that two per loop, and a pool may be opened with fewer loops than it was made for.
+TEST(OpenOrCreateTest, EveryStreamHasOneLoop) {
+  EXPECT_EQ(LoopStreams(1, 1, 0), (std::vector<uint32_t>{0}));
+  EXPECT_EQ(LoopStreams(2, 1, 0), (std::vector<uint32_t>{0, 1}));  // an older pool's two
+  EXPECT_EQ(LoopStreams(4, 2, 0), (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(LoopStreams(4, 2, 1), (std::vector<uint32_t>{1, 3}));
+  EXPECT_EQ(LoopStreams(4, 3, 0), (std::vector<uint32_t>{0, 3}));
+  EXPECT_EQ(LoopStreams(4, 3, 1), (std::vector<uint32_t>{1}));
+  EXPECT_EQ(LoopStreams(4, 3, 2), (std::vector<uint32_t>{2}));
+  for (uint32_t streams = 1; streams <= 8; ++streams) {
+    for (uint32_t loops = 1; loops <= streams; ++loops) {
+      std::vector<int> owners(streams, 0);
+      for (uint32_t l = 0; l < loops; ++l) {
+        const std::vector<uint32_t> mine = LoopStreams(streams, loops, l);
+        ASSERT_FALSE(mine.empty());
+        EXPECT_EQ(mine.front(), l);
+        for (const uint32_t st : mine) {
+          ++owners[st];
+        }
+      }
+      EXPECT_EQ(owners, std::vector<int>(streams, 1)) << streams << " streams, " << loops;
+    }
+  }
 }
 
 TEST(OpenOrCreateTest, ErrorsNameTheStepThatFailed) {
@@ -606,10 +632,10 @@ TEST(CheckpointTest, ADeleteCheckpointedByOneLoopHidesAnOlderWriteInAnotherLoops
     Result<OpenedStore> s = OpenOrCreate(files);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     const std::string v = "old";
-    Write(*s, 1, 2, "gone", &v);       // loop 1's stream
+    Write(*s, 1, 1, "gone", &v);       // loop 1's stream
     Write(*s, 0, 0, "gone", nullptr);  // loop 0 deletes it
     const std::string kept = "kept";
-    Write(*s, 1, 2, "kept", &kept);
+    Write(*s, 1, 1, "kept", &kept);
     Result<Index::CheckpointStep> step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
     ASSERT_TRUE(step.ok() && step->committed);
     ASSERT_TRUE(s->log->stream(0).Truncate(s->log->next_sequence() - 1).ok());  // loop 0's only
@@ -625,10 +651,10 @@ TEST(CheckpointTest, ADeleteCheckpointedByOneLoopHidesAnOlderWriteInAnotherLoops
   EXPECT_FALSE(s->index->Contains("gone"));
 }
 
-// What a loop does after its checkpoint committed: truncates its streams (2L, 2L+1) at `upto` and
-// sets their horizons.
+// What a loop does after its checkpoint committed: truncates its streams (LoopStreams) at `upto`
+// and sets their horizons.
 void TruncateLoop(OpenedStore& s, uint32_t loop, uint64_t upto) {
-  for (uint32_t id : {2 * loop, 2 * loop + 1}) {
+  for (uint32_t id : LoopStreams(s.log->stream_count(), s.pool->partitions(), loop)) {
     LogStream& st = s.log->stream(id);
     if (st.tail() != LogStream::records_begin()) {
       ASSERT_TRUE(st.Truncate(upto).ok());
@@ -657,9 +683,9 @@ TEST(CheckpointTest, TombstonesLeaveTheIndexFileOnceEveryStreamIsPastThem) {
     const std::string key = restart ? "gone-before-restart" : "gone";
     Result<OpenedStore> s = OpenOrCreate(files);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
-    Write(*s, 1, 2, key, &old);     // loop 1's stream
+    Write(*s, 1, 1, key, &old);     // loop 1's stream
     Write(*s, 0, 0, key, nullptr);  // loop 0 deletes it
-    Write(*s, 1, 2, "kept", &kept);
+    Write(*s, 1, 1, "kept", &kept);
     Result<Index::CheckpointStep> step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
     ASSERT_TRUE(step.ok() && step->committed);
     TruncateLoop(*s, 0, s->log->next_sequence() - 1);
@@ -688,7 +714,7 @@ TEST(CheckpointTest, TombstonesLeaveTheIndexFileOnceEveryStreamIsPastThem) {
     EXPECT_EQ(Contents(*s), (std::map<std::string, std::string>{{"kept", "kept"}}));
     // A new write of the key after the tombstone left is an ordinary new key.
     const std::string again = "again";
-    Write(*s, 1, 2, key, &again);
+    Write(*s, 1, 1, key, &again);
     EXPECT_TRUE(s->index->Contains(key));
     Write(*s, 0, 0, key, nullptr);
     EXPECT_FALSE(s->index->Contains(key));
