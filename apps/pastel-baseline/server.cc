@@ -109,6 +109,12 @@ class Loop {
     Clock::time_point linger_deadline{};
     bool partial = false;               // bytes of an unfinished request are buffered
     Clock::time_point partial_since{};  // ... since then
+    // A chunked body being decoded in place: its data is moved down over its framing as it
+    // arrives, so [in_begin, in_begin + chunk_end) holds the head and the data decoded so far and
+    // what follows is not decoded yet.
+    bool chunking = false;
+    size_t chunk_end = 0;
+    http::ChunkedDecoder decoder;
 
     size_t InLen() const { return in_end - in_begin; }
     size_t OutPending() const { return out.size() - out_off; }
@@ -127,13 +133,18 @@ class Loop {
   // Parses and answers every complete request buffered. Returns true when it stopped with whole
   // requests possibly left because too many answers are waiting to be sent (backpressure).
   bool Process(Conn& c);
+  // Decodes what arrived of the chunked body of the request at in_begin (a head of `head_bytes`)
+  // into place. Returns 0 with *done when the body is whole (c.chunk_end: head and body), or the
+  // status to answer and close with.
+  int DecodeChunked(Conn& c, size_t head_bytes, bool* done);
   void Handle(Conn& c, const http::RequestHead& h, std::string_view body);
   void HandleWrite(Conn& c, const http::RequestHead& h, std::string_view body, bool send_body);
   void HandleDelete(Conn& c, const http::RequestHead& h, bool send_body);
   // Answers a store failure: 507 full, 413 value too large for one record, else 503.
   void RespondStoreError(Conn& c, const Status& st, bool keep_alive, bool send_body);
+  // `keep_alive`: the connection stays open (the answer then says what keep_ says).
   void Respond(Conn& c, int status, std::string_view body, bool keep_alive, bool send_body,
-               std::string_view type = "text/plain");
+               std::string_view type = "text/plain", std::string_view allow = {});
   // 200 with the value: head and value written straight from the pool mapping when nothing else
   // is queued (writev), else copied into `out`.
   void RespondValue(Conn& c, const ValueRef& v, bool keep_alive, bool send_body);
@@ -153,7 +164,12 @@ class Loop {
   Store& store_;
   uint32_t index_;
   ServerOptions options_;
-  size_t in_limit_ = 0;  // a whole request at most: max head + max body
+  // A whole request at most: max head + max body, and a head's worth more so that a chunked body
+  // being decoded always has room for its next bytes.
+  size_t in_limit_ = 0;
+  // What answers to the request being handled say of the connection when it stays open
+  // (kKeepAlive for an HTTP/1.0 client that asked for keep-alive).
+  http::Connection keep_ = http::Connection::kDefault;
   int epfd_ = -1;
   int listen_fd_ = -1;
   bool accept_paused_ = false;
@@ -169,7 +185,7 @@ Result<std::unique_ptr<Loop>> Loop::Create(Server& server, Store& store, uint32_
                                            int listen_fd, const ServerOptions& options) {
   std::unique_ptr<Loop> loop(new Loop(server, store, index, options));
   loop->listen_fd_ = listen_fd;  // owned from here on, also on the error paths below
-  loop->in_limit_ = options.limits.max_head + options.limits.max_body;
+  loop->in_limit_ = 2 * options.limits.max_head + options.limits.max_body;
   PASTEL_RETURN_IF_ERROR(SetNonBlocking(listen_fd));
   loop->epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (loop->epfd_ < 0) {
@@ -394,9 +410,21 @@ bool Loop::Process(Conn& c) {
     if (h.head_bytes == 0) {
       break;  // the head is not complete yet
     }
-    const uint64_t body_len = h.has_content_length ? h.content_length : 0;
-    const uint64_t total = h.head_bytes + body_len;
-    if (avail < total) {
+    uint64_t body_len = h.has_content_length ? h.content_length : 0;
+    uint64_t total = h.head_bytes + body_len;
+    bool whole = avail >= total;
+    if (h.chunked) {
+      const int status = DecodeChunked(c, h.head_bytes, &whole);
+      if (status != 0) {
+        LoopCounters::Add(counters_.parse_errors);
+        Respond(c, status, std::string(http::ReasonPhrase(status)) + "\n", /*keep_alive=*/false,
+                /*send_body=*/true);
+        break;
+      }
+      total = c.chunk_end;
+      body_len = total - h.head_bytes;
+    }
+    if (!whole) {
       if (h.expect_continue && !c.continue_sent) {
         Queue(c, http::kContinue);
         c.continue_sent = true;
@@ -404,7 +432,10 @@ bool Loop::Process(Conn& c) {
       break;  // the body is not all here yet
     }
     c.continue_sent = false;
+    c.chunking = false;
+    keep_ = http::ConnectionFor(h, false);
     Handle(c, h, std::string_view(p + h.head_bytes, body_len));
+    keep_ = http::Connection::kDefault;
     c.in_begin += total;
     c.partial = false;  // a request was taken whole; what follows starts its own clock
   }
@@ -427,6 +458,33 @@ bool Loop::Process(Conn& c) {
     Respond(c, 413, "Payload Too Large\n", /*keep_alive=*/false, /*send_body=*/true);
   }
   return backpressure;
+}
+
+int Loop::DecodeChunked(Conn& c, size_t head_bytes, bool* done) {
+  if (!c.chunking) {
+    c.chunking = true;
+    c.chunk_end = head_bytes;
+    c.decoder = http::ChunkedDecoder();
+  }
+  char* const p = c.in.data() + c.in_begin;
+  size_t scan = c.chunk_end;  // the next byte to decode
+  http::ChunkedDecoder::Step step;
+  while (scan < c.InLen() && !c.decoder.done()) {
+    step = c.decoder.Next(p + scan, c.InLen() - scan, options_.limits);
+    if (step.status != 0) {
+      return step.status;
+    }
+    if (step.data_len > 0) {
+      std::memmove(p + c.chunk_end, p + scan + step.data_offset, step.data_len);
+      c.chunk_end += step.data_len;
+    }
+    scan += step.consumed;
+  }
+  // The framing decoded so far is gone: what follows it moves down to the decoded data's end.
+  std::memmove(p + c.chunk_end, p + scan, c.InLen() - scan);
+  c.in_end -= scan - c.chunk_end;
+  *done = c.decoder.done();
+  return 0;
 }
 
 void Loop::Handle(Conn& c, const http::RequestHead& h, std::string_view body) {
@@ -463,13 +521,15 @@ void Loop::Handle(Conn& c, const http::RequestHead& h, std::string_view body) {
     case http::Method::kDelete: HandleDelete(c, h, send_body); return;
     case http::Method::kOther: break;
   }
-  // The body (if any) is skipped with the request.
-  Respond(c, 405, "Method Not Allowed\n", keep, send_body);
+  // RFC 9110 9.1: a method this server does not know. The body (if any) is skipped with the
+  // request.
+  Respond(c, 501, "Not Implemented\n", keep, send_body);
 }
 
 void Loop::HandleWrite(Conn& c, const http::RequestHead& h, std::string_view body, bool send_body) {
   if (IsSpecialPath(h.target)) {
-    Respond(c, 405, "Method Not Allowed\n", h.keep_alive, send_body);
+    Respond(c, 405, "Method Not Allowed\n", h.keep_alive, send_body, "text/plain",
+            http::kAllowFixed);
     return;
   }
   // Durable when Put returns OK: only then is the answer queued.
@@ -483,7 +543,8 @@ void Loop::HandleWrite(Conn& c, const http::RequestHead& h, std::string_view bod
 
 void Loop::HandleDelete(Conn& c, const http::RequestHead& h, bool send_body) {
   if (IsSpecialPath(h.target)) {
-    Respond(c, 405, "Method Not Allowed\n", h.keep_alive, send_body);
+    Respond(c, 405, "Method Not Allowed\n", h.keep_alive, send_body, "text/plain",
+            http::kAllowFixed);
     return;
   }
   Status st = store_.Delete(index_, h.target);
@@ -524,11 +585,16 @@ void Loop::CountStatus(int status) {
 }
 
 void Loop::Respond(Conn& c, int status, std::string_view body, bool keep_alive, bool send_body,
-                   std::string_view type) {
+                   std::string_view type, std::string_view allow) {
   CountStatus(status);
   char head[512];
-  const size_t n = http::WriteResponseHead(head, sizeof(head), status, body.size(), keep_alive,
-                                           body.empty() ? std::string_view() : type);
+  const size_t n =
+      http::WriteResponseHead(head, sizeof(head),
+                              {.status = status,
+                               .content_length = body.size(),
+                               .connection = keep_alive ? keep_ : http::Connection::kClose,
+                               .content_type = body.empty() ? std::string_view() : type,
+                               .allow = allow});
   // Invariant: a head with a short content type always fits in 512 bytes.
   assert(n > 0);
   Queue(c, std::string_view(head, n));
@@ -543,8 +609,13 @@ void Loop::Respond(Conn& c, int status, std::string_view body, bool keep_alive, 
 void Loop::RespondValue(Conn& c, const ValueRef& v, bool keep_alive, bool send_body) {
   CountStatus(200);
   char head[512];
-  const size_t n = http::WriteResponseHead(head, sizeof(head), 200, v.length(), keep_alive,
-                                           "application/octet-stream");
+  const size_t n =
+      http::WriteResponseHead(head, sizeof(head),
+                              {.status = 200,
+                               .content_length = v.length(),
+                               .connection = keep_alive ? keep_ : http::Connection::kClose,
+                               .content_type = "application/octet-stream",
+       .allow = {}});
   assert(n > 0);
   if (!keep_alive) {
     c.closing = true;

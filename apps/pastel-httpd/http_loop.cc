@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <type_traits>
 
 namespace pastel::httpd {
 namespace {
@@ -13,6 +14,16 @@ constexpr std::string_view kReadOnly = "store is read-only after a failed flush 
 bool Reserved(std::string_view target) {
   return target == "/" || target == "/health" || target == "/metrics";
 }
+
+// Where a chunked body's decoding stands between Parse calls (kept in Conn::progress; all zeros:
+// nothing decoded yet).
+struct ChunkProgress {
+  uint64_t head_bytes = 0;  // of the request it belongs to (0: none)
+  uint32_t seg = 0;         // index in Conn::segs of the next byte to decode
+  uint32_t off = 0;         // its offset in that segment's received bytes
+  http::ChunkedDecoder decoder;
+};
+static_assert(std::is_trivially_copyable_v<ChunkProgress>);
 
 }  // namespace
 
@@ -43,8 +54,20 @@ void HttpLoop::Parse(Conn& c) {
       return;  // more bytes to come
     }
     const http::RequestHead& h = r.head;
-    const uint64_t body = h.has_content_length ? h.content_length : 0;
-    if (c.avail < h.head_bytes + body) {
+    uint64_t body = h.has_content_length ? h.content_length : 0;
+    uint64_t wire = body;  // the body's bytes on the wire
+    bool whole = c.avail >= h.head_bytes + body;
+    if (h.chunked) {
+      const ChunkedBody b = DecodeChunked(c, h.head_bytes);
+      if (b.status >= 400) {
+        Error(c, b.status);
+        return;
+      }
+      whole = b.done;
+      body = b.length;
+      wire = b.wire;
+    }
+    if (!whole) {
       if (h.expect_continue && !c.interim_sent) {
         c.interim_sent = true;
         AnswerText(c.id, http::kContinue, AnswerClass::kOk, false);
@@ -52,18 +75,118 @@ void HttpLoop::Parse(Conn& c) {
       return;  // the body is still on its way
     }
     last_request_closes_ = !h.keep_alive;
+    keep_ = http::ConnectionFor(h, false);
     Handle(c, h, body);
     last_request_closes_ = false;
+    keep_ = http::Connection::kDefault;
     if (room_wanted()) {
       return;  // the loop makes room in the log, then parses c again: the request runs again
     }
     c.interim_sent = false;
     counters_.Add(counters_.requests[static_cast<int>(h.method)]);
-    Consume(c, h.head_bytes + body);
+    Consume(c, h.head_bytes + wire);
+    std::memset(c.progress, 0, sizeof(c.progress));  // the next request starts afresh
     if (!h.keep_alive) {
       c.closing = true;  // its answer says "Connection: close" and the connection closes after
     }
   }
+}
+
+void HttpLoop::Locate(const Conn& c, uint64_t skip, uint32_t* seg, uint32_t* off) const {
+  uint64_t pos = skip + c.front_off;
+  size_t i = c.head;
+  while (i < c.segs.size() && pos >= c.segs[i].length) {
+    pos -= c.segs[i].length;
+    ++i;
+  }
+  // Invariant: skip <= c.avail, so past the last segment nothing is left over.
+  *seg = static_cast<uint32_t>(i);
+  *off = static_cast<uint32_t>(pos);
+}
+
+template <typename OnData>
+http::ChunkedDecoder::Step HttpLoop::RunDecoder(const Conn& c, http::ChunkedDecoder& d,
+                                                uint32_t* seg, uint32_t* off,
+                                                OnData&& on_data) const {
+  http::ChunkedDecoder::Step step;
+  while (*seg < c.segs.size()) {
+    const Seg& s = c.segs[*seg];
+    if (*off == s.length) {
+      ++*seg;
+      *off = 0;
+      continue;
+    }
+    step = d.Next(SegData(s) + *off, s.length - *off, limits_);
+    if (step.data_len > 0) {
+      on_data(s, *off + step.data_offset, step.data_len);
+    }
+    *off += static_cast<uint32_t>(step.consumed);
+    if (step.status != 0 || step.done) {
+      return step;
+    }
+  }
+  return step;
+}
+
+HttpLoop::ChunkedBody HttpLoop::DecodeChunked(Conn& c, uint64_t head_bytes) {
+  static_assert(sizeof(ChunkProgress) <= sizeof(c.progress));
+  ChunkProgress p;
+  std::memcpy(&p, c.progress, sizeof(p));
+  if (p.head_bytes != head_bytes) {  // the first look at this body
+    p = ChunkProgress{};
+    p.head_bytes = head_bytes;
+    Locate(c, head_bytes, &p.seg, &p.off);
+  }
+  const http::ChunkedDecoder::Step step =
+      RunDecoder(c, p.decoder, &p.seg, &p.off, [](const Seg&, uint32_t, size_t) {});
+  std::memcpy(c.progress, &p, sizeof(p));
+  return {.status = step.status,
+          .done = p.decoder.done(),
+          .length = p.decoder.body_bytes(),
+          .wire = p.decoder.wire_bytes()};
+}
+
+store::WriteOutcome HttpLoop::PutChunked(Conn& c, const http::RequestHead& h, uint64_t body_len) {
+  // In place: one extent per chunk piece per receive buffer, in a second pass over the framing
+  // (the first one, DecodeChunked, kept nothing). At most twice the buffers its bytes fill, so
+  // that a body in tiny chunks neither pins a buffer per few bytes nor makes a huge record.
+  const size_t max_extents = 2 * static_cast<size_t>(body_len / pool_.buffer_size() + 1);
+  body_.clear();
+  http::ChunkedDecoder d;
+  uint32_t seg = 0;
+  uint32_t off = 0;
+  Locate(c, h.head_bytes, &seg, &off);
+  bool fits = true;
+  (void)RunDecoder(c, d, &seg, &off, [&](const Seg& s, uint32_t at, size_t len) {
+    if (body_.size() == max_extents) {
+      fits = false;
+    } else if (fits) {
+      body_.push_back({s.buffer, s.offset + at, static_cast<uint32_t>(len)});
+    }
+  });
+  if (fits) {
+    const store::WriteOutcome w = Put(c, h.target, body_, body_len);
+    if (w != store::WriteOutcome::kTooLarge) {
+      return w;
+    }
+    // More extents than a log record names: the copy below takes one per buffer.
+  }
+  // Copied: the decoded bytes gathered, then written into fresh buffers (flushed by the batch's
+  // commit, like every value).
+  if (const store::WriteOutcome w = Writable(body_len); w != store::WriteOutcome::kQueued) {
+    return w;
+  }
+  chunk_copy_.clear();
+  d = http::ChunkedDecoder();
+  Locate(c, h.head_bytes, &seg, &off);
+  (void)RunDecoder(c, d, &seg, &off, [&](const Seg& s, uint32_t at, size_t len) {
+    chunk_copy_.append(SegData(s) + at, len);
+  });
+  if (!FreshValue(chunk_copy_, &owned_).ok()) {
+    counters_.Add(counters_.rejected_full);
+    return store::WriteOutcome::kPoolFull;
+  }
+  return PutOwned(h.target, std::move(owned_), body_len);
 }
 
 void HttpLoop::Handle(Conn& c, const http::RequestHead& h, uint64_t body_len) {
@@ -75,7 +198,9 @@ void HttpLoop::Handle(Conn& c, const http::RequestHead& h, uint64_t body_len) {
     case http::Method::kPost:
     case http::Method::kPut: HandleWrite(c, h, body_len); break;
     case http::Method::kDelete: HandleDelete(c, h); break;
-    case http::Method::kOther: Text(c, 405, "method not allowed\n", false); break;
+    // RFC 9110 9.1: a method the server does not know is 501 (the connection stays: the body,
+    // if any, is skipped with the request).
+    case http::Method::kOther: Text(c, 501, "not implemented\n", false); break;
   }
   head_request_ = false;
 }
@@ -107,11 +232,16 @@ void HttpLoop::HandleGet(Conn& c, const http::RequestHead& h) {
 
 void HttpLoop::HandleWrite(Conn& c, const http::RequestHead& h, uint64_t body_len) {
   if (Reserved(h.target)) {
-    Text(c, 405, "not a key\n", false);
+    Text(c, 405, "not a key\n", false, "text/plain", http::kAllowFixed);
     return;
   }
-  BodyExtents(c, h.head_bytes, body_len, &body_);
-  const store::WriteOutcome w = Put(c, h.target, body_, body_len);
+  store::WriteOutcome w;
+  if (h.chunked) {
+    w = PutChunked(c, h, body_len);
+  } else {
+    BodyExtents(c, h.head_bytes, body_len, &body_);
+    w = Put(c, h.target, body_, body_len);
+  }
   if (w != store::WriteOutcome::kQueued) {
     Refused(c, w);
     return;
@@ -121,7 +251,7 @@ void HttpLoop::HandleWrite(Conn& c, const http::RequestHead& h, uint64_t body_le
 
 void HttpLoop::HandleDelete(Conn& c, const http::RequestHead& h) {
   if (Reserved(h.target)) {
-    Text(c, 405, "not a key\n", false);
+    Text(c, 405, "not a key\n", false, "text/plain", http::kAllowFixed);
     return;
   }
   // A store that takes no writes refuses every DELETE (503), of a key it holds or not, as it
@@ -146,8 +276,12 @@ void HttpLoop::HandleDelete(Conn& c, const http::RequestHead& h) {
 void HttpLoop::WriteAnswer(const Conn& c, int status) {
   // Both answers are rendered now; the one that goes out depends on the batch's commit.
   const bool close = last_request_closes_;
-  const size_t fn = http::WriteResponseHead(fail_buf_, sizeof(fail_buf_) - kReadOnly.size(), 503,
-                                            kReadOnly.size(), !close, "text/plain");
+  const size_t fn = http::WriteResponseHead(fail_buf_, sizeof(fail_buf_) - kReadOnly.size(),
+                                            {.status = 503,
+                                             .content_length = kReadOnly.size(),
+                                             .connection = close ? http::Connection::kClose : keep_,
+                                             .content_type = "text/plain",
+       .allow = {}});
   std::memcpy(fail_buf_ + fn, kReadOnly.data(), kReadOnly.size());
   AnswerWrite(c.id, Head(status, 0, close, "text/plain"),
               std::string_view(fail_buf_, fn + kReadOnly.size()), close);
@@ -168,17 +302,22 @@ void HttpLoop::Refused(Conn& c, store::WriteOutcome w) {
   }
 }
 
-std::string_view HttpLoop::Head(int status, uint64_t length, bool close, std::string_view type) {
-  const size_t n =
-      http::WriteResponseHead(head_buf_, sizeof(head_buf_), status, length, !close, type);
+std::string_view HttpLoop::Head(int status, uint64_t length, bool close, std::string_view type,
+                                std::string_view allow) {
+  const size_t n = http::WriteResponseHead(head_buf_, sizeof(head_buf_),
+                                           {.status = status,
+                                            .content_length = length,
+                                            .connection = close ? http::Connection::kClose : keep_,
+                                            .content_type = type,
+                                            .allow = allow});
   return {head_buf_, n};
 }
 
 void HttpLoop::Text(const Conn& c, int status, std::string_view body, bool close,
-                    std::string_view type) {
+                    std::string_view type, std::string_view allow) {
   close = close || last_request_closes_;
   const size_t begin = text_.size();
-  text_.append(Head(status, body.size(), close, type));
+  text_.append(Head(status, body.size(), close, type, allow));
   if (!head_request_) {
     text_.append(body);
   }

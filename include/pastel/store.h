@@ -558,6 +558,10 @@ class StoreLoop {
     bool dirty = false;            // on this batch's list of connections to parse
     std::string scratch;           // a request head that straddles receives, copied
     int64_t partial_since_ms = 0;  // when the unfinished request's bytes began (0: none)
+    // The protocol's own progress through the unfinished request, kept between Parse calls so that
+    // a body whose framing it decodes (HTTP chunked) is scanned once, however many receives it
+    // arrives in. Opaque to the store: the protocol stores a trivially copyable value here.
+    alignas(8) unsigned char progress[64] = {};
   };
   enum class AnswerClass : uint8_t { kOk = 2, kClientError = 4, kServerError = 5 };
 

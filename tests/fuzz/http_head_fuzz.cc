@@ -37,6 +37,7 @@ bool Within(std::string_view v, const char* p, size_t n) {
 
 bool SameHead(const RequestHead& a, const RequestHead& b) {
   return a.method == b.method && a.method_name == b.method_name && a.target == b.target &&
+         a.authority == b.authority && a.chunked == b.chunked &&
          a.version_minor == b.version_minor && a.keep_alive == b.keep_alive &&
          a.has_content_length == b.has_content_length && a.content_length == b.content_length &&
          a.expect_continue == b.expect_continue && a.head_bytes == b.head_bytes;
@@ -59,6 +60,7 @@ void CheckOne(const char* p, size_t n, const Limits& limits) {
     case 413:
     case 414:
     case 431:
+    case 501:
     case 505: break;
     default: Check(false, "undocumented status");
   }
@@ -66,14 +68,18 @@ void CheckOne(const char* p, size_t n, const Limits& limits) {
     const RequestHead& h = r.head;
     Check(h.head_bytes <= n && h.head_bytes <= limits.max_head, "head beyond input or limit");
     Check(Within(h.method_name, p, h.head_bytes) && !h.method_name.empty(), "method view");
-    Check(Within(h.target, p, h.head_bytes) && !h.target.empty() && h.target[0] == '/',
+    Check(Within(h.target, p, h.head_bytes) && !h.target.empty() &&
+              (h.target[0] == '/' || (h.target == "*" && h.method_name == "OPTIONS")),
           "target view");
+    Check(h.authority.empty() || Within(h.authority, p, h.head_bytes), "authority view");
     Check(h.target.size() <= limits.max_target, "target above max_target");
+    Check(!(h.chunked && h.has_content_length), "chunked with Content-Length accepted");
+    Check(!h.chunked || h.version_minor == 1, "chunked on HTTP/1.0 accepted");
     Check(h.version_minor <= 1, "version");
     Check(!h.has_content_length || h.content_length <= limits.max_body, "body above max_body");
-    Check(h.has_content_length ||
+    Check(h.has_content_length || h.chunked ||
               (h.method != pastel::http::Method::kPost && h.method != pastel::http::Method::kPut),
-          "POST/PUT without Content-Length accepted");
+          "POST/PUT without a length accepted");
     // The head alone is the same head.
     Check(SameResult(ParseHead(p, h.head_bytes, limits), r), "head alone parses differently");
   } else if (r.status != 0) {
@@ -104,13 +110,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A response head from input-derived arguments: never beyond cap, and well-formed when written.
   if (size >= 4) {
     const int status = 100 + (data[0] | (data[1] << 8)) % 1000;  // 100..1099: some invalid
-    const size_t cap = data[2];
+    const size_t cap = data[2] + (data[3] & 64);
     const uint64_t length = data[3] * 1000003ull;
     const std::string_view type(p + 4, std::min<size_t>(size - 4, 40));
-    char out[256];
+    const std::string_view allow(p + 4, std::min<size_t>(size - 4, data[1] % 48));
+    char out[320];
     std::memset(out, 0x5A, sizeof(out));
-    const size_t w =
-        pastel::http::WriteResponseHead(out, cap, status, length, (data[0] & 1) != 0, type);
+    const size_t w = pastel::http::WriteResponseHead(
+        out, cap,
+        {.status = status,
+         .content_length = length,
+         .connection = static_cast<pastel::http::Connection>(data[0] % 3),
+         .content_type = type,
+         .allow = (data[0] & 4) != 0 ? allow : std::string_view()});
     Check(w <= cap, "response head beyond cap");
     for (size_t i = cap; i < sizeof(out); ++i) {
       Check(out[i] == 0x5A, "response head wrote beyond cap");

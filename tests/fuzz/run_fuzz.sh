@@ -33,7 +33,7 @@ else
   limit=(-max_total_time="$seconds")
   budget="${seconds} s"
 fi
-targets="${PASTEL_FUZZ_TARGETS:-http_head_fuzz resp_fuzz pool_open_fuzz log_recover_fuzz btree_open_fuzz}"
+targets="${PASTEL_FUZZ_TARGETS:-http_head_fuzz http_chunked_fuzz resp_fuzz pool_open_fuzz log_recover_fuzz btree_open_fuzz}"
 cxx="${PASTEL_FUZZ_CXX:-clang++-14}"
 build="$src/build/fuzz"
 work="$build/fuzz-work"

@@ -115,10 +115,13 @@ struct Shape {
   size_t method_size;
   ptrdiff_t target_off;
   size_t target_size;
+  ptrdiff_t authority_off;
+  size_t authority_size;
   uint8_t version_minor;
   bool keep_alive;
   bool has_content_length;
   uint64_t content_length;
+  bool chunked;
   bool expect_continue;
   size_t head_bytes;
 
@@ -137,10 +140,13 @@ Shape ShapeOf(const ParseResult& r, const char* p) {
           h.method_name.size(),
           OffsetOf(h.target, p),
           h.target.size(),
+          OffsetOf(h.authority, p),
+          h.authority.size(),
           h.version_minor,
           h.keep_alive,
           h.has_content_length,
           h.content_length,
+          h.chunked,
           h.expect_continue,
           h.head_bytes};
 }
@@ -164,6 +170,7 @@ ParseResult GuardedParse(GuardedArena& arena, std::string_view s, const Limits& 
     EXPECT_LE(r.head.head_bytes, limits.max_head) << Escaped(s);
     EXPECT_TRUE(Inside(r.head.method_name, back, s.size())) << Escaped(s);
     EXPECT_TRUE(Inside(r.head.target, back, s.size())) << Escaped(s);
+    EXPECT_TRUE(r.head.authority.empty() || Inside(r.head.authority, back, s.size())) << Escaped(s);
   }
   return r;
 }
@@ -218,7 +225,19 @@ struct GoodCase {
   bool expect_continue = false;
   size_t trailing = 0;  // bytes after the head (body, next request)
   Limits limits = {};
+  bool chunked = false;
+  std::string authority = "";
+  size_t leading = 0;  // empty-line bytes before the request line
 };
+
+// `request` with "Host: h" after its request line (HTTP/1.1 requires one), with the request
+// line's own line end.
+std::string WithHost(std::string request) {
+  const size_t lf = request.find('\n');
+  const bool crlf = lf > 0 && request[lf - 1] == '\r';
+  request.insert(lf + 1, crlf ? "Host: h\r\n" : "Host: h\n");
+  return request;
+}
 
 std::vector<GoodCase> GoodCases() {
   const std::string key1024 = "/" + std::string(1023, 'k');
@@ -441,19 +460,87 @@ std::vector<GoodCase> GoodCases() {
        .target = "/1",
        .trailing = std::string_view("GET /2 HTTP/1.1\r\n\r\n").size()},
       {.name = "head of exactly max_head bytes",
-       .input = "GET / HTTP/1.1\r\nX: " + std::string(64 - 23, 'a') + "\r\n\r\n",
+       .input = "GET / HTTP/1.1\r\nHost: " + std::string(64 - 26, 'a') + "\r\n\r\n",
        .method = Method::kGet,
        .method_name = "GET",
        .target = "/",
        .limits = head64},
       {.name = "head of exactly max_head bytes, more bytes after",
-       .input = "GET / HTTP/1.1\r\nX: " + std::string(64 - 23, 'a') + "\r\n\r\nGET",
+       .input = "GET / HTTP/1.1\r\nHost: " + std::string(64 - 26, 'a') + "\r\n\r\nGET",
        .method = Method::kGet,
        .method_name = "GET",
        .target = "/",
        .trailing = 3,
        .limits = head64},
+      // RFC 9112 3.2.2: absolute-form; the key is the path.
+      {.name = "absolute-form",
+       .input = "POST http://127.0.0.1:8080/k/1?x=y HTTP/1.1\r\nContent-Length: 2\r\n\r\nok",
+       .method = Method::kPost,
+       .method_name = "POST",
+       .target = "/k/1?x=y",
+       .has_content_length = true,
+       .content_length = 2,
+       .trailing = 2,
+       .authority = "127.0.0.1:8080"},
+      {.name = "absolute-form, https, upper case, ipv6",
+       .input = "GET HTTPS://[::1]:9/ HTTP/1.1\r\n\r\n",
+       .method = Method::kGet,
+       .method_name = "GET",
+       .target = "/",
+       .authority = "[::1]:9"},
+      {.name = "asterisk-form for OPTIONS",
+       .input = "OPTIONS * HTTP/1.1\r\n\r\n",
+       .method = Method::kOther,
+       .method_name = "OPTIONS",
+       .target = "*"},
+      // RFC 9112 2.2: empty lines before the request line are skipped.
+      {.name = "leading empty lines",
+       .input = "\r\n\n\r\nGET /e HTTP/1.1\r\nHost: h\r\n\r\n",
+       .method = Method::kGet,
+       .method_name = "GET",
+       .target = "/e",
+       .leading = 5},
+      {.name = "http/1.0 needs no host",
+       .input = "GET /h10 HTTP/1.0\r\n\r\n",
+       .method = Method::kGet,
+       .method_name = "GET",
+       .target = "/h10",
+       .version_minor = 0,
+       .keep_alive = false},
+      {.name = "empty host",
+       .input = "GET /eh HTTP/1.1\r\nHost:\r\n\r\n",
+       .method = Method::kGet,
+       .method_name = "GET",
+       .target = "/eh"},
+      // Chunked bodies (the body is ChunkedDecoder's).
+      {.name = "chunked post",
+       .input = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+       .method = Method::kPost,
+       .method_name = "POST",
+       .target = "/c",
+       .trailing = 13,
+       .chunked = true},
+      {.name = "chunked in a list of fields, any case, empty elements",
+       .input = "PUT /c HTTP/1.1\r\nTransfer-Encoding: ,\r\ntransfer-encoding:  CHUNKED ,\r\n\r\n",
+       .method = Method::kPut,
+       .method_name = "PUT",
+       .target = "/c",
+       .chunked = true},
+      {.name = "chunked on get",
+       .input = "GET /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+       .method = Method::kGet,
+       .method_name = "GET",
+       .target = "/c",
+       .chunked = true},
   };
+  for (GoodCase& c : cases) {
+    // Every HTTP/1.1 case carries a Host, after its request line (the views keep their offsets).
+    const bool is_11 = c.input.find("HTTP/1.1") != std::string::npos;
+    if (is_11 && c.input.find("Host:") == std::string::npos &&
+        c.input.find("host:") == std::string::npos) {
+      c.input = WithHost(c.input);
+    }
+  }
   return cases;
 }
 
@@ -472,10 +559,17 @@ TEST_F(HttpParseTest, GoodRequests) {
     EXPECT_EQ(h.has_content_length, c.has_content_length);
     EXPECT_EQ(h.content_length, c.content_length);
     EXPECT_EQ(h.expect_continue, c.expect_continue);
+    EXPECT_EQ(h.chunked, c.chunked);
+    EXPECT_EQ(h.authority, c.authority);
     // Views point into the input, right where the request line has them.
-    const char* p = arena_.end() - c.input.size();
+    const char* p = arena_.end() - c.input.size() + c.leading;
     EXPECT_EQ(h.method_name.data(), p);
-    EXPECT_EQ(h.target.data(), p + c.method_name.size() + 1);
+    if (c.authority.empty()) {
+      EXPECT_EQ(h.target.data(), p + c.method_name.size() + 1);
+    } else {
+      EXPECT_EQ(h.authority.data(), arena_.end() - c.input.size() + c.input.find("://") + 3);
+      EXPECT_EQ(h.target.data(), h.authority.data() + h.authority.size());
+    }
   }
 }
 
@@ -497,9 +591,9 @@ TEST_F(HttpParseTest, EveryPrefixOfAGoodRequestNeedsMore) {
 }
 
 TEST_F(HttpParseTest, Pipelined) {
-  const std::string first = "POST /1 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
+  const std::string first = "POST /1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc";
   const std::string second = "GET /2 HTTP/1.0\nConnection: keep-alive\n\n";
-  const std::string third = "DELETE /3 HTTP/1.1\r\nConnection: close\r\n\r\n";
+  const std::string third = "DELETE /3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
   const std::string all = first + second + third;
   const char* p = arena_.AtEnd(all);
   const char* const end = p + all.size();
@@ -551,12 +645,25 @@ std::vector<BadCase> BadCases() {
       {"non-ascii method", "G\xc3\x89T / HTTP/1.1\r\n\r\n", 400},
       {"17-char method", "ABCDEFGHIJKLMNOPQ / HTTP/1.1\r\n\r\n", 400},
       {"empty method", " / HTTP/1.1\r\n\r\n", 400},
-      {"leading empty line", "\r\nGET / HTTP/1.1\r\n\r\n", 400},
+      {"bare cr in a leading empty line", "\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"space in a leading empty line", "\r\n \r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"empty lines up to max_head", std::string(64, '\n') + "GET / HTTP/1.1\r\n\r\n", 431, head64},
+      {"empty lines forever", std::string(8192, '\n'), 431},
       {"tab after method", "GET\t/ HTTP/1.1\r\n\r\n", 400},
       {"two spaces after method", "GET  / HTTP/1.1\r\n\r\n", 400},
       {"two spaces after target", "GET /  HTTP/1.1\r\n\r\n", 400},
-      {"absolute-form target", "GET http://a/ HTTP/1.1\r\n\r\n", 400},
-      {"asterisk-form target", "OPTIONS * HTTP/1.1\r\n\r\n", 400},
+      {"absolute-form without a path", "GET http://a HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"absolute-form with a query and no path", "GET http://a?b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"absolute-form without a host", "GET http:///k HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"absolute-form with userinfo", "GET http://u@a/k HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"absolute-form of another scheme", "GET ftp://a/k HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"absolute-form, a long scheme", "GET httpss://a/k HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"absolute-form, one slash", "GET http:/a/k HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"absolute-form, path above max_target", "GET http://a/123456789 HTTP/1.1\r\nHost: a\r\n\r\n",
+       414, target8},
+      {"authority-form (CONNECT)", "CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"asterisk-form for GET", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"absolute-form without Host", "GET http://a/k HTTP/1.1\r\n\r\n", 400},
       {"tab in target", "GET /a\tb HTTP/1.1\r\n\r\n", 400},
       {"ctl in target", "GET /a\x01 HTTP/1.1\r\n\r\n", 400},
       {"del in target", "GET /a\x7f HTTP/1.1\r\n\r\n", 400},
@@ -611,12 +718,39 @@ std::vector<BadCase> BadCases() {
       {"different repeat", "POST / HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 6\r\n\r\n",
        400},
       {"bad cl on get", "GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400},
-      // Transfer-Encoding and missing lengths.
-      {"chunked post", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 411},
-      {"chunked post with content-length",
-       "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 411},
-      {"transfer-encoding on get", "GET / HTTP/1.1\r\ntransfer-encoding: identity\r\n\r\n", 411},
-      {"empty transfer-encoding", "GET / HTTP/1.1\r\nTransfer-Encoding:\r\n\r\n", 411},
+      // Host (RFC 9112 3.2).
+      {"1.1 without host", "GET / HTTP/1.1\r\n\r\n", 400},
+      {"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", 400},
+      {"two hosts on 1.0", "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+      {"host list", "GET / HTTP/1.1\r\nHost: a, b\r\n\r\n", 400},
+      {"host with a path", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
+      {"host with userinfo", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", 400},
+      // Transfer-Encoding (RFC 9112 6.1, 6.3) and missing lengths.
+      {"chunked with content-length",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+       400},
+      {"content-length after chunked",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n",
+       400},
+      {"chunked on 1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+      {"chunked not last", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+       400},
+      {"chunked twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+       400},
+      {"chunked twice in two fields",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n",
+       400},
+      {"identity", "GET / HTTP/1.1\r\nHost: a\r\ntransfer-encoding: identity\r\n\r\n", 400},
+      {"empty transfer-encoding", "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n", 400},
+      {"chunked with a parameter",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;x=1\r\n\r\n", 400},
+      {"gzip then chunked",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+      {"gzip then chunked in two fields",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n",
+       501},
       {"post without length", "POST /k HTTP/1.1\r\nHost: a\r\n\r\n", 411},
       {"put without length", "PUT /k HTTP/1.1\r\n\r\n", 411},
       {"1.0 post without length", "POST /k HTTP/1.0\r\n\r\n", 411},
@@ -667,9 +801,20 @@ TEST_F(HttpParseTest, RejectsEarly) {
   const std::vector<Early> cases = {
       {"G@", 400},
       {" ", 400},
-      {"\r", 400},
+      {"\r", 0},  // an empty line's CR
+      {"\rx", 400},
+      {"\r\n\n ", 400},
       {"ABCDEFGHIJKLMNOPQ", 400},
-      {"GET x", 400},
+      {"GET x", 0},  // an absolute-form's scheme, maybe
+      {"GET x ", 400},
+      {"GET httpsx", 400},
+      {"GET ftp:", 400},
+      {"GET http:/a", 400},
+      {"GET http://a@", 400},
+      {"GET http://a ", 400},
+      {"GET http://a/" + std::string(1024, 'a'), 414},
+      {"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: a b\r\n", 400},
       {"GET /a\x01", 400},
       {"GET /" + std::string(1024, 'a'), 414},
       {"GET / HTTPS", 400},
@@ -692,23 +837,23 @@ TEST_F(HttpParseTest, RejectsEarly) {
 TEST_F(HttpParseTest, HeadLimitBoundary) {
   Limits limits;
   limits.max_head = 64;
-  const std::string exact = "GET / HTTP/1.1\r\nX: " + std::string(64 - 23, 'a') + "\r\n\r\n";
+  const std::string exact = "GET / HTTP/1.0\r\nX: " + std::string(64 - 23, 'a') + "\r\n\r\n";
   ASSERT_EQ(exact.size(), 64u);
   EXPECT_EQ(Parse(exact, limits).head.head_bytes, 64u);
   // Incomplete: 63 bytes may still end at 64; 64 bytes without the end cannot.
-  const std::string open = "GET / HTTP/1.1\r\nX: " + std::string(64, 'a');
+  const std::string open = "GET / HTTP/1.0\r\nX: " + std::string(64, 'a');
   EXPECT_TRUE(IsNeedMore(Parse(std::string_view(open).substr(0, 63), limits)));
   EXPECT_EQ(Parse(std::string_view(open).substr(0, 64), limits).status, 431);
   EXPECT_EQ(Parse(open, limits).status, 431);
   // The blank line's CR is byte 64: the head would be 65 bytes.
-  const std::string cr_at_limit = "GET / HTTP/1.1\r\nX: " + std::string(64 - 22, 'a') + "\r\n\r\n";
+  const std::string cr_at_limit = "GET / HTTP/1.0\r\nX: " + std::string(64 - 22, 'a') + "\r\n\r\n";
   EXPECT_EQ(Parse(std::string_view(cr_at_limit).substr(0, 63), limits).status, 0);
   EXPECT_EQ(Parse(cr_at_limit, limits).status, 431);
   // Defaults: 8 KiB.
-  const std::string big = "GET / HTTP/1.1\r\nX: " + std::string(8192 - 23, 'a') + "\r\n\r\n";
+  const std::string big = "GET / HTTP/1.0\r\nX: " + std::string(8192 - 23, 'a') + "\r\n\r\n";
   ASSERT_EQ(big.size(), 8192u);
   EXPECT_EQ(Parse(big).head.head_bytes, 8192u);
-  EXPECT_EQ(Parse("GET / HTTP/1.1\r\nX: a" + big.substr(19)).status, 431);  // 8193 bytes
+  EXPECT_EQ(Parse("GET / HTTP/1.0\r\nX: a" + big.substr(19)).status, 431);  // 8193 bytes
 }
 
 TEST_F(HttpParseTest, EmptyInputNeedsMore) {
@@ -726,8 +871,9 @@ TEST_F(HttpParseTest, MutatedRequests) {
       "POST /k HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello",
       "PUT /some/key HTTP/1.0\r\nConnection: keep-alive, close\r\nContent-Length: 12\r\n\r\n",
       "DELETE /d HTTP/1.1\nConnection: close\n\n",
-      "HEAD /h HTTP/1.1\r\nX-Text: caf\xc3\xa9\r\nTransfer-Encoding: chunked\r\n\r\n",
-      "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n",
+      "HEAD /h HTTP/1.1\r\nHost: a\r\nX-Text: caf\xc3\xa9\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\n\r\n",
+      "\r\nPOST http://a:1/k HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
   };
   constexpr char kInteresting[] = {'\r', '\n', ' ', '\t', ':',    ',',    '\0',   '/',    '0',
                                    '9',  'H',  '.', '1',  '\x7f', '\x80', '\xff', '\x01', 'a'};
@@ -778,6 +924,7 @@ TEST_F(HttpParseTest, MutatedRequests) {
       case 413:
       case 414:
       case 431:
+      case 501:
       case 505: break;
       default: FAIL() << "status " << r.status << " for " << Escaped(s);
     }
@@ -806,9 +953,313 @@ TEST_F(HttpParseTest, MutatedRequests) {
   }
   std::printf("outcomes (-1 complete, 0 need more):%s\n", summary.c_str());
   // The mutations reach every outcome, so the loop exercises what it claims to.
-  for (int status : {-1, 0, 400, 411, 413, 414, 431, 505}) {
+  for (int status : {-1, 0, 400, 411, 413, 414, 431, 501, 505}) {
     EXPECT_GT(outcomes[status], 0) << "no mutation gave " << status;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chunked bodies: ChunkedDecoder fed in pieces, each piece placed against a PROT_NONE page.
+
+struct Decoded {
+  int status = 0;
+  bool done = false;
+  std::string data;   // the chunk data, in order
+  uint64_t wire = 0;  // bytes taken when done
+};
+
+// Feeds `body` to a fresh decoder in the pieces that `cuts` (increasing offsets) make, each piece
+// copied right before a guard page (after one when `at_start`), and checks each step's ranges.
+Decoded DecodePieces(GuardedArena& arena, std::string_view body, const std::vector<size_t>& cuts,
+                     const Limits& limits, bool at_start = false) {
+  ChunkedDecoder d;
+  Decoded out;
+  size_t begin = 0;
+  for (size_t k = 0; k <= cuts.size(); ++k) {
+    const size_t end = k < cuts.size() ? cuts[k] : body.size();
+    const std::string_view piece = body.substr(begin, end - begin);
+    const char* p = at_start ? arena.AtStart(piece) : arena.AtEnd(piece);
+    size_t off = 0;
+    while (off < piece.size()) {
+      const ChunkedDecoder::Step st = d.Next(p + off, piece.size() - off, limits);
+      EXPECT_LE(st.consumed, piece.size() - off);
+      if (st.data_len > 0) {
+        EXPECT_LE(st.data_offset + st.data_len, st.consumed);
+        EXPECT_EQ(st.data_offset + st.data_len, st.consumed) << "data ends its step";
+        out.data.append(p + off + st.data_offset, st.data_len);
+      }
+      off += st.consumed;
+      if (st.status != 0) {
+        EXPECT_FALSE(st.done);
+        out.status = st.status;
+        EXPECT_EQ(d.Next(p, piece.size(), limits).status, st.status) << "an error stays";
+        return out;
+      }
+      if (st.done) {
+        out.done = true;
+        out.wire = begin + off;
+        EXPECT_TRUE(d.done());
+        EXPECT_EQ(d.wire_bytes(), out.wire);
+        const ChunkedDecoder::Step again = d.Next(p, piece.size(), limits);
+        EXPECT_TRUE(again.done && again.consumed == 0) << "the end stays";
+        EXPECT_EQ(d.body_bytes(), out.data.size());
+        return out;
+      }
+      EXPECT_GT(st.consumed, 0u) << "a step that is not the end takes bytes";
+      if (st.consumed == 0) {
+        return out;
+      }
+    }
+    begin = end;
+  }
+  EXPECT_EQ(d.wire_bytes(), body.size()) << "a decoder that needs more took every byte";
+  return out;
+}
+
+struct ChunkedCase {
+  const char* name;
+  std::string input;
+  std::string data = "";  // decoded
+  size_t trailing = 0;    // bytes after the body (the next request)
+  int status = 0;         // for bad cases
+  Limits limits = {};
+};
+
+std::vector<ChunkedCase> GoodChunked() {
+  const std::string big(70000, 'z');
+  std::vector<ChunkedCase> cases = {
+      {.name = "one chunk", .input = "3\r\nabc\r\n0\r\n\r\n", .data = "abc"},
+      {.name = "empty body", .input = "0\r\n\r\n", .data = ""},
+      {.name = "several, hex of both cases",
+       .input = "A\r\n0123456789\r\na\r\nabcdefghij\r\n1\r\n!\r\n0\r\n\r\n",
+       .data = "0123456789abcdefghij!"},
+      {.name = "leading zeros", .input = "0003\r\nabc\r\n000\r\n\r\n", .data = "abc"},
+      {.name = "extensions",
+       .input = "3;name=value;q=\"x; y\"\r\nabc\r\n2 ; a\r\nde\r\n0;last\r\n\r\n",
+       .data = "abcde"},
+      {.name = "trailers",
+       .input = "3\r\nabc\r\n0\r\nX-Checksum: 1234\r\nY:\r\nZ: a b\t\r\n\r\n",
+       .data = "abc"},
+      {.name = "framing bytes in the data",
+       .input = "9\r\n0\r\n\r\n\r\n\nX\r\n0\r\n\r\n",
+       .data = "0\r\n\r\n\r\n\nX"},
+      {.name = "the next request follows",
+       .input = "2\r\nok\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+       .data = "ok",
+       .trailing = 18},
+      {.name = "a big chunk", .input = "11170\r\n" + big + "\r\n0\r\n\r\n", .data = big},
+      {.name = "exactly max_body",
+       .input = "8\r\n01234567\r\n8\r\n89abcdef\r\n0\r\n\r\n",
+       .data = "0123456789abcdef",
+       .limits = {.max_head = 96, .max_body = 16, .max_target = 12}},
+  };
+  return cases;
+}
+
+std::vector<ChunkedCase> BadChunked() {
+  const Limits tight{.max_head = 96, .max_body = 16, .max_target = 12};
+  const std::string nul(1, '\0');
+  std::vector<ChunkedCase> cases = {
+      {.name = "no digit", .input = "\r\n", .status = 400},
+      {.name = "not hex", .input = "x\r\n", .status = 400},
+      {.name = "sign", .input = "-3\r\nabc\r\n0\r\n\r\n", .status = 400},
+      {.name = "0x prefix", .input = "0x3\r\nabc\r\n0\r\n\r\n", .status = 400},
+      {.name = "bare lf after the size", .input = "3\nabc\r\n0\r\n\r\n", .status = 400},
+      {.name = "bare cr after the size", .input = "3\rabc", .status = 400},
+      {.name = "space without an extension", .input = "3 \r\nabc\r\n0\r\n\r\n", .status = 400},
+      {.name = "space inside the size", .input = "1 2\r\n", .status = 400},
+      {.name = "bare lf in an extension", .input = "3;a\nabc\r\n0\r\n\r\n", .status = 400},
+      {.name = "ctl in an extension", .input = "3;a\x01\r\nabc\r\n0\r\n\r\n", .status = 400},
+      {.name = "nul in an extension", .input = "3;a" + nul + "\r\n", .status = 400},
+      {.name = "no crlf after the data", .input = "3\r\nabcX\r\n0\r\n\r\n", .status = 400},
+      {.name = "data longer than its size", .input = "3\r\nabcd\r\n0\r\n\r\n", .status = 400},
+      {.name = "bare lf after the data", .input = "3\r\nabc\n0\r\n\r\n", .status = 400},
+      {.name = "cr without lf after the data", .input = "3\r\nabc\rx", .status = 400},
+      {.name = "obs-fold in a trailer", .input = "0\r\nX: a\r\n b\r\n\r\n", .status = 400},
+      {.name = "trailer without a name", .input = "0\r\n: a\r\n\r\n", .status = 400},
+      {.name = "trailer without a colon", .input = "0\r\nX\r\n\r\n", .status = 400},
+      {.name = "bare lf after a trailer", .input = "0\r\nX: a\n\r\n", .status = 400},
+      {.name = "bare lf at the end", .input = "0\r\n\n", .status = 400},
+      {.name = "cr cr at the end", .input = "0\r\n\r\r", .status = 400},
+      {.name = "ctl in a trailer", .input = "0\r\nX: \x7f\r\n\r\n", .status = 400},
+      // Limits.
+      {.name = "a chunk above max_body", .input = "100001\r\n", .status = 413},
+      {.name = "a size that overflows 64 bits",
+       .input = "fffffffffffffffffffff\r\n",
+       .status = 413,
+       .limits = {.max_head = 8192, .max_body = UINT64_MAX, .max_target = 1024}},
+      {.name = "chunks adding up above max_body",
+       .input = "10\r\n0123456789abcdef\r\n1\r\n",
+       .status = 413,
+       .limits = tight},
+      {.name = "framing above max_body + max_head",
+       .input = "1;" + std::string(200, 'e') + "\r\na\r\n0\r\n\r\n",
+       .status = 413,
+       .limits = tight},
+      {.name = "tiny chunks: framing above the budget",
+       .input =
+           [] {
+             std::string b;
+             for (int i = 0; i < 30; ++i) {
+               b += "0001\r\nx\r\n";  // 9 bytes of framing per byte of data
+             }
+             return b;
+           }(),
+       .status = 413,
+       .limits = {.max_head = 64, .max_body = 64, .max_target = 12}},
+      {.name = "trailers above max_head",
+       .input = "0\r\nX: " + std::string(100, 't') + "\r\n\r\n",
+       .status = 431,
+       .limits = tight},
+  };
+  return cases;
+}
+
+class ChunkedTest : public ::testing::Test {
+ protected:
+  GuardedArena arena_{256 << 10};
+};
+
+TEST_F(ChunkedTest, GoodBodiesDecodeInPlace) {
+  for (const ChunkedCase& c : GoodChunked()) {
+    SCOPED_TRACE(c.name);
+    for (bool at_start : {false, true}) {
+      const Decoded d = DecodePieces(arena_, c.input, {}, c.limits, at_start);
+      EXPECT_EQ(d.status, 0) << Escaped(c.input);
+      EXPECT_TRUE(d.done);
+      EXPECT_EQ(d.data, c.data);
+      EXPECT_EQ(d.wire, c.input.size() - c.trailing);
+    }
+  }
+}
+
+TEST_F(ChunkedTest, BadBodiesGetTheirStatus) {
+  for (const ChunkedCase& c : BadChunked()) {
+    SCOPED_TRACE(c.name);
+    for (bool at_start : {false, true}) {
+      const Decoded d = DecodePieces(arena_, c.input, {}, c.limits, at_start);
+      EXPECT_EQ(d.status, c.status) << Escaped(c.input);
+      EXPECT_FALSE(d.done);
+    }
+  }
+}
+
+// The same answer however the bytes are cut: at every byte into two pieces, and one byte per
+// piece (each piece against the guard page).
+TEST_F(ChunkedTest, SplitAtEveryByteDecodesTheSame) {
+  std::vector<ChunkedCase> cases = GoodChunked();
+  for (ChunkedCase& c : BadChunked()) {
+    cases.push_back(std::move(c));
+  }
+  for (const ChunkedCase& c : cases) {
+    if (c.input.size() > 1000) {
+      continue;  // the big chunk: cut below
+    }
+    SCOPED_TRACE(c.name);
+    const Decoded whole = DecodePieces(arena_, c.input, {}, c.limits);
+    for (size_t k = 0; k <= c.input.size(); ++k) {
+      const Decoded d = DecodePieces(arena_, c.input, {k}, c.limits);
+      ASSERT_EQ(d.status, whole.status) << "cut at " << k;
+      ASSERT_EQ(d.done, whole.done) << "cut at " << k;
+      ASSERT_EQ(d.data, whole.data) << "cut at " << k;
+      ASSERT_EQ(d.wire, whole.wire) << "cut at " << k;
+    }
+    std::vector<size_t> every;
+    for (size_t k = 1; k < c.input.size(); ++k) {
+      every.push_back(k);
+    }
+    const Decoded bytewise = DecodePieces(arena_, c.input, every, c.limits);
+    EXPECT_EQ(bytewise.status, whole.status);
+    EXPECT_EQ(bytewise.data, whole.data);
+    EXPECT_EQ(bytewise.wire, whole.wire);
+  }
+  // The big chunk cut like receive buffers of 2048 and 1 bytes.
+  const std::vector<ChunkedCase> good = GoodChunked();
+  const ChunkedCase& big = good[8];
+  ASSERT_STREQ(big.name, "a big chunk");
+  std::vector<size_t> cuts;
+  for (size_t k = 2048; k < big.input.size(); k += 2048) {
+    cuts.push_back(k);
+    cuts.push_back(k + 1);
+  }
+  const Decoded d = DecodePieces(arena_, big.input, cuts, big.limits);
+  EXPECT_TRUE(d.done);
+  EXPECT_EQ(d.data, big.data);
+}
+
+// A strict prefix of a good body needs more: no end, no error, every byte taken.
+TEST_F(ChunkedTest, EveryPrefixNeedsMore) {
+  for (const ChunkedCase& c : GoodChunked()) {
+    if (c.input.size() > 1000) {
+      continue;
+    }
+    SCOPED_TRACE(c.name);
+    const size_t body = c.input.size() - c.trailing;
+    for (size_t k = 0; k < body; ++k) {
+      const Decoded d = DecodePieces(arena_, std::string_view(c.input).substr(0, k), {}, c.limits);
+      ASSERT_EQ(d.status, 0) << k << " bytes";
+      ASSERT_FALSE(d.done) << k << " bytes";
+      ASSERT_EQ(d.data, c.data.substr(0, d.data.size())) << k << " bytes";
+    }
+  }
+}
+
+// Oversized chunks and bodies are refused when the size line says so, before any data.
+TEST_F(ChunkedTest, RejectsEarly) {
+  const Limits tight{.max_head = 96, .max_body = 16, .max_target = 12};
+  EXPECT_EQ(DecodePieces(arena_, "11", {}, tight).status, 413);  // 17 > 16, no CRLF yet
+  EXPECT_EQ(DecodePieces(arena_, "10", {}, tight).status, 0);    // 16: fine so far
+  EXPECT_EQ(DecodePieces(arena_, "8\r\n01234567\r\n9", {}, tight).status, 413);
+  EXPECT_EQ(DecodePieces(arena_, "x", {}, tight).status, 400);
+  EXPECT_EQ(DecodePieces(arena_, "3\r\nabcd", {}, tight).status, 400);
+}
+
+// Random bodies: chunk sizes, extensions and trailers, cut at random, decode to their data.
+TEST_F(ChunkedTest, RandomBodiesAndCuts) {
+  std::mt19937_64 rng(20250118);
+  auto below = [&rng](size_t bound) { return static_cast<size_t>(rng() % bound); };
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string body;
+    std::string data;
+    const size_t chunks = below(8);
+    for (size_t i = 0; i < chunks; ++i) {
+      const size_t n = 1 + below(i % 3 == 0 ? 5000 : 40);
+      char size[32];
+      std::snprintf(size, sizeof(size), below(2) == 0 ? "%zx" : "%zX", n);
+      body += std::string(below(3), '0') + size;
+      if (below(4) == 0) {
+        body += " ;ext=" + std::to_string(below(1000));
+      }
+      body += "\r\n";
+      for (size_t b = 0; b < n; ++b) {
+        data += static_cast<char>(rng());
+      }
+      body += data.substr(data.size() - n) + "\r\n";
+    }
+    body += "0\r\n";
+    if (below(3) == 0) {
+      body += "X-T" + std::to_string(below(9)) + ": v\r\n";
+    }
+    body += "\r\n";
+    std::vector<size_t> cuts;
+    for (size_t k = below(body.size()); k < body.size(); k += 1 + below(3000)) {
+      cuts.push_back(k);
+    }
+    const Decoded d = DecodePieces(arena_, body, cuts, Limits{});
+    ASSERT_EQ(d.status, 0) << "iteration " << iter;
+    ASSERT_TRUE(d.done) << "iteration " << iter;
+    ASSERT_EQ(d.data, data) << "iteration " << iter;
+    ASSERT_EQ(d.wire, body.size()) << "iteration " << iter;
+  }
+}
+
+TEST_F(ChunkedTest, EmptyPieceNeedsMore) {
+  ChunkedDecoder d;
+  const ChunkedDecoder::Step st = d.Next(nullptr, 0, Limits{});
+  EXPECT_EQ(st.status, 0);
+  EXPECT_FALSE(st.done);
+  EXPECT_EQ(st.consumed, 0u);
+  EXPECT_EQ(d.wire_bytes(), 0u);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -819,9 +1270,16 @@ class HttpResponseTest : public ::testing::Test {
   // Writes into the last `cap` bytes before the guard page, so a write past cap crashes.
   std::string Write(size_t cap, int status, uint64_t content_length, bool keep_alive,
                     std::string_view content_type = {}) {
+    return Write(cap, {.status = status,
+                       .content_length = content_length,
+                       .connection = keep_alive ? Connection::kDefault : Connection::kClose,
+                       .content_type = content_type,
+                       .allow = {}});
+  }
+  std::string Write(size_t cap, const ResponseHead& h) {
     char* out = arena_.end() - cap;
     std::memset(out, '#', cap);
-    const size_t n = WriteResponseHead(out, cap, status, content_length, keep_alive, content_type);
+    const size_t n = WriteResponseHead(out, cap, h);
     EXPECT_LE(n, cap);
     if (n == 0) {
       EXPECT_EQ(std::string(out, cap), std::string(cap, '#')) << "wrote while failing";
@@ -858,7 +1316,65 @@ TEST_F(HttpResponseTest, TooSmall) {
   for (size_t cap = 0; cap < full.size(); ++cap) {
     EXPECT_EQ(Write(cap, 404, 10, false, "text/plain"), "") << "cap " << cap;
   }
-  EXPECT_EQ(WriteResponseHead(nullptr, 0, 200, 0, true), 0u);
+  EXPECT_EQ(WriteResponseHead(nullptr, 0, ResponseHead{}), 0u);
+}
+
+TEST_F(HttpResponseTest, KeepAliveForHttp10AndAllow) {
+  // An HTTP/1.0 client that asked for keep-alive is told the connection stays (ab -k waits for
+  // it); 1.1 needs nothing.
+  EXPECT_EQ(Write(256, {.status = 200,
+                        .content_length = 3,
+                        .connection = Connection::kKeepAlive,
+                        .content_type = {},
+                        .allow = {}}),
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\n");
+  EXPECT_EQ(Write(256, {.status = 405,
+                        .content_length = 4,
+                        .connection = Connection::kDefault,
+                        .content_type = "text/plain",
+                        .allow = kAllowFixed}),
+            "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 4\r\nContent-Type: "
+            "text/plain\r\nAllow: GET, HEAD\r\n\r\n");
+  EXPECT_EQ(Write(256, {.status = 405,
+                        .content_length = 0,
+                        .connection = Connection::kClose,
+                        .content_type = {},
+                        .allow = kAllowKey}),
+            "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nAllow: GET, HEAD, POST, "
+            "PUT, DELETE\r\nConnection: close\r\n\r\n");
+  // The exact size fits; one byte less writes nothing.
+  const ResponseHead h{.status = 204,
+                       .content_length = 0,
+                       .connection = Connection::kKeepAlive,
+                       .content_type = {},
+                       .allow = kAllowKey};
+  const std::string full = Write(256, h);
+  EXPECT_EQ(full,
+            "HTTP/1.1 204 No Content\r\nAllow: GET, HEAD, POST, PUT, DELETE\r\nConnection: "
+            "keep-alive\r\n\r\n");
+  EXPECT_EQ(Write(full.size(), h), full);
+  EXPECT_EQ(Write(full.size() - 1, h), "");
+  // An allow value cannot inject header lines either.
+  EXPECT_EQ(Write(256, {.status = 405,
+                        .content_length = 0,
+                        .connection = Connection::kDefault,
+                        .content_type = {},
+                        .allow = "GET\r\nX: y"}),
+            "");
+}
+
+TEST(HttpConnectionTest, ConnectionFor) {
+  RequestHead h11;
+  RequestHead h10;
+  h10.version_minor = 0;
+  EXPECT_EQ(ConnectionFor(h11, false), Connection::kDefault);
+  EXPECT_EQ(ConnectionFor(h11, true), Connection::kClose);
+  EXPECT_EQ(ConnectionFor(h10, false), Connection::kKeepAlive);
+  EXPECT_EQ(ConnectionFor(h10, true), Connection::kClose);
+  h10.keep_alive = false;
+  h11.keep_alive = false;
+  EXPECT_EQ(ConnectionFor(h10, false), Connection::kClose);
+  EXPECT_EQ(ConnectionFor(h11, false), Connection::kClose);
 }
 
 TEST_F(HttpResponseTest, RejectsWhatWouldBreakTheHead) {
