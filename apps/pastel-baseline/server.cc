@@ -951,10 +951,10 @@ std::string Server::RenderMetrics() const {
   Line(&out, "pastel_responses_total", "{class=\"2xx\"}", r2);
   Line(&out, "pastel_responses_total", "{class=\"4xx\"}", r4);
   Line(&out, "pastel_responses_total", "{class=\"5xx\"}", r5);
-  Help(&out, "pastel_bytes_received_total", "counter", "Bytes read from client sockets.");
-  Line(&out, "pastel_bytes_received_total", "", rx);
-  Help(&out, "pastel_bytes_sent_total", "counter", "Bytes written to client sockets.");
-  Line(&out, "pastel_bytes_sent_total", "", tx);
+  Help(&out, "pastel_received_bytes_total", "counter", "Bytes read from client sockets.");
+  Line(&out, "pastel_received_bytes_total", "", rx);
+  Help(&out, "pastel_sent_bytes_total", "counter", "Bytes written to client sockets.");
+  Line(&out, "pastel_sent_bytes_total", "", tx);
   Help(&out, "pastel_connections_accepted_total", "counter", "Connections accepted.");
   Line(&out, "pastel_connections_accepted_total", "", accepted);
   Help(&out, "pastel_connections", "gauge", "Connections open.");

@@ -37,7 +37,7 @@ HttpLoop::HttpLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
       metrics_(metrics) {}
 
 void HttpLoop::Parse(Conn& c) {
-  while (!c.closing && c.avail > 0) {
+  while (!c.closing && c.avail > 0 && !Held(c)) {
     const Seg& s = c.segs[c.head];
     const size_t n = s.length - c.front_off;
     http::ParseResult r = http::ParseHead(SegData(s) + c.front_off, n, limits_);
@@ -281,7 +281,7 @@ void HttpLoop::WriteAnswer(const Conn& c, int status) {
                                              .content_length = kReadOnly.size(),
                                              .connection = close ? http::Connection::kClose : keep_,
                                              .content_type = "text/plain",
-       .allow = {}});
+                                             .allow = {}});
   std::memcpy(fail_buf_ + fn, kReadOnly.data(), kReadOnly.size());
   AnswerWrite(c.id, Head(status, 0, close, "text/plain"),
               std::string_view(fail_buf_, fn + kReadOnly.size()), close);

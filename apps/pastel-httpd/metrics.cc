@@ -23,7 +23,8 @@ std::string Metrics::Render() const {
   uint64_t req[6] = {};
   uint64_t r2 = 0, r4 = 0, r5 = 0, rx = 0, batches = 0, slots = 0, commits = 0, writes = 0,
            full = 0, kept = 0, enobufs = 0, checkpoints = 0, checkpointed = 0, timeouts = 0,
-           full_checkpoints = 0, checkpoint_failures = 0;
+           full_checkpoints = 0, checkpoint_failures = 0, held = 0, held_paused = 0,
+           error_closes = 0, tx_full_closes = 0, lingering = 0;
   for (const LoopCounters& l : loops_) {
     for (int m = 0; m < 6; ++m) {
       req[m] += l.requests[m].load(std::memory_order_relaxed);
@@ -44,6 +45,11 @@ std::string Metrics::Render() const {
     checkpointed += l.checkpointed_entries.load(std::memory_order_relaxed);
     full_checkpoints += l.log_full_checkpoints.load(std::memory_order_relaxed);
     checkpoint_failures += l.checkpoint_failures.load(std::memory_order_relaxed);
+    held += l.held.load(std::memory_order_relaxed);
+    held_paused += l.held_paused.load(std::memory_order_relaxed);
+    error_closes += l.error_closes.load(std::memory_order_relaxed);
+    tx_full_closes += l.tx_full_closes.load(std::memory_order_relaxed);
+    lingering += l.lingering_closes.load(std::memory_order_relaxed);
   }
   std::string out;
   out.reserve(4096);
@@ -91,6 +97,22 @@ std::string Metrics::Render() const {
   Type(&out, "pastel_checkpoint_failures_total", "counter",
        "Checkpoints that failed: index file full (retried), or another cause (read-only).");
   Line(&out, "pastel_checkpoint_failures_total", "", checkpoint_failures);
+  Type(&out, "pastel_held_connections_total", "counter",
+       "Times a connection's requests waited for its answers to drain (backpressure).");
+  Line(&out, "pastel_held_connections_total", "", held);
+  Type(&out, "pastel_held_paused_total", "counter",
+       "Held connections whose receiving was paused too (much unparsed data).");
+  Line(&out, "pastel_held_paused_total", "", held_paused);
+  Type(&out, "pastel_error_closes_total", "counter",
+       "Connections closed after an error answer that says why (400, 408, 411, 413, 414, 431, "
+       "505).");
+  Line(&out, "pastel_error_closes_total", "", error_closes);
+  Type(&out, "pastel_tx_full_closes_total", "counter",
+       "Connections closed because an answer did not fit the TX room at all.");
+  Line(&out, "pastel_tx_full_closes_total", "", tx_full_closes);
+  Type(&out, "pastel_lingering_closes_total", "counter",
+       "Closes that shut the sending side and read what the peer still sent before closing.");
+  Line(&out, "pastel_lingering_closes_total", "", lingering);
   Type(&out, "pastel_request_timeouts_total", "counter",
        "Requests not received whole within --request-timeout (408, connection closed).");
   Line(&out, "pastel_request_timeouts_total", "", timeouts);

@@ -49,7 +49,7 @@ void KvLoop::Segments(const Conn& c) {
 }
 
 void KvLoop::Parse(Conn& c) {
-  while (!c.closing && c.avail > 0) {
+  while (!c.closing && c.avail > 0 && !Held(c)) {
     Segments(c);
     const resp::Storage storage{args_, pieces_, scratch_};
     const resp::ParseResult r = resp::ParseCommand(segments_, {}, limits_, storage);

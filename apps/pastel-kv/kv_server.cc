@@ -50,7 +50,8 @@ void KvLoop::Info() {
   const bool all = want == "default" || want == "all" || want == "everything";
   uint64_t reqs = 0, reads = 0, writes = 0, errors = 0, fences = 0, committed = 0, rx = 0,
            batches = 0, slots = 0, full = 0, kept = 0, checkpoints = 0, starved = 0,
-           full_checkpoints = 0, checkpoint_failures = 0;
+           full_checkpoints = 0, checkpoint_failures = 0, held = 0, held_paused = 0,
+           error_closes = 0, tx_full_closes = 0;
   for (const store::LoopCounters& l : shared_.counters) {
     for (const auto& r : l.requests) {
       reqs += r.load(std::memory_order_relaxed);
@@ -69,6 +70,10 @@ void KvLoop::Info() {
     checkpoints += l.checkpoints.load(std::memory_order_relaxed);
     full_checkpoints += l.log_full_checkpoints.load(std::memory_order_relaxed);
     checkpoint_failures += l.checkpoint_failures.load(std::memory_order_relaxed);
+    held += l.held.load(std::memory_order_relaxed);
+    held_paused += l.held_paused.load(std::memory_order_relaxed);
+    error_closes += l.error_closes.load(std::memory_order_relaxed);
+    tx_full_closes += l.tx_full_closes.load(std::memory_order_relaxed);
     starved += l.enobufs.load(std::memory_order_relaxed);
   }
   const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
@@ -124,8 +129,13 @@ void KvLoop::Info() {
         static_cast<unsigned long long>(batches),
         batches == 0 ? 0.0 : static_cast<double>(slots) / static_cast<double>(batches),
         static_cast<unsigned long long>(full));
-    add("pastel_kept_buffers:%llu\r\npastel_rx_starved:%llu\r\n\r\n",
+    add("pastel_kept_buffers:%llu\r\npastel_rx_starved:%llu\r\n",
         static_cast<unsigned long long>(kept), static_cast<unsigned long long>(starved));
+    add("pastel_held_connections:%llu\r\npastel_held_paused:%llu\r\n",
+        static_cast<unsigned long long>(held), static_cast<unsigned long long>(held_paused));
+    add("pastel_error_closes:%llu\r\npastel_tx_full_closes:%llu\r\n\r\n",
+        static_cast<unsigned long long>(error_closes),
+        static_cast<unsigned long long>(tx_full_closes));
   }
   if (all || want == "memory") {
     const PoolCounts pc = pool_.Counts();

@@ -41,14 +41,6 @@ namespace pastel {
 
 struct LogHeader;
 
-// Where part of a value lies: `length` bytes at `offset` in pool buffer `buffer`.
-struct Extent {
-  uint32_t buffer = 0;
-  uint32_t offset = 0;
-  uint32_t length = 0;
-  bool operator==(const Extent&) const = default;
-};
-
 enum class RecordType : uint8_t { kPut = 1, kDelete = 2 };
 
 inline constexpr size_t kMaxKeyLen = 1024;

@@ -30,7 +30,6 @@
 #include <thread>
 #include <vector>
 
-#include "pastel/log.h"
 #include "pastel/pool.h"
 #include "pastel/status.h"
 
@@ -101,6 +100,9 @@ struct NetStats {
   uint64_t tx_partial = 0;          // sends that wrote less than asked (completed later)
   uint64_t tx_zero_copy_bytes = 0;  // bytes sent straight from pool buffers
   uint64_t tx_zc_sends = 0;         // sends made with SENDMSG_ZC
+  uint64_t rx_paused = 0;           // receives stopped for backpressure (PauseReceive)
+  uint64_t lingering_closes = 0;    // closes that lingered (Close)
+  uint64_t lingered_bytes = 0;      // bytes read and discarded while lingering
 };
 
 class Backend {
@@ -135,8 +137,31 @@ class Backend {
   // Queues the bytes `extents` name, sent straight from the pool buffers (no copy). Each buffer
   // must be held or retained by the caller; the backend holds a reference until the send is done.
   virtual Status SendExtents(ConnId conn, std::span<const Extent> extents) = 0;
-  // Closes `conn` once what is queued for it has been sent; a kClosed slot follows.
+  // Closes `conn` once what is queued for it has been sent; a kClosed slot follows. The close
+  // lingers (as nginx's lingering_close): the server shuts down its sending side after the last
+  // answer and reads and discards what the peer still sends, for at most kLingerMs (kLingerIdleMs
+  // without data) and kLingerBytes, before it closes; a peer still sending a request the answer
+  // refused (413) then reads that answer instead of a reset.
   virtual Status Close(ConnId conn) = 0;
+  static constexpr int64_t kLingerMs = 10000;
+  static constexpr int64_t kLingerIdleMs = 2000;
+  static constexpr uint64_t kLingerBytes = uint64_t{64} << 20;
+
+  // Backpressure. The TX queue entries `conn` holds, not yet sent (0 when it is gone), and the
+  // loop's free TX room: queue entries and arena blocks (NetOptions::tx_entries, tx_blocks).
+  struct TxRoom {
+    uint32_t entries = 0;  // free
+    uint32_t blocks = 0;   // free
+    uint32_t total_entries = 0;
+    uint32_t total_blocks = 0;
+    uint32_t block_size = 0;
+  };
+  virtual uint32_t TxQueued(ConnId conn) const = 0;
+  virtual TxRoom TxFree() const = 0;
+  // Stops receiving from `conn` (what was received already is still delivered) until
+  // ResumeReceive: the data waits in the socket, and TCP's flow control stops the peer.
+  virtual void PauseReceive(ConnId conn) = 0;
+  virtual void ResumeReceive(ConnId conn) = 0;
   // Submits pending sends now, without waiting.
   virtual Status Submit() = 0;
 

@@ -38,6 +38,15 @@
 
 namespace pastel {
 
+// Where part of a value lies: `length` bytes at `offset` in pool buffer `buffer` (the log's
+// records, the index's entries and the net layer's sends all name bytes this way).
+struct Extent {
+  uint32_t buffer = 0;
+  uint32_t offset = 0;
+  uint32_t length = 0;
+  bool operator==(const Extent&) const = default;
+};
+
 struct PoolHeader;
 
 enum class BufferState : uint8_t { kFree = 0, kKernel = 1, kApp = 2, kRetained = 3 };

@@ -483,6 +483,14 @@ struct LoopCounters {
   // then turns read-only).
   std::atomic<uint64_t> checkpoint_failures{0};
   std::atomic<uint64_t> request_timeouts{0};  // a request did not arrive whole in time
+  // Backpressure: connections held until their answers drained (StoreLoop::Held), of which with
+  // receiving paused; connections closed after an error answer (the answer says why), and
+  // closed because an answer did not fit the loop's TX room at all (should stay 0).
+  std::atomic<uint64_t> held{0};
+  std::atomic<uint64_t> held_paused{0};
+  std::atomic<uint64_t> error_closes{0};
+  std::atomic<uint64_t> tx_full_closes{0};
+  std::atomic<uint64_t> lingering_closes{0};  // closes that lingered (the backend's count)
 
   void Add(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 };
@@ -558,6 +566,8 @@ class StoreLoop {
     bool dirty = false;            // on this batch's list of connections to parse
     std::string scratch;           // a request head that straddles receives, copied
     int64_t partial_since_ms = 0;  // when the unfinished request's bytes began (0: none)
+    bool held = false;             // backpressure: parsing stopped until its answers drain (Held)
+    bool recv_paused = false;      // held with much unparsed data: receiving paused too
     // The protocol's own progress through the unfinished request, kept between Parse calls so that
     // a body whose framing it decodes (HTTP chunked) is scanned once, however many receives it
     // arrives in. Opaque to the store: the protocol stores a trivially copyable value here.
@@ -641,6 +651,16 @@ class StoreLoop {
   void Finish();
   // A command was told kNeedsRoom in this Parse: the protocol returns without consuming it.
   bool room_wanted() const { return room_wanted_; }
+  // Backpressure, asked by the protocol before it takes each request of c: true when c's answers
+  // not sent yet (queued in the backend, and those of this Parse) reached their bound
+  // (kConnTxHigh), or the loop's TX room runs low and c holds a share of it. The protocol then
+  // returns with the request unconsumed; the loop parses c again once its answers drained, and
+  // stops receiving from it while it waits with kHeldRecvBytes or more unparsed. No answer is
+  // dropped and no connection closed for load.
+  bool Held(Conn& c);
+  static constexpr uint32_t kConnTxHigh = 4096;  // TX entries (net: kMaxTxEntriesPerConn 16384)
+  static constexpr uint32_t kConnTxLow = 1024;   // a held connection goes on below this
+  static constexpr uint64_t kHeldRecvBytes = 256 * 1024;
 
   Backend& backend_;
   Pool& pool_;
@@ -726,6 +746,18 @@ class StoreLoop {
   uint64_t turn_ = 0;                       // loop turns (Run)
   uint64_t room_failed_turn_ = UINT64_MAX;  // the turn in which MakeLogRoom last failed
   bool room_wanted_ = false;                // a command of this Parse was told kNeedsRoom
+  // Backpressure (Held): the held connections; the backend's free TX room when this batch began
+  // (or since its last Finish), and what this batch's answers will take of it (estimated high),
+  // in all and of the connection being parsed.
+  std::vector<ConnId> held_;
+  Backend::TxRoom tx_free_;
+  uint64_t batch_tx_entries_ = 0;
+  uint64_t batch_tx_blocks_ = 0;
+  uint64_t parse_tx_entries_ = 0;
+  // Counts what an answer of `text_bytes` in `texts` pieces and `extents` pool extents will take.
+  void CountTx(size_t texts, uint64_t text_bytes, size_t extents);
+  // Held connections whose answers drained go back on dirty_ (receiving resumed).
+  void Unhold();
   std::atomic<uint64_t>& none_seq_;
   std::string name_;
   std::unordered_map<ConnId, Conn> conns_;

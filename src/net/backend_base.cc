@@ -1,5 +1,9 @@
 #include "net/backend_base.h"
 
+#include <sys/socket.h>
+
+#include <chrono>
+
 #include "net/socket.h"
 
 namespace pastel::net {
@@ -81,6 +85,42 @@ Status BackendBase::SendExtents(ConnId conn, std::span<const Extent> extents) {
   }
   MarkTxDirty(**c);
   return Status::Ok();
+}
+
+uint32_t BackendBase::TxQueued(ConnId conn) const {
+  const Conn* c = table_.Get(conn);
+  return c == nullptr ? 0 : c->tx_count;
+}
+
+Backend::TxRoom BackendBase::TxFree() const {
+  return {table_.free_tx_entries(), table_.free_tx_blocks(), options_.tx_entries,
+          options_.tx_blocks, options_.tx_block_size};
+}
+
+int64_t BackendBase::NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void BackendBase::StartLinger(Conn& c) {
+  // The last answer is out: FIN after it, and read what the peer still sends (discarded) so that
+  // it reads the answer rather than a reset (a peer still sending when the socket is closed with
+  // unread data gets an RST, which may destroy the answer in its receive queue).
+  ::shutdown(c.fd, SHUT_WR);
+  c.lingering = true;
+  ++lingering_;
+  const int64_t now = NowMs();
+  c.linger_until_ms = now + kLingerMs;
+  c.linger_idle_ms = now + kLingerIdleMs;
+  ++stats_.lingering_closes;
+}
+
+bool BackendBase::Lingered(Conn& c, uint64_t bytes) {
+  c.lingered += bytes;
+  stats_.lingered_bytes += bytes;
+  c.linger_idle_ms = NowMs() + kLingerIdleMs;
+  return c.lingered >= kLingerBytes;
 }
 
 void BackendBase::MarkTxDirty(Conn& c) {

@@ -17,6 +17,8 @@ class BackendBase : public Backend {
 
   Status Send(ConnId conn, std::span<const uint8_t> bytes) override;
   Status SendExtents(ConnId conn, std::span<const Extent> extents) override;
+  uint32_t TxQueued(ConnId conn) const override;
+  TxRoom TxFree() const override;
   uint16_t port() const override { return port_; }
   const NetStats& stats() const override { return stats_; }
   uint32_t connections() const override { return table_.open_count(); }
@@ -33,6 +35,30 @@ class BackendBase : public Backend {
   // A Poll's batch starts empty; at its end, the events deferred since the last batch (closes)
   // follow the data slots, so a connection's kClosed comes after its last data.
   void BeginBatch() { slots_.clear(); }
+  // Lingering closes (Backend::Close): StartLinger shuts the sending side down and starts the
+  // clocks; Lingered counts discarded bytes and says whether the linger is over (volume); the
+  // backend calls LingerExpired each Poll for those whose time is up.
+  void StartLinger(Conn& c);
+  bool Lingered(Conn& c, uint64_t bytes);
+  static int64_t NowMs();
+  template <typename F>
+  void ForEachExpiredLinger(F&& f) {
+    if (lingering_ == 0) {
+      return;
+    }
+    const int64_t now = NowMs();
+    table_.ForEach([&](Conn& c) {
+      if (c.lingering && (now >= c.linger_until_ms || now >= c.linger_idle_ms)) {
+        f(c);
+      }
+    });
+  }
+  void EndLinger(Conn& c) {
+    if (c.lingering) {
+      c.lingering = false;
+      --lingering_;
+    }
+  }
   void EndBatch();
   bool BatchFull() const { return slots_.size() >= options_.max_batch; }
 
@@ -50,6 +76,7 @@ class BackendBase : public Backend {
   // data and may have queued replies; the next Poll closes each once its TX drains.
   std::vector<ConnId> eof_;
   NetStats stats_;
+  uint32_t lingering_ = 0;  // connections lingering now
 };
 
 }  // namespace pastel::net

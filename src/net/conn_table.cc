@@ -47,6 +47,7 @@ Status ConnTable::Init() {
   for (uint32_t b = blocks_; b-- > 0;) {
     free_blocks_.push_back(b);
   }
+  block_refs_.assign(blocks_, 0);
   return Status::Ok();
 }
 
@@ -104,39 +105,60 @@ Status ConnTable::QueueBytes(Conn& c, std::span<const uint8_t> bytes) {
   if (bytes.empty()) {
     return Status::Ok();
   }
-  // Room in the last entry's block, if that entry is an arena block.
-  size_t room = 0;
-  TxEntry* last = nullptr;
-  if (c.tx_count > 0) {
-    last = &entries_[c.tx_tail];
-    if (!last->pool) {
-      const size_t used = static_cast<size_t>(last->data + last->len - Block(last->owner));
-      room = block_size_ - used;
-    } else {
-      last = nullptr;
-    }
-  }
+  // The rest of c's open block first; then fresh blocks, each opened in turn.
+  const size_t room = c.tx_block == kNoEntry ? 0 : block_size_ - c.tx_block_used;
   const size_t rest = bytes.size() > room ? bytes.size() - room : 0;
   const size_t need_blocks = (rest + block_size_ - 1) / block_size_;
-  if (need_blocks > free_blocks_.size() || !Fits(c, need_blocks)) {
+  // The bytes in the open block extend the last entry when it ends where they begin.
+  TxEntry* last = c.tx_count > 0 ? &entries_[c.tx_tail] : nullptr;
+  const bool extends = room > 0 && last != nullptr && !last->pool && last->owner == c.tx_block &&
+                       last->data + last->len == Block(c.tx_block) + c.tx_block_used;
+  const size_t need_entries = need_blocks + (room > 0 && !extends ? 1 : 0);
+  if (need_blocks > free_blocks_.size() || !Fits(c, need_entries)) {
     return Status::Busy("TX queue full");
   }
   size_t off = 0;
-  if (last != nullptr && room > 0) {
+  if (room > 0) {
     const size_t n = std::min(room, bytes.size());
-    std::memcpy(const_cast<uint8_t*>(last->data) + last->len, bytes.data(), n);
-    last->len += static_cast<uint32_t>(n);
+    uint8_t* at = Block(c.tx_block) + c.tx_block_used;
+    std::memcpy(at, bytes.data(), n);
+    if (extends) {
+      last->len += static_cast<uint32_t>(n);
+    } else {
+      ++block_refs_[c.tx_block];
+      Push(c, {at, static_cast<uint32_t>(n), c.tx_block, false});
+    }
+    c.tx_block_used += static_cast<uint32_t>(n);
     off = n;
   }
   while (off < bytes.size()) {
+    CloseBlock(c);
     const uint32_t b = free_blocks_.back();
     free_blocks_.pop_back();
+    block_refs_[b] = 2;  // the entry's, and c's while the block is open
     const size_t n = std::min<size_t>(block_size_, bytes.size() - off);
     std::memcpy(Block(b), bytes.data() + off, n);
     Push(c, {Block(b), static_cast<uint32_t>(n), b, false});
+    c.tx_block = b;
+    c.tx_block_used = static_cast<uint32_t>(n);
     off += n;
   }
   return Status::Ok();
+}
+
+void ConnTable::CloseBlock(Conn& c) {
+  if (c.tx_block != kNoEntry) {
+    Unref(c.tx_block);
+    c.tx_block = kNoEntry;
+    c.tx_block_used = 0;
+  }
+}
+
+void ConnTable::Unref(uint32_t b) {
+  // Invariant: a block's references are its entries and its open connection's.
+  if (--block_refs_[b] == 0) {
+    free_blocks_.push_back(b);
+  }
 }
 
 Status ConnTable::QueueExtents(Conn& c, std::span<const Extent> extents) {
@@ -203,6 +225,9 @@ void ConnTable::Consume(Conn& c, size_t n, bool hold) {
       Complete(e);
     }
   }
+  if (c.tx_count == 0) {
+    CloseBlock(c);  // an idle connection holds no block (held entries keep theirs referenced)
+  }
 }
 
 void ConnTable::FinishHeld(Conn& c) {
@@ -217,6 +242,7 @@ void ConnTable::DropTx(Conn& c) {
   while (c.tx_count > 0) {
     Complete(Pop(c));
   }
+  CloseBlock(c);
 }
 
 void ConnTable::Push(Conn& c, const TxEntry& e) {
@@ -254,7 +280,7 @@ void ConnTable::Complete(const TxEntry& e) {
     // The reference taken in QueueExtents; the buffer's other owners keep theirs.
     (void)pool_.Unretain(e.owner);
   } else {
-    free_blocks_.push_back(e.owner);
+    Unref(e.owner);
   }
 }
 

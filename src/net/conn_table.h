@@ -3,9 +3,12 @@
 //
 // Each connection has a queue of TX entries: byte ranges in the loop's TX arena (blocks from one
 // anonymous mapping, one connection's bytes per block) or in pool buffers (stored values sent
-// without a copy; the table holds a pool reference on each until it is sent). At most one send
-// per connection is in flight: entries are sent in order, and a partial send leaves the rest at
-// the head of the queue.
+// without a copy; the table holds a pool reference on each until it is sent). A connection writes
+// its bytes into its open block until it is full, also across entries of pool buffers in between
+// (a GET answer's head and CRLF around its value take a few bytes of a block, not two blocks): a
+// block is free again once no entry points into it and its connection moved on or closed. At most
+// one send per connection is in flight: entries are sent in order, and a partial send leaves the
+// rest at the head of the queue.
 //
 // Entries come from one per-loop slab (`tx_entries`, linked by index), so a connection answering
 // a value of thousands of extents and 10,000 idle connections both fit; one connection may hold
@@ -22,7 +25,6 @@
 #include <memory>
 #include <vector>
 
-#include "pastel/log.h"
 #include "pastel/net.h"
 #include "pastel/pool.h"
 
@@ -56,11 +58,19 @@ struct Conn {
   bool epollout = false;        // epoll: EPOLLOUT registered
   bool tx_listed = false;       // on the backend's list of connections with new TX
   bool loopback = false;        // the peer is on this host (uring: no zero-copy sends)
+  bool recv_paused = false;     // the application paused receiving (backpressure)
+  bool linger = false;          // an application's close: linger once TX drains (Backend::Close)
+  bool lingering = false;       // sending side shut down; reading and discarding until the end
+  int64_t linger_until_ms = 0;  // lingering: the end (total), and the idle end below
+  int64_t linger_idle_ms = 0;
+  uint64_t lingered = 0;        // bytes discarded while lingering
   int32_t error = 0;            // first error, reported in the kClosed slot
   uint32_t tx_head = kNoEntry;  // slab index of the first queued entry
   uint32_t tx_tail = kNoEntry;  // slab index of the last queued entry
   uint32_t tx_count = 0;
-  uint32_t tx_head_sent = 0;  // bytes of the head entry already sent
+  uint32_t tx_head_sent = 0;     // bytes of the head entry already sent
+  uint32_t tx_block = kNoEntry;  // the open arena block its next bytes go to (kNoEntry: none)
+  uint32_t tx_block_used = 0;    // bytes of it written
   // The in-flight send's message (its memory must stay put until the completion).
   msghdr msg{};
   iovec iov[kMaxIov];
@@ -121,6 +131,10 @@ class ConnTable {
 
  private:
   void Complete(const TxEntry& e);
+  // Drops one reference of arena block b (an entry's, or its connection's open-block one).
+  void Unref(uint32_t b);
+  // c's open block goes (full, or c closes).
+  void CloseBlock(Conn& c);
   // Appends e at c's tail (a slab entry must be free: checked by the caller).
   void Push(Conn& c, const TxEntry& e);
   // Unlinks c's head entry, returns it to the slab, and returns a copy.
@@ -137,6 +151,7 @@ class ConnTable {
   uint8_t* arena_ = nullptr;
   size_t arena_bytes_ = 0;
   std::vector<uint32_t> free_blocks_;
+  std::vector<uint32_t> block_refs_;  // entries pointing into each block, + 1 while a conn's open
   uint32_t entries_count_;
   std::vector<TxEntry> entries_;
   uint32_t free_head_ = kNoEntry;

@@ -54,6 +54,7 @@ class EpollBackend final : public BackendBase {
     }
     events_.resize(std::max<uint32_t>(64, options_.max_batch));
     starved_.reserve(1024);
+    linger_buf_.resize(64 * 1024);
     spares_.reserve(kSpareBuffers);
     return Status::Ok();
   }
@@ -66,6 +67,7 @@ class EpollBackend final : public BackendBase {
     PASTEL_RETURN_IF_ERROR(Submit());
     CloseAfterEof();
     Rearm();
+    ForEachExpiredLinger([&](Conn& c) { Teardown(c); });
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
     int n = 0;
@@ -133,13 +135,42 @@ class EpollBackend final : public BackendBase {
     if (c == nullptr) {
       return Status::NotFound("connection is closed");
     }
+    if (c->want_close) {
+      return Status::Ok();  // closing already (lingering, or waiting for its TX)
+    }
     c->want_close = true;
+    c->linger = true;
     if (c->tx_empty()) {
-      Teardown(*c);
+      Drained(*c);
     } else {
       MarkTxDirty(*c);
     }
     return Status::Ok();
+  }
+
+  void PauseReceive(ConnId conn) override {
+    Conn* c = table_.Get(conn);
+    if (c == nullptr || c->recv_paused || c->lingering) {
+      return;
+    }
+    c->recv_paused = true;
+    ++stats_.rx_paused;
+    if (c->recv_active) {
+      c->recv_active = false;
+      (void)UpdateEvents(*c, EPOLL_CTL_MOD);
+    }
+  }
+
+  void ResumeReceive(ConnId conn) override {
+    Conn* c = table_.Get(conn);
+    if (c == nullptr || !c->recv_paused) {
+      return;
+    }
+    c->recv_paused = false;
+    if (!c->recv_active && !c->starved && !c->peer_eof && !c->gone && !c->want_close) {
+      c->recv_active = true;
+      (void)UpdateEvents(*c, EPOLL_CTL_MOD);
+    }
   }
 
   Status Submit() override {
@@ -202,7 +233,49 @@ class EpollBackend final : public BackendBase {
     return pool_.Allocate(partition_, BufferState::kApp);
   }
 
+  // Every answer is out and the connection closes: linger (an application's close while the
+  // peer may still send), or close now.
+  void Drained(Conn& c) {
+    if (c.lingering) {
+      return;
+    }
+    if (!c.linger || c.peer_eof || c.gone) {
+      Teardown(c);
+      return;
+    }
+    StartLinger(c);
+    c.recv_active = true;  // lingering reads need no pool buffer
+    c.epollout = false;
+    if (!UpdateEvents(c, EPOLL_CTL_MOD)) {
+      Teardown(c);
+    }
+  }
+
+  // Lingering: read and discard what the peer still sends, until it closes, fails, or the linger
+  // is over (volume here, time in Poll).
+  void LingerRead(Conn& c) {
+    for (int i = 0; i < kReadsPerConn; ++i) {
+      const ssize_t n = ::recv(c.fd, linger_buf_.data(), linger_buf_.size(), 0);
+      if (n > 0) {
+        if (Lingered(c, static_cast<uint64_t>(n))) {
+          Teardown(c);
+          return;
+        }
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return;
+      }
+      Teardown(c);  // the peer closed too (or failed): done
+      return;
+    }
+  }
+
   void Read(Conn& c) {
+    if (c.lingering) {
+      LingerRead(c);
+      return;
+    }
     for (int i = 0; i < kReadsPerConn && !BatchFull(); ++i) {
       Result<uint32_t> b = TakeBuffer();
       if (!b.ok()) {
@@ -279,7 +352,7 @@ class EpollBackend final : public BackendBase {
       (void)UpdateEvents(c, EPOLL_CTL_MOD);
     }
     if (c.want_close) {
-      Teardown(c);
+      Drained(c);
     }
   }
 
@@ -310,6 +383,9 @@ class EpollBackend final : public BackendBase {
         continue;
       }
       c->starved = false;
+      if (c->recv_paused || c->recv_active) {
+        continue;  // ResumeReceive starts it
+      }
       c->recv_active = true;
       (void)UpdateEvents(*c, EPOLL_CTL_MOD);
       ++stats_.rearmed;
@@ -318,6 +394,7 @@ class EpollBackend final : public BackendBase {
   }
 
   void Teardown(Conn& c) {
+    EndLinger(c);
     (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
     ::close(c.fd);
     EmitClosed(c);
@@ -328,6 +405,7 @@ class EpollBackend final : public BackendBase {
   std::vector<epoll_event> events_;
   std::vector<ConnId> starved_;
   std::vector<uint32_t> spares_;
+  std::vector<char> linger_buf_;  // what a lingering connection still sends lands here, unread
 };
 
 }  // namespace

@@ -28,7 +28,7 @@ namespace {
 constexpr uint16_t kBufferGroup = 0;
 constexpr uint32_t kMaxRingBuffers = 32768;
 
-enum class Op : uint64_t { kAccept = 1, kRecv = 2, kSend = 3 };
+enum class Op : uint64_t { kAccept = 1, kRecv = 2, kSend = 3, kCancel = 4 };
 
 uint64_t Tag(Op op, const Conn* c) {
   if (c == nullptr) {
@@ -154,6 +154,7 @@ class UringBackend final : public BackendBase {
     }
     TopUp();
     Rearm();
+    ForEachExpiredLinger([&](Conn& c) { StopLinger(c); });
     Publish();
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
@@ -220,11 +221,43 @@ class UringBackend final : public BackendBase {
     if (c == nullptr) {
       return Status::NotFound("connection is closed");
     }
+    if (c->want_close) {
+      return Status::Ok();  // closing already (lingering, or waiting for its TX)
+    }
     c->want_close = true;
+    c->linger = true;
     if (c->tx_empty() && !c->send_in_flight) {
       StartClose(*c);
     }
     return Status::Ok();
+  }
+
+  void PauseReceive(ConnId conn) override {
+    Conn* c = table_.Get(conn);
+    if (c == nullptr || c->recv_paused || c->want_close || c->shut || c->gone) {
+      return;
+    }
+    c->recv_paused = true;
+    ++stats_.rx_paused;
+    if (c->recv_active) {
+      // The multishot receive ends with -ECANCELED (what it received before is delivered).
+      Result<io_uring_sqe*> sqe = Sqe();
+      if (sqe.ok()) {
+        io_uring_prep_cancel64(*sqe, Tag(Op::kRecv, c), 0);
+        io_uring_sqe_set_data64(*sqe, Tag(Op::kCancel, c));
+      }
+    }
+  }
+
+  void ResumeReceive(ConnId conn) override {
+    Conn* c = table_.Get(conn);
+    if (c == nullptr || !c->recv_paused) {
+      return;
+    }
+    c->recv_paused = false;
+    if (!c->recv_active) {
+      KeepReceiving(*c);  // else the receive still runs (its cancel ends it, then it re-arms)
+    }
   }
 
   Status Submit() override {
@@ -339,6 +372,21 @@ class UringBackend final : public BackendBase {
     }
   }
 
+  // Arms the receive of a connection that should receive and has none armed (or waits for
+  // buffers): not paused, not closing, or lingering.
+  void KeepReceiving(Conn& c) {
+    if (c.recv_active || c.recv_paused || c.shut || c.gone || c.peer_eof ||
+        (c.want_close && !c.lingering)) {
+      return;
+    }
+    if (free_bids_.size() == entries_ || !ArmRecv(c).ok()) {
+      if (!c.starved) {
+        c.starved = true;  // a receive armed on an empty ring fails at once: wait for buffers
+        starved_.push_back(c.id());
+      }
+    }
+  }
+
   // Receives stopped by ENOBUFS start again once the ring has buffers; the data waited in the
   // socket meanwhile.
   void Rearm() {
@@ -347,7 +395,11 @@ class UringBackend final : public BackendBase {
     }
     for (ConnId id : starved_) {
       Conn* c = table_.Get(id);
-      if (c == nullptr || c->recv_active || c->shut || c->gone || c->want_close || c->peer_eof) {
+      if (c == nullptr || c->recv_active || c->recv_paused || c->shut || c->gone ||
+          (c->want_close && !c->lingering) || c->peer_eof) {
+        if (c != nullptr) {
+          c->starved = false;  // ResumeReceive or the linger arms it when it must receive
+        }
         continue;
       }
       c->starved = false;
@@ -369,6 +421,7 @@ class UringBackend final : public BackendBase {
         case Op::kAccept: OnAccept(res, flags); break;
         case Op::kRecv: OnRecv(tag, res, flags); break;
         case Op::kSend: OnSend(tag, res, flags); break;
+        case Op::kCancel: break;  // the receive it ended reports -ECANCELED
       }
     }
   }
@@ -421,6 +474,10 @@ class UringBackend final : public BackendBase {
     if (!more) {
       c->recv_active = false;
     }
+    if (c->lingering) {
+      OnLingerRecv(*c, res, buffer, more);
+      return;
+    }
     if (res > 0 && buffer != Pool::kNoBuffer) {
       if (c->shut || c->gone) {
         (void)Release(buffer);  // closing: nobody reads this any more
@@ -433,8 +490,8 @@ class UringBackend final : public BackendBase {
         ++stats_.rx_slots;
         stats_.rx_bytes += static_cast<uint64_t>(res);
       }
-      if (!more && !c->shut && !c->gone && !c->want_close && !c->peer_eof) {
-        (void)ArmRecv(*c);  // the multishot ended for its own reasons: go on
+      if (!more) {
+        KeepReceiving(*c);  // the multishot ended for its own reasons: go on
       }
       MaybeFinish(*c);
       return;
@@ -444,10 +501,15 @@ class UringBackend final : public BackendBase {
     }
     if (res == -ENOBUFS) {
       ++stats_.rx_starved;
-      if (!c->shut && !c->gone && !c->want_close && !c->peer_eof) {
+      if (!c->shut && !c->gone && !c->want_close && !c->peer_eof && !c->starved) {
         c->starved = true;
         starved_.push_back(c->id());
       }
+      MaybeFinish(*c);
+      return;
+    }
+    if (res == -ECANCELED) {
+      KeepReceiving(*c);  // paused (nothing to do), or resumed before the cancel took effect
       MaybeFinish(*c);
       return;
     }
@@ -545,8 +607,50 @@ class UringBackend final : public BackendBase {
     eof_.clear();
   }
 
-  // Stops the connection: shutdown wakes its receive, which then ends; MaybeFinish closes it.
+  // Lingering (Backend::Close): what the peer still sends is discarded; its close, an error, the
+  // volume limit or (in Poll) the time limit ends the linger.
+  void OnLingerRecv(Conn& c, int res, uint32_t buffer, bool more) {
+    if (buffer != Pool::kNoBuffer) {
+      (void)Release(buffer);
+    }
+    if (res > 0) {
+      if (Lingered(c, static_cast<uint64_t>(res))) {
+        StopLinger(c);
+        return;
+      }
+      if (!more) {
+        KeepReceiving(c);
+      }
+      return;
+    }
+    if (res == -ENOBUFS) {
+      if (!c.starved) {
+        c.starved = true;
+        starved_.push_back(c.id());
+      }
+      return;
+    }
+    StopLinger(c);  // the peer closed (0) or failed: done
+  }
+
+  void StopLinger(Conn& c) {
+    EndLinger(c);
+    c.linger = false;
+    StartClose(c);
+  }
+
+  // Stops the connection: shutdown wakes its receive, which then ends; MaybeFinish closes it. An
+  // application's close lingers first (Backend::Close), unless the peer is gone or done sending.
   void StartClose(Conn& c) {
+    if (c.lingering) {
+      return;
+    }
+    if (c.linger && !c.shut && !c.gone && !c.peer_eof) {
+      StartLinger(c);
+      c.recv_paused = false;
+      KeepReceiving(c);
+      return;
+    }
     if (!c.shut) {
       c.shut = true;
       ::shutdown(c.fd, SHUT_RDWR);
@@ -558,6 +662,7 @@ class UringBackend final : public BackendBase {
     if (!c.open || !c.shut || c.recv_active || c.send_in_flight) {
       return;
     }
+    EndLinger(c);
     ::close(c.fd);
     EmitClosed(c);
     table_.Free(&c);

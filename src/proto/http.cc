@@ -42,6 +42,8 @@
 #include <cstring>
 #include <limits>
 
+#include "base/decimal.h"
+
 namespace pastel::http {
 namespace {
 
@@ -542,25 +544,6 @@ class HeadParser {
   bool saw_keep_alive_ = false;
   bool expect_continue_ = false;
 };
-
-size_t DecimalDigits(uint64_t v) {
-  size_t digits = 1;
-  while (v >= 10) {
-    v /= 10;
-    ++digits;
-  }
-  return digits;
-}
-
-// Writes v in decimal at out, which has room for DecimalDigits(v) bytes; returns the end.
-char* PutDecimal(char* out, uint64_t v) {
-  const size_t digits = DecimalDigits(v);
-  for (size_t i = digits; i > 0; --i) {
-    out[i - 1] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  }
-  return out + digits;
-}
 
 char* Put(char* out, std::string_view s) {
   std::memcpy(out, s.data(), s.size());

@@ -19,6 +19,8 @@
 #include <cassert>
 #include <cstring>
 
+#include "base/decimal.h"
+
 namespace pastel::resp {
 namespace {
 
@@ -295,25 +297,6 @@ class CommandParser {
   bool is_inline_ = false;
   Error error_ = Error::kNone;
 };
-
-size_t DecimalDigits(uint64_t v) {
-  size_t digits = 1;
-  while (v >= 10) {
-    v /= 10;
-    ++digits;
-  }
-  return digits;
-}
-
-// Writes v in decimal at out, which has room for DecimalDigits(v) bytes; returns the end.
-char* PutDecimal(char* out, uint64_t v) {
-  const size_t digits = DecimalDigits(v);
-  for (size_t i = digits; i > 0; --i) {
-    out[i - 1] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  }
-  return out + digits;
-}
 
 char* Put(char* out, std::string_view s) {
   if (!s.empty()) {

@@ -47,7 +47,8 @@ StoreLoop::~StoreLoop() {
 
 Status StoreLoop::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
-    Result<std::span<const RxSlot>> batch = backend_.Poll(100);
+    // Held connections are looked at again soon: their answers drain as sends complete.
+    Result<std::span<const RxSlot>> batch = backend_.Poll(held_.empty() ? 100 : 5);
     ++turn_;
     if (!batch.ok()) {
       return batch.status();
@@ -55,7 +56,7 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
     now_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now().time_since_epoch())
                   .count();
-    if (!batch->empty()) {
+    if (!batch->empty() || !held_.empty()) {
       OnBatch(*batch);
     }
     if (options_.request_timeout_ms != 0 && now_ms_ >= next_sweep_ms_) {
@@ -70,6 +71,7 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
       CheckpointSlice();
     }
     counters_.enobufs.store(backend_.stats().rx_starved, std::memory_order_relaxed);
+    counters_.lingering_closes.store(backend_.stats().lingering_closes, std::memory_order_relaxed);
   }
   if (index_.checkpoints() && options_.persist != PersistMode::kNone && StreamsHoldRecords() &&
       !stream_->read_only() && !pool_.read_only()) {
@@ -83,8 +85,14 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
 }
 
 void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
-  counters_.Add(counters_.batches);
-  counters_.Add(counters_.batch_slots, batch.size());
+  if (!batch.empty()) {
+    counters_.Add(counters_.batches);
+    counters_.Add(counters_.batch_slots, batch.size());
+  }
+  tx_free_ = backend_.TxFree();
+  if (!held_.empty()) {
+    Unhold();
+  }
   for (const RxSlot& s : batch) {
     switch (s.kind) {
       case RxKind::kOpen: {
@@ -103,6 +111,14 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
         Conn& c = it->second;
         c.segs.push_back({s.buffer, s.offset, s.length, false});
         c.avail += s.length;
+        if (c.held) {
+          if (!c.recv_paused && c.avail >= kHeldRecvBytes) {
+            c.recv_paused = true;  // it waits for its answers to drain: no more of its bytes
+            backend_.PauseReceive(c.id);
+            counters_.Add(counters_.held_paused);
+          }
+          break;  // parsed once it is let go (Unhold)
+        }
         if (!c.dirty) {
           c.dirty = true;
           dirty_.push_back(s.conn);
@@ -116,6 +132,7 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
     if (it != conns_.end()) {
       Conn& c = it->second;
       c.dirty = false;
+      parse_tx_entries_ = 0;
       Parse(c);
       while (room_wanted_) {
         // The log-room phase: a command of c was told kNeedsRoom and left unconsumed. The batch
@@ -123,9 +140,11 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
         // commands go on from that one.
         room_wanted_ = false;
         MakeLogRoom();
+        parse_tx_entries_ = 0;
         Parse(c);
       }
-      if (c.avail == 0 || c.closing) {
+      if (c.avail == 0 || c.closing || c.held) {
+        // (A held connection's clock starts again when it is let go: the wait is the server's.)
         c.partial_since_ms = 0;
       } else if (c.partial_since_ms == 0) {
         c.partial_since_ms = now_ms_;  // an unfinished request: its clock starts
@@ -560,6 +579,7 @@ void StoreLoop::AnswerText(ConnId conn, std::string_view bytes, AnswerClass cls,
 void StoreLoop::AnswerTextSince(ConnId conn, size_t begin, AnswerClass cls, bool close) {
   actions_.push_back({conn, ActionKind::kText, cls, close, static_cast<uint32_t>(begin),
                       static_cast<uint32_t>(text_.size() - begin), 0, 0, 0, 0});
+  CountTx(1, text_.size() - begin, 0);
 }
 
 void StoreLoop::AnswerWrite(ConnId conn, std::string_view ok, std::string_view failed, bool close) {
@@ -568,6 +588,7 @@ void StoreLoop::AnswerWrite(ConnId conn, std::string_view ok, std::string_view f
   actions_.push_back({conn, ActionKind::kWrite, AnswerClass::kOk, close, ob,
                       static_cast<uint32_t>(ok.size()), fb, static_cast<uint32_t>(failed.size()), 0,
                       0});
+  CountTx(1, std::max(ok.size(), failed.size()), 0);
 }
 
 void StoreLoop::AnswerValue(ConnId conn, std::string_view prefix, const Value& v,
@@ -584,6 +605,76 @@ void StoreLoop::AnswerValue(ConnId conn, std::string_view prefix, const Value& v
                       static_cast<uint32_t>(prefix.size()), sb,
                       static_cast<uint32_t>(with_bytes ? suffix.size() : 0), eb,
                       static_cast<uint32_t>(extents_.size() - eb)});
+  CountTx(2, prefix.size() + suffix.size(), extents_.size() - eb);
+}
+
+void StoreLoop::CountTx(size_t texts, uint64_t text_bytes, size_t extents) {
+  // High estimates: every text piece may start a block and take an entry of its own, and a piece
+  // of n blocks' bytes takes n entries more.
+  const uint64_t bs = std::max<uint32_t>(tx_free_.block_size, 1);
+  const uint64_t blocks = texts + text_bytes / bs;
+  batch_tx_blocks_ += blocks;
+  batch_tx_entries_ += blocks + extents;
+  parse_tx_entries_ += blocks + extents;
+}
+
+bool StoreLoop::Held(Conn& c) {
+  if (c.held) {
+    return true;
+  }
+  // What the connection's answers take of the backend's TX queues, and what is left of the
+  // loop's, with this batch's answers counted. A connection holding a share of the TX room is
+  // held once the room runs low, and any connection once it is nearly gone (one command's answer
+  // may take thousands of entries: MGET of 1,024 keys).
+  const uint64_t queued = backend_.TxQueued(c.id) + parse_tx_entries_;
+  const uint64_t free_entries =
+      tx_free_.entries > batch_tx_entries_ ? tx_free_.entries - batch_tx_entries_ : 0;
+  const uint64_t free_blocks =
+      tx_free_.blocks > batch_tx_blocks_ ? tx_free_.blocks - batch_tx_blocks_ : 0;
+  const bool low =
+      free_entries < tx_free_.total_entries / 8 || free_blocks < tx_free_.total_blocks / 8;
+  const bool gone = free_entries < std::min<uint64_t>(4096, tx_free_.total_entries / 16) ||
+                    free_blocks < tx_free_.total_blocks / 16;
+  if (queued < kConnTxHigh && !(low && queued >= 64) && !gone) {
+    return false;
+  }
+  c.held = true;
+  held_.push_back(c.id);
+  counters_.Add(counters_.held);
+  if (!c.recv_paused && c.avail >= kHeldRecvBytes) {
+    c.recv_paused = true;
+    backend_.PauseReceive(c.id);
+    counters_.Add(counters_.held_paused);
+  }
+  return true;
+}
+
+void StoreLoop::Unhold() {
+  tx_free_ = backend_.TxFree();
+  size_t keep = 0;
+  for (const ConnId id : held_) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) {
+      continue;  // closed meanwhile
+    }
+    Conn& c = it->second;
+    const bool room = tx_free_.entries >= tx_free_.total_entries / 8 &&
+                      tx_free_.blocks >= tx_free_.total_blocks / 8;
+    if (backend_.TxQueued(id) > kConnTxLow || !room) {
+      held_[keep++] = id;
+      continue;
+    }
+    c.held = false;
+    if (c.recv_paused) {
+      c.recv_paused = false;
+      backend_.ResumeReceive(id);
+    }
+    if (!c.dirty) {
+      c.dirty = true;
+      dirty_.push_back(id);
+    }
+  }
+  held_.resize(keep);
 }
 
 void StoreLoop::Finish() {
@@ -639,8 +730,21 @@ void StoreLoop::Finish() {
     counters_.Add(cls == AnswerClass::kOk            ? counters_.responses_2xx
                   : cls == AnswerClass::kServerError ? counters_.responses_5xx
                                                      : counters_.responses_4xx);
-    if (a.close || st.code() == StatusCode::kBusy) {
-      (void)backend_.Close(a.conn);  // a client that reads nothing cannot pile up answers
+    if (st.code() == StatusCode::kBusy) {
+      // An answer that does not fit the loop's TX room at all (backpressure keeps the rest within
+      // it): the connection cannot be answered in order any more.
+      counters_.Add(counters_.tx_full_closes);
+      static std::atomic<bool> reported{false};
+      if (!reported.exchange(true)) {
+        std::fprintf(stderr, "%s: an answer did not fit the TX queue; its connection is closed\n",
+                     name_.c_str());
+      }
+      (void)backend_.Close(a.conn);
+    } else if (a.close) {
+      if (cls != AnswerClass::kOk) {
+        counters_.Add(counters_.error_closes);  // the answer said why
+      }
+      (void)backend_.Close(a.conn);
     }
   }
   // Now the writes enter the shared index, in order; the values they replace are released.
@@ -675,6 +779,11 @@ void StoreLoop::Finish() {
   extents_.clear();
   text_.clear();
   pending_n_ = 0;  // the slots' values were moved out (Apply) or dropped
+  // The answers are the backend's now: its room says what is left.
+  tx_free_ = backend_.TxFree();
+  batch_tx_entries_ = 0;
+  batch_tx_blocks_ = 0;
+  parse_tx_entries_ = 0;
   if (options_.persist != PersistMode::kNone) {
     MaybeStartCheckpoint();
   }

@@ -134,6 +134,11 @@ class FeederBackend final : public Backend {
     return Status::Ok();
   }
   Status Submit() override { return Status::Ok(); }
+  // Answers are handed over at once: nothing is ever queued.
+  uint32_t TxQueued(ConnId) const override { return 0; }
+  TxRoom TxFree() const override { return {UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX, 4096}; }
+  void PauseReceive(ConnId) override {}
+  void ResumeReceive(ConnId) override {}
   uint16_t port() const override { return 0; }
   BackendKind kind() const override { return BackendKind::kEpoll; }
   const NetStats& stats() const override { return stats_; }

@@ -406,6 +406,35 @@ TEST_P(ServerTest, BodyAboveTheLimitIs413AndCloses) {
   EXPECT_TRUE(Keeps(c.Call(Get("/limit/over")), 404)) << "a refused body is not stored";
 }
 
+// An answer after which the server closes reaches a client that is still sending: the server
+// shuts its side down after the answer and reads and discards what the client still sends before
+// it closes (lingering close). A client that sends its whole body before it reads (Python's
+// http.client without Expect: 100-continue) reads the 413. (Before, the server closed with the
+// body still arriving: the client's send failed with a reset, or the reset destroyed the answer.)
+TEST_P(ServerTest, AnAnswerThatClosesIsReadByAClientStillSendingItsBody) {
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    Client c(port());
+    ASSERT_TRUE(c.connected()) << c.error();
+    const std::string body(4 << 20, 'b');
+    ASSERT_TRUE(c.Send("POST /lingering HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n"))
+        << c.error();
+    ASSERT_TRUE(c.Send(body)) << "the body's send failed: " << c.error();
+    const Response r = c.Read();
+    EXPECT_TRUE(Closes(r, 413));
+    EXPECT_TRUE(c.PeerClosed()) << c.error();
+  }
+  if (GetParam().binary == PASTEL_HTTPD_PATH) {
+    Client m(port());
+    const Response metrics = m.Call(Get("/metrics"));
+    EXPECT_NE(metrics.body.find("\npastel_lingering_closes_total 3\n"), std::string::npos)
+        << metrics.body;
+    EXPECT_NE(metrics.body.find("\npastel_error_closes_total 3\n"), std::string::npos)
+        << metrics.body;
+  }
+}
+
 TEST_P(ServerTest, MaxBodyOptionSetsTheLimit) {
   ASSERT_TRUE(StartServer({"--max-body", "4096"}));
   Client c(port());

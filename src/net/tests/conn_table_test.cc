@@ -112,6 +112,49 @@ TEST_F(ConnTableTest, ExtentsHoldAPoolReferenceUntilSent) {
   EXPECT_TRUE(c->tx_empty());
 }
 
+// Text answers around values sent from pool buffers (a GET answer: head, value, CRLF) share the
+// connection's open block instead of taking a block each; a block is free once no entry points
+// into it and the queue drained. (Each such text once took a block: 4,096 pipelined GET answers
+// used up a loop's arena and the connection was closed.)
+TEST_F(ConnTableTest, TextAroundExtentsSharesTheOpenBlock) {
+  ConnTable t(*pool_, 2, 128, 4, 4096);
+  ASSERT_TRUE(t.Init().ok());
+  Conn* c = t.Open(3);
+  uint32_t b = *pool_->Allocate(0);
+  std::memcpy(pool_->BufferData(b), "value", 5);
+  ASSERT_TRUE(pool_->Retain(b).ok());  // the stored value's own reference
+  std::string want;
+  const auto text = [&](std::string_view s) {
+    ASSERT_TRUE(t.QueueBytes(*c, {reinterpret_cast<const uint8_t*>(s.data()), s.size()}).ok());
+    want += s;
+  };
+  for (int i = 0; i < 40; ++i) {  // 40 answers, 240 bytes of text: two 128-byte blocks
+    text("$5\r\n");
+    const Extent e[] = {{b, 0, 5}};
+    ASSERT_TRUE(t.QueueExtents(*c, e).ok());
+    want += "value";
+    text("\r\n");
+  }
+  EXPECT_EQ(t.free_tx_blocks(), 2u);
+  // A CRLF and the next answer's head are one entry: the first head, 40 values, 40 text runs,
+  // and one run cut in two where the first block ends.
+  EXPECT_EQ(c->tx_count, 82u);
+  std::string sent;
+  while (!c->tx_empty()) {
+    const size_t n = t.PrepareSend(*c);
+    sent += Gather(*c);
+    t.Consume(*c, n);
+  }
+  EXPECT_EQ(sent, want);
+  EXPECT_EQ(t.free_tx_blocks(), 4u) << "every block back once the queue drained";
+  EXPECT_EQ(pool_->refs(b), 1u);
+  // A partly sent queue dropped (reset) gives its blocks back too.
+  text("abc");
+  EXPECT_EQ(t.free_tx_blocks(), 3u);
+  t.DropTx(*c);
+  EXPECT_EQ(t.free_tx_blocks(), 4u);
+}
+
 TEST_F(ConnTableTest, QueuesLongerThanAnIovecBatchDrainInOrder) {
   // A stored value of many small extents (a slow client's pieces) is sent as many batches of
   // kMaxIov entries, in order, and the slab gets every entry back.
