@@ -64,28 +64,29 @@ void KvLoop::MSet() {
     WrongArity();
     return;
   }
-  uint64_t total = 0;
+  uint64_t buffers = 0;
   uint64_t log_bytes = 0;
   for (size_t i = 1; i < cmd_.argc; i += 2) {
     if (!KeyOk(i)) {
       return;
     }
-    total += args_[i + 1].length;
     ArgExtents(*cmd_.conn, i + 1, &body_);
+    buffers += BuffersFor(body_.size(), args_[i + 1].length);
     log_bytes += RecordRoom(args_[i].length, body_.size(), args_[i + 1].length);
   }
-  // One check for the whole command (buffers and log room), so that it is refused whole rather
-  // than in part, and its records go into one batch (a crash keeps all of them or none).
-  if (const store::WriteOutcome w = Writable(total, log_bytes); w != store::WriteOutcome::kQueued) {
+  // One admission for the whole command (every pair's buffers and records), so that it is refused
+  // whole rather than in part, and its records go into one batch (a crash keeps all of them or
+  // none).
+  if (const store::WriteOutcome w = Admit(buffers, log_bytes); w != store::WriteOutcome::kQueued) {
     Refused(w);
     return;
   }
   for (size_t i = 1; i < cmd_.argc; i += 2) {
     ArgExtents(*cmd_.conn, i + 1, &body_);
     const store::WriteOutcome w =
-        Put(*cmd_.conn, ArgView(i, &tmp_key_), body_, args_[i + 1].length);
+        Put(*cmd_.conn, ArgView(i, &tmp_key_), body_, args_[i + 1].length, /*admitted=*/true);
     if (w != store::WriteOutcome::kQueued) {
-      Refused(w);
+      Refused(w);  // (not for room: only an internal failure, after the pairs before it)
       return;
     }
   }

@@ -598,12 +598,23 @@ class StoreLoop {
   // command is never refused for a full log that a checkpoint can empty, nor logged in part.
   // Commands ask before they answer or queue anything else.
   WriteOutcome Writable(uint64_t length, uint64_t log_bytes = 0);
+  // As Writable, for a command of several writes admitted at once: `buffers` free buffers of the
+  // partition it takes (BuffersFor, summed over its writes) above the reserve, and `log_bytes`.
+  // Its Puts then pass `admitted`: none of them is refused for buffers or log room, so the command
+  // is written whole or refused whole.
+  WriteOutcome Admit(uint64_t buffers, uint64_t log_bytes);
+  // The free buffers of the partition a write of `length` bytes received in `body_extents`
+  // extents takes: the copy's buffers (persist copy), or at most one per extent kept in place
+  // (each Keep swaps a free buffer into the receive ring).
+  uint64_t BuffersFor(size_t body_extents, uint64_t length) const;
   // The bytes of the record of a put of `key_len` bytes whose `length`-byte value arrived in
   // `body_extents` extents (kept in place) or will be copied (persist copy).
   uint64_t RecordRoom(size_t key_len, size_t body_extents, uint64_t length) const;
   // Queues the write of `key` = `body` (extents within c's unconsumed bytes): kept in place or
   // copied per the persist mode, and logged. Its answer must be queued with AnswerWrite.
-  WriteOutcome Put(Conn& c, std::string_view key, std::span<const Extent> body, uint64_t length);
+  // `admitted`: the command's Admit already took its room (no second check).
+  WriteOutcome Put(Conn& c, std::string_view key, std::span<const Extent> body, uint64_t length,
+                   bool admitted = false);
   // Queues the write of `key` = `extents`, on whose buffers the caller holds one reference per
   // extent (values this loop built: FreshValue, or a stored value's extents retained); the record
   // takes the references over, also on failure (they are dropped).

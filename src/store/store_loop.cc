@@ -241,10 +241,18 @@ void StoreLoop::DropConn(ConnId id) {
 }
 
 WriteOutcome StoreLoop::Writable(uint64_t length, uint64_t log_bytes) {
+  return Admit(length / pool_.buffer_size() + 1, log_bytes);
+}
+
+uint64_t StoreLoop::BuffersFor(size_t body_extents, uint64_t length) const {
+  return options_.persist == PersistMode::kCopy ? length / pool_.buffer_size() + 1 : body_extents;
+}
+
+WriteOutcome StoreLoop::Admit(uint64_t buffers, uint64_t log_bytes) {
   if (pool_.read_only() || (options_.persist != PersistMode::kNone && stream_->read_only())) {
     return WriteOutcome::kReadOnly;
   }
-  const uint64_t need = options_.reserve_buffers + length / pool_.buffer_size() + 1;
+  const uint64_t need = options_.reserve_buffers + buffers;
   if (pool_.FreeInPartition(partition_) < need) {
     counters_.Add(counters_.rejected_full);
     return WriteOutcome::kPoolFull;
@@ -315,10 +323,12 @@ void StoreLoop::MakeLogRoom() {
 }
 
 WriteOutcome StoreLoop::Put(Conn& c, std::string_view key, std::span<const Extent> body,
-                            uint64_t length) {
-  if (WriteOutcome w = Writable(length, RecordRoom(key.size(), body.size(), length));
-      w != WriteOutcome::kQueued) {
-    return w;
+                            uint64_t length, bool admitted) {
+  if (!admitted) {
+    if (WriteOutcome w = Writable(length, RecordRoom(key.size(), body.size(), length));
+        w != WriteOutcome::kQueued) {
+      return w;
+    }
   }
   Value v;
   v.length = static_cast<uint32_t>(length);
