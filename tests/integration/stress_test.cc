@@ -116,7 +116,11 @@ constexpr size_t kMaxCandidates = 4096;
 // Read-modify-writes (APPEND, INCR) of one key in one burst, so that the candidates stay few.
 constexpr int kMaxRmwPerKeyPerBurst = 6;
 constexpr uint64_t kVerifyChunk = 512;  // GETs per pipelined chunk of the read-back
-constexpr size_t kHistory = 8;          // events kept per key for failure messages
+constexpr size_t kHistory = 8;
+// A connection that reads its answers late starts reading at the latest this long after the
+// sending started (a server that stops reading a connection whose answers pile up is right to).
+constexpr std::chrono::milliseconds kReadLateAtMost{
+    2000};  // events kept per key for failure messages
 
 struct Scale {
   uint64_t steps;
@@ -319,6 +323,7 @@ struct Counts {
   uint64_t steps = 0;
   uint64_t bursts_pipelined = 0;
   uint64_t bursts_lockstep = 0;
+  uint64_t read_storms = 0;       // connections
   uint64_t largest_pipeline = 0;  // requests on one connection in one burst
   uint64_t most_conns = 0;
   uint64_t requests = 0;  // sent
@@ -1254,6 +1259,9 @@ class Stress {
     size_t slot = 0;
     std::vector<Op> ops;
     std::string bytes;
+    // Read only once everything is sent (or after kReadLateAtMost): the server then holds the
+    // most answers for this connection at once. Only the load depends on it, never the checks.
+    bool read_late = false;
     // Filled by the exchange.
     std::vector<typename P::Answer> answers;
     std::string send_error;
@@ -1403,6 +1411,10 @@ class Stress {
       });
       threads.emplace_back([&cw, &answered, &readers_done, flag = sent[w].get()] {
         cw.answers.reserve(cw.ops.size());
+        const Clock::time_point late = Clock::now() + kReadLateAtMost;
+        while (cw.read_late && !flag->load() && Clock::now() < late) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
         for (const Op& op : cw.ops) {
           cw.answers.push_back(P::Read(*cw.conn, op));
           if (!P::Arrived(cw.answers.back())) {
@@ -1448,9 +1460,16 @@ class Stress {
         };
         if (j >= cw.answers.size() || !P::Arrived(cw.answers[j])) {
           if (!killed) {
+            std::string closing;
+            for (size_t k = j + 1; k < cw.ops.size() && closing.empty(); ++k) {
+              if (P::CloseExpected(cw.ops[k])) {
+                closing = "; request " + std::to_string(k) + " of the connection closes it (" +
+                          P::DescribeOp(cw.ops[k]) + ")";
+              }
+            }
             return Fail(where() + ": no answer (" +
                         (j < cw.answers.size() ? P::Describe(cw.answers[j]) : std::string("-")) +
-                        (cw.send_error.empty() ? "" : "; the send failed too") + ")");
+                        (cw.send_error.empty() ? "" : "; the send failed too") + closing + ")");
           }
           for (size_t k = j; k < cw.ops.size(); ++k) {
             ++n_.unanswered;
@@ -1596,13 +1615,36 @@ class Stress {
     ++n_.steps;
     const Gen::Mood mood = static_cast<Gen::Mood>(gen_.Below(4));
     const bool lockstep = gen_.Chance(200);
-    const uint64_t nconns = lockstep ? 1 : gen_.LogUniform(scale_.max_conns);
+    // A read storm: on 2..4 connections that read late, a value of 16 KiB written and then read
+    // back up to PASTEL_STRESS_BURST times: more answers with values than the kernel's socket
+    // buffers hold, waiting in the server at once (issue 18 item 2; the read cap limits it).
+    const bool storm = !lockstep && gen_.Chance(60);
+    const uint64_t nconns = lockstep ? 1
+                            : storm  ? std::min<uint64_t>(scale_.max_conns, 2 + gen_.Below(3))
+                                     : gen_.LogUniform(scale_.max_conns);
     gen_.StartBurst(nconns, mood);
     std::vector<ConnWork> work(nconns);
     uint64_t total = 0;
     for (uint64_t c = 0; c < nconns; ++c) {
       ConnWork& cw = work[c];
       cw.slot = c;
+      cw.read_late = storm || gen_.Chance(300);
+      if (storm) {
+        ++n_.read_storms;
+        Op write;
+        write.kind = Kind::kWrite;
+        write.keys = {gen_.keys()[gen_.KeyIndex(c)]};
+        write.values = {Pattern(16 * 1024, gen_.Next())};
+        cw.ops.push_back(write);
+        const uint64_t reads = scale_.max_burst - gen_.Below(scale_.max_burst / 4 + 1);
+        for (uint64_t j = 0; j < reads && gen_.reads_left() > 0; ++j) {
+          gen_.TakeReads(1);
+          cw.ops.push_back(P::ReadOp(write.keys[0]));
+        }
+        total += cw.ops.size();
+        n_.largest_pipeline = std::max<uint64_t>(n_.largest_pipeline, cw.ops.size());
+        continue;
+      }
       // Pipelines of every length: log-uniform (short ones often), or one time in five in the
       // upper three quarters of the limit.
       const uint64_t max = lockstep ? std::min<uint64_t>(64, scale_.max_burst) : scale_.max_burst;
@@ -1858,10 +1900,10 @@ void RunStress() {
   std::cout << "[ stress   ] " << P::kName << ": " << n.steps << " steps (" << n.bursts_pipelined
             << " pipelined bursts, largest " << n.largest_pipeline
             << " requests on one connection, up to " << n.most_conns << " connections; "
-            << n.bursts_lockstep << " one request at a time), " << n.requests << " requests, "
-            << n.answers << " answers checked (" << n.writes_acked << " writes acknowledged, "
-            << n.reads_checked << " reads), refused: " << n.refused_pool << " pool full, "
-            << n.refused_log << " log full, " << n.refused_limit
+            << n.bursts_lockstep << " one request at a time; " << n.read_storms << " read storms), "
+            << n.requests << " requests, " << n.answers << " answers checked (" << n.writes_acked
+            << " writes acknowledged, " << n.reads_checked << " reads), refused: " << n.refused_pool
+            << " pool full, " << n.refused_log << " log full, " << n.refused_limit
             << " above a limit or on a fixed path, " << n.type_errors << " not a number\n"
             << "[ stress   ] " << P::kName << ": " << n.restarts << " restarts (" << n.clean_stops
             << " clean stops, " << n.kills_between << " kills between bursts, " << n.kills_mid_burst
