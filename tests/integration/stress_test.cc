@@ -1307,7 +1307,11 @@ class Stress {
       if (op.kind == Kind::kIncr && op.variant >= 2) {
         e += " " + std::to_string(op.delta);
       }
-      Note(k, e + " answered " + answer + " -> " + DescribeState(StateOf(model_, k)));
+      const auto it = model_.find(k);  // (no copy of the value)
+      Note(k, e + " answered " + answer + " -> " +
+                  (it == model_.end() ? std::string("absent")
+                                      : "a value of " + std::to_string(it->second.size()) + " B '" +
+                                            Escape(it->second, 40) + "'"));
     }
   }
   // What happened to the keys of `op` lately.
