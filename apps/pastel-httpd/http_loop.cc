@@ -47,7 +47,9 @@ void HttpLoop::Parse(Conn& c) {
       r = http::ParseHead(c.scratch.data(), c.scratch.size(), limits_);
     }
     if (r.status >= 400) {
+      head_request_ = r.head.method == http::Method::kHead;  // its answer has no body
       Error(c, r.status);
+      head_request_ = false;
       return;
     }
     if (r.head.head_bytes == 0) {

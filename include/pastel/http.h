@@ -48,6 +48,8 @@ struct ParseResult {
   //   501 a transfer coding other than chunked before the final chunked ("gzip, chunked"),
   //   505 an HTTP version other than 1.0 and 1.1.
   int status = 0;
+  // Complete when status is 0 and head_bytes > 0; with an error status, only `method` (kOther
+  // when the error came before it was read): the answer to a HEAD carries no body.
   RequestHead head;
 };
 

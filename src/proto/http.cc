@@ -565,6 +565,10 @@ ParseResult ParseHead(const char* p, size_t n, const Limits& limits) {
   } else {
     result.status = r;
   }
+  if (result.status != 0) {
+    // The method, when it was read before the error: the answer to a HEAD has no body.
+    result.head.method = parser.head().method;
+  }
   return result;
 }
 
