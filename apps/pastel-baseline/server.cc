@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "pastel/net.h"
+#include "pastel/prometheus.h"
 
 namespace pastel::baseline {
 namespace {
@@ -615,7 +616,7 @@ void Loop::RespondValue(Conn& c, const ValueRef& v, bool keep_alive, bool send_b
                                .content_length = v.length(),
                                .connection = keep_alive ? keep_ : http::Connection::kClose,
                                .content_type = "application/octet-stream",
-       .allow = {}});
+                               .allow = {}});
   assert(n > 0);
   if (!keep_alive) {
     c.closing = true;
@@ -901,19 +902,6 @@ void Server::Stop() {
   loops_.clear();
 }
 
-namespace {
-
-void Line(std::string* out, const char* name, const std::string& labels, uint64_t v) {
-  out->append(name).append(labels).append(" ").append(std::to_string(v)).append("\n");
-}
-
-void Help(std::string* out, const char* name, const char* type, const char* help) {
-  out->append("# HELP ").append(name).append(" ").append(help).append("\n");
-  out->append("# TYPE ").append(name).append(" ").append(type).append("\n");
-}
-
-}  // namespace
-
 std::string Server::RenderMetrics() const {
   std::array<uint64_t, 6> req{};
   uint64_t parse_errors = 0, r2 = 0, r4 = 0, r5 = 0, rx = 0, tx = 0, accepted = 0, open = 0,
@@ -936,46 +924,52 @@ std::string Server::RenderMetrics() const {
   const StoreStats s = store_.Stats();
   std::string out;
   out.reserve(4096);
-  Help(&out, "pastel_requests_total", "counter", "Requests parsed, by method.");
+  AppendPrometheusHelp(&out, "pastel_requests_total", "counter", "Requests parsed, by method.");
   for (size_t m = 0; m < req.size(); ++m) {
-    Line(&out, "pastel_requests_total", std::string("{method=\"") + kMethodNames[m] + "\"}",
-         req[m]);
+    AppendPrometheusSample(&out, "pastel_requests_total",
+                           std::string("{method=\"") + kMethodNames[m] + "\"}", req[m]);
   }
-  Help(&out, "pastel_parse_errors_total", "counter",
-       "Requests refused by the parser (400, 411, 413, 414, 431, 505).");
-  Line(&out, "pastel_parse_errors_total", "", parse_errors);
-  Help(&out, "pastel_request_timeouts_total", "counter",
-       "Requests not received whole within --request-timeout (408, connection closed).");
-  Line(&out, "pastel_request_timeouts_total", "", timeouts);
-  Help(&out, "pastel_responses_total", "counter", "Responses, by status class.");
-  Line(&out, "pastel_responses_total", "{class=\"2xx\"}", r2);
-  Line(&out, "pastel_responses_total", "{class=\"4xx\"}", r4);
-  Line(&out, "pastel_responses_total", "{class=\"5xx\"}", r5);
-  Help(&out, "pastel_received_bytes_total", "counter", "Bytes read from client sockets.");
-  Line(&out, "pastel_received_bytes_total", "", rx);
-  Help(&out, "pastel_sent_bytes_total", "counter", "Bytes written to client sockets.");
-  Line(&out, "pastel_sent_bytes_total", "", tx);
-  Help(&out, "pastel_connections_accepted_total", "counter", "Connections accepted.");
-  Line(&out, "pastel_connections_accepted_total", "", accepted);
-  Help(&out, "pastel_connections", "gauge", "Connections open.");
-  Line(&out, "pastel_connections", "", open);
-  Help(&out, "pastel_fences_total", "counter",
-       "Commits: one flush + fence (or fdatasync of pool and log) per write request.");
-  Line(&out, "pastel_fences_total", "", s.fences);
-  Help(&out, "pastel_committed_writes_total", "counter", "Writes and deletes made durable.");
-  Line(&out, "pastel_committed_writes_total", "", s.committed_writes);
-  Help(&out, "pastel_rejected_full_total", "counter", "Writes refused with 507.");
-  Line(&out, "pastel_rejected_full_total", "", s.rejected_full);
-  Help(&out, "pastel_pool_buffers", "gauge", "Pool buffers by owner.");
-  Line(&out, "pastel_pool_buffers", "{state=\"free\"}", s.buffers.free);
-  Line(&out, "pastel_pool_buffers", "{state=\"app\"}", s.buffers.app);
-  Line(&out, "pastel_pool_buffers", "{state=\"retained\"}", s.buffers.retained);
-  Help(&out, "pastel_keys", "gauge", "Live keys.");
-  Line(&out, "pastel_keys", "", s.keys);
-  Help(&out, "pastel_value_bytes", "gauge", "Bytes of live values.");
-  Line(&out, "pastel_value_bytes", "", s.value_bytes);
-  Help(&out, "pastel_read_only", "gauge", "1 after a failed flush or sync.");
-  Line(&out, "pastel_read_only", "", s.read_only ? 1 : 0);
+  AppendPrometheusHelp(&out, "pastel_parse_errors_total", "counter",
+                       "Requests refused by the parser (400, 411, 413, 414, 431, 505).");
+  AppendPrometheusSample(&out, "pastel_parse_errors_total", "", parse_errors);
+  AppendPrometheusHelp(
+      &out, "pastel_request_timeouts_total", "counter",
+      "Requests not received whole within --request-timeout (408, connection closed).");
+  AppendPrometheusSample(&out, "pastel_request_timeouts_total", "", timeouts);
+  AppendPrometheusHelp(&out, "pastel_responses_total", "counter", "Responses, by status class.");
+  AppendPrometheusSample(&out, "pastel_responses_total", "{class=\"2xx\"}", r2);
+  AppendPrometheusSample(&out, "pastel_responses_total", "{class=\"4xx\"}", r4);
+  AppendPrometheusSample(&out, "pastel_responses_total", "{class=\"5xx\"}", r5);
+  AppendPrometheusHelp(&out, "pastel_received_bytes_total", "counter",
+                       "Bytes read from client sockets.");
+  AppendPrometheusSample(&out, "pastel_received_bytes_total", "", rx);
+  AppendPrometheusHelp(&out, "pastel_sent_bytes_total", "counter",
+                       "Bytes written to client sockets.");
+  AppendPrometheusSample(&out, "pastel_sent_bytes_total", "", tx);
+  AppendPrometheusHelp(&out, "pastel_connections_accepted_total", "counter",
+                       "Connections accepted.");
+  AppendPrometheusSample(&out, "pastel_connections_accepted_total", "", accepted);
+  AppendPrometheusHelp(&out, "pastel_connections", "gauge", "Connections open.");
+  AppendPrometheusSample(&out, "pastel_connections", "", open);
+  AppendPrometheusHelp(
+      &out, "pastel_fences_total", "counter",
+      "Commits: one flush + fence (or fdatasync of pool and log) per write request.");
+  AppendPrometheusSample(&out, "pastel_fences_total", "", s.fences);
+  AppendPrometheusHelp(&out, "pastel_committed_writes_total", "counter",
+                       "Writes and deletes made durable.");
+  AppendPrometheusSample(&out, "pastel_committed_writes_total", "", s.committed_writes);
+  AppendPrometheusHelp(&out, "pastel_rejected_full_total", "counter", "Writes refused with 507.");
+  AppendPrometheusSample(&out, "pastel_rejected_full_total", "", s.rejected_full);
+  AppendPrometheusHelp(&out, "pastel_pool_buffers", "gauge", "Pool buffers by owner.");
+  AppendPrometheusSample(&out, "pastel_pool_buffers", "{state=\"free\"}", s.buffers.free);
+  AppendPrometheusSample(&out, "pastel_pool_buffers", "{state=\"app\"}", s.buffers.app);
+  AppendPrometheusSample(&out, "pastel_pool_buffers", "{state=\"retained\"}", s.buffers.retained);
+  AppendPrometheusHelp(&out, "pastel_keys", "gauge", "Live keys.");
+  AppendPrometheusSample(&out, "pastel_keys", "", s.keys);
+  AppendPrometheusHelp(&out, "pastel_value_bytes", "gauge", "Bytes of live values.");
+  AppendPrometheusSample(&out, "pastel_value_bytes", "", s.value_bytes);
+  AppendPrometheusHelp(&out, "pastel_read_only", "gauge", "1 after a failed flush or sync.");
+  AppendPrometheusSample(&out, "pastel_read_only", "", s.read_only ? 1 : 0);
   return out;
 }
 

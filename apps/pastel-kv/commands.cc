@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <iterator>
 
-#include "kv_loop.h"
+#include "kv_protocol.h"
 
 namespace pastel::kv {
 namespace {
@@ -55,40 +55,40 @@ std::string_view CommandFlagName(uint32_t bit) {
   return bit < kCmdFlagCount ? kNames[bit] : std::string_view();
 }
 
-// A friend of KvLoop: the rows name its private handlers.
+// A friend of KvProtocol: the rows name its private handlers.
 std::span<const CommandSpec> Commands() {
   static constexpr CommandSpec kTable[] = {
       // Strings (kv_strings.cc).
-      {"get", 2, kR | kF, 1, 1, 1, &KvLoop::Get},
-      {"set", -3, kW | kM, 1, 1, 1, &KvLoop::Set},
-      {"mget", -2, kR | kF, 1, -1, 1, &KvLoop::MGet},
-      {"mset", -3, kW | kM, 1, -1, 2, &KvLoop::MSet},
-      {"incr", 2, kW | kM | kF, 1, 1, 1, &KvLoop::Incr},
-      {"decr", 2, kW | kM | kF, 1, 1, 1, &KvLoop::Decr},
-      {"incrby", 3, kW | kM | kF, 1, 1, 1, &KvLoop::IncrBy},
-      {"decrby", 3, kW | kM | kF, 1, 1, 1, &KvLoop::DecrBy},
-      {"strlen", 2, kR | kF, 1, 1, 1, &KvLoop::Strlen},
-      {"append", 3, kW | kM | kF, 1, 1, 1, &KvLoop::Append},
+      {"get", 2, kR | kF, 1, 1, 1, &KvProtocol::Get},
+      {"set", -3, kW | kM, 1, 1, 1, &KvProtocol::Set},
+      {"mget", -2, kR | kF, 1, -1, 1, &KvProtocol::MGet},
+      {"mset", -3, kW | kM, 1, -1, 2, &KvProtocol::MSet},
+      {"incr", 2, kW | kM | kF, 1, 1, 1, &KvProtocol::Incr},
+      {"decr", 2, kW | kM | kF, 1, 1, 1, &KvProtocol::Decr},
+      {"incrby", 3, kW | kM | kF, 1, 1, 1, &KvProtocol::IncrBy},
+      {"decrby", 3, kW | kM | kF, 1, 1, 1, &KvProtocol::DecrBy},
+      {"strlen", 2, kR | kF, 1, 1, 1, &KvProtocol::Strlen},
+      {"append", 3, kW | kM | kF, 1, 1, 1, &KvProtocol::Append},
       // Keyspace (kv_keyspace.cc).
-      {"del", -2, kW, 1, -1, 1, &KvLoop::Del},
-      {"exists", -2, kR | kF, 1, -1, 1, &KvLoop::Exists},
-      {"keys", 2, kR, 0, 0, 0, &KvLoop::Keys},
-      {"scan", -2, kR, 0, 0, 0, &KvLoop::Scan},
-      {"dbsize", 1, kR | kF, 0, 0, 0, &KvLoop::DbSize},
-      {"flushall", -1, kW, 0, 0, 0, &KvLoop::FlushAll},
-      {"flushdb", -1, kW, 0, 0, 0, &KvLoop::FlushAll},
-      {"type", 2, kR | kF, 1, 1, 1, &KvLoop::Type},
-      {"ttl", 2, kR | kF, 1, 1, 1, &KvLoop::Ttl},
-      {"pttl", 2, kR | kF, 1, 1, 1, &KvLoop::Ttl},
+      {"del", -2, kW, 1, -1, 1, &KvProtocol::Del},
+      {"exists", -2, kR | kF, 1, -1, 1, &KvProtocol::Exists},
+      {"keys", 2, kR, 0, 0, 0, &KvProtocol::Keys},
+      {"scan", -2, kR, 0, 0, 0, &KvProtocol::Scan},
+      {"dbsize", 1, kR | kF, 0, 0, 0, &KvProtocol::DbSize},
+      {"flushall", -1, kW, 0, 0, 0, &KvProtocol::FlushAll},
+      {"flushdb", -1, kW, 0, 0, 0, &KvProtocol::FlushAll},
+      {"type", 2, kR | kF, 1, 1, 1, &KvProtocol::Type},
+      {"ttl", 2, kR | kF, 1, 1, 1, &KvProtocol::Ttl},
+      {"pttl", 2, kR | kF, 1, 1, 1, &KvProtocol::Ttl},
       // Server and connection (kv_server.cc).
-      {"ping", -1, kF, 0, 0, 0, &KvLoop::Ping},
-      {"echo", 2, kF, 0, 0, 0, &KvLoop::Echo},
-      {"select", 2, kL | kF, 0, 0, 0, &KvLoop::Select},
-      {"quit", -1, kF, 0, 0, 0, &KvLoop::Quit},
-      {"info", -1, kL, 0, 0, 0, &KvLoop::Info},
-      {"command", -1, kL, 0, 0, 0, &KvLoop::CommandCmd},
-      {"config", -2, kA | kL, 0, 0, 0, &KvLoop::Config},
-      {"client", -2, kA | kL, 0, 0, 0, &KvLoop::Client},
+      {"ping", -1, kF, 0, 0, 0, &KvProtocol::Ping},
+      {"echo", 2, kF, 0, 0, 0, &KvProtocol::Echo},
+      {"select", 2, kL | kF, 0, 0, 0, &KvProtocol::Select},
+      {"quit", -1, kF, 0, 0, 0, &KvProtocol::Quit},
+      {"info", -1, kL, 0, 0, 0, &KvProtocol::Info},
+      {"command", -1, kL, 0, 0, 0, &KvProtocol::CommandCmd},
+      {"config", -2, kA | kL, 0, 0, 0, &KvProtocol::Config},
+      {"client", -2, kA | kL, 0, 0, 0, &KvProtocol::Client},
   };
   static_assert(std::size(kTable) * 2 <= kSlots && std::size(kTable) < 255);
   return kTable;

@@ -1,11 +1,11 @@
 #pragma once
 // pastel-kv's command table: one row per command, carrying its handler and flag bits (as valkey's
 // commands.def), found with one case-insensitive hash probe. Adding a command is a row here (in
-// commands.cc) and a KvLoop member function in the file of its family:
+// commands.cc) and a KvProtocol member function in the file of its family:
 //   kv_strings.cc   GET SET MGET MSET INCR DECR INCRBY DECRBY STRLEN APPEND
 //   kv_keyspace.cc  DEL EXISTS KEYS SCAN DBSIZE FLUSHALL FLUSHDB TYPE TTL PTTL
 //   kv_server.cc    PING ECHO SELECT QUIT INFO COMMAND CONFIG CLIENT
-// A row cannot lack its handler (KvLoop::Execute calls it unconditionally, and
+// A row cannot lack its handler (KvProtocol::Execute calls it unconditionally, and
 // commands_test walks the table).
 
 #include <cstdint>
@@ -14,7 +14,7 @@
 
 namespace pastel::kv {
 
-class KvLoop;
+class KvProtocol;
 
 // Flag bits of a command, named as Redis' COMMAND reply names them.
 enum CommandFlag : uint32_t {
@@ -35,7 +35,7 @@ struct CommandSpec {
   int arity;              // Redis' convention: argc exactly, or at least -arity when negative
   uint32_t flags;         // CommandFlag bits
   int first_key, last_key, key_step;  // Redis' key positions (last -1: through the last argument)
-  void (KvLoop::*handler)();
+  void (KvProtocol::*handler)();
 
   bool ArityOk(size_t argc) const {
     return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);

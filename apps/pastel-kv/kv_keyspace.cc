@@ -4,7 +4,7 @@
 #include <set>
 #include <string>
 
-#include "kv_loop.h"
+#include "kv_protocol.h"
 #include "kv_util.h"
 
 namespace pastel::kv {
@@ -76,27 +76,27 @@ bool GlobMatch(std::string_view p, std::string_view s) {
   return pi == p.size();
 }
 
-void KvLoop::Del() {
+void KvProtocol::Del() {
   uint64_t log_bytes = 0;
   for (size_t i = 1; i < cmd_.argc; ++i) {
     if (!KeyOk(i)) {
       return;
     }
-    log_bytes += DeleteRoom(args_[i].length);
+    log_bytes += b_->DeleteRoom(args_[i].length);
   }
   // Room for every key's record before the first (a key that does not exist takes none): the
   // deletes go into one batch, or the command is refused whole.
-  if (const store::WriteOutcome w = Deletable(log_bytes); w != store::WriteOutcome::kQueued) {
+  if (const store::WriteOutcome w = b_->Deletable(log_bytes); w != store::WriteOutcome::kQueued) {
     Refused(w);
     return;
   }
   int64_t n = 0;
   for (size_t i = 1; i < cmd_.argc; ++i) {
     const std::string_view key = ArgView(i, &tmp_key_);
-    if (!StoreLoop::Exists(key)) {
+    if (!b_->Exists(key)) {
       continue;
     }
-    const store::WriteOutcome w = Delete(key);
+    const store::WriteOutcome w = b_->Delete(key);
     if (w != store::WriteOutcome::kQueued) {
       Refused(w);  // (deletes queued before this one still happen)
       return;
@@ -110,26 +110,26 @@ void KvLoop::Del() {
   WriteOk({buf_, resp::WriteInteger(buf_, sizeof(buf_), n)});
 }
 
-void KvLoop::Exists() {
+void KvProtocol::Exists() {
   int64_t n = 0;
   for (size_t i = 1; i < cmd_.argc; ++i) {
     if (args_[i].length > 0 && args_[i].length <= kMaxKeyBytes &&
-        StoreLoop::Exists(ArgView(i, &tmp_key_))) {
+        b_->Exists(ArgView(i, &tmp_key_))) {
       ++n;
     }
   }
   Int(n);
 }
 
-void KvLoop::LiveKeys(std::string_view pattern, std::set<std::string>* keys) const {
+void KvProtocol::LiveKeys(std::string_view pattern, std::set<std::string>* keys) const {
   // The committed keys, then this batch's own writes over them (read-your-writes).
-  index_.ForEachLive([&](std::string_view k, const Value&) {
+  shared_.store.ForEachLive([&](std::string_view k, const Value&) {
     if (GlobMatch(pattern, k)) {
       keys->emplace(k);
     }
     return true;
   });
-  VisitPending([&](std::string_view k, bool deleted) {
+  b_->VisitPending([&](std::string_view k, bool deleted) {
     if (deleted) {
       keys->erase(std::string(k));
     } else if (GlobMatch(pattern, k)) {
@@ -138,28 +138,28 @@ void KvLoop::LiveKeys(std::string_view pattern, std::set<std::string>* keys) con
   });
 }
 
-void KvLoop::AnswerKeys(const std::set<std::string>& keys, bool scan) {
-  const size_t begin = text_.size();
+void KvProtocol::AnswerKeys(const std::set<std::string>& keys, bool scan) {
+  const size_t begin = Text().size();
   if (scan) {
     // One call visits every key: the cursor that comes back is 0 (a complete iteration).
-    text_ += "*2\r\n$1\r\n0\r\n";
+    Text() += "*2\r\n$1\r\n0\r\n";
   }
-  text_.append(buf_, resp::WriteArrayHeader(buf_, sizeof(buf_), keys.size()));
+  Text().append(buf_, resp::WriteArrayHeader(buf_, sizeof(buf_), keys.size()));
   for (const std::string& k : keys) {
-    text_.append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), k.size()));
-    text_ += k;
-    text_ += resp::kCrlf;
+    Text().append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), k.size()));
+    Text() += k;
+    Text() += resp::kCrlf;
   }
-  AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
+  b_->AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
 }
 
-void KvLoop::Keys() {
+void KvProtocol::Keys() {
   std::set<std::string> keys;
   LiveKeys(ArgView(1, &tmp_), &keys);
   AnswerKeys(keys, false);
 }
 
-void KvLoop::Scan() {
+void KvProtocol::Scan() {
   int64_t cursor = 0;
   if (!ParseInt64(ArgView(1, &tmp_), &cursor) || cursor < 0) {
     Err("ERR invalid cursor");
@@ -194,9 +194,9 @@ void KvLoop::Scan() {
   AnswerKeys(keys, true);
 }
 
-void KvLoop::DbSize() {
-  if (pending_writes() == 0) {
-    Int(static_cast<int64_t>(index_.live_keys()));
+void KvProtocol::DbSize() {
+  if (b_->pending_writes() == 0) {
+    Int(static_cast<int64_t>(shared_.store.live_keys()));
     return;
   }
   std::set<std::string> keys;  // this batch's writes counted too
@@ -204,19 +204,19 @@ void KvLoop::DbSize() {
   Int(static_cast<int64_t>(keys.size()));
 }
 
-void KvLoop::Type() {
+void KvProtocol::Type() {
   if (KeyOk(1)) {
-    Simple(StoreLoop::Exists(ArgView(1, &tmp_key_)) ? "string" : "none");
+    Simple(b_->Exists(ArgView(1, &tmp_key_)) ? "string" : "none");
   }
 }
 
-void KvLoop::Ttl() {  // TTL and PTTL
+void KvProtocol::Ttl() {  // TTL and PTTL
   if (KeyOk(1)) {
-    Int(StoreLoop::Exists(ArgView(1, &tmp_key_)) ? -1 : -2);  // no expiry: keys never expire
+    Int(b_->Exists(ArgView(1, &tmp_key_)) ? -1 : -2);  // no expiry: keys never expire
   }
 }
 
-void KvLoop::FlushAll() {
+void KvProtocol::FlushAll() {
   if (cmd_.argc > 2 || (cmd_.argc == 2 && !Is(1, "sync") && !Is(1, "async"))) {
     Err("ERR syntax error");
     return;
@@ -232,16 +232,16 @@ void KvLoop::FlushAll() {
   // whole checkpoint between two, MakeLogRoom), and a crash in the middle leaves a part deleted.
   uint64_t log_bytes = 0;
   for (const std::string& k : keys) {
-    log_bytes += DeleteRoom(k.size());
+    log_bytes += b_->DeleteRoom(k.size());
   }
-  if (log_bytes <= log_capacity()) {
-    if (const store::WriteOutcome w = Deletable(log_bytes); w != store::WriteOutcome::kQueued) {
+  if (log_bytes <= b_->log_capacity()) {
+    if (const store::WriteOutcome w = b_->Deletable(log_bytes); w != store::WriteOutcome::kQueued) {
       Refused(w);
       return;
     }
   }
   for (const std::string& k : keys) {
-    const store::WriteOutcome w = Delete(k);
+    const store::WriteOutcome w = b_->Delete(k);
     if (w != store::WriteOutcome::kQueued) {
       Refused(w);
       return;

@@ -4,26 +4,26 @@
 #include <limits>
 #include <string>
 
-#include "kv_loop.h"
+#include "kv_protocol.h"
 #include "kv_util.h"
 
 namespace pastel::kv {
 
-void KvLoop::Get() {
+void KvProtocol::Get() {
   if (!KeyOk(1)) {
     return;
   }
   Value v;
-  if (Lookup(ArgView(1, &tmp_key_), &v)) {
+  if (b_->Lookup(ArgView(1, &tmp_key_), &v)) {
     BulkValue(v);
-  } else if (lookup_damaged()) {
+  } else if (b_->lookup_damaged()) {
     Err(kDamaged);
   } else {
     Null();
   }
 }
 
-void KvLoop::Set() {
+void KvProtocol::Set() {
   if (!KeyOk(1)) {
     return;
   }
@@ -46,12 +46,12 @@ void KvLoop::Set() {
     return;
   }
   const std::string_view key = ArgView(1, &tmp_key_);
-  if ((nx || xx) && StoreLoop::Exists(key) != xx) {
+  if ((nx || xx) && b_->Exists(key) != xx) {
     Null();  // the condition failed: nothing written
     return;
   }
   ArgExtents(*cmd_.conn, 2, &body_);
-  const store::WriteOutcome w = Put(*cmd_.conn, key, body_, args_[2].length);
+  const store::WriteOutcome w = b_->Put(*cmd_.conn, key, body_, args_[2].length);
   if (w != store::WriteOutcome::kQueued) {
     Refused(w);
     return;
@@ -59,7 +59,7 @@ void KvLoop::Set() {
   WriteOk(resp::kOk);
 }
 
-void KvLoop::MSet() {
+void KvProtocol::MSet() {
   if (cmd_.argc % 2 == 0) {
     WrongArity();
     return;
@@ -71,20 +71,21 @@ void KvLoop::MSet() {
       return;
     }
     ArgExtents(*cmd_.conn, i + 1, &body_);
-    buffers += BuffersFor(body_.size(), args_[i + 1].length);
-    log_bytes += RecordRoom(args_[i].length, body_.size(), args_[i + 1].length);
+    buffers += b_->BuffersFor(body_.size(), args_[i + 1].length);
+    log_bytes += b_->RecordRoom(args_[i].length, body_.size(), args_[i + 1].length);
   }
   // One admission for the whole command (every pair's buffers and records), so that it is refused
   // whole rather than in part, and its records go into one batch (a crash keeps all of them or
   // none).
-  if (const store::WriteOutcome w = Admit(buffers, log_bytes); w != store::WriteOutcome::kQueued) {
+  if (const store::WriteOutcome w = b_->Admit(buffers, log_bytes);
+      w != store::WriteOutcome::kQueued) {
     Refused(w);
     return;
   }
   for (size_t i = 1; i < cmd_.argc; i += 2) {
     ArgExtents(*cmd_.conn, i + 1, &body_);
     const store::WriteOutcome w =
-        Put(*cmd_.conn, ArgView(i, &tmp_key_), body_, args_[i + 1].length, /*admitted=*/true);
+        b_->Put(*cmd_.conn, ArgView(i, &tmp_key_), body_, args_[i + 1].length, /*admitted=*/true);
     if (w != store::WriteOutcome::kQueued) {
       Refused(w);  // (not for room: only an internal failure, after the pairs before it)
       return;
@@ -93,14 +94,14 @@ void KvLoop::MSet() {
   WriteOk(resp::kOk);
 }
 
-void KvLoop::MGet() {
+void KvProtocol::MGet() {
   ArrayHeader(cmd_.argc - 1);
   for (size_t i = 1; i < cmd_.argc; ++i) {
     Value v;
     if (args_[i].length > 0 && args_[i].length <= kMaxKeyBytes &&
-        Lookup(ArgView(i, &tmp_key_), &v)) {
+        b_->Lookup(ArgView(i, &tmp_key_), &v)) {
       BulkValue(v);
-    } else if (lookup_damaged()) {
+    } else if (b_->lookup_damaged()) {
       Err(kDamaged);  // an error
                       // element of
                       // the array
@@ -110,7 +111,7 @@ void KvLoop::MGet() {
   }
 }
 
-void KvLoop::AddTo(int64_t sign, bool from_arg) {
+void KvProtocol::AddTo(int64_t sign, bool from_arg) {
   if (!KeyOk(1)) {
     return;
   }
@@ -129,14 +130,14 @@ void KvLoop::AddTo(int64_t sign, bool from_arg) {
   const std::string key(ArgView(1, &tmp_key_));
   int64_t cur = 0;
   Value v;
-  const bool found = Lookup(key, &v);
-  if (!found && lookup_damaged()) {
+  const bool found = b_->Lookup(key, &v);
+  if (!found && b_->lookup_damaged()) {
     Err(kDamaged);
     return;
   }
   if (found) {
     const bool ok = ReadValue(v, 20, &tmp_) && ParseInt64(tmp_, &cur);
-    DropRefs(v.extents);
+    b_->DropRefs(v.extents);
     if (!ok) {
       Err("ERR value is not an integer or out of range");
       return;
@@ -147,19 +148,19 @@ void KvLoop::AddTo(int64_t sign, bool from_arg) {
     Err("ERR increment or decrement would overflow");
     return;
   }
-  if (const store::WriteOutcome w = Writable(20); w != store::WriteOutcome::kQueued) {
+  if (const store::WriteOutcome w = b_->Writable(20); w != store::WriteOutcome::kQueued) {
     Refused(w);
     return;
   }
   const auto [end, ec] = std::to_chars(buf_, buf_ + sizeof(buf_), next);
   (void)ec;
-  store::Extents fresh;
-  if (!FreshValue({buf_, static_cast<size_t>(end - buf_)}, &fresh).ok()) {
+  Extents fresh;
+  if (!b_->FreshValue({buf_, static_cast<size_t>(end - buf_)}, &fresh).ok()) {
     Refused(store::WriteOutcome::kPoolFull);
     return;
   }
   const uint64_t len = static_cast<uint64_t>(end - buf_);
-  const store::WriteOutcome w = PutOwned(key, std::move(fresh), len);
+  const store::WriteOutcome w = b_->PutOwned(key, std::move(fresh), len);
   if (w != store::WriteOutcome::kQueued) {
     Refused(w);
     return;
@@ -167,53 +168,53 @@ void KvLoop::AddTo(int64_t sign, bool from_arg) {
   WriteOk({buf_, resp::WriteInteger(buf_, sizeof(buf_), next)});
 }
 
-void KvLoop::Incr() {
+void KvProtocol::Incr() {
   AddTo(1, false);
 }
 
-void KvLoop::Decr() {
+void KvProtocol::Decr() {
   AddTo(-1, false);
 }
 
-void KvLoop::IncrBy() {
+void KvProtocol::IncrBy() {
   AddTo(1, true);
 }
 
-void KvLoop::DecrBy() {
+void KvProtocol::DecrBy() {
   AddTo(-1, true);
 }
 
-void KvLoop::Strlen() {
+void KvProtocol::Strlen() {
   if (!KeyOk(1)) {
     return;
   }
   Value v;
-  if (!Lookup(ArgView(1, &tmp_key_), &v)) {
-    if (lookup_damaged()) {
+  if (!b_->Lookup(ArgView(1, &tmp_key_), &v)) {
+    if (b_->lookup_damaged()) {
       Err(kDamaged);
     } else {
       Int(0);
     }
     return;
   }
-  DropRefs(v.extents);
+  b_->DropRefs(v.extents);
   Int(v.length);
 }
 
-void KvLoop::Append() {
+void KvProtocol::Append() {
   if (!KeyOk(1)) {
     return;
   }
   const std::string key(ArgView(1, &tmp_key_));
   Value old;
-  const bool had = Lookup(key, &old);
-  if (!had && lookup_damaged()) {
+  const bool had = b_->Lookup(key, &old);
+  if (!had && b_->lookup_damaged()) {
     Err(kDamaged);
     return;
   }
   const uint64_t add = args_[2].length;
   if (had && old.length + add > kMaxValueBytes) {
-    DropRefs(old.extents);
+    b_->DropRefs(old.extents);
     Err("ERR string exceeds maximum allowed size (512MB)");
     return;
   }
@@ -221,29 +222,30 @@ void KvLoop::Append() {
   store::WriteOutcome w;
   uint64_t len = add;
   if (!had) {
-    w = Put(*cmd_.conn, key, body_, add);
+    w = b_->Put(*cmd_.conn, key, body_, add);
   } else if (old.extents.size() + body_.size() <= kMaxAppendExtents) {
     len = old.length + add;
-    w = PutAppend(*cmd_.conn, key, std::move(old), body_, add);  // neither part copied
+    w = b_->PutAppend(*cmd_.conn, key, std::move(old), body_, add);  // neither part copied
   } else {
     // Too many pieces: the value is copied whole into fresh buffers once.
     len = old.length + add;
     std::string whole;
     (void)ReadValue(old, kMaxValueBytes, &whole);
-    DropRefs(old.extents);
+    b_->DropRefs(old.extents);
     for (const Extent& e : body_) {
-      whole.append(reinterpret_cast<const char*>(pool_.BufferData(e.buffer)) + e.offset, e.length);
+      whole.append(reinterpret_cast<const char*>(b_->pool().BufferData(e.buffer)) + e.offset,
+                   e.length);
     }
-    store::Extents fresh;
-    if (const store::WriteOutcome ww = Writable(len); ww != store::WriteOutcome::kQueued) {
+    Extents fresh;
+    if (const store::WriteOutcome ww = b_->Writable(len); ww != store::WriteOutcome::kQueued) {
       Refused(ww);
       return;
     }
-    if (!FreshValue(whole, &fresh).ok()) {
+    if (!b_->FreshValue(whole, &fresh).ok()) {
       Refused(store::WriteOutcome::kPoolFull);
       return;
     }
-    w = PutOwned(key, std::move(fresh), len);
+    w = b_->PutOwned(key, std::move(fresh), len);
   }
   if (w != store::WriteOutcome::kQueued) {
     Refused(w);

@@ -13,7 +13,7 @@ namespace pastel::kv {
 
 using store::kMaxKeyBytes;
 
-// A value read from the index file that fails its data checksum (StoreLoop::lookup_damaged).
+// A value read from the index file that fails its data checksum (Batch::lookup_damaged).
 inline constexpr std::string_view kDamaged =
     "ERR the stored value of this key fails its checksum (damaged pool file)";
 // Above this many extents an APPEND copies the value into fresh buffers (a log record names a

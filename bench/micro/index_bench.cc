@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "bench/micro/bench_util.h"
-#include "pastel/store.h"
+#include "src/store/store_index.h"
 
 namespace pastel {
 namespace {

@@ -3,7 +3,7 @@
 #include <mutex>
 
 #include "pastel/crc32c.h"
-#include "pastel/store.h"
+#include "store_index.h"
 
 namespace pastel::store {
 

@@ -1,7 +1,7 @@
 #include <cstring>
 #include <new>
 
-#include "pastel/store.h"
+#include "store_index.h"
 
 namespace pastel::store {
 

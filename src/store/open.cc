@@ -4,8 +4,12 @@
 #include <chrono>
 #include <cstring>
 
+#include "pastel/index.h"
+#include "pastel/log.h"
+#include "pastel/pm.h"
 #include "pastel/store.h"
 #include "pool/pool_format.h"
+#include "store_index.h"
 
 namespace pastel::store {
 namespace {
@@ -21,6 +25,10 @@ std::string Printable(std::string_view key) {
   }
   return out;
 }
+
+// The sequences of writes that are never logged (--persist none) start this far above the log's,
+// so that they order after every logged one without sharing the log's counter.
+constexpr uint64_t kNoneSequenceBase = uint64_t{1} << 62;
 
 }  // namespace
 
@@ -130,6 +138,9 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
   return out;
 }
 
+Store::Store() = default;
+Store::~Store() = default;
+
 Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
   const auto t0 = std::chrono::steady_clock::now();
   OpenedStore out;
@@ -210,6 +221,60 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
   out.open_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return out;
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreFiles& files) {
+  Result<OpenedStore> opened = OpenOrCreate(files);
+  if (!opened.ok()) {
+    return opened.status();
+  }
+  OpenedStore& out = *opened;
+  std::unique_ptr<Store> store(new Store());
+  store->start_.created = out.created;
+  store->start_.open_ms = out.open_ms;
+  store->start_.keys = out.index->live_keys();
+  store->start_.index_file_keys = out.recovered.tree_live;
+  store->start_.log_records = out.recovered.log.records;
+  store->pool_ = out.pool.get();
+  store->log_ = out.log.get();
+  store->index_ = out.index.get();
+  store->loops_ = files.loops;
+  store->none_sequence_.store(out.log->next_sequence() + kNoneSequenceBase);
+  store->own_pool_ = std::move(out.pool);
+  store->own_log_ = std::move(out.log);
+  store->own_tree_ = std::move(out.tree);
+  store->own_index_ = std::move(out.index);
+  return store;
+}
+
+std::unique_ptr<Store> Store::Over(Pool& pool, Log& log, Index& index, uint32_t loops) {
+  std::unique_ptr<Store> store(new Store());
+  store->start_.keys = index.live_keys();
+  store->pool_ = &pool;
+  store->log_ = &log;
+  store->index_ = &index;
+  store->loops_ = loops;
+  store->none_sequence_.store(log.next_sequence() + kNoneSequenceBase);
+  return store;
+}
+
+std::string Store::Durability() const {
+  return pool_->file()->DescribeDurability();
+}
+uint64_t Store::live_keys() const {
+  return index_->live_keys();
+}
+uint64_t Store::live_bytes() const {
+  return index_->live_bytes();
+}
+uint64_t Store::memory_keys() const {
+  return index_->map_keys();
+}
+uint64_t Store::index_tombstones() const {
+  return index_->tree_tombstones();
+}
+void Store::ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn) const {
+  index_->ForEachLive(fn);
 }
 
 std::vector<uint32_t> LoopStreams(uint32_t stream_count, uint32_t loops, uint32_t loop) {

@@ -1,29 +1,29 @@
+#include "store_loop.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 
-#include "pastel/store.h"
-
 namespace pastel::store {
 
-StoreLoop::StoreLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
-                     std::span<const uint32_t> streams, Index& index,
-                     std::atomic<uint64_t>& none_sequence, const StoreOptions& options,
-                     LoopCounters& counters, std::string_view name)
-    : backend_(backend),
-      pool_(pool),
-      partition_(partition),
-      index_(index),
+StoreLoop::StoreLoop(Store& store, uint32_t loop, Backend& backend, Protocol& protocol,
+                     const StoreOptions& options, LoopCounters& counters, std::string_view name)
+    : store_(store),
+      protocol_(protocol),
+      backend_(backend),
+      pool_(*store.pool_),
+      partition_(loop),
+      index_(*store.index_),
       options_(options),
       counters_(counters),
-      log_(log),
-      streams_(streams.begin(), streams.end()),
-      none_seq_(none_sequence),
+      log_(store.log_),
+      streams_(LoopStreams(store.log_->stream_count(), store.loops_, loop)),
+      none_seq_(store.none_sequence_),
       name_(name) {
   // Appends go to the first stream; a pool from before one stream per loop gives a loop two, and
   // its checkpoints truncate both (recovery replayed both, by sequence).
-  stream_ = &log->stream(streams_.front());
+  stream_ = &log_->stream(streams_.front());
   if (index_.checkpoints() && StreamsHoldRecords()) {
     // Records a restart replayed (the tail since the last checkpoint): the first batch starts a
     // checkpoint, so that they are not replayed again and again.
@@ -44,6 +44,8 @@ StoreLoop::~StoreLoop() {
     }
   }
 }
+
+// --- The turn (docs/store.md): receive, parse, admit, record, commit, answer, checkpoint.
 
 Status StoreLoop::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
@@ -84,6 +86,8 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
   return Status::Ok();
 }
 
+// --- Receive: the batch's slots join their connections; each dirty connection is parsed.
+
 void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
   if (!batch.empty()) {
     counters_.Add(counters_.batches);
@@ -111,16 +115,16 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
         Conn& c = it->second;
         c.segs.push_back({s.buffer, s.offset, s.length, false});
         c.avail += s.length;
-        if (c.held) {
-          if (!c.recv_paused && c.avail >= kHeldRecvBytes) {
-            c.recv_paused = true;  // it waits for its answers to drain: no more of its bytes
+        if (c.held_) {
+          if (!c.recv_paused_ && c.avail >= kHeldRecvBytes) {
+            c.recv_paused_ = true;  // it waits for its answers to drain: no more of its bytes
             backend_.PauseReceive(c.id);
             counters_.Add(counters_.held_paused);
           }
           break;  // parsed once it is let go (Unhold)
         }
-        if (!c.dirty) {
-          c.dirty = true;
+        if (!c.dirty_) {
+          c.dirty_ = true;
           dirty_.push_back(s.conn);
         }
         break;
@@ -131,9 +135,9 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
     auto it = conns_.find(id);
     if (it != conns_.end()) {
       Conn& c = it->second;
-      c.dirty = false;
+      c.dirty_ = false;
       parse_tx_entries_ = 0;
-      Parse(c);
+      protocol_.Parse(*this, c);
       while (room_wanted_) {
         // The log-room phase: a command of c was told kNeedsRoom and left unconsumed. The batch
         // so far is committed and answered and a whole checkpoint empties the log; then c's
@@ -141,13 +145,13 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
         room_wanted_ = false;
         MakeLogRoom();
         parse_tx_entries_ = 0;
-        Parse(c);
+        protocol_.Parse(*this, c);
       }
-      if (c.avail == 0 || c.closing || c.held) {
+      if (c.avail == 0 || c.closing || c.held_) {
         // (A held connection's clock starts again when it is let go: the wait is the server's.)
-        c.partial_since_ms = 0;
-      } else if (c.partial_since_ms == 0) {
-        c.partial_since_ms = now_ms_;  // an unfinished request: its clock starts
+        c.partial_since_ms_ = 0;
+      } else if (c.partial_since_ms_ == 0) {
+        c.partial_since_ms_ = now_ms_;  // an unfinished request: its clock starts
       }
     }
   }
@@ -159,10 +163,10 @@ void StoreLoop::SweepTimeouts() {
   const int64_t limit = options_.request_timeout_ms;
   bool any = false;
   for (auto& [id, c] : conns_) {
-    if (c.partial_since_ms != 0 && !c.closing && now_ms_ - c.partial_since_ms > limit) {
-      c.partial_since_ms = 0;
+    if (c.partial_since_ms_ != 0 && !c.closing && now_ms_ - c.partial_since_ms_ > limit) {
+      c.partial_since_ms_ = 0;
       counters_.Add(counters_.request_timeouts);
-      OnTimeout(c);
+      protocol_.OnTimeout(*this, c);
       any = true;
     }
   }
@@ -171,12 +175,14 @@ void StoreLoop::SweepTimeouts() {
   }
 }
 
+// --- Parse: the protocol's view of a connection's unconsumed bytes.
+
 void StoreLoop::BodyExtents(const Conn& c, uint64_t skip, uint64_t len,
                             std::vector<Extent>* out) const {
   out->clear();
   uint64_t pos = skip + c.front_off;
   for (size_t i = c.head; i < c.segs.size() && len > 0; ++i) {
-    const Seg& s = c.segs[i];
+    const Segment& s = c.segs[i];
     if (pos >= s.length) {
       pos -= s.length;
       continue;
@@ -192,7 +198,7 @@ void StoreLoop::GatherFront(Conn& c, size_t want) const {
   c.scratch.clear();
   uint32_t off = c.front_off;
   for (size_t i = c.head; i < c.segs.size() && c.scratch.size() < want; ++i) {
-    const Seg& g = c.segs[i];
+    const Segment& g = c.segs[i];
     const size_t take = std::min<size_t>(g.length - off, want - c.scratch.size());
     c.scratch.append(SegData(g) + off, take);
     off = 0;
@@ -200,10 +206,10 @@ void StoreLoop::GatherFront(Conn& c, size_t want) const {
 }
 
 void StoreLoop::Consume(Conn& c, uint64_t n) {
-  c.partial_since_ms = 0;  // a request was taken whole; what follows starts its own clock
+  c.partial_since_ms_ = 0;  // a request was taken whole; what follows starts its own clock
   c.avail -= n;
   while (n > 0) {
-    Seg& s = c.segs[c.head];
+    Segment& s = c.segs[c.head];
     const uint64_t left = s.length - c.front_off;
     if (n < left) {
       c.front_off += static_cast<uint32_t>(n);
@@ -220,7 +226,7 @@ void StoreLoop::Consume(Conn& c, uint64_t n) {
   }
 }
 
-void StoreLoop::Dispose(const Seg& s) {
+void StoreLoop::Dispose(const Segment& s) {
   if (s.kept) {
     (void)pool_.Unretain(s.buffer);  // the connection's share; records keep theirs
   } else {
@@ -239,6 +245,9 @@ void StoreLoop::DropConn(ConnId id) {
   }
   conns_.erase(it);
 }
+
+// --- Admit: room in the pool and the log, asked before a command queues anything; the log-room
+// phase.
 
 WriteOutcome StoreLoop::Writable(uint64_t length, uint64_t log_bytes) {
   return Admit(length / pool_.buffer_size() + 1, log_bytes);
@@ -321,6 +330,8 @@ void StoreLoop::MakeLogRoom() {
     room_failed_turn_ = turn_;  // the checkpoint failed: no second one this turn (kLogFull)
   }
 }
+
+// --- Record: a write keeps (or copies) its value and appends its record to the batch.
 
 WriteOutcome StoreLoop::Put(Conn& c, std::string_view key, std::span<const Extent> body,
                             uint64_t length, bool admitted) {
@@ -472,7 +483,7 @@ Status StoreLoop::KeepInPlace(Conn& c, std::span<const Extent> extents) {
     if (si == c.segs.size()) {
       return Status::FailedPrecondition("body extent outside the connection's segments");
     }
-    Seg& s = c.segs[si];
+    Segment& s = c.segs[si];
     if (!s.kept) {
       PASTEL_RETURN_IF_ERROR(backend_.Keep(s.buffer));
       s.kept = true;
@@ -526,6 +537,8 @@ void StoreLoop::DropRefs(std::span<const Extent> extents) {
   }
 }
 
+// --- Read: this loop's batch first (read-your-writes), then the index.
+
 const StoreLoop::PendingWrite* StoreLoop::Pending(std::string_view key) const {
   if (pending_n_ == 0) {
     return nullptr;
@@ -575,6 +588,8 @@ bool StoreLoop::Exists(std::string_view key) const {
   const PendingWrite* pw = Pending(key);
   return pw != nullptr ? !pw->value.deleted : index_.Contains(key);
 }
+
+// --- Answer: queued in order, sent after the commit; backpressure.
 
 uint32_t StoreLoop::AppendText(std::string_view bytes) {
   const size_t begin = text_.size();
@@ -629,7 +644,7 @@ void StoreLoop::CountTx(size_t texts, uint64_t text_bytes, size_t extents) {
 }
 
 bool StoreLoop::Held(Conn& c) {
-  if (c.held) {
+  if (c.held_) {
     return true;
   }
   // What the connection's answers take of the backend's TX queues, and what is left of the
@@ -648,11 +663,11 @@ bool StoreLoop::Held(Conn& c) {
   if (queued < kConnTxHigh && !(low && queued >= 64) && !gone) {
     return false;
   }
-  c.held = true;
+  c.held_ = true;
   held_.push_back(c.id);
   counters_.Add(counters_.held);
-  if (!c.recv_paused && c.avail >= kHeldRecvBytes) {
-    c.recv_paused = true;
+  if (!c.recv_paused_ && c.avail >= kHeldRecvBytes) {
+    c.recv_paused_ = true;
     backend_.PauseReceive(c.id);
     counters_.Add(counters_.held_paused);
   }
@@ -674,18 +689,20 @@ void StoreLoop::Unhold() {
       held_[keep++] = id;
       continue;
     }
-    c.held = false;
-    if (c.recv_paused) {
-      c.recv_paused = false;
+    c.held_ = false;
+    if (c.recv_paused_) {
+      c.recv_paused_ = false;
       backend_.ResumeReceive(id);
     }
-    if (!c.dirty) {
-      c.dirty = true;
+    if (!c.dirty_) {
+      c.dirty_ = true;
       dirty_.push_back(id);
     }
   }
   held_.resize(keep);
 }
+
+// --- Commit: one group commit for the batch, then its answers and its writes applied.
 
 void StoreLoop::Finish() {
   bool durable = true;
@@ -798,6 +815,8 @@ void StoreLoop::Finish() {
     MaybeStartCheckpoint();
   }
 }
+
+// --- Checkpoint: the index's changes into the index file, a slice per turn; log truncation.
 
 void StoreLoop::MaybeStartCheckpoint() {
   if (checkpointing_ || stream_->read_only() || !index_.checkpoints() ||
@@ -921,6 +940,123 @@ void StoreLoop::FailCheckpoint(const Status& why) {
     std::fprintf(stderr, "%s: checkpoint failed: %s%s\n", name_.c_str(), why.ToString().c_str(),
                  why.code() == StatusCode::kNoSpace ? "" : " (the store is read-only)");
   }
+}
+
+// --- Batch: the protocol's calls, which are the loop's.
+
+StoreLoop& Batch::Self() {
+  return static_cast<StoreLoop&>(*this);
+}
+const StoreLoop& Batch::Self() const {
+  return static_cast<const StoreLoop&>(*this);
+}
+
+const char* Batch::SegData(const Segment& s) const {
+  return Self().SegData(s);
+}
+void Batch::BodyExtents(const Conn& c, uint64_t skip, uint64_t len,
+                        std::vector<Extent>* out) const {
+  Self().BodyExtents(c, skip, len, out);
+}
+void Batch::GatherFront(Conn& c, size_t want) const {
+  Self().GatherFront(c, want);
+}
+void Batch::Consume(Conn& c, uint64_t n) {
+  Self().Consume(c, n);
+}
+bool Batch::Held(Conn& c) {
+  return Self().Held(c);
+}
+WriteOutcome Batch::Writable(uint64_t length, uint64_t log_bytes) {
+  return Self().Writable(length, log_bytes);
+}
+WriteOutcome Batch::Admit(uint64_t buffers, uint64_t log_bytes) {
+  return Self().Admit(buffers, log_bytes);
+}
+uint64_t Batch::BuffersFor(size_t body_extents, uint64_t length) const {
+  return Self().BuffersFor(body_extents, length);
+}
+uint64_t Batch::RecordRoom(size_t key_len, size_t body_extents, uint64_t length) const {
+  return Self().RecordRoom(key_len, body_extents, length);
+}
+WriteOutcome Batch::Deletable(uint64_t log_bytes) {
+  return Self().Deletable(log_bytes);
+}
+uint64_t Batch::DeleteRoom(size_t key_len) {
+  return StoreLoop::DeleteRoom(key_len);
+}
+uint64_t Batch::log_capacity() const {
+  return Self().stream_->capacity();
+}
+bool Batch::room_wanted() const {
+  return Self().room_wanted_;
+}
+WriteOutcome Batch::Put(Conn& c, std::string_view key, std::span<const Extent> body,
+                        uint64_t length, bool admitted) {
+  return Self().Put(c, key, body, length, admitted);
+}
+WriteOutcome Batch::PutOwned(std::string_view key, Extents extents, uint64_t length) {
+  return Self().PutOwned(key, std::move(extents), length);
+}
+WriteOutcome Batch::PutAppend(Conn& c, std::string_view key, Value old,
+                              std::span<const Extent> body, uint64_t body_length) {
+  return Self().PutAppend(c, key, std::move(old), body, body_length);
+}
+WriteOutcome Batch::Delete(std::string_view key) {
+  return Self().Delete(key);
+}
+Status Batch::FreshValue(std::string_view bytes, Extents* out) {
+  return Self().FreshValue(bytes, out);
+}
+void Batch::DropRefs(std::span<const Extent> extents) {
+  Self().DropRefs(extents);
+}
+size_t Batch::pending_writes() const {
+  return Self().pending_n_;
+}
+void Batch::VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const {
+  Self().VisitPending(fn);
+}
+bool Batch::Lookup(std::string_view key, Value* out) {
+  return Self().Lookup(key, out);
+}
+bool Batch::lookup_damaged() const {
+  return Self().lookup_damaged_;
+}
+bool Batch::Exists(std::string_view key) const {
+  return Self().Exists(key);
+}
+const Pool& Batch::pool() const {
+  return Self().pool_;
+}
+const Store& Batch::store() const {
+  return Self().store_;
+}
+std::string& Batch::text() {
+  return Self().text_;
+}
+void Batch::AnswerText(ConnId conn, std::string_view bytes, AnswerClass cls, bool close) {
+  Self().AnswerText(conn, bytes, cls, close);
+}
+void Batch::AnswerTextSince(ConnId conn, size_t begin, AnswerClass cls, bool close) {
+  Self().AnswerTextSince(conn, begin, cls, close);
+}
+void Batch::AnswerWrite(ConnId conn, std::string_view ok, std::string_view failed, bool close) {
+  Self().AnswerWrite(conn, ok, failed, close);
+}
+void Batch::AnswerValue(ConnId conn, std::string_view prefix, const Value& v,
+                        std::string_view suffix, bool close, bool with_bytes) {
+  Self().AnswerValue(conn, prefix, v, suffix, close, with_bytes);
+}
+LoopCounters& Batch::counters() {
+  return Self().counters_;
+}
+
+Status RunLoop(Store& store, uint32_t loop, Backend& backend, Protocol& protocol,
+               const StoreOptions& options, LoopCounters& counters, std::string_view name,
+               const std::atomic<bool>& stop) {
+  StoreLoop l(store, loop, backend, protocol, options, counters, name);
+  return l.Run(stop);
 }
 
 }  // namespace pastel::store

@@ -3,8 +3,8 @@
 //
 // The network is replaced by an in-memory feeder (FeederBackend: a Backend whose Poll hands the
 // loop scripted receives in pool buffers, and whose Send captures the answers); everything else
-// is the server's own code: HttpLoop or KvLoop over store::StoreLoop (parsing in place, Keep,
-// group commit, answers after the fence, the shared Index, checkpoints a slice per turn), the
+// is the server's own code: HttpProtocol or KvProtocol over the store's loop (parsing in place,
+// Keep, group commit, answers after the fence, the shared Index, checkpoints a slice per turn), the
 // log and the pool, over a MemStore whose PersistOps records what a power cut would leave.
 //
 // Clients on several connections send writes and deletes (HTTP: POST/PUT/DELETE; RESP: SET, DEL
@@ -46,11 +46,13 @@
 #include <string>
 #include <vector>
 
-#include "apps/pastel-httpd/http_loop.h"
-#include "apps/pastel-kv/kv_loop.h"
+#include "apps/pastel-httpd/http_protocol.h"
+#include "apps/pastel-kv/kv_protocol.h"
 #include "pastel/index.h"
 #include "pastel/log.h"
 #include "pastel/net.h"
+#include "pastel/server.h"
+#include "src/store/store_index.h"
 #include "tests/support/mem_store.h"
 #include "tests/support/resp_command.h"
 #include "tests/support/test_env.h"
@@ -58,8 +60,8 @@
 namespace pastel {
 namespace {
 
-using httpd::HttpLoop;
-using kv::KvLoop;
+using httpd::HttpProtocol;
+using kv::KvProtocol;
 using store::PersistMode;
 
 enum class Protocol : uint8_t { kHttp, kResp };
@@ -209,17 +211,15 @@ class CrashHarness {
     stats_ = &stats;
     store::Index index;
     index.AttachTree(tree_.get(), /*checkpoints=*/true, /*keep_tombstones=*/false, 0, 0);
-    httpd::Metrics metrics(store_->pool(), index, 1, 0);
-    kv::Shared shared(store_->pool(), index, 1);
-    std::atomic<uint64_t> none_seq{uint64_t{1} << 62};
-    httpd::LoopOptions lo;
-    lo.persist = mode_;
-    lo.reserve_buffers = 32;
+    const std::unique_ptr<store::Store> st =
+        store::Store::Over(store_->pool(), store_->log(), index, /*loops=*/1);
+    server::Server shared(*st, 1);
+    store::StoreOptions so;
+    so.persist = mode_;
+    so.reserve_buffers = 32;
     // Checkpoints every few dozen turns, each a few slices long.
-    lo.checkpoint_records = 150;
-    lo.checkpoint_slice = 8;
-    kv::LoopOptions ko;
-    static_cast<store::StoreOptions&>(ko) = lo;
+    so.checkpoint_records = 150;
+    so.checkpoint_slice = 8;
     std::atomic<bool> stop{false};
     uint64_t turn = 0;
     FeederBackend feeder(
@@ -250,24 +250,21 @@ class CrashHarness {
         Check(/*evict=*/true);
       }
     });
-    const uint32_t streams[1] = {0};
     {
-      std::unique_ptr<store::StoreLoop> loop;
+      std::unique_ptr<store::Protocol> protocol;
       if (protocol_ == Protocol::kHttp) {
-        loop = std::make_unique<HttpLoop>(feeder, store_->pool(), 0, &store_->log(), streams, index,
-                                          none_seq, lo, metrics, 0);
+        protocol = std::make_unique<HttpProtocol>(shared, httpd::DefaultLimits());
       } else {
-        loop = std::make_unique<KvLoop>(feeder, store_->pool(), 0, &store_->log(), streams, index,
-                                        none_seq, ko, shared, 0);
+        protocol = std::make_unique<KvProtocol>(shared, resp::Limits{});
       }
-      Status st = loop->Run(stop);
-      EXPECT_TRUE(st.ok()) << st.ToString();
+      const Status st_run =
+          store::RunLoop(*st, 0, feeder, *protocol, so, shared.counters[0], "test", stop);
+      EXPECT_TRUE(st_run.ok()) << st_run.ToString();
     }
     store_->ops().SetHook(nullptr);
     stats.turns += turns;
-    stats.checkpoints += metrics.loop(0).checkpoints.load() + shared.counters[0].checkpoints.load();
-    stats.log_full_checkpoints += metrics.loop(0).log_full_checkpoints.load() +
-                                  shared.counters[0].log_full_checkpoints.load();
+    stats.checkpoints += shared.counters[0].checkpoints.load();
+    stats.log_full_checkpoints += shared.counters[0].log_full_checkpoints.load();
     for (uint32_t i = 0; i < kConns; ++i) {
       EXPECT_TRUE(outstanding_[IdOf(i)].empty()) << "requests left unanswered on conn " << i;
     }

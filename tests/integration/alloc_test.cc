@@ -26,9 +26,10 @@
 #include <string_view>
 #include <vector>
 
-#include "apps/pastel-httpd/http_loop.h"
-#include "apps/pastel-kv/kv_loop.h"
+#include "apps/pastel-httpd/http_protocol.h"
+#include "apps/pastel-kv/kv_protocol.h"
 #include "pastel/net.h"
+#include "pastel/server.h"
 #include "pastel/store.h"
 #include "src/net/tests/net_test_util.h"
 #include "tests/support/resp_command.h"
@@ -306,41 +307,33 @@ TEST_P(AllocTest, SteadyStateRequestsAllocateNothing) {
   files.pool_size = 32ull << 20;
   files.log_size = 4ull << 20;
   files.checkpoints = c.persist != PersistMode::kNone;
-  Result<store::OpenedStore> opened = store::OpenOrCreate(files);
+  Result<std::unique_ptr<store::Store>> opened = store::Store::Open(files);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  Pool& pool = *opened->pool;
-  Log& log = *opened->log;
-  store::Index& index = *opened->index;
-  std::atomic<uint64_t> none_seq{log.next_sequence() + (uint64_t{1} << 62)};
+  store::Store& st = **opened;
+  Pool& pool = st.pool();
 
-  kv::Shared shared(pool, index, 1);
-  httpd::Metrics metrics(pool, index, 1, 0);
-  kv::LoopOptions kvo;
-  httpd::LoopOptions ho;
-  for (store::StoreOptions* o :
-       {static_cast<store::StoreOptions*>(&kvo), static_cast<store::StoreOptions*>(&ho)}) {
-    o->persist = c.persist;
-    o->checkpoint_records = c.checkpoint_records;
-    o->idle_checkpoint_ms = 0;  // a stall of this machine must not start one mid-round
-    o->reserve_buffers = 64;
-  }
+  server::Server shared(st, 1);
+  store::StoreOptions so;
+  so.persist = c.persist;
+  so.checkpoint_records = c.checkpoint_records;
+  so.idle_checkpoint_ms = 0;  // a stall of this machine must not start one mid-round
+  so.reserve_buffers = 64;
   NetOptions no;
   no.listen = "127.0.0.1:0";
   std::atomic<int> failed{0};
   Result<std::unique_ptr<LoopGroup>> group = LoopGroup::Start(
       c.backend, pool, 1, no, [&](Backend& be, uint32_t i, const std::atomic<bool>& stop) {
         t_counted = true;
-        const std::vector<uint32_t> streams = store::LoopStreams(log.stream_count(), 1, i);
-        Status st;
+        std::unique_ptr<store::Protocol> protocol;
         if (c.protocol == Protocol::kKv) {
-          kv::KvLoop loop(be, pool, i, &log, streams, index, none_seq, kvo, shared, i);
-          st = loop.Run(stop);
+          protocol = std::make_unique<kv::KvProtocol>(shared, resp::Limits{});
         } else {
-          httpd::HttpLoop loop(be, pool, i, &log, streams, index, none_seq, ho, metrics, i);
-          st = loop.Run(stop);
+          protocol = std::make_unique<httpd::HttpProtocol>(shared, httpd::DefaultLimits());
         }
+        const Status run =
+            store::RunLoop(st, i, be, *protocol, so, shared.counters[i], "test", stop);
         t_counted = false;
-        if (!st.ok()) {
+        if (!run.ok()) {
           failed.store(1);
         }
       });
@@ -378,10 +371,10 @@ TEST_P(AllocTest, SteadyStateRequestsAllocateNothing) {
   (*group)->Stop();
   EXPECT_EQ(failed.load(), 0);
   if (c.checkpoint_records < 1000) {
-    // The warm-up's writes make at most 6 commits of the index file: the measured rounds made
-    // some (each writes the keys' entries to the tree and takes them out of the map).
+    // The warm-up's writes make at most 6 checkpoints (commits of the index file): the measured
+    // rounds made some (each writes the keys' entries to the tree and takes them out of the map).
     const uint64_t writes = uint64_t{kKeys} * (kWarmupRounds + kMeasuredRounds + 1);
-    EXPECT_GE(opened->tree->Stats().epoch, writes / c.checkpoint_records / 2)
+    EXPECT_GE(shared.counters[0].checkpoints.load(), writes / c.checkpoint_records / 2)
         << "too few checkpoints ran";
   }
 }

@@ -253,9 +253,9 @@ TEST_P(KvTest, ServerCommands) {
   ASSERT_TRUE(c.Call({"SET", "k", "v"}).Is("OK"));
   const Reply info = c.Call({"INFO"});
   ASSERT_EQ(info.type, '$') << info.Describe();
-  for (const char* want :
-       {"# Server", "# Persistence", "# Stats", "# Memory", "# Keyspace", "db0:keys=1",
-        "pastel_persist:", "pastel_fences:", "total_commands_processed:", "pastel_buffers_free:"}) {
+  for (const char* want : {"# Server", "# Persistence", "# Stats", "# Memory", "# Keyspace",
+                           "db0:keys=1", "pastel_persist:", "pastel_fences:",
+                           "total_commands_processed:", "pastel_pool_buffers_free:"}) {
     EXPECT_NE(info.str.find(want), std::string::npos) << want << " in " << Escape(info.str, 2000);
   }
   const Reply pers = c.Call({"INFO", "persistence"});

@@ -21,8 +21,8 @@
 #include "pastel/log.h"
 #include "pastel/pm.h"
 #include "pastel/pool.h"
-#include "pastel/store.h"
 #include "pool/pool_format.h"
+#include "src/store/store_index.h"
 #include "tools/pastelctl/text.h"
 
 namespace pastel::ctl {

@@ -8,7 +8,7 @@
 #include <set>
 #include <string>
 
-#include "kv_loop.h"
+#include "kv_protocol.h"
 
 namespace pastel::kv {
 namespace {

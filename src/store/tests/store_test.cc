@@ -1,5 +1,3 @@
-#include "pastel/store.h"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdio.h>
@@ -14,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "src/store/store_index.h"
 #include "tests/support/temp_dir.h"
 
 namespace pastel::store {

@@ -1,6 +1,7 @@
 #pragma once
-// One event loop of pastel-httpd: the HTTP/1.1 protocol over a store::StoreLoop (which owns the
-// connections, the group commit, the answers' order and log compaction; see pastel/store.h).
+// pastel-httpd's protocol: HTTP/1.1 over the store's loop (pastel/store.h), which owns the
+// connections, the group commit, the answers' order and checkpoints. An HttpProtocol only parses
+// requests and renders answers, through the Batch handle of the Parse call it is in.
 //
 // Requests are parsed in place in the receive buffers (a head that straddles two receives is
 // copied; bodies never are). POST/PUT keep the body's buffers and log them, DELETE logs a
@@ -14,44 +15,42 @@
 // extents outnumber twice the buffers of its bytes (or that a log record cannot name them) is
 // copied into fresh buffers instead: one extent per buffer, like any other value.
 //
-// Threads: a HttpLoop and everything in it belong to the loop's thread; the Index and the metrics
-// are shared (see there).
+// Threads: an HttpProtocol belongs to its loop's thread; the Server (store, counters) is shared.
 
 #include <atomic>
 #include <cstdint>
 #include <string>
 
-#include "metrics.h"
 #include "pastel/http.h"
-#include "pastel/log.h"
-#include "pastel/net.h"
-#include "pastel/pool.h"
+#include "pastel/server.h"
 #include "pastel/store.h"
 
 namespace pastel::httpd {
 
-using store::Index;
-using store::PersistMode;
+using store::AnswerClass;
+using store::Conn;
 using store::Value;
 
-struct LoopOptions : store::StoreOptions {
-  // The target is the key: above the store's limit a request is refused (414) before its body is
-  // read.
-  http::Limits limits{.max_target = store::kMaxKeyBytes};
-};
+// The target is the key: above the store's limit a request is refused (414) before its body is
+// read.
+inline http::Limits DefaultLimits() {
+  return http::Limits{.max_target = store::kMaxKeyBytes};
+}
 
-class HttpLoop : public store::StoreLoop {
+// /metrics: the requests by method and the answers by class, then the store's metrics.
+std::string RenderMetrics(const server::Server& s);
+
+class HttpProtocol final : public store::Protocol {
  public:
-  // The loop appends to one of its two log streams (`streams[0]` and `streams[1]`, in `log`); when
-  // that one fills, compaction copies its still-needed records into the other and truncates it.
-  HttpLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
-           std::span<const uint32_t> streams, Index& index, std::atomic<uint64_t>& none_sequence,
-           const LoopOptions& options, Metrics& metrics, uint32_t loop_index);
+  HttpProtocol(server::Server& shared, const http::Limits& limits);
+
+  void Parse(store::Batch& b, Conn& c) override;
+  void OnTimeout(store::Batch& b, Conn& c) override {
+    b_ = &b;
+    Error(c, 408);
+  }
 
  private:
-  void Parse(Conn& c) override;
-  void OnTimeout(Conn& c) override { Error(c, 408); }
-
   // A chunked body's decoding so far.
   struct ChunkedBody {
     int status = 0;  // >= 400: answer with it and close
@@ -89,11 +88,12 @@ class HttpLoop : public store::StoreLoop {
             std::string_view type = "text/plain", std::string_view allow = {});
   void Error(Conn& c, int status);
 
+  store::Batch* b_ = nullptr;  // the batch of the Parse (or OnTimeout) call running
   http::Limits limits_;
-  Metrics& metrics_;
+  server::Server& shared_;
   std::vector<Extent> body_;          // scratch
   std::string chunk_copy_;            // scratch: a chunked body gathered for its copy
-  store::Extents owned_;              // scratch: the fresh buffers of that copy
+  Extents owned_;                     // scratch: the fresh buffers of that copy
   char head_buf_[320];                // scratch for response heads
   char fail_buf_[320];                // scratch for a write's answer after a failed commit
   bool last_request_closes_ = false;  // the request being handled asked to close after it

@@ -1,8 +1,8 @@
-// The RESP loop of pastel-kv: parsing commands in place, dispatching them through the command
+// The RESP protocol of pastel-kv: parsing commands in place, dispatching them through the command
 // table (commands.h), and the answers every command family uses. The commands themselves are in
 // kv_strings.cc, kv_keyspace.cc and kv_server.cc.
 
-#include "kv_loop.h"
+#include "kv_protocol.h"
 
 #include <algorithm>
 #include <cctype>
@@ -22,14 +22,8 @@ constexpr std::string_view kReadOnly =
 
 }  // namespace
 
-KvLoop::KvLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
-               std::span<const uint32_t> streams, Index& index,
-               std::atomic<uint64_t>& none_sequence, const LoopOptions& options, Shared& shared,
-               uint32_t loop_index)
-    : StoreLoop(backend, pool, partition, log, streams, index, none_sequence, options,
-                shared.counters[loop_index], "pastel-kv"),
-      shared_(shared),
-      limits_(options.limits) {
+KvProtocol::KvProtocol(server::Server& shared, const resp::Limits& limits)
+    : shared_(shared), limits_(limits) {
   args_.resize(limits_.max_args);
   // A command spans at most argc + segments - 1 pieces; a 1 MiB value over 512 B buffers is
   // about 2,000 segments.
@@ -39,17 +33,18 @@ KvLoop::KvLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
   body_.reserve(64);
 }
 
-void KvLoop::Segments(const Conn& c) {
+void KvProtocol::Segments(const Conn& c) {
   segments_.clear();
   for (size_t i = c.head; i < c.segs.size(); ++i) {
-    const Seg& s = c.segs[i];
+    const store::Segment& s = c.segs[i];
     const uint32_t skip = i == c.head ? c.front_off : 0;
-    segments_.emplace_back(SegData(s) + skip, s.length - skip);
+    segments_.emplace_back(b_->SegData(s) + skip, s.length - skip);
   }
 }
 
-void KvLoop::Parse(Conn& c) {
-  while (!c.closing && c.avail > 0 && !Held(c)) {
+void KvProtocol::Parse(store::Batch& b, Conn& c) {
+  b_ = &b;
+  while (!c.closing && c.avail > 0 && !b_->Held(c)) {
     Segments(c);
     const resp::Storage storage{args_, pieces_, scratch_};
     const resp::ParseResult r = resp::ParseCommand(segments_, {}, limits_, storage);
@@ -58,39 +53,40 @@ void KvLoop::Parse(Conn& c) {
     }
     cmd_ = {&c, r.argc, false};
     if (r.outcome != resp::Outcome::kCommand) {
-      counters_.Add(counters_.requests[static_cast<int>(CommandKind::kError)]);
-      const size_t begin = text_.size();
+      b_->counters().Add(b_->counters().requests[static_cast<int>(CommandKind::kError)]);
+      const size_t begin = Text().size();
       if (r.outcome == resp::Outcome::kError) {
         const size_t n = resp::WriteProtocolError(buf_, sizeof(buf_), r.error);
-        text_.append(buf_, n);
+        Text().append(buf_, n);
       } else {
-        text_.append("-ERR Protocol error: a command spread over too many receive buffers\r\n");
+        Text().append("-ERR Protocol error: a command spread over too many receive buffers\r\n");
       }
-      AnswerTextSince(c.id, begin, AnswerClass::kClientError, true);
+      b_->AnswerTextSince(c.id, begin, AnswerClass::kClientError, true);
       c.closing = true;  // as redis-server: the stream cannot be resynchronized
       return;
     }
     if (r.argc > 0) {  // an empty command has no answer
       const CommandKind kind = Execute(r.argc);
-      if (room_wanted()) {
+      if (b_->room_wanted()) {
         return;  // the loop makes room in the log, then parses c again: the command runs again
       }
-      counters_.Add(counters_.requests[static_cast<int>(kind)]);
+      b_->counters().Add(b_->counters().requests[static_cast<int>(kind)]);
     }
-    Consume(c, r.bytes);
+    b_->Consume(c, r.bytes);
     if (cmd_.close) {
       c.closing = true;
     }
   }
 }
 
-void KvLoop::OnTimeout(Conn& c) {
+void KvProtocol::OnTimeout(store::Batch& b, Conn& c) {
+  b_ = &b;
   cmd_ = {&c, 0, true};
   Err("ERR request not received whole in time: connection closed");
   c.closing = true;
 }
 
-std::string_view KvLoop::ArgView(size_t i, std::string* tmp) const {
+std::string_view KvProtocol::ArgView(size_t i, std::string* tmp) const {
   const resp::Arg& a = args_[i];
   if (a.contiguous) {
     return a.view;
@@ -102,66 +98,66 @@ std::string_view KvLoop::ArgView(size_t i, std::string* tmp) const {
   return *tmp;
 }
 
-void KvLoop::ArgExtents(const Conn& c, size_t i, std::vector<Extent>* out) const {
+void KvProtocol::ArgExtents(const Conn& c, size_t i, std::vector<Extent>* out) const {
   out->clear();
   for (const resp::Piece& p : args_[i].pieces) {
-    const Seg& s = c.segs[c.head + p.segment];
+    const store::Segment& s = c.segs[c.head + p.segment];
     const uint32_t skip = p.segment == 0 ? c.front_off : 0;
     out->push_back({s.buffer, static_cast<uint32_t>(s.offset + skip + p.offset),
                     static_cast<uint32_t>(p.length)});
   }
 }
 
-void KvLoop::Simple(std::string_view s) {
-  const size_t begin = text_.size();
-  text_ += '+';
-  text_ += s;
-  text_ += resp::kCrlf;
-  AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
+void KvProtocol::Simple(std::string_view s) {
+  const size_t begin = Text().size();
+  Text() += '+';
+  Text() += s;
+  Text() += resp::kCrlf;
+  b_->AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
 }
 
-void KvLoop::Err(std::string_view message) {
-  const size_t begin = text_.size();
-  text_ += '-';
+void KvProtocol::Err(std::string_view message) {
+  const size_t begin = Text().size();
+  Text() += '-';
   for (char ch : message) {
-    text_ += (ch == '\r' || ch == '\n') ? ' ' : ch;
+    Text() += (ch == '\r' || ch == '\n') ? ' ' : ch;
   }
-  text_ += resp::kCrlf;
+  Text() += resp::kCrlf;
   const bool server = message.starts_with("OOM") || message.starts_with("MISCONF");
-  AnswerTextSince(cmd_.conn->id, begin,
-                  server ? AnswerClass::kServerError : AnswerClass::kClientError, cmd_.close);
+  b_->AnswerTextSince(cmd_.conn->id, begin,
+                      server ? AnswerClass::kServerError : AnswerClass::kClientError, cmd_.close);
 }
 
-void KvLoop::Int(int64_t v) {
-  AnswerText(cmd_.conn->id, {buf_, resp::WriteInteger(buf_, sizeof(buf_), v)}, AnswerClass::kOk,
-             cmd_.close);
+void KvProtocol::Int(int64_t v) {
+  b_->AnswerText(cmd_.conn->id, {buf_, resp::WriteInteger(buf_, sizeof(buf_), v)}, AnswerClass::kOk,
+                 cmd_.close);
 }
 
-void KvLoop::Bulk(std::string_view s) {
-  const size_t begin = text_.size();
-  text_.append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), s.size()));
-  text_ += s;
-  text_ += resp::kCrlf;
-  AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
+void KvProtocol::Bulk(std::string_view s) {
+  const size_t begin = Text().size();
+  Text().append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), s.size()));
+  Text() += s;
+  Text() += resp::kCrlf;
+  b_->AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
 }
 
-void KvLoop::Null() {
-  AnswerText(cmd_.conn->id, resp::kNullBulk, AnswerClass::kOk, cmd_.close);
+void KvProtocol::Null() {
+  b_->AnswerText(cmd_.conn->id, resp::kNullBulk, AnswerClass::kOk, cmd_.close);
 }
 
-void KvLoop::ArrayHeader(uint64_t n) {
-  AnswerText(cmd_.conn->id, {buf_, resp::WriteArrayHeader(buf_, sizeof(buf_), n)}, AnswerClass::kOk,
-             cmd_.close);
+void KvProtocol::ArrayHeader(uint64_t n) {
+  b_->AnswerText(cmd_.conn->id, {buf_, resp::WriteArrayHeader(buf_, sizeof(buf_), n)},
+                 AnswerClass::kOk, cmd_.close);
 }
 
-void KvLoop::WrongArity() {
+void KvProtocol::WrongArity() {
   std::string name(Printable(args_[0].view));
   std::transform(name.begin(), name.end(), name.begin(),
                  [](char ch) { return static_cast<char>(std::tolower(ch)); });
   Err("ERR wrong number of arguments for '" + name + "' command");
 }
 
-void KvLoop::Refused(store::WriteOutcome w) {
+void KvProtocol::Refused(store::WriteOutcome w) {
   switch (w) {
     case store::WriteOutcome::kQueued: break;
     case store::WriteOutcome::kReadOnly: Err(kReadOnly); break;
@@ -177,16 +173,16 @@ void KvLoop::Refused(store::WriteOutcome w) {
   }
 }
 
-void KvLoop::WriteOk(std::string_view ok) {
-  AnswerWrite(cmd_.conn->id, ok, kFailed, cmd_.close);
+void KvProtocol::WriteOk(std::string_view ok) {
+  b_->AnswerWrite(cmd_.conn->id, ok, kFailed, cmd_.close);
 }
 
-void KvLoop::BulkValue(const Value& v) {
-  AnswerValue(cmd_.conn->id, {buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), v.length)}, v,
-              resp::kCrlf, cmd_.close);
+void KvProtocol::BulkValue(const Value& v) {
+  b_->AnswerValue(cmd_.conn->id, {buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), v.length)}, v,
+                  resp::kCrlf, cmd_.close);
 }
 
-bool KvLoop::KeyOk(size_t i) {
+bool KvProtocol::KeyOk(size_t i) {
   if (args_[i].length == 0 || args_[i].length > kMaxKeyBytes) {
     Err(args_[i].length == 0 ? "ERR empty keys are not supported by pastel-kv" : kKeyTooLong);
     return false;
@@ -194,18 +190,19 @@ bool KvLoop::KeyOk(size_t i) {
   return true;
 }
 
-bool KvLoop::ReadValue(const Value& v, size_t max, std::string* out) const {
+bool KvProtocol::ReadValue(const Value& v, size_t max, std::string* out) const {
   out->clear();
   if (v.length > max) {
     return false;
   }
   for (const Extent& e : v.extents) {
-    out->append(reinterpret_cast<const char*>(pool_.BufferData(e.buffer)) + e.offset, e.length);
+    out->append(reinterpret_cast<const char*>(b_->pool().BufferData(e.buffer)) + e.offset,
+                e.length);
   }
   return true;
 }
 
-CommandKind KvLoop::Execute(size_t argc) {
+CommandKind KvProtocol::Execute(size_t argc) {
   const std::string_view name = args_[0].contiguous ? args_[0].view : std::string_view();
   const CommandSpec* cmd = FindCommand(name);
   if (cmd == nullptr) {

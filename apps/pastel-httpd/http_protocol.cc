@@ -1,4 +1,4 @@
-#include "http_loop.h"
+#include "http_protocol.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -27,23 +27,18 @@ static_assert(std::is_trivially_copyable_v<ChunkProgress>);
 
 }  // namespace
 
-HttpLoop::HttpLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
-                   std::span<const uint32_t> streams, Index& index,
-                   std::atomic<uint64_t>& none_sequence, const LoopOptions& options,
-                   Metrics& metrics, uint32_t loop_index)
-    : StoreLoop(backend, pool, partition, log, streams, index, none_sequence, options,
-                metrics.loop(loop_index), "pastel-httpd"),
-      limits_(options.limits),
-      metrics_(metrics) {}
+HttpProtocol::HttpProtocol(server::Server& shared, const http::Limits& limits)
+    : limits_(limits), shared_(shared) {}
 
-void HttpLoop::Parse(Conn& c) {
-  while (!c.closing && c.avail > 0 && !Held(c)) {
-    const Seg& s = c.segs[c.head];
+void HttpProtocol::Parse(store::Batch& b, Conn& c) {
+  b_ = &b;
+  while (!c.closing && c.avail > 0 && !b_->Held(c)) {
+    const store::Segment& s = c.segs[c.head];
     const size_t n = s.length - c.front_off;
-    http::ParseResult r = http::ParseHead(SegData(s) + c.front_off, n, limits_);
+    http::ParseResult r = http::ParseHead(b_->SegData(s) + c.front_off, n, limits_);
     if (r.status == 0 && r.head.head_bytes == 0 && c.avail > n) {
       // The head straddles receives: copy just the head's candidate bytes and parse the copy.
-      GatherFront(c, static_cast<size_t>(std::min<uint64_t>(c.avail, limits_.max_head + 1)));
+      b_->GatherFront(c, static_cast<size_t>(std::min<uint64_t>(c.avail, limits_.max_head + 1)));
       r = http::ParseHead(c.scratch.data(), c.scratch.size(), limits_);
     }
     if (r.status >= 400) {
@@ -60,19 +55,19 @@ void HttpLoop::Parse(Conn& c) {
     uint64_t wire = body;  // the body's bytes on the wire
     bool whole = c.avail >= h.head_bytes + body;
     if (h.chunked) {
-      const ChunkedBody b = DecodeChunked(c, h.head_bytes);
-      if (b.status >= 400) {
-        Error(c, b.status);
+      const ChunkedBody chunked = DecodeChunked(c, h.head_bytes);
+      if (chunked.status >= 400) {
+        Error(c, chunked.status);
         return;
       }
-      whole = b.done;
-      body = b.length;
-      wire = b.wire;
+      whole = chunked.done;
+      body = chunked.length;
+      wire = chunked.wire;
     }
     if (!whole) {
       if (h.expect_continue && !c.interim_sent) {
         c.interim_sent = true;
-        AnswerText(c.id, http::kContinue, AnswerClass::kOk, false);
+        b_->AnswerText(c.id, http::kContinue, AnswerClass::kOk, false);
       }
       return;  // the body is still on its way
     }
@@ -81,12 +76,12 @@ void HttpLoop::Parse(Conn& c) {
     Handle(c, h, body);
     last_request_closes_ = false;
     keep_ = http::Connection::kDefault;
-    if (room_wanted()) {
+    if (b_->room_wanted()) {
       return;  // the loop makes room in the log, then parses c again: the request runs again
     }
     c.interim_sent = false;
-    counters_.Add(counters_.requests[static_cast<int>(h.method)]);
-    Consume(c, h.head_bytes + wire);
+    b_->counters().Add(b_->counters().requests[static_cast<int>(h.method)]);
+    b_->Consume(c, h.head_bytes + wire);
     std::memset(c.progress, 0, sizeof(c.progress));  // the next request starts afresh
     if (!h.keep_alive) {
       c.closing = true;  // its answer says "Connection: close" and the connection closes after
@@ -94,7 +89,7 @@ void HttpLoop::Parse(Conn& c) {
   }
 }
 
-void HttpLoop::Locate(const Conn& c, uint64_t skip, uint32_t* seg, uint32_t* off) const {
+void HttpProtocol::Locate(const Conn& c, uint64_t skip, uint32_t* seg, uint32_t* off) const {
   uint64_t pos = skip + c.front_off;
   size_t i = c.head;
   while (i < c.segs.size() && pos >= c.segs[i].length) {
@@ -107,18 +102,18 @@ void HttpLoop::Locate(const Conn& c, uint64_t skip, uint32_t* seg, uint32_t* off
 }
 
 template <typename OnData>
-http::ChunkedDecoder::Step HttpLoop::RunDecoder(const Conn& c, http::ChunkedDecoder& d,
-                                                uint32_t* seg, uint32_t* off,
-                                                OnData&& on_data) const {
+http::ChunkedDecoder::Step HttpProtocol::RunDecoder(const Conn& c, http::ChunkedDecoder& d,
+                                                    uint32_t* seg, uint32_t* off,
+                                                    OnData&& on_data) const {
   http::ChunkedDecoder::Step step;
   while (*seg < c.segs.size()) {
-    const Seg& s = c.segs[*seg];
+    const store::Segment& s = c.segs[*seg];
     if (*off == s.length) {
       ++*seg;
       *off = 0;
       continue;
     }
-    step = d.Next(SegData(s) + *off, s.length - *off, limits_);
+    step = d.Next(b_->SegData(s) + *off, s.length - *off, limits_);
     if (step.data_len > 0) {
       on_data(s, *off + step.data_offset, step.data_len);
     }
@@ -130,7 +125,7 @@ http::ChunkedDecoder::Step HttpLoop::RunDecoder(const Conn& c, http::ChunkedDeco
   return step;
 }
 
-HttpLoop::ChunkedBody HttpLoop::DecodeChunked(Conn& c, uint64_t head_bytes) {
+HttpProtocol::ChunkedBody HttpProtocol::DecodeChunked(Conn& c, uint64_t head_bytes) {
   static_assert(sizeof(ChunkProgress) <= sizeof(c.progress));
   ChunkProgress p;
   std::memcpy(&p, c.progress, sizeof(p));
@@ -140,7 +135,7 @@ HttpLoop::ChunkedBody HttpLoop::DecodeChunked(Conn& c, uint64_t head_bytes) {
     Locate(c, head_bytes, &p.seg, &p.off);
   }
   const http::ChunkedDecoder::Step step =
-      RunDecoder(c, p.decoder, &p.seg, &p.off, [](const Seg&, uint32_t, size_t) {});
+      RunDecoder(c, p.decoder, &p.seg, &p.off, [](const store::Segment&, uint32_t, size_t) {});
   std::memcpy(c.progress, &p, sizeof(p));
   return {.status = step.status,
           .done = p.decoder.done(),
@@ -148,18 +143,19 @@ HttpLoop::ChunkedBody HttpLoop::DecodeChunked(Conn& c, uint64_t head_bytes) {
           .wire = p.decoder.wire_bytes()};
 }
 
-store::WriteOutcome HttpLoop::PutChunked(Conn& c, const http::RequestHead& h, uint64_t body_len) {
+store::WriteOutcome HttpProtocol::PutChunked(Conn& c, const http::RequestHead& h,
+                                             uint64_t body_len) {
   // In place: one extent per chunk piece per receive buffer, in a second pass over the framing
   // (the first one, DecodeChunked, kept nothing). At most twice the buffers its bytes fill, so
   // that a body in tiny chunks neither pins a buffer per few bytes nor makes a huge record.
-  const size_t max_extents = 2 * static_cast<size_t>(body_len / pool_.buffer_size() + 1);
+  const size_t max_extents = 2 * static_cast<size_t>(body_len / b_->pool().buffer_size() + 1);
   body_.clear();
   http::ChunkedDecoder d;
   uint32_t seg = 0;
   uint32_t off = 0;
   Locate(c, h.head_bytes, &seg, &off);
   bool fits = true;
-  (void)RunDecoder(c, d, &seg, &off, [&](const Seg& s, uint32_t at, size_t len) {
+  (void)RunDecoder(c, d, &seg, &off, [&](const store::Segment& s, uint32_t at, size_t len) {
     if (body_.size() == max_extents) {
       fits = false;
     } else if (fits) {
@@ -167,7 +163,7 @@ store::WriteOutcome HttpLoop::PutChunked(Conn& c, const http::RequestHead& h, ui
     }
   });
   if (fits) {
-    const store::WriteOutcome w = Put(c, h.target, body_, body_len);
+    const store::WriteOutcome w = b_->Put(c, h.target, body_, body_len);
     if (w != store::WriteOutcome::kTooLarge) {
       return w;
     }
@@ -175,23 +171,23 @@ store::WriteOutcome HttpLoop::PutChunked(Conn& c, const http::RequestHead& h, ui
   }
   // Copied: the decoded bytes gathered, then written into fresh buffers (flushed by the batch's
   // commit, like every value).
-  if (const store::WriteOutcome w = Writable(body_len); w != store::WriteOutcome::kQueued) {
+  if (const store::WriteOutcome w = b_->Writable(body_len); w != store::WriteOutcome::kQueued) {
     return w;
   }
   chunk_copy_.clear();
   d = http::ChunkedDecoder();
   Locate(c, h.head_bytes, &seg, &off);
-  (void)RunDecoder(c, d, &seg, &off, [&](const Seg& s, uint32_t at, size_t len) {
-    chunk_copy_.append(SegData(s) + at, len);
+  (void)RunDecoder(c, d, &seg, &off, [&](const store::Segment& s, uint32_t at, size_t len) {
+    chunk_copy_.append(b_->SegData(s) + at, len);
   });
-  if (!FreshValue(chunk_copy_, &owned_).ok()) {
-    counters_.Add(counters_.rejected_full);
+  if (!b_->FreshValue(chunk_copy_, &owned_).ok()) {
+    b_->counters().Add(b_->counters().rejected_full);
     return store::WriteOutcome::kPoolFull;
   }
-  return PutOwned(h.target, std::move(owned_), body_len);
+  return b_->PutOwned(h.target, std::move(owned_), body_len);
 }
 
-void HttpLoop::Handle(Conn& c, const http::RequestHead& h, uint64_t body_len) {
+void HttpProtocol::Handle(Conn& c, const http::RequestHead& h, uint64_t body_len) {
   // A HEAD answer is the GET answer's head: same status and Content-Length, no body bytes.
   head_request_ = h.method == http::Method::kHead;
   switch (h.method) {
@@ -207,19 +203,19 @@ void HttpLoop::Handle(Conn& c, const http::RequestHead& h, uint64_t body_len) {
   head_request_ = false;
 }
 
-void HttpLoop::HandleGet(Conn& c, const http::RequestHead& h) {
+void HttpProtocol::HandleGet(Conn& c, const http::RequestHead& h) {
   if (h.target == "/" || h.target == "/health") {
     Text(c, 200, "ok\n", false);
     return;
   }
   if (h.target == "/metrics") {
-    const std::string m = metrics_.Render();
+    const std::string m = RenderMetrics(shared_);
     Text(c, 200, m, false, "text/plain; version=0.0.4");
     return;
   }
   Value v;
-  if (!Lookup(h.target, &v)) {
-    if (lookup_damaged()) {
+  if (!b_->Lookup(h.target, &v)) {
+    if (b_->lookup_damaged()) {
       Text(c, 500, "the stored value fails its checksum (damaged pool file)\n", false);
     } else {
       Text(c, 404, "not found\n", false);
@@ -228,11 +224,11 @@ void HttpLoop::HandleGet(Conn& c, const http::RequestHead& h) {
   }
   // The answer owns one reference per extent until it is queued.
   const bool close = last_request_closes_;
-  AnswerValue(c.id, Head(200, v.length, close, kOctets), v, {}, close,
-              /*with_bytes=*/!head_request_);
+  b_->AnswerValue(c.id, Head(200, v.length, close, kOctets), v, {}, close,
+                  /*with_bytes=*/!head_request_);
 }
 
-void HttpLoop::HandleWrite(Conn& c, const http::RequestHead& h, uint64_t body_len) {
+void HttpProtocol::HandleWrite(Conn& c, const http::RequestHead& h, uint64_t body_len) {
   if (Reserved(h.target)) {
     Text(c, 405, "not a key\n", false, "text/plain", http::kAllowFixed);
     return;
@@ -241,8 +237,8 @@ void HttpLoop::HandleWrite(Conn& c, const http::RequestHead& h, uint64_t body_le
   if (h.chunked) {
     w = PutChunked(c, h, body_len);
   } else {
-    BodyExtents(c, h.head_bytes, body_len, &body_);
-    w = Put(c, h.target, body_, body_len);
+    b_->BodyExtents(c, h.head_bytes, body_len, &body_);
+    w = b_->Put(c, h.target, body_, body_len);
   }
   if (w != store::WriteOutcome::kQueued) {
     Refused(c, w);
@@ -251,23 +247,23 @@ void HttpLoop::HandleWrite(Conn& c, const http::RequestHead& h, uint64_t body_le
   WriteAnswer(c, h.method == http::Method::kPost ? 201 : 204);
 }
 
-void HttpLoop::HandleDelete(Conn& c, const http::RequestHead& h) {
+void HttpProtocol::HandleDelete(Conn& c, const http::RequestHead& h) {
   if (Reserved(h.target)) {
     Text(c, 405, "not a key\n", false, "text/plain", http::kAllowFixed);
     return;
   }
   // A store that takes no writes refuses every DELETE (503), of a key it holds or not, as it
   // refuses every other write; otherwise the log has room for the record from here on.
-  if (const store::WriteOutcome w = Deletable(DeleteRoom(h.target.size()));
+  if (const store::WriteOutcome w = b_->Deletable(b_->DeleteRoom(h.target.size()));
       w != store::WriteOutcome::kQueued) {
     Refused(c, w);
     return;
   }
-  if (!Exists(h.target)) {
+  if (!b_->Exists(h.target)) {
     Text(c, 404, "not found\n", false);
     return;
   }
-  const store::WriteOutcome w = Delete(h.target);
+  const store::WriteOutcome w = b_->Delete(h.target);
   if (w != store::WriteOutcome::kQueued) {
     Refused(c, w);
     return;
@@ -275,7 +271,7 @@ void HttpLoop::HandleDelete(Conn& c, const http::RequestHead& h) {
   WriteAnswer(c, 204);
 }
 
-void HttpLoop::WriteAnswer(const Conn& c, int status) {
+void HttpProtocol::WriteAnswer(const Conn& c, int status) {
   // Both answers are rendered now; the one that goes out depends on the batch's commit.
   const bool close = last_request_closes_;
   const size_t fn = http::WriteResponseHead(fail_buf_, sizeof(fail_buf_) - kReadOnly.size(),
@@ -285,11 +281,11 @@ void HttpLoop::WriteAnswer(const Conn& c, int status) {
                                              .content_type = "text/plain",
                                              .allow = {}});
   std::memcpy(fail_buf_ + fn, kReadOnly.data(), kReadOnly.size());
-  AnswerWrite(c.id, Head(status, 0, close, "text/plain"),
-              std::string_view(fail_buf_, fn + kReadOnly.size()), close);
+  b_->AnswerWrite(c.id, Head(status, 0, close, "text/plain"),
+                  std::string_view(fail_buf_, fn + kReadOnly.size()), close);
 }
 
-void HttpLoop::Refused(Conn& c, store::WriteOutcome w) {
+void HttpProtocol::Refused(Conn& c, store::WriteOutcome w) {
   switch (w) {
     case store::WriteOutcome::kQueued: break;
     case store::WriteOutcome::kReadOnly: Text(c, 503, kReadOnly, false); break;
@@ -304,8 +300,8 @@ void HttpLoop::Refused(Conn& c, store::WriteOutcome w) {
   }
 }
 
-std::string_view HttpLoop::Head(int status, uint64_t length, bool close, std::string_view type,
-                                std::string_view allow) {
+std::string_view HttpProtocol::Head(int status, uint64_t length, bool close, std::string_view type,
+                                    std::string_view allow) {
   const size_t n = http::WriteResponseHead(head_buf_, sizeof(head_buf_),
                                            {.status = status,
                                             .content_length = length,
@@ -315,22 +311,22 @@ std::string_view HttpLoop::Head(int status, uint64_t length, bool close, std::st
   return {head_buf_, n};
 }
 
-void HttpLoop::Text(const Conn& c, int status, std::string_view body, bool close,
-                    std::string_view type, std::string_view allow) {
+void HttpProtocol::Text(const Conn& c, int status, std::string_view body, bool close,
+                        std::string_view type, std::string_view allow) {
   close = close || last_request_closes_;
-  const size_t begin = text_.size();
-  text_.append(Head(status, body.size(), close, type, allow));
+  const size_t begin = b_->text().size();
+  b_->text().append(Head(status, body.size(), close, type, allow));
   if (!head_request_) {
-    text_.append(body);
+    b_->text().append(body);
   }
-  AnswerTextSince(c.id, begin,
-                  status < 400   ? AnswerClass::kOk
-                  : status < 500 ? AnswerClass::kClientError
-                                 : AnswerClass::kServerError,
-                  close);
+  b_->AnswerTextSince(c.id, begin,
+                      status < 400   ? AnswerClass::kOk
+                      : status < 500 ? AnswerClass::kClientError
+                                     : AnswerClass::kServerError,
+                      close);
 }
 
-void HttpLoop::Error(Conn& c, int status) {
+void HttpProtocol::Error(Conn& c, int status) {
   std::string body(http::ReasonPhrase(status));
   body += '\n';
   Text(c, status, body, true);

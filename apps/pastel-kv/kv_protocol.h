@@ -1,6 +1,7 @@
 #pragma once
-// One event loop of pastel-kv: the Redis protocol (RESP2) over a store::StoreLoop, which owns the
-// connections, the group commit, the answers' order and checkpoints (pastel/store.h).
+// pastel-kv's protocol: Redis (RESP2) over the store's loop (pastel/store.h), which owns the
+// connections, the group commit, the answers' order and checkpoints. A KvProtocol only parses
+// commands and renders answers, through the Batch handle of the Parse call it is in.
 //
 // A command is found in the command table (commands.h: name, arity, flag bits, handler) and its
 // handler, a member function in the file of its family, runs it.
@@ -10,60 +11,35 @@
 // batch's fence. GET sends the value straight from the pool buffers it lies in. The commands, the
 // answers and what differs from redis-server are in docs/kv.md.
 //
-// Threads: a KvLoop belongs to its thread; the Index and the Shared state are shared.
+// Threads: a KvProtocol belongs to its loop's thread; the Server (store, counters) is shared.
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <deque>
 #include <set>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "commands.h"
-#include "pastel/log.h"
-#include "pastel/net.h"
 #include "pastel/pool.h"
 #include "pastel/resp.h"
+#include "pastel/server.h"
 #include "pastel/store.h"
 
 namespace pastel::kv {
 
-using store::Index;
-using store::PersistMode;
+using store::AnswerClass;
+using store::Conn;
 using store::Value;
 
 // requests[] of store::LoopCounters, by kind of command.
 enum class CommandKind : uint8_t { kRead = 0, kWrite = 1, kOther = 2, kError = 3 };
 
-// What every loop shares: the store, its counters (INFO sums them) and the start-up facts.
-struct Shared {
-  Shared(Pool& p, Index& i, uint32_t loops) : pool(p), index(i), counters(loops) {}
-  Pool& pool;
-  Index& index;
-  std::deque<store::LoopCounters> counters;  // one per loop
-  std::string persist = "inplace";
-  std::string backend = "uring";
-  std::string listen;
-  std::string pool_path;
-  std::string durability;         // what survives what (PmFile::DescribeDurability)
-  std::atomic<uint32_t> port{0};  // set by main once the loops listen (they may answer INFO first)
-  uint64_t recovered_keys = 0;
-  uint64_t recovered_records = 0;
-  double recovery_ms = 0;
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-};
-
-struct LoopOptions : store::StoreOptions {
-  resp::Limits limits;
-};
-
-class KvLoop : public store::StoreLoop {
+class KvProtocol final : public store::Protocol {
  public:
-  KvLoop(Backend& backend, Pool& pool, uint32_t partition, Log* log,
-         std::span<const uint32_t> streams, Index& index, std::atomic<uint64_t>& none_sequence,
-         const LoopOptions& options, Shared& shared, uint32_t loop_index);
+  KvProtocol(server::Server& shared, const resp::Limits& limits);
+
+  void Parse(store::Batch& b, Conn& c) override;
+  void OnTimeout(store::Batch& b, Conn& c) override;
 
  private:
   struct Command {
@@ -71,9 +47,6 @@ class KvLoop : public store::StoreLoop {
     size_t argc;
     bool close;  // QUIT: close after the answer
   };
-
-  void Parse(Conn& c) override;
-  void OnTimeout(Conn& c) override;
 
   // The unconsumed bytes of c as segments for the parser (the first one from front_off).
   void Segments(const Conn& c);
@@ -143,7 +116,11 @@ class KvLoop : public store::StoreLoop {
   bool ReadValue(const Value& v, size_t max, std::string* out) const;
   bool KeyOk(size_t i);
 
-  Shared& shared_;
+  // The batch of the Parse (or OnTimeout) call running: every command reads, writes and answers
+  // through it.
+  std::string& Text() { return b_->text(); }
+  store::Batch* b_ = nullptr;
+  server::Server& shared_;
   resp::Limits limits_;
   Command cmd_{};
   std::vector<std::string_view> segments_;

@@ -1,0 +1,199 @@
+#pragma once
+// StoreLoop: one loop of a store (private to src/store). It owns its Backend's connections, its
+// log stream(s) and its batch's writes and answers, and runs a Protocol over them; the Protocol
+// sees it only as a Batch (pastel/store.h), whose calls land here. docs/store.md walks its turn.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "pastel/log.h"
+#include "pastel/net.h"
+#include "pastel/pool.h"
+#include "pastel/status.h"
+#include "pastel/store.h"
+#include "store_index.h"
+
+namespace pastel::store {
+
+class StoreLoop final : public Batch {
+ public:
+  // Loop `loop` of `store`: pool partition `loop`, the log streams LoopStreams gives it (it
+  // appends to the first; its checkpoints truncate all of them). `name` prefixes its reports on
+  // stderr.
+  StoreLoop(Store& store, uint32_t loop, Backend& backend, Protocol& protocol,
+            const StoreOptions& options, LoopCounters& counters, std::string_view name);
+  ~StoreLoop();
+  StoreLoop(const StoreLoop&) = delete;
+  StoreLoop& operator=(const StoreLoop&) = delete;
+
+  // Polls and serves until `stop`; returns the first fatal backend error, if any.
+  Status Run(const std::atomic<bool>& stop);
+
+  static constexpr uint32_t kConnTxHigh = 4096;  // TX entries (net: kMaxTxEntriesPerConn 16384)
+  static constexpr uint32_t kConnTxLow = 1024;   // a held connection goes on below this
+  static constexpr uint64_t kHeldRecvBytes = 256 * 1024;
+
+ private:
+  friend class Batch;  // its calls are these (documented there)
+
+  // --- What Batch's calls run.
+  const char* SegData(const Segment& s) const {
+    return reinterpret_cast<const char*>(pool_.BufferData(s.buffer)) + s.offset;
+  }
+  void BodyExtents(const Conn& c, uint64_t skip, uint64_t len, std::vector<Extent>* out) const;
+  void GatherFront(Conn& c, size_t want) const;
+  void Consume(Conn& c, uint64_t n);
+  bool Held(Conn& c);
+  WriteOutcome Writable(uint64_t length, uint64_t log_bytes);
+  WriteOutcome Admit(uint64_t buffers, uint64_t log_bytes);
+  uint64_t BuffersFor(size_t body_extents, uint64_t length) const;
+  uint64_t RecordRoom(size_t key_len, size_t body_extents, uint64_t length) const;
+  WriteOutcome Deletable(uint64_t log_bytes);
+  static uint64_t DeleteRoom(size_t key_len);
+  WriteOutcome Put(Conn& c, std::string_view key, std::span<const Extent> body, uint64_t length,
+                   bool admitted);
+  WriteOutcome PutOwned(std::string_view key, Extents extents, uint64_t length);
+  WriteOutcome PutAppend(Conn& c, std::string_view key, Value old, std::span<const Extent> body,
+                         uint64_t body_length);
+  WriteOutcome Delete(std::string_view key);
+  Status FreshValue(std::string_view bytes, Extents* out);
+  void DropRefs(std::span<const Extent> extents);
+  void VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const;
+  bool Lookup(std::string_view key, Value* out);
+  bool Exists(std::string_view key) const;
+  void AnswerText(ConnId conn, std::string_view bytes, AnswerClass cls, bool close);
+  void AnswerTextSince(ConnId conn, size_t begin, AnswerClass cls, bool close);
+  void AnswerWrite(ConnId conn, std::string_view ok, std::string_view failed, bool close);
+  void AnswerValue(ConnId conn, std::string_view prefix, const Value& v, std::string_view suffix,
+                   bool close, bool with_bytes);
+
+  // Commits the batch and sends its answers; applies its writes.
+  void Finish();
+
+  Store& store_;
+  Protocol& protocol_;
+  Backend& backend_;
+  Pool& pool_;
+  const uint32_t partition_;
+  Index& index_;
+  const StoreOptions options_;
+  LoopCounters& counters_;
+  LogStream* stream_;   // the active stream
+  std::string text_;    // text answers' bytes of this batch
+  int64_t now_ms_ = 0;  // steady clock, read once per loop turn
+
+  enum class ActionKind : uint8_t { kText, kValue, kWrite };
+  struct Action {
+    ConnId conn;
+    ActionKind kind;
+    AnswerClass cls;
+    bool close;  // close the connection after this answer
+    // kText: the answer; kValue: its prefix; kWrite: the answer after a successful commit.
+    uint32_t text_begin;
+    uint32_t text_len;
+    // kValue: the suffix; kWrite: the answer after a failed commit.
+    uint32_t alt_begin;
+    uint32_t alt_len;
+    uint32_t ext_begin;  // kValue: into extents_
+    uint32_t ext_count;
+  };
+  struct PendingWrite {
+    std::string key;
+    size_t hash;  // of key
+    Value value;  // holds one reference per extent (the record's)
+  };
+
+  void OnBatch(std::span<const RxSlot> batch);
+  void SweepTimeouts();
+  // Appends the record of `key` = v (or a delete) and adds it to the batch; v's references pass
+  // to the pending write (dropped when the append fails).
+  WriteOutcome Record(std::string_view key, Value v);
+  Status KeepInPlace(Conn& c, std::span<const Extent> extents);
+  Status CopyToFresh(std::span<const Extent> body, Extents* out);
+  const PendingWrite* Pending(std::string_view key) const;
+  uint32_t AppendText(std::string_view bytes);
+  void Dispose(const Segment& s);
+  void DropConn(ConnId id);
+
+  // After a batch: starts a checkpoint when the stream is three quarters full or after
+  // checkpoint_records writes (with an index file; without one, as in tests on a bare Index, the
+  // log is never truncated and fills).
+  void MaybeStartCheckpoint();
+  // checkpointing_ means a checkpoint is in progress: each turn writes a slice of the index's
+  // changed entries to the tree (Index::Checkpoint), and once one committed, the loop truncates its
+  // streams.
+  // `whole`: every change at once (a clean stop, MakeLogRoom).
+  void CheckpointSlice(bool whole = false);
+  // The log-room phase (OnBatch, after a command was told kNeedsRoom): commits and answers the
+  // batch so far (Finish: this loop's writes are then all in the index), submits the answers, and
+  // runs a whole checkpoint now, which truncates this loop's streams. A long turn rather than a
+  // refused write; when it cannot make the room, no command asks again in this turn (they are
+  // refused with kLogFull).
+  void MakeLogRoom();
+  // Writable's and Deletable's log part: kQueued when the stream has the room, kNeedsRoom when a
+  // whole checkpoint can make it, else kLogFull.
+  WriteOutcome LogRoom(uint64_t log_bytes);
+  // The extents a record names for a body that arrived in `body_extents` extents.
+  size_t LoggedExtents(size_t body_extents, uint64_t length) const;
+  void FailCheckpoint(const Status& why);
+  bool StreamsHoldRecords() const;
+  // Checkpoint mode, once per turn: a loop that appended nothing for idle_checkpoint_ms starts a
+  // checkpoint if its streams hold records, and otherwise moves its streams' tombstone horizons
+  // (Index::SetStreamHorizon) up to the sequences handed out so far.
+  void WhenIdle();
+  void StartCheckpoint();  // checkpoint mode: the next turns write slices (CheckpointSlice)
+
+  Log* log_;
+  std::vector<uint32_t> streams_;  // this loop's streams; stream_ is the first
+  bool checkpointing_ = false;
+  uint64_t checkpoint_written_ = 0;  // entries written by the checkpoint in progress
+  uint64_t checkpoint_retry_tail_ =
+      0;                               // after a failed checkpoint: retry once the tail passed this
+  uint64_t appended_since_slice_ = 0;  // records appended to the stream since the last slice
+  uint64_t notes_at_slice_ = 0;        // Index::notes() at the last checkpoint slice
+  uint64_t appended_since_checkpoint_ = 0;
+  uint64_t turn_ = 0;                       // loop turns (Run)
+  uint64_t room_failed_turn_ = UINT64_MAX;  // the turn in which MakeLogRoom last failed
+  bool room_wanted_ = false;                // a command of this Parse was told kNeedsRoom
+  // Backpressure (Held): the held connections; the backend's free TX room when this batch began
+  // (or since its last Finish), and what this batch's answers will take of it (estimated high),
+  // in all and of the connection being parsed.
+  std::vector<ConnId> held_;
+  Backend::TxRoom tx_free_;
+  uint64_t batch_tx_entries_ = 0;
+  uint64_t batch_tx_blocks_ = 0;
+  uint64_t parse_tx_entries_ = 0;
+  // Counts what an answer of `text_bytes` in `texts` pieces and `extents` pool extents will take.
+  void CountTx(size_t texts, uint64_t text_bytes, size_t extents);
+  // Held connections whose answers drained go back on dirty_ (receiving resumed).
+  void Unhold();
+  std::atomic<uint64_t>& none_seq_;
+  std::string name_;
+  std::unordered_map<ConnId, Conn> conns_;
+  std::vector<ConnId> dirty_;
+  std::vector<Action> actions_;
+  std::vector<Extent> extents_;        // kValue actions' extents
+  std::vector<PendingWrite> pending_;  // this batch's writes: [0, pending_n_); slots kept
+  size_t pending_n_ = 0;
+  // One bit per hash of this batch's keys, so that a read of a key the batch did not write (most
+  // of them) finds that out without scanning the batch's writes.
+  static constexpr size_t kPendingFilterWords = 64;
+  uint64_t pending_filter_[kPendingFilterWords] = {};
+  static size_t FilterWord(size_t hash) { return (hash >> 6) % kPendingFilterWords; }
+  std::vector<uint64_t> batch_hashes_;  // the batch's key hashes, for Index::Prefetch
+  std::span<PendingWrite> Batch() { return {pending_.data(), pending_n_}; }
+  std::span<const PendingWrite> Batch() const { return {pending_.data(), pending_n_}; }
+  Extents copy_;  // scratch
+  int64_t next_sweep_ms_ = 0;
+  int64_t last_write_ms_ = 0;    // the turn of the last append (checkpoint mode)
+  int64_t next_idle_ms_ = 0;     // WhenIdle looks again from then on
+  bool lookup_damaged_ = false;  // the last Lookup found a value that fails its checksum
+};
+
+}  // namespace pastel::store
