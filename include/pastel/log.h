@@ -150,6 +150,22 @@ class LogStream {
   // discards the whole batch at recovery); after it returns OK, every record of the batch and
   // every byte its extents point to are durable. An error makes the stream and the pool read-only.
   Result<CommitInfo> Commit();
+  // Commit in two halves, for a pipelined group commit on page granularity: Seal marks the batch's
+  // end and flushes its values and records (PersistOps::Flush, noted for the next sync) without
+  // draining; the caller then syncs the pool's and the log's PersistOps itself (BeginSync, run
+  // asynchronously, EndSync). Appends after Seal start the next batch; the caller must not append
+  // them to this stream until the sealed batch's syncs completed, so that at most one batch is
+  // written beyond what is durable (recovery tells that one batch's torn tail from damage).
+  // PERSIST: before the syncs' EndSync returned OK, nothing of the sealed batch may be
+  // acknowledged; after, it is durable. A failed sync: report it with FailSealed (the stream and
+  // the pool turn read-only).
+  // `flush` false: no PersistOps::Flush at all (the caller syncs the ranges itself: SealedRange,
+  // and the values' range of the pool file).
+  Result<CommitInfo> Seal(bool flush = true);
+  Status FailSealed(Status why) { return Fail(std::move(why)); }
+  // The records of the batch sealed last, as a page-aligned range of the log file (to sync);
+  // false when the log has no file or that batch was empty.
+  bool SealedRange(SyncRange* out) const;
 
   // Visits, in order, up to `max` committed records of this generation from offset *cursor (0:
   // the first), and advances *cursor past the visited ones. Returns true when *cursor reached the
@@ -167,6 +183,9 @@ class LogStream {
   static uint64_t records_begin();
   // Bytes a record of a `key_len`-byte key naming `n_extents` extents takes in a stream.
   static uint64_t record_bytes(size_t key_len, size_t n_extents);
+  // Whether a record of a `key_len`-byte key naming `n_extents` extents may be appended at all
+  // (Append's size checks; the stream's room aside).
+  static bool RecordFits(size_t key_len, size_t n_extents);
   // Bytes for records in all, and still free after the tail.
   uint64_t capacity() const;
   uint64_t free_bytes() const { return size_ - tail_; }
@@ -202,6 +221,8 @@ class LogStream {
   uint64_t batch_start_ = 0;  // offset of the first record of the open batch
   uint64_t last_record_ = 0;  // offset of the last appended record
   uint32_t pending_records_ = 0;
+  uint64_t sealed_begin_ = 0;  // the batch sealed last: [sealed_begin_, sealed_end_)
+  uint64_t sealed_end_ = 0;
   bool batch_fresh_values_ = false;  // the open batch has a value that Commit must flush
   uint32_t last_data_crc_ = 0;
   Status failed_;

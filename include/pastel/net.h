@@ -48,6 +48,8 @@ enum class RxKind : uint8_t {
   kOpen,    // a new connection (no buffer)
   kClosed,  // the connection is gone (no buffer): peer closed (error 0), reset or failed (-errno),
             // or closed by the application; its id is dead after this batch
+  kSynced,  // a sync the application submitted (SubmitSync) completed: `conn` is its token,
+            // `error` 0 or -errno (no buffer)
 };
 
 struct RxSlot {
@@ -103,6 +105,7 @@ struct NetStats {
   uint64_t rx_paused = 0;           // receives stopped for backpressure (PauseReceive)
   uint64_t lingering_closes = 0;    // closes that lingered (Close)
   uint64_t lingered_bytes = 0;      // bytes read and discarded while lingering
+  uint64_t syncs = 0;               // file syncs submitted (SubmitSync)
 };
 
 class Backend {
@@ -164,6 +167,16 @@ class Backend {
   virtual void ResumeReceive(ConnId conn) = 0;
   // Submits pending sends now, without waiting.
   virtual Status Submit() = 0;
+
+  // File syncs run by the backend without blocking the loop (a pipelined group commit): a data
+  // sync (fdatasync) of `length` bytes at `offset` of file `fd`, started at the next Submit or
+  // Poll; a later Poll reports its outcome as a kSynced slot carrying `token`. Only where
+  // SyncsAsync() (io_uring's fsync); elsewhere kUnsupported: sync synchronously.
+  virtual bool SyncsAsync() const { return false; }
+  virtual Status SubmitSync(int /*fd*/, uint64_t /*offset*/, uint64_t /*length*/,
+                            uint64_t /*token*/) {
+    return Status::Unsupported("this backend has no asynchronous sync");
+  }
 
   virtual uint16_t port() const = 0;
   virtual BackendKind kind() const = 0;

@@ -36,6 +36,14 @@ bool CpuHasFlushInstr(FlushInstr f);
 // How a PAGE PersistOps makes its pages durable.
 enum class PageSync : uint8_t { kMsync, kFdatasync };
 
+// A sync of `length` bytes at `offset` of file `fd` (fdatasync of that range), which a pipelined
+// group commit on page granularity runs asynchronously (Backend::SubmitSync).
+struct SyncRange {
+  int fd = -1;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
 // The persistence primitives, swappable so that tests can record and drop unflushed stores
 // (RecordingPersistOps in pm/recording_persist_ops.h).
 //

@@ -78,6 +78,7 @@ struct Totals {
   uint64_t batches = 0;
   uint64_t batch_slots = 0;
   uint64_t commits = 0;
+  uint64_t pipelined_commits = 0;
   uint64_t committed_writes = 0;
   uint64_t rejected_full = 0;
   uint64_t enobufs = 0;

@@ -153,6 +153,9 @@ struct LoopCounters {
   std::atomic<uint64_t> batches{0};      // Polls that brought slots
   std::atomic<uint64_t> batch_slots{0};  // RX slots in them
   std::atomic<uint64_t> commits{0};      // group commits (fences)
+  // Of which pipelined: their syncs ran asynchronously while the loop went on (page granularity
+  // with the io_uring backend).
+  std::atomic<uint64_t> pipelined_commits{0};
   std::atomic<uint64_t> committed_writes{0};
   std::atomic<uint64_t> rejected_full{0};  // writes refused for want of space
   std::atomic<uint64_t> enobufs{0};        // receives stopped for want of buffers
@@ -320,7 +323,8 @@ class Batch {
   // the caller; flushed by the batch's commit when logged).
   Status FreshValue(std::string_view bytes, Extents* out);
   void DropRefs(std::span<const Extent> extents);
-  // Writes queued in this batch so far, and a visit of them in order (key, deleted).
+  // Writes this loop queued and has not applied to the index yet (this batch's so far, and those
+  // of the batch in flight of a pipelined commit), and a visit of them in order (key, deleted).
   size_t pending_writes() const;
   void VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const;
 

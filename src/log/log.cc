@@ -312,6 +312,11 @@ uint64_t LogStream::record_bytes(size_t key_len, size_t n_extents) {
   return RecordBytes(key_len, n_extents);
 }
 
+bool LogStream::RecordFits(size_t key_len, size_t n_extents) {
+  return key_len >= 1 && key_len <= kMaxKeyLen && n_extents <= UINT16_MAX &&
+         RecordBytes(key_len, n_extents) <= kMaxRecordBytes;
+}
+
 uint64_t LogStream::records_begin() {
   return kStreamRecordsOffset;
 }
@@ -444,6 +449,41 @@ Status LogStream::Fail(Status st) {
 }
 
 Result<CommitInfo> LogStream::Commit() {
+  Result<CommitInfo> info = Seal();
+  if (!info.ok() || info->records == 0) {
+    return info;
+  }
+  PersistOps& ops = *log_->ops_;
+  PersistOps& data_ops = log_->pool_->ops();
+  // PERSIST: the fence(s) of the sealed batch (one per medium when pool and log have different
+  // PersistOps). Before, nothing of the batch may be acknowledged; after, it is durable.
+  Status st = Status::Ok();
+  if (&data_ops != &ops && !(data_ops.DrainIsCpuFence() && ops.DrainIsCpuFence())) {
+    st = data_ops.Drain();
+  }
+  if (st.ok()) {
+    st = ops.Drain();
+  }
+  if (!st.ok()) {
+    return Fail(st);
+  }
+  return info;
+}
+
+bool LogStream::SealedRange(SyncRange* out) const {
+  const PmFile* f = log_->file();
+  if (f == nullptr || sealed_end_ <= sealed_begin_) {
+    return false;
+  }
+  constexpr uint64_t kPage = 4096;
+  const uint64_t lo = static_cast<uint64_t>(base_ + sealed_begin_ - f->data()) & ~(kPage - 1);
+  const uint64_t hi =
+      (static_cast<uint64_t>(base_ + sealed_end_ - f->data()) + kPage - 1) & ~(kPage - 1);
+  *out = {f->fd(), lo, hi - lo};
+  return true;
+}
+
+Result<CommitInfo> LogStream::Seal(bool flush) {
   if (!failed_.ok()) {
     return Status::ReadOnly("log stream " + std::to_string(id_) +
                             " is read-only after: " + failed_.ToString());
@@ -464,9 +504,8 @@ Result<CommitInfo> LogStream::Commit() {
   PersistOps& ops = *log_->ops_;
   PersistOps& data_ops = log_->pool_->ops();
   const Pool& pool = *log_->pool_;
-  // PERSIST: flush every value range of the batch, then every record line, then ONE fence (one
-  // per medium when pool and log have different PersistOps). Before the fence, nothing of the
-  // batch may be acknowledged; after it, the batch is durable.
+  // PERSIST: flush every value range of the batch, then every record line; the fence (Commit) or
+  // the syncs (a pipelined commit) follow. Before them, nothing of the batch may be acknowledged.
   for (uint64_t off = batch_start_; off < tail_;) {
     const RecordView v = ViewAt(id_, base_, off);
     if (info.records == 0) {
@@ -476,7 +515,7 @@ Result<CommitInfo> LogStream::Commit() {
     ++info.records;
     info.value_bytes += v.value_len;
     // A batch of compaction copies only: every value is durable since its original's commit.
-    for (const Extent& e : batch_fresh_values_ ? v.extents : std::span<const Extent>()) {
+    for (const Extent& e : flush&& batch_fresh_values_ ? v.extents : std::span<const Extent>()) {
       Status st = data_ops.Flush(pool.BufferData(e.buffer) + e.offset, e.length);
       if (!st.ok()) {
         return Fail(st);
@@ -489,16 +528,14 @@ Result<CommitInfo> LogStream::Commit() {
   // The data checksum in each record makes the order of the two media irrelevant: a record whose
   // value did not become durable is detected and its batch dropped. Both must be durable before
   // the caller acknowledges anything.
-  Status st = ops.Flush(base_ + batch_start_, tail_ - batch_start_);
-  if (st.ok() && &data_ops != &ops && !(data_ops.DrainIsCpuFence() && ops.DrainIsCpuFence())) {
-    st = data_ops.Drain();
+  if (flush) {
+    Status st = ops.Flush(base_ + batch_start_, tail_ - batch_start_);
+    if (!st.ok()) {
+      return Fail(st);
+    }
   }
-  if (st.ok()) {
-    st = ops.Drain();
-  }
-  if (!st.ok()) {
-    return Fail(st);
-  }
+  sealed_begin_ = batch_start_;
+  sealed_end_ = tail_;
   batch_start_ = tail_;
   pending_records_ = 0;
   batch_fresh_values_ = false;

@@ -28,7 +28,8 @@ namespace {
 constexpr uint16_t kBufferGroup = 0;
 constexpr uint32_t kMaxRingBuffers = 32768;
 
-enum class Op : uint64_t { kAccept = 1, kRecv = 2, kSend = 3, kCancel = 4 };
+enum class Op : uint64_t { kAccept = 1, kRecv = 2, kSend = 3, kCancel = 4, kSync = 5 };
+constexpr uint64_t kTagPayload = (uint64_t{1} << 60) - 1;  // below the op
 
 uint64_t Tag(Op op, const Conn* c) {
   if (c == nullptr) {
@@ -143,6 +144,23 @@ class UringBackend final : public BackendBase {
   }
 
   BackendKind kind() const override { return BackendKind::kUring; }
+
+  bool SyncsAsync() const override { return true; }
+  Status SubmitSync(int fd, uint64_t offset, uint64_t length, uint64_t token) override {
+    Result<io_uring_sqe*> sqe = Sqe();
+    if (!sqe.ok()) {
+      return sqe.status();
+    }
+    io_uring_prep_fsync(*sqe, fd, IORING_FSYNC_DATASYNC);
+    // The range (vfs_fsync_range); a length the 32-bit field cannot hold syncs the whole file.
+    if (length <= UINT32_MAX) {
+      (*sqe)->off = offset;
+      (*sqe)->len = static_cast<uint32_t>(length);
+    }
+    io_uring_sqe_set_data64(*sqe, (static_cast<uint64_t>(Op::kSync) << 60) | (token & kTagPayload));
+    ++stats_.syncs;
+    return Status::Ok();
+  }
 
   Result<std::span<const RxSlot>> Poll(int timeout_ms) override {
     ++stats_.polls;
@@ -422,6 +440,14 @@ class UringBackend final : public BackendBase {
         case Op::kRecv: OnRecv(tag, res, flags); break;
         case Op::kSend: OnSend(tag, res, flags); break;
         case Op::kCancel: break;  // the receive it ended reports -ECANCELED
+        case Op::kSync: {
+          RxSlot sl;
+          sl.kind = RxKind::kSynced;
+          sl.conn = tag & kTagPayload;
+          sl.error = res;
+          slots_.push_back(sl);
+          break;
+        }
       }
     }
   }

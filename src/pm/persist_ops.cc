@@ -128,10 +128,14 @@ class FenceOnlyOps final : public PersistOps {
   bool DrainIsCpuFence() const override { return true; }
 };
 
-// PAGE granularity. Flush() only notes the page range; Drain() syncs every noted range once, so a
-// batch of requests costs one msync per distinct range (or one fdatasync), not one per request.
+// PAGE granularity. Flush() only notes the page range; Drain() makes the noted ranges durable with
+// ONE sync: an msync of the range that covers them all (or one fdatasync), so a batch costs one
+// sync (one device cache flush) per file, not one per request or per range. The covering range may
+// take in pages nobody flushed: they are written early, which is never wrong (bytes a crash could
+// have kept anyway). Pool buffers are handed out in file order on this granularity (pool.h), so
+// the covering range is mostly the pages the batch wrote.
 // Thread-safe: the loops of a server share one mapping's ops. Drain holds the lock through the
-// syncs, so a thread whose ranges another thread's Drain took waits until they are on media.
+// sync, so a thread whose ranges another thread's Drain took waits until they are on media.
 class PageOps final : public PersistOps {
  public:
   PageOps(void* base, size_t len, int fd, PageSync sync)
@@ -190,11 +194,15 @@ class PageOps final : public PersistOps {
       n_ = 0;
       return failed_;
     }
-    for (size_t i = 0; i < n_; ++i) {
-      if (::msync(reinterpret_cast<void*>(ranges_[i].lo), ranges_[i].hi - ranges_[i].lo, MS_SYNC) !=
-          0) {
+    if (n_ > 0) {
+      uintptr_t lo = ranges_[0].lo;
+      uintptr_t hi = ranges_[0].hi;
+      for (size_t i = 1; i < n_; ++i) {
+        lo = std::min(lo, ranges_[i].lo);
+        hi = std::max(hi, ranges_[i].hi);
+      }
+      if (::msync(reinterpret_cast<void*>(lo), hi - lo, MS_SYNC) != 0) {
         failed_ = Status::FromErrno("msync", errno);
-        break;
       }
     }
     n_ = 0;

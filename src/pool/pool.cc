@@ -305,8 +305,14 @@ Result<uint32_t> Pool::Allocate(uint32_t partition, BufferState to) {
     return Status::FailedPrecondition("pool is recovering: no allocation before FinishRecovery");
   }
   Partition& part = parts_[partition];
-  if (part.local_head == kNoBuffer &&
-      part.return_head.load(std::memory_order_relaxed) != kNoBuffer) {
+  uint32_t idx = kNoBuffer;
+  if (file_order_) {
+    idx = TakeInFileOrder(part);
+    if (idx == kNoBuffer) {
+      return Status::NoSpace("pool partition " + std::to_string(partition) + " has no free buffer");
+    }
+  } else if (part.local_head == kNoBuffer &&
+             part.return_head.load(std::memory_order_relaxed) != kNoBuffer) {
     // Pairs with the acq_rel CAS of PushFree: the links of every taken buffer are visible.
     const uint32_t head = part.return_head.exchange(kNoBuffer, std::memory_order_acquire);
     uint32_t n = 0;
@@ -317,8 +323,9 @@ Result<uint32_t> Pool::Allocate(uint32_t partition, BufferState to) {
     part.local_head = head;
     part.local_len = n;
   }
-  uint32_t idx = kNoBuffer;
-  if (part.local_head != kNoBuffer) {
+  if (idx != kNoBuffer) {
+    // taken in file order
+  } else if (part.local_head != kNoBuffer) {
     idx = part.local_head;
     part.local_head = next_[idx];
     --part.local_len;
@@ -342,6 +349,41 @@ Result<uint32_t> Pool::Allocate(uint32_t partition, BufferState to) {
     Poison(idx, false);
   }
   return idx;
+}
+
+uint32_t Pool::TakeInFileOrder(Partition& part) {
+  if (part.return_head.load(std::memory_order_relaxed) != kNoBuffer) {
+    // Pairs with the acq_rel CAS of PushFree: the links of every taken buffer are visible.
+    uint32_t n = 0;
+    for (uint32_t i = part.return_head.exchange(kNoBuffer, std::memory_order_acquire);
+         i != kNoBuffer; i = next_[i]) {
+      const uint32_t bit = i - part.first;
+      part.free_bits[bit / 64] |= uint64_t{1} << (bit % 64);
+      ++n;
+    }
+    part.return_len.fetch_sub(n, std::memory_order_relaxed);
+    part.bits_free += n;
+  }
+  if (part.bits_free == 0) {
+    return kNoBuffer;
+  }
+  const size_t words = part.free_bits.size();
+  size_t w = part.cursor / 64;
+  // The cursor's word without the bits below it, then the words after it, wrapping once.
+  uint64_t bits = part.free_bits[w] & (~uint64_t{0} << (part.cursor % 64));
+  for (size_t n = 0; bits == 0 && n < words; ++n) {
+    w = w + 1 == words ? 0 : w + 1;
+    bits = part.free_bits[w];
+  }
+  if (bits == 0) {
+    return kNoBuffer;  // (only the bits below the cursor in its word were left: taken below)
+  }
+  const uint32_t bit =
+      static_cast<uint32_t>(w * 64) + static_cast<uint32_t>(std::countr_zero(bits));
+  part.free_bits[w] &= ~(uint64_t{1} << (bit % 64));
+  --part.bits_free;
+  part.cursor = bit + 1 == part.count ? 0 : bit + 1;
+  return part.first + bit;
 }
 
 Status Pool::LendToKernel(uint32_t index) {
@@ -422,17 +464,26 @@ Status Pool::FinishRecovery() {
   if (!recovering_.load(std::memory_order_acquire)) {
     return Status::FailedPrecondition("pool recovery already finished");
   }
+  file_order_ = ops_ != nullptr && ops_->granularity() == Granularity::kPage;
   for (Partition& part : parts_) {
     part.local_head = kNoBuffer;
     part.local_len = 0;
     part.fresh_head = kNoBuffer;
     part.fresh_len = 0;
+    part.free_bits.assign(file_order_ ? (part.count + 63) / 64 : 0, 0);
+    part.cursor = 0;
+    part.bits_free = 0;
     for (uint32_t i = part.count; i-- > 0;) {
       const uint32_t idx = part.first + i;
       if (StateOf(meta_[idx].load(std::memory_order_acquire)) == BufferState::kFree) {
-        next_[idx] = part.fresh_head;
-        part.fresh_head = idx;
-        ++part.fresh_len;
+        if (file_order_) {
+          part.free_bits[i / 64] |= uint64_t{1} << (i % 64);
+          ++part.bits_free;
+        } else {
+          next_[idx] = part.fresh_head;
+          part.fresh_head = idx;
+          ++part.fresh_len;
+        }
         Poison(idx, true);
       }
     }
@@ -463,7 +514,7 @@ PoolCounts Pool::Counts() const {
 }
 
 uint32_t Pool::FreeInPartition(uint32_t p) const {
-  return parts_[p].local_len + parts_[p].fresh_len +
+  return parts_[p].local_len + parts_[p].fresh_len + parts_[p].bits_free +
          parts_[p].return_len.load(std::memory_order_relaxed);
 }
 

@@ -21,6 +21,7 @@ Totals Sum(std::span<const store::LoopCounters* const> loops) {
     t.batches += get(l->batches);
     t.batch_slots += get(l->batch_slots);
     t.commits += get(l->commits);
+    t.pipelined_commits += get(l->pipelined_commits);
     t.committed_writes += get(l->committed_writes);
     t.rejected_full += get(l->rejected_full);
     t.enobufs += get(l->enobufs);
@@ -66,6 +67,10 @@ std::vector<Metric> StoreMetrics(const Server& s, const Totals& t) {
       {"mean_batch_slots", "Mean RX slots per batch.", false, kStats,
        mean(t.batch_slots, t.batches), true},
       {"fences", "Group commits (one fence each).", true, kPersistence, n(t.commits)},
+      {"pipelined_commits",
+       "Group commits whose syncs ran asynchronously while the loop went on (a regular file with "
+       "the io_uring backend).",
+       true, kPersistence, n(t.pipelined_commits)},
       {"committed_writes", "Writes made durable.", true, kPersistence, n(t.committed_writes)},
       {"mean_commit_writes", "Mean writes per group commit.", false, kPersistence,
        mean(t.committed_writes, t.commits), true},

@@ -115,6 +115,18 @@ int Serve(const Config& cfg, const MakeProtocol& make) {
       static_cast<unsigned long long>(start.index_file_keys),
       static_cast<unsigned long long>(start.log_records), start.open_ms, cfg.persist.c_str(),
       server.backend.c_str(), cfg.threads);
+  if (mode != store::PersistMode::kNone) {
+    // What a write's acknowledgement waits for, on this medium with this backend.
+    const bool page = pool.ops().granularity() == Granularity::kPage;
+    std::printf("group commit: %s\n",
+                !page ? "one fence per batch (cache-line flushes, sfence)"
+                : *kind == BackendKind::kUring
+                    ? "pipelined: each batch's syncs (fdatasync of its pool and log ranges) run "
+                      "on io_uring while the next batch is received and parsed; its answers "
+                      "follow their completion"
+                    : "one synchronous sync per batch (the epoll backend cannot sync "
+                      "asynchronously: use --backend uring on a regular file)");
+  }
   if (mode == store::PersistMode::kNone) {
     std::printf("WARNING: --persist none: nothing is made durable; writes are lost on restart\n");
   }

@@ -24,15 +24,21 @@ StoreLoop::StoreLoop(Store& store, uint32_t loop, Backend& backend, Protocol& pr
   // Appends go to the first stream; a pool from before one stream per loop gives a loop two, and
   // its checkpoints truncate both (recovery replayed both, by sequence).
   stream_ = &log_->stream(streams_.front());
+  // Page granularity (a regular file) with a backend that syncs asynchronously: the group commit
+  // is pipelined (Launch); else each batch commits synchronously (FinishNow).
+  pipelined_ = options_.persist != PersistMode::kNone && backend_.SyncsAsync() &&
+               pool_.file() != nullptr && log_->file() != nullptr &&
+               pool_.ops().granularity() == Granularity::kPage &&
+               log_->ops().granularity() == Granularity::kPage;
   if (index_.checkpoints() && StreamsHoldRecords()) {
     // Records a restart replayed (the tail since the last checkpoint): the first batch starts a
     // checkpoint, so that they are not replayed again and again.
     appended_since_checkpoint_ = options_.checkpoint_records;
   }
-  actions_.reserve(1024);
-  extents_.reserve(4096);
-  text_.reserve(64 * 1024);
-  pending_.reserve(1024);
+  open_.actions.reserve(1024);
+  open_.extents.reserve(4096);
+  open_.text.reserve(64 * 1024);
+  open_.pending.reserve(1024);
   batch_hashes_.reserve(1024);
   dirty_.reserve(1024);
 }
@@ -53,6 +59,7 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
     Result<std::span<const RxSlot>> batch = backend_.Poll(held_.empty() ? 100 : 5);
     ++turn_;
     if (!batch.ok()) {
+      DrainFlight();  // what flies is synced and answered (as far as the backend still can)
       return batch.status();
     }
     now_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -75,6 +82,7 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
     counters_.enobufs.store(backend_.stats().rx_starved, std::memory_order_relaxed);
     counters_.lingering_closes.store(backend_.stats().lingering_closes, std::memory_order_relaxed);
   }
+  DrainFlight();  // a stop waits for the batch in flight and the one waiting behind it
   if (index_.checkpoints() && options_.persist != PersistMode::kNone && StreamsHoldRecords() &&
       !stream_->read_only() && !pool_.read_only()) {
     // A clean stop leaves nothing to replay at the next start: a last, whole checkpoint.
@@ -105,6 +113,7 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
         break;
       }
       case RxKind::kClosed: DropConn(s.conn); break;
+      case RxKind::kSynced: OnSynced(s); break;
       case RxKind::kData: {
         counters_.Add(counters_.rx_bytes, s.length);
         auto it = conns_.find(s.conn);
@@ -156,6 +165,9 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
     }
   }
   dirty_.clear();
+  if (flight_.active && flight_.syncs_left == 0) {
+    Land();  // the flight's answers first; it launches the open batch
+  }
   Finish();
 }
 
@@ -282,7 +294,7 @@ uint64_t StoreLoop::DeleteRoom(size_t key_len) {
 
 WriteOutcome StoreLoop::LogRoom(uint64_t log_bytes) {
   if (options_.persist == PersistMode::kNone || log_bytes == 0 ||
-      stream_->free_bytes() >= log_bytes) {
+      stream_->free_bytes() >= open_.deferred_log_bytes + log_bytes) {
     return WriteOutcome::kQueued;
   }
   // A whole checkpoint empties the stream: it can make the room unless the records exceed a whole
@@ -398,7 +410,13 @@ WriteOutcome StoreLoop::PutAppend(Conn& c, std::string_view key, Value old,
 
 void StoreLoop::VisitPending(
     const std::function<void(std::string_view key, bool deleted)>& fn) const {
-  for (const PendingWrite& pw : Batch()) {
+  // The flight's writes are older than the open batch's.
+  if (flight_.active) {
+    for (const PendingWrite& pw : flight_.data.writes()) {
+      fn(pw.key, pw.value.deleted);
+    }
+  }
+  for (const PendingWrite& pw : open_.writes()) {
     fn(pw.key, pw.value.deleted);
   }
 }
@@ -415,6 +433,26 @@ WriteOutcome StoreLoop::Delete(std::string_view key) {
 WriteOutcome StoreLoop::Record(std::string_view key, Value v) {
   if (options_.persist == PersistMode::kNone) {
     v.sequence = none_seq_.fetch_add(1, std::memory_order_relaxed);
+  } else if (pipelined_) {
+    // The record is appended when the batch is launched (AppendDeferred), after the flight before
+    // it landed; its size and the stream's room are checked now, as an append would.
+    const uint64_t bytes = LogStream::record_bytes(key.size(), v.extents.size());
+    if (!LogStream::RecordFits(key.size(), v.extents.size())) {
+      DropRefs(v.extents);
+      return WriteOutcome::kTooLarge;
+    }
+    if (stream_->read_only()) {
+      DropRefs(v.extents);
+      return WriteOutcome::kReadOnly;
+    }
+    if (stream_->free_bytes() < open_.deferred_log_bytes + bytes) {
+      DropRefs(v.extents);
+      counters_.Add(counters_.rejected_full);
+      return WriteOutcome::kLogFull;
+    }
+    open_.deferred_log_bytes += bytes;
+    ++appended_since_slice_;
+    ++appended_since_checkpoint_;
   } else {
     Result<uint64_t> r =
         v.deleted ? stream_->AppendDelete(key) : stream_->AppendPut(key, v.extents);
@@ -434,13 +472,13 @@ WriteOutcome StoreLoop::Record(std::string_view key, Value v) {
     ++appended_since_checkpoint_;
   }
   // The batch's slots are kept between batches, so the key's copy reuses a slot's capacity.
-  if (pending_n_ == pending_.size()) {
-    pending_.emplace_back();
+  if (open_.pending_n == open_.pending.size()) {
+    open_.pending.emplace_back();
   }
-  PendingWrite& pw = pending_[pending_n_++];
+  PendingWrite& pw = open_.pending[open_.pending_n++];
   pw.key.assign(key);
   pw.hash = KeyMap::HashOf(key);  // the filter below, and Index::Prefetch
-  pending_filter_[FilterWord(pw.hash)] |= uint64_t{1} << (pw.hash & 63);
+  open_.filter[FilterWord(pw.hash)] |= uint64_t{1} << (pw.hash & 63);
   pw.value = std::move(v);
   return WriteOutcome::kQueued;
 }
@@ -539,22 +577,28 @@ void StoreLoop::DropRefs(std::span<const Extent> extents) {
 
 // --- Read: this loop's batch first (read-your-writes), then the index.
 
-const StoreLoop::PendingWrite* StoreLoop::Pending(std::string_view key) const {
-  if (pending_n_ == 0) {
+const StoreLoop::PendingWrite* StoreLoop::BatchData::Find(std::string_view key, size_t hash) const {
+  if (pending_n == 0 || (filter[FilterWord(hash)] & (uint64_t{1} << (hash & 63))) == 0) {
     return nullptr;
   }
   // A backwards scan finds the latest write of the key without a per-request map insert; the
   // filter spares it for keys the batch did not write.
-  const size_t h = std::hash<std::string_view>{}(key);
-  if ((pending_filter_[FilterWord(h)] & (uint64_t{1} << (h & 63))) == 0) {
-    return nullptr;
-  }
-  for (size_t i = pending_n_; i-- > 0;) {
-    if (pending_[i].hash == h && pending_[i].key == key) {
-      return &pending_[i];
+  for (size_t i = pending_n; i-- > 0;) {
+    if (pending[i].hash == hash && pending[i].key == key) {
+      return &pending[i];
     }
   }
   return nullptr;
+}
+
+const StoreLoop::PendingWrite* StoreLoop::Pending(std::string_view key) const {
+  if (open_.pending_n == 0 && !flight_.active) {
+    return nullptr;
+  }
+  const size_t h = std::hash<std::string_view>{}(key);
+  // The open batch's writes are later than the flight's.
+  const PendingWrite* pw = open_.Find(key, h);
+  return pw != nullptr || !flight_.active ? pw : flight_.data.Find(key, h);
 }
 
 bool StoreLoop::Lookup(std::string_view key, Value* out) {
@@ -592,8 +636,8 @@ bool StoreLoop::Exists(std::string_view key) const {
 // --- Answer: queued in order, sent after the commit; backpressure.
 
 uint32_t StoreLoop::AppendText(std::string_view bytes) {
-  const size_t begin = text_.size();
-  text_.append(bytes);
+  const size_t begin = open_.text.size();
+  open_.text.append(bytes);
   return static_cast<uint32_t>(begin);
 }
 
@@ -602,17 +646,17 @@ void StoreLoop::AnswerText(ConnId conn, std::string_view bytes, AnswerClass cls,
 }
 
 void StoreLoop::AnswerTextSince(ConnId conn, size_t begin, AnswerClass cls, bool close) {
-  actions_.push_back({conn, ActionKind::kText, cls, close, static_cast<uint32_t>(begin),
-                      static_cast<uint32_t>(text_.size() - begin), 0, 0, 0, 0});
-  CountTx(1, text_.size() - begin, 0);
+  open_.actions.push_back({conn, ActionKind::kText, cls, close, static_cast<uint32_t>(begin),
+                           static_cast<uint32_t>(open_.text.size() - begin), 0, 0, 0, 0});
+  CountTx(1, open_.text.size() - begin, 0);
 }
 
 void StoreLoop::AnswerWrite(ConnId conn, std::string_view ok, std::string_view failed, bool close) {
   const uint32_t ob = AppendText(ok);
   const uint32_t fb = AppendText(failed);
-  actions_.push_back({conn, ActionKind::kWrite, AnswerClass::kOk, close, ob,
-                      static_cast<uint32_t>(ok.size()), fb, static_cast<uint32_t>(failed.size()), 0,
-                      0});
+  open_.actions.push_back({conn, ActionKind::kWrite, AnswerClass::kOk, close, ob,
+                           static_cast<uint32_t>(ok.size()), fb,
+                           static_cast<uint32_t>(failed.size()), 0, 0});
   CountTx(1, std::max(ok.size(), failed.size()), 0);
 }
 
@@ -620,17 +664,17 @@ void StoreLoop::AnswerValue(ConnId conn, std::string_view prefix, const Value& v
                             std::string_view suffix, bool close, bool with_bytes) {
   const uint32_t pb = AppendText(prefix);
   const uint32_t sb = AppendText(with_bytes ? suffix : std::string_view());
-  const uint32_t eb = static_cast<uint32_t>(extents_.size());
+  const uint32_t eb = static_cast<uint32_t>(open_.extents.size());
   if (with_bytes) {
-    extents_.insert(extents_.end(), v.extents.begin(), v.extents.end());
+    open_.extents.insert(open_.extents.end(), v.extents.begin(), v.extents.end());
   } else {
     DropRefs(v.extents);
   }
-  actions_.push_back({conn, ActionKind::kValue, AnswerClass::kOk, close, pb,
-                      static_cast<uint32_t>(prefix.size()), sb,
-                      static_cast<uint32_t>(with_bytes ? suffix.size() : 0), eb,
-                      static_cast<uint32_t>(extents_.size() - eb)});
-  CountTx(2, prefix.size() + suffix.size(), extents_.size() - eb);
+  open_.actions.push_back({conn, ActionKind::kValue, AnswerClass::kOk, close, pb,
+                           static_cast<uint32_t>(prefix.size()), sb,
+                           static_cast<uint32_t>(with_bytes ? suffix.size() : 0), eb,
+                           static_cast<uint32_t>(open_.extents.size() - eb)});
+  CountTx(2, prefix.size() + suffix.size(), open_.extents.size() - eb);
 }
 
 void StoreLoop::CountTx(size_t texts, uint64_t text_bytes, size_t extents) {
@@ -705,26 +749,200 @@ void StoreLoop::Unhold() {
 // --- Commit: one group commit for the batch, then its answers and its writes applied.
 
 void StoreLoop::Finish() {
+  if (!pipelined_) {
+    FinishNow();
+  } else if (flight_.active) {
+    // The open batch waits for the flight: its answers go out after the flight's, and its records
+    // are appended once the flight is durable (Land launches it).
+  } else if (open_.pending_n == 0) {
+    Answer(open_, /*durable=*/true, Status::Ok());  // nothing to commit
+  } else {
+    Launch();
+  }
+}
+
+void StoreLoop::FinishNow() {
+  if (flight_.active) {
+    DrainFlight();  // its answers and writes come first
+  }
   bool durable = true;
   Status failure;
-  if (pending_n_ > 0 && options_.persist != PersistMode::kNone) {
+  if (open_.pending_n > 0 && options_.persist != PersistMode::kNone) {
     // PERSIST: before, the batch's records and the values they name may be partly on the media
     // (recovery drops a batch that is not whole); after an OK, all of them are durable, and only
-    // then are the batch's write answers sent below. A failed commit turns the stream read-only
+    // then are the batch's write answers sent (Answer). A failed commit turns the stream read-only
     // and every write of the batch is answered with a server error.
-    Result<CommitInfo> ci = stream_->Commit();
-    counters_.Add(counters_.commits);
-    if (!ci.ok()) {
+    if (open_.deferred_log_bytes > 0 && !AppendDeferred(open_, &failure)) {
       durable = false;
-      failure = ci.status();
     } else {
-      counters_.Add(counters_.committed_writes, ci->records);
+      Result<CommitInfo> ci = stream_->Commit();
+      counters_.Add(counters_.commits);
+      if (!ci.ok()) {
+        durable = false;
+        failure = ci.status();
+      } else {
+        counters_.Add(counters_.committed_writes, ci->records);
+      }
     }
   }
+  Answer(open_, durable, failure);
+}
+
+bool StoreLoop::AppendDeferred(BatchData& b, Status* why) {
+  b.deferred_log_bytes = 0;
+  for (PendingWrite& pw : b.writes()) {
+    Result<uint64_t> r = pw.value.deleted ? stream_->AppendDelete(pw.key)
+                                          : stream_->AppendPut(pw.key, pw.value.extents);
+    if (!r.ok()) {
+      // Record checked the record's size and the log's room: only a failed stream (or damage)
+      // gets here. The records appended so far must never be sealed: the stream turns read-only.
+      *why = r.status();
+      (void)stream_->FailSealed(r.status());
+      return false;
+    }
+    pw.value.sequence = *r;
+    pw.value.data_crc = stream_->last_data_crc();
+  }
+  return true;
+}
+
+bool StoreLoop::ValueRange(const BatchData& b, SyncRange* out) const {
+  const PmFile* f = pool_.file();
+  if (f == nullptr) {
+    return false;
+  }
+  uint64_t lo = UINT64_MAX;
+  uint64_t hi = 0;
+  for (const PendingWrite& pw : b.writes()) {
+    for (const Extent& e : pw.value.extents) {
+      const uint64_t at = static_cast<uint64_t>(pool_.BufferData(e.buffer) - f->data()) + e.offset;
+      lo = std::min(lo, at);
+      hi = std::max(hi, at + e.length);
+    }
+  }
+  if (lo >= hi) {
+    return false;  // deletes only
+  }
+  constexpr uint64_t kPage = 4096;
+  lo &= ~(kPage - 1);
+  hi = (hi + kPage - 1) & ~(kPage - 1);
+  *out = {f->fd(), lo, hi - lo};
+  return true;
+}
+
+void StoreLoop::Launch() {
+  Flight& fl = flight_;
+  std::swap(fl.data, open_);  // the open batch flies; the flight's old (empty) vectors are open
+  fl.failure = Status::Ok();
+  fl.ranges_n = 0;
+  fl.syncs_left = 0;
+  fl.records = 0;
+  fl.active = true;
+  fl.token = next_token_++;
+  // What its answers take of the TX room goes with them; the open batch counts from 0.
+  fl.tx_entries = batch_tx_entries_;
+  fl.tx_blocks = batch_tx_blocks_;
+  batch_tx_entries_ = 0;
+  batch_tx_blocks_ = 0;
+  if (!AppendDeferred(fl.data, &fl.failure)) {
+    return;  // lands as failed at once (below)
+  }
+  // PERSIST: the batch's records are in the log's mapping with its end marked; nothing of it is
+  // durable until both syncs below completed (Land), and nothing of it is answered before. The
+  // next batch's records are not appended before then either, so a crash finds at most this one
+  // batch beyond what is durable, torn or not (recovery drops it whole).
+  Result<CommitInfo> ci = stream_->Seal(/*flush=*/false);
+  counters_.Add(counters_.commits);
+  counters_.Add(counters_.pipelined_commits);
+  if (!ci.ok()) {
+    fl.failure = ci.status();
+    return;
+  }
+  fl.records = ci->records;
+  if (ValueRange(fl.data, &fl.ranges[fl.ranges_n])) {
+    ++fl.ranges_n;
+  }
+  if (stream_->SealedRange(&fl.ranges[fl.ranges_n])) {
+    ++fl.ranges_n;
+  }
+  for (int i = 0; i < fl.ranges_n; ++i) {
+    const SyncRange& r = fl.ranges[i];
+    Status st = backend_.SubmitSync(r.fd, r.offset, r.length, fl.token);
+    if (!st.ok()) {
+      // Not submitted: sync it here and now (what DrainFlight does), as a synchronous commit would.
+      const int rc = ::fdatasync(r.fd) == 0 ? 0 : -errno;
+      if (rc != 0 && fl.failure.ok()) {
+        fl.failure = Status::FromErrno("fdatasync", -rc);
+      }
+      continue;
+    }
+    ++fl.syncs_left;
+  }
+  (void)backend_.Submit();  // the syncs start now, not at the next Poll
+  if (fl.syncs_left == 0) {
+    Land();
+  }
+}
+
+void StoreLoop::OnSynced(const RxSlot& s) {
+  Flight& fl = flight_;
+  if (!fl.active || s.conn != fl.token || fl.syncs_left == 0) {
+    return;  // a flight that DrainFlight completed already
+  }
+  if (s.error != 0 && fl.failure.ok()) {
+    fl.failure = Status::FromErrno("fdatasync", -s.error);
+  }
+  --fl.syncs_left;
+}
+
+void StoreLoop::Land() {
+  Flight& fl = flight_;
+  const bool durable = fl.failure.ok();
+  if (!durable) {
+    // PERSIST: a sync failed (or the seal did): the batch may or may not be on the media; it is
+    // answered as failed and the store takes no more writes.
+    (void)stream_->FailSealed(fl.failure);
+  } else {
+    counters_.Add(counters_.committed_writes, fl.records);
+  }
+  fl.active = false;
+  fl.syncs_left = 0;
+  // Its answers go to the backend now (TxFree counts them from then on); the open batch's count
+  // stays as it is.
+  const uint64_t open_entries = batch_tx_entries_;
+  const uint64_t open_blocks = batch_tx_blocks_;
+  Answer(fl.data, durable, fl.failure);
+  batch_tx_entries_ = open_entries;
+  batch_tx_blocks_ = open_blocks;
+  // The open batch goes next.
+  if (open_.pending_n > 0 || !open_.actions.empty()) {
+    Finish();
+  }
+}
+
+void StoreLoop::DrainFlight() {
+  // Land launches the open batch when it has anything: drain that one too, until nothing flies.
+  while (flight_.active) {
+    Flight& fl = flight_;
+    if (fl.syncs_left > 0) {
+      // PERSIST: the same syncs, run here (the asynchronous ones still land later and are
+      // ignored): after them the flight is durable.
+      for (int i = 0; i < fl.ranges_n; ++i) {
+        if (::fdatasync(fl.ranges[i].fd) != 0 && fl.failure.ok()) {
+          fl.failure = Status::FromErrno("fdatasync", errno);
+        }
+      }
+      fl.syncs_left = 0;
+    }
+    Land();
+  }
+}
+
+void StoreLoop::Answer(BatchData& b, bool durable, const Status& failure) {
   const auto bytes = [&](uint32_t begin, uint32_t len) {
-    return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text_.data()) + begin, len);
+    return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.text.data()) + begin, len);
   };
-  for (const Action& a : actions_) {
+  for (const Action& a : b.actions) {
     Status st;
     AnswerClass cls = a.cls;
     switch (a.kind) {
@@ -738,7 +956,7 @@ void StoreLoop::Finish() {
         }
         break;
       case ActionKind::kValue: {
-        const std::span<const Extent> ext(extents_.data() + a.ext_begin, a.ext_count);
+        const std::span<const Extent> ext(b.extents.data() + a.ext_begin, a.ext_count);
         if (a.text_len > 0) {
           st = backend_.Send(a.conn, bytes(a.text_begin, a.text_len));
         }
@@ -775,14 +993,14 @@ void StoreLoop::Finish() {
     }
   }
   // Now the writes enter the shared index, in order; the values they replace are released.
-  if (durable && pending_n_ > 1) {
+  if (durable && b.pending_n > 1) {
     batch_hashes_.clear();
-    for (const PendingWrite& pw : Batch()) {
+    for (const PendingWrite& pw : b.writes()) {
       batch_hashes_.push_back(pw.hash);  // KeyMap::HashOf(pw.key)
     }
     index_.Prefetch(batch_hashes_);
   }
-  for (PendingWrite& pw : Batch()) {
+  for (PendingWrite& pw : b.writes()) {
     if (!durable) {
       DropRefs(pw.value.extents);
       pw.value.extents.clear();
@@ -798,14 +1016,15 @@ void StoreLoop::Finish() {
                    failure.ToString().c_str());
     }
   }
-  if (pending_n_ > 0) {
+  if (b.pending_n > 0) {
     last_write_ms_ = now_ms_;
-    std::memset(pending_filter_, 0, sizeof pending_filter_);
+    b.filter.fill(0);
   }
-  actions_.clear();
-  extents_.clear();
-  text_.clear();
-  pending_n_ = 0;  // the slots' values were moved out (Apply) or dropped
+  b.actions.clear();
+  b.extents.clear();
+  b.text.clear();
+  b.pending_n = 0;  // the slots' values were moved out (Apply) or dropped
+  b.deferred_log_bytes = 0;
   // The answers are the backend's now: its room says what is left.
   tx_free_ = backend_.TxFree();
   batch_tx_entries_ = 0;
@@ -830,6 +1049,9 @@ void StoreLoop::MaybeStartCheckpoint() {
 }
 
 void StoreLoop::CheckpointSlice(bool whole) {
+  // The slice may commit the index file and then truncate the streams: every record in them must
+  // be applied by then (a flight's are not until it lands).
+  DrainFlight();
   // A slice must gain on the writes, or the stream fills before the checkpoint ends: all at once
   // when the stream is nearly full. The checkpoint drains every loop's changes (one index), so the
   // writes to gain on are every loop's: this loop's appends, or the changes the index noted since
@@ -1012,7 +1234,7 @@ void Batch::DropRefs(std::span<const Extent> extents) {
   Self().DropRefs(extents);
 }
 size_t Batch::pending_writes() const {
-  return Self().pending_n_;
+  return Self().open_.pending_n;
 }
 void Batch::VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const {
   Self().VisitPending(fn);
@@ -1033,7 +1255,7 @@ const Store& Batch::store() const {
   return Self().store_;
 }
 std::string& Batch::text() {
-  return Self().text_;
+  return Self().open_.text;
 }
 void Batch::AnswerText(ConnId conn, std::string_view bytes, AnswerClass cls, bool close) {
   Self().AnswerText(conn, bytes, cls, close);

@@ -3,6 +3,7 @@
 // log stream(s) and its batch's writes and answers, and runs a Protocol over them; the Protocol
 // sees it only as a Batch (pastel/store.h), whose calls land here. docs/store.md walks its turn.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -14,6 +15,7 @@
 
 #include "pastel/log.h"
 #include "pastel/net.h"
+#include "pastel/pm.h"
 #include "pastel/pool.h"
 #include "pastel/status.h"
 #include "pastel/store.h"
@@ -73,8 +75,12 @@ class StoreLoop final : public Batch {
   void AnswerValue(ConnId conn, std::string_view prefix, const Value& v, std::string_view suffix,
                    bool close, bool with_bytes);
 
-  // Commits the batch and sends its answers; applies its writes.
+  // Ends the open batch: commits it (one group commit) and sends its answers, applies its writes.
+  // Pipelined: launches it when no batch is in flight (else it stays open and waits), or answers
+  // it at once when it wrote nothing.
   void Finish();
+  // Commits the open batch synchronously (after the flight, if any) and answers it.
+  void FinishNow();
 
   Store& store_;
   Protocol& protocol_;
@@ -85,7 +91,6 @@ class StoreLoop final : public Batch {
   const StoreOptions options_;
   LoopCounters& counters_;
   LogStream* stream_;   // the active stream
-  std::string text_;    // text answers' bytes of this batch
   int64_t now_ms_ = 0;  // steady clock, read once per loop turn
 
   enum class ActionKind : uint8_t { kText, kValue, kWrite };
@@ -177,18 +182,68 @@ class StoreLoop final : public Batch {
   std::string name_;
   std::unordered_map<ConnId, Conn> conns_;
   std::vector<ConnId> dirty_;
-  std::vector<Action> actions_;
-  std::vector<Extent> extents_;        // kValue actions' extents
-  std::vector<PendingWrite> pending_;  // this batch's writes: [0, pending_n_); slots kept
-  size_t pending_n_ = 0;
-  // One bit per hash of this batch's keys, so that a read of a key the batch did not write (most
-  // of them) finds that out without scanning the batch's writes.
   static constexpr size_t kPendingFilterWords = 64;
-  uint64_t pending_filter_[kPendingFilterWords] = {};
   static size_t FilterWord(size_t hash) { return (hash >> 6) % kPendingFilterWords; }
-  std::vector<uint64_t> batch_hashes_;  // the batch's key hashes, for Index::Prefetch
-  std::span<PendingWrite> Batch() { return {pending_.data(), pending_n_}; }
-  std::span<const PendingWrite> Batch() const { return {pending_.data(), pending_n_}; }
+  // The writes and answers of a batch: the open one (being parsed), or the sealed one whose syncs
+  // are in flight (pipelined commit). Its vectors keep their capacity from batch to batch.
+  struct BatchData {
+    std::vector<Action> actions;
+    std::vector<Extent> extents;        // kValue actions' extents
+    std::string text;                   // text answers' bytes
+    std::vector<PendingWrite> pending;  // the batch's writes: [0, pending_n); slots kept
+    size_t pending_n = 0;
+    // One bit per hash of the batch's keys, so that a read of a key the batch did not write (most
+    // of them) finds that out without scanning the batch's writes.
+    std::array<uint64_t, kPendingFilterWords> filter{};
+    // Pipelined commit: the bytes of the records not appended yet (Record defers them to Launch).
+    uint64_t deferred_log_bytes = 0;
+    std::span<PendingWrite> writes() { return {pending.data(), pending_n}; }
+    std::span<const PendingWrite> writes() const { return {pending.data(), pending_n}; }
+    const PendingWrite* Find(std::string_view key, size_t hash) const;
+  };
+  BatchData open_;
+  std::vector<uint64_t> batch_hashes_;  // a batch's key hashes, for Index::Prefetch
+
+  // --- Pipelined group commit (page granularity, a backend that syncs asynchronously): the loop
+  // seals a batch (appends its records, marks its end), submits the syncs of its values' range of
+  // the pool file and its records' range of the log file, and goes on receiving and parsing the
+  // next batch, whose records wait (deferred) until the flight landed: at most one batch is ever
+  // written beyond what is durable. When both syncs completed, the flight's answers are sent and
+  // its writes applied; then the open batch is launched in turn. Reads see the flight's writes
+  // (read-your-writes); their answers go out after the flight's, so nothing is exposed before it
+  // is durable.
+  bool pipelined_ = false;
+  struct Flight {
+    bool active = false;
+    uint64_t token = 0;   // the backend's kSynced slots carry it
+    int syncs_left = 0;   // submitted and not completed
+    SyncRange ranges[2];  // the pool's and the log's
+    int ranges_n = 0;
+    Status failure;           // the first failed sync
+    uint64_t records = 0;     // committed_writes once it lands
+    uint64_t tx_entries = 0;  // what its answers take of the TX room (as batch_tx_*)
+    uint64_t tx_blocks = 0;
+    BatchData data;
+  };
+  Flight flight_;
+  uint64_t next_token_ = 1;
+  // Seals the open batch and submits its syncs (the open batch becomes the flight).
+  void Launch();
+  // A kSynced slot of the backend.
+  void OnSynced(const RxSlot& s);
+  // Completes the flight once its syncs landed: answers, writes applied.
+  void Land();
+  // Completes the flight now, syncing synchronously (a checkpoint's truncation, the log-room
+  // phase, a stop).
+  void DrainFlight();
+  // Appends the records of `b`'s writes (deferred by Record): false when an append failed (the
+  // stream is then read-only and `why` says why).
+  bool AppendDeferred(BatchData& b, Status* why);
+  // The range of the pool file `b`'s values lie in, and whether it has any.
+  bool ValueRange(const BatchData& b, SyncRange* out) const;
+  // Sends `b`'s answers (writes answered as failed unless `durable`), applies its writes to the
+  // index (or drops them), and clears it.
+  void Answer(BatchData& b, bool durable, const Status& failure);
   Extents copy_;  // scratch
   int64_t next_sweep_ms_ = 0;
   int64_t last_write_ms_ = 0;    // the turn of the last append (checkpoint mode)

@@ -65,6 +65,9 @@ struct ServerParam {
   std::string name;  // the test-name suffix
   std::string binary;
   std::vector<std::string> extra_args;
+  // Where the pool lives: /dev/shm (emulated persistent memory), or /var/tmp (a regular file
+  // system: page granularity, the pipelined group commit).
+  std::string parent = "/dev/shm";
 };
 
 void PrintTo(const ServerParam& p, std::ostream* os) {
@@ -86,6 +89,14 @@ const ServerParam kHttpdEpoll{"httpd_epoll", PASTEL_HTTPD_PATH, {"--backend", "e
 const ServerParam kHttpdThreads{"httpd_threads", PASTEL_HTTPD_PATH, {"--threads", "2"}};
 const ServerParam kBaselineThreads{"baseline_threads", PASTEL_BASELINE_PATH, {"--threads", "2"}};
 const ServerParam kHttpdSmallLog{"httpd_small_log", PASTEL_HTTPD_PATH, {"--log-size", "1M"}};
+// A regular file (page granularity): the pipelined group commit (io_uring's fsync), with a small
+// log so that checkpoints drain the flight; and the synchronous commit (epoll, two threads).
+const ServerParam kHttpdFile{"httpd_file", PASTEL_HTTPD_PATH, {"--log-size", "1M"}, "/var/tmp"};
+const ServerParam kHttpdFileEpoll{"httpd_file_threads_epoll",
+                                  PASTEL_HTTPD_PATH,
+                                  {"--backend", "epoll", "--threads", "2"},
+                                  "/var/tmp"};
+const ServerParam kHttpdFileCheckpoints{"httpd_file", PASTEL_HTTPD_PATH, {}, "/var/tmp"};
 
 std::string ParamName(const ::testing::TestParamInfo<ServerParam>& info) {
   return info.param.name;
@@ -168,7 +179,7 @@ class ServerTest : public ::testing::TestWithParam<ServerParam> {
  protected:
   void SetUp() override {
     ASSERT_TRUE(kFdLimitRaised) << "setrlimit(RLIMIT_NOFILE)";
-    ASSERT_TRUE(dir_.ok()) << "mkdtemp under /dev/shm";
+    ASSERT_TRUE(dir_.ok()) << "mkdtemp under " << GetParam().parent;
     pool_ = dir_.File("p.pool");
     ASSERT_TRUE(StartServer());
   }
@@ -227,7 +238,8 @@ class ServerTest : public ::testing::TestWithParam<ServerParam> {
     EXPECT_EQ(health.body, "ok\n");
   }
 
-  pastel::testing::TempDir dir_;  // declared first: outlives the server and its pool
+  // Declared first: outlives the server and its pool.
+  pastel::testing::TempDir dir_{GetParam().parent};
   std::string pool_;
   std::unique_ptr<Server> server_;
 };
@@ -1849,16 +1861,18 @@ TEST_P(HttpdCheckpointTest, ManyConnectionsWritingThroughCheckpointsAreNeverRefu
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Servers, HttpdCheckpointTest, ::testing::Values(kHttpd, kHttpdEpoll),
-                         ParamName);
+INSTANTIATE_TEST_SUITE_P(Servers, HttpdCheckpointTest,
+                         ::testing::Values(kHttpd, kHttpdEpoll, kHttpdFileCheckpoints), ParamName);
 
 INSTANTIATE_TEST_SUITE_P(Servers, ServerTest,
                          ::testing::Values(kHttpd, kBaseline, kHttpdCopy, kHttpdNone, kHttpdEpoll,
-                                           kHttpdThreads, kBaselineThreads),
+                                           kHttpdThreads, kBaselineThreads, kHttpdFile,
+                                           kHttpdFileEpoll),
                          ParamName);
 INSTANTIATE_TEST_SUITE_P(Servers, DurableServerTest,
                          ::testing::Values(kHttpd, kBaseline, kHttpdCopy, kHttpdEpoll,
-                                           kHttpdSmallLog, kHttpdThreads, kBaselineThreads),
+                                           kHttpdSmallLog, kHttpdThreads, kBaselineThreads,
+                                           kHttpdFile, kHttpdFileEpoll),
                          ParamName);
 
 }  // namespace

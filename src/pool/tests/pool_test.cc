@@ -213,6 +213,56 @@ TEST(PoolTest, FreedBuffersAreReusedBeforeUntouchedOnes) {
   EXPECT_EQ(p.FreeInPartition(0), 0u);
 }
 
+TEST(PoolTest, OnARegularFileBuffersGoOutInFileOrderRoundThePartition) {
+  // Page granularity (a file on a regular file system): what is received next lands in the next
+  // pages of the file, so one sync covers a few sequential ranges.
+  TempDir dir("/var/tmp");
+  ASSERT_TRUE(dir.ok());
+  PoolParams params;
+  params.buffer_size = 512;
+  params.partitions = 2;
+  Result<std::unique_ptr<Pool>> r = Pool::Create(dir.File("p"), 4096 + 2 * 200 * 512, params);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  Pool& p = **r;
+  ASSERT_EQ(p.ops().granularity(), Granularity::kPage);
+  EXPECT_TRUE(p.file_order());
+  const uint32_t first = p.PartitionFirst(1);
+  const uint32_t count = p.PartitionCount(1);
+  std::vector<uint32_t> held;
+  for (uint32_t i = 0; i < 10; ++i) {
+    Result<uint32_t> b = p.Allocate(1);
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ(*b, first + i);
+    held.push_back(*b);
+  }
+  // Freed buffers behind the cursor wait for it to come round; the cursor goes on in file order,
+  // skipping what is in use, also when buffers are freed by another thread.
+  ASSERT_TRUE(p.Release(held[3]).ok());
+  std::thread([&] { ASSERT_TRUE(p.Release(held[7]).ok()); }).join();
+  ASSERT_TRUE(p.Retain(held[8]).ok());
+  EXPECT_EQ(p.FreeInPartition(1), count - 8);
+  for (uint32_t i = 10; i < count; ++i) {
+    Result<uint32_t> b = p.Allocate(1);
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ(*b, first + i);
+  }
+  EXPECT_EQ(*p.Allocate(1), held[3]);  // round again: the first free one from the start
+  EXPECT_EQ(*p.Allocate(1), held[7]);
+  Result<uint32_t> none = p.Allocate(1);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), StatusCode::kNoSpace);
+  EXPECT_EQ(p.FreeInPartition(1), 0u);
+  // Partition 0 was never touched by any of it.
+  EXPECT_EQ(p.FreeInPartition(0), p.PartitionCount(0));
+  EXPECT_EQ(*p.Allocate(0), p.PartitionFirst(0));
+}
+
+TEST(PoolTest, OnPersistentMemoryFreedBuffersComeFirst) {
+  MemPool m(16);
+  ASSERT_TRUE(m.pool->FinishRecovery().ok());
+  EXPECT_FALSE(m.pool->file_order());  // cache-line granularity: most recently freed first
+}
+
 TEST(PoolTest, CrossThreadReleaseReturnsBuffersToTheirOwner) {
   MemPool m(4096, 512, 2);
   Pool& p = *m.pool;
