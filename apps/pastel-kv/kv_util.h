@@ -35,7 +35,7 @@ inline constexpr std::string_view kRedisVersion = "7.0.0";
 // Strict decimal int64, as Redis' string2ll: optional '-', no '+', no spaces, no leading zeros.
 inline bool ParseInt64(std::string_view s, int64_t* out) {
   if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0') ||
-      (s.size() > 2 && s[0] == '-' && s[1] == '0') || s == "-") {
+      (s.size() >= 2 && s[0] == '-' && s[1] == '0') || s == "-") {
     return false;
   }
   const char* end = s.data() + s.size();
