@@ -17,6 +17,7 @@ constexpr uint32_t kM = kCmdDenyOom;
 constexpr uint32_t kF = kCmdFast;
 constexpr uint32_t kA = kCmdAdmin;
 constexpr uint32_t kL = kCmdLoading | kCmdStale;
+constexpr uint32_t kN = kCmdNoAuth;
 
 // Slots of the lookup table: a power of two, at least twice the rows (short probes), and a row
 // index + 1 fits its byte.
@@ -51,7 +52,7 @@ bool SameName(std::string_view row, std::string_view name) {
 
 std::string_view CommandFlagName(uint32_t bit) {
   static constexpr std::string_view kNames[kCmdFlagCount] = {
-      "write", "readonly", "denyoom", "admin", "fast", "loading", "stale"};
+      "write", "readonly", "denyoom", "admin", "fast", "loading", "stale", "no_auth"};
   return bit < kCmdFlagCount ? kNames[bit] : std::string_view();
 }
 
@@ -69,8 +70,19 @@ std::span<const CommandSpec> Commands() {
       {"decrby", 3, kW | kM | kF, 1, 1, 1, &KvProtocol::DecrBy},
       {"strlen", 2, kR | kF, 1, 1, 1, &KvProtocol::Strlen},
       {"append", 3, kW | kM | kF, 1, 1, 1, &KvProtocol::Append},
+      {"getrange", 4, kR, 1, 1, 1, &KvProtocol::GetRange},
+      {"setrange", 4, kW | kM, 1, 1, 1, &KvProtocol::SetRange},
+      {"getset", 3, kW | kM | kF, 1, 1, 1, &KvProtocol::GetSet},
+      {"setnx", 3, kW | kM | kF, 1, 1, 1, &KvProtocol::SetNx},
+      {"msetnx", -3, kW | kM, 1, -1, 2, &KvProtocol::MSetNx},
+      {"incrbyfloat", 3, kW | kM | kF, 1, 1, 1, &KvProtocol::IncrByFloat},
+      // Bits (kv_bits.cc).
+      {"setbit", 4, kW | kM, 1, 1, 1, &KvProtocol::SetBit},
+      {"getbit", 3, kR | kF, 1, 1, 1, &KvProtocol::GetBit},
+      {"bitcount", -2, kR, 1, 1, 1, &KvProtocol::BitCount},
       // Keyspace (kv_keyspace.cc).
       {"del", -2, kW, 1, -1, 1, &KvProtocol::Del},
+      {"unlink", -2, kW | kF, 1, -1, 1, &KvProtocol::Del},
       {"exists", -2, kR | kF, 1, -1, 1, &KvProtocol::Exists},
       {"keys", 2, kR, 0, 0, 0, &KvProtocol::Keys},
       {"scan", -2, kR, 0, 0, 0, &KvProtocol::Scan},
@@ -80,15 +92,24 @@ std::span<const CommandSpec> Commands() {
       {"type", 2, kR | kF, 1, 1, 1, &KvProtocol::Type},
       {"ttl", 2, kR | kF, 1, 1, 1, &KvProtocol::Ttl},
       {"pttl", 2, kR | kF, 1, 1, 1, &KvProtocol::Ttl},
+      {"rename", 3, kW, 1, 2, 1, &KvProtocol::Rename},
+      {"renamenx", 3, kW | kF, 1, 2, 1, &KvProtocol::RenameNx},
+      {"copy", -3, kW | kM, 1, 2, 1, &KvProtocol::Copy},
+      {"randomkey", 1, kR, 0, 0, 0, &KvProtocol::RandomKey},
+      {"touch", -2, kR | kF, 1, -1, 1, &KvProtocol::Touch},
+      {"object", -2, kR, 0, 0, 0, &KvProtocol::Object},
       // Server and connection (kv_server.cc).
       {"ping", -1, kF, 0, 0, 0, &KvProtocol::Ping},
       {"echo", 2, kF, 0, 0, 0, &KvProtocol::Echo},
       {"select", 2, kL | kF, 0, 0, 0, &KvProtocol::Select},
-      {"quit", -1, kF, 0, 0, 0, &KvProtocol::Quit},
+      {"quit", -1, kF | kN, 0, 0, 0, &KvProtocol::Quit},
       {"info", -1, kL, 0, 0, 0, &KvProtocol::Info},
       {"command", -1, kL, 0, 0, 0, &KvProtocol::CommandCmd},
       {"config", -2, kA | kL, 0, 0, 0, &KvProtocol::Config},
       {"client", -2, kA | kL, 0, 0, 0, &KvProtocol::Client},
+      {"time", 1, kL | kF, 0, 0, 0, &KvProtocol::Time},
+      {"auth", -2, kF | kL | kN, 0, 0, 0, &KvProtocol::Auth},
+      {"hello", -1, kF | kL | kN, 0, 0, 0, &KvProtocol::Hello},
   };
   static_assert(std::size(kTable) * 2 <= kSlots && std::size(kTable) < 255);
   return kTable;

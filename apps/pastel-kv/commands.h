@@ -2,9 +2,12 @@
 // pastel-kv's command table: one row per command, carrying its handler and flag bits (as valkey's
 // commands.def), found with one case-insensitive hash probe. Adding a command is a row here (in
 // commands.cc) and a KvProtocol member function in the file of its family:
-//   kv_strings.cc   GET SET MGET MSET INCR DECR INCRBY DECRBY STRLEN APPEND
-//   kv_keyspace.cc  DEL EXISTS KEYS SCAN DBSIZE FLUSHALL FLUSHDB TYPE TTL PTTL
-//   kv_server.cc    PING ECHO SELECT QUIT INFO COMMAND CONFIG CLIENT
+//   kv_strings.cc   GET SET MGET MSET INCR DECR INCRBY DECRBY STRLEN APPEND GETRANGE SETRANGE
+//                   GETSET SETNX MSETNX INCRBYFLOAT
+//   kv_bits.cc      SETBIT GETBIT BITCOUNT
+//   kv_keyspace.cc  DEL UNLINK EXISTS KEYS SCAN DBSIZE FLUSHALL FLUSHDB TYPE TTL PTTL RENAME
+//                   RENAMENX COPY RANDOMKEY TOUCH OBJECT
+//   kv_server.cc    PING ECHO SELECT QUIT INFO COMMAND CONFIG CLIENT TIME AUTH HELLO
 // A row cannot lack its handler (KvProtocol::Execute calls it unconditionally, and
 // commands_test walks the table).
 
@@ -25,8 +28,9 @@ enum CommandFlag : uint32_t {
   kCmdFast = 1u << 4,  // O(1) or O(log n)
   kCmdLoading = 1u << 5,
   kCmdStale = 1u << 6,
+  kCmdNoAuth = 1u << 7,  // runs on a connection that has not authenticated (AUTH, HELLO, QUIT)
 };
-inline constexpr uint32_t kCmdFlagCount = 7;
+inline constexpr uint32_t kCmdFlagCount = 8;
 // The name of flag bit i (0 <= i < kCmdFlagCount), as COMMAND prints it.
 std::string_view CommandFlagName(uint32_t bit);
 

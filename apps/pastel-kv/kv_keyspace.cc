@@ -1,6 +1,7 @@
-// pastel-kv's keyspace commands: DEL EXISTS KEYS SCAN DBSIZE FLUSHALL FLUSHDB TYPE TTL PTTL, and
-// the glob matching of KEYS and SCAN.
+// pastel-kv's keyspace commands: DEL (and UNLINK) EXISTS KEYS SCAN DBSIZE FLUSHALL FLUSHDB TYPE TTL
+// PTTL RENAME RENAMENX COPY RANDOMKEY TOUCH OBJECT, and the glob matching of KEYS and SCAN.
 
+#include <random>
 #include <set>
 #include <string>
 
@@ -248,6 +249,241 @@ void KvProtocol::FlushAll() {
     }
   }
   WriteOk(resp::kOk);
+}
+
+}  // namespace pastel::kv
+
+namespace pastel::kv {
+namespace {
+
+// The record room of a put that names `extents` extents of a `length`-byte value it holds
+// already (PutOwned of a stored value's extents): Batch::RecordRoom counts a copy's extents in
+// --persist copy, so the length given covers at least one buffer per extent there.
+uint64_t OwnedRecordRoom(store::Batch& b, size_t key_len, size_t extents, uint64_t length) {
+  return b.RecordRoom(key_len, extents,
+                      std::max<uint64_t>(length, uint64_t{extents} * b.pool().buffer_size()));
+}
+
+}  // namespace
+
+void KvProtocol::RenameKey(bool nx) {
+  if (!KeyOk(1) || !KeyOk(2)) {
+    return;
+  }
+  const std::string from(ArgView(1, &tmp_key_));
+  const std::string_view to = ArgView(2, &tmp_);
+  Value v;
+  if (!b_->Lookup(from, &v)) {
+    Err(b_->lookup_damaged() ? kDamaged : "ERR no such key");
+    return;
+  }
+  if (from == to) {
+    b_->DropRefs(v.extents);
+    if (nx) {
+      Int(0);
+    } else {
+      Simple("OK");
+    }
+    return;
+  }
+  if (nx && b_->Exists(to)) {
+    b_->DropRefs(v.extents);
+    Int(0);
+    return;
+  }
+  // The new key takes the value's buffers over (the references Lookup took), no byte copied; the
+  // put and the delete are admitted together and go into one batch, so that a crash keeps both
+  // or neither.
+  const uint64_t buffers = v.length / b_->pool().buffer_size() + 1;  // PutOwned's own check
+  const uint64_t log_bytes =
+      OwnedRecordRoom(*b_, to.size(), v.extents.size(), v.length) + b_->DeleteRoom(from.size());
+  if (const store::WriteOutcome w = b_->Admit(buffers, log_bytes);
+      w != store::WriteOutcome::kQueued) {
+    b_->DropRefs(v.extents);
+    Refused(w);
+    return;
+  }
+  const uint32_t length = v.length;
+  store::WriteOutcome w = b_->PutOwned(to, std::move(v.extents), length);
+  if (w == store::WriteOutcome::kQueued) {
+    w = b_->Delete(from);
+  }
+  if (w != store::WriteOutcome::kQueued) {
+    Refused(w);  // (not for room: only an internal failure)
+    return;
+  }
+  WriteOk(nx ? ":1\r\n" : resp::kOk);
+}
+
+void KvProtocol::Rename() {
+  RenameKey(false);
+}
+
+void KvProtocol::RenameNx() {
+  RenameKey(true);
+}
+
+void KvProtocol::Copy() {
+  bool replace = false;
+  for (size_t i = 3; i < cmd_.argc; ++i) {
+    if (Is(i, "replace")) {
+      replace = true;
+    } else if (Is(i, "db") && i + 1 < cmd_.argc) {
+      int64_t db = 0;
+      if (!ParseInt64(ArgView(i + 1, &tmp_), &db) || db < INT32_MIN || db > INT32_MAX) {
+        Err(kNotInteger);
+        return;
+      }
+      if (db != 0) {
+        Err("ERR DB index is out of range");  // one database
+        return;
+      }
+      ++i;
+    } else {
+      Err(kSyntax);
+      return;
+    }
+  }
+  if (!KeyOk(1) || !KeyOk(2)) {
+    return;
+  }
+  const std::string from(ArgView(1, &tmp_key_));
+  const std::string_view to = ArgView(2, &tmp_);
+  if (from == to) {
+    Err("ERR source and destination objects are the same");
+    return;
+  }
+  Value v;
+  if (!b_->Lookup(from, &v)) {
+    if (b_->lookup_damaged()) {
+      Err(kDamaged);
+    } else {
+      Int(0);
+    }
+    return;
+  }
+  if (!replace && b_->Exists(to)) {
+    b_->DropRefs(v.extents);
+    Int(0);
+    return;
+  }
+  // The copy shares the value's buffers (a buffer named by n live values holds n references).
+  const uint32_t length = v.length;
+  if (const store::WriteOutcome w =
+          b_->Admit(length / b_->pool().buffer_size() + 1,
+                    OwnedRecordRoom(*b_, to.size(), v.extents.size(), length));
+      w != store::WriteOutcome::kQueued) {
+    b_->DropRefs(v.extents);
+    Refused(w);
+    return;
+  }
+  const store::WriteOutcome w = b_->PutOwned(to, std::move(v.extents), length);
+  if (w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return;
+  }
+  WriteOk(":1\r\n");
+}
+
+void KvProtocol::RandomKey() {
+  // One visit of the committed keys up to a random one (O(n) at worst: the index has no order
+  // to sample from), then this batch's own writes checked over it.
+  thread_local std::minstd_rand rng(std::random_device{}());
+  const uint64_t n = shared_.store.live_keys();
+  std::string pick;
+  if (n > 0) {
+    uint64_t skip = rng() % n;
+    shared_.store.ForEachLive([&](std::string_view k, const Value&) {
+      if (skip-- == 0) {
+        pick.assign(k);
+        return false;
+      }
+      return true;
+    });
+  }
+  if (pick.empty() || !b_->Exists(pick)) {
+    // Deleted in this batch, or only this batch's keys: every live key, one of them.
+    std::set<std::string> keys;
+    LiveKeys("*", &keys);
+    if (keys.empty()) {
+      Null();
+      return;
+    }
+    auto it = keys.begin();
+    std::advance(it, static_cast<long>(rng() % keys.size()));
+    pick = *it;
+  }
+  Bulk(pick);
+}
+
+void KvProtocol::Touch() {
+  Exists();  // no access times are kept: TOUCH counts the keys that exist, as EXISTS
+}
+
+void KvProtocol::Object() {
+  static constexpr std::string_view kHelp[] = {
+      "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "ENCODING <key>",
+      "    Return the kind of internal representation used in order to store the value",
+      "    associated with a <key>.",
+      "FREQ <key>",
+      "    Return the access frequency index of the <key>. The returned integer is",
+      "    proportional to the logarithm of the recent access frequency of the key.",
+      "IDLETIME <key>",
+      "    Return the idle time of the <key>, that is the approximated number of",
+      "    seconds elapsed since the last access to the key.",
+      "REFCOUNT <key>",
+      "    Return the number of references of the value associated with the specified",
+      "    <key>.",
+      "HELP",
+      "    Prints this help.",
+  };
+  const bool help = Is(1, "help");
+  if (!help && !Is(1, "encoding") && !Is(1, "refcount") && !Is(1, "idletime") && !Is(1, "freq")) {
+    Err("ERR unknown subcommand '" + Printable(args_[1].view) + "'. Try OBJECT HELP.");
+    return;
+  }
+  if (cmd_.argc != (help ? 2u : 3u)) {
+    std::string sub(Printable(args_[1].view));
+    for (char& ch : sub) {
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    Err("ERR wrong number of arguments for 'object|" + sub + "' command");
+    return;
+  }
+  if (help) {
+    Lines(kHelp);
+    return;
+  }
+  // The value's first bytes: redis-server's encoding of a string is decided by them.
+  std::string head;
+  Value v;
+  if (args_[2].length == 0 || args_[2].length > kMaxKeyBytes ||
+      !b_->Lookup(ArgView(2, &tmp_key_), &v)) {
+    if (b_->lookup_damaged()) {
+      Err(kDamaged);
+    } else {
+      Null();
+    }
+    return;
+  }
+  const uint32_t length = v.length;
+  (void)ReadValue(v, 20, &head);
+  b_->DropRefs(v.extents);
+  int64_t as_int = 0;
+  const bool is_int = length <= 20 && ParseInt64(head, &as_int);
+  if (Is(1, "encoding")) {
+    Bulk(is_int ? "int" : length <= 44 ? "embstr" : "raw");
+  } else if (Is(1, "refcount")) {
+    // redis-server shares the objects of the integers 0..9999.
+    Int(is_int && as_int >= 0 && as_int < 10000 ? 2147483647 : 1);
+  } else if (Is(1, "idletime")) {
+    Int(0);  // no access times are kept
+  } else {
+    Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
+        "that when switching between policies at runtime LRU and LFU data will take some time to "
+        "adjust.");
+  }
 }
 
 }  // namespace pastel::kv

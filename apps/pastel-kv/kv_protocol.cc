@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <type_traits>
 
 #include "commands.h"
 #include "kv_util.h"
@@ -22,13 +23,17 @@ constexpr std::string_view kReadOnly =
 
 }  // namespace
 
-KvProtocol::KvProtocol(server::Server& shared, const resp::Limits& limits)
-    : shared_(shared), limits_(limits) {
+KvProtocol::KvProtocol(server::Server& shared, const resp::Limits& limits, KvConfig* config)
+    : shared_(shared),
+      own_config_(config == nullptr ? std::make_unique<KvConfig>() : nullptr),
+      config_(config == nullptr ? *own_config_ : *config),
+      limits_(limits) {
   args_.resize(limits_.max_args);
   // A command spans at most argc + segments - 1 pieces; a 1 MiB value over 512 B buffers is
   // about 2,000 segments.
   pieces_.resize(limits_.max_args + 8192);
-  scratch_.resize(4096);
+  // An inline line's quoted arguments, decoded, take at most the line (resp::Storage).
+  scratch_.resize(std::max<size_t>(4096, limits_.max_inline));
   segments_.reserve(64);
   body_.reserve(64);
 }
@@ -56,7 +61,7 @@ void KvProtocol::Parse(store::Batch& b, Conn& c) {
       b_->counters().Add(b_->counters().requests[static_cast<int>(CommandKind::kError)]);
       const size_t begin = Text().size();
       if (r.outcome == resp::Outcome::kError) {
-        const size_t n = resp::WriteProtocolError(buf_, sizeof(buf_), r.error);
+        const size_t n = resp::WriteProtocolError(buf_, sizeof(buf_), r.error, r.got);
         Text().append(buf_, n);
       } else {
         Text().append("-ERR Protocol error: a command spread over too many receive buffers\r\n");
@@ -106,6 +111,81 @@ void KvProtocol::ArgExtents(const Conn& c, size_t i, std::vector<Extent>* out) c
     out->push_back({s.buffer, static_cast<uint32_t>(s.offset + skip + p.offset),
                     static_cast<uint32_t>(p.length)});
   }
+}
+
+store::WriteOutcome KvProtocol::PutArg(std::string_view key, size_t i, bool admitted) {
+  if (!args_[i].decoded) {
+    ArgExtents(*cmd_.conn, i, &body_);
+    return b_->Put(*cmd_.conn, key, body_, args_[i].length, admitted);
+  }
+  if (!admitted) {
+    if (const store::WriteOutcome w = b_->Writable(args_[i].length);
+        w != store::WriteOutcome::kQueued) {
+      return w;
+    }
+  }
+  Extents fresh;
+  if (!b_->FreshValue(args_[i].view, &fresh).ok()) {
+    return store::WriteOutcome::kPoolFull;
+  }
+  return b_->PutOwned(key, std::move(fresh), args_[i].length);
+}
+
+void KvProtocol::ArgRoom(size_t key_len, size_t i, uint64_t* buffers, uint64_t* log_bytes) {
+  const uint64_t len = args_[i].length;
+  if (args_[i].decoded) {
+    // Fresh buffers, and PutOwned asks the pool for them once more after FreshValue took them:
+    // counted twice so that no pair of an admitted command is refused.
+    const uint64_t n = len / b_->pool().buffer_size() + 1;
+    *buffers += 2 * n;
+    *log_bytes += b_->RecordRoom(key_len, n, len);
+    return;
+  }
+  ArgExtents(*cmd_.conn, i, &body_);
+  *buffers += b_->BuffersFor(body_.size(), len);
+  *log_bytes += b_->RecordRoom(key_len, body_.size(), len);
+}
+
+store::WriteOutcome KvProtocol::PutFresh(std::string_view key, std::string_view bytes) {
+  if (const store::WriteOutcome w = b_->Writable(bytes.size()); w != store::WriteOutcome::kQueued) {
+    return w;
+  }
+  Extents fresh;
+  if (!b_->FreshValue(bytes, &fresh).ok()) {
+    return store::WriteOutcome::kPoolFull;
+  }
+  return b_->PutOwned(key, std::move(fresh), bytes.size());
+}
+
+KvConnState& KvProtocol::ConnState() const {
+  static_assert(sizeof(KvConnState) <= sizeof(Conn::progress));
+  static_assert(std::is_trivially_copyable_v<KvConnState>);
+  return *reinterpret_cast<KvConnState*>(cmd_.conn->progress);
+}
+
+bool KvProtocol::Authenticated() const {
+  return !config_.auth_required.load(std::memory_order_relaxed) || ConnState().authenticated != 0;
+}
+
+bool KvProtocol::PasswordOk(std::string_view user, std::string_view password) const {
+  std::lock_guard lock(config_.mu);
+  if (user != "default") {
+    return false;
+  }
+  const std::string& want = config_.requirepass;
+  if (want.empty()) {
+    return true;  // no password: the default user takes any (redis-server's nopass)
+  }
+  // Constant time in the password's bytes: every byte of the longer one is compared, and a length
+  // difference counts as a difference.
+  unsigned diff = password.size() == want.size() ? 0u : 1u;
+  const size_t n = std::max(password.size(), want.size());
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char a = i < password.size() ? static_cast<unsigned char>(password[i]) : 0;
+    const unsigned char b = i < want.size() ? static_cast<unsigned char>(want[i]) : 0;
+    diff |= static_cast<unsigned>(a ^ b);
+  }
+  return diff == 0;
 }
 
 void KvProtocol::Simple(std::string_view s) {
@@ -177,6 +257,17 @@ void KvProtocol::WriteOk(std::string_view ok) {
   b_->AnswerWrite(cmd_.conn->id, ok, kFailed, cmd_.close);
 }
 
+void KvProtocol::Lines(std::span<const std::string_view> lines) {
+  const size_t begin = Text().size();
+  Text().append(buf_, resp::WriteArrayHeader(buf_, sizeof(buf_), lines.size()));
+  for (const std::string_view l : lines) {
+    Text() += '+';
+    Text() += l;
+    Text() += resp::kCrlf;
+  }
+  b_->AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
+}
+
 void KvProtocol::BulkValue(const Value& v) {
   b_->AnswerValue(cmd_.conn->id, {buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), v.length)}, v,
                   resp::kCrlf, cmd_.close);
@@ -216,6 +307,14 @@ CommandKind KvProtocol::Execute(size_t argc) {
   }
   if (!cmd->ArityOk(argc)) {
     WrongArity();
+    return CommandKind::kError;
+  }
+  if (!config_.auth_required.load(std::memory_order_relaxed)) {
+    // Without a password every connection is authenticated, and stays so when one is set later
+    // (as redis-server's default user).
+    ConnState().authenticated = 1;
+  } else if ((cmd->flags & kCmdNoAuth) == 0 && ConnState().authenticated == 0) {
+    Err("NOAUTH Authentication required.");  // (after the name and arity, as redis-server)
     return CommandKind::kError;
   }
   const CommandKind kind = (cmd->flags & kCmdWrite) != 0      ? CommandKind::kWrite

@@ -11,9 +11,17 @@
 // batch's fence. GET sends the value straight from the pool buffers it lies in. The commands, the
 // answers and what differs from redis-server are in docs/kv.md.
 //
-// Threads: a KvProtocol belongs to its loop's thread; the Server (store, counters) is shared.
+// Connection state: whether a connection authenticated (AUTH, HELLO ... AUTH) is kept in its
+// Conn::progress (KvConnState), so it lives and dies with the connection; nothing else of a
+// connection outlives its command.
+//
+// Threads: a KvProtocol belongs to its loop's thread; the Server (store, counters) and the
+// KvConfig are shared.
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <span>
 #include <string>
@@ -31,12 +39,38 @@ using store::AnswerClass;
 using store::Conn;
 using store::Value;
 
+// The settings CONFIG SET changes, shared by every loop's protocol (main owns it). The password
+// is read and written under `mu`; `auth_required` says whether it is non-empty without the lock.
+struct KvConfig {
+  std::mutex mu;
+  std::string requirepass;  // "": no authentication (--requirepass, --requirepass-file)
+  std::atomic<bool> auth_required{false};
+  // Accepted and reported back for the clients that set them; they change nothing: every write
+  // is durable before its reply whatever they say (--persist is fixed at start).
+  std::string save;
+  std::string appendonly = "yes";
+  std::string appendfsync = "always";
+
+  void SetPassword(std::string pw) {
+    std::lock_guard lock(mu);
+    requirepass = std::move(pw);
+    auth_required.store(!requirepass.empty(), std::memory_order_relaxed);
+  }
+};
+
+// What pastel-kv keeps of a connection, in its Conn::progress (all zeros: a new connection).
+struct KvConnState {
+  uint8_t authenticated;  // AUTH (or HELLO AUTH) succeeded on this connection
+};
+
 // requests[] of store::LoopCounters, by kind of command.
 enum class CommandKind : uint8_t { kRead = 0, kWrite = 1, kOther = 2, kError = 3 };
 
 class KvProtocol final : public store::Protocol {
  public:
-  KvProtocol(server::Server& shared, const resp::Limits& limits);
+  // `config` (CONFIG SET's settings, the password) is shared by the server's loops; null: the
+  // protocol's own defaults (no password).
+  KvProtocol(server::Server& shared, const resp::Limits& limits, KvConfig* config = nullptr);
 
   void Parse(store::Batch& b, Conn& c) override;
   void OnTimeout(store::Batch& b, Conn& c) override;
@@ -54,8 +88,25 @@ class KvProtocol final : public store::Protocol {
   CommandKind Execute(size_t argc);
   // Argument i as one view (in place, in the parser's scratch, or gathered into `tmp`).
   std::string_view ArgView(size_t i, std::string* tmp) const;
-  // The extents of argument i in c's receive buffers.
+  // The extents of argument i in c's receive buffers (none for a decoded inline argument).
   void ArgExtents(const Conn& c, size_t i, std::vector<Extent>* out) const;
+  // Queues the write of `key` = argument i: kept in place from the receive buffers, or, for a
+  // quoted inline argument (decoded: not the received bytes), copied into fresh buffers.
+  // `admitted`: the command's Admit took its room (ArgRoom).
+  store::WriteOutcome PutArg(std::string_view key, size_t i, bool admitted);
+  // What PutArg of argument i under a key of `key_len` bytes needs: free buffers and log bytes
+  // (added to the sums).
+  void ArgRoom(size_t key_len, size_t i, uint64_t* buffers, uint64_t* log_bytes);
+  // Queues `key` = `bytes` copied into fresh buffers (a computed value: SETRANGE, SETBIT,
+  // INCRBYFLOAT).
+  store::WriteOutcome PutFresh(std::string_view key, std::string_view bytes);
+  // MSET and MSETNX: the pairs admitted whole, then queued.
+  bool PutPairs();
+  // The connection's authentication, and whether the command may run without it.
+  KvConnState& ConnState() const;
+  bool Authenticated() const;
+  // Checks `password` for `user` (the default user only) in constant time.
+  bool PasswordOk(std::string_view user, std::string_view password) const;
   bool Is(size_t i, std::string_view name) const {
     return resp::EqualsIgnoreCase(args_[i].view, name);
   }
@@ -71,7 +122,8 @@ class KvProtocol final : public store::Protocol {
   void Refused(store::WriteOutcome w);
   // The answer `ok` to the writes queued for this command, after the batch's fence.
   void WriteOk(std::string_view ok);
-  void BulkValue(const Value& v);  // takes over v's references
+  void BulkValue(const Value& v);                       // takes over v's references
+  void Lines(std::span<const std::string_view> lines);  // an array of simple strings (HELP)
 
   // The commands: one member function per row of the command table (commands.h), in the file of
   // its family. Each one answers exactly once (or, for a write, queues its answer with WriteOk).
@@ -87,6 +139,16 @@ class KvProtocol final : public store::Protocol {
   void DecrBy();
   void Strlen();
   void Append();
+  void GetRange();
+  void SetRange();
+  void GetSet();
+  void SetNx();
+  void MSetNx();
+  void IncrByFloat();
+  // kv_bits.cc
+  void SetBit();
+  void GetBit();
+  void BitCount();
   // kv_keyspace.cc
   void Del();
   void Exists();
@@ -96,6 +158,12 @@ class KvProtocol final : public store::Protocol {
   void FlushAll();  // FLUSHALL and FLUSHDB
   void Type();
   void Ttl();  // TTL and PTTL
+  void Rename();
+  void RenameNx();
+  void Copy();
+  void RandomKey();
+  void Touch();
+  void Object();
   // kv_server.cc
   void Ping();
   void Echo();
@@ -105,6 +173,17 @@ class KvProtocol final : public store::Protocol {
   void CommandCmd();
   void Config();
   void Client();
+  void Time();
+  void Auth();
+  void Hello();
+
+  // RENAME and RENAMENX.
+  void RenameKey(bool nx);
+  void ConfigGet();
+  void ConfigSet();
+  // The value of `key` read whole into `out` (at most `max` bytes): 1 read, 0 absent, -1 answered
+  // (damaged, or longer than max: `too_long` answered).
+  int ReadKey(std::string_view key, size_t max, std::string* out, std::string_view too_long);
 
   // INCR, DECR, INCRBY, DECRBY: adds sign * (1, or argument 2 when `from_arg`).
   void AddTo(int64_t sign, bool from_arg);
@@ -121,6 +200,8 @@ class KvProtocol final : public store::Protocol {
   std::string& Text() { return b_->text(); }
   store::Batch* b_ = nullptr;
   server::Server& shared_;
+  std::unique_ptr<KvConfig> own_config_;  // when the constructor was given none
+  KvConfig& config_;
   resp::Limits limits_;
   Command cmd_{};
   std::vector<std::string_view> segments_;

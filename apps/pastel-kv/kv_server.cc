@@ -1,5 +1,7 @@
-// pastel-kv's server and connection commands: PING ECHO SELECT QUIT INFO COMMAND CONFIG CLIENT.
+// pastel-kv's server and connection commands: PING ECHO SELECT QUIT INFO COMMAND CONFIG CLIENT
+// TIME AUTH HELLO.
 
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -66,7 +68,8 @@ void KvProtocol::Info() {
     out.append(line, static_cast<size_t>(std::max(0, n)));
   };
   if (all || want == "server") {
-    add("# Server\r\nredis_version:7.0.0\r\npastel_version:0.1.0\r\nredis_mode:standalone\r\n");
+    add("# Server\r\nredis_version:%.*s\r\npastel_version:0.1.0\r\nredis_mode:standalone\r\n",
+        static_cast<int>(kRedisVersion.size()), kRedisVersion.data());
     add("process_id:%d\r\ntcp_port:%u\r\nuptime_in_seconds:%lld\r\n", static_cast<int>(getpid()),
         shared_.port.load(std::memory_order_relaxed), static_cast<long long>(uptime));
     add("pastel_backend:%s\r\npastel_loops:%zu\r\n\r\n", shared_.backend.c_str(),
@@ -161,52 +164,206 @@ void KvProtocol::CommandCmd() {
 }
 
 void KvProtocol::Config() {
-  if (!Is(1, "get")) {
-    Err("ERR CONFIG " + Printable(args_[1].view) + " is not supported by pastel-kv");
-    return;
+  if (Is(1, "get")) {
+    ConfigGet();
+  } else if (Is(1, "set")) {
+    ConfigSet();
+  } else if (Is(1, "rewrite") && cmd_.argc == 2) {
+    Err("ERR The server is running without a config file");
+  } else if (Is(1, "help") && cmd_.argc == 2) {
+    static constexpr std::string_view kHelp[] = {
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Prints this help.",
+    };
+    Lines(kHelp);
+  } else {
+    Err("ERR unknown subcommand '" + Printable(args_[1].view) + "'. Try CONFIG HELP.");
   }
+}
+
+namespace {
+
+// The settings CONFIG knows: those CONFIG SET changes (KvConfig) and those fixed at start.
+constexpr std::string_view kSettable[] = {"requirepass", "save", "appendonly", "appendfsync"};
+constexpr std::string_view kFixed[] = {"databases", "maxmemory", "maxmemory-policy",
+                                       "port",      "bind",      "proto-max-bulk-len"};
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& ch : out) {
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  return out;
+}
+
+// redis-server's check of a `save` value: pairs of <seconds >= 1> <changes >= 0>, or nothing.
+// The value as CONFIG GET reports it (the numbers separated by one space), or false.
+bool NormalizeSave(std::string_view v, std::string* out) {
+  std::vector<std::string> words;
+  std::string w;
+  for (const char ch : v) {
+    if (ch == ' ' || ch == '\t') {
+      if (!w.empty()) {
+        words.push_back(std::move(w));
+        w.clear();
+      }
+    } else {
+      w += ch;
+    }
+  }
+  if (!w.empty()) {
+    words.push_back(std::move(w));
+  }
+  if (words.size() % 2 != 0) {
+    return false;
+  }
+  out->clear();
+  for (size_t i = 0; i < words.size(); ++i) {
+    char* end = nullptr;
+    const long long n = std::strtoll(words[i].c_str(), &end, 10);
+    if (*end != '\0' || (i % 2 == 0 && n < 1) || (i % 2 == 1 && n < 0)) {
+      return false;
+    }
+    *out += (i == 0 ? "" : " ") + std::to_string(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+void KvProtocol::ConfigGet() {
   if (cmd_.argc < 3) {
-    WrongArity();
+    Err("ERR wrong number of arguments for 'config|get' command");
     return;
   }
   const std::string port = std::to_string(shared_.port.load(std::memory_order_relaxed));
   const std::string maxmem =
       std::to_string(uint64_t{b_->pool().buffer_count()} * b_->pool().buffer_size());
-  // What a client may ask; "appendonly yes" because every write is durable before its reply.
-  const std::pair<const char*, std::string> params[] = {
-      {"save", ""},
-      {"appendonly", "yes"},
-      {"appendfsync", "always"},
-      {"databases", "1"},
-      {"maxmemory", maxmem},
-      {"maxmemory-policy", "noeviction"},
-      {"port", port},
-      {"bind", "127.0.0.1"},
-      {"proto-max-bulk-len", std::to_string(limits_.max_bulk)},
-  };
-  std::vector<std::pair<std::string_view, std::string_view>> hits;
+  std::vector<std::pair<std::string_view, std::string>> params;
+  {
+    std::lock_guard lock(config_.mu);
+    // "appendonly yes" by default because every write is durable before its reply.
+    params = {
+        {"requirepass", config_.requirepass},
+        {"save", config_.save},
+        {"appendonly", config_.appendonly},
+        {"appendfsync", config_.appendfsync},
+        {"databases", "1"},
+        {"maxmemory", maxmem},
+        {"maxmemory-policy", "noeviction"},
+        {"port", port},
+        {"bind", "127.0.0.1"},
+        {"proto-max-bulk-len", std::to_string(limits_.max_bulk)},
+    };
+  }
+  std::vector<bool> hit(params.size(), false);
+  size_t hits = 0;
   for (size_t i = 2; i < cmd_.argc; ++i) {
-    std::string pat(ArgView(i, &tmp_));
-    std::transform(pat.begin(), pat.end(), pat.begin(),
-                   [](char ch) { return static_cast<char>(std::tolower(ch)); });
-    for (const auto& [k, v] : params) {
-      if (GlobMatch(pat, k) && std::find_if(hits.begin(), hits.end(), [&](const auto& h) {
-                                 return h.first == k;
-                               }) == hits.end()) {
-        hits.emplace_back(k, v);
+    const std::string pat = Lower(ArgView(i, &tmp_));
+    for (size_t k = 0; k < params.size(); ++k) {
+      if (!hit[k] && GlobMatch(pat, params[k].first)) {
+        hit[k] = true;
+        ++hits;
       }
     }
   }
   const size_t begin = Text().size();
-  Text().append(buf_, resp::WriteArrayHeader(buf_, sizeof(buf_), 2 * hits.size()));
-  for (const auto& [k, v] : hits) {
-    for (std::string_view s : {k, v}) {
+  Text().append(buf_, resp::WriteArrayHeader(buf_, sizeof(buf_), 2 * hits));
+  for (size_t k = 0; k < params.size(); ++k) {
+    if (!hit[k]) {
+      continue;
+    }
+    for (std::string_view s : {params[k].first, std::string_view(params[k].second)}) {
       Text().append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), s.size()));
       Text() += s;
       Text() += resp::kCrlf;
     }
   }
   b_->AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
+}
+
+void KvProtocol::ConfigSet() {
+  if (cmd_.argc < 4) {
+    Err("ERR wrong number of arguments for 'config|set' command");
+    return;
+  }
+  if (cmd_.argc % 2 != 0) {
+    Err(kSyntax);
+    return;
+  }
+  // As redis-server: every name checked first (an unknown one reported before anything else),
+  // then every value; all of them set, or none.
+  const auto failed = [&](size_t i, std::string_view why) {
+    Err("ERR CONFIG SET failed (possibly related to argument '" + Printable(args_[i].view) +
+        "') - " + std::string(why));
+  };
+  for (size_t i = 2; i < cmd_.argc; i += 2) {
+    const std::string name = Lower(ArgView(i, &tmp_));
+    if (std::find(std::begin(kSettable), std::end(kSettable), name) == std::end(kSettable) &&
+        std::find(std::begin(kFixed), std::end(kFixed), name) == std::end(kFixed)) {
+      Err("ERR Unknown option or number of arguments for CONFIG SET - '" +
+          Printable(args_[i].view) + "'");
+      return;
+    }
+  }
+  std::vector<std::string> names;
+  for (size_t i = 2; i < cmd_.argc; i += 2) {
+    std::string name = Lower(ArgView(i, &tmp_));
+    if (std::find(std::begin(kFixed), std::end(kFixed), name) != std::end(kFixed)) {
+      failed(i, "can't set immutable config");
+      return;
+    }
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      failed(i, "duplicate parameter");
+      return;
+    }
+    names.push_back(std::move(name));
+  }
+  std::vector<std::string> values;
+  for (size_t i = 2; i < cmd_.argc; i += 2) {
+    const std::string& name = names[(i - 2) / 2];
+    std::string value(ArgView(i + 1, &tmp_));
+    if (name == "save") {
+      std::string normal;
+      if (!NormalizeSave(value, &normal)) {
+        failed(i, "Invalid save parameters");
+        return;
+      }
+      value = std::move(normal);
+    } else if (name == "appendonly") {
+      value = Lower(value);
+      if (value != "yes" && value != "no") {
+        failed(i, "argument must be 'yes' or 'no'");
+        return;
+      }
+    } else if (name == "appendfsync") {
+      value = Lower(value);
+      if (value != "everysec" && value != "always" && value != "no") {
+        failed(i, "argument(s) must be one of the following: everysec, always, no");
+        return;
+      }
+    }
+    values.push_back(std::move(value));
+  }
+  for (size_t k = 0; k < names.size(); ++k) {
+    if (names[k] == "requirepass") {
+      config_.SetPassword(values[k]);
+      ConnState().authenticated = 1;  // the connection that set it stays in
+      continue;
+    }
+    std::lock_guard lock(config_.mu);
+    (names[k] == "save"         ? config_.save
+     : names[k] == "appendonly" ? config_.appendonly
+                                : config_.appendfsync) = values[k];
+  }
+  Simple("OK");
 }
 
 void KvProtocol::Client() {
@@ -226,6 +383,107 @@ void KvProtocol::Client() {
   } else {
     Err("ERR CLIENT " + Printable(args_[1].view) + " is not supported by pastel-kv");
   }
+}
+
+}  // namespace pastel::kv
+
+namespace pastel::kv {
+
+void KvProtocol::Time() {
+  timeval tv{};
+  ::gettimeofday(&tv, nullptr);
+  const std::string sec = std::to_string(tv.tv_sec), usec = std::to_string(tv.tv_usec);
+  const size_t begin = Text().size();
+  Text() += "*2\r\n";
+  for (const std::string& s : {sec, usec}) {
+    Text().append(buf_, resp::WriteBulkString(buf_, sizeof(buf_), s));
+  }
+  b_->AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
+}
+
+void KvProtocol::Auth() {
+  if (cmd_.argc > 3) {
+    Err(kSyntax);
+    return;
+  }
+  if (cmd_.argc == 2 && !config_.auth_required.load(std::memory_order_relaxed)) {
+    Err("ERR AUTH <password> called without any password configured for the default user. Are "
+        "you sure your configuration is correct?");
+    return;
+  }
+  std::string user = cmd_.argc == 3 ? std::string(ArgView(1, &tmp_)) : "default";
+  if (!PasswordOk(user, ArgView(cmd_.argc - 1, &tmp_))) {
+    Err("WRONGPASS invalid username-password pair or user is disabled.");
+    return;
+  }
+  ConnState().authenticated = 1;
+  Simple("OK");
+}
+
+void KvProtocol::Hello() {
+  if (cmd_.argc >= 2) {
+    int64_t version = 0;
+    if (!ParseInt64(ArgView(1, &tmp_), &version)) {
+      Err("ERR Protocol version is not an integer or out of range");
+      return;
+    }
+    if (version != 2) {  // RESP3 (HELLO 3) is not spoken here
+      Err("NOPROTO unsupported protocol version");
+      return;
+    }
+  }
+  size_t auth = 0;  // the argument index of AUTH's user, or 0
+  for (size_t j = 2; j < cmd_.argc; ++j) {
+    const size_t more = cmd_.argc - 1 - j;
+    if (Is(j, "auth") && more >= 2) {
+      auth = j + 1;
+      j += 2;
+    } else if (Is(j, "setname") && more >= 1) {
+      for (const char ch : ArgView(j + 1, &tmp_)) {
+        if (ch < '!' || ch > '~') {
+          Err("ERR Client names cannot contain spaces, newlines or special characters.");
+          return;
+        }
+      }
+      ++j;
+    } else {
+      Err("ERR Syntax error in HELLO option '" + Printable(args_[j].view) + "'");
+      return;
+    }
+  }
+  if (auth != 0) {
+    if (!PasswordOk(std::string(ArgView(auth, &tmp_)), ArgView(auth + 1, &tmp_key_))) {
+      Err("WRONGPASS invalid username-password pair or user is disabled.");
+      return;
+    }
+    ConnState().authenticated = 1;
+  }
+  if (!Authenticated()) {
+    Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+        "AUTH <user> <pass> option can be used to authenticate the client and select the RESP "
+        "protocol version at the same time");
+    return;
+  }
+  const size_t begin = Text().size();
+  Text() += "*14\r\n";
+  const auto bulk = [&](std::string_view s) {
+    Text().append(buf_, resp::WriteBulkString(buf_, sizeof(buf_), s));
+  };
+  bulk("server");
+  bulk("redis");
+  bulk("version");
+  bulk(kRedisVersion);
+  bulk("proto");
+  Text() += ":2\r\n";
+  bulk("id");
+  Text().append(buf_, resp::WriteInteger(buf_, sizeof(buf_), static_cast<int64_t>(cmd_.conn->id)));
+  bulk("mode");
+  bulk("standalone");
+  bulk("role");
+  bulk("master");
+  bulk("modules");
+  Text() += "*0\r\n";
+  b_->AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
 }
 
 }  // namespace pastel::kv

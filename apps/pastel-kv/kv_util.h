@@ -22,12 +22,20 @@ inline constexpr size_t kMaxAppendExtents = 32;
 // A key above the store's limit, refused before anything is written.
 inline constexpr std::string_view kKeyTooLong = "ERR key longer than 1024 bytes";
 static_assert(kMaxKeyBytes == 1024, "kKeyTooLong names the store's key limit");
+// The longest value (APPEND, SETRANGE, SETBIT grow values up to it), as redis-server's default
+// proto-max-bulk-len.
 inline constexpr size_t kMaxValueBytes = size_t{512} << 20;
+inline constexpr std::string_view kTooBig =
+    "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+inline constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
+inline constexpr std::string_view kSyntax = "ERR syntax error";
+// The Redis version pastel-kv answers as (INFO, HELLO).
+inline constexpr std::string_view kRedisVersion = "7.0.0";
 
 // Strict decimal int64, as Redis' string2ll: optional '-', no '+', no spaces, no leading zeros.
 inline bool ParseInt64(std::string_view s, int64_t* out) {
   if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0') ||
-      (s.size() > 2 && s[0] == '-' && s[1] == '0') || s == "-") {
+      (s.size() >= 2 && s[0] == '-' && s[1] == '0') || s == "-") {
     return false;
   }
   const char* end = s.data() + s.size();

@@ -3,7 +3,11 @@
 // durable (docs/kv.md).
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
+#include <string>
 
 #include "kv_protocol.h"
 #include "pastel/net.h"
@@ -24,13 +28,33 @@ int main(int argc, char** argv) {
                  "largest accepted bulk string (a protocol error and close beyond); K/M suffixes")
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
+  std::string requirepass, requirepass_file;
+  auto* pass_opt = app.add_option("--requirepass", requirepass,
+                                  "clients must AUTH with this password (visible in ps: prefer "
+                                  "--requirepass-file)");
+  app.add_option("--requirepass-file", requirepass_file,
+                 "read the password from this file (its first line)")
+      ->excludes(pass_opt);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  if (!requirepass_file.empty()) {
+    std::ifstream in(requirepass_file);
+    if (!in || !std::getline(in, requirepass)) {
+      std::fprintf(stderr, "pastel-kv: cannot read the password from %s\n",
+                   requirepass_file.c_str());
+      return 2;
+    }
+    if (!requirepass.empty() && requirepass.back() == '\r') {
+      requirepass.pop_back();
+    }
+  }
   limits.max_bulk = max_value;
+  pastel::kv::KvConfig kv_config;  // shared by every loop's protocol (CONFIG SET, AUTH)
+  kv_config.SetPassword(requirepass);
   return pastel::server::Serve(cfg, [&](pastel::server::Server& s, uint32_t) {
-    return std::make_unique<pastel::kv::KvProtocol>(s, limits);
+    return std::make_unique<pastel::kv::KvProtocol>(s, limits, &kv_config);
   });
 }

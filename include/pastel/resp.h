@@ -4,12 +4,13 @@
 //
 // Input is the connection's unconsumed bytes as a sequence of segments (one per receive: a range
 // of a pool buffer), read from a cursor. ParseCommand finds one command: multi-bulk
-// (`*<n>\r\n$<len>\r\n<bytes>\r\n...`) or inline (`SET a b\r\n`). Arguments are never copied:
-// each is described by the pieces (segment, offset, length) it occupies, one per segment it
-// touches, so that a value can be logged and served from the buffers it was received into. Small
-// arguments that straddle segments are also copied into a caller-provided scratch area, so that
-// a command name can be matched without allocation. The grammar, limits and errors are in
-// docs/resp.md.
+// (`*<n>\r\n$<len>\r\n<bytes>\r\n...`) or inline (`SET a "b c"\r\n`, quoted as redis-server
+// quotes). Arguments are never copied: each is described by the pieces (segment, offset, length)
+// it occupies, one per segment it touches, so that a value can be logged and served from the
+// buffers it was received into. Small arguments that straddle segments are also copied into a
+// caller-provided scratch area, so that a command name can be matched without allocation; so are
+// the inline arguments with quotes, whose bytes (escapes decoded) are not the input's. The
+// grammar, limits and errors are in docs/resp.md.
 //
 // Every decision depends only on the bytes already passed, so ParseCommand on a prefix of the
 // input answers kNeedMore or exactly what it answers on the whole input (same error, same bytes
@@ -66,10 +67,15 @@ struct Arg {
   // (arguments are copied in order). Otherwise `contiguous` is false and `view` is empty.
   bool contiguous = false;
   std::string_view view;
+  // An inline argument with quotes: its bytes, escapes decoded, are `view` (in Storage::scratch,
+  // `contiguous` true) and are not the input's; `pieces` is empty.
+  bool decoded = false;
 };
 
 // Caller-provided room for one command's description. Reused by every call; what a call leaves
-// in it is meaningful only when it returns kCommand, until the next call.
+// in it is meaningful only when it returns kCommand, until the next call. A scratch area of at
+// least Limits::max_inline bytes holds every inline command's quoted arguments (a smaller one
+// answers kOutOfPieces for an inline command whose quoted arguments do not fit).
 struct Storage {
   std::span<Arg> args;
   std::span<Piece> pieces;
@@ -81,19 +87,21 @@ enum class Outcome : uint8_t {
   kNeedMore,    // the input is a prefix of a command (or empty): parse again when more arrived
   kError,       // a protocol error: answer WriteProtocolError(error) and close the connection
   kOutOfPieces  // the command needs more pieces than Storage::pieces holds (not a protocol error:
-                // the input is cut into too many segments; coalesce them or give more room)
+                // the input is cut into too many segments; coalesce them or give more room), or
+                // more scratch than Storage::scratch holds for its quoted inline arguments
 };
 
 enum class Error : uint8_t {
   kNone,
-  kInvalidMultibulkLength,  // "*" not followed by 1*DIGIT CRLF (no sign, no leading zero)
+  kInvalidMultibulkLength,  // "*" not followed by ["-"] 1*DIGIT CRLF (no "+", no leading zero)
   kTooManyArgs,             // a count (or inline words) above max_args
   kExpectedDollar,          // an argument of a multi-bulk command that does not start with '$'
   kInvalidBulkLength,       // "$" not followed by 1*DIGIT CRLF ($-1 included)
   kBulkTooLong,             // a bulk length above max_bulk
   kMissingBulkCrlf,         // bulk data not followed by CRLF
   kInlineTooBig,            // max_inline bytes without a LF
-  kInlineQuotes,            // '"' or '\'' in an inline command (quoting is not supported)
+  kUnbalancedQuotes,        // an inline line with an unterminated quote, or a closing quote
+                            // followed by something else than a space
 };
 
 struct ParseResult {
@@ -102,8 +110,10 @@ struct ParseResult {
   // kCommand only (0 otherwise):
   size_t bytes = 0;  // the command's bytes from `start`, its final CRLF or LF included
   Cursor end;        // the first byte after the command; segments before end.segment are consumed
-  size_t argc = 0;   // 0: an empty command (`*0\r\n`, a blank inline line): skip it, no reply
+  size_t argc = 0;   // 0: an empty command (`*0\r\n`, `*-1\r\n`, a blank inline line): skip it,
+                     // no reply
   bool is_inline = false;
+  char got = 0;  // kExpectedDollar: the byte found instead of '$'
 };
 
 // Parses one command from `segments`, starting at `start` (start.offset <= the size of
@@ -112,7 +122,8 @@ struct ParseResult {
 ParseResult ParseCommand(std::span<const std::string_view> segments, Cursor start,
                          const Limits& limits, const Storage& storage);
 
-// The Redis-style message of an error ("invalid bulk length"); "" for kNone.
+// redis-server's message of an error ("invalid bulk length"); "" for kNone. (kExpectedDollar's
+// full message names the byte found: WriteProtocolError.)
 std::string_view ErrorMessage(Error e);
 
 // ASCII case-insensitive equality (command names: "set" == "SET").
@@ -123,8 +134,10 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 // error message would end the line early).
 size_t WriteSimpleString(char* out, size_t cap, std::string_view s);  // "+<s>\r\n"
 size_t WriteError(char* out, size_t cap, std::string_view message);   // "-<message>\r\n"
-size_t WriteProtocolError(char* out, size_t cap, Error e);  // "-ERR Protocol error: <msg>\r\n"
-size_t WriteInteger(char* out, size_t cap, int64_t v);      // ":<v>\r\n"
+// "-ERR Protocol error: <msg>\r\n"; kExpectedDollar: "<msg>, got '<got>'" (CR and LF as spaces),
+// as redis-server writes it.
+size_t WriteProtocolError(char* out, size_t cap, Error e, char got = 0);
+size_t WriteInteger(char* out, size_t cap, int64_t v);  // ":<v>\r\n"
 // "$<length>\r\n": the bulk reply's head; its body (sent from the pool buffers) and kCrlf follow.
 size_t WriteBulkHeader(char* out, size_t cap, uint64_t length);
 size_t WriteBulkString(char* out, size_t cap, std::string_view s);  // "$<n>\r\n<s>\r\n"

@@ -9,9 +9,13 @@
 //
 // Choices the header leaves open, made here (docs/resp.md has the whole grammar):
 //   - Counts and lengths are 1*DIGIT without sign or leading zero (Redis's string2ll), then CR LF
-//     exactly; a bare CR or LF is invalid. `*0` is an empty command; `*-1`, `$-1` are errors.
-//   - Inline: the line ends at LF; SP, HT and CR separate words (a CR before the LF is one of
-//     them, as redis-server strips it); every other byte but the quotes belongs to a word.
+//     exactly; a bare CR or LF is invalid. `*0` and a negative count (`*-1`) are empty commands,
+//     as redis-server skips them; `$-1` is an error.
+//   - Inline: the line ends at LF; SP, HT and CR end a word (a CR before the LF is one of them, as
+//     redis-server strips it), VT and FF are skipped between words; quotes as redis-server's
+//     sdssplitargs takes them: "..." with \n \r \t \b \a \xHH and \<any> escapes, '...' with \'
+//     only, a quote may start in the middle of a word and the closing one must be followed by a
+//     space or the line's end. A quoted argument is decoded into the scratch area.
 
 #include "pastel/resp.h"
 
@@ -28,8 +32,34 @@ bool IsDigit(char c) {
   return c >= '0' && c <= '9';
 }
 
+// Ends an unquoted inline word (with LF, which also ends the line).
 bool IsInlineSeparator(char c) {
   return c == ' ' || c == '\t' || c == '\r';
+}
+
+// isspace() in the C locale: what may follow a closing quote, and what is skipped between words.
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+bool IsHex(char c) {
+  return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+int HexValue(char c) {
+  return IsDigit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : c - 'A' + 10;
+}
+
+// The byte a backslash escape inside double quotes stands for (sdssplitargs).
+char Unescape(char c) {
+  switch (c) {
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case 'b': return '\b';
+    case 'a': return '\a';
+    default: return c;
+  }
 }
 
 char ToLower(char c) {
@@ -63,6 +93,7 @@ class CommandParser {
   }
 
   Error error() const { return error_; }
+  char got() const { return got_; }
   size_t argc() const { return argc_; }
   size_t bytes() const { return pos_; }
   Cursor end() const { return {seg_, off_}; }
@@ -161,6 +192,7 @@ class CommandParser {
     a.pieces = std::span<const Piece>(storage_.pieces.data() + first, npieces_ - first);
     a.contiguous = false;
     a.view = {};
+    a.decoded = false;
     if (a.pieces.empty()) {
       a.contiguous = true;
     } else if (a.pieces.size() == 1) {
@@ -185,7 +217,23 @@ class CommandParser {
   // '*' count CRLF, then `count` times '$' length CRLF data CRLF.
   Outcome ParseMultibulk() {
     Skip();  // '*'
+    char c = 0;
+    if (!Peek(&c)) {
+      return Outcome::kNeedMore;
+    }
     uint64_t count = 0;
+    if (c == '-') {
+      // A negative count (string2ll's: no "-0", down to INT64_MIN) is an empty command.
+      Skip();
+      if (!Peek(&c)) {
+        return Outcome::kNeedMore;
+      }
+      if (c == '0') {
+        return Fail(Error::kInvalidMultibulkLength);
+      }
+      return ParseNumber(uint64_t{1} << 63, Error::kInvalidMultibulkLength,
+                         Error::kInvalidMultibulkLength, &count);
+    }
     Outcome r = ParseNumber(max_args_, Error::kInvalidMultibulkLength, Error::kTooManyArgs, &count);
     if (r != Outcome::kCommand) {
       return r;
@@ -193,9 +241,14 @@ class CommandParser {
     // Invariant: count <= max_args_ <= storage_.args.size(), so every index below is in range.
     argc_ = static_cast<size_t>(count);
     for (size_t i = 0; i < argc_; ++i) {
-      if (r = Expect('$', Error::kExpectedDollar); r != Outcome::kCommand) {
-        return r;
+      if (!Peek(&c)) {
+        return Outcome::kNeedMore;
       }
+      if (c != '$') {
+        got_ = c;
+        return Fail(Error::kExpectedDollar);
+      }
+      Skip();
       uint64_t length = 0;
       r = ParseNumber(limits_.max_bulk, Error::kInvalidBulkLength, Error::kBulkTooLong, &length);
       if (r != Outcome::kCommand) {
@@ -236,10 +289,7 @@ class CommandParser {
 
   // Words up to and including the LF, at most max_inline bytes in all.
   Outcome ParseInline() {
-    size_t line = 0;   // bytes of the line passed
-    size_t first = 0;  // the current word's first piece
-    size_t word = 0;   // the current word's bytes so far
-    bool in_word = false;
+    size_t line = 0;  // bytes of the line passed
     char c = 0;
     while (true) {
       if (line == limits_.max_inline) {
@@ -248,40 +298,171 @@ class CommandParser {
       if (!Peek(&c)) {
         return Outcome::kNeedMore;
       }
-      if (c == '\n' || IsInlineSeparator(c)) {
-        if (in_word) {
-          FinishArg(argc_ - 1, first, word);
-          in_word = false;
-        }
-        Skip();
-        ++line;
-        if (c == '\n') {
-          return Outcome::kCommand;
-        }
-        continue;
-      }
-      if (c == '"' || c == '\'') {
-        return Fail(Error::kInlineQuotes);
-      }
-      if (!in_word) {
-        if (argc_ == max_args_) {
-          return Fail(Error::kTooManyArgs);
-        }
-        ++argc_;
-        in_word = true;
-        first = npieces_;
-        word = 0;
-      }
-      Piece* const last = npieces_ > first ? &storage_.pieces[npieces_ - 1] : nullptr;
-      if (last != nullptr && last->segment == seg_ && last->offset + last->length == off_) {
-        ++last->length;
-      } else if (!AddPiece(1)) {
-        return Outcome::kOutOfPieces;
+      // Each step answers kNeedMore when it took the byte and the line goes on.
+      const Outcome r = quote_ != 0 ? QuotedByte(c) : closed_ ? ClosedByte(c) : PlainByte(c);
+      if (r != Outcome::kNeedMore) {
+        return r;  // the line's end (kCommand), an error or out of room
       }
       Skip();
       ++line;
-      ++word;
     }
+  }
+
+  // The byte after a closing quote: a space (or the line's end) ends the word, anything else is
+  // an error (sdssplitargs).
+  Outcome ClosedByte(char c) {
+    if (!IsSpace(c)) {
+      return Fail(Error::kUnbalancedQuotes);
+    }
+    closed_ = false;
+    FinishDecoded();
+    return PlainByte(c);
+  }
+
+  // A byte outside quotes. kNeedMore: taken, go on; kCommand: the line's LF (passed).
+  Outcome PlainByte(char c) {
+    if (c == '\n' || IsInlineSeparator(c)) {
+      if (in_word_) {
+        FinishArg(argc_ - 1, first_, word_);
+        in_word_ = false;
+      }
+      if (c == '\n') {
+        Skip();
+        return Outcome::kCommand;
+      }
+      return Outcome::kNeedMore;
+    }
+    if (!in_word_ && (c == '\v' || c == '\f')) {
+      return Outcome::kNeedMore;  // blanks between words
+    }
+    if (!in_word_) {
+      if (argc_ == max_args_) {
+        return Fail(Error::kTooManyArgs);
+      }
+      ++argc_;
+      in_word_ = true;
+      first_ = npieces_;
+      word_ = 0;
+    }
+    if (c == '"' || c == '\'') {
+      quote_ = c;
+      return Decode();  // the word so far joins its quoted part in the scratch area
+    }
+    ++word_;
+    Piece* const last = npieces_ > first_ ? &storage_.pieces[npieces_ - 1] : nullptr;
+    if (last != nullptr && last->segment == seg_ && last->offset + last->length == off_) {
+      ++last->length;
+    } else if (!AddPiece(1)) {
+      return Outcome::kOutOfPieces;
+    }
+    return Outcome::kNeedMore;
+  }
+
+  // A byte inside quotes (the line's LF there: an unterminated quote).
+  Outcome QuotedByte(char c) {
+    if (c == '\n') {
+      return Fail(Error::kUnbalancedQuotes);
+    }
+    if (quote_ == '\'') {
+      if (escape_ == 1) {  // after a backslash: only \' is an escape
+        escape_ = 0;
+        if (c == '\'') {
+          return Emit('\'');
+        }
+        if (const Outcome r = Emit('\\'); r != Outcome::kNeedMore) {
+          return r;
+        }
+      }
+      if (c == '\\') {
+        escape_ = 1;
+        return Outcome::kNeedMore;
+      }
+      if (c == '\'') {
+        quote_ = 0;
+        closed_ = true;
+        return Outcome::kNeedMore;
+      }
+      return Emit(c);
+    }
+    switch (escape_) {
+      case 1:  // after a backslash
+        escape_ = 0;
+        if (c == 'x') {
+          escape_ = 2;
+          return Outcome::kNeedMore;
+        }
+        return Emit(Unescape(c));
+      case 2:  // after \x: a hex digit, or the x stands for itself
+        if (IsHex(c)) {
+          hex_ = c;
+          escape_ = 3;
+          return Outcome::kNeedMore;
+        }
+        escape_ = 0;
+        if (const Outcome r = Emit('x'); r != Outcome::kNeedMore) {
+          return r;
+        }
+        break;
+      case 3:  // after \xH
+        escape_ = 0;
+        if (IsHex(c)) {
+          return Emit(static_cast<char>(HexValue(hex_) * 16 + HexValue(c)));
+        }
+        for (const char e : {'x', hex_}) {
+          if (const Outcome r = Emit(e); r != Outcome::kNeedMore) {
+            return r;
+          }
+        }
+        break;
+      default: break;
+    }
+    if (c == '\\') {
+      escape_ = 1;
+      return Outcome::kNeedMore;
+    }
+    if (c == '"') {
+      quote_ = 0;
+      closed_ = true;
+      return Outcome::kNeedMore;
+    }
+    return Emit(c);
+  }
+
+  // The current word becomes decoded: its bytes so far are copied into the scratch area, where
+  // the rest of it is decoded, and its pieces are given back.
+  Outcome Decode() {
+    decoded_at_ = scratch_used_;
+    if (storage_.scratch.size() - scratch_used_ < word_) {
+      return Outcome::kOutOfPieces;
+    }
+    for (size_t p = first_; p < npieces_; ++p) {
+      const Piece& pc = storage_.pieces[p];
+      std::memcpy(storage_.scratch.data() + scratch_used_, segs_[pc.segment].data() + pc.offset,
+                  pc.length);
+      scratch_used_ += pc.length;
+    }
+    npieces_ = first_;
+    return Outcome::kNeedMore;
+  }
+
+  // One decoded byte of the current word.
+  Outcome Emit(char b) {
+    if (scratch_used_ == storage_.scratch.size()) {
+      return Outcome::kOutOfPieces;
+    }
+    storage_.scratch[scratch_used_++] = b;
+    ++word_;
+    return Outcome::kNeedMore;
+  }
+
+  void FinishDecoded() {
+    Arg& a = storage_.args[argc_ - 1];
+    a.length = word_;
+    a.pieces = std::span<const Piece>(storage_.pieces.data() + first_, 0);
+    a.contiguous = true;
+    a.decoded = true;
+    a.view = std::string_view(storage_.scratch.data() + decoded_at_, word_);
+    in_word_ = false;
   }
 
   const std::span<const std::string_view> segs_;
@@ -296,6 +477,19 @@ class CommandParser {
   size_t argc_ = 0;
   bool is_inline_ = false;
   Error error_ = Error::kNone;
+  char got_ = 0;  // kExpectedDollar: the byte found
+  // The inline word being parsed: its first piece, its bytes so far, where its decoded bytes
+  // begin in the scratch area, the open quote ('"', '\'' or 0), the escape state inside quotes
+  // (0 none, 1 after a backslash, 2 after \x, 3 after \xH with H in hex_), and whether its closing
+  // quote was just passed.
+  bool in_word_ = false;
+  size_t first_ = 0;
+  size_t word_ = 0;
+  size_t decoded_at_ = 0;
+  char quote_ = 0;
+  int escape_ = 0;
+  char hex_ = 0;
+  bool closed_ = false;
 };
 
 char* Put(char* out, std::string_view s) {
@@ -351,7 +545,10 @@ ParseResult ParseCommand(std::span<const std::string_view> segments, Cursor star
       result.argc = parser.argc();
       result.is_inline = parser.is_inline();
       break;
-    case Outcome::kError: result.error = parser.error(); break;
+    case Outcome::kError:
+      result.error = parser.error();
+      result.got = parser.got();
+      break;
     case Outcome::kNeedMore:
     case Outcome::kOutOfPieces: break;
   }
@@ -362,13 +559,14 @@ std::string_view ErrorMessage(Error e) {
   switch (e) {
     case Error::kNone: return "";
     case Error::kInvalidMultibulkLength: return "invalid multibulk length";
-    case Error::kTooManyArgs: return "too many arguments";
+    // redis-server's text for a count or length above its own limit.
+    case Error::kTooManyArgs: return "invalid multibulk length";
     case Error::kExpectedDollar: return "expected '$'";
     case Error::kInvalidBulkLength: return "invalid bulk length";
-    case Error::kBulkTooLong: return "bulk length above the limit";
-    case Error::kMissingBulkCrlf: return "missing CRLF after bulk data";
+    case Error::kBulkTooLong: return "invalid bulk length";
+    case Error::kMissingBulkCrlf: return "missing CRLF after bulk data";  // (redis-server: none)
     case Error::kInlineTooBig: return "too big inline request";
-    case Error::kInlineQuotes: return "quotes in inline requests are not supported";
+    case Error::kUnbalancedQuotes: return "unbalanced quotes in request";
   }
   return "unknown error";
 }
@@ -393,14 +591,19 @@ size_t WriteError(char* out, size_t cap, std::string_view message) {
   return HasLineEnd(message) ? 0 : WriteLine(out, cap, '-', message);
 }
 
-size_t WriteProtocolError(char* out, size_t cap, Error e) {
+size_t WriteProtocolError(char* out, size_t cap, Error e, char got) {
   constexpr std::string_view kPrefix = "-ERR Protocol error: ";
   const std::string_view message = ErrorMessage(e);
-  const size_t size = kPrefix.size() + message.size() + kCrlf.size();
+  // ", got 'c'" (redis-server writes the byte as it is, a CR or LF as a space).
+  const char shown = (got == '\r' || got == '\n') ? ' ' : got;
+  const char got_text[] = {',', ' ', 'g', 'o', 't', ' ', '\'', shown, '\''};
+  const std::string_view suffix =
+      e == Error::kExpectedDollar ? std::string_view(got_text, sizeof(got_text)) : "";
+  const size_t size = kPrefix.size() + message.size() + suffix.size() + kCrlf.size();
   if (e == Error::kNone || size > cap) {
     return 0;
   }
-  Put(Put(Put(out, kPrefix), message), kCrlf);
+  Put(Put(Put(Put(out, kPrefix), message), suffix), kCrlf);
   return size;
 }
 

@@ -3,7 +3,9 @@
 // a stream); the rest is parsed command after command, as pastel-kv does, under the default limits
 // and under tiny ones. Every answer is checked against the contract of ParseCommand:
 //   - a command's pieces lie inside the segments, in order, and add up to each argument's length;
-//     a contiguous argument's view is its bytes; at most max_args arguments, bulks <= max_bulk;
+//     a contiguous argument's view is its bytes; a decoded (quoted inline) argument has no pieces
+//     and its view, in the scratch area, is its length; at most max_args arguments, bulks <=
+//     max_bulk;
 //   - the answer does not depend on the cut: the same bytes as one segment give the same outcome,
 //     error, length and argument bytes;
 //   - prefix consistency: a prefix of a command answers kNeedMore (never an error or a command).
@@ -56,11 +58,17 @@ class Room {
   }
   std::vector<resp::Arg> a_;
   std::vector<resp::Piece> p_;
-  std::vector<char> s_ = std::vector<char>(256);
+  // max_inline bytes: every inline line's quoted arguments fit (resp::Storage).
+  std::vector<char> s_ = std::vector<char>(resp::Limits{}.max_inline);
 };
 
 // The bytes of argument `arg` as the pieces say.
 std::string Bytes(const std::vector<std::string_view>& segs, const resp::Arg& arg) {
+  if (arg.decoded) {
+    Check(arg.pieces.empty() && arg.contiguous && arg.view.size() == arg.length,
+          "a decoded argument with pieces, or its view not its length");
+    return std::string(arg.view);
+  }
   std::string out;
   for (const resp::Piece& pc : arg.pieces) {
     Check(pc.segment < segs.size() && pc.length > 0 &&
@@ -122,7 +130,7 @@ void Run(std::string_view data, uint8_t cut, const resp::Limits& limits) {
     const resp::ParseResult w = resp::ParseCommand(whole, {0, pos}, limits, one);
     Check(w.outcome != resp::Outcome::kOutOfPieces, "one segment ran out of pieces");
     if (r.outcome != resp::Outcome::kOutOfPieces) {
-      Check(w.outcome == r.outcome && w.error == r.error && w.bytes == r.bytes &&
+      Check(w.outcome == r.outcome && w.error == r.error && w.got == r.got && w.bytes == r.bytes &&
                 w.argc == r.argc && w.is_inline == r.is_inline,
             "the answer depends on how the bytes are cut");
       for (size_t i = 0; i < w.argc; ++i) {

@@ -115,8 +115,9 @@ std::string Escaped(std::string_view s) {
 
 // Room for one command, in vectors (the parser itself only sees the spans).
 struct Room {
+  // The scratch area holds an inline line's quoted arguments: max_inline bytes (64 KiB).
   explicit Room(size_t args_capacity = 2048, size_t pieces_capacity = 8192,
-                size_t scratch_capacity = 4096)
+                size_t scratch_capacity = 65536)
       : args(args_capacity), pieces(pieces_capacity), scratch(scratch_capacity) {}
   Storage storage() { return {args, pieces, scratch}; }
 
@@ -146,10 +147,25 @@ const char* OutcomeName(Outcome o) {
   return "?";
 }
 
+std::string ErrorName(Error e) {
+  switch (e) {
+    case Error::kNone: return "none";
+    case Error::kInvalidMultibulkLength: return "invalid-multibulk-length";
+    case Error::kTooManyArgs: return "too-many-args";
+    case Error::kExpectedDollar: return "expected-dollar";
+    case Error::kInvalidBulkLength: return "invalid-bulk-length";
+    case Error::kBulkTooLong: return "bulk-too-long";
+    case Error::kMissingBulkCrlf: return "missing-bulk-crlf";
+    case Error::kInlineTooBig: return "inline-too-big";
+    case Error::kUnbalancedQuotes: return "unbalanced-quotes";
+  }
+  return "?";
+}
+
 std::ostream& operator<<(std::ostream& os, const Parsed& p) {
   os << OutcomeName(p.outcome);
   if (p.outcome == Outcome::kError) {
-    os << " '" << ErrorMessage(p.error) << "'";
+    os << " " << ErrorName(p.error) << " '" << ErrorMessage(p.error) << "'";
   }
   if (p.outcome == Outcome::kCommand) {
     os << (p.is_inline ? " inline" : " multibulk") << " bytes " << p.bytes << " args [";
@@ -221,6 +237,17 @@ Parsed CheckedParse(std::span<const std::string_view> segs, Cursor start, const 
   size_t previous_end = begin;
   for (size_t i = 0; i < r.argc && i < room.args.size(); ++i) {
     const Arg& a = room.args[i];
+    if (a.decoded) {
+      // A quoted inline argument: decoded into the scratch area, after the arguments before it.
+      EXPECT_TRUE(r.is_inline) << "argument " << i;
+      EXPECT_TRUE(a.pieces.empty()) << "argument " << i;
+      EXPECT_TRUE(a.contiguous) << "argument " << i;
+      EXPECT_EQ(a.view.size(), a.length) << "argument " << i;
+      EXPECT_EQ(a.view.data(), room.scratch.data() + scratch_used) << "argument " << i;
+      scratch_used += a.length;
+      out.args.emplace_back(a.view);
+      continue;
+    }
     std::string bytes;
     size_t expected_pos = 0;
     for (size_t k = 0; k < a.pieces.size(); ++k) {
@@ -448,6 +475,14 @@ std::vector<GoodCase> GoodCases() {
        .input = Multibulk({std::string(10, 'a'), std::string(100, 'b')}),
        .args = {std::string(10, 'a'), std::string(100, 'b')}},
       {.name = "empty multibulk", .input = "*0\r\n", .args = {}},
+      // A negative count is an empty command, as redis-server skips it.
+      {.name = "null array", .input = "*-1\r\n", .args = {}},
+      {.name = "negative count", .input = "*-5\r\n", .args = {}},
+      {.name = "most negative count", .input = "*-9223372036854775808\r\n", .args = {}},
+      {.name = "null array then a command",
+       .input = "*-1\r\n*1\r\n$4\r\nPING\r\n",
+       .args = {},
+       .trailing = 14},
       {.name = "next command follows",
        .input = "*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n",
        .args = {"PING"},
@@ -499,6 +534,48 @@ std::vector<GoodCase> GoodCases() {
        .args = {"a", "bb", "cccc"},
        .is_inline = true,
        .limits = tiny},
+      // Quotes, as redis-server's sdssplitargs.
+      {.name = "double quotes",
+       .input = "SET a \"b c\"\r\n",
+       .args = {"SET", "a", "b c"},
+       .is_inline = true},
+      {.name = "single quotes",
+       .input = "SET a 'b'\r\n",
+       .args = {"SET", "a", "b"},
+       .is_inline = true},
+      {.name = "quoted command name", .input = "\"PING\"\r\n", .args = {"PING"}, .is_inline = true},
+      {.name = "empty quoted arguments",
+       .input = "ECHO \"\" ''\n",
+       .args = {"ECHO", "", ""},
+       .is_inline = true},
+      {.name = "double-quote escapes",
+       .input = "ECHO \"\\n\\r\\t\\b\\a\\\\\\\"\\z\\x41\\x4a\\x4Z\\xg\\x\"\r\n",
+       .args = {"ECHO", "\n\r\t\b\a\\\"zAJx4Zxgx"},
+       .is_inline = true},
+      {.name = "single-quote escapes",
+       .input = "ECHO 'it\\'s a\\\\b \\n'\r\n",
+       .args = {"ECHO", "it's a\\\\b \\n"},
+       .is_inline = true},
+      {.name = "quote in the middle of a word",
+       .input = "ECHO ab\"c d\" x'y'\r\n",
+       .args = {"ECHO", "abc d", "xy"},
+       .is_inline = true},
+      {.name = "quoted separators and a cr",
+       .input = "SET \"k\r \" '\t\r'\r\n",
+       .args = {"SET", "k\r ", "\t\r"},
+       .is_inline = true},
+      {.name = "closing quote then blanks",
+       .input = "ECHO \"a\"\t'b'\v\f\"c\"\r\n",
+       .args = {"ECHO", "a", "b", "c"},
+       .is_inline = true},
+      {.name = "vertical tab and form feed between words",
+       .input = "\vECHO \f a\vb\r\n",
+       .args = {"ECHO", "a\vb"},
+       .is_inline = true},
+      {.name = "quoted binary",
+       .input = std::string("SET k \"\x01\xff\0\\x00\"\n", 16),
+       .args = {"SET", "k", std::string("\x01\xff\0\0", 4)},
+       .is_inline = true},
       {.name = "inline line of exactly max_inline",
        .input = "a bb ccccc\r\n",
        .args = {"a", "bb", "ccccc"},
@@ -751,9 +828,13 @@ std::vector<BadCase> BadCases() {
   }
   words1025 += "\r\n";
   std::vector<BadCase> cases = {
-      // The multi-bulk count.
-      {"negative count", "*-5\r\n", Error::kInvalidMultibulkLength},
-      {"null array", "*-1\r\n", Error::kInvalidMultibulkLength},
+      // The multi-bulk count (a negative one is an empty command: GoodCases).
+      {"minus zero count", "*-0\r\n", Error::kInvalidMultibulkLength},
+      {"minus only", "*-\r\n", Error::kInvalidMultibulkLength},
+      {"negative leading zero", "*-01\r\n", Error::kInvalidMultibulkLength},
+      {"negative count lf only", "*-1\n", Error::kInvalidMultibulkLength},
+      {"negative count below int64", "*-9223372036854775809\r\n", Error::kInvalidMultibulkLength},
+      {"minus minus", "*--1\r\n", Error::kInvalidMultibulkLength},
       {"plus sign count", "*+1\r\n$4\r\nPING\r\n", Error::kInvalidMultibulkLength},
       {"empty count", "*\r\n", Error::kInvalidMultibulkLength},
       {"letter count", "*x\r\n", Error::kInvalidMultibulkLength},
@@ -795,10 +876,16 @@ std::vector<BadCase> BadCases() {
       {"data then cr cr", "*1\r\n$4\r\nPING\r\r\n", Error::kMissingBulkCrlf},
       {"empty data without crlf", "*1\r\n$0\r\nX", Error::kMissingBulkCrlf},
       // Inline.
-      {"double quotes", "SET a \"b c\"\r\n", Error::kInlineQuotes},
-      {"single quotes", "SET a 'b'\r\n", Error::kInlineQuotes},
-      {"quote inside a word", "SET a do'nt\r\n", Error::kInlineQuotes},
-      {"quote first", "\"PING\"\r\n", Error::kInlineQuotes},
+      {"unterminated double quote", "SET \"unterminated\r\n", Error::kUnbalancedQuotes},
+      {"unterminated single quote", "GET 'a\r\n", Error::kUnbalancedQuotes},
+      {"quote inside a word left open", "SET a do'nt\r\n", Error::kUnbalancedQuotes},
+      {"closing quote then a letter", "GET \"a b\"x\r\n", Error::kUnbalancedQuotes},
+      {"closing single quote then a letter", "ECHO a'b'c\r\n", Error::kUnbalancedQuotes},
+      {"closing quote then a quote", "ECHO \"a\"\"b\"\r\n", Error::kUnbalancedQuotes},
+      {"escaped closing quote", "ECHO \"a\\\"\r\n", Error::kUnbalancedQuotes},
+      {"backslash before the line end", "ECHO \"a\\\n", Error::kUnbalancedQuotes},
+      {"escaped single quote left open", "ECHO 'a\\'\r\n", Error::kUnbalancedQuotes},
+      {"hex escape before the line end", "ECHO \"\\x4\r\n", Error::kUnbalancedQuotes},
       {"inline above max_inline", "a bb cccccc\r\n", Error::kInlineTooBig, tiny},
       {"inline without lf at max_inline", "aaaaaaaaaaaa", Error::kInlineTooBig, tiny},
       {"inline lf at max_inline + 1", "aaaaaaaaaaaa\n", Error::kInlineTooBig, tiny},
@@ -827,11 +914,24 @@ TEST_F(RespParseTest, EveryPrefixNeedsMoreOrAnswersTheSame) {
   }
 }
 
+TEST_F(RespParseTest, ExpectedDollarNamesTheByteFound) {
+  for (const auto& [input, got] : std::vector<std::pair<std::string, char>>{
+           {"*1\r\n+PING\r\n", '+'}, {"*2\r\n$1\r\na\r\n\r\n", '\r'}, {"*1\r\nx", 'x'}}) {
+    const std::vector<std::string_view> views = slots_.Place({input}, true);
+    const ParseResult r = ParseCommand(views, {}, Limits{}, room_.storage());
+    EXPECT_EQ(r.error, Error::kExpectedDollar) << Escaped(input);
+    EXPECT_EQ(r.got, got) << Escaped(input);
+  }
+}
+
 TEST_F(RespParseTest, RejectsEarly) {
   Limits tiny;
   tiny.max_inline = 8;
   const std::vector<std::pair<std::string, Parsed>> cases = {
-      {"*-", Failure(Error::kInvalidMultibulkLength)},
+      {"*-", NeedMore()},
+      {"*-0", Failure(Error::kInvalidMultibulkLength)},
+      {"*-x", Failure(Error::kInvalidMultibulkLength)},
+      {"*-1\r", NeedMore()},
       {"*0", NeedMore()},
       {"*01", Failure(Error::kInvalidMultibulkLength)},
       {"*1025", Failure(Error::kTooManyArgs)},
@@ -846,7 +946,9 @@ TEST_F(RespParseTest, RejectsEarly) {
       {"*1\r\n$2\r\nabc", Failure(Error::kMissingBulkCrlf)},
       {"*1\r\n$2\r\nab\r", NeedMore()},
       {"*2\r\n$2\r\nab\r\n$", NeedMore()},
-      {"SET \"", Failure(Error::kInlineQuotes)},
+      {"SET \"", NeedMore()},
+      {"SET \"a\"b", Failure(Error::kUnbalancedQuotes)},
+      {"SET \"a\\x4", NeedMore()},
       {"SET a", NeedMore()},
       {std::string(65535, 'a'), NeedMore()},
       {std::string(65536, 'a'), Failure(Error::kInlineTooBig)},
@@ -1079,16 +1181,56 @@ class Generator {
     return s;
   }
 
+  // A word in double or single quotes (after an unquoted start, sometimes) with escapes; its
+  // decoded bytes in `decoded`.
+  std::string Quoted(std::string* decoded) {
+    std::string wire;
+    if (Below(4) == 0) {
+      wire = decoded->assign(1 + Below(3), 'p');  // unquoted start: "pp\"...\""
+    }
+    const bool dq = Below(2) == 0;
+    wire += dq ? '"' : '\'';
+    const size_t n = Below(12);
+    for (size_t k = 0; k < n; ++k) {
+      const char c = static_cast<char>(Below(256));
+      if (dq && Below(3) == 0) {
+        constexpr std::pair<const char*, char> kEscapes[] = {
+            {"\\n", '\n'},  {"\\r", '\r'},  {"\\t", '\t'},     {"\\\"", '"'},
+            {"\\\\", '\\'}, {"\\x7e", '~'}, {"\\xA0", '\xa0'}, {"\\q", 'q'}};
+        const auto& [e, d] = kEscapes[Below(std::size(kEscapes))];
+        wire += e;
+        *decoded += d;
+      } else if (!dq && Below(6) == 0) {
+        wire += "\\'";
+        *decoded += '\'';
+      } else if (c != '\n' && c != '\\' && c != (dq ? '"' : '\'')) {
+        wire += c;
+        *decoded += c;
+      }
+    }
+    wire += dq ? '"' : '\'';
+    return wire;
+  }
+
   std::string Inline(std::vector<Parsed>* commands) {
     const size_t words = Below(7);
     Parsed p = Command({}, 0, true);
     std::string wire = Separators(0);
     for (size_t i = 0; i < words; ++i) {
+      if (Below(4) == 0) {  // a quoted word: its wire form and what it decodes to
+        std::string decoded;
+        const std::string quoted = Quoted(&decoded);
+        wire += (i == 0 ? "" : Separators(1)) + quoted;
+        p.args.push_back(std::move(decoded));
+        continue;
+      }
       const size_t len = 1 + (Below(8) == 0 ? Below(100) : Below(12));
       std::string word;
       while (word.size() < len) {
         const char c = static_cast<char>(Below(256));
-        if (c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '"' && c != '\'') {
+        // (VT and FF are blanks before a word, bytes of it after its first.)
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '"' && c != '\'' &&
+            !(word.empty() && (c == '\v' || c == '\f'))) {
           word += c;
         }
       }
@@ -1206,8 +1348,7 @@ TEST_F(RespParseTest, MutatedPipelines) {
     const Parsed& last = whole.back();
     ASSERT_NE(last.outcome, Outcome::kOutOfPieces);
     ASSERT_NE(last.outcome, Outcome::kCommand);
-    outcomes[last.outcome == Outcome::kError ? std::string(ErrorMessage(last.error))
-                                             : "need more"]++;
+    outcomes[last.outcome == Outcome::kError ? ErrorName(last.error) : "need more"]++;
     if (iter % 64 == 0) {
       ExpectPrefixConsistent(s.substr(0, std::min<size_t>(s.size(), 600)), limits);
       if (HasFailure()) {
@@ -1222,8 +1363,8 @@ TEST_F(RespParseTest, MutatedPipelines) {
   std::printf("last outcomes:%s\n", summary.c_str());
   for (Error e : {Error::kInvalidMultibulkLength, Error::kTooManyArgs, Error::kExpectedDollar,
                   Error::kInvalidBulkLength, Error::kBulkTooLong, Error::kMissingBulkCrlf,
-                  Error::kInlineTooBig, Error::kInlineQuotes}) {
-    EXPECT_GT(outcomes[std::string(ErrorMessage(e))], 0) << "no mutation gave " << ErrorMessage(e);
+                  Error::kInlineTooBig, Error::kUnbalancedQuotes}) {
+    EXPECT_GT(outcomes[ErrorName(e)], 0) << "no mutation gave " << ErrorName(e);
   }
 }
 
@@ -1233,13 +1374,14 @@ TEST_F(RespParseTest, MutatedPipelines) {
 TEST(RespErrorTest, Messages) {
   const std::vector<std::pair<Error, std::string_view>> cases = {
       {Error::kInvalidMultibulkLength, "invalid multibulk length"},
-      {Error::kTooManyArgs, "too many arguments"},
+      // redis-server's texts (a count or length above the limit is "invalid" there too).
+      {Error::kTooManyArgs, "invalid multibulk length"},
       {Error::kExpectedDollar, "expected '$'"},
       {Error::kInvalidBulkLength, "invalid bulk length"},
-      {Error::kBulkTooLong, "bulk length above the limit"},
+      {Error::kBulkTooLong, "invalid bulk length"},
       {Error::kMissingBulkCrlf, "missing CRLF after bulk data"},
       {Error::kInlineTooBig, "too big inline request"},
-      {Error::kInlineQuotes, "quotes in inline requests are not supported"},
+      {Error::kUnbalancedQuotes, "unbalanced quotes in request"},
   };
   for (const auto& [e, message] : cases) {
     EXPECT_EQ(ErrorMessage(e), message);
@@ -1348,6 +1490,15 @@ TEST_F(RespWriteTest, RefusesLineBreaks) {
   EXPECT_EQ(Write(64, [](char* o, size_t c) { return WriteSimpleString(o, c, "O\rK"); }), "");
   EXPECT_EQ(Write(64, [](char* o, size_t c) { return WriteSimpleString(o, c, "OK\n"); }), "");
   EXPECT_EQ(Write(64, [](char* o, size_t c) { return WriteError(o, c, "ERR a\r\n+OK"); }), "");
+  // redis-server names the byte found instead of '$' (a CR or LF as a space).
+  EXPECT_EQ(WriteExact([](char* o, size_t c) {
+              return WriteProtocolError(o, c, Error::kExpectedDollar, '+');
+            }),
+            "-ERR Protocol error: expected '$', got '+'\r\n");
+  EXPECT_EQ(WriteExact([](char* o, size_t c) {
+              return WriteProtocolError(o, c, Error::kExpectedDollar, '\n');
+            }),
+            "-ERR Protocol error: expected '$', got ' '\r\n");
   EXPECT_EQ(Write(64, [](char* o, size_t c) { return WriteProtocolError(o, c, Error::kNone); }),
             "");
   EXPECT_EQ(WriteNullBulk(nullptr, 0), 0u);

@@ -1,0 +1,295 @@
+"""pastel-kv against a real redis-server: the same commands sent to both, every reply compared
+byte for byte (issue 20's differential test).
+
+  /usr/bin/python3 tests/integration/kv_redis_diff.py REDIS_PORT PASTEL_PORT [SEED [STEPS]]
+
+First scripted cases of every command pastel-kv shares with redis-server (errors, wrong
+arguments, edge values, inline commands with quotes, negative multibulk counts, protocol errors),
+then STEPS random commands (2000 by default) over a few keys, the key space compared after each
+hundred. A reply that may differ by design is not compared (see docs/kv.md, "What differs from
+Redis"): TIME, HELLO's id and version, CONFIG GET maxmemory, RANDOMKEY over several keys, OBJECT
+ENCODING and REFCOUNT of a value changed in place. Prints "all replies identical" and exits 0, or prints the
+first difference and exits 1.
+"""
+
+import random
+import socket
+import sys
+
+
+def enc(args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+class Conn:
+    """A raw connection: sends bytes, reads exactly one RESP2 reply (or up to a close)."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.s.settimeout(10)
+        self.buf = b""
+        self.closed = False
+
+    def fill(self):
+        d = self.s.recv(65536)
+        if not d:
+            self.closed = True
+            raise EOFError
+        self.buf += d
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self.fill()
+        i = self.buf.index(b"\r\n")
+        ln, self.buf = self.buf[: i + 2], self.buf[i + 2:]
+        return ln
+
+    def reply(self):
+        """The raw bytes of one reply; b"<closed>" when the peer closed first."""
+        try:
+            ln = self.line()
+            t = ln[:1]
+            if t == b"$":
+                n = int(ln[1:-2])
+                if n < 0:
+                    return ln
+                while len(self.buf) < n + 2:
+                    self.fill()
+                body, self.buf = self.buf[: n + 2], self.buf[n + 2:]
+                return ln + body
+            if t == b"*":
+                n = int(ln[1:-2])
+                return ln + b"".join(self.reply() for _ in range(max(n, 0)))
+            return ln
+        except EOFError:
+            return b"<closed>"
+
+    def closes(self):
+        try:
+            self.s.settimeout(2)
+            self.fill()
+            return False
+        except (EOFError, ConnectionResetError):
+            return True
+
+
+class Diff:
+    def __init__(self, redis_port, pastel_port):
+        self.ports = (redis_port, pastel_port)
+        self.reconnect()
+        self.compared = 0
+
+    def reconnect(self):
+        self.r, self.p = Conn(self.ports[0]), Conn(self.ports[1])
+
+    def send(self, raw, replies=1, compare=True, what=None):
+        self.r.s.sendall(raw)
+        self.p.s.sendall(raw)
+        for _ in range(replies):
+            a, b = self.r.reply(), self.p.reply()
+            if compare and a != b:
+                print("DIFFERENT replies to %r:\n  redis-server: %r\n  pastel-kv:    %r"
+                      % (what or raw[:200], a[:500], b[:500]))
+                sys.exit(1)
+            self.compared += 1
+        return a, b
+
+    def call(self, *args, compare=True):
+        return self.send(enc(args), compare=compare, what=list(args))
+
+
+SCRIPT = [
+    ["FLUSHALL"],
+    # GETRANGE SETRANGE GETSET SETNX MSETNX
+    ["SET", "s", "Hello World"], ["GETRANGE", "s", "0", "4"], ["GETRANGE", "s", "-5", "-1"],
+    ["GETRANGE", "s", "-1", "-5"], ["GETRANGE", "s", "5", "1"], ["GETRANGE", "s", "x", "1"],
+    ["GETRANGE", "nokey", "x", "1"], ["GETRANGE", "nokey", "0", "1"],
+    ["GETRANGE", "s", "0", "100"], ["GETRANGE", "s", "-100", "100"], ["GETRANGE", "s"],
+    ["SETRANGE", "s", "-1", "x"], ["SETRANGE", "s", "536870912", "x"], ["SETRANGE", "s", "x", "x"],
+    ["SETRANGE", "nk", "0", ""], ["SETRANGE", "nk", "5", ""], ["SETRANGE", "s", "5", ""],
+    ["SETRANGE", "nk", "3", "ab"], ["GET", "nk"], ["SETRANGE", "s", "6", "there"], ["GET", "s"],
+    ["SETRANGE", "s", "20", "far"], ["GET", "s"], ["STRLEN", "s"],
+    ["GETSET", "nk", "v"], ["GETSET", "nk2", "v"], ["GETSET", "nk2"], ["GET", "nk2"],
+    ["SETNX", "nk2", "z"], ["SETNX", "nk3", "z"], ["SETNX", "nk3"], ["GET", "nk3"],
+    ["MSETNX", "a", "1", "nk3", "2"], ["EXISTS", "a"], ["MSETNX", "a", "1", "b", "2"],
+    ["MSETNX", "a", "1", "b"], ["MSETNX", "c", "1", "c", "2"], ["MGET", "a", "b", "c"],
+    # INCRBYFLOAT
+    ["INCRBYFLOAT", "f", "1.5"], ["INCRBYFLOAT", "f", "0.1"], ["INCRBYFLOAT", "f", "x"],
+    ["INCRBYFLOAT", "s", "1"], ["INCRBYFLOAT", "f", "inf"], ["INCRBYFLOAT", "f", "-inf"],
+    ["INCRBYFLOAT", "f", "nan"], ["INCRBYFLOAT", "f", " 1"], ["INCRBYFLOAT", "f", "1 "],
+    ["INCRBYFLOAT", "f", ""], ["INCRBYFLOAT", "f", "0x10"], ["INCRBYFLOAT", "g", "5.0e3"],
+    ["INCRBYFLOAT", "h", "1e20"], ["INCRBYFLOAT", "h2", "-0.0"],
+    ["INCRBYFLOAT", "h3", "3.0000000000000000001"], ["INCRBYFLOAT", "h4", "1e-400"],
+    ["INCRBYFLOAT", "h5", "-1.23456789012345678"], ["INCRBYFLOAT", "h5", "10.5"],
+    ["INCRBYFLOAT", "h6", "1e400"], ["GET", "h6"], ["SET", "i", "10"],
+    ["INCRBYFLOAT", "i", "0.5"], ["INCRBYFLOAT", "i", "-0.5"], ["GET", "i"], ["INCR", "i"],
+    # SETBIT GETBIT BITCOUNT
+    ["SETBIT", "b", "7", "1"], ["SETBIT", "b", "7", "0"], ["SETBIT", "b", "-1", "1"],
+    ["SETBIT", "b", "4294967296", "1"], ["SETBIT", "b", "x", "1"], ["SETBIT", "b", "1", "2"],
+    ["SETBIT", "b", "1", "x"], ["SETBIT", "b", "01", "1"], ["SETBIT", "b", "100", "1"],
+    ["GET", "b"], ["GETBIT", "b", "1"], ["GETBIT", "b", "100"], ["GETBIT", "b", "1000"],
+    ["GETBIT", "nokey", "100"], ["GETBIT", "b", "-1"], ["GETBIT", "nokey", "x"],
+    ["SET", "bc", "foobar"], ["BITCOUNT", "bc"], ["BITCOUNT", "bc", "0", "0"],
+    ["BITCOUNT", "bc", "1", "1"], ["BITCOUNT", "bc", "1", "1", "BYTE"],
+    ["BITCOUNT", "bc", "5", "30", "BIT"], ["BITCOUNT", "bc", "5", "5", "BIT"],
+    ["BITCOUNT", "bc", "-5", "-1", "bit"], ["BITCOUNT", "bc", "1"], ["BITCOUNT", "nokey", "1"],
+    ["BITCOUNT", "nokey", "a", "b"], ["BITCOUNT", "bc", "a", "b"],
+    ["BITCOUNT", "bc", "0", "1", "XX"], ["BITCOUNT", "bc", "0", "1", "BIT", "x"],
+    ["BITCOUNT", "bc", "-1", "-3"], ["BITCOUNT", "bc", "-100", "100"], ["BITCOUNT", "nokey"],
+    # RENAME RENAMENX COPY
+    ["RENAME", "nokey", "x"], ["RENAME", "bc", "bc"], ["RENAME", "bc", "bc2"], ["GET", "bc2"],
+    ["EXISTS", "bc"], ["RENAMENX", "bc2", "b"], ["RENAMENX", "bc2", "bc3"],
+    ["RENAMENX", "bc3", "bc3"], ["RENAMENX", "nokey", "bc3"], ["RENAME", "bc3"],
+    ["RENAME", "bc3", "s"], ["GET", "s"], ["GET", "bc3"], ["SET", "bc3", "foobar"],
+    ["COPY", "bc3", "bc3"], ["COPY", "bc3", "b"], ["COPY", "bc3", "b", "REPLACE"], ["GET", "b"],
+    ["COPY", "nokey", "zz"], ["COPY", "bc3", "zz", "DB", "0"], ["GET", "zz"],
+    ["COPY", "bc3", "zz3", "DB", "x"], ["COPY", "bc3", "zz3", "DB"], ["COPY", "bc3", "zz3", "FOO"],
+    ["COPY", "bc3", "zz3", "REPLACE", "REPLACE"], ["GET", "zz3"], ["APPEND", "zz3", "!"],
+    ["GET", "zz3"], ["GET", "bc3"],
+    # RANDOMKEY TOUCH UNLINK TIME
+    ["FLUSHALL"], ["RANDOMKEY"], ["SET", "only", "1"], ["RANDOMKEY"], ["RANDOMKEY", "x"],
+    ["TOUCH", "a", "b", "a"], ["SET", "a", "1"], ["TOUCH", "a", "b", "a"], ["TOUCH"],
+    ["UNLINK", "a", "b", "a"], ["UNLINK"], ["TIME", "x"],
+    # OBJECT
+    ["SET", "i", "123"], ["SET", "i2", "12345"], ["SET", "e", "hello"], ["SET", "r", "x" * 45],
+    ["SET", "r44", "x" * 44], ["SET", "neg", "-5"], ["SET", "big", "99999999999999999999"],
+    ["SET", "lead", "007"], ["SET", "m0", "-0"], ["SET", "sp", " 5"],
+    ["OBJECT", "ENCODING", "i"], ["OBJECT", "ENCODING", "i2"], ["OBJECT", "ENCODING", "e"],
+    ["OBJECT", "ENCODING", "r"], ["OBJECT", "ENCODING", "r44"], ["OBJECT", "ENCODING", "neg"],
+    ["OBJECT", "ENCODING", "big"], ["OBJECT", "ENCODING", "lead"], ["OBJECT", "ENCODING", "m0"],
+    ["OBJECT", "ENCODING", "sp"], ["OBJECT", "ENCODING", "nokey"], ["OBJECT", "ENCODING"],
+    ["OBJECT", "ENCODING", "a", "b"], ["OBJECT", "REFCOUNT", "i"], ["OBJECT", "REFCOUNT", "i2"],
+    ["OBJECT", "REFCOUNT", "neg"], ["OBJECT", "REFCOUNT", "nokey"], ["OBJECT", "FREQ", "e"],
+    ["OBJECT", "IDLETIME", "nokey"], ["OBJECT", "FOO", "e"], ["OBJECT"], ["OBJECT", "HELP"],
+    ["OBJECT", "help", "x"], ["INCR", "i2"], ["OBJECT", "ENCODING", "i2"],
+    ["SETNX", "sn", "5"], ["OBJECT", "ENCODING", "sn"], ["COPY", "sn", "sn2"],
+    ["OBJECT", "ENCODING", "sn2"], ["GETSET", "sn2", "abc"], ["OBJECT", "ENCODING", "sn2"],
+    # AUTH HELLO CONFIG (no password configured)
+    ["AUTH", "x"], ["AUTH", "default", "x"], ["AUTH", "bob", "x"], ["AUTH", "a", "b", "c"],
+    ["AUTH"], ["HELLO", "x"], ["HELLO", "1"], ["HELLO", "4"], ["HELLO", "2", "FOO"],
+    ["HELLO", "2", "AUTH", "default"], ["HELLO", "2", "SETNAME", "a b"],
+    ["CONFIG", "GET", "requirepass"], ["CONFIG", "GET", "save"], ["CONFIG", "GET", "nosuch*"],
+    ["CONFIG", "GET"], ["CONFIG"], ["CONFIG", "FOO"], ["CONFIG", "SET", "requirepass"],
+    ["CONFIG", "SET", "nosuch", "1"], ["CONFIG", "SET", "databases", "3"],
+    ["CONFIG", "SET", "save", "900"], ["CONFIG", "SET", "save", "abc def"],
+    ["CONFIG", "SET", "save", "900 1"], ["CONFIG", "GET", "save"], ["CONFIG", "SET", "save", ""],
+    ["CONFIG", "SET", "appendonly", "maybe"], ["CONFIG", "SET", "appendfsync", "sometimes"],
+    ["CONFIG", "SET", "appendfsync", "always"], ["CONFIG", "GET", "appendfsync"],
+    ["CONFIG", "SET", "save", "", "save", ""], ["CONFIG", "SET", "save", "", "appendonly", "yes"],
+    ["CONFIG", "GET", "appendonly"], ["CONFIG", "SET", "save", "", "nosuch", "x"],
+    ["CONFIG", "SET", "save", "", "appendonly"], ["CONFIG", "REWRITE"],
+    ["CONFIG", "SET", "appendfsync", "always", "requirepass", "pw", "requirepass", "x"],
+    ["CONFIG", "GET", "requirepass"],
+]
+
+# Inline commands (quotes as redis-server's sdssplitargs), negative multibulk counts (ignored),
+# each with the number of replies it gets.
+INLINE = [
+    (b"*-1\r\nPING\r\n", 1), (b"*-5\r\n*0\r\nPING\r\n", 1),
+    (b'SET "a b" "c\\x41\\n\\"d"\r\nGET "a b"\r\n', 2),
+    (b"SET 'x y' 'it\\'s'\r\nGET 'x y'\r\n", 2),
+    (b'"ECHO" "" \r\nECHO ""\r\nECHO "\\t\\r\\a\\b\\z\\x4g\\xzz\\\\"\r\n', 3),
+    (b"ECHO 'a\\\\b' 'c\\nd'\r\n", 1), (b'ECHO a"b"\r\n', 1), (b"ECHO \x0ba\r\n", 1),
+    (b'ECHO "a"\x0b\r\n', 1),
+    (b'SET k ""\r\nGET k\r\nAPPEND k "x y"\r\nGET k\r\nMSET "m 1" "v 1" m2 \'v 2\'\r\n'
+     b'MGET "m 1" m2\r\nSETNX "n x" "\\x00\\xff"\r\nGET "n x"\r\nGETSET "n x" "y"\r\n', 9),
+]
+
+# Protocol errors: the error text, then the connection is closed.
+PROTOCOL_ERRORS = [
+    b"*1\r\n+PING\r\n", b"*1\r\n$-1\r\n", b"*x\r\n", b"*-0\r\n", b"*+1\r\n", b"*01\r\n",
+    b"*1\r\n$x\r\n", b"*1\r\n$04\r\nPING\r\n", b"ECHO a'b'c\r\n", b'GET "a\r\n',
+    b'GET "a b"x\r\n', b"SET 'unterminated\r\n", b"ECHO \"a\\\"\r\n",
+]
+
+# Authentication against servers started with a password (the second pair of ports).
+AUTH = [
+    ["GET", "a"], ["NOSUCH", "a"], ["GET"], ["PING"], ["HELLO"], ["HELLO", "2"], ["CLIENT", "ID"],
+    ["AUTH", "bad"], ["AUTH", "default", "bad"], ["AUTH", "bob", "sekret"], ["AUTH", "a", "b", "c"],
+    ["AUTH"], ["HELLO", "2", "AUTH", "default", "bad"], ["QUIT"],
+]
+AUTH_OK = [
+    ["AUTH", "sekret"], ["GET", "a"], ["AUTH", "bad"], ["GET", "a"], ["AUTH", "default", "sekret"],
+    ["HELLO", "2", "AUTH", "default"], ["HELLO", "x"], ["CONFIG", "GET", "requirepass"],
+]
+
+KEYS = ["k1", "k2", "k3", "n", "f"]
+VALUES = ["", "0", "1", "-7", "42", "3.5", "1e3", "abc", "hello world", "9223372036854775807",
+          "x" * 50, "\x00\xff"]
+
+
+def random_command(rng):
+    k = lambda: rng.choice(KEYS)
+    v = lambda: rng.choice(VALUES)
+    i = lambda: rng.choice(["0", "1", "3", "-1", "-3", "10", "100", "x", "-100"])
+    small = lambda: str(rng.randrange(0, 40))
+    choices = [
+        lambda: ["SET", k(), v()], lambda: ["GET", k()], lambda: ["APPEND", k(), v()],
+        lambda: ["GETRANGE", k(), i(), i()], lambda: ["SETRANGE", k(), small(), v()],
+        lambda: ["SETRANGE", k(), i(), v()], lambda: ["GETSET", k(), v()],
+        lambda: ["SETNX", k(), v()], lambda: ["MSETNX", k(), v(), k(), v()],
+        lambda: ["MSET", k(), v(), k(), v()], lambda: ["INCR", k()],
+        lambda: ["INCRBY", k(), i()], lambda: ["DECRBY", k(), i()],
+        lambda: ["INCRBYFLOAT", k(), rng.choice(["0.5", "-1.25", "1e2", "x", "3", "inf"])],
+        lambda: ["SETBIT", k(), str(rng.randrange(0, 200)), rng.choice(["0", "1", "2"])],
+        lambda: ["GETBIT", k(), rng.choice([str(rng.randrange(0, 400)), "-1", "x"])],
+        lambda: ["BITCOUNT", k()], lambda: ["BITCOUNT", k(), i(), i()],
+        lambda: ["BITCOUNT", k(), i(), i(), rng.choice(["BIT", "BYTE", "bit", "XX"])],
+        lambda: ["RENAME", k(), k()], lambda: ["RENAMENX", k(), k()],
+        lambda: ["COPY", k(), k()], lambda: ["COPY", k(), k(), "REPLACE"],
+        lambda: ["DEL", k(), k()], lambda: ["UNLINK", k()], lambda: ["EXISTS", k(), k()],
+        lambda: ["TOUCH", k(), k()], lambda: ["STRLEN", k()], lambda: ["TYPE", k()],
+        lambda: ["MGET", k(), k(), k()], lambda: ["DBSIZE"],
+    ]
+    return rng.choice(choices)()
+
+
+def main():
+    redis_port, pastel_port = int(sys.argv[1]), int(sys.argv[2])
+    seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    steps = int(sys.argv[4]) if len(sys.argv) > 4 else 2000
+    auth_ports = (int(sys.argv[5]), int(sys.argv[6])) if len(sys.argv) > 6 else None
+    d = Diff(redis_port, pastel_port)
+    for cmd in SCRIPT:
+        d.call(*cmd)
+    d.call("CONFIG", "SET", "requirepass", "")  # (the script set one)
+    for raw, n in INLINE:
+        d.send(raw, replies=n)
+    for raw in PROTOCOL_ERRORS:
+        d.reconnect()
+        d.send(raw)
+        if not (d.r.closes() and d.p.closes()):
+            print("a protocol error did not close both connections: %r" % raw)
+            sys.exit(1)
+    d.reconnect()
+    # Pipelined: a MSETNX, RENAME and COPY in the same batch as the reads of their keys.
+    d.call("FLUSHALL")
+    pipe = [["MSETNX", "p1", "a", "p2", "b"], ["RENAME", "p1", "p3"], ["COPY", "p3", "p4"],
+            ["MGET", "p1", "p2", "p3", "p4"], ["GETRANGE", "p4", "0", "-1"], ["DBSIZE"]]
+    d.send(b"".join(enc(c) for c in pipe), replies=len(pipe), what=pipe)
+    rng = random.Random(seed)
+    d.call("FLUSHALL")
+    for step in range(steps):
+        d.call(*random_command(rng))
+        if step % 100 == 99:
+            for key in KEYS:
+                d.call("GET", key)
+            d.call("DBSIZE")
+    if auth_ports is not None:
+        a = Diff(*auth_ports)
+        for cmd in AUTH:
+            a.call(*cmd)
+        a.reconnect()
+        for cmd in AUTH_OK:
+            a.call(*cmd)
+        d.compared += a.compared
+    print("all replies identical (%d replies compared, seed %d, %d random steps)"
+          % (d.compared, seed, steps))
+
+
+if __name__ == "__main__":
+    main()
