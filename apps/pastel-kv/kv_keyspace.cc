@@ -294,17 +294,16 @@ void KvProtocol::RenameKey(bool nx) {
   // The new key takes the value's buffers over (the references Lookup took), no byte copied; the
   // put and the delete are admitted together and go into one batch, so that a crash keeps both
   // or neither.
-  const uint64_t buffers = v.length / b_->pool().buffer_size() + 1;  // PutOwned's own check
+  // The value's buffers are held already (no free buffer taken): only the log's room.
   const uint64_t log_bytes =
       OwnedRecordRoom(*b_, to.size(), v.extents.size(), v.length) + b_->DeleteRoom(from.size());
-  if (const store::WriteOutcome w = b_->Admit(buffers, log_bytes);
-      w != store::WriteOutcome::kQueued) {
+  if (const store::WriteOutcome w = b_->Admit(0, log_bytes); w != store::WriteOutcome::kQueued) {
     b_->DropRefs(v.extents);
     Refused(w);
     return;
   }
   const uint32_t length = v.length;
-  store::WriteOutcome w = b_->PutOwned(to, std::move(v.extents), length);
+  store::WriteOutcome w = b_->PutOwned(to, std::move(v.extents), length, /*admitted=*/true);
   if (w == store::WriteOutcome::kQueued) {
     w = b_->Delete(from);
   }
@@ -370,14 +369,13 @@ void KvProtocol::Copy() {
   // The copy shares the value's buffers (a buffer named by n live values holds n references).
   const uint32_t length = v.length;
   if (const store::WriteOutcome w =
-          b_->Admit(length / b_->pool().buffer_size() + 1,
-                    OwnedRecordRoom(*b_, to.size(), v.extents.size(), length));
+          b_->Admit(0, OwnedRecordRoom(*b_, to.size(), v.extents.size(), length));
       w != store::WriteOutcome::kQueued) {
     b_->DropRefs(v.extents);
     Refused(w);
     return;
   }
-  const store::WriteOutcome w = b_->PutOwned(to, std::move(v.extents), length);
+  const store::WriteOutcome w = b_->PutOwned(to, std::move(v.extents), length, /*admitted=*/true);
   if (w != store::WriteOutcome::kQueued) {
     Refused(w);
     return;

@@ -240,9 +240,10 @@ class Conn {
   bool closing = false;       // an answer that closes was queued: ignore what follows
   bool interim_sent = false;  // the protocol's interim answer (HTTP 100) for this request
   std::string scratch;        // a request head that straddles receives, copied (GatherFront)
-  // The protocol's own progress through the unfinished request, kept between Parse calls so that
-  // a body whose framing it decodes (HTTP chunked) is scanned once, however many receives it
-  // arrives in. Opaque to the store: the protocol stores a trivially copyable value here.
+  // The protocol's own per-connection state, kept between Parse calls: progress through the
+  // unfinished request (HTTP: a chunked body scanned once, however many receives it arrives in),
+  // or what the connection established (RESP: AUTH). Opaque to the store: the protocol stores a
+  // trivially copyable value here.
   alignas(8) unsigned char progress[64] = {};
 
  private:
@@ -311,8 +312,10 @@ class Batch {
                    bool admitted = false);
   // Queues the write of `key` = `extents`, on whose buffers the caller holds one reference per
   // extent (FreshValue, or a stored value's extents retained); the record takes the references
-  // over, also on failure (they are dropped).
-  WriteOutcome PutOwned(std::string_view key, Extents extents, uint64_t length);
+  // over, also on failure (they are dropped). `admitted`: the command's Admit took its room (the
+  // value's buffers are held already: it asks for none).
+  WriteOutcome PutOwned(std::string_view key, Extents extents, uint64_t length,
+                        bool admitted = false);
   // Queues the write of `key` = old's extents followed by `body` (extents within c's unconsumed
   // bytes, kept in place or copied per the persist mode): APPEND without copying either part.
   // The caller holds one reference per extent of `old`; the record takes them over.

@@ -369,11 +369,14 @@ WriteOutcome StoreLoop::Put(Conn& c, std::string_view key, std::span<const Exten
   return Record(key, std::move(v));
 }
 
-WriteOutcome StoreLoop::PutOwned(std::string_view key, Extents extents, uint64_t length) {
-  if (WriteOutcome w = Writable(length, LogStream::record_bytes(key.size(), extents.size()));
-      w != WriteOutcome::kQueued) {
-    DropRefs(extents);
-    return w;
+WriteOutcome StoreLoop::PutOwned(std::string_view key, Extents extents, uint64_t length,
+                                 bool admitted) {
+  if (!admitted) {
+    if (WriteOutcome w = Writable(length, LogStream::record_bytes(key.size(), extents.size()));
+        w != WriteOutcome::kQueued) {
+      DropRefs(extents);
+      return w;
+    }
   }
   Value v;
   v.length = static_cast<uint32_t>(length);
@@ -1217,8 +1220,9 @@ WriteOutcome Batch::Put(Conn& c, std::string_view key, std::span<const Extent> b
                         uint64_t length, bool admitted) {
   return Self().Put(c, key, body, length, admitted);
 }
-WriteOutcome Batch::PutOwned(std::string_view key, Extents extents, uint64_t length) {
-  return Self().PutOwned(key, std::move(extents), length);
+WriteOutcome Batch::PutOwned(std::string_view key, Extents extents, uint64_t length,
+                             bool admitted) {
+  return Self().PutOwned(key, std::move(extents), length, admitted);
 }
 WriteOutcome Batch::PutAppend(Conn& c, std::string_view key, Value old,
                               std::span<const Extent> body, uint64_t body_length) {

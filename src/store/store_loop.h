@@ -60,7 +60,7 @@ class StoreLoop final : public Batch {
   static uint64_t DeleteRoom(size_t key_len);
   WriteOutcome Put(Conn& c, std::string_view key, std::span<const Extent> body, uint64_t length,
                    bool admitted);
-  WriteOutcome PutOwned(std::string_view key, Extents extents, uint64_t length);
+  WriteOutcome PutOwned(std::string_view key, Extents extents, uint64_t length, bool admitted);
   WriteOutcome PutAppend(Conn& c, std::string_view key, Value old, std::span<const Extent> body,
                          uint64_t body_length);
   WriteOutcome Delete(std::string_view key);
