@@ -22,6 +22,8 @@
 //   - A power cut (CrashImage with an rng): any page whose content differs from the device may
 //     have been in flight: it is left as the device has it, written whole, or TORN: each of its
 //     sectors old or new, independently. A sector whose content did not change is never touched.
+//     (A page of a sync in flight is drawn the same way, between the device and its content now;
+//     its content when the sync began is not drawn separately.)
 //
 // Unlike the cache-line model (RecordingPersistOps), bytes never flushed can reach the device
 // (writeback), a sync covers the whole page as it is at the sync (not as it was at the flush), and
