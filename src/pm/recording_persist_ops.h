@@ -23,10 +23,15 @@
 
 namespace pastel {
 
+// The persistence points a recording PersistOps reports (RecordingPersistOps, RecordingPageOps):
+// before each Flush, before each Drain (nothing of it done yet) and after it (the batch durable).
+enum class PersistEvent : uint8_t { kFlush, kDrainBegin, kDrainEnd };
+using PersistHook = std::function<void(PersistEvent, uint64_t event_index)>;
+
 class RecordingPersistOps final : public PersistOps {
  public:
-  enum class Event : uint8_t { kFlush, kDrainBegin, kDrainEnd };
-  using Hook = std::function<void(Event, uint64_t event_index)>;
+  using Event = PersistEvent;
+  using Hook = PersistHook;
 
   // Tracks [base, base + len); base must be cache-line aligned. Whatever the region holds now
   // counts as durable (a freshly created, zeroed file).

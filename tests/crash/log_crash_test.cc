@@ -14,7 +14,14 @@
 // Some recovered stores then take more batches and are cut again, which checks that appends after
 // a torn tail recover too.
 //
-// PASTEL_CRASH_BATCHES (default 1500) and PASTEL_CRASH_SEED (default 1) scale and vary the run.
+// The `OnPages` variants model the pool and the log as files on a block device (RecordingPageOps,
+// one per file): a commit syncs the pool's pages, then the log's, each sync writing whole 4 KiB
+// pages as they are then; the kernel writes dirty pages back between syncs (flushed or not); and
+// every cut with eviction leaves each page that differs from the device as it was, written whole,
+// or torn at 512-byte sectors. The batch counts as fenced once the log's sync completed.
+//
+// PASTEL_CRASH_BATCHES (default 1500; 300 on pages) and PASTEL_CRASH_SEED (default 1, also the
+// seed of the page model's writeback) scale and vary the run.
 
 #include <gtest/gtest.h>
 
@@ -34,9 +41,11 @@ namespace {
 
 using testing::EnvU64;
 using testing::MemStore;
+using testing::PersistModel;
+using testing::StoreFile;
 using testing::StoreShape;
 using Model = std::map<std::string, std::string>;
-using Event = RecordingPersistOps::Event;
+using Event = PersistEvent;
 
 struct Op {
   std::string key;
@@ -57,9 +66,10 @@ struct Stats {
   uint64_t cuts = 0;
   uint64_t exact_cuts = 0;
   uint64_t evicting_cuts = 0;
-  uint64_t in_flight_kept = 0;     // cuts where the batch in flight was recovered whole
-  uint64_t in_flight_dropped = 0;  // ... and where it was dropped whole
-  uint64_t continued = 0;          // recovered stores that took more batches and were cut again
+  uint64_t in_flight_kept = 0;       // cuts where the batch in flight was recovered whole
+  uint64_t in_flight_dropped = 0;    // ... and where it was dropped whole
+  uint64_t continued = 0;            // recovered stores that took more batches and were cut again
+  RecordingPageOps::CutStats pages;  // page model: dirty pages the evicting cuts wrote or tore
 };
 
 class CrashHarness {
@@ -69,16 +79,20 @@ class CrashHarness {
   // Runs `batches` batches on `store`, cutting power as it goes (when `cut`).
   void Run(MemStore& store, Model& acked, uint64_t batches, bool cut, Stats& stats) {
     std::vector<Op> pending;
-    store.ops().SetHook([&](Event e, uint64_t) {
+    store.SetHook([&](StoreFile f, Event e) {
       if (!cut) {
         return;
       }
+      // The batch is durable once the log's fence (sync) completed; with a file per medium the
+      // pool's sync comes first, after which only the values are.
+      const bool fenced =
+          e == Event::kDrainEnd && (f == StoreFile::kShared || f == StoreFile::kLog);
       std::bernoulli_distribution coin(e == Event::kFlush ? 0.05 : 0.25);
       if (e != Event::kFlush) {
-        Check(store, acked, pending, e == Event::kDrainEnd, /*evict=*/false, stats);
+        Check(store, acked, pending, fenced, /*evict=*/false, stats);
       }
       if (coin(rng_)) {
-        Check(store, acked, pending, e == Event::kDrainEnd, /*evict=*/true, stats);
+        Check(store, acked, pending, fenced, /*evict=*/true, stats);
       }
     });
     for (uint64_t b = 0; b < batches; ++b) {
@@ -109,7 +123,7 @@ class CrashHarness {
         return;
       }
     }
-    store.ops().SetHook(nullptr);
+    store.SetHook(nullptr);
   }
 
  private:
@@ -140,8 +154,7 @@ class CrashHarness {
              bool evict, Stats& stats) {
     ++stats.cuts;
     ++(evict ? stats.evicting_cuts : stats.exact_cuts);
-    std::vector<uint8_t> image =
-        evict ? store.ops().CrashImage(&rng_, 0.5) : store.ops().CrashImage();
+    std::vector<uint8_t> image = evict ? store.CrashImage(&rng_, &stats.pages) : store.CrashImage();
     Recovered rec;
     Result<std::unique_ptr<MemStore>> r = MemStore::Recover(shape_, image, {}, &rec);
     ASSERT_TRUE(r.ok()) << "cut " << stats.cuts << ": " << r.status().ToString();
@@ -173,7 +186,7 @@ class CrashHarness {
       Stats ignored;
       more.Run(n, next, 5, /*cut=*/false, ignored);
       Recovered again;
-      auto r2 = MemStore::Recover(shape_, n.ops().CrashImage(), {}, &again);
+      auto r2 = MemStore::Recover(shape_, n.CrashImage(), {}, &again);
       ASSERT_TRUE(r2.ok()) << r2.status().ToString();
       Model got2;
       for (const auto& [k, v] : again.live) {
@@ -187,7 +200,7 @@ class CrashHarness {
   std::mt19937_64 rng_;
 };
 
-StoreShape CrashShape(uint64_t batches) {
+StoreShape CrashShape(uint64_t batches, PersistModel model) {
   StoreShape s;
   s.buffer_size = 512;
   s.buffer_count = 320;  // 24 keys x 3 buffers live + a batch in flight, recycled constantly
@@ -195,46 +208,72 @@ StoreShape CrashShape(uint64_t batches) {
   // ~3.5 records of <= 128 B per batch, spread over the streams, with room to spare.
   const uint64_t need = batches * 6 * 128 / s.streams + 64 * 1024;
   s.stream_size = (need + 4095) / 4096 * 4096;
+  s.model = model;
   return s;
 }
 
-TEST(LogCrashTest, PowerCutAtEveryPersistencePoint) {
-  const uint64_t batches = EnvU64("PASTEL_CRASH_BATCHES", 1500);
+void PowerCuts(PersistModel model, uint64_t default_batches) {
+  const uint64_t batches = EnvU64("PASTEL_CRASH_BATCHES", default_batches);
   const uint64_t seed = EnvU64("PASTEL_CRASH_SEED", 1);
-  const StoreShape shape = CrashShape(batches);
+  StoreShape shape = CrashShape(batches, model);
+  shape.writeback_seed = seed;
   auto store = MemStore::Fresh(shape);
   Model acked;
   Stats stats;
   CrashHarness h(shape, seed);
   h.Run(*store, acked, batches, /*cut=*/true, stats);
-  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
   // Every batch had its fence's start and end cut, and some flushes in between.
   EXPECT_GE(stats.exact_cuts, 2 * batches);
   EXPECT_GT(stats.evicting_cuts, batches / 4);
   EXPECT_GT(stats.in_flight_dropped, 0u);
   EXPECT_GT(stats.in_flight_kept, 0u) << "random eviction should sometimes complete a batch";
   EXPECT_GT(stats.continued, 0u);
-  RecordProperty("cuts", std::to_string(stats.cuts));
+  if (model == PersistModel::kPage) {
+    EXPECT_GT(stats.pages.torn_pages, 0u) << "no cut tore a page";
+    EXPECT_GT(store->writeback_pages(), 0u) << "no page was written back between syncs";
+  }
+  ::testing::Test::RecordProperty("cuts", std::to_string(stats.cuts));
   std::printf(
-      "batches=%llu cuts=%llu exact=%llu evicting=%llu in-flight kept=%llu dropped=%llu "
-      "continued=%llu\n",
+      "%s seed=%llu batches=%llu cuts=%llu exact=%llu evicting=%llu in-flight kept=%llu "
+      "dropped=%llu continued=%llu",
+      model == PersistModel::kPage ? "pages" : "cache lines", static_cast<unsigned long long>(seed),
       static_cast<unsigned long long>(batches), static_cast<unsigned long long>(stats.cuts),
       static_cast<unsigned long long>(stats.exact_cuts),
       static_cast<unsigned long long>(stats.evicting_cuts),
       static_cast<unsigned long long>(stats.in_flight_kept),
       static_cast<unsigned long long>(stats.in_flight_dropped),
       static_cast<unsigned long long>(stats.continued));
+  if (model == PersistModel::kPage) {
+    std::printf(" dirty pages at evicting cuts=%llu written=%llu torn=%llu written back=%llu",
+                static_cast<unsigned long long>(stats.pages.dirty_pages),
+                static_cast<unsigned long long>(stats.pages.written_pages),
+                static_cast<unsigned long long>(stats.pages.torn_pages),
+                static_cast<unsigned long long>(store->writeback_pages()));
+  }
+  std::printf("\n");
 }
 
-TEST(LogCrashTest, FailedFenceAcknowledgesNothingMore) {
-  const StoreShape shape = CrashShape(200);
+TEST(LogCrashTest, PowerCutAtEveryPersistencePoint) {
+  PowerCuts(PersistModel::kCacheLine, 1500);
+}
+
+// The log and the pool as files on a block device (RecordingPageOps, a file each): syncs cover
+// whole pages, dirty pages are written back between syncs, and every cut with eviction leaves each
+// dirty page old, new or torn at 512-byte sectors.
+TEST(LogCrashTest, PowerCutAtEveryPersistencePointOnPages) {
+  PowerCuts(PersistModel::kPage, 300);
+}
+
+void FailedFence(PersistModel model) {
+  const StoreShape shape = CrashShape(200, model);
   auto store = MemStore::Fresh(shape);
   Model acked;
   Stats stats;
   CrashHarness h(shape, 3);
   h.Run(*store, acked, 100, /*cut=*/false, stats);
-  ASSERT_FALSE(HasFatalFailure());
-  store->ops().FailDrainsFrom(store->ops().drain_count());
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  store->FailDrainsFromNow();
   Result<std::vector<Extent>> ext = store->WriteValue("after the failure");
   ASSERT_TRUE(ext.ok());
   ASSERT_TRUE(store->log().stream(0).AppendPut("late", *ext).ok());
@@ -244,13 +283,21 @@ TEST(LogCrashTest, FailedFenceAcknowledgesNothingMore) {
       << "the other stream fails at its own fence";
   EXPECT_FALSE(store->log().stream(1).Commit().ok());
   Recovered rec;
-  auto r = MemStore::Recover(shape, store->ops().CrashImage(), {}, &rec);
+  auto r = MemStore::Recover(shape, store->CrashImage(), {}, &rec);
   ASSERT_TRUE(r.ok());
   Model got;
   for (const auto& [k, v] : rec.live) {
     got[k] = (*r)->ReadValue(v.extents);
   }
   EXPECT_EQ(got, acked);
+}
+
+TEST(LogCrashTest, FailedFenceAcknowledgesNothingMore) {
+  FailedFence(PersistModel::kCacheLine);
+}
+
+TEST(LogCrashTest, FailedSyncAcknowledgesNothingMoreOnPages) {
+  FailedFence(PersistModel::kPage);
 }
 
 }  // namespace
