@@ -847,35 +847,34 @@ void StoreLoop::Launch() {
   fl.tx_blocks = batch_tx_blocks_;
   batch_tx_entries_ = 0;
   batch_tx_blocks_ = 0;
-  if (!AppendDeferred(fl.data, &fl.failure)) {
-    return;  // lands as failed at once (below)
-  }
-  // PERSIST: the batch's records are in the log's mapping with its end marked; nothing of it is
+  // PERSIST: the batch's records go into the log's mapping with its end marked; nothing of it is
   // durable until both syncs below completed (Land), and nothing of it is answered before. The
   // next batch's records are not appended before then either, so a crash finds at most this one
   // batch beyond what is durable, torn or not (recovery drops it whole).
-  Result<CommitInfo> ci = stream_->Seal(/*flush=*/false);
-  counters_.Add(counters_.commits);
-  counters_.Add(counters_.pipelined_commits);
-  if (!ci.ok()) {
-    fl.failure = ci.status();
-    return;
+  if (AppendDeferred(fl.data, &fl.failure)) {
+    Result<CommitInfo> ci = stream_->Seal(/*flush=*/false);
+    counters_.Add(counters_.commits);
+    counters_.Add(counters_.pipelined_commits);
+    if (!ci.ok()) {
+      fl.failure = ci.status();
+    } else {
+      fl.records = ci->records;
+      if (ValueRange(fl.data, &fl.ranges[fl.ranges_n])) {
+        ++fl.ranges_n;
+      }
+      if (stream_->SealedRange(&fl.ranges[fl.ranges_n])) {
+        ++fl.ranges_n;
+      }
+    }
   }
-  fl.records = ci->records;
-  if (ValueRange(fl.data, &fl.ranges[fl.ranges_n])) {
-    ++fl.ranges_n;
-  }
-  if (stream_->SealedRange(&fl.ranges[fl.ranges_n])) {
-    ++fl.ranges_n;
-  }
-  for (int i = 0; i < fl.ranges_n; ++i) {
+  // (A failed append or seal submits nothing: the flight lands at once, answered as failed.)
+  for (int i = 0; fl.failure.ok() && i < fl.ranges_n; ++i) {
     const SyncRange& r = fl.ranges[i];
     Status st = backend_.SubmitSync(r.fd, r.offset, r.length, fl.token);
     if (!st.ok()) {
       // Not submitted: sync it here and now (what DrainFlight does), as a synchronous commit would.
-      const int rc = ::fdatasync(r.fd) == 0 ? 0 : -errno;
-      if (rc != 0 && fl.failure.ok()) {
-        fl.failure = Status::FromErrno("fdatasync", -rc);
+      if (::fdatasync(r.fd) != 0 && fl.failure.ok()) {
+        fl.failure = Status::FromErrno("fdatasync", errno);
       }
       continue;
     }
