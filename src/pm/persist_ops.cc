@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -157,28 +156,9 @@ class PageOps final : public PersistOps {
     if (len == 0) {
       return Status::Ok();
     }
-    uintptr_t lo = a & ~(page_ - 1);
-    uintptr_t hi = (a + len + page_ - 1) & ~(page_ - 1);
-    // Merge with a pending range that overlaps or touches it.
-    for (size_t i = 0; i < n_; ++i) {
-      if (lo <= ranges_[i].hi && ranges_[i].lo <= hi) {
-        ranges_[i].lo = std::min(ranges_[i].lo, lo);
-        ranges_[i].hi = std::max(ranges_[i].hi, hi);
-        return Status::Ok();
-      }
-    }
-    if (n_ == ranges_.size()) {
-      // Full: fold everything into one covering range (more bytes synced, never fewer).
-      for (size_t i = 1; i < n_; ++i) {
-        ranges_[0].lo = std::min(ranges_[0].lo, ranges_[i].lo);
-        ranges_[0].hi = std::max(ranges_[0].hi, ranges_[i].hi);
-      }
-      ranges_[0].lo = std::min(ranges_[0].lo, lo);
-      ranges_[0].hi = std::max(ranges_[0].hi, hi);
-      n_ = 1;
-      return Status::Ok();
-    }
-    ranges_[n_++] = {lo, hi};
+    // Only the range covering every flush is kept: Drain syncs it in one call.
+    lo_ = std::min(lo_, a & ~(page_ - 1));
+    hi_ = std::max(hi_, (a + len + page_ - 1) & ~(page_ - 1));
     return Status::Ok();
   }
 
@@ -187,25 +167,16 @@ class PageOps final : public PersistOps {
     if (!failed_.ok()) {
       return failed_;
     }
-    if (sync_ == PageSync::kFdatasync) {
-      if (n_ > 0 && ::fdatasync(fd_) != 0) {
-        failed_ = Status::FromErrno("fdatasync", errno);
-      }
-      n_ = 0;
-      return failed_;
-    }
-    if (n_ > 0) {
-      uintptr_t lo = ranges_[0].lo;
-      uintptr_t hi = ranges_[0].hi;
-      for (size_t i = 1; i < n_; ++i) {
-        lo = std::min(lo, ranges_[i].lo);
-        hi = std::max(hi, ranges_[i].hi);
-      }
-      if (::msync(reinterpret_cast<void*>(lo), hi - lo, MS_SYNC) != 0) {
-        failed_ = Status::FromErrno("msync", errno);
+    if (lo_ < hi_) {
+      const bool synced = sync_ == PageSync::kFdatasync
+                              ? ::fdatasync(fd_) == 0
+                              : ::msync(reinterpret_cast<void*>(lo_), hi_ - lo_, MS_SYNC) == 0;
+      if (!synced) {
+        failed_ = Status::FromErrno(sync_ == PageSync::kFdatasync ? "fdatasync" : "msync", errno);
       }
     }
-    n_ = 0;
+    lo_ = UINTPTR_MAX;
+    hi_ = 0;
     return failed_;
   }
 
@@ -215,19 +186,15 @@ class PageOps final : public PersistOps {
   }
 
  private:
-  struct Range {
-    uintptr_t lo;
-    uintptr_t hi;
-  };
   uintptr_t base_;
   size_t len_;
   int fd_;
   PageSync sync_;
   uintptr_t page_;
   std::mutex mu_;
-  std::array<Range, 32> ranges_{};  // guarded by mu_
-  size_t n_ = 0;                    // guarded by mu_
-  Status failed_;                   // guarded by mu_
+  uintptr_t lo_ = UINTPTR_MAX;  // the pages flushed since the last Drain: [lo_, hi_); guarded
+  uintptr_t hi_ = 0;            // by mu_
+  Status failed_;               // guarded by mu_
 };
 
 }  // namespace
