@@ -94,7 +94,6 @@ struct Totals {
   uint64_t tx_full_closes = 0;
   uint64_t lingering_closes = 0;
 };
-Totals Sum(std::span<const store::LoopCounters* const> loops);
 Totals Sum(const std::deque<store::LoopCounters>& loops);
 
 // Where INFO shows a metric.

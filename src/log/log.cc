@@ -351,15 +351,15 @@ Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
   if (!log_->recovered_) {
     return Status::FailedPrecondition("log not recovered yet");
   }
-  if (key.empty() || key.size() > kMaxKeyLen) {
-    return Status::InvalidArgument("key length " + std::to_string(key.size()) +
-                                   " not in [1, 1024]");
-  }
-  const size_t bytes = RecordBytes(key.size(), extents.size());
-  if (extents.size() > UINT16_MAX || bytes > kMaxRecordBytes) {
+  if (!RecordFits(key.size(), extents.size())) {
+    if (key.empty() || key.size() > kMaxKeyLen) {
+      return Status::InvalidArgument("key length " + std::to_string(key.size()) +
+                                     " not in [1, 1024]");
+    }
     return Status::InvalidArgument("value spans too many buffers (" +
                                    std::to_string(extents.size()) + ")");
   }
+  const size_t bytes = RecordBytes(key.size(), extents.size());
   const Pool& pool = *log_->pool_;
   uint64_t value_len = 0;
   for (const Extent& e : extents) {

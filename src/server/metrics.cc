@@ -7,46 +7,37 @@
 
 namespace pastel::server {
 
-Totals Sum(std::span<const store::LoopCounters* const> loops) {
+Totals Sum(const std::deque<store::LoopCounters>& loops) {
   Totals t;
   const auto get = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
-  for (const store::LoopCounters* l : loops) {
+  for (const store::LoopCounters& l : loops) {
     for (size_t k = 0; k < std::size(t.requests); ++k) {
-      t.requests[k] += get(l->requests[k]);
+      t.requests[k] += get(l.requests[k]);
     }
-    t.responses_2xx += get(l->responses_2xx);
-    t.responses_4xx += get(l->responses_4xx);
-    t.responses_5xx += get(l->responses_5xx);
-    t.rx_bytes += get(l->rx_bytes);
-    t.batches += get(l->batches);
-    t.batch_slots += get(l->batch_slots);
-    t.commits += get(l->commits);
-    t.pipelined_commits += get(l->pipelined_commits);
-    t.committed_writes += get(l->committed_writes);
-    t.rejected_full += get(l->rejected_full);
-    t.enobufs += get(l->enobufs);
-    t.kept += get(l->kept);
-    t.checkpoints += get(l->checkpoints);
-    t.checkpointed_entries += get(l->checkpointed_entries);
-    t.log_full_checkpoints += get(l->log_full_checkpoints);
-    t.checkpoint_failures += get(l->checkpoint_failures);
-    t.request_timeouts += get(l->request_timeouts);
-    t.held += get(l->held);
-    t.held_paused += get(l->held_paused);
-    t.error_closes += get(l->error_closes);
-    t.tx_full_closes += get(l->tx_full_closes);
-    t.lingering_closes += get(l->lingering_closes);
+    t.responses_2xx += get(l.responses_2xx);
+    t.responses_4xx += get(l.responses_4xx);
+    t.responses_5xx += get(l.responses_5xx);
+    t.rx_bytes += get(l.rx_bytes);
+    t.batches += get(l.batches);
+    t.batch_slots += get(l.batch_slots);
+    t.commits += get(l.commits);
+    t.pipelined_commits += get(l.pipelined_commits);
+    t.committed_writes += get(l.committed_writes);
+    t.rejected_full += get(l.rejected_full);
+    t.enobufs += get(l.enobufs);
+    t.kept += get(l.kept);
+    t.checkpoints += get(l.checkpoints);
+    t.checkpointed_entries += get(l.checkpointed_entries);
+    t.log_full_checkpoints += get(l.log_full_checkpoints);
+    t.checkpoint_failures += get(l.checkpoint_failures);
+    t.request_timeouts += get(l.request_timeouts);
+    t.held += get(l.held);
+    t.held_paused += get(l.held_paused);
+    t.error_closes += get(l.error_closes);
+    t.tx_full_closes += get(l.tx_full_closes);
+    t.lingering_closes += get(l.lingering_closes);
   }
   return t;
-}
-
-Totals Sum(const std::deque<store::LoopCounters>& loops) {
-  std::vector<const store::LoopCounters*> p;
-  p.reserve(loops.size());
-  for (const store::LoopCounters& l : loops) {
-    p.push_back(&l);
-  }
-  return Sum(p);
 }
 
 std::vector<Metric> StoreMetrics(const Server& s, const Totals& t) {
