@@ -85,12 +85,7 @@ void KvProtocol::GetBit() {
     return;
   }
   Value v;
-  if (!b_->Lookup(ArgView(1, &tmp_key_), &v)) {
-    if (b_->lookup_damaged()) {
-      Err(kDamaged);
-    } else {
-      Int(0);
-    }
+  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, 0)) {
     return;
   }
   // The one byte, read where it lies.
@@ -115,12 +110,7 @@ void KvProtocol::BitCount() {
     return;
   }
   Value v;
-  if (!b_->Lookup(ArgView(1, &tmp_key_), &v)) {
-    if (b_->lookup_damaged()) {
-      Err(kDamaged);
-    } else {
-      Int(0);
-    }
+  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, 0)) {
     return;
   }
   int64_t start = 0;

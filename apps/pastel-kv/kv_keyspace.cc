@@ -353,12 +353,7 @@ void KvProtocol::Copy() {
     return;
   }
   Value v;
-  if (!b_->Lookup(from, &v)) {
-    if (b_->lookup_damaged()) {
-      Err(kDamaged);
-    } else {
-      Int(0);
-    }
+  if (!LookupOrInt(from, &v, 0)) {
     return;
   }
   if (!replace && b_->Exists(to)) {

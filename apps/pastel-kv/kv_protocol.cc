@@ -273,6 +273,18 @@ void KvProtocol::BulkValue(const Value& v) {
                   resp::kCrlf, cmd_.close);
 }
 
+bool KvProtocol::LookupOrInt(std::string_view key, Value* v, int64_t absent) {
+  if (b_->Lookup(key, v)) {
+    return true;
+  }
+  if (b_->lookup_damaged()) {
+    Err(kDamaged);
+  } else {
+    Int(absent);
+  }
+  return false;
+}
+
 bool KvProtocol::KeyOk(size_t i) {
   if (args_[i].length == 0 || args_[i].length > kMaxKeyBytes) {
     Err(args_[i].length == 0 ? "ERR empty keys are not supported by pastel-kv" : kKeyTooLong);

@@ -194,6 +194,9 @@ class KvProtocol final : public store::Protocol {
   // Reads a whole value (a small one: INCR) into `out`; false when too long.
   bool ReadValue(const Value& v, size_t max, std::string* out) const;
   bool KeyOk(size_t i);
+  // The value of `key` (one reference per extent taken), or false once answered: the damaged
+  // value's error, or the integer `absent` for a missing key.
+  bool LookupOrInt(std::string_view key, Value* v, int64_t absent);
 
   // The batch of the Parse (or OnTimeout) call running: every command reads, writes and answers
   // through it.

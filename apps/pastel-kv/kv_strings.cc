@@ -470,12 +470,7 @@ void KvProtocol::Strlen() {
     return;
   }
   Value v;
-  if (!b_->Lookup(ArgView(1, &tmp_key_), &v)) {
-    if (b_->lookup_damaged()) {
-      Err(kDamaged);
-    } else {
-      Int(0);
-    }
+  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, 0)) {
     return;
   }
   b_->DropRefs(v.extents);
