@@ -59,7 +59,8 @@ void KvProtocol::SetBit() {
     return;
   }
   std::string value;
-  if (ReadKey(key, kMaxValueBytes, &value, kTooBig) < 0) {
+  int64_t expire_ms = 0;
+  if (ReadKey(key, kMaxValueBytes, &value, kTooBig, &expire_ms) < 0) {
     return;
   }
   value.resize(len, '\0');
@@ -67,7 +68,7 @@ void KvProtocol::SetBit() {
   auto& b = reinterpret_cast<unsigned char&>(value[byte]);
   const int was = (b & mask) != 0 ? 1 : 0;
   b = static_cast<unsigned char>(on ? (b | mask) : (b & ~mask));
-  const store::WriteOutcome w = PutFresh(key, value);
+  const store::WriteOutcome w = PutFresh(key, value, expire_ms);  // the key keeps its expiry
   if (w != store::WriteOutcome::kQueued) {
     Refused(w);
     return;

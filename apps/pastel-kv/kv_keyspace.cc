@@ -1,5 +1,6 @@
-// pastel-kv's keyspace commands: DEL (and UNLINK) EXISTS KEYS SCAN DBSIZE FLUSHALL FLUSHDB TYPE TTL
-// PTTL RENAME RENAMENX COPY RANDOMKEY TOUCH OBJECT, and the glob matching of KEYS and SCAN.
+// pastel-kv's keyspace commands: DEL (and UNLINK) EXISTS KEYS SCAN DBSIZE FLUSHALL FLUSHDB TYPE
+// RENAME RENAMENX COPY RANDOMKEY TOUCH OBJECT, and the glob matching of KEYS and SCAN. Expired keys
+// are not listed (KEYS, SCAN, RANDOMKEY); DBSIZE counts them until removed, as Redis does.
 
 #include <random>
 #include <set>
@@ -124,8 +125,9 @@ void KvProtocol::Exists() {
 
 void KvProtocol::LiveKeys(std::string_view pattern, std::set<std::string>* keys) const {
   // The committed keys, then this batch's own writes over them (read-your-writes).
-  shared_.store.ForEachLive([&](std::string_view k, const Value&) {
-    if (GlobMatch(pattern, k)) {
+  const int64_t now = b_->now_ms();
+  shared_.store.ForEachLive([&](std::string_view k, const Value& v) {
+    if (!v.ExpiredAt(now) && GlobMatch(pattern, k)) {
       keys->emplace(k);
     }
     return true;
@@ -211,12 +213,6 @@ void KvProtocol::Type() {
   }
 }
 
-void KvProtocol::Ttl() {  // TTL and PTTL
-  if (KeyOk(1)) {
-    Int(b_->Exists(ArgView(1, &tmp_key_)) ? -1 : -2);  // no expiry: keys never expire
-  }
-}
-
 void KvProtocol::FlushAll() {
   if (cmd_.argc > 2 || (cmd_.argc == 2 && !Is(1, "sync") && !Is(1, "async"))) {
     Err("ERR syntax error");
@@ -254,17 +250,6 @@ void KvProtocol::FlushAll() {
 }  // namespace pastel::kv
 
 namespace pastel::kv {
-namespace {
-
-// The record room of a put that names `extents` extents of a `length`-byte value it holds
-// already (PutOwned of a stored value's extents): Batch::RecordRoom counts a copy's extents in
-// --persist copy, so the length given covers at least one buffer per extent there.
-uint64_t OwnedRecordRoom(store::Batch& b, size_t key_len, size_t extents, uint64_t length) {
-  return b.RecordRoom(key_len, extents,
-                      std::max<uint64_t>(length, uint64_t{extents} * b.pool().buffer_size()));
-}
-
-}  // namespace
 
 void KvProtocol::RenameKey(bool nx) {
   if (!KeyOk(1) || !KeyOk(2)) {
@@ -295,15 +280,16 @@ void KvProtocol::RenameKey(bool nx) {
   // put and the delete are admitted together and go into one batch, so that a crash keeps both
   // or neither.
   // The value's buffers are held already (no free buffer taken): only the log's room.
-  const uint64_t log_bytes =
-      OwnedRecordRoom(*b_, to.size(), v.extents.size(), v.length) + b_->DeleteRoom(from.size());
+  const uint64_t log_bytes = OwnedRecordRoom(*b_, to.size(), v) + b_->DeleteRoom(from.size());
   if (const store::WriteOutcome w = b_->Admit(0, log_bytes); w != store::WriteOutcome::kQueued) {
     b_->DropRefs(v.extents);
     Refused(w);
     return;
   }
   const uint32_t length = v.length;
-  store::WriteOutcome w = b_->PutOwned(to, std::move(v.extents), length, /*admitted=*/true);
+  // The new key takes the old one's expiry time over.
+  store::WriteOutcome w =
+      b_->PutOwned(to, std::move(v.extents), length, /*admitted=*/true, v.expire_ms);
   if (w == store::WriteOutcome::kQueued) {
     w = b_->Delete(from);
   }
@@ -363,14 +349,15 @@ void KvProtocol::Copy() {
   }
   // The copy shares the value's buffers (a buffer named by n live values holds n references).
   const uint32_t length = v.length;
-  if (const store::WriteOutcome w =
-          b_->Admit(0, OwnedRecordRoom(*b_, to.size(), v.extents.size(), length));
+  if (const store::WriteOutcome w = b_->Admit(0, OwnedRecordRoom(*b_, to.size(), v));
       w != store::WriteOutcome::kQueued) {
     b_->DropRefs(v.extents);
     Refused(w);
     return;
   }
-  const store::WriteOutcome w = b_->PutOwned(to, std::move(v.extents), length, /*admitted=*/true);
+  // The copy has the source's expiry time too.
+  const store::WriteOutcome w =
+      b_->PutOwned(to, std::move(v.extents), length, /*admitted=*/true, v.expire_ms);
   if (w != store::WriteOutcome::kQueued) {
     Refused(w);
     return;
@@ -387,7 +374,7 @@ void KvProtocol::RandomKey() {
   if (n > 0) {
     uint64_t skip = rng() % n;
     shared_.store.ForEachLive([&](std::string_view k, const Value&) {
-      if (skip-- == 0) {
+      if (skip-- == 0) {  // (an expired pick is checked below: Exists)
         pick.assign(k);
         return false;
       }

@@ -113,10 +113,11 @@ void KvProtocol::ArgExtents(const Conn& c, size_t i, std::vector<Extent>* out) c
   }
 }
 
-store::WriteOutcome KvProtocol::PutArg(std::string_view key, size_t i, bool admitted) {
+store::WriteOutcome KvProtocol::PutArg(std::string_view key, size_t i, bool admitted,
+                                       int64_t expire_ms) {
   if (!args_[i].decoded) {
     ArgExtents(*cmd_.conn, i, &body_);
-    return b_->Put(*cmd_.conn, key, body_, args_[i].length, admitted);
+    return b_->Put(*cmd_.conn, key, body_, args_[i].length, admitted, expire_ms);
   }
   if (!admitted) {
     if (const store::WriteOutcome w = b_->Writable(args_[i].length);
@@ -128,7 +129,7 @@ store::WriteOutcome KvProtocol::PutArg(std::string_view key, size_t i, bool admi
   if (!b_->FreshValue(args_[i].view, &fresh).ok()) {
     return store::WriteOutcome::kPoolFull;
   }
-  return b_->PutOwned(key, std::move(fresh), args_[i].length);
+  return b_->PutOwned(key, std::move(fresh), args_[i].length, /*admitted=*/false, expire_ms);
 }
 
 void KvProtocol::ArgRoom(size_t key_len, size_t i, uint64_t* buffers, uint64_t* log_bytes) {
@@ -146,7 +147,8 @@ void KvProtocol::ArgRoom(size_t key_len, size_t i, uint64_t* buffers, uint64_t* 
   *log_bytes += b_->RecordRoom(key_len, body_.size(), len);
 }
 
-store::WriteOutcome KvProtocol::PutFresh(std::string_view key, std::string_view bytes) {
+store::WriteOutcome KvProtocol::PutFresh(std::string_view key, std::string_view bytes,
+                                         int64_t expire_ms) {
   if (const store::WriteOutcome w = b_->Writable(bytes.size()); w != store::WriteOutcome::kQueued) {
     return w;
   }
@@ -154,7 +156,7 @@ store::WriteOutcome KvProtocol::PutFresh(std::string_view key, std::string_view 
   if (!b_->FreshValue(bytes, &fresh).ok()) {
     return store::WriteOutcome::kPoolFull;
   }
-  return b_->PutOwned(key, std::move(fresh), bytes.size());
+  return b_->PutOwned(key, std::move(fresh), bytes.size(), /*admitted=*/false, expire_ms);
 }
 
 KvConnState& KvProtocol::ConnState() const {
@@ -332,6 +334,7 @@ CommandKind KvProtocol::Execute(size_t argc) {
   const CommandKind kind = (cmd->flags & kCmdWrite) != 0      ? CommandKind::kWrite
                            : (cmd->flags & kCmdReadOnly) != 0 ? CommandKind::kRead
                                                               : CommandKind::kOther;
+  cmd_.spec = cmd;
   (this->*cmd->handler)();
   return kind;
 }

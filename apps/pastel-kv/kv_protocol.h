@@ -79,7 +79,8 @@ class KvProtocol final : public store::Protocol {
   struct Command {
     Conn* conn;
     size_t argc;
-    bool close;  // QUIT: close after the answer
+    bool close;                         // QUIT: close after the answer
+    const CommandSpec* spec = nullptr;  // the row being run (its name, lower case)
   };
 
   // The unconsumed bytes of c as segments for the parser (the first one from front_off).
@@ -92,14 +93,15 @@ class KvProtocol final : public store::Protocol {
   void ArgExtents(const Conn& c, size_t i, std::vector<Extent>* out) const;
   // Queues the write of `key` = argument i: kept in place from the receive buffers, or, for a
   // quoted inline argument (decoded: not the received bytes), copied into fresh buffers.
-  // `admitted`: the command's Admit took its room (ArgRoom).
-  store::WriteOutcome PutArg(std::string_view key, size_t i, bool admitted);
+  // `admitted`: the command's Admit took its room (ArgRoom). `expire_ms`: the value's absolute
+  // expiry time (0: none).
+  store::WriteOutcome PutArg(std::string_view key, size_t i, bool admitted, int64_t expire_ms = 0);
   // What PutArg of argument i under a key of `key_len` bytes needs: free buffers and log bytes
   // (added to the sums).
   void ArgRoom(size_t key_len, size_t i, uint64_t* buffers, uint64_t* log_bytes);
   // Queues `key` = `bytes` copied into fresh buffers (a computed value: SETRANGE, SETBIT,
-  // INCRBYFLOAT).
-  store::WriteOutcome PutFresh(std::string_view key, std::string_view bytes);
+  // INCRBYFLOAT), expiring at `expire_ms` (0: never; those commands keep the key's).
+  store::WriteOutcome PutFresh(std::string_view key, std::string_view bytes, int64_t expire_ms = 0);
   // MSET and MSETNX: the pairs admitted whole, then queued.
   bool PutPairs();
   // The connection's authentication, and whether the command may run without it.
@@ -157,13 +159,20 @@ class KvProtocol final : public store::Protocol {
   void DbSize();
   void FlushAll();  // FLUSHALL and FLUSHDB
   void Type();
-  void Ttl();  // TTL and PTTL
   void Rename();
   void RenameNx();
   void Copy();
   void RandomKey();
   void Touch();
   void Object();
+  // kv_expire.cc
+  void SetEx();   // SETEX
+  void PSetEx();  // PSETEX
+  void GetEx();
+  void GetDel();
+  void Expire();  // EXPIRE PEXPIRE EXPIREAT PEXPIREAT
+  void Ttl();     // TTL PTTL EXPIRETIME PEXPIRETIME
+  void Persist();
   // kv_server.cc
   void Ping();
   void Echo();
@@ -182,8 +191,26 @@ class KvProtocol final : public store::Protocol {
   void ConfigGet();
   void ConfigSet();
   // The value of `key` read whole into `out` (at most `max` bytes): 1 read, 0 absent, -1 answered
-  // (damaged, or longer than max: `too_long` answered).
-  int ReadKey(std::string_view key, size_t max, std::string* out, std::string_view too_long);
+  // (damaged, or longer than max: `too_long` answered). `expire_ms`: set to the value's expiry
+  // time (0: none, or absent).
+  int ReadKey(std::string_view key, size_t max, std::string* out, std::string_view too_long,
+              int64_t* expire_ms = nullptr);
+  // Expiry times (kv_expire.cc). Argument i as a time of `unit_ms` milliseconds, relative to the
+  // turn's clock when `relative` (EX, PX) or absolute (EXAT, PXAT), as Redis checks it: not an
+  // integer, not positive, or overflowing is answered (the invalid-time error names `cmd`) and
+  // false returned. *out: absolute Unix ms.
+  bool ExpiryArg(size_t i, int64_t unit_ms, bool relative, std::string_view cmd, int64_t* out);
+  // The value of `key` copied into `answer` as a bulk string (nil when absent), for an answer that
+  // goes out after a write replaced it (SET GET, GETSET, GETDEL): 1 found, 0 absent, -1 answered
+  // (damaged). *expire_ms: its expiry time.
+  int CopyOldValue(std::string_view key, std::string* answer, int64_t* expire_ms);
+  // SET and SETEX's write of `key` = argument `value` expiring at `expire_ms` (0: none; at or
+  // before now: the key is deleted, as an expired write leaves nothing), answered `ok` after the
+  // commit; false once refused (answered).
+  bool SetValue(std::string_view key, size_t value, int64_t expire_ms, std::string_view ok);
+  // Rewrites `key`'s record with the same value (v, whose references it takes over) expiring at
+  // `expire_ms` (0: never; at or before now: deletes the key). False once refused (answered).
+  bool Reexpire(std::string_view key, Value v, int64_t expire_ms);
 
   // INCR, DECR, INCRBY, DECRBY: adds sign * (1, or argument 2 when `from_arg`).
   void AddTo(int64_t sign, bool from_arg);

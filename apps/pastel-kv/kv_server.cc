@@ -91,6 +91,7 @@ void KvProtocol::Info() {
   if (all || want == "stats") {
     add("# Stats\r\ntotal_commands_processed:%llu\r\ntotal_net_input_bytes:%llu\r\n",
         static_cast<unsigned long long>(reqs), static_cast<unsigned long long>(t.rx_bytes));
+    add("expired_keys:%llu\r\n", static_cast<unsigned long long>(t.expired_keys));
     add("pastel_read_commands:%llu\r\npastel_write_commands:%llu\r\npastel_error_replies:%llu\r\n",
         static_cast<unsigned long long>(t.requests[static_cast<int>(CommandKind::kRead)]),
         static_cast<unsigned long long>(t.requests[static_cast<int>(CommandKind::kWrite)]),
@@ -109,7 +110,9 @@ void KvProtocol::Info() {
   if (all || want == "keyspace") {
     add("# Keyspace\r\n");
     if (st.live_keys() > 0) {
-      add("db0:keys=%llu,expires=0,avg_ttl=0\r\n", static_cast<unsigned long long>(st.live_keys()));
+      add("db0:keys=%llu,expires=%llu,avg_ttl=0\r\n",
+          static_cast<unsigned long long>(st.live_keys()),
+          static_cast<unsigned long long>(st.expiring_keys()));
     }
   }
   Bulk(out);

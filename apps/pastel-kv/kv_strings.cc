@@ -1,5 +1,7 @@
 // pastel-kv's string commands: GET SET MGET MSET INCR DECR INCRBY DECRBY STRLEN APPEND GETRANGE
-// SETRANGE GETSET SETNX MSETNX INCRBYFLOAT.
+// SETRANGE GETSET SETNX MSETNX INCRBYFLOAT. A SET (GETSET, MSET, SETNX) writes a value without an
+// expiry time unless KEEPTTL; the commands that change a value (APPEND, INCR..., SETRANGE,
+// INCRBYFLOAT, SETBIT) keep the key's, as Redis does.
 
 #include <cerrno>
 #include <charconv>
@@ -33,35 +35,139 @@ void KvProtocol::Set() {
   if (!KeyOk(1)) {
     return;
   }
-  bool nx = false, xx = false;
+  // Redis's parseExtendedStringArgumentsOrReply: NX and XX exclude each other, and KEEPTTL, EX,
+  // PX, EXAT and PXAT one another (one of them may repeat: the last one counts).
+  enum : uint32_t {
+    kNx = 1,
+    kXx = 2,
+    kGet = 4,
+    kKeepTtl = 8,
+    kEx = 16,
+    kPx = 32,
+    kExAt = 64,
+    kPxAt = 128
+  };
+  constexpr uint32_t kTimes = kKeepTtl | kEx | kPx | kExAt | kPxAt;
+  uint32_t flags = 0;
+  size_t time_arg = 0;
   for (size_t i = 3; i < cmd_.argc; ++i) {
-    if (Is(i, "nx")) {
-      nx = true;
-    } else if (Is(i, "xx")) {
-      xx = true;
-    } else if (Is(i, "ex") || Is(i, "px") || Is(i, "exat") || Is(i, "pxat") || Is(i, "keepttl")) {
-      Err("ERR expiry (EX, PX, EXAT, PXAT, KEEPTTL) is not supported by pastel-kv");
-      return;
+    const bool next = i + 1 < cmd_.argc;
+    uint32_t time_flag = 0;
+    if (Is(i, "nx") && (flags & kXx) == 0) {
+      flags |= kNx;
+    } else if (Is(i, "xx") && (flags & kNx) == 0) {
+      flags |= kXx;
+    } else if (Is(i, "get")) {
+      flags |= kGet;
+    } else if (Is(i, "keepttl") && (flags & (kTimes & ~kKeepTtl)) == 0) {
+      flags |= kKeepTtl;
+    } else if (Is(i, "ex")) {
+      time_flag = kEx;
+    } else if (Is(i, "px")) {
+      time_flag = kPx;
+    } else if (Is(i, "exat")) {
+      time_flag = kExAt;
+    } else if (Is(i, "pxat")) {
+      time_flag = kPxAt;
     } else {
-      Err("ERR syntax error");
+      Err(kSyntax);
+      return;
+    }
+    if (time_flag != 0) {
+      if ((flags & (kTimes & ~time_flag)) != 0 || !next) {
+        Err(kSyntax);
+        return;
+      }
+      flags |= time_flag;
+      time_arg = ++i;
+    }
+  }
+  int64_t expire_ms = 0;
+  if (time_arg != 0) {
+    const bool seconds = (flags & (kEx | kExAt)) != 0;
+    if (!ExpiryArg(time_arg, seconds ? 1000 : 1, (flags & (kEx | kPx)) != 0, "set", &expire_ms)) {
       return;
     }
   }
-  if (nx && xx) {
-    Err("ERR syntax error");
+  const std::string key(ArgView(1, &tmp_key_));
+  std::string& answer = tmp_;
+  answer.assign(resp::kOk);
+  int had = -1;  // unknown
+  int64_t old_expire = 0;
+  if ((flags & kGet) != 0) {
+    had = CopyOldValue(key, &answer, &old_expire);
+    if (had < 0) {
+      return;
+    }
+  } else if ((flags & kKeepTtl) != 0) {
+    Value v;
+    had = b_->Lookup(key, &v) ? 1 : 0;
+    old_expire = v.expire_ms;
+    b_->DropRefs(v.extents);
+  } else if ((flags & (kNx | kXx)) != 0) {
+    had = b_->Exists(key) ? 1 : 0;
+  }
+  if (((flags & kNx) != 0 && had == 1) || ((flags & kXx) != 0 && had == 0)) {
+    if ((flags & kGet) != 0) {
+      b_->AnswerText(cmd_.conn->id, answer, AnswerClass::kOk, cmd_.close);
+    } else {
+      Null();  // the condition failed: nothing written
+    }
     return;
   }
-  const std::string_view key = ArgView(1, &tmp_key_);
-  if ((nx || xx) && b_->Exists(key) != xx) {
-    Null();  // the condition failed: nothing written
-    return;
+  if ((flags & kKeepTtl) != 0) {
+    expire_ms = old_expire;
   }
-  const store::WriteOutcome w = PutArg(key, 2, /*admitted=*/false);
+  (void)SetValue(key, 2, expire_ms, answer);
+}
+
+bool KvProtocol::SetValue(std::string_view key, size_t value, int64_t expire_ms,
+                          std::string_view ok) {
+  if (expire_ms != 0 && expire_ms <= b_->now_ms()) {
+    // Expired as it is written: the key holds nothing afterwards (Redis sets it and expires it).
+    if (b_->Exists(key)) {
+      store::WriteOutcome w = b_->Deletable(b_->DeleteRoom(key.size()));
+      if (w == store::WriteOutcome::kQueued) {
+        w = b_->Delete(key);
+      }
+      if (w != store::WriteOutcome::kQueued) {
+        Refused(w);
+        return false;
+      }
+    }
+    WriteOk(ok);
+    return true;
+  }
+  const store::WriteOutcome w = PutArg(key, value, /*admitted=*/false, expire_ms);
   if (w != store::WriteOutcome::kQueued) {
     Refused(w);
-    return;
+    return false;
   }
-  WriteOk(resp::kOk);
+  WriteOk(ok);
+  return true;
+}
+
+int KvProtocol::CopyOldValue(std::string_view key, std::string* answer, int64_t* expire_ms) {
+  // The old value goes out after the commit that replaced it, or an error if that failed: it is
+  // copied into the answer now (its buffers may be reused once the new value is durable).
+  Value old;
+  *expire_ms = 0;
+  if (b_->Lookup(key, &old)) {
+    *expire_ms = old.expire_ms;
+    std::string bytes;
+    (void)ReadValue(old, kMaxValueBytes, &bytes);
+    b_->DropRefs(old.extents);
+    answer->assign(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), bytes.size()));
+    *answer += bytes;
+    *answer += resp::kCrlf;
+    return 1;
+  }
+  if (b_->lookup_damaged()) {
+    Err(kDamaged);
+    return -1;
+  }
+  answer->assign(resp::kNullBulk);
+  return 0;
 }
 
 bool KvProtocol::PutPairs() {
@@ -146,41 +252,30 @@ void KvProtocol::GetSet() {
     return;
   }
   const std::string key(ArgView(1, &tmp_key_));
-  // The old value goes out after the commit that replaced it, or an error if that failed: it is
-  // copied into the answer now (its buffers may be reused once the new value is durable).
-  Value old;
   std::string& answer = tmp_;
-  if (b_->Lookup(key, &old)) {
-    std::string bytes;
-    (void)ReadValue(old, kMaxValueBytes, &bytes);
-    b_->DropRefs(old.extents);
-    answer.assign(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), bytes.size()));
-    answer += bytes;
-    answer += resp::kCrlf;
-  } else if (b_->lookup_damaged()) {
-    Err(kDamaged);
-    return;
-  } else {
-    answer.assign(resp::kNullBulk);
-  }
-  const store::WriteOutcome w = PutArg(key, 2, /*admitted=*/false);
-  if (w != store::WriteOutcome::kQueued) {
-    Refused(w);
+  int64_t old_expire = 0;
+  if (CopyOldValue(key, &answer, &old_expire) < 0) {
     return;
   }
-  WriteOk(answer);
+  (void)SetValue(key, 2, 0, answer);  // a SET: the key's expiry time goes
 }
 
 int KvProtocol::ReadKey(std::string_view key, size_t max, std::string* out,
-                        std::string_view too_long) {
+                        std::string_view too_long, int64_t* expire_ms) {
   out->clear();
   Value v;
+  if (expire_ms != nullptr) {
+    *expire_ms = 0;
+  }
   if (!b_->Lookup(key, &v)) {
     if (b_->lookup_damaged()) {
       Err(kDamaged);
       return -1;
     }
     return 0;
+  }
+  if (expire_ms != nullptr) {
+    *expire_ms = v.expire_ms;
   }
   const bool ok = ReadValue(v, max, out);
   b_->DropRefs(v.extents);
@@ -280,13 +375,14 @@ void KvProtocol::SetRange() {
     return;
   }
   std::string value;
-  if (ReadKey(key, kMaxValueBytes, &value, kTooBig) < 0) {
+  int64_t expire_ms = 0;
+  if (ReadKey(key, kMaxValueBytes, &value, kTooBig, &expire_ms) < 0) {
     return;
   }
   value.resize(len, '\0');
   const std::string_view patch = ArgView(3, &tmp_);
   value.replace(static_cast<size_t>(offset), patch.size(), patch);
-  const store::WriteOutcome w = PutFresh(key, value);
+  const store::WriteOutcome w = PutFresh(key, value, expire_ms);  // the key keeps its expiry
   if (w != store::WriteOutcome::kQueued) {
     Refused(w);
     return;
@@ -328,7 +424,8 @@ void KvProtocol::IncrByFloat() {
   const std::string key(ArgView(1, &tmp_key_));
   long double cur = 0;
   std::string value;
-  const int found = ReadKey(key, 5 * 1024, &value, "ERR value is not a valid float");
+  int64_t expire_ms = 0;
+  const int found = ReadKey(key, 5 * 1024, &value, "ERR value is not a valid float", &expire_ms);
   if (found < 0) {
     return;
   }
@@ -363,7 +460,7 @@ void KvProtocol::IncrByFloat() {
     n = 1;
   }
   const std::string_view out(text, static_cast<size_t>(n));
-  const store::WriteOutcome w = PutFresh(key, out);
+  const store::WriteOutcome w = PutFresh(key, out, expire_ms);  // the key keeps its expiry
   if (w != store::WriteOutcome::kQueued) {
     Refused(w);
     return;
@@ -416,6 +513,7 @@ void KvProtocol::AddTo(int64_t sign, bool from_arg) {
     Err(kDamaged);
     return;
   }
+  const int64_t expire_ms = found ? v.expire_ms : 0;  // the key keeps its expiry
   if (found) {
     const bool ok = ReadValue(v, 20, &tmp_) && ParseInt64(tmp_, &cur);
     b_->DropRefs(v.extents);
@@ -441,7 +539,8 @@ void KvProtocol::AddTo(int64_t sign, bool from_arg) {
     return;
   }
   const uint64_t len = static_cast<uint64_t>(end - buf_);
-  const store::WriteOutcome w = b_->PutOwned(key, std::move(fresh), len);
+  const store::WriteOutcome w =
+      b_->PutOwned(key, std::move(fresh), len, /*admitted=*/false, expire_ms);
   if (w != store::WriteOutcome::kQueued) {
     Refused(w);
     return;
@@ -505,6 +604,7 @@ void KvProtocol::Append() {
   } else {
     // Too many pieces: the value is copied whole into fresh buffers once.
     len = old.length + add;
+    const int64_t expire_ms = old.expire_ms;  // the key keeps its expiry
     std::string whole;
     (void)ReadValue(old, kMaxValueBytes, &whole);
     b_->DropRefs(old.extents);
@@ -524,7 +624,7 @@ void KvProtocol::Append() {
       Refused(store::WriteOutcome::kPoolFull);
       return;
     }
-    w = b_->PutOwned(key, std::move(fresh), len);
+    w = b_->PutOwned(key, std::move(fresh), len, /*admitted=*/false, expire_ms);
   }
   if (w != store::WriteOutcome::kQueued) {
     Refused(w);

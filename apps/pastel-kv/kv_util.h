@@ -1,6 +1,7 @@
 #pragma once
 // What pastel-kv's command files share: error texts, limits and small parsers (private to the app).
 
+#include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -31,6 +32,19 @@ inline constexpr std::string_view kNotInteger = "ERR value is not an integer or 
 inline constexpr std::string_view kSyntax = "ERR syntax error";
 // The Redis version pastel-kv answers as (INFO, HELLO).
 inline constexpr std::string_view kRedisVersion = "7.0.0";
+
+// The record room of a put that names the extents of a value `v` it holds already (PutOwned of a
+// stored value's extents, with its expiry time): Batch::RecordRoom counts a copy's extents in
+// --persist copy, so the length given covers at least one buffer per extent there.
+inline uint64_t OwnedRecordRoom(store::Batch& b, size_t key_len, const store::Value& v,
+                                int64_t expire_ms) {
+  const uint64_t n = v.extents.size();
+  return b.RecordRoom(key_len, n, std::max<uint64_t>(v.length, n * b.pool().buffer_size()),
+                      expire_ms != 0);
+}
+inline uint64_t OwnedRecordRoom(store::Batch& b, size_t key_len, const store::Value& v) {
+  return OwnedRecordRoom(b, key_len, v, v.expire_ms);
+}
 
 // Strict decimal int64, as Redis' string2ll: optional '-', no '+', no spaces, no leading zeros.
 inline bool ParseInt64(std::string_view s, int64_t* out) {

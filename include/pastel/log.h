@@ -41,7 +41,10 @@ namespace pastel {
 
 struct LogHeader;
 
-enum class RecordType : uint8_t { kPut = 1, kDelete = 2 };
+// kExpire: a conditional delete, written when a value's expiry time passed: it removes the key
+// only while the write in force is the put of its target sequence (a later write of the key,
+// by any loop, stays). A put may carry an absolute expiry time.
+enum class RecordType : uint8_t { kPut = 1, kDelete = 2, kExpire = 3 };
 
 inline constexpr size_t kMaxKeyLen = 1024;
 
@@ -69,6 +72,8 @@ struct RecordView {
   bool batch_end = false;
   uint32_t value_len = 0;
   uint32_t data_crc = 0;
+  int64_t expire_ms = 0;  // kPut: absolute expiry time (Unix ms), 0: none
+  uint64_t target = 0;    // kExpire: the sequence of the put it removes
   std::string_view key;
   std::span<const Extent> extents;
 };
@@ -91,6 +96,7 @@ struct LiveValue {
   uint32_t value_len = 0;
   std::vector<Extent> extents;
   uint32_t data_crc = 0;  // the record's checksum of the value's bytes
+  int64_t expire_ms = 0;  // absolute expiry time (Unix ms), 0: none
 };
 using LiveMap = std::unordered_map<std::string, LiveValue>;
 
@@ -138,8 +144,12 @@ class LogStream {
  public:
   // Places a put record for `key` -> `extents` in the current batch. Not durable until Commit().
   // Returns its sequence. kNoSpace: the stream is full (commit what is pending, then checkpoint).
-  Result<uint64_t> AppendPut(std::string_view key, std::span<const Extent> extents);
+  // `expire_ms`: the value's absolute expiry time (Unix ms, >= 1), 0: none.
+  Result<uint64_t> AppendPut(std::string_view key, std::span<const Extent> extents,
+                             int64_t expire_ms = 0);
   Result<uint64_t> AppendDelete(std::string_view key);
+  // A kExpire record: deletes `key` if the write in force is still the put of sequence `target`.
+  Result<uint64_t> AppendExpire(std::string_view key, uint64_t target);
   // Compaction: appends a copy of a record written earlier (in another stream) with its original
   // sequence, which must exceed every sequence already in this stream's generation. Recovery
   // treats a record and its copy (same sequence, same content) as one. `record` must be committed:
@@ -181,11 +191,12 @@ class LogStream {
   // Offsets are from the start of the stream; records occupy [records_begin(), tail()).
   uint64_t tail() const { return tail_; }
   static uint64_t records_begin();
-  // Bytes a record of a `key_len`-byte key naming `n_extents` extents takes in a stream.
-  static uint64_t record_bytes(size_t key_len, size_t n_extents);
+  // Bytes a record of a `key_len`-byte key naming `n_extents` extents takes in a stream; `word`:
+  // with a word (a put with an expiry time, a kExpire).
+  static uint64_t record_bytes(size_t key_len, size_t n_extents, bool word = false);
   // Whether a record of a `key_len`-byte key naming `n_extents` extents may be appended at all
   // (Append's size checks; the stream's room aside).
-  static bool RecordFits(size_t key_len, size_t n_extents);
+  static bool RecordFits(size_t key_len, size_t n_extents, bool word = false);
   // Bytes for records in all, and still free after the tail.
   uint64_t capacity() const;
   uint64_t free_bytes() const { return size_ - tail_; }
@@ -205,8 +216,10 @@ class LogStream {
  private:
   friend class Log;
   // `data_crc`: the value's checksum when known (a copy of a committed record), else computed.
+  // `word`: the record's word (kRecordFlagWord) when non-zero.
   Result<uint64_t> Append(RecordType type, std::string_view key, std::span<const Extent> extents,
-                          uint64_t sequence = 0, const uint32_t* data_crc = nullptr);
+                          uint64_t word = 0, uint64_t sequence = 0,
+                          const uint32_t* data_crc = nullptr);
   Status Fail(Status st);
 
   Log* log_ = nullptr;

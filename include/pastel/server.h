@@ -93,6 +93,7 @@ struct Totals {
   uint64_t error_closes = 0;
   uint64_t tx_full_closes = 0;
   uint64_t lingering_closes = 0;
+  uint64_t expired_keys = 0;
 };
 Totals Sum(const std::deque<store::LoopCounters>& loops);
 

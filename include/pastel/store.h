@@ -66,7 +66,13 @@ struct Value {
   bool unsaved = false;  // the index's: changed since the last checkpoint
   uint32_t length = 0;
   uint32_t data_crc = 0;  // CRC-32C of the value's bytes (as its log record has it)
+  // Absolute expiry time, Unix milliseconds (0: none). Durable with the value (its log record, its
+  // index entry): a restart neither extends nor loses it. A value is expired once the wall clock
+  // reached it: never served, removed by its loop (Batch::Lookup, the expiry cycle).
+  int64_t expire_ms = 0;
   Extents extents;
+
+  bool ExpiredAt(int64_t now_ms) const { return expire_ms != 0 && expire_ms <= now_ms; }
 };
 
 // A server's pool file, its log (POOL.log) and its index file (POOL.index, created when missing:
@@ -117,6 +123,7 @@ class Store {
 
   // The index's figures.
   uint64_t live_keys() const;
+  uint64_t expiring_keys() const;  // live keys with an expiry time
   uint64_t live_bytes() const;
   uint64_t memory_keys() const;       // index entries in memory (Index::map_keys)
   uint64_t index_tombstones() const;  // deletes kept in the index file (several loops)
@@ -178,6 +185,8 @@ struct LoopCounters {
   std::atomic<uint64_t> error_closes{0};
   std::atomic<uint64_t> tx_full_closes{0};
   std::atomic<uint64_t> lingering_closes{0};  // closes that lingered (the backend's count)
+  // Keys whose expiry time passed, removed (a kExpire record committed and applied).
+  std::atomic<uint64_t> expired_keys{0};
 
   void Add(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 };
@@ -201,6 +210,11 @@ struct StoreOptions {
   // protocol's OnTimeout answers and closes (slowloris). Idle connections are not timed out.
   // 0: no limit.
   uint32_t request_timeout_ms = 30000;
+  // The expiry sweep runs at most once per this many milliseconds of the wall clock (a bounded
+  // slice of the index each time); expired keys a command meets are removed in its turn anyway.
+  uint32_t expire_sweep_ms = 100;
+  // Tests: the wall clock the loops read (Unix ms), which the test moves; null: the system's.
+  const std::atomic<int64_t>* clock_ms = nullptr;
 };
 
 // Why a write was not queued (kQueued: it was; its answer follows the batch's commit).
@@ -293,8 +307,10 @@ class Batch {
   // extents takes: the copy's buffers (persist copy), or at most one per extent kept in place.
   uint64_t BuffersFor(size_t body_extents, uint64_t length) const;
   // The bytes of the record of a put of `key_len` bytes whose `length`-byte value arrived in
-  // `body_extents` extents (kept in place) or will be copied (persist copy).
-  uint64_t RecordRoom(size_t key_len, size_t body_extents, uint64_t length) const;
+  // `body_extents` extents (kept in place) or will be copied (persist copy); `expires`: with an
+  // expiry time.
+  uint64_t RecordRoom(size_t key_len, size_t body_extents, uint64_t length,
+                      bool expires = false) const;
   // Whether deletes whose records take `log_bytes` in all (DeleteRoom, summed) may be queued now
   // (kNeedsRoom as Writable). Deletes take no buffers: they go on when the pool is full.
   WriteOutcome Deletable(uint64_t log_bytes);
@@ -307,18 +323,21 @@ class Batch {
   // --- Writes: queued, made durable by the batch's group commit, answered after it.
   // Queues the write of `key` = `body` (extents within c's unconsumed bytes): kept in place or
   // copied per the persist mode, and logged. Its answer must be queued with AnswerWrite.
-  // `admitted`: the command's Admit already took its room (no second check).
+  // `admitted`: the command's Admit already took its room (no second check). `expire_ms`: the
+  // value's absolute expiry time (Unix ms, >= 1), 0: none; a write with one takes
+  // RecordRoom(..., /*expires=*/true) of the log.
   WriteOutcome Put(Conn& c, std::string_view key, std::span<const Extent> body, uint64_t length,
-                   bool admitted = false);
+                   bool admitted = false, int64_t expire_ms = 0);
   // Queues the write of `key` = `extents`, on whose buffers the caller holds one reference per
   // extent (FreshValue, or a stored value's extents retained); the record takes the references
   // over, also on failure (they are dropped). `admitted`: the command's Admit took its room (the
-  // value's buffers are held already: it asks for none).
+  // value's buffers are held already: it asks for none). `expire_ms` as Put's.
   WriteOutcome PutOwned(std::string_view key, Extents extents, uint64_t length,
-                        bool admitted = false);
+                        bool admitted = false, int64_t expire_ms = 0);
   // Queues the write of `key` = old's extents followed by `body` (extents within c's unconsumed
   // bytes, kept in place or copied per the persist mode): APPEND without copying either part.
-  // The caller holds one reference per extent of `old`; the record takes them over.
+  // The caller holds one reference per extent of `old`; the record takes them over. The value
+  // keeps old's expiry time.
   WriteOutcome PutAppend(Conn& c, std::string_view key, Value old, std::span<const Extent> body,
                          uint64_t body_length);
   WriteOutcome Delete(std::string_view key);
@@ -333,11 +352,15 @@ class Batch {
 
   // --- Reads.
   // The value of `key` as this loop sees it (its batch's own writes first), with one reference
-  // per extent taken for the caller. False when absent, or when its bytes fail their checksum
+  // per extent taken for the caller. False when absent, when expired (its removal is then queued:
+  // a kExpire record goes with this batch), or when its bytes fail their checksum
   // (lookup_damaged() then says so: the protocol answers an error, never the bytes).
   bool Lookup(std::string_view key, Value* out);
   bool lookup_damaged() const;
-  bool Exists(std::string_view key) const;
+  bool Exists(std::string_view key);
+  // The wall clock (Unix ms) the loop read at the start of this turn: what expiry times are
+  // compared with, and what relative times (EX, TTL) are counted from.
+  int64_t now_ms() const;
   // The pool a Value's extents lie in (to read its bytes), and the store.
   const Pool& pool() const;
   const Store& store() const;

@@ -126,18 +126,29 @@ Parsed ParseAt(const uint8_t* stream, uint64_t size, uint64_t off, uint32_t gene
         "sequence " + std::to_string(h.sequence) + " does not follow " + std::to_string(last_seq);
     return p;
   }
+  const bool has_word = (h.flags & kRecordFlagWord) != 0;
+  uint64_t word = 0;
+  if (has_word) {
+    std::memcpy(&word, rec + sizeof(RecordHeader), sizeof(word));
+  }
+  const bool empty = h.n_extents == 0 && h.value_len == 0;
+  // A put's word is its expiry time; a kExpire's, the sequence of the put it removes.
   const bool type_ok =
-      h.type == static_cast<uint8_t>(RecordType::kPut) ||
-      (h.type == static_cast<uint8_t>(RecordType::kDelete) && h.n_extents == 0 && h.value_len == 0);
-  if (!type_ok || (h.flags & ~kRecordFlagBatchEnd) != 0 || h.reserved != 0 || h.key_len == 0 ||
-      h.sequence > kMaxSequence || h.key_len > kMaxKeyLen ||
-      RecordBytes(h.key_len, h.n_extents) != bytes ||
+      (h.type == static_cast<uint8_t>(RecordType::kPut) &&
+       (!has_word || (word >= 1 && word <= static_cast<uint64_t>(INT64_MAX)))) ||
+      (h.type == static_cast<uint8_t>(RecordType::kDelete) && empty && !has_word) ||
+      (h.type == static_cast<uint8_t>(RecordType::kExpire) && empty && has_word && word >= 1 &&
+       word < h.sequence);
+  if (!type_ok || (h.flags & ~(kRecordFlagBatchEnd | kRecordFlagWord)) != 0 || h.reserved != 0 ||
+      h.key_len == 0 || h.sequence > kMaxSequence || h.key_len > kMaxKeyLen ||
+      RecordBytes(h.key_len, h.n_extents, has_word) != bytes ||
       uint64_t{h.batch_offset} * kRecordAlign > off - kStreamRecordsOffset) {
     p.why = "record fields inconsistent";
     return p;
   }
   uint64_t sum = 0;
-  const auto* ext = reinterpret_cast<const Extent*>(rec + sizeof(RecordHeader));
+  const auto* ext = reinterpret_cast<const Extent*>(rec + sizeof(RecordHeader) +
+                                                    (has_word ? kRecordWordBytes : 0));
   for (uint16_t i = 0; i < h.n_extents; ++i) {
     Extent e;
     std::memcpy(&e, &ext[i], sizeof(e));
@@ -167,7 +178,18 @@ RecordView ViewAt(uint32_t s, const uint8_t* stream, uint64_t off) {
   v.batch_end = (h.flags & kRecordFlagBatchEnd) != 0;
   v.value_len = h.value_len;
   v.data_crc = h.data_crc;
-  const auto* ext = reinterpret_cast<const Extent*>(stream + off + sizeof(RecordHeader));
+  size_t words = 0;
+  if ((h.flags & kRecordFlagWord) != 0) {
+    uint64_t word = 0;
+    std::memcpy(&word, stream + off + sizeof(RecordHeader), sizeof(word));
+    if (v.type == RecordType::kExpire) {
+      v.target = word;
+    } else {
+      v.expire_ms = static_cast<int64_t>(word);
+    }
+    words = kRecordWordBytes;
+  }
+  const auto* ext = reinterpret_cast<const Extent*>(stream + off + sizeof(RecordHeader) + words);
   v.extents = {ext, h.n_extents};
   v.key = {reinterpret_cast<const char*>(ext + h.n_extents), h.key_len};
   return v;
@@ -308,13 +330,13 @@ StreamHeader MakeStreamHeader(uint32_t id, uint32_t generation, uint64_t checkpo
 // ---------------------------------------------------------------------------------------------
 // LogStream
 
-uint64_t LogStream::record_bytes(size_t key_len, size_t n_extents) {
-  return RecordBytes(key_len, n_extents);
+uint64_t LogStream::record_bytes(size_t key_len, size_t n_extents, bool word) {
+  return RecordBytes(key_len, n_extents, word);
 }
 
-bool LogStream::RecordFits(size_t key_len, size_t n_extents) {
+bool LogStream::RecordFits(size_t key_len, size_t n_extents, bool word) {
   return key_len >= 1 && key_len <= kMaxKeyLen && n_extents <= UINT16_MAX &&
-         RecordBytes(key_len, n_extents) <= kMaxRecordBytes;
+         RecordBytes(key_len, n_extents, word) <= kMaxRecordBytes;
 }
 
 uint64_t LogStream::records_begin() {
@@ -325,12 +347,26 @@ uint64_t LogStream::capacity() const {
   return size_ - kStreamRecordsOffset;
 }
 
-Result<uint64_t> LogStream::AppendPut(std::string_view key, std::span<const Extent> extents) {
-  return Append(RecordType::kPut, key, extents);
+Result<uint64_t> LogStream::AppendPut(std::string_view key, std::span<const Extent> extents,
+                                      int64_t expire_ms) {
+  if (expire_ms < 0) {
+    return Status::InvalidArgument("expiry time " + std::to_string(expire_ms) + " out of range");
+  }
+  return Append(RecordType::kPut, key, extents, static_cast<uint64_t>(expire_ms));
 }
 
 Result<uint64_t> LogStream::AppendDelete(std::string_view key) {
   return Append(RecordType::kDelete, key, {});
+}
+
+Result<uint64_t> LogStream::AppendExpire(std::string_view key, uint64_t target) {
+  // The target is a put written before: below every sequence handed out from now on (recovery
+  // refuses a kExpire whose target does not precede it).
+  if (target == 0 || target >= log_->next_seq_.load(std::memory_order_relaxed)) {
+    return Status::InvalidArgument("kExpire of sequence " + std::to_string(target) +
+                                   ", not one written before");
+  }
+  return Append(RecordType::kExpire, key, {}, target);
 }
 
 Result<uint64_t> LogStream::AppendCopy(const RecordView& record) {
@@ -338,12 +374,14 @@ Result<uint64_t> LogStream::AppendCopy(const RecordView& record) {
     return Status::InvalidArgument("copied record's sequence " + std::to_string(record.sequence) +
                                    " does not follow " + std::to_string(last_seq_));
   }
-  return Append(record.type, record.key, record.extents, record.sequence, &record.data_crc);
+  const uint64_t word =
+      record.type == RecordType::kExpire ? record.target : static_cast<uint64_t>(record.expire_ms);
+  return Append(record.type, record.key, record.extents, word, record.sequence, &record.data_crc);
 }
 
 Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
-                                   std::span<const Extent> extents, uint64_t sequence,
-                                   const uint32_t* data_crc) {
+                                   std::span<const Extent> extents, uint64_t word,
+                                   uint64_t sequence, const uint32_t* data_crc) {
   if (!failed_.ok()) {
     return Status::ReadOnly("log stream " + std::to_string(id_) +
                             " is read-only after: " + failed_.ToString());
@@ -351,7 +389,8 @@ Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
   if (!log_->recovered_) {
     return Status::FailedPrecondition("log not recovered yet");
   }
-  if (!RecordFits(key.size(), extents.size())) {
+  const bool has_word = word != 0;
+  if (!RecordFits(key.size(), extents.size(), has_word)) {
     if (key.empty() || key.size() > kMaxKeyLen) {
       return Status::InvalidArgument("key length " + std::to_string(key.size()) +
                                      " not in [1, 1024]");
@@ -359,7 +398,7 @@ Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
     return Status::InvalidArgument("value spans too many buffers (" +
                                    std::to_string(extents.size()) + ")");
   }
-  const size_t bytes = RecordBytes(key.size(), extents.size());
+  const size_t bytes = RecordBytes(key.size(), extents.size(), has_word);
   const Pool& pool = *log_->pool_;
   uint64_t value_len = 0;
   for (const Extent& e : extents) {
@@ -404,6 +443,7 @@ Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
   h.batch_offset = static_cast<uint32_t>((tail_ - batch_start_) / kRecordAlign);
   h.n_lines = static_cast<uint16_t>(bytes / kRecordAlign);
   h.type = static_cast<uint8_t>(type);
+  h.flags = has_word ? kRecordFlagWord : 0;
   h.key_len = static_cast<uint16_t>(key.size());
   h.n_extents = static_cast<uint16_t>(extents.size());
   h.value_len = static_cast<uint32_t>(value_len);
@@ -411,6 +451,10 @@ Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
   // subset of its lines, which recovery discards (checksum, batch-end flag).
   std::memcpy(rec, &h, sizeof(h));
   size_t pos = sizeof(h);
+  if (has_word) {
+    std::memcpy(rec + pos, &word, sizeof(word));
+    pos += sizeof(word);
+  }
   if (!extents.empty()) {
     std::memcpy(rec + pos, extents.data(), extents.size_bytes());
     pos += extents.size_bytes();
@@ -637,7 +681,8 @@ Result<LogHeader> Log::ReadHeader(const uint8_t* region, uint64_t len) {
   if (h.checksum != Crc32c(&h, kLogHeaderChecksummedBytes)) {
     return Status::Corruption("log header checksum mismatch");
   }
-  if (h.version != kLogVersion || h.header_size != sizeof(LogHeader)) {
+  if ((h.version != kLogVersion && h.version != kLogVersionNoWords) ||
+      h.header_size != sizeof(LogHeader)) {
     return Status::Corruption("unsupported log version " + std::to_string(h.version));
   }
   bool reserved_zero = h.flags == 0;
@@ -823,6 +868,7 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
         const RecordView prev =
             ViewAt(order[i - 1].stream, streams_[order[i - 1].stream].base_, order[i - 1].offset);
         const bool same = prev.type == v.type && prev.key == v.key &&
+                          prev.expire_ms == v.expire_ms && prev.target == v.target &&
                           prev.value_len == v.value_len && prev.data_crc == v.data_crc &&
                           std::equal(prev.extents.begin(), prev.extents.end(), v.extents.begin(),
                                      v.extents.end());
@@ -830,6 +876,24 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
           return Status::Corruption("sequence " + std::to_string(order[i].seq) +
                                     " appears in two streams with different records");
         }
+        continue;
+      }
+      if (v.type == RecordType::kExpire) {
+        // Removes the key only while the put of its target sequence is in force: in the log's
+        // live set, or in the checkpoint under it (the key has no later record in the log).
+        auto it = out.live.find(std::string(v.key));
+        const bool in_force = it != out.live.end()
+                                  ? it->second.sequence == v.target
+                                  : deleted.count(v.key) == 0 && options.base_sequence &&
+                                        options.base_sequence(v.key) == v.target;
+        if (!in_force) {
+          continue;
+        }
+        if (it != out.live.end()) {
+          out.live.erase(it);
+        }
+        where.erase(v.key);
+        deleted[v.key] = v.sequence;
         continue;
       }
       if (v.type == RecordType::kDelete) {
@@ -845,6 +909,7 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
       lv.stream = v.stream;
       lv.value_len = v.value_len;
       lv.data_crc = v.data_crc;
+      lv.expire_ms = v.expire_ms;
       lv.extents.assign(v.extents.begin(), v.extents.end());
       where[v.key] = order[i];
       out.live[std::move(key)] = std::move(lv);
@@ -905,6 +970,19 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
       }
       ++out.retained_extents;
     }
+  }
+
+  if (options.repair && out.corruption.empty() && header().version == kLogVersionNoWords) {
+    // PERSIST: before, the header says version 1 (no record has a word); after, version 2, so a
+    // binary that cannot read records with words (expiry) refuses the log rather than taking its
+    // records for torn ones. The 128-byte header lies in one 512-byte sector: a torn write leaves
+    // the old header or the new one, each valid.
+    LogHeader h = header();
+    h.version = kLogVersion;
+    h.checksum = Crc32c(&h, kLogHeaderChecksummedBytes);
+    std::memcpy(region_, &h, sizeof(h));
+    PASTEL_RETURN_IF_ERROR(ops_->Flush(region_, sizeof(h)));
+    PASTEL_RETURN_IF_ERROR(ops_->Drain());
   }
 
   for (uint32_t s = 0; s < streams_.size(); ++s) {

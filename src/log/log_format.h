@@ -10,7 +10,11 @@
 namespace pastel {
 
 inline constexpr char kLogMagic[8] = {'P', 'A', 'S', 'T', 'E', 'L', 'L', 'G'};
-inline constexpr uint32_t kLogVersion = 1;
+// Version 2 added records with a word (kRecordFlagWord: expiry times, kExpire records). A version 1
+// log is read as it is and becomes version 2 when it is opened for appending (Log::Recover with
+// repair), so that a binary of before, which would take such records for torn ones, refuses it.
+inline constexpr uint32_t kLogVersion = 2;
+inline constexpr uint32_t kLogVersionNoWords = 1;
 inline constexpr uint64_t kLogHeaderRegion = 4096;  // streams start here
 inline constexpr uint64_t kStreamAlign = 4096;      // stream_size is a multiple of this
 inline constexpr uint64_t kMinStreamSize = 8192;
@@ -63,9 +67,14 @@ static_assert(offsetof(StreamHeader, checksum) == 60);
 inline constexpr size_t kStreamHeaderChecksummedBytes = offsetof(StreamHeader, checksum);
 
 inline constexpr uint8_t kRecordFlagBatchEnd = 0x01;
+// The record carries an 8-byte word right after its header (before the extents): a put's absolute
+// expiry time (Unix milliseconds, >= 1), a kExpire record's target sequence (>= 1).
+inline constexpr uint8_t kRecordFlagWord = 0x02;
+inline constexpr size_t kRecordWordBytes = 8;
 
-// A record: this header, then n_extents Extents, then key_len key bytes, then zero padding up to
-// n_lines * 64 bytes. Records of a stream are contiguous from kStreamRecordsOffset.
+// A record: this header, then (kRecordFlagWord) an 8-byte word, then n_extents Extents, then
+// key_len key bytes, then zero padding up to n_lines * 64 bytes. Records of a stream are contiguous
+// from kStreamRecordsOffset.
 struct RecordHeader {
   uint32_t header_crc;    // 0: crc32c of the record's n_lines * 64 bytes, this field read as 0
   uint32_t data_crc;      // 4: crc32c of the value bytes the extents point to, in order
@@ -74,9 +83,9 @@ struct RecordHeader {
   uint32_t batch_offset;  // 20: lines from the first record of its batch to this one
   uint16_t n_lines;       // 24: record size in 64-byte lines, >= 1
   uint8_t type;           // 26: RecordType; 0 never appears in a written record
-  uint8_t flags;          // 27: kRecordFlagBatchEnd on the last record of a batch; others 0
+  uint8_t flags;          // 27: kRecordFlagBatchEnd (last record of a batch), kRecordFlagWord
   uint16_t key_len;       // 28: 1..kMaxKeyLen
-  uint16_t n_extents;     // 30: 0 for a delete
+  uint16_t n_extents;     // 30: 0 for a delete and a kExpire
   uint32_t value_len;     // 32: sum of the extents' lengths
   uint32_t reserved;      // 36: must be 0
 };
@@ -88,10 +97,13 @@ static_assert(offsetof(RecordHeader, value_len) == 32);
 static_assert(sizeof(Extent) == 12 && alignof(Extent) == 4);
 static_assert(sizeof(RecordHeader) % alignof(Extent) == 0);
 
-inline constexpr size_t RecordBytes(size_t key_len, size_t n_extents) {
-  const size_t raw = sizeof(RecordHeader) + n_extents * sizeof(Extent) + key_len;
+inline constexpr size_t RecordBytes(size_t key_len, size_t n_extents, bool word = false) {
+  const size_t raw =
+      sizeof(RecordHeader) + (word ? kRecordWordBytes : 0) + n_extents * sizeof(Extent) + key_len;
   return (raw + kRecordAlign - 1) / kRecordAlign * kRecordAlign;
 }
 static_assert(RecordBytes(12, 1) == 64, "a small put is one cache line");
+static_assert(RecordBytes(12, 0, true) == 64, "a small kExpire is one cache line");
+static_assert((sizeof(RecordHeader) + kRecordWordBytes) % alignof(Extent) == 0);
 
 }  // namespace pastel

@@ -36,6 +36,7 @@ Totals Sum(const std::deque<store::LoopCounters>& loops) {
     t.error_closes += get(l.error_closes);
     t.tx_full_closes += get(l.tx_full_closes);
     t.lingering_closes += get(l.lingering_closes);
+    t.expired_keys += get(l.expired_keys);
   }
   return t;
 }
@@ -68,6 +69,8 @@ std::vector<Metric> StoreMetrics(const Server& s, const Totals& t) {
       {"rejected_full", "Writes refused for want of space (507, -OOM).", true, kStats,
        n(t.rejected_full)},
       {"kept_buffers", "Receive buffers kept in place (swapped).", true, kStats, n(t.kept)},
+      {"expired_keys", "Keys removed because their expiry time passed.", true, kStats,
+       n(t.expired_keys)},
       {"rx_starved",
        "Receives stopped for want of buffers (ENOBUFS), resumed when buffers came back.", true,
        kStats, n(t.enobufs)},

@@ -12,18 +12,25 @@ namespace {
 constexpr size_t kIndexValueHeader = 24;
 constexpr size_t kIndexExtentBytes = 12;
 constexpr uint8_t kIndexTombstone = 1;
+constexpr uint8_t kIndexExpires = 2;  // an 8-byte expiry time follows the header
+constexpr size_t kIndexExpiryBytes = 8;
 
 }  // namespace
 
 void EncodeIndexValue(const Value& v, std::string* out) {
-  out->resize(kIndexValueHeader + kIndexExtentBytes * v.extents.size());
+  const bool expires = !v.deleted && v.expire_ms != 0;
+  const size_t header = kIndexValueHeader + (expires ? kIndexExpiryBytes : 0);
+  out->resize(header + kIndexExtentBytes * v.extents.size());
   char* p = out->data();
   std::memset(p, 0, kIndexValueHeader);
   std::memcpy(p, &v.sequence, 8);
   std::memcpy(p + 8, &v.length, 4);
   std::memcpy(p + 12, &v.data_crc, 4);
-  p[16] = static_cast<char>(v.deleted ? kIndexTombstone : 0);
-  p += kIndexValueHeader;
+  p[16] = static_cast<char>((v.deleted ? kIndexTombstone : 0) | (expires ? kIndexExpires : 0));
+  if (expires) {
+    std::memcpy(p + kIndexValueHeader, &v.expire_ms, 8);
+  }
+  p += header;
   for (const Extent& e : v.extents) {
     std::memcpy(p, &e.buffer, 4);
     std::memcpy(p + 4, &e.offset, 4);
@@ -33,8 +40,7 @@ void EncodeIndexValue(const Value& v, std::string* out) {
 }
 
 bool DecodeIndexValue(std::string_view bytes, Value* out) {
-  if (bytes.size() < kIndexValueHeader ||
-      (bytes.size() - kIndexValueHeader) % kIndexExtentBytes != 0) {
+  if (bytes.size() < kIndexValueHeader) {
     return false;
   }
   const char* p = bytes.data();
@@ -42,7 +48,8 @@ bool DecodeIndexValue(std::string_view bytes, Value* out) {
   std::memcpy(&out->length, p + 8, 4);
   std::memcpy(&out->data_crc, p + 12, 4);
   const uint8_t flags = static_cast<uint8_t>(p[16]);
-  if ((flags & ~kIndexTombstone) != 0 || out->sequence == 0) {
+  if ((flags & ~(kIndexTombstone | kIndexExpires)) != 0 ||
+      flags == (kIndexTombstone | kIndexExpires) || out->sequence == 0) {
     return false;
   }
   for (size_t i = 17; i < kIndexValueHeader; ++i) {
@@ -50,12 +57,23 @@ bool DecodeIndexValue(std::string_view bytes, Value* out) {
       return false;
     }
   }
-  out->deleted = flags == kIndexTombstone;
+  const size_t header = kIndexValueHeader + ((flags & kIndexExpires) != 0 ? kIndexExpiryBytes : 0);
+  if (bytes.size() < header || (bytes.size() - header) % kIndexExtentBytes != 0) {
+    return false;
+  }
+  out->expire_ms = 0;
+  if ((flags & kIndexExpires) != 0) {
+    std::memcpy(&out->expire_ms, p + kIndexValueHeader, 8);
+    if (out->expire_ms < 1) {
+      return false;
+    }
+  }
+  out->deleted = (flags & kIndexTombstone) != 0;
   out->unsaved = false;
-  const size_t n = (bytes.size() - kIndexValueHeader) / kIndexExtentBytes;
+  const size_t n = (bytes.size() - header) / kIndexExtentBytes;
   out->extents.resize(n);
   uint64_t sum = 0;
-  p += kIndexValueHeader;
+  p += header;
   for (size_t i = 0; i < n; ++i, p += kIndexExtentBytes) {
     std::memcpy(&out->extents[i].buffer, p, 4);
     std::memcpy(&out->extents[i].offset, p + 4, 4);
@@ -116,6 +134,8 @@ bool Index::GetAndRetain(std::string_view key, Pool& pool, Value* out, bool* dam
   if (v != out) {
     out->sequence = v->sequence;
     out->length = v->length;
+    out->data_crc = v->data_crc;
+    out->expire_ms = v->expire_ms;
     out->extents.assign(v->extents.begin(), v->extents.end());
   }
   out->deleted = false;
@@ -123,12 +143,21 @@ bool Index::GetAndRetain(std::string_view key, Pool& pool, Value* out, bool* dam
   return true;
 }
 
-bool Index::Contains(std::string_view key) const {
+bool Index::Contains(std::string_view key, int64_t now_ms, uint64_t* expired) const {
   std::shared_lock tl(tree_mu_);
   std::shared_lock lock(mu_);
   thread_local Value scratch;
   const Value* v = Find(key, &scratch);
-  return v != nullptr && !v->deleted;
+  if (v == nullptr || v->deleted) {
+    return false;
+  }
+  if (v->ExpiredAt(now_ms)) {
+    if (expired != nullptr) {
+      *expired = v->sequence;
+    }
+    return false;
+  }
+  return true;
 }
 
 void Index::Prefetch(std::span<const uint64_t> hashes) const {
@@ -136,7 +165,7 @@ void Index::Prefetch(std::span<const uint64_t> hashes) const {
   map_.Prefetch(hashes);
 }
 
-Value Index::Apply(std::string_view key, Value v) {
+Value Index::Apply(std::string_view key, Value v, uint64_t only_if) {
   std::shared_lock tl(tree_mu_);
   std::unique_lock lock(mu_);
   v.unsaved = checkpoints();
@@ -144,10 +173,16 @@ Value Index::Apply(std::string_view key, Value v) {
   KeyMap::Entry* e = map_.Find(key, hash);
   Value from_tree;
   const bool in_map = e != nullptr;
-  if (!in_map && FindInTree(key, &from_tree) == nullptr) {
+  const Value* found = in_map ? &e->value : FindInTree(key, &from_tree);
+  if (only_if != 0 && (found == nullptr || found->deleted || found->sequence != only_if)) {
+    v.unsaved = false;
+    return v;  // the write it was to remove is no longer in force: nothing changes
+  }
+  if (found == nullptr) {
     if (!v.deleted) {
       ++live_keys_;
       live_bytes_ += v.length;
+      expiring_ += v.expire_ms != 0 ? 1 : 0;
     }
     const bool note = v.unsaved;
     KeyMap::Entry* added = map_.InsertNew(key, hash, std::move(v));
@@ -164,6 +199,8 @@ Value Index::Apply(std::string_view key, Value v) {
   live_keys_ += (v.deleted ? 0 : 1) - (cur.deleted ? 0 : 1);
   live_bytes_ += (v.deleted ? 0 : v.length);
   live_bytes_ -= (cur.deleted ? 0 : cur.length);
+  expiring_ +=
+      (v.deleted || v.expire_ms == 0 ? 0 : 1) - (cur.deleted || cur.expire_ms == 0 ? 0 : 1);
   const bool note = v.unsaved && !cur.unsaved;
   if (!in_map) {
     // The tree's entry loses; it stays there, shadowed by the map's, until a checkpoint.
@@ -205,14 +242,18 @@ void Index::Load(const LiveMap& live) {
   map_.reserve(live.size());
   live_keys_ = 0;
   live_bytes_ = 0;
+  expiring_ = 0;
   for (const auto& [k, lv] : live) {
     Value v;
     v.sequence = lv.sequence;
     v.length = lv.value_len;
+    v.data_crc = lv.data_crc;
+    v.expire_ms = lv.expire_ms;
     v.extents = lv.extents;
     map_.InsertOrAssign(k, std::move(v));
     ++live_keys_;
     live_bytes_ += lv.value_len;
+    expiring_ += lv.expire_ms != 0 ? 1 : 0;
   }
 }
 
@@ -221,6 +262,7 @@ void Index::LoadEntry(std::string_view key, Value v) {
   if (!v.deleted) {
     ++live_keys_;
     live_bytes_ += v.length;
+    expiring_ += v.expire_ms != 0 ? 1 : 0;
   }
   // An entry is in unsaved_ exactly when it is unsaved (a second load of a key stays noted).
   const KeyMap::Entry* old = map_.Find(key);
@@ -462,7 +504,8 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
       if (v.deleted && keep_tombstones_) {
         tombstones_.emplace(v.sequence, std::string(s.entry->key()));  // written as a tombstone
       }
-      if (v.deleted || map_.size() > cache_keys_) {
+      // A value with an expiry time stays: the expiry cycle finds expired keys in the map alone.
+      if (v.deleted || (map_.size() > cache_keys_ && v.expire_ms == 0)) {
         map_.Erase(s.entry);
       }
     }
@@ -487,6 +530,27 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
   step.committed = true;
   unsaved_sorted_ = false;  // the next checkpoint sorts what was noted since
   return step;
+}
+
+size_t Index::CollectExpired(
+    int64_t now_ms, size_t* cursor, size_t slots,
+    const std::function<bool(std::string_view key, uint64_t sequence)>& fn) const {
+  std::shared_lock lock(mu_);
+  if (expiring_ == 0) {
+    return 0;
+  }
+  size_t visited = 0;
+  map_.Visit(cursor, slots, [&](const KeyMap::Entry& e) {
+    ++visited;
+    const Value& v = e.value;
+    return v.deleted || !v.ExpiredAt(now_ms) || fn(e.key(), v.sequence);
+  });
+  return visited;
+}
+
+uint64_t Index::expiring_keys() const {
+  std::shared_lock lock(mu_);
+  return expiring_;
 }
 
 uint64_t Index::map_keys() const {

@@ -57,6 +57,7 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
   // until every stream is past them.
   const bool keep_tombstones = log.stream_count() > 1;
   uint64_t tree_live_bytes = 0;
+  uint64_t tree_loaded = 0;  // of tree_live, loaded into the map (they have an expiry time)
   if (tree != nullptr) {
     // One pass over the tree's leaves: the buffers of every entry no later log record replaced
     // are retained; the entries stay in the tree, where the index reads them.
@@ -93,7 +94,13 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
           return false;
         }
       }
-      if (!e.deleted) {
+      if (!e.deleted && e.expire_ms != 0) {
+        // A value with an expiry time is kept in the map (saved), where the expiry cycle finds
+        // it; the map's entry counts it.
+        ++out.tree_live;
+        ++tree_loaded;
+        index.LoadEntry(k, e);
+      } else if (!e.deleted) {
         ++out.tree_live;
         tree_live_bytes += e.length;
       } else {
@@ -110,6 +117,7 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
     e.sequence = lv.sequence;
     e.length = lv.value_len;
     e.data_crc = lv.data_crc;
+    e.expire_ms = lv.expire_ms;
     e.extents = lv.extents;
     e.unsaved = tree != nullptr && checkpoints;
     index.LoadEntry(key, std::move(e));
@@ -123,7 +131,8 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
       e.unsaved = checkpoints;
       index.LoadEntry(key, std::move(e));
     }
-    index.AttachTree(tree, checkpoints, keep_tombstones, out.tree_live, tree_live_bytes);
+    index.AttachTree(tree, checkpoints, keep_tombstones, out.tree_live - tree_loaded,
+                     tree_live_bytes);
     index.TrackStreams(log.stream_count());
     for (uint32_t i = 0; i < log.stream_count(); ++i) {
       // An empty stream holds no record, and its next ones come after every sequence handed out
@@ -267,6 +276,10 @@ uint64_t Store::live_keys() const {
 uint64_t Store::live_bytes() const {
   return index_->live_bytes();
 }
+uint64_t Store::expiring_keys() const {
+  return index_->expiring_keys();
+}
+
 uint64_t Store::memory_keys() const {
   return index_->map_keys();
 }

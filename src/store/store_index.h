@@ -68,6 +68,23 @@ class KeyMap {
   bool Erase(std::string_view key);  // false when absent
   void Erase(const Entry* e);        // an entry of this map
 
+  // Visits the entries of up to `slots` slots from slot *cursor on (wrapping around at the end),
+  // until `fn` returns false, and moves *cursor past the slots looked at: a sweep of the whole map
+  // in slices. `fn` must not change the map.
+  template <typename Fn>
+  void Visit(size_t* cursor, size_t slots, Fn&& fn) const {
+    if (slots_.empty()) {
+      return;
+    }
+    size_t i = *cursor & (slots_.size() - 1);
+    for (size_t n = 0; n < std::min(slots, slots_.size()); ++n, i = (i + 1) & (slots_.size() - 1)) {
+      if (slots_[i].entry != nullptr && !fn(static_cast<const Entry&>(*slots_[i].entry))) {
+        i = (i + 1) & (slots_.size() - 1);
+        break;
+      }
+    }
+    *cursor = i;
+  }
   // Visits every entry, in no particular order, until `fn` returns false; `fn` must not change
   // the map.
   template <typename Fn>
@@ -135,12 +152,17 @@ class Index {
   // (Pool::Unretain). False when absent or deleted, and when a value read from the index file
   // fails its data checksum (damage of the pool file since it was written: *damaged is set, no
   // reference is taken; such a value is never served).
+  // An expired value is returned as any other (with its expire_ms): the caller compares.
   bool GetAndRetain(std::string_view key, Pool& pool, Value* out, bool* damaged = nullptr) const;
-  bool Contains(std::string_view key) const;
+  // Whether `key` holds a live value not expired at `now_ms` (0: expiry times not looked at); an
+  // expired one sets *expired to its sequence (when not null).
+  bool Contains(std::string_view key, int64_t now_ms = 0, uint64_t* expired = nullptr) const;
 
   // Installs `v` for `key` unless the present entry has a higher sequence. Returns the value that
   // lost (the old one, or `v` itself when it was older), whose references the caller drops.
-  Value Apply(std::string_view key, Value v);
+  // `only_if` (a kExpire's target): installs `v` only while the entry in force is the live value
+  // of that sequence (else `v` loses).
+  Value Apply(std::string_view key, Value v, uint64_t only_if = 0);
   // Before a batch of Applies: prefetches the map's slots and entries of these key hashes
   // (KeyMap::HashOf).
   void Prefetch(std::span<const uint64_t> hashes) const;
@@ -208,6 +230,17 @@ class Index {
   uint64_t live_keys() const;
   uint64_t live_bytes() const;
 
+  // Live values with an expiry time (all of them are in the map: a checkpoint keeps them there,
+  // and a start loads them from the tree).
+  uint64_t expiring_keys() const;
+  // The expiry cycle's sweep: looks at up to `slots` slots of the map from *cursor on (moved past
+  // them) and calls `fn` with the key and sequence of each live value expired at `now_ms`, until
+  // it returns false. Returns the entries looked at (0 at once when no value has an expiry time).
+  // `fn` must not call back into the index.
+  size_t CollectExpired(
+      int64_t now_ms, size_t* cursor, size_t slots,
+      const std::function<bool(std::string_view key, uint64_t sequence)>& fn) const;
+
  private:
   // The entry of `key` (map first, then tree), or null; *scratch holds a tree entry's decoding.
   // Needs mu_ and (with a tree) tree_mu_, shared at least.
@@ -225,6 +258,7 @@ class Index {
   KeyMap map_{&arena_};
   uint64_t live_keys_ = 0;
   uint64_t live_bytes_ = 0;
+  uint64_t expiring_ = 0;    // live values with an expiry time
   uint64_t cache_keys_ = 0;  // SetCacheLimit
   // The entries changed since their last checkpoint: an entry is here exactly once while its
   // value is unsaved, and an unsaved entry never leaves the map (only Checkpoint erases entries

@@ -41,6 +41,17 @@ StoreLoop::StoreLoop(Store& store, uint32_t loop, Backend& backend, Protocol& pr
   open_.pending.reserve(1024);
   batch_hashes_.reserve(1024);
   dirty_.reserve(1024);
+  expire_notes_.reserve(kMaxExpireNotes);
+  wall_ms_ = WallClock();
+}
+
+int64_t StoreLoop::WallClock() const {
+  if (options_.clock_ms != nullptr) {
+    return options_.clock_ms->load(std::memory_order_relaxed);
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 StoreLoop::~StoreLoop() {
@@ -65,8 +76,11 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
     now_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now().time_since_epoch())
                   .count();
+    wall_ms_ = WallClock();
     if (!batch->empty() || !held_.empty()) {
       OnBatch(*batch);
+    } else if (SweepDue() && ExpireKeys()) {
+      Finish();  // an idle turn: the expired keys the sweep found are removed now
     }
     if (options_.request_timeout_ms != 0 && now_ms_ >= next_sweep_ms_) {
       next_sweep_ms_ = now_ms_ + std::max<int64_t>(100, options_.request_timeout_ms / 8);
@@ -165,6 +179,7 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
     }
   }
   dirty_.clear();
+  (void)ExpireKeys();
   if (flight_.active && flight_.syncs_left == 0) {
     Land();  // the flight's answers first; it launches the open batch
   }
@@ -312,8 +327,9 @@ size_t StoreLoop::LoggedExtents(size_t body_extents, uint64_t length) const {
   return options_.persist == PersistMode::kCopy ? length / pool_.buffer_size() + 1 : body_extents;
 }
 
-uint64_t StoreLoop::RecordRoom(size_t key_len, size_t body_extents, uint64_t length) const {
-  return LogStream::record_bytes(key_len, LoggedExtents(body_extents, length));
+uint64_t StoreLoop::RecordRoom(size_t key_len, size_t body_extents, uint64_t length,
+                               bool expires) const {
+  return LogStream::record_bytes(key_len, LoggedExtents(body_extents, length), expires);
 }
 
 void StoreLoop::MakeLogRoom() {
@@ -346,15 +362,20 @@ void StoreLoop::MakeLogRoom() {
 // --- Record: a write keeps (or copies) its value and appends its record to the batch.
 
 WriteOutcome StoreLoop::Put(Conn& c, std::string_view key, std::span<const Extent> body,
-                            uint64_t length, bool admitted) {
+                            uint64_t length, bool admitted, int64_t expire_ms) {
+  if (expire_ms < 0) {
+    return WriteOutcome::kInternal;  // the protocol checks the times it accepts
+  }
   if (!admitted) {
-    if (WriteOutcome w = Writable(length, RecordRoom(key.size(), body.size(), length));
+    if (WriteOutcome w =
+            Writable(length, RecordRoom(key.size(), body.size(), length, expire_ms != 0));
         w != WriteOutcome::kQueued) {
       return w;
     }
   }
   Value v;
   v.length = static_cast<uint32_t>(length);
+  v.expire_ms = expire_ms;
   if (options_.persist == PersistMode::kCopy) {
     if (!CopyToFresh(body, &v.extents).ok()) {
       counters_.Add(counters_.rejected_full);
@@ -370,9 +391,14 @@ WriteOutcome StoreLoop::Put(Conn& c, std::string_view key, std::span<const Exten
 }
 
 WriteOutcome StoreLoop::PutOwned(std::string_view key, Extents extents, uint64_t length,
-                                 bool admitted) {
+                                 bool admitted, int64_t expire_ms) {
+  if (expire_ms < 0) {
+    DropRefs(extents);
+    return WriteOutcome::kInternal;
+  }
   if (!admitted) {
-    if (WriteOutcome w = Writable(length, LogStream::record_bytes(key.size(), extents.size()));
+    if (WriteOutcome w =
+            Writable(length, LogStream::record_bytes(key.size(), extents.size(), expire_ms != 0));
         w != WriteOutcome::kQueued) {
       DropRefs(extents);
       return w;
@@ -380,6 +406,7 @@ WriteOutcome StoreLoop::PutOwned(std::string_view key, Extents extents, uint64_t
   }
   Value v;
   v.length = static_cast<uint32_t>(length);
+  v.expire_ms = expire_ms;
   v.extents = std::move(extents);
   return Record(key, std::move(v));
 }
@@ -387,7 +414,7 @@ WriteOutcome StoreLoop::PutOwned(std::string_view key, Extents extents, uint64_t
 WriteOutcome StoreLoop::PutAppend(Conn& c, std::string_view key, Value old,
                                   std::span<const Extent> body, uint64_t body_length) {
   const uint64_t log_bytes = LogStream::record_bytes(
-      key.size(), old.extents.size() + LoggedExtents(body.size(), body_length));
+      key.size(), old.extents.size() + LoggedExtents(body.size(), body_length), old.expire_ms != 0);
   if (WriteOutcome w = Writable(body_length, log_bytes); w != WriteOutcome::kQueued) {
     DropRefs(old.extents);
     return w;
@@ -433,14 +460,26 @@ WriteOutcome StoreLoop::Delete(std::string_view key) {
   return Record(key, std::move(v));
 }
 
-WriteOutcome StoreLoop::Record(std::string_view key, Value v) {
+uint64_t StoreLoop::RecordBytesOf(std::string_view key, const Value& v, uint64_t only_if) {
+  return LogStream::record_bytes(key.size(), v.extents.size(), only_if != 0 || v.expire_ms != 0);
+}
+
+Result<uint64_t> StoreLoop::AppendRecord(std::string_view key, const Value& v, uint64_t only_if) {
+  if (only_if != 0) {
+    return stream_->AppendExpire(key, only_if);
+  }
+  return v.deleted ? stream_->AppendDelete(key) : stream_->AppendPut(key, v.extents, v.expire_ms);
+}
+
+WriteOutcome StoreLoop::Record(std::string_view key, Value v, uint64_t only_if) {
+  // The batch's slots are kept between batches, so the key's copy reuses a slot's capacity.
   if (options_.persist == PersistMode::kNone) {
     v.sequence = none_seq_.fetch_add(1, std::memory_order_relaxed);
   } else if (pipelined_) {
     // The record is appended when the batch is launched (AppendDeferred), after the flight before
     // it landed; its size and the stream's room are checked now, as an append would.
-    const uint64_t bytes = LogStream::record_bytes(key.size(), v.extents.size());
-    if (!LogStream::RecordFits(key.size(), v.extents.size())) {
+    const uint64_t bytes = RecordBytesOf(key, v, only_if);
+    if (!LogStream::RecordFits(key.size(), v.extents.size(), only_if != 0 || v.expire_ms != 0)) {
       DropRefs(v.extents);
       return WriteOutcome::kTooLarge;
     }
@@ -457,8 +496,7 @@ WriteOutcome StoreLoop::Record(std::string_view key, Value v) {
     ++appended_since_slice_;
     ++appended_since_checkpoint_;
   } else {
-    Result<uint64_t> r =
-        v.deleted ? stream_->AppendDelete(key) : stream_->AppendPut(key, v.extents);
+    Result<uint64_t> r = AppendRecord(key, v, only_if);
     if (!r.ok()) {
       DropRefs(v.extents);
       switch (r.status().code()) {
@@ -474,7 +512,6 @@ WriteOutcome StoreLoop::Record(std::string_view key, Value v) {
     ++appended_since_slice_;
     ++appended_since_checkpoint_;
   }
-  // The batch's slots are kept between batches, so the key's copy reuses a slot's capacity.
   if (open_.pending_n == open_.pending.size()) {
     open_.pending.emplace_back();
   }
@@ -483,6 +520,7 @@ WriteOutcome StoreLoop::Record(std::string_view key, Value v) {
   pw.hash = KeyMap::HashOf(key);  // the filter below, and Index::Prefetch
   open_.filter[FilterWord(pw.hash)] |= uint64_t{1} << (pw.hash & 63);
   pw.value = std::move(v);
+  pw.only_if = only_if;
   return WriteOutcome::kQueued;
 }
 
@@ -607,7 +645,8 @@ const StoreLoop::PendingWrite* StoreLoop::Pending(std::string_view key) const {
 bool StoreLoop::Lookup(std::string_view key, Value* out) {
   lookup_damaged_ = false;
   if (const PendingWrite* pw = Pending(key)) {
-    if (pw->value.deleted) {
+    // (A pending write that expired meanwhile is removed by the sweep once it is applied.)
+    if (pw->value.deleted || pw->value.ExpiredAt(wall_ms_)) {
       return false;
     }
     *out = pw->value;
@@ -617,7 +656,12 @@ bool StoreLoop::Lookup(std::string_view key, Value* out) {
     return true;
   }
   if (index_.GetAndRetain(key, pool_, out, &lookup_damaged_)) {
-    return true;
+    if (!out->ExpiredAt(wall_ms_)) {
+      return true;
+    }
+    DropRefs(out->extents);
+    NoteExpired(key, out->sequence);
+    return false;
   }
   if (lookup_damaged_) {
     static std::atomic<bool> reported{false};
@@ -631,9 +675,80 @@ bool StoreLoop::Lookup(std::string_view key, Value* out) {
   return false;
 }
 
-bool StoreLoop::Exists(std::string_view key) const {
-  const PendingWrite* pw = Pending(key);
-  return pw != nullptr ? !pw->value.deleted : index_.Contains(key);
+bool StoreLoop::Exists(std::string_view key) {
+  if (const PendingWrite* pw = Pending(key)) {
+    return !pw->value.deleted && !pw->value.ExpiredAt(wall_ms_);
+  }
+  uint64_t expired = 0;
+  if (index_.Contains(key, wall_ms_, &expired)) {
+    return true;
+  }
+  if (expired != 0) {
+    NoteExpired(key, expired);
+  }
+  return false;
+}
+
+// --- Expiry: removed lazily (a read met the key) and actively (a sweep of the index), by kExpire
+// records committed as writes.
+
+void StoreLoop::NoteExpired(std::string_view key, uint64_t sequence) {
+  if (expire_n_ == kMaxExpireNotes) {
+    return;  // the sweep finds it later
+  }
+  if (expire_n_ == expire_notes_.size()) {
+    expire_notes_.emplace_back();
+  }
+  ExpireNote& n = expire_notes_[expire_n_++];
+  n.key.assign(key);
+  n.sequence = sequence;
+}
+
+bool StoreLoop::SweepDue() const {
+  // (A wall clock set back by more than an interval starts the sweeps over from it.)
+  return wall_ms_ >= next_expire_sweep_ms_ ||
+         wall_ms_ + static_cast<int64_t>(options_.expire_sweep_ms) < next_expire_sweep_ms_;
+}
+
+bool StoreLoop::ExpireKeys() {
+  if (SweepDue()) {
+    // One sweep per expire_sweep_ms (ten a second by default), each a bounded slice of the
+    // index's map; a loop takes the keys whose hash falls to it, so that loops do not remove one
+    // key twice.
+    next_expire_sweep_ms_ = wall_ms_ + options_.expire_sweep_ms;
+    const uint32_t loops = store_.loops();
+    (void)index_.CollectExpired(wall_ms_, &expire_cursor_, 16384,
+                                [&](std::string_view key, uint64_t sequence) {
+                                  if (KeyMap::HashOf(key) % loops == partition_) {
+                                    NoteExpired(key, sequence);
+                                  }
+                                  return expire_n_ < kMaxExpireNotes;
+                                });
+  }
+  if (expire_n_ == 0) {
+    return false;
+  }
+  size_t queued = 0;
+  const bool writable =
+      !pool_.read_only() && (options_.persist == PersistMode::kNone || !stream_->read_only());
+  for (size_t i = 0; i < expire_n_ && writable; ++i) {
+    const ExpireNote& n = expire_notes_[i];
+    if (Pending(n.key) != nullptr) {
+      continue;  // this loop writes the key (or removes it) already
+    }
+    const uint64_t bytes = LogStream::record_bytes(n.key.size(), 0, /*word=*/true);
+    if (options_.persist != PersistMode::kNone &&
+        stream_->free_bytes() < open_.deferred_log_bytes + bytes) {
+      break;  // no log room now: a later sweep finds the rest (a checkpoint makes room)
+    }
+    Value v;
+    v.deleted = true;
+    if (Record(n.key, std::move(v), n.sequence) == WriteOutcome::kQueued) {
+      ++queued;
+    }
+  }
+  expire_n_ = 0;
+  return queued > 0;
 }
 
 // --- Answer: queued in order, sent after the commit; backpressure.
@@ -794,8 +909,7 @@ void StoreLoop::FinishNow() {
 bool StoreLoop::AppendDeferred(BatchData& b, Status* why) {
   b.deferred_log_bytes = 0;
   for (PendingWrite& pw : b.writes()) {
-    Result<uint64_t> r = pw.value.deleted ? stream_->AppendDelete(pw.key)
-                                          : stream_->AppendPut(pw.key, pw.value.extents);
+    Result<uint64_t> r = AppendRecord(pw.key, pw.value, pw.only_if);
     if (!r.ok()) {
       // Record checked the record's size and the log's room: only a failed stream (or damage)
       // gets here. The records appended so far must never be sealed: the stream turns read-only.
@@ -1008,7 +1122,10 @@ void StoreLoop::Answer(BatchData& b, bool durable, const Status& failure) {
       pw.value.extents.clear();
       continue;
     }
-    Value loser = index_.Apply(pw.key, std::move(pw.value));
+    Value loser = index_.Apply(pw.key, std::move(pw.value), pw.only_if);
+    if (pw.only_if != 0 && !loser.deleted) {
+      counters_.Add(counters_.expired_keys);  // the expired value lost: its buffers come back
+    }
     DropRefs(loser.extents);
   }
   if (!durable) {
@@ -1200,8 +1317,9 @@ WriteOutcome Batch::Admit(uint64_t buffers, uint64_t log_bytes) {
 uint64_t Batch::BuffersFor(size_t body_extents, uint64_t length) const {
   return Self().BuffersFor(body_extents, length);
 }
-uint64_t Batch::RecordRoom(size_t key_len, size_t body_extents, uint64_t length) const {
-  return Self().RecordRoom(key_len, body_extents, length);
+uint64_t Batch::RecordRoom(size_t key_len, size_t body_extents, uint64_t length,
+                           bool expires) const {
+  return Self().RecordRoom(key_len, body_extents, length, expires);
 }
 WriteOutcome Batch::Deletable(uint64_t log_bytes) {
   return Self().Deletable(log_bytes);
@@ -1216,12 +1334,12 @@ bool Batch::room_wanted() const {
   return Self().room_wanted_;
 }
 WriteOutcome Batch::Put(Conn& c, std::string_view key, std::span<const Extent> body,
-                        uint64_t length, bool admitted) {
-  return Self().Put(c, key, body, length, admitted);
+                        uint64_t length, bool admitted, int64_t expire_ms) {
+  return Self().Put(c, key, body, length, admitted, expire_ms);
 }
-WriteOutcome Batch::PutOwned(std::string_view key, Extents extents, uint64_t length,
-                             bool admitted) {
-  return Self().PutOwned(key, std::move(extents), length, admitted);
+WriteOutcome Batch::PutOwned(std::string_view key, Extents extents, uint64_t length, bool admitted,
+                             int64_t expire_ms) {
+  return Self().PutOwned(key, std::move(extents), length, admitted, expire_ms);
 }
 WriteOutcome Batch::PutAppend(Conn& c, std::string_view key, Value old,
                               std::span<const Extent> body, uint64_t body_length) {
@@ -1248,8 +1366,11 @@ bool Batch::Lookup(std::string_view key, Value* out) {
 bool Batch::lookup_damaged() const {
   return Self().lookup_damaged_;
 }
-bool Batch::Exists(std::string_view key) const {
+bool Batch::Exists(std::string_view key) {
   return Self().Exists(key);
+}
+int64_t Batch::now_ms() const {
+  return Self().wall_ms_;
 }
 const Pool& Batch::pool() const {
   return Self().pool_;

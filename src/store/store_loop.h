@@ -55,12 +55,13 @@ class StoreLoop final : public Batch {
   WriteOutcome Writable(uint64_t length, uint64_t log_bytes);
   WriteOutcome Admit(uint64_t buffers, uint64_t log_bytes);
   uint64_t BuffersFor(size_t body_extents, uint64_t length) const;
-  uint64_t RecordRoom(size_t key_len, size_t body_extents, uint64_t length) const;
+  uint64_t RecordRoom(size_t key_len, size_t body_extents, uint64_t length, bool expires) const;
   WriteOutcome Deletable(uint64_t log_bytes);
   static uint64_t DeleteRoom(size_t key_len);
   WriteOutcome Put(Conn& c, std::string_view key, std::span<const Extent> body, uint64_t length,
-                   bool admitted);
-  WriteOutcome PutOwned(std::string_view key, Extents extents, uint64_t length, bool admitted);
+                   bool admitted, int64_t expire_ms);
+  WriteOutcome PutOwned(std::string_view key, Extents extents, uint64_t length, bool admitted,
+                        int64_t expire_ms);
   WriteOutcome PutAppend(Conn& c, std::string_view key, Value old, std::span<const Extent> body,
                          uint64_t body_length);
   WriteOutcome Delete(std::string_view key);
@@ -68,7 +69,7 @@ class StoreLoop final : public Batch {
   void DropRefs(std::span<const Extent> extents);
   void VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const;
   bool Lookup(std::string_view key, Value* out);
-  bool Exists(std::string_view key) const;
+  bool Exists(std::string_view key);
   void AnswerText(ConnId conn, std::string_view bytes, AnswerClass cls, bool close);
   void AnswerTextSince(ConnId conn, size_t begin, AnswerClass cls, bool close);
   void AnswerWrite(ConnId conn, std::string_view ok, std::string_view failed, bool close);
@@ -90,8 +91,10 @@ class StoreLoop final : public Batch {
   Index& index_;
   const StoreOptions options_;
   LoopCounters& counters_;
-  LogStream* stream_;   // the active stream
-  int64_t now_ms_ = 0;  // steady clock, read once per loop turn
+  LogStream* stream_;         // the active stream
+  int64_t now_ms_ = 0;        // steady clock, read once per loop turn
+  int64_t wall_ms_ = 0;       // wall clock (Unix ms), read once per loop turn: expiry times
+  int64_t WallClock() const;  // options_.clock_ms, or the system's
 
   enum class ActionKind : uint8_t { kText, kValue, kWrite };
   struct Action {
@@ -112,13 +115,40 @@ class StoreLoop final : public Batch {
     std::string key;
     size_t hash;  // of key
     Value value;  // holds one reference per extent (the record's)
+    // A kExpire record (value.deleted): the sequence of the expired value it removes (only while
+    // that value is in force, Index::Apply); 0: an ordinary write.
+    uint64_t only_if = 0;
   };
 
   void OnBatch(std::span<const RxSlot> batch);
   void SweepTimeouts();
-  // Appends the record of `key` = v (or a delete) and adds it to the batch; v's references pass
-  // to the pending write (dropped when the append fails).
-  WriteOutcome Record(std::string_view key, Value v);
+  // Appends the record of `key` = v (or a delete; with `only_if`, a kExpire of that sequence) and
+  // adds it to the batch; v's references pass to the pending write (dropped when the append
+  // fails).
+  WriteOutcome Record(std::string_view key, Value v, uint64_t only_if = 0);
+  // The bytes of v's record (a put, a delete, or with `only_if` a kExpire).
+  static uint64_t RecordBytesOf(std::string_view key, const Value& v, uint64_t only_if);
+  // Appends the record of `key` = v (as Record's arguments) to the active stream.
+  Result<uint64_t> AppendRecord(std::string_view key, const Value& v, uint64_t only_if);
+
+  // --- Expiry: an expired value is never served (Lookup, Exists); its removal is a kExpire record
+  // in a batch of its loop, committed as any write, after which its buffers come back.
+  // Notes an expired value a read met (its key and sequence), removed by the turn's expiry phase.
+  void NoteExpired(std::string_view key, uint64_t sequence);
+  // The expiry phase of a turn: queues kExpire records for the noted keys (lazily, on access) and,
+  // every expire_sweep_ms, for expired keys the sweep of the index finds (actively, the keys whose
+  // hash falls to this loop). Returns whether it queued any.
+  bool ExpireKeys();
+  bool SweepDue() const;  // a sweep's time came (expire_sweep_ms of the wall clock)
+  struct ExpireNote {
+    std::string key;  // keeps its capacity from turn to turn
+    uint64_t sequence;
+  };
+  std::vector<ExpireNote> expire_notes_;  // [0, expire_n_)
+  size_t expire_n_ = 0;
+  static constexpr size_t kMaxExpireNotes = 256;  // per turn; more wait for a later turn
+  size_t expire_cursor_ = 0;                      // the sweep's place in the index's map
+  int64_t next_expire_sweep_ms_ = 0;
   Status KeepInPlace(Conn& c, std::span<const Extent> extents);
   Status CopyToFresh(std::span<const Extent> body, Extents* out);
   const PendingWrite* Pending(std::string_view key) const;

@@ -8,14 +8,16 @@
 // log and the pool, over a MemStore whose PersistOps records what a power cut would leave.
 //
 // Clients on several connections send writes and deletes (HTTP: POST/PUT/DELETE; RESP: SET, DEL
-// and APPEND, which logs the old value's extents followed by the new bytes) with values of 0 B to
-// three buffers, cut into receives of random sizes, sometimes a request split across two turns,
-// pipelines of up to three requests. An answer seen by a client acknowledges its write. At every
-// persistence point (each fence's start and end) and at random flushes in between, the test takes
-// the image a power cut would leave (only fenced lines, or those plus a random subset of the
+// and APPEND, which logs the old value's extents followed by the new bytes, SET with an expiry
+// time far ahead or a few milliseconds away, which the loop's sweep then removes with kExpire
+// records, and PEXPIREAT and PERSIST, which rewrite a value's record with a new time) with values
+// of 0 B to three buffers, cut into receives of random sizes, sometimes a request split across two
+// turns, pipelines of up to three requests. An answer seen by a client acknowledges its write. At
+// every persistence point (each fence's start and end) and at random flushes in between, the test
+// takes the image a power cut would leave (only fenced lines, or those plus a random subset of the
 // unfenced ones), recovers a fresh store from it and checks:
-//   - every acknowledged write is there byte for byte (or a later write of its key, sent and not
-//     yet answered, whole);
+//   - every acknowledged write is there byte for byte with its expiry time (or a later write of
+//     its key, sent and not yet answered, whole; or nothing, once the value's time passed);
 //   - no key holds a value that was never sent, or a part of one;
 //   - buffer ownership is consistent (VerifyOwnership: no buffer both free and referenced);
 //   - recovery reports no corruption.
@@ -171,7 +173,21 @@ struct Request {
   std::optional<std::string> value;   // nullopt: DELETE
   bool get = false;                   // a GET of an acknowledged key (failed-fence runs)
   std::optional<std::string> expect;  // what that GET must return (nullopt: 404)
+  // RESP: the key's expiry time after the write (0: none); for the GET, that of `expect`.
+  int64_t expire_ms = 0;
+  bool retime = false;  // PEXPIREAT or PERSIST: the value stays, its time changes
 };
+
+// Expiry times of the RESP workload: far ahead (never reached in a run: durable as written), or
+// within a few milliseconds (reached during the run: the loop's sweep removes the key with a
+// kExpire record, and a cut may land anywhere around it).
+// The loop's wall clock is the test's (StoreOptions::clock_ms): it moves 1 ms per turn, so that
+// which turn a key expires in, and when the sweep removes it, is the same in every run.
+constexpr int64_t kFarExpiry = 4000000000000;
+constexpr int64_t kClockStart = 3000000000000;
+bool Near(int64_t expire_ms) {
+  return expire_ms != 0 && expire_ms < kFarExpiry;
+}
 
 struct Stats {
   uint64_t turns = 0;
@@ -183,6 +199,7 @@ struct Stats {
   uint64_t in_flight_seen = 0;  // cuts after which an unanswered write was already recovered
   uint64_t checkpoints = 0;
   uint64_t log_full_checkpoints = 0;   // whole checkpoints within a turn (a stream ran full)
+  uint64_t expired_keys = 0;           // RESP: keys the sweep removed (kExpire records applied)
   uint64_t tree_epochs = 0;            // the highest index commit a cut recovered
   uint64_t refused_after_failure = 0;  // writes answered 503 once a fence had failed
   uint64_t reads_after_failure = 0;    // GETs answered correctly once a fence had failed
@@ -240,6 +257,8 @@ class CrashHarness {
     // Checkpoints every few dozen turns, each a few slices long.
     so.checkpoint_records = 150;
     so.checkpoint_slice = 8;
+    so.clock_ms = &clock_;
+    so.expire_sweep_ms = 5;  // a sweep every 5 turns
     std::atomic<bool> stop{false};
     uint64_t turn = 0;
     FeederBackend feeder(
@@ -257,6 +276,7 @@ class CrashHarness {
           if (turn++ >= turns) {
             return false;
           }
+          clock_.fetch_add(1, std::memory_order_relaxed);
           NextTurn(f, /*last=*/turn == turns);
           return !::testing::Test::HasFatalFailure();
         },
@@ -286,6 +306,7 @@ class CrashHarness {
     stats.writeback_pages += store_->writeback_pages();
     stats.checkpoints += shared.counters[0].checkpoints.load();
     stats.log_full_checkpoints += shared.counters[0].log_full_checkpoints.load();
+    stats.expired_keys += shared.counters[0].expired_keys.load();
     for (uint32_t i = 0; i < kConns; ++i) {
       EXPECT_TRUE(outstanding_[IdOf(i)].empty()) << "requests left unanswered on conn " << i;
     }
@@ -312,10 +333,12 @@ class CrashHarness {
         const uint32_t kind = static_cast<uint32_t>(rng_() % 10);
         const bool http = protocol_ == Protocol::kHttp;
         auto acked = acked_.find(q.key);
+        const int64_t acked_expiry = acked == acked_.end() ? 0 : acked_expire_[q.key];
         if (failing_ && kind < 4) {
           // A read once writes fail: what was acknowledged before is still served.
           q.get = true;
           q.expect = acked == acked_.end() ? std::nullopt : acked->second;
+          q.expire_ms = acked_expiry;
           bytes +=
               http ? "GET " + q.key + " HTTP/1.1\r\nHost: t\r\n\r\n" : RespCommand({"GET", q.key});
         } else if (kind < 2) {
@@ -333,15 +356,35 @@ class CrashHarness {
                      " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(len) + "\r\n\r\n" +
                      v;
             q.value = std::move(v);
-          } else if (kind >= 8) {
+          } else if (kind == 9 && acked != acked_.end() && acked->second && !Near(acked_expiry)) {
+            // PEXPIREAT (a far time) or PERSIST of a present key: its value stays, under a new
+            // record with the new time.
+            q.retime = true;
+            q.value = acked->second;
+            if (rng_() % 3 == 0) {
+              bytes += RespCommand({"PERSIST", q.key});
+            } else {
+              q.expire_ms = kFarExpiry + static_cast<int64_t>(rng_() % 1000);
+              bytes += RespCommand({"PEXPIREAT", q.key, std::to_string(q.expire_ms)});
+            }
+          } else if (kind >= 8 && !Near(acked_expiry)) {
             // APPEND: no other request of the key is unanswered, so its value now is the
-            // acknowledged one (absent included), and the result is that plus these bytes.
+            // acknowledged one (absent included), and the result is that plus these bytes,
+            // with the key's time.
             bytes += RespCommand({"APPEND", q.key, v});
             const std::string before =
                 acked != acked_.end() && acked->second ? *acked->second : std::string();
             q.value = before + v;
+            q.expire_ms = acked != acked_.end() && acked->second ? acked_expiry : 0;
           } else {
-            bytes += RespCommand({"SET", q.key, v});
+            // SET, a quarter of them with a time (PXAT): far ahead, or a few ms from now.
+            const uint64_t pick = rng_() % 8;
+            q.expire_ms = pick == 0   ? kFarExpiry + static_cast<int64_t>(rng_() % 1000)
+                          : pick == 1 ? WallMs() + 1 + static_cast<int64_t>(rng_() % 20)
+                                      : 0;
+            bytes += q.expire_ms == 0
+                         ? RespCommand({"SET", q.key, v})
+                         : RespCommand({"SET", q.key, v, "PXAT", std::to_string(q.expire_ms)});
             q.value = std::move(v);
           }
         }
@@ -475,7 +518,8 @@ class CrashHarness {
       q.pop_front();
       busy_.erase(r.key);
       if (r.get) {
-        if (type == '$' && bulk == r.expect) {
+        if ((type == '$' && bulk == r.expect) ||
+            (type == '$' && !bulk && Near(r.expire_ms) && r.expire_ms <= WallMs())) {
           ++stats_->reads_after_failure;
         } else {
           ADD_FAILURE() << "GET " << r.key << " after the failed fence: " << line;
@@ -486,17 +530,22 @@ class CrashHarness {
         ++stats_->refused_after_failure;
         continue;
       }
-      if (store_->pool().read_only()) {
+      if (store_->pool().read_only() && !(r.retime && r.expire_ms == 0 && line == ":0")) {
+        // (A PERSIST of a key without a time changes nothing: its :0 is a read.)
         ADD_FAILURE() << "reply " << line << " to a write of " << r.key
                       << " after a fence failed and the store turned read-only";
         continue;
       }
       if ((r.value && (line == "+OK" || type == ':')) || (!r.value && type == ':')) {
-        if (r.value && type == ':') {
+        if (r.retime) {
+          EXPECT_TRUE(line == ":1" || (line == ":0" && r.expire_ms == 0))
+              << "PEXPIREAT or PERSIST of " << r.key << ": " << line;
+        } else if (r.value && type == ':') {
           EXPECT_EQ(std::strtoull(line.c_str() + 1, nullptr, 10), r.value->size())
               << "APPEND " << r.key << " answered another length";
         }
         acked_[r.key] = r.value;  // DEL of an absent key (:0) leaves it absent: durable too
+        acked_expire_[r.key] = r.value ? r.expire_ms : 0;
         ++stats_->acknowledged;
       } else {
         ADD_FAILURE() << "reply " << line << " to " << (r.value ? "a write of " : "DEL ") << r.key;
@@ -531,6 +580,7 @@ class CrashHarness {
         LiveValue lv;
         lv.sequence = v.sequence;
         lv.value_len = v.length;
+        lv.expire_ms = v.expire_ms;
         lv.extents.assign(v.extents.begin(), v.extents.end());
         rec.live.emplace(std::string(k), std::move(lv));
         return true;
@@ -541,18 +591,30 @@ class CrashHarness {
     ASSERT_TRUE(rec.corruption.empty()) << rec.corruption.front();
     Status own = VerifyOwnership(s.pool(), rec.live);
     ASSERT_TRUE(own.ok()) << "cut " << stats_->cuts << ": " << own.ToString();
-    // The candidates for each key: the acknowledged state, and the write in flight if any.
-    std::map<std::string, std::vector<std::optional<std::string>>> allowed;
+    // The candidates for each key: the acknowledged state, and the write in flight if any, each
+    // with its expiry time; one whose time passed may also be gone (its kExpire committed).
+    using Candidate = std::pair<std::optional<std::string>, int64_t>;
+    std::map<std::string, std::vector<Candidate>> allowed;
+    const int64_t now = WallMs();
+    const auto add = [&](std::vector<Candidate>& a, const std::optional<std::string>& v,
+                         int64_t expire_ms) {
+      a.emplace_back(v, v ? expire_ms : 0);
+      if (v && Near(expire_ms) && expire_ms <= now) {
+        a.emplace_back(std::nullopt, 0);
+      }
+    };
     for (const auto& [k, v] : acked_) {
-      allowed[k].push_back(v);
+      add(allowed[k], v, acked_expire_[k]);
     }
     for (const auto& [c, q] : outstanding_) {
       for (const Request& req : q) {
-        std::vector<std::optional<std::string>>& a = allowed[req.key];
+        std::vector<Candidate>& a = allowed[req.key];
         if (a.empty()) {
-          a.push_back(std::nullopt);  // never acknowledged: absent is fine
+          a.emplace_back(std::nullopt, 0);  // never acknowledged: absent is fine
         }
-        a.push_back(req.value);
+        if (!req.get) {
+          add(a, req.value, req.expire_ms);
+        }
       }
     }
     for (const auto& [k, lv] : rec.live) {
@@ -563,22 +625,27 @@ class CrashHarness {
     bool in_flight_seen = false;
     for (const auto& [k, cands] : allowed) {
       auto it = rec.live.find(k);
-      const std::optional<std::string> got =
-          it == rec.live.end() ? std::nullopt
-                               : std::optional<std::string>(s.ReadValue(it->second.extents));
+      const Candidate got = it == rec.live.end()
+                                ? Candidate(std::nullopt, 0)
+                                : Candidate(s.ReadValue(it->second.extents), it->second.expire_ms);
+      // A value whose time passed is never served, removed or not: it counts as absent too (a
+      // DEL of it answered :0, and wrote nothing).
+      const bool got_expired = got.first && got.second != 0 && got.second <= now;
       bool ok = false;
       for (size_t i = 0; i < cands.size(); ++i) {
-        if (cands[i] == got) {
+        if (cands[i] == got || (got_expired && !cands[i].first)) {
           ok = true;
           in_flight_seen = in_flight_seen || (i > 0 && got != cands[0]);
         }
       }
       ASSERT_TRUE(ok) << "cut " << stats_->cuts << (evict ? " (with eviction)" : "") << ": " << k
                       << " recovered as "
-                      << (got ? std::to_string(got->size()) + " B" : std::string("absent"))
-                      << ", acknowledged "
-                      << (cands[0] ? std::to_string(cands[0]->size()) + " B"
-                                   : std::string("absent"));
+                      << (got.first ? std::to_string(got.first->size()) + " B"
+                                    : std::string("absent"))
+                      << " expiring at " << got.second << ", acknowledged "
+                      << (cands[0].first ? std::to_string(cands[0].first->size()) + " B"
+                                         : std::string("absent"))
+                      << " expiring at " << cands[0].second;
     }
     stats_->in_flight_seen += in_flight_seen ? 1 : 0;
   }
@@ -591,6 +658,9 @@ class CrashHarness {
   std::unique_ptr<BTree> tree_;
   Stats* stats_ = nullptr;
   std::map<std::string, std::optional<std::string>> acked_;
+  std::map<std::string, int64_t> acked_expire_;  // RESP: the acknowledged value's time (0: none)
+  std::atomic<int64_t> clock_{kClockStart};      // the loop's wall clock (Unix ms)
+  int64_t WallMs() const { return clock_.load(std::memory_order_relaxed); }
   std::map<ConnId, std::deque<Request>> outstanding_;
   std::map<ConnId, std::string> carry_;
   std::map<ConnId, std::string> answers_;
@@ -649,8 +719,9 @@ TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
             << " with random eviction), " << stats.in_flight_seen
             << " with an unanswered write already durable, " << stats.checkpoints
             << " checkpoints (index commits up to epoch " << stats.tree_epochs << "), "
-            << stats.log_full_checkpoints
-            << " of them within a turn (a stream ran full), 0 acknowledged writes lost\n";
+            << stats.log_full_checkpoints << " of them within a turn (a stream ran full), "
+            << stats.expired_keys
+            << " keys expired (kExpire records), 0 acknowledged writes lost\n";
   if (GetParam().model == PersistModel::kPage) {
     std::cout << "[ server   ] pages: " << stats.pages.dirty_pages
               << " dirty pages at the evicting cuts, " << stats.pages.written_pages
@@ -664,6 +735,9 @@ TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
   EXPECT_GE(stats.checkpoints, turns / 250) << "the cuts met too few checkpoints";
   if (GetParam().stream_size < 64 * 1024) {
     EXPECT_GE(stats.log_full_checkpoints, 1u) << "the cuts met no checkpoint within a turn";
+  }
+  if (GetParam().protocol == Protocol::kResp) {
+    EXPECT_GT(stats.expired_keys, 0u) << "the cuts met no key removed by its expiry";
   }
 }
 

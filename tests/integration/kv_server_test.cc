@@ -626,6 +626,112 @@ uint64_t InfoCount(RespClient& c, const std::string& field, std::string_view sec
              : std::strtoull(info.str.c_str() + at + field.size() + 1, nullptr, 10);
 }
 
+int64_t NowMs() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Keys whose time passed are never answered and are removed: lazily when a command meets them,
+// and by the background sweep when none does; their buffers come back. Keys with a later time, or
+// none, stay. (The waits are bounded polls: the assertions hold once the wall clock passed the
+// keys' times, however slow the host.)
+TEST_P(KvTest, ExpiredKeysAreNeverAnsweredAndTheirBuffersComeBack) {
+  StartServer();
+  RespClient c(port());
+  ASSERT_TRUE(c.Call({"SET", "stays", Pattern(3000, 1), "PXAT", "4000000000000"}).Is("OK"));
+  ASSERT_TRUE(c.Call({"SET", "plain", "v"}).Is("OK"));
+  const uint64_t retained = InfoCount(c, "pastel_pool_buffers_retained", "memory");
+  ASSERT_NE(retained, UINT64_MAX);
+  const int64_t until = NowMs() + 300;
+  const std::string at = std::to_string(until);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(c.Call({"SET", "gone" + std::to_string(i), Pattern(5000, i), "PXAT", at}).Is("OK"));
+  }
+  ASSERT_TRUE(c.Call({"SET", "touched", "x", "PXAT", at}).Is("OK"));
+  EXPECT_TRUE(c.Call({"PEXPIRETIME", "touched"}).IsInt(until));
+  EXPECT_GT(InfoCount(c, "pastel_pool_buffers_retained", "memory"), retained);
+  while (NowMs() <= until) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  // Past its time a key is absent to every command, whether or not it was removed yet.
+  EXPECT_TRUE(c.Call({"GET", "touched"}).IsNull());
+  EXPECT_TRUE(c.Call({"EXISTS", "gone1", "gone2"}).IsInt(0));
+  EXPECT_TRUE(c.Call({"TTL", "gone3"}).IsInt(-2));
+  EXPECT_TRUE(c.Call({"KEYS", "gone*"}).elems.empty());
+  EXPECT_TRUE(c.Call({"INCR", "gone4"}).IsInt(1)) << "an expired value is not the base of a write";
+  // The sweep removes the rest (DBSIZE counts a key until it is removed, as Redis's); every
+  // buffer of theirs comes back.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!c.Call({"DBSIZE"}).IsInt(3) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_TRUE(c.Call({"DBSIZE"}).IsInt(3));
+  // 39 keys and 'touched', and 'gone4' too when the sweep removed it before the INCR.
+  const uint64_t expired = InfoCount(c, "expired_keys", "stats");
+  EXPECT_TRUE(expired == 40 || expired == 41) << expired;
+  EXPECT_EQ(InfoCount(c, "pastel_pool_buffers_retained", "memory"), retained + 1) << "and gone4";
+  EXPECT_EQ(Diff(c.Call({"GET", "stays"}).str, Pattern(3000, 1)), "");
+  const Reply ks = c.Call({"INFO", "keyspace"});
+  EXPECT_NE(ks.str.find("db0:keys=3,expires=1,"), std::string::npos) << Escape(ks.str, 400);
+}
+
+// Expiry times are durable with their values: a restart and a kill -9 neither extend nor lose
+// them, whichever command set them, and a key whose time passed while the server was down is
+// never answered after the start.
+TEST_P(KvDurableTest, ExpiryTimesSurviveRestartsAndKill9) {
+  StartServer();
+  const int64_t soon = NowMs() + 400;
+  {
+    RespClient c(port());
+    ASSERT_TRUE(c.Call({"SET", "a", Pattern(4000, 2), "PXAT", "4000000000000"}).Is("OK"));
+    ASSERT_TRUE(c.Call({"SET", "b", "1", "EXAT", "3000000000"}).Is("OK"));
+    ASSERT_TRUE(c.Call({"INCR", "b"}).IsInt(2)) << "keeps the time";
+    ASSERT_TRUE(c.Call({"SET", "c", "v"}).Is("OK"));
+    ASSERT_TRUE(c.Call({"PEXPIREAT", "c", "3500000000000"}).IsInt(1));
+    ASSERT_TRUE(c.Call({"SET", "d", "v", "PXAT", "3600000000000"}).Is("OK"));
+    ASSERT_TRUE(c.Call({"PERSIST", "d"}).IsInt(1));
+    ASSERT_TRUE(c.Call({"SET", "e", "v"}).Is("OK"));
+    ASSERT_TRUE(c.Call({"GETEX", "e", "PXAT", "3700000000000"}).IsBulk("v"));
+    ASSERT_TRUE(c.Call({"RENAME", "c", "f"}).Is("OK"));
+    ASSERT_TRUE(c.Call({"SET", "soon", "v", "PXAT", std::to_string(soon)}).Is("OK"));
+  }
+  ASSERT_TRUE(server_->Restart());
+  const auto check = [&](const char* when, int64_t b_time) {
+    SCOPED_TRACE(when);
+    RespClient c(port());
+    EXPECT_TRUE(c.Call({"PEXPIRETIME", "a"}).IsInt(4000000000000));
+    EXPECT_EQ(Diff(c.Call({"GET", "a"}).str, Pattern(4000, 2)), "");
+    EXPECT_TRUE(c.Call({"PEXPIRETIME", "b"}).IsInt(b_time));
+    EXPECT_TRUE(c.Call({"GET", "b"}).IsBulk("2"));
+    EXPECT_TRUE(c.Call({"PEXPIRETIME", "c"}).IsInt(-2));
+    EXPECT_TRUE(c.Call({"PEXPIRETIME", "f"}).IsInt(3500000000000));
+    EXPECT_TRUE(c.Call({"PEXPIRETIME", "d"}).IsInt(-1));
+    EXPECT_TRUE(c.Call({"PEXPIRETIME", "e"}).IsInt(3700000000000));
+  };
+  check("after a restart", 3000000000000);
+  {
+    RespClient c(port());
+    ASSERT_TRUE(c.Call({"EXPIREAT", "b", "3100000000"}).IsInt(1));
+  }
+  server_->Kill9();
+  ASSERT_TRUE(server_->Restart());
+  check("after kill -9", 3100000000000);
+  while (NowMs() <= soon) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  RespClient c(port());
+  EXPECT_TRUE(c.Call({"GET", "soon"}).IsNull());
+  server_->Kill9();
+  ASSERT_TRUE(server_->Restart());
+  RespClient c2(port());
+  EXPECT_TRUE(c2.Call({"EXISTS", "soon"}).IsInt(0));
+  EXPECT_TRUE(c2.Call({"DBSIZE"}).IsInt(5));
+  ASSERT_TRUE(server_->Stop());
+  const RunResult v = RunProgram({PASTELCTL_PATH, "verify", "--pool", pool_}, dir_.path(), 120);
+  EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
+}
+
 // With several threads a delete stays in the index file as a tombstone while another thread's
 // log stream may hold an older write of the key. Once every stream is past it (each thread
 // checkpoints when its stream fills, and when it has been idle for a second), a checkpoint
@@ -945,9 +1051,16 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
   std::cout << "[ seed     ] " << seed << " (PASTEL_TEST_SEED=" << seed << " repeats it)\n";
   std::mt19937_64 rng(seed);
   // Per key: the values that may be there after a restart (the last acknowledged one, then any
-  // sent after it without an answer) and whether absence is allowed.
+  // sent after it without an answer), each with its expiry time (0: none), and whether absence is
+  // allowed. A value whose time passed is absent (the sweep removes such keys under the load,
+  // with kExpire records that must never take a later write along).
+  struct Allowed {
+    std::string value;
+    int64_t expire_ms;
+    bool operator==(const Allowed&) const = default;
+  };
   struct KeyState {
-    std::vector<std::string> allowed;
+    std::vector<Allowed> allowed;
     bool absent_ok = true;
   };
   std::map<std::string, KeyState> state;
@@ -967,7 +1080,7 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
         // Each writer owns its keys, so its order is the keys' order; pipelines of 1..16.
         for (uint64_t i = 0; c.connected(); ++i) {
           const int depth = static_cast<int>(r() % 16) + 1;
-          std::vector<std::pair<std::string, std::string>> batch;  // key, value ("" = DEL)
+          std::vector<std::pair<std::string, Allowed>> batch;  // key, value ("" = DEL)
           std::string bytes;
           for (int d = 0; d < depth; ++d) {
             const std::string key = "w" + std::to_string(w) + ":" + std::to_string(r() % 200);
@@ -977,19 +1090,25 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
               continue;
             }
             if (r() % 8 == 0) {
-              batch.emplace_back(key, "");
+              batch.emplace_back(key, Allowed{"", 0});
               bytes += RespCommand({"DEL", key});
             } else {
               const size_t len = 1 + r() % 5000;
               const std::string value = Pattern(len, r());
-              batch.emplace_back(key, value);
-              bytes += RespCommand({"SET", key, value});
+              // A quarter with an expiry time: far ahead, or within the next 300 ms.
+              const uint64_t pick = r() % 8;
+              const int64_t at = pick == 0   ? 3000000000000 + static_cast<int64_t>(r() % 1000000)
+                                 : pick == 1 ? NowMs() + static_cast<int64_t>(r() % 300)
+                                             : 0;
+              batch.emplace_back(key, Allowed{value, at});
+              bytes += at == 0 ? RespCommand({"SET", key, value})
+                               : RespCommand({"SET", key, value, "PXAT", std::to_string(at)});
             }
           }
           {
             std::lock_guard lock(mu);
             for (const auto& [k, v] : batch) {
-              if (!v.empty()) {
+              if (!v.value.empty()) {
                 state[k].allowed.push_back(v);  // sent: may be there
               } else {
                 state[k].absent_ok = true;
@@ -1006,7 +1125,7 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
             }
             std::lock_guard lock(mu);
             KeyState& s = state[k];
-            if (v.empty()) {
+            if (v.value.empty()) {
               if (rep.type == ':') {
                 s.allowed.clear();
                 s.absent_ok = true;
@@ -1038,20 +1157,38 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
     ASSERT_TRUE(c.connected());
     uint64_t present = 0, violations = 0;
     for (const auto& [k, s] : state) {
+      const int64_t before = NowMs();
       const Reply r = c.Call({"GET", k});
       ASSERT_NE(r.type, 0) << r.Describe();
       if (r.IsNull()) {
-        if (!s.absent_ok) {
+        // Absent: allowed, or the time of a value that may be there passed.
+        const int64_t now = NowMs();
+        if (!s.absent_ok && std::none_of(s.allowed.begin(), s.allowed.end(), [&](const Allowed& a) {
+              return a.expire_ms != 0 && a.expire_ms <= now;
+            })) {
           ++violations;
           ADD_FAILURE() << k << ": acknowledged value lost";
         }
         continue;
       }
       ++present;
-      if (std::find(s.allowed.begin(), s.allowed.end(), r.str) == s.allowed.end()) {
+      const Reply t = c.Call({"PEXPIRETIME", k});
+      const int64_t now = NowMs();
+      const auto expired_meanwhile = [&](const Allowed& a) {
+        return a.value == r.str && a.expire_ms != 0 && a.expire_ms <= now;
+      };
+      const Allowed got{r.str, t.integer == -1 ? 0 : t.integer};
+      if (t.integer == -2 && std::any_of(s.allowed.begin(), s.allowed.end(), expired_meanwhile)) {
+        continue;  // its time passed between the GET and the PEXPIRETIME
+      }
+      if (std::find(s.allowed.begin(), s.allowed.end(), got) == s.allowed.end()) {
         ++violations;
-        ADD_FAILURE() << k << ": holds bytes never written to it, or older than the last "
-                      << "acknowledged write (" << r.str.size() << " bytes)";
+        ADD_FAILURE() << k << ": holds bytes (or an expiry time, " << t.Describe()
+                      << ") never written to it, or older than the last acknowledged write ("
+                      << r.str.size() << " bytes)";
+      } else if (got.expire_ms != 0 && got.expire_ms <= before) {
+        ++violations;
+        ADD_FAILURE() << k << ": answered after its expiry time " << got.expire_ms;
       }
     }
     std::cout << "[ round " << round << "  ] killed after " << kill_after_ms

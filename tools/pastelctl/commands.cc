@@ -335,11 +335,20 @@ std::vector<std::string> CheckOwnership(const Pool& pool, const LiveMap& live) {
 
 void PrintRecord(const RecordView& v, const Pool& pool, bool values) {
   std::cout << "stream " << v.stream << " offset " << v.offset << " seq " << v.sequence << ' '
-            << (v.type == RecordType::kPut ? "put" : "delete") << (v.batch_end ? " batch-end" : "")
-            << " key " << Quoted(v.key);
+            << (v.type == RecordType::kPut      ? "put"
+                : v.type == RecordType::kExpire ? "expire"
+                                                : "delete")
+            << (v.batch_end ? " batch-end" : "") << " key " << Quoted(v.key);
+  if (v.type == RecordType::kExpire) {
+    std::cout << " of seq " << v.target << '\n';
+    return;
+  }
   if (v.type == RecordType::kDelete) {
     std::cout << '\n';
     return;
+  }
+  if (v.expire_ms != 0) {
+    std::cout << " expires_ms " << v.expire_ms;
   }
   std::cout << " value_len " << v.value_len << " extents";
   uint32_t crc = 0;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "log/log_format.h"
+#include "pastel/crc32c.h"
 #include "tests/support/mem_store.h"
 #include "tests/support/temp_dir.h"
 
@@ -446,6 +447,113 @@ TEST(LogTest, ForEachRecordVisitsWholeBatches) {
       &detail);
   EXPECT_EQ(end, ScanEnd::kZeroed);
   EXPECT_EQ(seen, (std::vector<std::string>{"put x", "put y", "del x"}));
+}
+
+// Expiry times ride in the record's word, and a kExpire removes a key only while the put it names
+// is the write in force: an expiry that lost to a later write of its key changes nothing.
+TEST(LogExpiryTest, ExpiryTimesAndConditionalExpiresReplayAsWritten) {
+  auto s = MemStore::Fresh({});
+  LogStream& st = s->log().stream(0);
+  const auto put = [&](const std::string& key, const std::string& value, int64_t expire_ms) {
+    Result<std::vector<Extent>> ext = s->WriteValue(value, 0);
+    EXPECT_TRUE(ext.ok());
+    Result<uint64_t> seq = st.AppendPut(key, *ext, expire_ms);
+    EXPECT_TRUE(seq.ok()) << seq.status().ToString();
+    EXPECT_TRUE(st.Commit().ok());
+    s->ApplyDurable(key, &*ext);
+    return *seq;
+  };
+  const auto expire = [&](const std::string& key, uint64_t target, bool applies) {
+    ASSERT_TRUE(st.AppendExpire(key, target).ok());
+    ASSERT_TRUE(st.Commit().ok());
+    if (applies) {
+      s->ApplyDurable(key, nullptr);
+    }
+  };
+  put("keep", "kept with its time", 4000000000000);
+  put("plain", "no time", 0);
+  const uint64_t gone = put("gone", "expired", 1000);
+  expire("gone", gone, /*applies=*/true);
+  const uint64_t old = put("later", "first", 2000);
+  put("later", "second, no time", 0);
+  expire("later", old, /*applies=*/false);  // lost to the later write
+  expire("never", 1, /*applies=*/false);    // no such key
+  EXPECT_EQ(st.AppendPut("k", {}, -1).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.AppendExpire("k", 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.AppendExpire("k", 100).status().code(), StatusCode::kInvalidArgument)
+      << "a target not written yet";
+  // The word takes 8 bytes: a put of a 4-byte key with one extent and an expiry time is one cache
+  // line, as a kExpire of a key of up to 16 bytes.
+  EXPECT_EQ(LogStream::record_bytes(4, 1, true), 64u);
+  EXPECT_EQ(LogStream::record_bytes(5, 1, true), 128u);
+  EXPECT_EQ(LogStream::record_bytes(16, 0, true), 64u);
+
+  std::vector<std::string> seen;
+  s->log().ForEachRecord(0, [&](const RecordView& v) {
+    seen.push_back(v.type == RecordType::kExpire
+                       ? "expire " + std::string(v.key) + " of " + std::to_string(v.target)
+                       : std::string(v.key) + " at " + std::to_string(v.expire_ms));
+    return true;
+  });
+  EXPECT_EQ(seen, (std::vector<std::string>{"keep at 4000000000000", "plain at 0", "gone at 1000",
+                                            "expire gone of 3", "later at 2000", "later at 0",
+                                            "expire later of 5", "expire never of 1"}));
+  Recovered rec;
+  auto n = CrashAndCheck(*s, &rec);
+  ASSERT_NE(n, nullptr);
+  ASSERT_EQ(rec.live.size(), 3u);
+  EXPECT_EQ(rec.live["keep"].expire_ms, 4000000000000);
+  EXPECT_EQ(rec.live["plain"].expire_ms, 0);
+  EXPECT_EQ(rec.live["later"].expire_ms, 0);
+  EXPECT_EQ(n->ReadValue(rec.live["later"].extents), "second, no time");
+  ASSERT_EQ(rec.deleted.size(), 1u);
+  EXPECT_EQ(rec.deleted[0].first, "gone");
+}
+
+// A kExpire of a value the checkpoint under the log holds (RecoveryOptions::base_sequence) removes
+// it; one of an older value of the key does not.
+TEST(LogExpiryTest, AnExpireOfTheCheckpointsValueDeletesIt) {
+  auto s = MemStore::Fresh({});
+  LogStream& st = s->log().stream(0);
+  for (int i = 0; i < 8; ++i) {
+    Put(*s, "other", "v");  // sequences 1..8
+  }
+  ASSERT_TRUE(st.AppendExpire("in-tree", 7).ok());
+  ASSERT_TRUE(st.AppendExpire("older", 5).ok());
+  ASSERT_TRUE(st.Commit().ok());
+  RecoveryOptions o;
+  o.base_sequence = [](std::string_view key) -> uint64_t {
+    return key == "in-tree" ? 7 : key == "older" ? 6 : 0;
+  };
+  Recovered rec;
+  Result<std::unique_ptr<MemStore>> r =
+      MemStore::Recover(s->shape(), s->ops().CrashImage(), o, &rec);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(rec.deleted.size(), 1u);
+  EXPECT_EQ(rec.deleted[0].first, "in-tree");
+  EXPECT_EQ(rec.live.size(), 1u);  // "other"
+}
+
+// A log written before records had words (version 1) is read as it is, and says version 2 once
+// opened for appending, so that an older binary refuses it rather than misread an expiry record.
+TEST(LogExpiryTest, AVersionOneLogBecomesVersionTwoWhenOpenedForAppending) {
+  auto s = MemStore::Fresh({});
+  Put(*s, "a", "old record");
+  auto& h = const_cast<LogHeader&>(s->log().header());
+  h.version = 1;
+  h.checksum = Crc32c(&h, kLogHeaderChecksummedBytes);
+  ASSERT_TRUE(s->log().ops().Flush(&h, sizeof(h)).ok());
+  ASSERT_TRUE(s->log().ops().Drain().ok());
+  Recovered rec;
+  Result<std::unique_ptr<MemStore>> r =
+      MemStore::Recover(s->shape(), s->ops().CrashImage(), {}, &rec);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(rec.live.size(), 1u);
+  EXPECT_EQ((*r)->log().header().version, 2u);
+  Result<std::unique_ptr<MemStore>> again =
+      MemStore::Recover((*r)->shape(), (*r)->ops().CrashImage(), {}, &rec);
+  ASSERT_TRUE(again.ok()) << "the upgrade was durable and checksummed";
+  EXPECT_EQ((*again)->log().header().version, 2u);
 }
 
 TEST(VerifyOwnershipTest, FindsMismatches) {

@@ -378,7 +378,7 @@ TEST(OpenOrCreateTest, ErrorsNameTheStepThatFailed) {
 // a value received in several segments), its record committed on `stream`, then the index entry
 // (the replaced value's references dropped).
 void Write(OpenedStore& s, uint32_t partition, uint32_t stream, const std::string& key,
-           const std::string* value, size_t pieces = 1) {
+           const std::string* value, size_t pieces = 1, int64_t expire_ms = 0) {
   Pool& pool = *s.pool;
   Value v;
   if (value != nullptr) {
@@ -394,7 +394,8 @@ void Write(OpenedStore& s, uint32_t partition, uint32_t stream, const std::strin
     v.data_crc = ValueCrc(pool, v.extents);  // as a loop's write: a read from the tree checks it
   }
   LogStream& st = s.log->stream(stream);
-  Result<uint64_t> seq = value != nullptr ? st.AppendPut(key, v.extents) : st.AppendDelete(key);
+  Result<uint64_t> seq =
+      value != nullptr ? st.AppendPut(key, v.extents, expire_ms) : st.AppendDelete(key);
   ASSERT_TRUE(seq.ok()) << seq.status().ToString();
   ASSERT_TRUE(st.Commit().ok());
   for (const Extent& e : v.extents) {
@@ -402,6 +403,7 @@ void Write(OpenedStore& s, uint32_t partition, uint32_t stream, const std::strin
   }
   v.sequence = *seq;
   v.deleted = value == nullptr;
+  v.expire_ms = value != nullptr ? expire_ms : 0;
   Value loser = s.index->Apply(key, std::move(v));
   for (const Extent& e : loser.extents) {
     ASSERT_TRUE(pool.Unretain(e.buffer).ok());
@@ -762,7 +764,10 @@ TEST(CheckpointTest, IndexValuesRoundTripAndMalformedOnesAreRefused) {
   bad[8] = 11;  // length 11 but extents of 10 bytes
   EXPECT_FALSE(DecodeIndexValue(bad, &back));
   bad = bytes;
-  bad[16] = 2;  // unknown flag
+  bad[16] = 4;  // unknown flag
+  EXPECT_FALSE(DecodeIndexValue(bad, &back));
+  bad = bytes;
+  bad[16] = 2;  // an expiry time the bytes do not hold (24 + 8 + 16 bytes of extents)
   EXPECT_FALSE(DecodeIndexValue(bad, &back));
   bad = bytes;
   bad[16] = 1;  // a tombstone with extents
@@ -773,6 +778,105 @@ TEST(CheckpointTest, IndexValuesRoundTripAndMalformedOnesAreRefused) {
   bad = bytes;
   bad[20] = 1;  // reserved
   EXPECT_FALSE(DecodeIndexValue(bad, &back));
+}
+
+TEST(CheckpointTest, ExpiryTimesRoundTripInIndexValues) {
+  Value v = Live(42, 10, {{3, 0, 4}, {9, 100, 6}});
+  v.expire_ms = 4000000000123;
+  std::string bytes;
+  EncodeIndexValue(v, &bytes);
+  EXPECT_EQ(bytes.size(), 24u + 8u + 2 * 12u);
+  Value back;
+  ASSERT_TRUE(DecodeIndexValue(bytes, &back));
+  EXPECT_EQ(back.expire_ms, 4000000000123);
+  EXPECT_EQ(back.extents, v.extents);
+  v.expire_ms = 0;
+  EncodeIndexValue(v, &bytes);
+  EXPECT_EQ(bytes.size(), 24u + 2 * 12u) << "a value without a time is encoded as before";
+  back.expire_ms = 5;
+  ASSERT_TRUE(DecodeIndexValue(bytes, &back));
+  EXPECT_EQ(back.expire_ms, 0);
+  Value t = Tombstone(9);
+  t.expire_ms = 77;  // a tombstone carries no time
+  EncodeIndexValue(t, &bytes);
+  EXPECT_EQ(bytes.size(), 24u);
+  std::string bad(32, '\0');
+  bad[0] = 1;
+  bad[16] = 2;  // expiry time 0
+  EXPECT_FALSE(DecodeIndexValue(bad, &back));
+  bad[16] = 3;  // a tombstone with a time
+  bad[24] = 1;
+  EXPECT_FALSE(DecodeIndexValue(bad, &back));
+}
+
+// A kExpire's Apply (only_if) replaces exactly the value it names; values with an expiry time stay
+// in memory through checkpoints (the sweep finds them there) and come back into memory at a start,
+// so that CollectExpired sees every expired key; counts and times survive a restart.
+TEST(CheckpointTest, ExpiringValuesStayInMemoryAndExpireOnlyTheValueTheyName) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  StoreFiles files = SmallFiles(dir);
+  files.index_cache_keys = 0;  // a checkpoint keeps nothing else in memory
+  const int64_t past = 1000, future = 4000000000000;
+  const auto expired_now = [](const OpenedStore& s, int64_t now) {
+    std::map<std::string, uint64_t> out;
+    size_t cursor = 0;
+    s.index->CollectExpired(now, &cursor, 1 << 20, [&](std::string_view k, uint64_t seq) {
+      out.emplace(std::string(k), seq);
+      return true;
+    });
+    return out;
+  };
+  {
+    Result<OpenedStore> s = OpenOrCreate(files);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    const std::string v = "value";
+    Write(*s, 0, 0, "plain", &v);
+    Write(*s, 0, 0, "soon", &v, 1, past);
+    Write(*s, 0, 0, "later", &v, 1, future);
+    Write(*s, 0, 0, "rewritten", &v, 1, past);
+    EXPECT_EQ(s->index->expiring_keys(), 3u);
+    std::map<std::string, uint64_t> due = expired_now(*s, 2000);
+    ASSERT_EQ(due.size(), 2u);
+    ASSERT_EQ(due.count("soon"), 1u);
+    ASSERT_EQ(due.count("rewritten"), 1u);
+    // "rewritten" gets a new value before its expiry is applied: the expiry loses.
+    Write(*s, 0, 0, "rewritten", &v);
+    Value gone = Tombstone(s->log->next_sequence());
+    Value loser = s->index->Apply("rewritten", gone, due["rewritten"]);
+    EXPECT_TRUE(loser.deleted) << "the kExpire itself lost";
+    EXPECT_TRUE(s->index->Contains("rewritten", 2000));
+    loser = s->index->Apply("soon", Tombstone(s->log->next_sequence() + 1), due["soon"]);
+    EXPECT_FALSE(loser.deleted) << "the expired value lost";
+    for (const Extent& e : loser.extents) {
+      ASSERT_TRUE(s->pool->Unretain(e.buffer).ok());
+    }
+    EXPECT_FALSE(s->index->Contains("soon"));
+    EXPECT_EQ(s->index->expiring_keys(), 1u);
+    uint64_t expired = 0;
+    EXPECT_FALSE(s->index->Contains("later", future, &expired));
+    EXPECT_NE(expired, 0u);
+    EXPECT_TRUE(s->index->Contains("later", future - 1));
+    Result<Index::CheckpointStep> step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
+    ASSERT_TRUE(step.ok() && step->committed) << step.status().ToString();
+    ASSERT_TRUE(s->log->stream(0).Truncate(s->log->next_sequence() - 1).ok());
+    EXPECT_EQ(s->index->map_keys(), 1u) << "only the value with an expiry time stays in memory";
+    EXPECT_EQ(expired_now(*s, future).count("later"), 1u);
+  }
+  Result<OpenedStore> s = OpenOrCreate(files);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->index->live_keys(), 3u);
+  EXPECT_EQ(s->index->expiring_keys(), 1u);
+  EXPECT_EQ(s->index->map_keys(), 1u) << "loaded from the index file into memory at start";
+  Value got;
+  ASSERT_TRUE(s->index->GetAndRetain("later", *s->pool, &got));
+  EXPECT_EQ(got.expire_ms, future);
+  for (const Extent& e : got.extents) {
+    ASSERT_TRUE(s->pool->Unretain(e.buffer).ok());
+  }
+  EXPECT_EQ(expired_now(*s, future).count("later"), 1u);
+  EXPECT_TRUE(expired_now(*s, future - 1).empty());
+  EXPECT_EQ(Contents(*s).size(), 3u);
 }
 
 TEST(CheckpointTest, ANewPoolReplacesAnIndexFileLeftWithoutItsPoolAndLog) {
