@@ -45,6 +45,7 @@ StoreLoop::StoreLoop(Store& store, uint32_t loop, Backend& backend, Protocol& pr
 
 StoreLoop::~StoreLoop() {
   for (auto& [id, c] : conns_) {
+    protocol_.OnClose(c);
     for (size_t i = c.head; i < c.segs.size(); ++i) {
       Dispose(c.segs[i]);
     }
@@ -65,6 +66,7 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
     now_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now().time_since_epoch())
                   .count();
+    protocol_.OnTurn(*this);  // what other threads asked of this loop's connections
     if (!batch->empty() || !held_.empty()) {
       OnBatch(*batch);
     }
@@ -110,6 +112,7 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
       case RxKind::kOpen: {
         Conn& c = conns_[s.conn];
         c.id = s.conn;
+        protocol_.OnOpen(*this, c);
         break;
       }
       case RxKind::kClosed: DropConn(s.conn); break;
@@ -252,6 +255,7 @@ void StoreLoop::DropConn(ConnId id) {
     return;
   }
   Conn& c = it->second;
+  protocol_.OnClose(c);
   for (size_t i = c.head; i < c.segs.size(); ++i) {
     Dispose(c.segs[i]);
   }
@@ -648,13 +652,30 @@ void StoreLoop::AnswerText(ConnId conn, std::string_view bytes, AnswerClass cls,
   AnswerTextSince(conn, AppendText(bytes), cls, close);
 }
 
+bool StoreLoop::DropMuted(ConnId conn, bool close) {
+  if (muted_ == 0 || conn != muted_) {
+    return false;
+  }
+  if (close) {
+    open_.actions.push_back({conn, ActionKind::kText, AnswerClass::kOk, true, 0, 0, 0, 0, 0, 0});
+  }
+  return true;
+}
+
 void StoreLoop::AnswerTextSince(ConnId conn, size_t begin, AnswerClass cls, bool close) {
+  if (DropMuted(conn, close)) {
+    open_.text.resize(begin);  // the answer's bytes
+    return;
+  }
   open_.actions.push_back({conn, ActionKind::kText, cls, close, static_cast<uint32_t>(begin),
                            static_cast<uint32_t>(open_.text.size() - begin), 0, 0, 0, 0});
   CountTx(1, open_.text.size() - begin, 0);
 }
 
 void StoreLoop::AnswerWrite(ConnId conn, std::string_view ok, std::string_view failed, bool close) {
+  if (DropMuted(conn, close)) {
+    return;
+  }
   const uint32_t ob = AppendText(ok);
   const uint32_t fb = AppendText(failed);
   open_.actions.push_back({conn, ActionKind::kWrite, AnswerClass::kOk, close, ob,
@@ -665,6 +686,10 @@ void StoreLoop::AnswerWrite(ConnId conn, std::string_view ok, std::string_view f
 
 void StoreLoop::AnswerValue(ConnId conn, std::string_view prefix, const Value& v,
                             std::string_view suffix, bool close, bool with_bytes) {
+  if (DropMuted(conn, close)) {
+    DropRefs(v.extents);
+    return;
+  }
   const uint32_t pb = AppendText(prefix);
   const uint32_t sb = AppendText(with_bytes ? suffix : std::string_view());
   const uint32_t eb = static_cast<uint32_t>(open_.extents.size());
@@ -678,6 +703,15 @@ void StoreLoop::AnswerValue(ConnId conn, std::string_view prefix, const Value& v
                            static_cast<uint32_t>(with_bytes ? suffix.size() : 0), eb,
                            static_cast<uint32_t>(open_.extents.size() - eb)});
   CountTx(2, prefix.size() + suffix.size(), open_.extents.size() - eb);
+}
+
+void StoreLoop::Close(ConnId conn) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) {
+    return;
+  }
+  it->second.closing = true;  // nothing more of it is parsed; what it sends is released
+  (void)backend_.Close(conn);
 }
 
 void StoreLoop::CountTx(size_t texts, uint64_t text_bytes, size_t extents) {
@@ -1272,6 +1306,15 @@ void Batch::AnswerWrite(ConnId conn, std::string_view ok, std::string_view faile
 void Batch::AnswerValue(ConnId conn, std::string_view prefix, const Value& v,
                         std::string_view suffix, bool close, bool with_bytes) {
   Self().AnswerValue(conn, prefix, v, suffix, close, with_bytes);
+}
+int Batch::Socket(ConnId conn) const {
+  return Self().backend_.Socket(conn);
+}
+void Batch::Close(ConnId conn) {
+  Self().Close(conn);
+}
+void Batch::MuteAnswers(ConnId conn) {
+  Self().muted_ = conn;
 }
 LoopCounters& Batch::counters() {
   return Self().counters_;

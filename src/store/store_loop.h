@@ -74,6 +74,10 @@ class StoreLoop final : public Batch {
   void AnswerWrite(ConnId conn, std::string_view ok, std::string_view failed, bool close);
   void AnswerValue(ConnId conn, std::string_view prefix, const Value& v, std::string_view suffix,
                    bool close, bool with_bytes);
+  void Close(ConnId conn);
+  // MuteAnswers: true when an answer for `conn` is to be dropped (an empty answer that closes
+  // queued in its place when `close`).
+  bool DropMuted(ConnId conn, bool close);
 
   // Ends the open batch: commits it (one group commit) and sends its answers, applies its writes.
   // Pipelined: launches it when no batch is in flight (else it stays open and waits), or answers
@@ -249,6 +253,7 @@ class StoreLoop final : public Batch {
   int64_t last_write_ms_ = 0;    // the turn of the last append (checkpoint mode)
   int64_t next_idle_ms_ = 0;     // WhenIdle looks again from then on
   bool lookup_damaged_ = false;  // the last Lookup found a value that fails its checksum
+  ConnId muted_ = 0;             // MuteAnswers: this connection's answers are dropped (0: none)
 };
 
 }  // namespace pastel::store
