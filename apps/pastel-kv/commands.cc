@@ -5,6 +5,8 @@
 #include <array>
 #include <cstddef>
 #include <iterator>
+#include <string>
+#include <vector>
 
 #include "kv_protocol.h"
 
@@ -47,6 +49,31 @@ bool SameName(std::string_view row, std::string_view name) {
   }
   return true;
 }
+
+// Subcommands of the containers (SubcommandSpec), as redis-server 7.0's table has them; CLIENT
+// SETINFO is 7.2's.
+constexpr SubcommandSpec kClientSubcommands[] = {
+    {"caching", 3, 0, 0, 0},  {"getname", 2, 0, 0, 0},   {"getredir", 2, 0, 0, 0},
+    {"help", 2, 0, 0, 0},     {"id", 2, 0, 0, 0},        {"info", 2, 0, 0, 0},
+    {"kill", -3, 0, 0, 0},    {"list", -2, 0, 0, 0},     {"no-evict", 3, 0, 0, 0},
+    {"pause", -3, 0, 0, 0},   {"reply", 3, 0, 0, 0},     {"setinfo", 4, 0, 0, 0},
+    {"setname", 3, 0, 0, 0},  {"tracking", -3, 0, 0, 0}, {"trackinginfo", 2, 0, 0, 0},
+    {"unblock", -3, 0, 0, 0}, {"unpause", 2, 0, 0, 0},
+};
+constexpr SubcommandSpec kCommandSubcommands[] = {
+    {"count", 2, 0, 0, 0}, {"docs", -2, 0, 0, 0}, {"getkeys", -4, 0, 0, 0},
+    {"help", 2, 0, 0, 0},  {"info", -2, 0, 0, 0}, {"list", -2, 0, 0, 0},
+};
+constexpr SubcommandSpec kConfigSubcommands[] = {
+    {"get", -3, 0, 0, 0},
+    {"help", 2, 0, 0, 0},
+    {"rewrite", 2, 0, 0, 0},
+    {"set", -4, 0, 0, 0},
+};
+constexpr SubcommandSpec kObjectSubcommands[] = {
+    {"encoding", 3, 2, 2, 1}, {"freq", 3, 2, 2, 1},     {"help", 2, 0, 0, 0},
+    {"idletime", 3, 2, 2, 1}, {"refcount", 3, 2, 2, 1},
+};
 
 }  // namespace
 
@@ -95,7 +122,7 @@ std::span<const CommandSpec> Commands() {
       {"copy", -3, kW | kM, 1, 2, 1, &KvProtocol::Copy},
       {"randomkey", 1, kR, 0, 0, 0, &KvProtocol::RandomKey},
       {"touch", -2, kR | kF, 1, -1, 1, &KvProtocol::Touch},
-      {"object", -2, kR, 0, 0, 0, &KvProtocol::Object},
+      {"object", -2, kR, 0, 0, 0, &KvProtocol::Object, kObjectSubcommands},
       // Expiry (kv_expire.cc).
       {"setex", 4, kW | kM, 1, 1, 1, &KvProtocol::SetEx},
       {"psetex", 4, kW | kM, 1, 1, 1, &KvProtocol::PSetEx},
@@ -116,15 +143,69 @@ std::span<const CommandSpec> Commands() {
       {"select", 2, kL | kF, 0, 0, 0, &KvProtocol::Select},
       {"quit", -1, kF | kN, 0, 0, 0, &KvProtocol::Quit},
       {"info", -1, kL, 0, 0, 0, &KvProtocol::Info},
-      {"command", -1, kL, 0, 0, 0, &KvProtocol::CommandCmd},
-      {"config", -2, kA | kL, 0, 0, 0, &KvProtocol::Config},
-      {"client", -2, kA | kL, 0, 0, 0, &KvProtocol::Client},
+      {"command", -1, kL, 0, 0, 0, &KvProtocol::CommandCmd, kCommandSubcommands},
+      {"config", -2, kA | kL, 0, 0, 0, &KvProtocol::Config, kConfigSubcommands},
+      {"client", -2, kA | kL, 0, 0, 0, &KvProtocol::Client, kClientSubcommands},
       {"time", 1, kL | kF, 0, 0, 0, &KvProtocol::Time},
       {"auth", -2, kF | kL | kN, 0, 0, 0, &KvProtocol::Auth},
       {"hello", -1, kF | kL | kN, 0, 0, 0, &KvProtocol::Hello},
   };
   static_assert(std::size(kTable) * 2 <= kSlots && std::size(kTable) < 255);
   return kTable;
+}
+
+const SubcommandSpec* FindSubcommand(const CommandSpec& row, std::string_view name) {
+  for (const SubcommandSpec& sub : row.subcommands) {
+    if (SameName(sub.name, name)) {
+      return &sub;
+    }
+  }
+  return nullptr;
+}
+
+namespace {
+
+// The first slot of each row's subcommands (CommandSlot), built once.
+const std::vector<size_t>& SubcommandBase() {
+  static const std::vector<size_t> base = [] {
+    const std::span<const CommandSpec> rows = Commands();
+    std::vector<size_t> b(rows.size() + 1);
+    size_t next = rows.size();
+    for (size_t r = 0; r < rows.size(); ++r) {
+      b[r] = next;
+      next += rows[r].subcommands.size();
+    }
+    b[rows.size()] = next;  // the count of slots
+    return b;
+  }();
+  return base;
+}
+
+}  // namespace
+
+size_t CommandSlotCount() {
+  return SubcommandBase().back();
+}
+
+size_t CommandSlot(const CommandSpec& row, const SubcommandSpec* sub) {
+  const size_t r = static_cast<size_t>(&row - Commands().data());
+  return sub == nullptr ? r
+                        : SubcommandBase()[r] + static_cast<size_t>(sub - row.subcommands.data());
+}
+
+std::string CommandSlotName(size_t slot) {
+  const std::span<const CommandSpec> rows = Commands();
+  if (slot < rows.size()) {
+    return std::string(rows[slot].name);
+  }
+  const std::vector<size_t>& base = SubcommandBase();
+  for (size_t r = 0; r < rows.size(); ++r) {
+    if (slot >= base[r] && slot < base[r] + rows[r].subcommands.size()) {
+      return std::string(rows[r].name) + "|" +
+             std::string(rows[r].subcommands[slot - base[r]].name);
+    }
+  }
+  return std::string();
 }
 
 const CommandSpec* FindCommand(std::string_view name) {

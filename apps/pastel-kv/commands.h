@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace pastel::kv {
@@ -36,12 +37,29 @@ inline constexpr uint32_t kCmdFlagCount = 8;
 // The name of flag bit i (0 <= i < kCmdFlagCount), as COMMAND prints it.
 std::string_view CommandFlagName(uint32_t bit);
 
+// A subcommand of a container command (CLIENT LIST, CONFIG GET, OBJECT ENCODING, ...), as Redis
+// 7's command table has it: its arity counts the container's name, its key positions index the
+// whole command. The container's handler runs it; the dispatch checks the name and the arity
+// first (`unknown subcommand`, `wrong number of arguments for 'client|list'`), and INFO
+// commandstats counts it on its own ("client|list").
+struct SubcommandSpec {
+  std::string_view name;  // lower case, without the container's
+  int arity;
+  int first_key, last_key, key_step;
+
+  bool ArityOk(size_t argc) const {
+    return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
+  }
+};
+
 struct CommandSpec {
   std::string_view name;  // lower case
   int arity;              // Redis' convention: argc exactly, or at least -arity when negative
   uint32_t flags;         // CommandFlag bits
   int first_key, last_key, key_step;  // Redis' key positions (last -1: through the last argument)
   void (KvProtocol::*handler)();
+  // A container's subcommands (empty: a plain command).
+  std::span<const SubcommandSpec> subcommands = {};
 
   bool ArityOk(size_t argc) const {
     return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
@@ -52,5 +70,15 @@ struct CommandSpec {
 std::span<const CommandSpec> Commands();
 // The row of `name` in any case, or null.
 const CommandSpec* FindCommand(std::string_view name);
+// The subcommand `name` (any case) of container `row`, or null.
+const SubcommandSpec* FindSubcommand(const CommandSpec& row, std::string_view name);
+
+// Command statistics (INFO commandstats, CLIENT LIST's cmd=) are kept per slot: one per row, in
+// the table's order, then one per subcommand, container by container.
+size_t CommandSlotCount();
+// The slot of `row`, or of its subcommand `sub` (null: the row's own).
+size_t CommandSlot(const CommandSpec& row, const SubcommandSpec* sub);
+// The slot's name as Redis prints it: "get", "client|list".
+std::string CommandSlotName(size_t slot);
 
 }  // namespace pastel::kv

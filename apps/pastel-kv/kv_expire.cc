@@ -34,18 +34,22 @@ bool KvProtocol::ExpiryArg(size_t i, int64_t unit_ms, bool relative, std::string
   return true;
 }
 
+bool KvProtocol::DeleteKey(std::string_view key) {
+  store::WriteOutcome w = b_->Deletable(b_->DeleteRoom(key.size()));
+  if (w == store::WriteOutcome::kQueued) {
+    w = b_->Delete(key);
+  }
+  if (w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return false;
+  }
+  return true;
+}
+
 bool KvProtocol::Reexpire(std::string_view key, Value v, int64_t expire_ms) {
   if (expire_ms != 0 && expire_ms <= b_->now_ms()) {
     b_->DropRefs(v.extents);  // expired as it is set: the key goes (Redis deletes it)
-    store::WriteOutcome w = b_->Deletable(b_->DeleteRoom(key.size()));
-    if (w == store::WriteOutcome::kQueued) {
-      w = b_->Delete(key);
-    }
-    if (w != store::WriteOutcome::kQueued) {
-      Refused(w);
-      return false;
-    }
-    return true;
+    return DeleteKey(key);
   }
   // The same extents under a new record: the buffers are held already (Lookup's references), so
   // only the log's room is asked.
@@ -153,15 +157,9 @@ void KvProtocol::GetDel() {
     }
     return;
   }
-  store::WriteOutcome w = b_->Deletable(b_->DeleteRoom(key.size()));
-  if (w == store::WriteOutcome::kQueued) {
-    w = b_->Delete(key);
+  if (DeleteKey(key)) {
+    WriteOk(answer);
   }
-  if (w != store::WriteOutcome::kQueued) {
-    Refused(w);
-    return;
-  }
-  WriteOk(answer);
 }
 
 void KvProtocol::Expire() {  // EXPIRE PEXPIRE EXPIREAT PEXPIREAT key time [NX | XX | GT | LT]

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstring>
 #include <type_traits>
 
@@ -21,12 +22,37 @@ constexpr std::string_view kReadOnly =
     "MISCONF pastel-kv is read-only after a failed flush or checkpoint (reads go on; INFO "
     "persistence says why)";
 
+// The steady clock, as the registry's times and the commands' durations take it.
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+KvConnState& StateOf(Conn& c) {
+  static_assert(sizeof(KvConnState) <= sizeof(Conn::progress));
+  static_assert(std::is_trivially_copyable_v<KvConnState>);
+  return *reinterpret_cast<KvConnState*>(c.progress);
+}
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& ch : out) {
+    ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  return out;
+}
+
 }  // namespace
 
-KvProtocol::KvProtocol(server::Server& shared, const resp::Limits& limits, KvConfig* config)
+KvProtocol::KvProtocol(server::Server& shared, const resp::Limits& limits, KvConfig* config,
+                       KvClients* clients, uint32_t loop)
     : shared_(shared),
       own_config_(config == nullptr ? std::make_unique<KvConfig>() : nullptr),
       config_(config == nullptr ? *own_config_ : *config),
+      own_clients_(clients == nullptr ? std::make_unique<KvClients>(loop + 1) : nullptr),
+      clients_(clients == nullptr ? *own_clients_ : *clients),
+      loop_(loop),
       limits_(limits) {
   args_.resize(limits_.max_args);
   // A command spans at most argc + segments - 1 pieces; a 1 MiB value over 512 B buffers is
@@ -59,6 +85,11 @@ void KvProtocol::Parse(store::Batch& b, Conn& c) {
     cmd_ = {&c, r.argc, false};
     if (r.outcome != resp::Outcome::kCommand) {
       b_->counters().Add(b_->counters().requests[static_cast<int>(CommandKind::kError)]);
+      Bump(clients_.errors(loop_, 0));  // ERR
+      const KvConnState& st = ConnState();
+      if (st.reply_off != 0 || st.skip_next != 0) {
+        b_->MuteAnswers(c.id);  // CLIENT REPLY OFF or SKIP: closed without a word
+      }
       const size_t begin = Text().size();
       if (r.outcome == resp::Outcome::kError) {
         const size_t n = resp::WriteProtocolError(buf_, sizeof(buf_), r.error, r.got);
@@ -67,7 +98,8 @@ void KvProtocol::Parse(store::Batch& b, Conn& c) {
         Text().append("-ERR Protocol error: a command spread over too many receive buffers\r\n");
       }
       b_->AnswerTextSince(c.id, begin, AnswerClass::kClientError, true);
-      c.closing = true;  // as redis-server: the stream cannot be resynchronized
+      b_->MuteAnswers(0);
+      Closing(c);  // as redis-server: the stream cannot be resynchronized
       return;
     }
     if (r.argc > 0) {  // an empty command has no answer
@@ -79,7 +111,7 @@ void KvProtocol::Parse(store::Batch& b, Conn& c) {
     }
     b_->Consume(c, r.bytes);
     if (cmd_.close) {
-      c.closing = true;
+      Closing(c);
     }
   }
 }
@@ -88,7 +120,48 @@ void KvProtocol::OnTimeout(store::Batch& b, Conn& c) {
   b_ = &b;
   cmd_ = {&c, 0, true};
   Err("ERR request not received whole in time: connection closed");
+  Closing(c);
+}
+
+void KvProtocol::Closing(Conn& c) {
   c.closing = true;
+  if (ClientEntry* e = StateOf(c).client; e != nullptr) {
+    clients_.Hide(e);  // no longer listed (it is gone once its answer is sent)
+  }
+}
+
+void KvProtocol::OnOpen(store::Batch& b, Conn& c) {
+  StateOf(c).client = clients_.Register(loop_, c.id, b.Socket(c.id), NowNs() / 1000000);
+}
+
+void KvProtocol::OnClose(Conn& c) {
+  KvConnState& st = StateOf(c);
+  if (st.client != nullptr) {
+    clients_.Unregister(st.client);
+    st.client = nullptr;
+  }
+}
+
+void KvProtocol::OnTurn(store::Batch& b) {
+  if (clients_.KillsPending(loop_)) {
+    clients_.TakeKills(loop_, [&b](ConnId id) { b.Close(id); });
+  }
+  if (loop_ == 0) {
+    const int64_t now_ms = NowNs() / 1000000;
+    if (clients_.SampleDue(now_ms)) {
+      clients_.Sample(now_ms, CommandsProcessed());
+    }
+  }
+}
+
+uint64_t KvProtocol::CommandsProcessed() const {
+  uint64_t n = 0;
+  for (const store::LoopCounters& l : shared_.counters) {
+    for (const CommandKind k : {CommandKind::kRead, CommandKind::kWrite, CommandKind::kOther}) {
+      n += l.requests[static_cast<int>(k)].load(std::memory_order_relaxed);
+    }
+  }
+  return n;
 }
 
 std::string_view KvProtocol::ArgView(size_t i, std::string* tmp) const {
@@ -160,9 +233,7 @@ store::WriteOutcome KvProtocol::PutFresh(std::string_view key, std::string_view 
 }
 
 KvConnState& KvProtocol::ConnState() const {
-  static_assert(sizeof(KvConnState) <= sizeof(Conn::progress));
-  static_assert(std::is_trivially_copyable_v<KvConnState>);
-  return *reinterpret_cast<KvConnState*>(cmd_.conn->progress);
+  return StateOf(*cmd_.conn);
 }
 
 bool KvProtocol::Authenticated() const {
@@ -205,6 +276,8 @@ void KvProtocol::Err(std::string_view message) {
     Text() += (ch == '\r' || ch == '\n') ? ' ' : ch;
   }
   Text() += resp::kCrlf;
+  ++command_errors_;
+  Bump(clients_.errors(loop_, ErrorKind(message)));
   const bool server = message.starts_with("OOM") || message.starts_with("MISCONF");
   b_->AnswerTextSince(cmd_.conn->id, begin,
                       server ? AnswerClass::kServerError : AnswerClass::kClientError, cmd_.close);
@@ -308,6 +381,25 @@ bool KvProtocol::ReadValue(const Value& v, size_t max, std::string* out) const {
 }
 
 CommandKind KvProtocol::Execute(size_t argc) {
+  // CLIENT REPLY OFF, or SKIP before this command: its answers (errors too) are dropped.
+  KvConnState& st = ConnState();
+  const uint8_t skip = st.skip_next;
+  const bool mute = st.reply_off != 0 || skip != 0;
+  st.skip_next = 0;
+  if (mute) {
+    b_->MuteAnswers(cmd_.conn->id);
+  }
+  const CommandKind kind = Dispatch(argc);
+  if (mute) {
+    b_->MuteAnswers(0);
+  }
+  if (b_->room_wanted()) {
+    st.skip_next = skip;  // it runs again from its start
+  }
+  return kind;
+}
+
+CommandKind KvProtocol::Dispatch(size_t argc) {
   const std::string_view name = args_[0].contiguous ? args_[0].view : std::string_view();
   const CommandSpec* cmd = FindCommand(name);
   if (cmd == nullptr) {
@@ -319,9 +411,26 @@ CommandKind KvProtocol::Execute(size_t argc) {
     Err(msg);
     return CommandKind::kError;
   }
+  size_t slot = CommandSlot(*cmd, nullptr);
   if (!cmd->ArityOk(argc)) {
     WrongArity();
+    Bump(clients_.command(loop_, slot).rejected);
     return CommandKind::kError;
+  }
+  if (!cmd->subcommands.empty() && argc >= 2) {
+    const SubcommandSpec* sub = FindSubcommand(*cmd, ArgView(1, &tmp_));
+    if (sub == nullptr) {
+      Err("ERR unknown subcommand '" + Printable(args_[1].view) + "'. Try " + Upper(cmd->name) +
+          " HELP.");
+      return CommandKind::kError;
+    }
+    slot = CommandSlot(*cmd, sub);
+    if (!sub->ArityOk(argc)) {
+      Err("ERR wrong number of arguments for '" + std::string(cmd->name) + "|" +
+          std::string(sub->name) + "' command");
+      Bump(clients_.command(loop_, slot).rejected);
+      return CommandKind::kError;
+    }
   }
   if (!config_.auth_required.load(std::memory_order_relaxed)) {
     // Without a password every connection is authenticated, and stays so when one is set later
@@ -329,13 +438,29 @@ CommandKind KvProtocol::Execute(size_t argc) {
     ConnState().authenticated = 1;
   } else if ((cmd->flags & kCmdNoAuth) == 0 && ConnState().authenticated == 0) {
     Err("NOAUTH Authentication required.");  // (after the name and arity, as redis-server)
+    Bump(clients_.command(loop_, slot).rejected);
     return CommandKind::kError;
   }
   const CommandKind kind = (cmd->flags & kCmdWrite) != 0      ? CommandKind::kWrite
                            : (cmd->flags & kCmdReadOnly) != 0 ? CommandKind::kRead
                                                               : CommandKind::kOther;
   cmd_.spec = cmd;
+  const int64_t start = NowNs();
+  if (ClientEntry* e = ConnState().client; e != nullptr) {
+    e->last_ms.store(start / 1000000, std::memory_order_relaxed);
+    e->last_slot.store(static_cast<uint32_t>(slot + 1), std::memory_order_relaxed);
+  }
+  const uint64_t errors = command_errors_;
   (this->*cmd->handler)();
+  if (b_->room_wanted()) {
+    return kind;  // not run: it runs again once the loop made room, and is counted then
+  }
+  CommandCounters& stat = clients_.command(loop_, slot);
+  Bump(stat.calls);
+  Bump(stat.nanos, static_cast<uint64_t>(NowNs() - start));
+  if (command_errors_ != errors) {
+    Bump(stat.failed);
+  }
   return kind;
 }
 

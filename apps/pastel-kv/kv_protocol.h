@@ -11,12 +11,14 @@
 // batch's fence. GET sends the value straight from the pool buffers it lies in. The commands, the
 // answers and what differs from redis-server are in docs/kv.md.
 //
-// Connection state: whether a connection authenticated (AUTH, HELLO ... AUTH) is kept in its
-// Conn::progress (KvConnState), so it lives and dies with the connection; nothing else of a
-// connection outlives its command.
+// Connection state: whether a connection authenticated (AUTH, HELLO ... AUTH) and its CLIENT
+// REPLY mode are kept in its Conn::progress (KvConnState), so they live and die with the
+// connection, with the address of its entry in the server's registry of clients (KvClients:
+// CLIENT LIST, KILL, names), registered when it opens and freed when it closes (OnOpen, OnClose).
 //
-// Threads: a KvProtocol belongs to its loop's thread; the Server (store, counters) and the
-// KvConfig are shared.
+// Threads: a KvProtocol belongs to its loop's thread; the Server (store, counters), the KvConfig
+// and the KvClients are shared. A CLIENT KILL of another loop's connection reaches that loop
+// through KvClients and is carried out by it at its next turn (OnTurn).
 
 #include <atomic>
 #include <cstdint>
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "kv_clients.h"
 #include "pastel/pool.h"
 #include "pastel/resp.h"
 #include "pastel/server.h"
@@ -61,6 +64,10 @@ struct KvConfig {
 // What pastel-kv keeps of a connection, in its Conn::progress (all zeros: a new connection).
 struct KvConnState {
   uint8_t authenticated;  // AUTH (or HELLO AUTH) succeeded on this connection
+  // CLIENT (kv_server.cc): the answers' mode, and the registry's entry.
+  uint8_t reply_off;    // CLIENT REPLY OFF: no answers until CLIENT REPLY ON
+  uint8_t skip_next;    // CLIENT REPLY SKIP: the next command's answers are dropped
+  ClientEntry* client;  // its entry in KvClients (null: not registered)
 };
 
 // requests[] of store::LoopCounters, by kind of command.
@@ -70,10 +77,16 @@ class KvProtocol final : public store::Protocol {
  public:
   // `config` (CONFIG SET's settings, the password) is shared by the server's loops; null: the
   // protocol's own defaults (no password).
-  KvProtocol(server::Server& shared, const resp::Limits& limits, KvConfig* config = nullptr);
+  // `clients` (the registry and counters, kv_clients.h) is shared by the loops too, and this
+  // protocol serves loop `loop` of them; null: its own, for one loop.
+  KvProtocol(server::Server& shared, const resp::Limits& limits, KvConfig* config = nullptr,
+             KvClients* clients = nullptr, uint32_t loop = 0);
 
   void Parse(store::Batch& b, Conn& c) override;
   void OnTimeout(store::Batch& b, Conn& c) override;
+  void OnOpen(store::Batch& b, Conn& c) override;
+  void OnClose(Conn& c) override;
+  void OnTurn(store::Batch& b) override;
 
  private:
   struct Command {
@@ -85,8 +98,11 @@ class KvProtocol final : public store::Protocol {
 
   // The unconsumed bytes of c as segments for the parser (the first one from front_off).
   void Segments(const Conn& c);
-  // Runs one command through the command table; returns its kind for the counters.
+  // Runs one command through the command table; returns its kind for the counters. Dispatch
+  // finds its row (and subcommand), checks it and runs it, counting it (INFO commandstats);
+  // Execute wraps it in the connection's CLIENT REPLY mode.
   CommandKind Execute(size_t argc);
+  CommandKind Dispatch(size_t argc);
   // Argument i as one view (in place, in the parser's scratch, or gathered into `tmp`).
   std::string_view ArgView(size_t i, std::string* tmp) const;
   // The extents of argument i in c's receive buffers (none for a decoded inline argument).
@@ -104,6 +120,8 @@ class KvProtocol final : public store::Protocol {
   store::WriteOutcome PutFresh(std::string_view key, std::string_view bytes, int64_t expire_ms = 0);
   // MSET and MSETNX: the pairs admitted whole, then queued.
   bool PutPairs();
+  // c is closing (QUIT, a protocol error): c.closing, and no longer listed by CLIENT LIST.
+  void Closing(Conn& c);
   // The connection's authentication, and whether the command may run without it.
   KvConnState& ConnState() const;
   bool Authenticated() const;
@@ -186,6 +204,19 @@ class KvProtocol final : public store::Protocol {
   void Auth();
   void Hello();
 
+  // CLIENT's subcommands, and INFO's sections (kv_server.cc).
+  void ClientList();
+  void ClientKill();
+  void ClientReply();
+  void ClientSetName(std::string_view name, std::string ClientEntry::*field);
+  void CommandGetKeys();
+  void CommandList();
+  void InfoCpu(std::string* out) const;
+  void InfoCommandStats(std::string* out) const;
+  void InfoErrorStats(std::string* out) const;
+  // The commands the loops ran (their handlers), summed.
+  uint64_t CommandsProcessed() const;
+
   // RENAME and RENAMENX.
   void RenameKey(bool nx);
   void ConfigGet();
@@ -208,6 +239,9 @@ class KvProtocol final : public store::Protocol {
   // before now: the key is deleted, as an expired write leaves nothing), answered `ok` after the
   // commit; false once refused (answered).
   bool SetValue(std::string_view key, size_t value, int64_t expire_ms, std::string_view ok);
+  // Admits and queues the delete of `key` (its answer is the caller's); false once refused
+  // (answered).
+  bool DeleteKey(std::string_view key);
   // Rewrites `key`'s record with the same value (v, whose references it takes over) expiring at
   // `expire_ms` (0: never; at or before now: deletes the key). False once refused (answered).
   bool Reexpire(std::string_view key, Value v, int64_t expire_ms);
@@ -232,6 +266,10 @@ class KvProtocol final : public store::Protocol {
   server::Server& shared_;
   std::unique_ptr<KvConfig> own_config_;  // when the constructor was given none
   KvConfig& config_;
+  std::unique_ptr<KvClients> own_clients_;  // when the constructor was given none
+  KvClients& clients_;
+  uint32_t loop_;
+  uint64_t command_errors_ = 0;  // error answers so far (a command that raised it failed)
   resp::Limits limits_;
   Command cmd_{};
   std::vector<std::string_view> segments_;

@@ -89,7 +89,7 @@ void KvProtocol::Set() {
       return;
     }
   }
-  const std::string key(ArgView(1, &tmp_key_));
+  const std::string_view key = ArgView(1, &tmp_key_);
   std::string& answer = tmp_;
   answer.assign(resp::kOk);
   int had = -1;  // unknown
@@ -125,15 +125,8 @@ bool KvProtocol::SetValue(std::string_view key, size_t value, int64_t expire_ms,
                           std::string_view ok) {
   if (expire_ms != 0 && expire_ms <= b_->now_ms()) {
     // Expired as it is written: the key holds nothing afterwards (Redis sets it and expires it).
-    if (b_->Exists(key)) {
-      store::WriteOutcome w = b_->Deletable(b_->DeleteRoom(key.size()));
-      if (w == store::WriteOutcome::kQueued) {
-        w = b_->Delete(key);
-      }
-      if (w != store::WriteOutcome::kQueued) {
-        Refused(w);
-        return false;
-      }
+    if (b_->Exists(key) && !DeleteKey(key)) {
+      return false;
     }
     WriteOk(ok);
     return true;

@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
   limits.max_bulk = max_value;
   pastel::kv::KvConfig kv_config;  // shared by every loop's protocol (CONFIG SET, AUTH)
   kv_config.SetPassword(requirepass);
-  return pastel::server::Serve(cfg, [&](pastel::server::Server& s, uint32_t) {
-    return std::make_unique<pastel::kv::KvProtocol>(s, limits, &kv_config);
+  pastel::kv::KvClients clients(cfg.threads);  // CLIENT LIST and KILL, INFO's counters
+  return pastel::server::Serve(cfg, [&](pastel::server::Server& s, uint32_t loop) {
+    return std::make_unique<pastel::kv::KvProtocol>(s, limits, &kv_config, &clients, loop);
   });
 }

@@ -182,6 +182,9 @@ class Backend {
   virtual BackendKind kind() const = 0;
   virtual const NetStats& stats() const = 0;
   virtual uint32_t connections() const = 0;
+  // The socket of `conn` (-1 when it is gone or the backend has none), for introspection only
+  // (getpeername, getsockname: pastel-kv's CLIENT LIST): never read, write or close it.
+  virtual int Socket(ConnId /*conn*/) const { return -1; }
 };
 
 // Opens a listening TCP socket on `addr` ("127.0.0.1:8080"; port 0 picks one), with SO_REUSEPORT.

@@ -14,6 +14,8 @@
 //   4. record: a write keeps its value's buffers (PASTE's swap) and appends a log record that names
 //      them (inplace), or copies the value into fresh pool buffers first (copy), or only keeps
 //      them (none);
+//   4b. expire: keys whose expiry time passed, met by this turn's commands or found by the
+//      sweep (Value::expire_ms), get kExpire records in the same batch (docs/kv.md, "Expiry");
 //   5. commit: the batch's records and values are made durable by ONE group commit (one fence);
 //   6. answer: only then are the batch's answers sent, in request order per connection, and the
 //      writes applied to the shared index (old values' buffers released);
@@ -381,6 +383,18 @@ class Batch {
   // The loop's counters (the protocol counts its requests by kind).
   LoopCounters& counters();
 
+  // --- Connections of this loop, for the protocol's own commands (pastel-kv's CLIENT).
+  // The socket of `conn`, for getpeername and getsockname only (-1 when gone or unknown).
+  int Socket(ConnId conn) const;
+  // Closes `conn` (CLIENT KILL): nothing more of it is parsed, and the backend closes it once
+  // what was already sent to it drained; its answers still queued are dropped. A kClosed follows
+  // (Protocol::OnClose). Writes it queued are committed as any other.
+  void Close(ConnId conn);
+  // Answers queued for `conn` from now on are dropped instead of sent, until MuteAnswers(0)
+  // (pastel-kv's CLIENT REPLY OFF and SKIP): its writes are still committed, a value's references
+  // released, and an answer that closes still closes the connection, silently.
+  void MuteAnswers(ConnId conn);
+
  protected:
   Batch() = default;
   ~Batch() = default;
@@ -402,6 +416,15 @@ class Protocol {
   virtual void Parse(Batch& b, Conn& c) = 0;
   // c's unfinished request is older than the request timeout: answer and set c.closing.
   virtual void OnTimeout(Batch& b, Conn& c) = 0;
+  // Connection c opened (its id is set, nothing received yet), and c is gone (called once,
+  // before its state is dropped; also for the connections left when the loop ends). Default:
+  // nothing. Both run on the loop's thread; OnOpen may allocate (it is not per request).
+  virtual void OnOpen(Batch& /*b*/, Conn& /*c*/) {}
+  virtual void OnClose(Conn& /*c*/) {}
+  // Once per loop turn, after its Poll and before its events are handled: a protocol picks up
+  // what other threads asked of this loop's connections (pastel-kv's CLIENT KILL across loops;
+  // a loop turns at least every 100 ms). It may Close connections; it answers and writes nothing.
+  virtual void OnTurn(Batch& /*b*/) {}
 };
 
 // Serves loop `loop` (of store.loops()) over `backend`, whose pool partition is `loop`, with

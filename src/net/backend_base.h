@@ -22,6 +22,10 @@ class BackendBase : public Backend {
   uint16_t port() const override { return port_; }
   const NetStats& stats() const override { return stats_; }
   uint32_t connections() const override { return table_.open_count(); }
+  int Socket(ConnId conn) const override {
+    const Conn* c = table_.Get(conn);
+    return c == nullptr ? -1 : c->fd;
+  }
 
  protected:
   BackendBase(Pool& pool, uint32_t partition, const NetOptions& options);

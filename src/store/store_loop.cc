@@ -56,6 +56,7 @@ int64_t StoreLoop::WallClock() const {
 
 StoreLoop::~StoreLoop() {
   for (auto& [id, c] : conns_) {
+    protocol_.OnClose(c);
     for (size_t i = c.head; i < c.segs.size(); ++i) {
       Dispose(c.segs[i]);
     }
@@ -67,7 +68,10 @@ StoreLoop::~StoreLoop() {
 Status StoreLoop::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
     // Held connections are looked at again soon: their answers drain as sends complete.
-    Result<std::span<const RxSlot>> batch = backend_.Poll(held_.empty() ? 100 : 5);
+    // (An expiry backlog: the next sweep runs at once.)
+    Result<std::span<const RxSlot>> batch = backend_.Poll(expire_backlog_ ? 0
+                                                          : held_.empty() ? 100
+                                                                          : 5);
     ++turn_;
     if (!batch.ok()) {
       DrainFlight();  // what flies is synced and answered (as far as the backend still can)
@@ -77,6 +81,7 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
                   std::chrono::steady_clock::now().time_since_epoch())
                   .count();
     wall_ms_ = WallClock();
+    protocol_.OnTurn(*this);  // what other threads asked of this loop's connections
     if (!batch->empty() || !held_.empty()) {
       OnBatch(*batch);
     } else if (SweepDue() && ExpireKeys()) {
@@ -124,6 +129,7 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
       case RxKind::kOpen: {
         Conn& c = conns_[s.conn];
         c.id = s.conn;
+        protocol_.OnOpen(*this, c);
         break;
       }
       case RxKind::kClosed: DropConn(s.conn); break;
@@ -267,6 +273,7 @@ void StoreLoop::DropConn(ConnId id) {
     return;
   }
   Conn& c = it->second;
+  protocol_.OnClose(c);
   for (size_t i = c.head; i < c.segs.size(); ++i) {
     Dispose(c.segs[i]);
   }
@@ -724,8 +731,15 @@ bool StoreLoop::ExpireKeys() {
                                   }
                                   return expire_n_ < kMaxExpireNotes;
                                 });
+    // A sweep that found as many as a turn takes goes on in the next turn, at once: many keys
+    // that expire together are removed at a turn's pace, not ten slices a second.
+    expire_backlog_ = expire_n_ == kMaxExpireNotes;
+    if (expire_backlog_) {
+      next_expire_sweep_ms_ = wall_ms_;
+    }
   }
   if (expire_n_ == 0) {
+    expire_backlog_ = false;
     return false;
   }
   size_t queued = 0;
@@ -748,6 +762,9 @@ bool StoreLoop::ExpireKeys() {
     }
   }
   expire_n_ = 0;
+  // (No backlog while nothing can be removed: a read-only store, a full log. Those wait for the
+  // next sweep on its interval.)
+  expire_backlog_ = expire_backlog_ && queued > 0;
   return queued > 0;
 }
 
@@ -763,13 +780,30 @@ void StoreLoop::AnswerText(ConnId conn, std::string_view bytes, AnswerClass cls,
   AnswerTextSince(conn, AppendText(bytes), cls, close);
 }
 
+bool StoreLoop::DropMuted(ConnId conn, bool close) {
+  if (muted_ == 0 || conn != muted_) {
+    return false;
+  }
+  if (close) {
+    open_.actions.push_back({conn, ActionKind::kText, AnswerClass::kOk, true, 0, 0, 0, 0, 0, 0});
+  }
+  return true;
+}
+
 void StoreLoop::AnswerTextSince(ConnId conn, size_t begin, AnswerClass cls, bool close) {
+  if (DropMuted(conn, close)) {
+    open_.text.resize(begin);  // the answer's bytes
+    return;
+  }
   open_.actions.push_back({conn, ActionKind::kText, cls, close, static_cast<uint32_t>(begin),
                            static_cast<uint32_t>(open_.text.size() - begin), 0, 0, 0, 0});
   CountTx(1, open_.text.size() - begin, 0);
 }
 
 void StoreLoop::AnswerWrite(ConnId conn, std::string_view ok, std::string_view failed, bool close) {
+  if (DropMuted(conn, close)) {
+    return;
+  }
   const uint32_t ob = AppendText(ok);
   const uint32_t fb = AppendText(failed);
   open_.actions.push_back({conn, ActionKind::kWrite, AnswerClass::kOk, close, ob,
@@ -780,6 +814,10 @@ void StoreLoop::AnswerWrite(ConnId conn, std::string_view ok, std::string_view f
 
 void StoreLoop::AnswerValue(ConnId conn, std::string_view prefix, const Value& v,
                             std::string_view suffix, bool close, bool with_bytes) {
+  if (DropMuted(conn, close)) {
+    DropRefs(v.extents);
+    return;
+  }
   const uint32_t pb = AppendText(prefix);
   const uint32_t sb = AppendText(with_bytes ? suffix : std::string_view());
   const uint32_t eb = static_cast<uint32_t>(open_.extents.size());
@@ -793,6 +831,15 @@ void StoreLoop::AnswerValue(ConnId conn, std::string_view prefix, const Value& v
                            static_cast<uint32_t>(with_bytes ? suffix.size() : 0), eb,
                            static_cast<uint32_t>(open_.extents.size() - eb)});
   CountTx(2, prefix.size() + suffix.size(), open_.extents.size() - eb);
+}
+
+void StoreLoop::Close(ConnId conn) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) {
+    return;
+  }
+  it->second.closing = true;  // nothing more of it is parsed; what it sends is released
+  (void)backend_.Close(conn);
 }
 
 void StoreLoop::CountTx(size_t texts, uint64_t text_bytes, size_t extents) {
@@ -1393,6 +1440,15 @@ void Batch::AnswerWrite(ConnId conn, std::string_view ok, std::string_view faile
 void Batch::AnswerValue(ConnId conn, std::string_view prefix, const Value& v,
                         std::string_view suffix, bool close, bool with_bytes) {
   Self().AnswerValue(conn, prefix, v, suffix, close, with_bytes);
+}
+int Batch::Socket(ConnId conn) const {
+  return Self().backend_.Socket(conn);
+}
+void Batch::Close(ConnId conn) {
+  Self().Close(conn);
+}
+void Batch::MuteAnswers(ConnId conn) {
+  Self().muted_ = conn;
 }
 LoopCounters& Batch::counters() {
   return Self().counters_;

@@ -75,6 +75,10 @@ class StoreLoop final : public Batch {
   void AnswerWrite(ConnId conn, std::string_view ok, std::string_view failed, bool close);
   void AnswerValue(ConnId conn, std::string_view prefix, const Value& v, std::string_view suffix,
                    bool close, bool with_bytes);
+  void Close(ConnId conn);
+  // MuteAnswers: true when an answer for `conn` is to be dropped (an empty answer that closes
+  // queued in its place when `close`).
+  bool DropMuted(ConnId conn, bool close);
 
   // Ends the open batch: commits it (one group commit) and sends its answers, applies its writes.
   // Pipelined: launches it when no batch is in flight (else it stays open and waits), or answers
@@ -146,9 +150,10 @@ class StoreLoop final : public Batch {
   };
   std::vector<ExpireNote> expire_notes_;  // [0, expire_n_)
   size_t expire_n_ = 0;
-  static constexpr size_t kMaxExpireNotes = 256;  // per turn; more wait for a later turn
-  size_t expire_cursor_ = 0;                      // the sweep's place in the index's map
+  static constexpr size_t kMaxExpireNotes = 1024;  // per turn; more wait for a later turn
+  size_t expire_cursor_ = 0;                       // the sweep's place in the index's map
   int64_t next_expire_sweep_ms_ = 0;
+  bool expire_backlog_ = false;  // the last sweep found a turn's worth: sweep again at once
   Status KeepInPlace(Conn& c, std::span<const Extent> extents);
   Status CopyToFresh(std::span<const Extent> body, Extents* out);
   const PendingWrite* Pending(std::string_view key) const;
@@ -279,6 +284,7 @@ class StoreLoop final : public Batch {
   int64_t last_write_ms_ = 0;    // the turn of the last append (checkpoint mode)
   int64_t next_idle_ms_ = 0;     // WhenIdle looks again from then on
   bool lookup_damaged_ = false;  // the last Lookup found a value that fails its checksum
+  ConnId muted_ = 0;             // MuteAnswers: this connection's answers are dropped (0: none)
 };
 
 }  // namespace pastel::store

@@ -59,6 +59,24 @@ def main():
         raise AssertionError("an unknown command must fail")
     except redis.ResponseError as e:
         assert "unknown command" in str(e), e
+    # Connection and server introspection (CLIENT, COMMAND GETKEYS, INFO sections).
+    assert r.client_setname("py-client") is True
+    assert r.client_getname() == "py-client"
+    me = r.client_id()
+    listed = {int(c["id"]): c for c in r.client_list()}
+    assert listed[me]["name"] == "py-client", listed
+    assert listed[me]["cmd"] == "client|list", listed
+    other = redis.Redis(host="127.0.0.1", port=port, socket_timeout=10)
+    other.ping()
+    other_id = other.client_id()
+    assert other_id in {int(c["id"]) for c in r.client_list()}
+    assert r.client_kill_filter(_id=other_id) == 1
+    assert other_id not in {int(c["id"]) for c in r.client_list()}  # (closed by its loop)
+    assert r.command_getkeys("MSET", "a", "1", "b", "2") == ["a", "b"]
+    stats = r.info("commandstats")
+    assert stats["cmdstat_client|list"]["calls"] >= 2, stats
+    assert r.info("cpu")["used_cpu_user"] >= 0
+    assert r.info("stats")["total_connections_received"] >= 2
     assert r.flushall() is True
     assert r.dbsize() == 0
     print("all checks passed")

@@ -8,7 +8,8 @@ arguments, edge values, inline commands with quotes, negative multibulk counts, 
 then STEPS random commands (2000 by default) over a few keys, the key space compared after each
 hundred. A reply that may differ by design is not compared (see docs/kv.md, "What differs from
 Redis"): TIME, HELLO's id and version, CONFIG GET maxmemory, RANDOMKEY over several keys, OBJECT
-ENCODING and REFCOUNT of a value changed in place. Expiry times are absolute (far ahead or
+ENCODING and REFCOUNT of a value changed in place; CLIENT ID, LIST and INFO, COMMAND LIST and INFO
+are not sent (kv_server_test's KvClientTest checks them). Expiry times are absolute (far ahead or
 already past), so no reply depends on when a server read its clock; TTL and PTTL of a relative
 time are compared within a second. Prints "all replies identical" and exits 0, or prints the
 first difference and exits 1.
@@ -242,6 +243,80 @@ SCRIPT = [
     ["SET", "t", "x", "PXAT", "4000000000000"], ["EXISTS", "t"], ["DBSIZE"],
 ]
 
+# Server and connection commands whose replies do not depend on the connection (its id, its
+# addresses: those are checked by kv_server_test's ClientTest cases) or on the server's run.
+CLIENT = [
+    ["CLIENT"], ["CLIENT", "FOO"], ["CLIENT", "HELP"], ["CLIENT", "help", "x"],
+    ["CLIENT", "GETNAME"], ["CLIENT", "SETNAME"], ["CLIENT", "SETNAME", "a", "b"],
+    ["CLIENT", "SETNAME", "foo"], ["CLIENT", "GETNAME"], ["CLIENT", "SETNAME", "a b"],
+    ["CLIENT", "SETNAME", "a\nb"], ["CLIENT", "SETNAME", "\x7f"], ["CLIENT", "GETNAME"],
+    ["CLIENT", "SETNAME", ""], ["CLIENT", "GETNAME"], ["CLIENT", "setname", "x" * 300],
+    ["CLIENT", "GETNAME"], ["CLIENT", "GETNAME", "x"], ["CLIENT", "ID", "x"],
+    ["CLIENT", "INFO", "x"], ["HELLO", "2", "SETNAME", "viahello", "FOO"], ["CLIENT", "GETNAME"],
+    ["CLIENT", "LIST", "x"], ["CLIENT", "LIST", "TYPE", "foo"], ["CLIENT", "LIST", "TYPE", "master"],
+    ["CLIENT", "LIST", "TYPE", "PUBSUB"], ["CLIENT", "LIST", "TYPE", "replica"],
+    ["CLIENT", "LIST", "TYPE", "slave"], ["CLIENT", "LIST", "ID", "99999", "x"],
+    ["CLIENT", "LIST", "ID", "0"], ["CLIENT", "LIST", "ID", "-1", "99999"],
+    ["CLIENT", "LIST", "foo", "bar"], ["CLIENT", "LIST", "type"], ["CLIENT", "LIST", "id"],
+    ["CLIENT", "KILL"], ["CLIENT", "KILL", "1.2.3.4:5"], ["CLIENT", "KILL", "ID"],
+    ["CLIENT", "KILL", "ID", "99999"], ["CLIENT", "KILL", "ID", "x"], ["CLIENT", "KILL", "ID", "0"],
+    ["CLIENT", "KILL", "ID", "-3"], ["CLIENT", "KILL", "ID", "01"], ["CLIENT", "KILL", "foo", "bar"],
+    ["CLIENT", "KILL", "ADDR", "1.2.3.4:5"], ["CLIENT", "KILL", "LADDR", "1.2.3.4:5"],
+    ["CLIENT", "KILL", "SKIPME", "maybe"], ["CLIENT", "KILL", "SKIPME", "yes", "ID", "99999"],
+    ["CLIENT", "KILL", "TYPE", "foo"], ["CLIENT", "KILL", "TYPE", "master", "SKIPME", "no"],
+    ["CLIENT", "KILL", "TYPE", "pubsub"], ["CLIENT", "KILL", "USER", "nobody"],
+    ["CLIENT", "KILL", "USER", "default", "USER", "nobody"], ["CLIENT", "KILL", "MAXAGE", "1"],
+    ["CLIENT", "KILL", "ID", "1", "SKIPME"], ["CLIENT", "KILL", "ID", "1", "ADDR"],
+    ["CLIENT", "KILL", "TYPE", "normal", "ID", "x"], ["CLIENT", "KILL", "SKIPME", "yes", "TYPE", "x"],
+    ["CLIENT", "KILL", "id", "99999", "type", "NORMAL", "user", "default", "skipme", "YES"],
+    ["CLIENT", "REPLY"], ["CLIENT", "REPLY", "FOO"], ["CLIENT", "REPLY", "ON"],
+    ["CLIENT", "REPLY", "ON", "x"], ["CLIENT", "NO-EVICT", "on"], ["CLIENT", "NO-EVICT", "OFF"],
+    ["CLIENT", "NO-EVICT", "maybe"], ["CLIENT", "TRACKING", "off"], ["CLIENT", "TRACKING", "foo"],
+    ["CLIENT", "TRACKING", "off", "x"], ["CLIENT", "TRACKINGINFO"], ["CLIENT", "GETREDIR"],
+    ["CLIENT", "CACHING", "yes"], ["CLIENT", "CACHING", "x", "y"], ["CLIENT", "UNBLOCK", "x"],
+    ["CLIENT", "UNBLOCK", "1", "foo"], ["CLIENT", "UNBLOCK", "1", "timeout", "x"],
+    ["CLIENT", "UNBLOCK", "1", "error"], ["CLIENT", "UNBLOCK", "-1"], ["CLIENT", "UNPAUSE"],
+    # COMMAND GETKEYS (from the table's key positions), COUNT, HELP
+    ["COMMAND", "GETKEYS"], ["COMMAND", "GETKEYS", "get"], ["COMMAND", "GETKEYS", "get", "a"],
+    ["COMMAND", "GETKEYS", "foo", "a"], ["COMMAND", "GETKEYS", "SET", "a", "b", "NX"],
+    ["COMMAND", "GETKEYS", "mset", "a", "b", "c", "d"], ["COMMAND", "GETKEYS", "mset", "a", "b", "c"],
+    ["COMMAND", "GETKEYS", "msetnx", "a", "b", "c", "d"], ["COMMAND", "GETKEYS", "ping"],
+    ["COMMAND", "GETKEYS", "ping", "x"], ["COMMAND", "GETKEYS", "del", "a", "b", "c"],
+    ["COMMAND", "GETKEYS", "mget", "a", "b"], ["COMMAND", "GETKEYS", "exists", "a", "a"],
+    ["COMMAND", "GETKEYS", "client", "list"], ["COMMAND", "GETKEYS", "client"],
+    ["COMMAND", "GETKEYS", "object", "encoding", "k"], ["COMMAND", "GETKEYS", "object", "encoding"],
+    ["COMMAND", "GETKEYS", "object", "foo", "k"], ["COMMAND", "GETKEYS", "object", "help"],
+    ["COMMAND", "GETKEYS", "OBJECT", "Freq", "k"], ["COMMAND", "GETKEYS", "copy", "a", "b"],
+    ["COMMAND", "GETKEYS", "copy", "a", "b", "REPLACE"], ["COMMAND", "GETKEYS", "rename", "a", "b"],
+    ["COMMAND", "GETKEYS", "keys", "*"], ["COMMAND", "GETKEYS", "GET", "a", "b"],
+    ["COMMAND", "GETKEYS", "set", "a"], ["COMMAND", "GETKEYS", "select", "0"],
+    ["COMMAND", "GETKEYS", "bitcount", "k", "0", "1"], ["COMMAND", "GETKEYS", "touch", "a", "b"],
+    ["COMMAND", "GETKEYS", "auth", "x"], ["COMMAND", "GETKEYS", "client", "kill", "id", "1"],
+    ["COMMAND", "GETKEYS", "CONFIG", "GET", "x"], ["COMMAND", "GETKEYS", "scan", "0"],
+    ["COMMAND", "GETKEYS", "command", "getkeys", "get", "a"], ["COMMAND", "COUNT", "x"],
+    ["COMMAND", "HELP"], ["COMMAND", "FOO"], ["COMMAND", "LIST", "foo"],
+    ["COMMAND", "LIST", "FILTERBY", "foo", "x"], ["COMMAND", "LIST", "FILTERBY", "pattern"],
+    ["COMMAND", "LIST", "FILTERBY", "module", "x"],
+    # Subcommands' arity, checked before the handler as redis-server does.
+    ["CONFIG", "HELP", "x"], ["CONFIG", "REWRITE", "x"], ["CONFIG", "SET", "save"],
+    ["OBJECT", "ENCODING"], ["OBJECT", "FREQ", "a", "b"], ["OBJECT", "help", "x"],
+    ["INFO", "nosuch"], ["INFO", "nosuch", "other"],
+]
+
+# CLIENT REPLY: pipelines, each with the number of replies it gets.
+REPLY = [
+    (["CLIENT REPLY OFF", "PING", "CLIENT REPLY ON", "PING"], 2),
+    (["CLIENT REPLY SKIP", "PING", "PING"], 1),
+    (["CLIENT REPLY SKIP", "NOSUCH", "PING"], 1),
+    (["CLIENT REPLY OFF", "CLIENT REPLY SKIP", "PING", "CLIENT REPLY ON", "PING"], 2),
+    (["CLIENT REPLY OFF", "GET", "CLIENT REPLY foo", "CLIENT REPLY ON"], 1),
+    (["CLIENT REPLY SKIP", "CLIENT REPLY SKIP", "PING", "ECHO a"], 1),
+    (["CLIENT REPLY OFF", "SET rk 1", "INCR rk", "GET rk", "CLIENT REPLY ON", "GET rk"], 2),
+    (["CLIENT REPLY SKIP", "CLIENT REPLY ON", "PING"], 2),
+    (["CLIENT REPLY SKIP", "MSET r1 a r2 b", "MGET r1 r2", "CLIENT REPLY SKIP", "DEL r1",
+      "EXISTS r1 r2"], 2),
+]
+
 # Inline commands (quotes as redis-server's sdssplitargs), negative multibulk counts (ignored),
 # each with the number of replies it gets.
 INLINE = [
@@ -266,7 +341,10 @@ PROTOCOL_ERRORS = [
 AUTH = [
     ["GET", "a"], ["NOSUCH", "a"], ["GET"], ["PING"], ["HELLO"], ["HELLO", "2"], ["CLIENT", "ID"],
     ["AUTH", "bad"], ["AUTH", "default", "bad"], ["AUTH", "bob", "sekret"], ["AUTH", "a", "b", "c"],
-    ["AUTH"], ["HELLO", "2", "AUTH", "default", "bad"], ["QUIT"],
+    ["AUTH"], ["HELLO", "2", "AUTH", "default", "bad"],
+    # HELLO's options take effect in order: the name and the authentication stay after a bad one.
+    ["HELLO", "2", "SETNAME", "n1", "AUTH", "default", "sekret", "FOO"], ["GET", "a"],
+    ["CLIENT", "GETNAME"], ["QUIT"],
 ]
 AUTH_OK = [
     ["AUTH", "sekret"], ["GET", "a"], ["AUTH", "bad"], ["GET", "a"], ["AUTH", "default", "sekret"],
@@ -325,6 +403,40 @@ def main():
     for cmd in SCRIPT:
         d.call(*cmd)
     d.call("CONFIG", "SET", "requirepass", "")  # (the script set one)
+    for cmd in CLIENT:
+        d.call(*cmd)
+    for cmds, n in REPLY:
+        d.send(b"".join(enc(c.split(" ")) for c in cmds), replies=n, what=cmds)
+    d.call("PING")  # nothing more was answered
+    # CLIENT KILL of the connection itself: by its id (SKIPME no), by its address (the old form:
+    # itself included); each answers, then closes.
+    ids = []
+    for c in (d.r, d.p):
+        c.s.sendall(enc(["CLIENT", "ID"]))
+        ids.append(int(c.reply()[1:-2]))
+    for kill in (lambda i, c: ["CLIENT", "KILL", "ID", str(i), "SKIPME", "yes"],
+                 lambda i, c: ["CLIENT", "KILL", "ADDR", "127.0.0.1:%d" % c.s.getsockname()[1]],
+                 lambda i, c: ["CLIENT", "KILL", "ID", str(i), "SKIPME", "no"]):
+        replies = []
+        for i, c in zip(ids, (d.r, d.p)):
+            c.s.sendall(enc(kill(i, c)))
+            replies.append(c.reply())
+        if replies[0] != replies[1]:
+            print("DIFFERENT replies to a CLIENT KILL of itself:\n  redis-server: %r\n"
+                  "  pastel-kv:    %r" % tuple(replies))
+            sys.exit(1)
+        d.compared += 1
+    if not (d.r.closes() and d.p.closes()):
+        print("CLIENT KILL ID (its own) SKIPME no did not close both connections")
+        sys.exit(1)
+    d.reconnect()
+    for c in (d.r, d.p):
+        c.s.sendall(enc(["CLIENT", "KILL", "127.0.0.1:%d" % c.s.getsockname()[1]]))
+    a, b = d.r.reply(), d.p.reply()
+    if a != b or not (d.r.closes() and d.p.closes()):
+        print("CLIENT KILL ip:port (its own): %r and %r, or no close" % (a, b))
+        sys.exit(1)
+    d.reconnect()
     for raw, n in INLINE:
         d.send(raw, replies=n)
     for raw in PROTOCOL_ERRORS:

@@ -95,6 +95,15 @@ class RespClient {
   RespClient& operator=(const RespClient&) = delete;
 
   bool connected() const { return fd_ >= 0; }
+  // The client's own port (as the server sees it: CLIENT LIST's addr), 0 when unknown.
+  uint16_t LocalPort() const {
+    sockaddr_in a{};
+    socklen_t len = sizeof(a);
+    if (fd_ < 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      return 0;
+    }
+    return ntohs(a.sin_port);
+  }
   void Close() {
     if (fd_ >= 0) {
       ::close(fd_);

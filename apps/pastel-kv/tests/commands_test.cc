@@ -81,5 +81,54 @@ TEST(CommandTableTest, UnknownNamesAreNotFound) {
   EXPECT_EQ(FindCommand("g\xc5t"), nullptr);
 }
 
+// Containers' subcommands: lower-case names found in any case, valid arities counting the
+// container's name, key positions within every call; each has its own statistics slot, named
+// "container|sub".
+TEST(CommandTableTest, SubcommandsAreFoundAndHaveTheirOwnSlots) {
+  std::set<size_t> slots;
+  size_t subs = 0;
+  for (const CommandSpec& row : Commands()) {
+    SCOPED_TRACE(std::string(row.name));
+    EXPECT_TRUE(slots.insert(CommandSlot(row, nullptr)).second);
+    EXPECT_EQ(CommandSlotName(CommandSlot(row, nullptr)), row.name);
+    std::set<std::string_view> names;
+    for (const SubcommandSpec& sub : row.subcommands) {
+      SCOPED_TRACE(std::string(sub.name));
+      ++subs;
+      EXPECT_TRUE(names.insert(sub.name).second) << "a second subcommand of the same name";
+      for (const char c : sub.name) {
+        EXPECT_FALSE(c >= 'A' && c <= 'Z') << "names are lower case";
+      }
+      EXPECT_EQ(FindSubcommand(row, sub.name), &sub);
+      EXPECT_EQ(FindSubcommand(row, Upper(sub.name)), &sub);
+      const int min_args = sub.arity > 0 ? sub.arity : -sub.arity;
+      EXPECT_GE(min_args, 2) << "the container's name and the subcommand's";
+      EXPECT_TRUE(row.ArityOk(static_cast<size_t>(min_args))) << "the container lets it through";
+      if (sub.first_key != 0) {
+        EXPECT_GE(sub.first_key, 2);
+        EXPECT_LT(sub.first_key, min_args);
+        EXPECT_GE(sub.key_step, 1);
+      }
+      const size_t slot = CommandSlot(row, &sub);
+      EXPECT_TRUE(slots.insert(slot).second) << "a slot of its own";
+      EXPECT_EQ(CommandSlotName(slot), std::string(row.name) + "|" + std::string(sub.name));
+    }
+    EXPECT_EQ(FindSubcommand(row, "nosuch"), nullptr);
+  }
+  EXPECT_GT(subs, 20u);
+  EXPECT_EQ(slots.size(), CommandSlotCount());
+  EXPECT_EQ(*slots.rbegin(), CommandSlotCount() - 1) << "slots are dense";
+  const CommandSpec* client = FindCommand("client");
+  ASSERT_NE(client, nullptr);
+  for (const char* sub : {"list", "kill", "info", "id", "getname", "setname", "setinfo", "reply"}) {
+    EXPECT_NE(FindSubcommand(*client, sub), nullptr) << sub;
+  }
+  const CommandSpec* object = FindCommand("object");
+  ASSERT_NE(object, nullptr);
+  const SubcommandSpec* encoding = FindSubcommand(*object, "ENCODING");
+  ASSERT_NE(encoding, nullptr);
+  EXPECT_EQ(encoding->first_key, 2) << "OBJECT ENCODING key: COMMAND GETKEYS finds the key";
+}
+
 }  // namespace
 }  // namespace pastel::kv
