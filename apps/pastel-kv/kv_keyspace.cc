@@ -418,20 +418,8 @@ void KvProtocol::Object() {
       "HELP",
       "    Prints this help.",
   };
-  const bool help = Is(1, "help");
-  if (!help && !Is(1, "encoding") && !Is(1, "refcount") && !Is(1, "idletime") && !Is(1, "freq")) {
-    Err("ERR unknown subcommand '" + Printable(args_[1].view) + "'. Try OBJECT HELP.");
-    return;
-  }
-  if (cmd_.argc != (help ? 2u : 3u)) {
-    std::string sub(Printable(args_[1].view));
-    for (char& ch : sub) {
-      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    }
-    Err("ERR wrong number of arguments for 'object|" + sub + "' command");
-    return;
-  }
-  if (help) {
+  // The subcommand and its arity were checked against the table's rows (Dispatch).
+  if (Is(1, "help")) {
     Lines(kHelp);
     return;
   }
