@@ -191,6 +191,7 @@ KvClients::CommandTotals KvClients::CommandSum(size_t slot) const {
   for (const Loop& l : loops_) {
     const CommandCounters& c = l.commands[slot];
     t.calls += c.calls.load(std::memory_order_relaxed);
+    t.timed_calls += c.timed_calls.load(std::memory_order_relaxed);
     t.nanos += c.nanos.load(std::memory_order_relaxed);
     t.rejected += c.rejected.load(std::memory_order_relaxed);
     t.failed += c.failed.load(std::memory_order_relaxed);

@@ -65,10 +65,14 @@ size_t ErrorKind(std::string_view message);
 // One command's counters in one loop (INFO commandstats).
 struct CommandCounters {
   std::atomic<uint64_t> calls{0};
-  std::atomic<uint64_t> nanos{0};     // time in its handler
-  std::atomic<uint64_t> rejected{0};  // refused before running (arity, NOAUTH)
-  std::atomic<uint64_t> failed{0};    // ran and answered an error
+  std::atomic<uint64_t> timed_calls{0};  // the calls timed: one in kTimedEvery
+  std::atomic<uint64_t> nanos{0};        // time in its handler, of the timed calls
+  std::atomic<uint64_t> rejected{0};     // refused before running (arity, NOAUTH)
+  std::atomic<uint64_t> failed{0};       // ran and answered an error
 };
+
+// Of every command's calls, the one in this many (the first, and so on) is timed.
+inline constexpr uint64_t kTimedEvery = 16;
 
 // A counter that only its loop writes: no locked instruction.
 inline void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
@@ -125,7 +129,7 @@ class KvClients {
   }
   // A command's counters summed over the loops.
   struct CommandTotals {
-    uint64_t calls = 0, nanos = 0, rejected = 0, failed = 0;
+    uint64_t calls = 0, timed_calls = 0, nanos = 0, rejected = 0, failed = 0;
   };
   CommandTotals CommandSum(size_t slot) const;
   uint64_t ErrorSum(size_t kind) const;

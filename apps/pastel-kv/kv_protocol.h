@@ -269,6 +269,7 @@ class KvProtocol final : public store::Protocol {
   std::unique_ptr<KvClients> own_clients_;  // when the constructor was given none
   KvClients& clients_;
   uint32_t loop_;
+  int64_t turn_ms_ = 0;          // the steady clock (ms) at the start of this loop turn (OnTurn)
   uint64_t command_errors_ = 0;  // error answers so far (a command that raised it failed)
   resp::Limits limits_;
   Command cmd_{};

@@ -231,7 +231,12 @@ void KvProtocol::InfoCommandStats(std::string* out) const {
     if (c.calls == 0 && c.rejected == 0 && c.failed == 0) {
       continue;  // as redis-server: only the commands called
     }
-    const uint64_t usec = c.nanos / 1000;
+    // The timed calls' time scaled to every call (one call in kTimedEvery is timed).
+    const uint64_t usec = c.timed_calls == 0
+                              ? 0
+                              : static_cast<uint64_t>(static_cast<double>(c.nanos) / 1000.0 *
+                                                      static_cast<double>(c.calls) /
+                                                      static_cast<double>(c.timed_calls));
     const int n = std::snprintf(
         buf, sizeof(buf),
         "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,failed_calls=%llu"
