@@ -378,10 +378,13 @@ class CrashHarness {
             q.expire_ms = acked != acked_.end() && acked->second ? acked_expiry : 0;
           } else {
             // SET, a quarter of them with a time (PXAT): far ahead, or a few ms from now.
+            // Once fences fail, some with a time already past: a SET that leaves nothing to
+            // write must still be refused by a read-only store, never answered +OK.
             const uint64_t pick = rng_() % 8;
-            q.expire_ms = pick == 0   ? kFarExpiry + static_cast<int64_t>(rng_() % 1000)
-                          : pick == 1 ? WallMs() + 1 + static_cast<int64_t>(rng_() % 20)
-                                      : 0;
+            q.expire_ms = pick == 0               ? kFarExpiry + static_cast<int64_t>(rng_() % 1000)
+                          : pick == 1             ? WallMs() + 1 + static_cast<int64_t>(rng_() % 20)
+                          : pick == 2 && failing_ ? 1
+                                                  : 0;
             bytes += q.expire_ms == 0
                          ? RespCommand({"SET", q.key, v})
                          : RespCommand({"SET", q.key, v, "PXAT", std::to_string(q.expire_ms)});
