@@ -17,6 +17,7 @@
 // only (Bump: a relaxed load and store) and summed by INFO on any loop.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -70,6 +71,14 @@ struct CommandCounters {
   std::atomic<uint64_t> rejected{0};     // refused before running (arity, NOAUTH)
   std::atomic<uint64_t> failed{0};       // ran and answered an error
 };
+
+// The steady clock in nanoseconds: what the registry's times (in ms: NowNs() / 1000000) and the
+// commands' durations are read from.
+inline int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // Of every command's calls, the one in this many (the first, and so on) is timed.
 inline constexpr uint64_t kTimedEvery = 16;

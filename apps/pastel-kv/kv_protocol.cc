@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <cstring>
 #include <type_traits>
 
@@ -21,13 +20,6 @@ constexpr std::string_view kFailed =
 constexpr std::string_view kReadOnly =
     "MISCONF pastel-kv is read-only after a failed flush or checkpoint (reads go on; INFO "
     "persistence says why)";
-
-// The steady clock, as the registry's times and the commands' durations take it.
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 KvConnState& StateOf(Conn& c) {
   static_assert(sizeof(KvConnState) <= sizeof(Conn::progress));

@@ -643,12 +643,6 @@ int ClientType(std::string_view name) {
   return t == "slave" || t == "replica" || t == "pubsub" || t == "master" ? 0 : -1;
 }
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 void KvProtocol::Client() {
@@ -675,7 +669,7 @@ void KvProtocol::Client() {
   } else if (Is(1, "info")) {
     std::string line;
     if (self != nullptr) {
-      KvClients::AppendLine(*self, NowMs(), &line);
+      KvClients::AppendLine(*self, NowNs() / 1000000, &line);
     }
     Bulk(line);
   } else if (Is(1, "list")) {
@@ -820,7 +814,7 @@ void KvProtocol::ClientList() {
     Err(kSyntax);
     return;
   }
-  Bulk(clients_.List(by_id ? &ids : nullptr, NowMs()));
+  Bulk(clients_.List(by_id ? &ids : nullptr, NowNs() / 1000000));
 }
 
 void KvProtocol::ClientKill() {
