@@ -108,6 +108,31 @@ void KvProtocol::Parse(store::Batch& b, Conn& c) {
   }
 }
 
+void KvProtocol::Prefetch(store::Batch& b, const Conn& c) {
+  // The commands already whole in c's bytes, parsed once more by Parse: the cost of a parse is a
+  // fraction of the misses it spares (a read's index entry, its value's line, its buffer state).
+  b_ = &b;
+  Segments(c);
+  const resp::Storage storage{args_, pieces_, scratch_};
+  resp::Cursor at{};
+  for (int n = 0; n < kPrefetchCommands; ++n) {
+    const resp::ParseResult r = resp::ParseCommand(segments_, at, limits_, storage);
+    if (r.outcome != resp::Outcome::kCommand) {
+      return;
+    }
+    at = r.end;
+    if (r.argc < 2 || !args_[0].contiguous || !args_[1].contiguous) {
+      continue;
+    }
+    // A command whose first argument is a key it reads. SET overwrites without reading: its
+    // entry is brought in when the batch applies it (Index::Prefetch).
+    const CommandSpec* spec = FindCommand(args_[0].view);
+    if (spec != nullptr && spec->first_key == 1 && spec->handler != &KvProtocol::Set) {
+      b.PrefetchKey(args_[1].view);
+    }
+  }
+}
+
 void KvProtocol::OnTimeout(store::Batch& b, Conn& c) {
   b_ = &b;
   cmd_ = {&c, 0, true};

@@ -84,6 +84,7 @@ class KvProtocol final : public store::Protocol {
 
   void Parse(store::Batch& b, Conn& c) override;
   void OnTimeout(store::Batch& b, Conn& c) override;
+  void Prefetch(store::Batch& b, const Conn& c) override;
   void OnOpen(store::Batch& b, Conn& c) override;
   void OnClose(Conn& c) override;
   void OnTurn(store::Batch& b) override;
@@ -96,6 +97,8 @@ class KvProtocol final : public store::Protocol {
     const CommandSpec* spec = nullptr;  // the row being run (its name, lower case)
   };
 
+  // Prefetch looks at most this many commands ahead per connection and turn.
+  static constexpr int kPrefetchCommands = 64;
   // The unconsumed bytes of c as segments for the parser (the first one from front_off).
   void Segments(const Conn& c);
   // Runs one command through the command table; returns its kind for the counters. Dispatch

@@ -108,6 +108,14 @@ class Pool {
   uint8_t* BufferData(uint32_t index) const {
     return region_ + data_offset_ + static_cast<uint64_t>(index) * buffer_size_;
   }
+  // Asks the CPU to bring in buffer `index`'s state word and the cache line at `offset` of its
+  // data: a value about to be read and retained (a hint only; an index out of range is ignored).
+  void Prefetch(uint32_t index, uint32_t offset) const {
+    if (index < buffer_count_) {
+      __builtin_prefetch(&meta_[index]);
+      __builtin_prefetch(BufferData(index) + offset);
+    }
+  }
   // The index of the buffer holding `p`, or kNoBuffer.
   uint32_t IndexOf(const void* p) const;
   uint32_t buffer_size() const { return buffer_size_; }

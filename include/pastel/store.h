@@ -353,6 +353,10 @@ class Batch {
   void VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const;
 
   // --- Reads.
+  // Protocol::Prefetch: the turn's requests will read `key` (up to kMaxPrefetchKeys per turn are
+  // kept; the rest are ignored).
+  void PrefetchKey(std::string_view key);
+  static constexpr size_t kMaxPrefetchKeys = 1024;
   // The value of `key` as this loop sees it (its batch's own writes first), with one reference
   // per extent taken for the caller. False when absent, when expired (its removal is then queued:
   // a kExpire record goes with this batch), or when its bytes fail their checksum
@@ -414,6 +418,11 @@ class Protocol {
   // stopping at an incomplete one, once c.closing, when b.Held(c), or when a command was told
   // kNeedsRoom (returning with it unconsumed).
   virtual void Parse(Batch& b, Conn& c) = 0;
+  // Before a turn's Parse calls, once per connection with new bytes: names (Batch::PrefetchKey)
+  // the keys that c's complete requests will read, without taking or answering anything, so
+  // that the loop brings their index entries and values into the cache for all of the turn's
+  // connections at once instead of one miss after another. A hint: default nothing.
+  virtual void Prefetch(Batch& /*b*/, const Conn& /*c*/) {}
   // c's unfinished request is older than the request timeout: answer and set c.closing.
   virtual void OnTimeout(Batch& b, Conn& c) = 0;
   // Connection c opened (its id is set, nothing received yet), and c is gone (called once,

@@ -165,6 +165,12 @@ void Index::Prefetch(std::span<const uint64_t> hashes) const {
   map_.Prefetch(hashes);
 }
 
+void Index::PrefetchValues(std::span<const uint64_t> hashes, const Pool& pool) const {
+  std::shared_lock lock(mu_);
+  map_.Prefetch(hashes);
+  map_.PrefetchValues(hashes, pool);
+}
+
 Value Index::Apply(std::string_view key, Value v, uint64_t only_if) {
   std::shared_lock tl(tree_mu_);
   std::unique_lock lock(mu_);

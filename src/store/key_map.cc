@@ -48,6 +48,20 @@ void KeyMap::Prefetch(std::span<const uint64_t> hashes) const {
   }
 }
 
+void KeyMap::PrefetchValues(std::span<const uint64_t> hashes, const Pool& pool) const {
+  if (slots_.empty()) {
+    return;
+  }
+  const size_t mask = slots_.size() - 1;
+  for (const uint64_t h : hashes) {
+    const Slot& s = slots_[h & mask];
+    if (s.entry != nullptr && s.hash == h && !s.entry->value.extents.empty()) {
+      const Extent& x = s.entry->value.extents[0];
+      pool.Prefetch(x.buffer, x.offset);
+    }
+  }
+}
+
 void KeyMap::Place(uint64_t hash, Entry* e) {
   const size_t mask = slots_.size() - 1;
   size_t i = hash & mask;

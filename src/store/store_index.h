@@ -62,6 +62,9 @@ class KeyMap {
   // Asks the CPU to bring in what Finds of these hashes will read: every hash's home slot, then
   // the entries those slots hold, so that the Finds that follow wait on no memory.
   void Prefetch(std::span<const uint64_t> hashes) const;
+  // After Prefetch: the values of the entries found at their hashes' home slots (their first
+  // extent's line and buffer state, Pool::Prefetch).
+  void PrefetchValues(std::span<const uint64_t> hashes, const Pool& pool) const;
   // Adds `key`, which the map must not hold (`hash`: HashOf(key)).
   Entry* InsertNew(std::string_view key, uint64_t hash, Value v);
   Entry* InsertOrAssign(std::string_view key, Value v);
@@ -166,6 +169,9 @@ class Index {
   // Before a batch of Applies: prefetches the map's slots and entries of these key hashes
   // (KeyMap::HashOf).
   void Prefetch(std::span<const uint64_t> hashes) const;
+  // As Prefetch, and then, for the keys found in memory, the first line of their values' first
+  // extents and those buffers' state words (Pool::Prefetch): what a read that retains them touches.
+  void PrefetchValues(std::span<const uint64_t> hashes, const Pool& pool) const;
 
   // Visits every live key (not tombstones) under the shared locks, in no particular order, until
   // `fn` returns false. `fn` must not call back into the index.

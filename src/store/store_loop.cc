@@ -40,6 +40,7 @@ StoreLoop::StoreLoop(Store& store, uint32_t loop, Backend& backend, Protocol& pr
   open_.text.reserve(64 * 1024);
   open_.pending.reserve(1024);
   batch_hashes_.reserve(1024);
+  prefetch_hashes_.reserve(kMaxPrefetchKeys);
   dirty_.reserve(1024);
   expire_notes_.reserve(kMaxExpireNotes);
   wall_ms_ = WallClock();
@@ -159,6 +160,18 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
         break;
       }
     }
+  }
+  // The keys this turn's requests will read, brought in for all of them at once (their index
+  // entries, then their values' first lines and buffer states): the parse that follows then waits
+  // on few misses instead of one after another.
+  prefetch_hashes_.clear();
+  for (ConnId id : dirty_) {
+    if (auto it = conns_.find(id); it != conns_.end() && !it->second.closing) {
+      protocol_.Prefetch(*this, it->second);
+    }
+  }
+  if (!prefetch_hashes_.empty()) {
+    index_.PrefetchValues(prefetch_hashes_, pool_);
   }
   for (ConnId id : dirty_) {
     auto it = conns_.find(id);
@@ -1406,6 +1419,9 @@ size_t Batch::pending_writes() const {
 }
 void Batch::VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const {
   Self().VisitPending(fn);
+}
+void Batch::PrefetchKey(std::string_view key) {
+  static_cast<StoreLoop*>(this)->PrefetchKey(key);
 }
 bool Batch::Lookup(std::string_view key, Value* out) {
   return Self().Lookup(key, out);

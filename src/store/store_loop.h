@@ -68,6 +68,11 @@ class StoreLoop final : public Batch {
   Status FreshValue(std::string_view bytes, Extents* out);
   void DropRefs(std::span<const Extent> extents);
   void VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const;
+  void PrefetchKey(std::string_view key) {
+    if (prefetch_hashes_.size() < kMaxPrefetchKeys) {
+      prefetch_hashes_.push_back(KeyMap::HashOf(key));
+    }
+  }
   bool Lookup(std::string_view key, Value* out);
   bool Exists(std::string_view key);
   void AnswerText(ConnId conn, std::string_view bytes, AnswerClass cls, bool close);
@@ -99,6 +104,8 @@ class StoreLoop final : public Batch {
   int64_t now_ms_ = 0;        // steady clock, read once per loop turn
   int64_t wall_ms_ = 0;       // wall clock (Unix ms), read once per loop turn: expiry times
   int64_t WallClock() const;  // options_.clock_ms, or the system's
+  // The hashes of the keys the turn's requests will read (Protocol::Prefetch), reserved once.
+  std::vector<uint64_t> prefetch_hashes_;
 
   enum class ActionKind : uint8_t { kText, kValue, kWrite };
   struct Action {
