@@ -137,6 +137,12 @@ std::span<const CommandSpec> Commands() {
       {"expiretime", 2, kR | kF, 1, 1, 1, &KvProtocol::Ttl},
       {"pexpiretime", 2, kR | kF, 1, 1, 1, &KvProtocol::Ttl},
       {"persist", 2, kW | kF, 1, 1, 1, &KvProtocol::Persist},
+      // Transactions (kv_multi.cc).
+      {"multi", 1, kL | kF, 0, 0, 0, &KvProtocol::Multi},
+      {"exec", 1, kL, 0, 0, 0, &KvProtocol::Exec},
+      {"discard", 1, kL | kF, 0, 0, 0, &KvProtocol::Discard},
+      {"watch", -2, kL | kF, 1, -1, 1, &KvProtocol::Watch},
+      {"unwatch", 1, kL | kF, 0, 0, 0, &KvProtocol::Unwatch},
       // Server and connection (kv_server.cc).
       {"ping", -1, kF, 0, 0, 0, &KvProtocol::Ping},
       {"echo", 2, kF, 0, 0, 0, &KvProtocol::Echo},

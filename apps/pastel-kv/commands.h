@@ -9,6 +9,7 @@
 //                   RANDOMKEY TOUCH OBJECT
 //   kv_expire.cc    SETEX PSETEX GETEX GETDEL EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL
 //                   EXPIRETIME PEXPIRETIME PERSIST
+//   kv_multi.cc     MULTI EXEC DISCARD WATCH UNWATCH
 //   kv_server.cc    PING ECHO SELECT QUIT INFO COMMAND CONFIG CLIENT TIME AUTH HELLO
 // A row cannot lack its handler (KvProtocol::Execute calls it unconditionally, and
 // commands_test walks the table).

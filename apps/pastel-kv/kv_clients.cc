@@ -93,19 +93,23 @@ void KvClients::AppendLine(const ClientEntry& e, int64_t now_ms, std::string* ou
   const std::string cmd = slot == 0 ? "NULL" : CommandSlotName(slot - 1);
   const long long age = (now_ms - e.created_ms) / 1000;
   const long long idle = (now_ms - e.last_ms.load(std::memory_order_relaxed)) / 1000;
+  // redis-server's letters in its order: x in MULTI, d once a watched key changed, else N.
+  const int multi = e.multi.load(std::memory_order_relaxed);
+  const bool dirty = e.dirty_cas.load(std::memory_order_relaxed);
+  const char* flags = multi >= 0 ? (dirty ? "xd" : "x") : (dirty ? "d" : "N");
   // redis-server 7.0's fields, 7.2's lib-name and lib-ver, and 8.0's io-thread (the loop serving
   // the connection); those pastel-kv has no figure for carry redis-server's value for an idle
   // client.
   const auto format = [&](char* dst, size_t cap) {
     return std::snprintf(
         dst, cap,
-        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=0 sub=0 psub=0 "
-        "ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 "
+        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 psub=0 "
+        "ssub=0 multi=%d qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 "
         "omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=2 lib-name=%s lib-ver=%s "
         "io-thread=%u\n",
         static_cast<unsigned long long>(e.id), e.addr.c_str(), e.laddr.c_str(), e.fd,
-        e.name.c_str(), std::max(0ll, age), std::max(0ll, idle), cmd.c_str(), e.lib_name.c_str(),
-        e.lib_ver.c_str(), e.loop);
+        e.name.c_str(), std::max(0ll, age), std::max(0ll, idle), flags, multi, cmd.c_str(),
+        e.lib_name.c_str(), e.lib_ver.c_str(), e.loop);
   };
   char buf[512];
   const int n = format(buf, sizeof(buf));

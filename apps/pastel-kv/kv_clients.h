@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kv_multi.h"
 #include "pastel/net.h"
 
 namespace pastel::kv {
@@ -46,6 +47,11 @@ struct ClientEntry {
   // Written by the owning loop at each command (before it runs), read by any.
   std::atomic<int64_t> last_ms{0};
   std::atomic<uint32_t> last_slot{0};  // the last command's stat slot + 1; 0: none yet
+  // Transactions (kv_multi.cc): the commands queued since MULTI (-1: not in MULTI), and whether a
+  // watched key changed (CLIENT LIST's multi= and flags x, d). The dirty flag is written under
+  // KvWatches' lock by any loop.
+  std::atomic<int32_t> multi{-1};
+  std::atomic<bool> dirty_cas{false};
   // Under KvClients::mu, written by the owning loop (CLIENT SETNAME, SETINFO, HELLO SETNAME).
   std::string name;
   std::string lib_name;
@@ -149,7 +155,11 @@ class KvClients {
   void Sample(int64_t now_ms, uint64_t commands);
   uint64_t OpsPerSec() const;
 
+  // The keys connections of every loop WATCH (kv_multi.h).
+  KvWatches& watches() { return watches_; }
+
  private:
+  KvWatches watches_;
   struct alignas(64) Loop {
     std::unique_ptr<CommandCounters[]> commands;
     std::atomic<uint64_t> errors[kErrorKindCount] = {};

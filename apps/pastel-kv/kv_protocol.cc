@@ -153,6 +153,11 @@ void KvProtocol::OnOpen(store::Batch& b, Conn& c) {
 
 void KvProtocol::OnClose(Conn& c) {
   KvConnState& st = StateOf(c);
+  if (st.multi != nullptr) {
+    clients_.watches().UnwatchAll(st.multi);  // a closed connection's transaction is discarded
+    delete st.multi;
+    st.multi = nullptr;
+  }
   if (st.client != nullptr) {
     clients_.Unregister(st.client);
     st.client = nullptr;
@@ -424,11 +429,18 @@ CommandKind KvProtocol::Dispatch(size_t argc) {
       msg += "'" + Printable(args_[i].view) + "' ";
     }
     Err(msg);
+    FlagTransaction();
     return CommandKind::kError;
   }
   size_t slot = CommandSlot(*cmd, nullptr);
+  const bool exec = cmd->handler == &KvProtocol::Exec;
   if (!cmd->ArityOk(argc)) {
-    WrongArity();
+    if (exec) {
+      ExecAbort("wrong number of arguments for 'exec' command");  // (redis-server's form)
+    } else {
+      WrongArity();
+      FlagTransaction();
+    }
     Bump(clients_.command(loop_, slot).rejected);
     return CommandKind::kError;
   }
@@ -437,12 +449,14 @@ CommandKind KvProtocol::Dispatch(size_t argc) {
     if (sub == nullptr) {
       Err("ERR unknown subcommand '" + Printable(args_[1].view) + "'. Try " + Upper(cmd->name) +
           " HELP.");
+      FlagTransaction();
       return CommandKind::kError;
     }
     slot = CommandSlot(*cmd, sub);
     if (!sub->ArityOk(argc)) {
       Err("ERR wrong number of arguments for '" + std::string(cmd->name) + "|" +
           std::string(sub->name) + "' command");
+      FlagTransaction();
       Bump(clients_.command(loop_, slot).rejected);
       return CommandKind::kError;
     }
@@ -452,7 +466,12 @@ CommandKind KvProtocol::Dispatch(size_t argc) {
     // (as redis-server's default user).
     ConnState().authenticated = 1;
   } else if ((cmd->flags & kCmdNoAuth) == 0 && ConnState().authenticated == 0) {
-    Err("NOAUTH Authentication required.");  // (after the name and arity, as redis-server)
+    if (exec) {
+      ExecAbort("NOAUTH Authentication required.");
+    } else {
+      Err("NOAUTH Authentication required.");  // (after the name and arity, as redis-server)
+      FlagTransaction();
+    }
     Bump(clients_.command(loop_, slot).rejected);
     return CommandKind::kError;
   }
@@ -464,13 +483,21 @@ CommandKind KvProtocol::Dispatch(size_t argc) {
     e->last_ms.store(turn_ms_, std::memory_order_relaxed);
     e->last_slot.store(static_cast<uint32_t>(slot + 1), std::memory_order_relaxed);
   }
+  if (const MultiState* m = ConnState().multi; m != nullptr && m->active && !RunsInMulti(*cmd)) {
+    Queue(*cmd, slot);  // run by EXEC (and counted then)
+    return CommandKind::kOther;
+  }
   // One call in kTimedEvery of each command is timed (two clock reads cost a few percent of a
   // SET), and INFO commandstats scales the time of those up to every call.
   CommandCounters& stat = clients_.command(loop_, slot);
   const bool timed = stat.calls.load(std::memory_order_relaxed) % kTimedEvery == 0;
   const int64_t start = timed ? NowNs() : 0;
   const uint64_t errors = command_errors_;
+  const size_t written = b_->pending_writes();
   (this->*cmd->handler)();
+  if ((cmd->flags & kCmdWrite) != 0 && clients_.watches().any()) {
+    TouchWritten(written, /*locked=*/false);  // WATCH: the keys it wrote changed (kv_multi.cc)
+  }
   if (b_->room_wanted()) {
     return kind;  // not run: it runs again once the loop made room, and is counted then
   }

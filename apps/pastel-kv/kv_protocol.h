@@ -31,6 +31,7 @@
 
 #include "commands.h"
 #include "kv_clients.h"
+#include "kv_multi.h"
 #include "pastel/pool.h"
 #include "pastel/resp.h"
 #include "pastel/server.h"
@@ -68,6 +69,8 @@ struct KvConnState {
   uint8_t reply_off;    // CLIENT REPLY OFF: no answers until CLIENT REPLY ON
   uint8_t skip_next;    // CLIENT REPLY SKIP: the next command's answers are dropped
   ClientEntry* client;  // its entry in KvClients (null: not registered)
+  // Its transaction (kv_multi.cc): made at its first MULTI or WATCH, freed when it closes.
+  MultiState* multi;
 };
 
 // requests[] of store::LoopCounters, by kind of command.
@@ -88,6 +91,9 @@ class KvProtocol final : public store::Protocol {
   void OnOpen(store::Batch& b, Conn& c) override;
   void OnClose(Conn& c) override;
   void OnTurn(store::Batch& b) override;
+  // WATCH: a write of another loop entered the index (kv_multi.cc).
+  bool WantsApplied() override;
+  void OnApplied(std::string_view key) override;
 
  private:
   struct Command {
@@ -194,6 +200,12 @@ class KvProtocol final : public store::Protocol {
   void Expire();  // EXPIRE PEXPIRE EXPIREAT PEXPIREAT
   void Ttl();     // TTL PTTL EXPIRETIME PEXPIRETIME
   void Persist();
+  // kv_multi.cc
+  void Multi();
+  void Exec();
+  void Discard();
+  void Watch();
+  void Unwatch();
   // kv_server.cc
   void Ping();
   void Echo();
@@ -219,6 +231,28 @@ class KvProtocol final : public store::Protocol {
   void InfoErrorStats(std::string* out) const;
   // The commands the loops ran (their handlers), summed.
   uint64_t CommandsProcessed() const;
+
+  // Transactions (kv_multi.cc). The connection's MultiState, made on first use.
+  MultiState& MultiOf();
+  // Whether `cmd` runs at once inside MULTI instead of being queued (EXEC DISCARD MULTI WATCH
+  // QUIT, as redis-server).
+  static bool RunsInMulti(const CommandSpec& cmd);
+  // Queues the command in args_ (its row `cmd`, stat slot `slot`) and answers +QUEUED, or refuses
+  // it (too much queued) and marks the transaction aborted.
+  void Queue(const CommandSpec& cmd, size_t slot);
+  // A command was refused before running (unknown, arity, NOAUTH): inside MULTI the transaction
+  // is aborted (EXEC answers EXECABORT), as redis-server's flagTransaction.
+  void FlagTransaction();
+  // EXEC refused before running: "-EXECABORT Transaction discarded because of: <why>", and the
+  // transaction (if any) is over.
+  void ExecAbort(std::string_view why);
+  // Ends the connection's transaction: queue emptied, watches forgotten (`locked`: KvWatches' lock
+  // is held).
+  void EndMulti(MultiState& m, bool locked = false);
+  // Runs queued command q (its arguments from the arena) inside EXEC.
+  void RunQueued(MultiState& m, const MultiState::Queued& q);
+  // Marks the watchers of the keys the open batch's writes [first, now) name (queued writes).
+  void TouchWritten(size_t first, bool locked);
 
   // RENAME and RENAMENX.
   void RenameKey(bool nx);
@@ -274,6 +308,7 @@ class KvProtocol final : public store::Protocol {
   uint32_t loop_;
   int64_t turn_ms_ = 0;          // the steady clock (ms) at the start of this loop turn (OnTurn)
   uint64_t command_errors_ = 0;  // error answers so far (a command that raised it failed)
+  bool in_exec_ = false;         // EXEC is running queued commands
   resp::Limits limits_;
   Command cmd_{};
   std::vector<std::string_view> segments_;

@@ -17,6 +17,8 @@
 //   4b. expire: keys whose expiry time passed, met by this turn's commands or found by the
 //      sweep (Value::expire_ms), get kExpire records in the same batch (docs/kv.md, "Expiry");
 //   5. commit: the batch's records and values are made durable by ONE group commit (one fence);
+//      the only commit in the middle of a turn is the log-room phase after a kNeedsRoom, and it
+//      never splits a group of writes (BeginGroup: a transaction is durable whole or not at all);
 //   6. answer: only then are the batch's answers sent, in request order per connection, and the
 //      writes applied to the shared index (old values' buffers released);
 //   7. checkpoint: in later turns, a slice per turn, the index's changes go to the index file and
@@ -322,6 +324,25 @@ class Batch {
   // A command was told kNeedsRoom in this Parse: the protocol returns without consuming it.
   bool room_wanted() const;
 
+  // --- Groups: writes that are durable together or not at all (pastel-kv's EXEC).
+  // Between BeginGroup and EndGroup (within one Parse call; groups do not nest) the loop commits
+  // nothing: the group's records are held back and appended together at EndGroup (or when a
+  // pipelined batch is launched), so they go into the batch's ONE group commit and recovery,
+  // which keeps whole batches only, keeps all of them or none. Refusals for buffers and a
+  // read-only store stay per write, as outside a group (they split nothing). Log room is the
+  // group's: a write of it that does not fit the active stream is told kNeedsRoom when the whole
+  // group so far and this write fit an empty stream (the log-room phase can make the room), else
+  // kLogFull; either way the group has failed (group_failed): the protocol queues nothing more
+  // of it and calls EndGroup, which drops everything the group queued (its writes and their
+  // buffers, its answers) and returns that outcome. kNeedsRoom: return from Parse with the
+  // request unconsumed, as for any command told so; the loop commits the batch before the group,
+  // empties the log and parses again, so the group runs again from its start. kLogFull: the
+  // group can never fit a stream; refuse it whole. kQueued: the group's writes and answers stay
+  // in the batch, answered after its commit like every write.
+  void BeginGroup();
+  WriteOutcome EndGroup();
+  bool group_failed() const;
+
   // --- Writes: queued, made durable by the batch's group commit, answered after it.
   // Queues the write of `key` = `body` (extents within c's unconsumed bytes): kept in place or
   // copied per the persist mode, and logged. Its answer must be queued with AnswerWrite.
@@ -351,6 +372,9 @@ class Batch {
   // of the batch in flight of a pipelined commit), and a visit of them in order (key, deleted).
   size_t pending_writes() const;
   void VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const;
+  // The key of the open batch's write `i` (i < pending_writes(), in the order queued): the keys a
+  // command wrote are those from pending_writes() before it on.
+  std::string_view PendingKey(size_t i) const;
 
   // --- Reads.
   // Protocol::Prefetch: the turn's requests will read `key` (up to kMaxPrefetchKeys per turn are
@@ -434,6 +458,12 @@ class Protocol {
   // what other threads asked of this loop's connections (pastel-kv's CLIENT KILL across loops;
   // a loop turns at least every 100 ms). It may Close connections; it answers and writes nothing.
   virtual void OnTurn(Batch& /*b*/) {}
+  // A batch's writes entered the shared index: every loop sees them from now on (pastel-kv's
+  // WATCH, for connections of other loops). Asked once per batch after its writes were applied;
+  // when it returns true, OnApplied follows for the key of each write of the batch, in order
+  // (kExpire removals aside). Default: nothing is wanted.
+  virtual bool WantsApplied() { return false; }
+  virtual void OnApplied(std::string_view /*key*/) {}
 };
 
 // Serves loop `loop` (of store.loops()) over `backend`, whose pool partition is `loop`, with

@@ -1,6 +1,7 @@
 #include "store_loop.h"
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -328,9 +329,15 @@ uint64_t StoreLoop::DeleteRoom(size_t key_len) {
 }
 
 WriteOutcome StoreLoop::LogRoom(uint64_t log_bytes) {
+  if (group_.failed != WriteOutcome::kQueued) {
+    return group_.failed;  // (the protocol queues nothing more of a failed group)
+  }
   if (options_.persist == PersistMode::kNone || log_bytes == 0 ||
       stream_->free_bytes() >= open_.deferred_log_bytes + log_bytes) {
     return WriteOutcome::kQueued;
+  }
+  if (group_.open) {
+    return GroupRoom(log_bytes);
   }
   // A whole checkpoint empties the stream: it can make the room unless the records exceed a whole
   // stream, or it already failed to in this turn.
@@ -340,6 +347,73 @@ WriteOutcome StoreLoop::LogRoom(uint64_t log_bytes) {
   }
   counters_.Add(counters_.rejected_full);
   return WriteOutcome::kLogFull;  // the whole command, none of its records
+}
+
+WriteOutcome StoreLoop::GroupRoom(uint64_t log_bytes) {
+  // The group's records go into one batch: after the log-room phase (the batch before the group
+  // committed, a whole checkpoint) the stream is empty, and the group runs again from its start.
+  const uint64_t group = open_.deferred_log_bytes - group_.deferred_log_bytes + log_bytes;
+  if (index_.checkpoints() && group <= stream_->capacity() && room_failed_turn_ != turn_) {
+    room_wanted_ = true;
+    group_.failed = WriteOutcome::kNeedsRoom;
+  } else {
+    counters_.Add(counters_.rejected_full);
+    group_.failed = WriteOutcome::kLogFull;  // the whole group, none of its records
+  }
+  return group_.failed;
+}
+
+void StoreLoop::BeginGroup() {
+  assert(!group_.open);
+  group_ = {true,
+            WriteOutcome::kQueued,
+            open_.pending_n,
+            open_.actions.size(),
+            open_.extents.size(),
+            open_.text.size(),
+            open_.deferred_log_bytes,
+            appended_since_slice_,
+            appended_since_checkpoint_};
+}
+
+WriteOutcome StoreLoop::EndGroup() {
+  assert(group_.open);
+  group_.open = false;
+  const WriteOutcome out = group_.failed;
+  group_.failed = WriteOutcome::kQueued;
+  if (out != WriteOutcome::kQueued) {
+    DropGroup();
+    return out;
+  }
+  if (!pipelined_ && open_.deferred_log_bytes > 0) {
+    // PERSIST: none yet. The group's records are appended now, together and in order, to the
+    // open batch (nothing else was appended meanwhile: the loop's sequences stay in its order);
+    // they are durable with the batch's one commit (FinishNow), all or none. A failed append
+    // turns the stream read-only, and the batch's commit then answers every write as failed.
+    Status why;
+    (void)AppendDeferred(open_, &why, group_.pending);
+  }
+  return WriteOutcome::kQueued;
+}
+
+void StoreLoop::DropGroup() {
+  for (size_t i = group_.pending; i < open_.pending_n; ++i) {
+    DropRefs(open_.pending[i].value.extents);
+    open_.pending[i].value.extents.clear();
+  }
+  open_.pending_n = group_.pending;  // (the filter keeps their bits: a read then scans, finds none)
+  open_.deferred_log_bytes = group_.deferred_log_bytes;
+  appended_since_slice_ = group_.appended_since_slice;
+  appended_since_checkpoint_ = group_.appended_since_checkpoint;
+  for (size_t i = group_.actions; i < open_.actions.size(); ++i) {
+    const Action& a = open_.actions[i];
+    if (a.kind == ActionKind::kValue) {
+      DropRefs({open_.extents.data() + a.ext_begin, a.ext_count});  // the answer's references
+    }
+  }
+  open_.actions.resize(group_.actions);
+  open_.extents.resize(group_.extents);
+  open_.text.resize(group_.text);
 }
 
 size_t StoreLoop::LoggedExtents(size_t body_extents, uint64_t length) const {
@@ -495,9 +569,10 @@ WriteOutcome StoreLoop::Record(std::string_view key, Value v, uint64_t only_if) 
   // The batch's slots are kept between batches, so the key's copy reuses a slot's capacity.
   if (options_.persist == PersistMode::kNone) {
     v.sequence = none_seq_.fetch_add(1, std::memory_order_relaxed);
-  } else if (pipelined_) {
+  } else if (pipelined_ || group_.open) {
     // The record is appended when the batch is launched (AppendDeferred), after the flight before
-    // it landed; its size and the stream's room are checked now, as an append would.
+    // it landed, or, in a group, when the group ends (EndGroup: it is never appended alone); its
+    // size and the stream's room are checked now, as an append would.
     const uint64_t bytes = RecordBytesOf(key, v, only_if);
     if (!LogStream::RecordFits(key.size(), v.extents.size(), only_if != 0 || v.expire_ms != 0)) {
       DropRefs(v.extents);
@@ -509,6 +584,9 @@ WriteOutcome StoreLoop::Record(std::string_view key, Value v, uint64_t only_if) 
     }
     if (stream_->free_bytes() < open_.deferred_log_bytes + bytes) {
       DropRefs(v.extents);
+      if (group_.open) {
+        return GroupRoom(bytes);
+      }
       counters_.Add(counters_.rejected_full);
       return WriteOutcome::kLogFull;
     }
@@ -927,6 +1005,7 @@ void StoreLoop::Unhold() {
 // --- Commit: one group commit for the batch, then its answers and its writes applied.
 
 void StoreLoop::Finish() {
+  assert(!group_.open);  // a group is never split by a commit
   if (!pipelined_) {
     FinishNow();
   } else if (flight_.active) {
@@ -966,9 +1045,9 @@ void StoreLoop::FinishNow() {
   Answer(open_, durable, failure);
 }
 
-bool StoreLoop::AppendDeferred(BatchData& b, Status* why) {
+bool StoreLoop::AppendDeferred(BatchData& b, Status* why, size_t first) {
   b.deferred_log_bytes = 0;
-  for (PendingWrite& pw : b.writes()) {
+  for (PendingWrite& pw : b.writes().subspan(first)) {
     Result<uint64_t> r = AppendRecord(pw.key, pw.value, pw.only_if);
     if (!r.ok()) {
       // Record checked the record's size and the log's room: only a failed stream (or damage)
@@ -1187,6 +1266,15 @@ void StoreLoop::Answer(BatchData& b, bool durable, const Status& failure) {
       counters_.Add(counters_.expired_keys);  // the expired value lost: its buffers come back
     }
     DropRefs(loser.extents);
+  }
+  // Asked after the applies: a protocol that registers a key before reading it either finds the
+  // write in the index or is told of it here (pastel-kv's WATCH).
+  if (durable && b.pending_n > 0 && protocol_.WantsApplied()) {
+    for (const PendingWrite& pw : b.writes()) {
+      if (pw.only_if == 0) {
+        protocol_.OnApplied(pw.key);
+      }
+    }
   }
   if (!durable) {
     static std::atomic<bool> reported{false};
@@ -1421,7 +1509,19 @@ void Batch::VisitPending(const std::function<void(std::string_view key, bool del
   Self().VisitPending(fn);
 }
 void Batch::PrefetchKey(std::string_view key) {
-  static_cast<StoreLoop*>(this)->PrefetchKey(key);
+  Self().PrefetchKey(key);
+}
+std::string_view Batch::PendingKey(size_t i) const {
+  return Self().open_.pending[i].key;
+}
+void Batch::BeginGroup() {
+  Self().BeginGroup();
+}
+WriteOutcome Batch::EndGroup() {
+  return Self().EndGroup();
+}
+bool Batch::group_failed() const {
+  return Self().group_.failed != WriteOutcome::kQueued;
 }
 bool Batch::Lookup(std::string_view key, Value* out) {
   return Self().Lookup(key, out);

@@ -65,6 +65,8 @@ class StoreLoop final : public Batch {
   WriteOutcome PutAppend(Conn& c, std::string_view key, Value old, std::span<const Extent> body,
                          uint64_t body_length);
   WriteOutcome Delete(std::string_view key);
+  void BeginGroup();
+  WriteOutcome EndGroup();
   Status FreshValue(std::string_view bytes, Extents* out);
   void DropRefs(std::span<const Extent> extents);
   void VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const;
@@ -186,6 +188,25 @@ class StoreLoop final : public Batch {
   // Writable's and Deletable's log part: kQueued when the stream has the room, kNeedsRoom when a
   // whole checkpoint can make it, else kLogFull.
   WriteOutcome LogRoom(uint64_t log_bytes);
+  // LogRoom within a group whose next `log_bytes` do not fit the stream: the group fails, with
+  // kNeedsRoom when all of it would fit an empty stream (after the log-room phase), else kLogFull.
+  WriteOutcome GroupRoom(uint64_t log_bytes);
+  // Drops what the failed group queued: its writes (their buffers' references), its answers.
+  void DropGroup();
+  // A group (Batch::BeginGroup .. EndGroup): its records are deferred, and where it began in the
+  // open batch, to append them together or drop them whole.
+  struct Group {
+    bool open = false;
+    WriteOutcome failed = WriteOutcome::kQueued;  // kNeedsRoom or kLogFull once a write failed
+    size_t pending = 0;                           // open_.pending_n at BeginGroup
+    size_t actions = 0;
+    size_t extents = 0;
+    size_t text = 0;
+    uint64_t deferred_log_bytes = 0;
+    uint64_t appended_since_slice = 0;
+    uint64_t appended_since_checkpoint = 0;
+  };
+  Group group_;
   // The extents a record names for a body that arrived in `body_extents` extents.
   size_t LoggedExtents(size_t body_extents, uint64_t length) const;
   void FailCheckpoint(const Status& why);
@@ -278,9 +299,9 @@ class StoreLoop final : public Batch {
   // Completes the flight now, syncing synchronously (a checkpoint's truncation, the log-room
   // phase, a stop).
   void DrainFlight();
-  // Appends the records of `b`'s writes (deferred by Record): false when an append failed (the
-  // stream is then read-only and `why` says why).
-  bool AppendDeferred(BatchData& b, Status* why);
+  // Appends the records of `b`'s writes from its write `first` on (deferred by Record): false
+  // when an append failed (the stream is then read-only and `why` says why).
+  bool AppendDeferred(BatchData& b, Status* why, size_t first = 0);
   // The range of the pool file `b`'s values lie in, and whether it has any.
   bool ValueRange(const BatchData& b, SyncRange* out) const;
   // Sends `b`'s answers (writes answered as failed unless `durable`), applies its writes to the

@@ -77,6 +77,51 @@ def main():
     assert stats["cmdstat_client|list"]["calls"] >= 2, stats
     assert r.info("cpu")["used_cpu_user"] >= 0
     assert r.info("stats")["total_connections_received"] >= 2
+    # Transactions: a pipeline(transaction=True) is one MULTI ... EXEC, answered as a list.
+    pipe = r.pipeline(transaction=True)
+    pipe.set("py:t", "1").incr("py:t").get("py:t").incr("py:bin")
+    out = pipe.execute(raise_on_error=False)
+    assert out[:3] == [True, 2, b"2"], out
+    assert isinstance(out[3], redis.ResponseError), out  # a runtime error, in its place
+    try:
+        r.pipeline(transaction=True).set("py:t", "9").execute_command("NOSUCH").execute()
+        raise AssertionError("a transaction with an unknown command must be discarded")
+    except redis.ResponseError as e:
+        assert "EXECABORT" in str(e) or "unknown command" in str(e), e
+    assert r.get("py:t") == b"2"
+    # WATCH and optimistic retries: several clients increment one counter through transactions;
+    # every increment that EXEC acknowledged is there, and at least one retry was needed.
+    r.set("py:counter", 0)
+    clients = [redis.Redis(host="127.0.0.1", port=port, socket_timeout=10) for _ in range(4)]
+    pipes = [c.pipeline(transaction=True) for c in clients]
+    done, retries = 0, 0
+    for step in range(200):
+        # Every client WATCHes and reads before any of them executes: all but one must retry.
+        for p in pipes:
+            p.watch("py:counter")
+        values = [int(p.get("py:counter")) for p in pipes]
+        for p, v in zip(pipes, values):
+            p.multi()
+            p.set("py:counter", v + 1)
+            try:
+                p.execute()
+                done += 1
+            except redis.WatchError:
+                retries += 1
+            finally:
+                p.reset()
+    assert int(r.get("py:counter")) == done == 200, (r.get("py:counter"), done)
+    assert retries == 600, retries
+    # transaction() retries until EXEC succeeds.
+    def incr(pipe):
+        v = int(pipe.get("py:counter"))
+        pipe.multi()
+        pipe.set("py:counter", v + 1)
+    for c in clients:
+        c.transaction(incr, "py:counter")
+    assert int(r.get("py:counter")) == 204
+    stats = r.info("commandstats")
+    assert stats["cmdstat_exec"]["calls"] >= 200, stats
     assert r.flushall() is True
     assert r.dbsize() == 0
     print("all checks passed")

@@ -18,6 +18,7 @@ first difference and exits 1.
 import random
 import socket
 import sys
+import time
 
 
 def enc(args):
@@ -351,6 +352,67 @@ AUTH_OK = [
     ["HELLO", "2", "AUTH", "default"], ["HELLO", "x"], ["CONFIG", "GET", "requirepass"],
 ]
 
+# Transactions over three connections (each step: which connection, the command): MULTI EXEC
+# DISCARD WATCH UNWATCH, their errors, queued errors and runtime errors, and a watched key changed
+# by every kind of write, by the same connection or another, or not changed (a DEL of an absent
+# key, a FLUSHALL that finds it absent, a failed SETNX, a RENAME of a key to itself).
+TRANSACTIONS = [
+    (0, ["FLUSHALL"]), (0, ["EXEC"]), (0, ["DISCARD"]), (0, ["EXEC", "x"]), (0, ["MULTI", "x"]),
+    (0, ["DISCARD", "x"]), (0, ["WATCH"]), (0, ["UNWATCH", "x"]), (0, ["UNWATCH"]),
+    (0, ["MULTI"]), (0, ["MULTI"]), (0, ["WATCH", "a"]), (0, ["EXEC"]), (0, ["EXEC"]),
+    (0, ["MULTI"]), (0, ["EXEC"]),
+    (0, ["MULTI"]), (0, ["SET", "a", "1"]), (0, ["INCR", "a"]), (0, ["INCR", "s"]),
+    (0, ["SET", "s", "x"]), (0, ["INCR", "s"]), (0, ["APPEND", "s", "yz"]), (0, ["GET", "s"]),
+    (0, ["MGET", "a", "s", "none"]), (0, ["SETRANGE", "s", "1", "QQ"]), (0, ["GETDEL", "s"]),
+    (0, ["DEL", "s", "a", "none"]), (0, ["PING"]), (0, ["ECHO", "e"]), (0, ["DBSIZE"]),
+    (0, ["UNWATCH"]), (0, ["EXEC"]), (0, ["DBSIZE"]),
+    # A command refused while queuing aborts the transaction at EXEC; the others still queue.
+    (0, ["MULTI"]), (0, ["SET", "a", "1"]), (0, ["GET"]), (0, ["NOSUCH", "x"]),
+    (0, ["CLIENT", "NOPE"]), (0, ["CLIENT", "SETNAME"]), (0, ["SET", "b", "2"]), (0, ["EXEC"]),
+    (0, ["MGET", "a", "b"]),
+    (0, ["MULTI"]), (0, ["SET", "a", "1"]), (0, ["DISCARD"]), (0, ["GET", "a"]), (0, ["EXEC"]),
+    (0, ["MULTI"]), (0, ["SET", "a", "1"]), (0, ["EXEC", "x"]), (0, ["EXEC"]), (0, ["GET", "a"]),
+    # WATCH: changed by another connection, by the same one, by FLUSHALL, DEL, RENAME, EXPIRE.
+    (0, ["SET", "w", "0"]), (0, ["WATCH", "w", "v"]), (1, ["SET", "w", "1"]), (0, ["MULTI"]),
+    (0, ["INCR", "w"]), (0, ["EXEC"]), (0, ["GET", "w"]),
+    (0, ["WATCH", "w"]), (0, ["SET", "w", "5"]), (0, ["MULTI"]), (0, ["INCR", "w"]),
+    (0, ["EXEC"]), (0, ["GET", "w"]),
+    (0, ["WATCH", "w"]), (0, ["MULTI"]), (0, ["INCR", "w"]), (0, ["EXEC"]), (0, ["GET", "w"]),
+    (0, ["WATCH", "w"]), (0, ["UNWATCH"]), (1, ["SET", "w", "7"]), (0, ["MULTI"]),
+    (0, ["INCR", "w"]), (0, ["EXEC"]),
+    (0, ["WATCH", "v"]), (1, ["SET", "v", "1"]), (0, ["MULTI"]), (0, ["GET", "v"]), (0, ["EXEC"]),
+    (0, ["WATCH", "absent"]), (1, ["DEL", "absent"]), (1, ["SETNX", "w", "x"]), (0, ["MULTI"]),
+    (0, ["PING"]), (0, ["EXEC"]),
+    (0, ["WATCH", "absent"]), (1, ["FLUSHALL"]), (0, ["MULTI"]), (0, ["PING"]), (0, ["EXEC"]),
+    (0, ["SET", "f", "v"]), (0, ["WATCH", "f"]), (1, ["FLUSHALL"]), (0, ["MULTI"]),
+    (0, ["PING"]), (0, ["EXEC"]),
+    (0, ["SET", "f", "v"]), (0, ["WATCH", "f"]), (1, ["DEL", "f"]), (0, ["MULTI"]),
+    (0, ["PING"]), (0, ["EXEC"]),
+    (0, ["SET", "f", "v"]), (0, ["WATCH", "f"]), (1, ["RENAME", "f", "g"]), (0, ["MULTI"]),
+    (0, ["PING"]), (0, ["EXEC"]),
+    (0, ["WATCH", "g"]), (1, ["RENAME", "g", "g"]), (1, ["PERSIST", "g"]), (1, ["GETEX", "g"]),
+    (0, ["MULTI"]), (0, ["PING"]), (0, ["EXEC"]),
+    (0, ["WATCH", "g"]), (1, ["EXPIREAT", "g", "4000000000"]), (0, ["MULTI"]), (0, ["PING"]),
+    (0, ["EXEC"]),
+    (0, ["WATCH", "g"]), (1, ["EXPIREAT", "g", "1"]), (0, ["MULTI"]), (0, ["PING"]),
+    (0, ["EXEC"]), (0, ["EXISTS", "g"]),
+    # WATCH of several keys, one of them changed; watching a key twice; WATCH inside MULTI is an
+    # error that does not abort; a transaction's writes do not abort its own EXEC, and they abort
+    # another connection's watch.
+    (0, ["WATCH", "x1", "x2", "x1"]), (0, ["WATCH", "x3"]), (1, ["SET", "x3", "v"]),
+    (0, ["MULTI"]), (0, ["WATCH", "x1"]), (0, ["SET", "x1", "1"]), (0, ["EXEC"]),
+    (0, ["EXISTS", "x1"]),
+    (0, ["WATCH", "x1"]), (1, ["WATCH", "x1"]), (0, ["MULTI"]), (0, ["SET", "x1", "2"]),
+    (0, ["EXEC"]), (1, ["MULTI"]), (1, ["SET", "x1", "3"]), (1, ["EXEC"]), (0, ["GET", "x1"]),
+    # MULTI ... DISCARD forgets the watches too.
+    (0, ["WATCH", "x1"]), (0, ["MULTI"]), (0, ["DISCARD"]), (1, ["SET", "x1", "4"]),
+    (0, ["MULTI"]), (0, ["GET", "x1"]), (0, ["EXEC"]),
+    # A transaction's writes are visible to its own later commands and to the next command.
+    (2, ["MULTI"]), (2, ["SET", "t", "1"]), (2, ["INCRBY", "t", "41"]), (2, ["GET", "t"]),
+    (2, ["RENAME", "t", "u"]), (2, ["COPY", "u", "t"]), (2, ["MGET", "t", "u"]), (2, ["EXEC"]),
+    (1, ["MGET", "t", "u"]),
+]
+
 KEYS = ["k1", "k2", "k3", "n", "f"]
 # Absolute expiry times (deterministic replies): far ahead, or already past (the key goes).
 AT_S = ["1", "0", "-5", "3000000000", "3000000001", "4000000000", "x"]
@@ -451,20 +513,59 @@ def main():
     pipe = [["MSETNX", "p1", "a", "p2", "b"], ["RENAME", "p1", "p3"], ["COPY", "p3", "p4"],
             ["MGET", "p1", "p2", "p3", "p4"], ["GETRANGE", "p4", "0", "-1"], ["DBSIZE"]]
     d.send(b"".join(enc(c) for c in pipe), replies=len(pipe), what=pipe)
+    # Transactions over three connections; then a whole transaction pipelined in one send.
+    conns = [d, Diff(redis_port, pastel_port), Diff(redis_port, pastel_port)]
+    for i, cmd in TRANSACTIONS:
+        conns[i].call(*cmd)
+    pipe = [["WATCH", "p"], ["MULTI"], ["SET", "p", "1"], ["INCR", "p"], ["GET", "p"],
+            ["INCR", "nonint"], ["EXEC"], ["GET", "p"]]
+    d.call("SET", "nonint", "abc")
+    d.send(b"".join(enc(c) for c in pipe), replies=len(pipe), what=pipe)
+    # A watched key that was live and expired before EXEC aborts it (redis-server's
+    # isWatchedKeyExpired); one that had expired before WATCH does not.
+    d.send(enc(["SET", "e", "v", "PX", "300"]) + enc(["WATCH", "e"]), replies=2)
+    time.sleep(0.5)
+    d.send(enc(["MULTI"]) + enc(["PING"]) + enc(["EXEC"]), replies=3, what="EXEC after expiry")
+    d.send(enc(["WATCH", "e"]) + enc(["MULTI"]) + enc(["PING"]) + enc(["EXEC"]), replies=4)
     rng = random.Random(seed)
     d.call("FLUSHALL")
+    # The random steps run on the three connections in turn at random; each may be inside MULTI
+    # (its commands queued, answered by EXEC) and WATCH keys the others change.
+    in_multi = [False, False, False]
     for step in range(steps):
-        cmd = random_command(rng)
+        c = rng.randrange(0, 3)
+        x = conns[c]
+        r = rng.random()
+        if r < 0.03:
+            cmd = ["WATCH"] + rng.sample(KEYS, rng.randrange(1, 3))
+        elif r < 0.05:
+            cmd = ["MULTI"]
+        elif r < 0.08 and in_multi[c]:
+            cmd = [rng.choice(["EXEC", "EXEC", "EXEC", "DISCARD"])]
+        elif r < 0.085:
+            cmd = ["UNWATCH"]
+        else:
+            cmd = random_command(rng)
+        if cmd[0] == "MULTI":
+            in_multi[c] = True
+        elif cmd[0] in ("EXEC", "DISCARD"):
+            in_multi[c] = False
         if cmd[0] == "DBSIZE":
             # redis-server counts a key SET with a past time until a read removes it (pastel-kv
             # never stores it): the reads first.
             for key in KEYS:
-                d.call("EXISTS", key)
-        d.call(*cmd)
+                x.call("EXISTS", key)
+        x.call(*cmd)
         if step % 100 == 99:
+            for i in range(3):
+                if in_multi[i]:
+                    conns[i].call("EXEC")
+                    in_multi[i] = False
             for key in KEYS:
                 d.call("GET", key)
             d.call("DBSIZE")
+    for x in conns[1:]:
+        d.compared += x.compared
     if auth_ports is not None:
         a = Diff(*auth_ports)
         for cmd in AUTH:

@@ -1167,6 +1167,52 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
         }
       });
     }
+    // Transactions (MULTI, 1..40 SETs of keys written by no one else, EXEC) from a fifth
+    // client: after the kill each is whole or absent, and whole once its EXEC was answered.
+    struct Tx {
+      std::vector<std::pair<std::string, std::string>> sets;
+      bool acked = false;
+    };
+    std::vector<Tx> txs;
+    writers.emplace_back([&] {
+      std::mt19937_64 r(round_seed + kWriters);
+      RespClient c(port());
+      for (uint64_t n = 0; c.connected(); ++n) {
+        Tx tx;
+        std::string bytes = RespCommand({"MULTI"});
+        const size_t k = 1 + r() % 40;
+        for (size_t i = 0; i < k; ++i) {
+          tx.sets.emplace_back(
+              "tx" + std::to_string(round) + ":" + std::to_string(n) + ":" + std::to_string(i),
+              Pattern(1 + r() % 3000, r()));
+          bytes += RespCommand({"SET", tx.sets.back().first, tx.sets.back().second});
+        }
+        bytes += RespCommand({"EXEC"});
+        size_t at;
+        {
+          std::lock_guard lock(mu);
+          at = txs.size();
+          txs.push_back(std::move(tx));
+        }
+        if (!c.Send(bytes)) {
+          return;
+        }
+        for (size_t i = 0; i < k + 2; ++i) {
+          const Reply rep = c.Read();
+          if (rep.type == 0) {
+            return;
+          }
+          if (i == k + 1) {
+            std::lock_guard lock(mu);
+            if (rep.type != '*' || rep.elems.size() != k) {
+              ADD_FAILURE() << "EXEC: " << rep.Describe();
+              return;
+            }
+            txs[at].acked = true;
+          }
+        }
+      }
+    });
     const int kill_after_ms = std::uniform_int_distribution<int>(50, 400)(rng);
     std::this_thread::sleep_for(milliseconds(kill_after_ms));
     server_->Kill9();
@@ -1213,9 +1259,33 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
         ADD_FAILURE() << k << ": answered after its expiry time " << got.expire_ms;
       }
     }
+    uint64_t tx_whole = 0, tx_acked = 0;
+    for (const Tx& tx : txs) {
+      size_t found = 0;
+      for (const auto& [k, v] : tx.sets) {
+        const Reply r = c.Call({"GET", k});
+        ASSERT_NE(r.type, 0) << r.Describe();
+        if (!r.IsNull()) {
+          EXPECT_EQ(r.str, v) << k;
+          ++found;
+        }
+      }
+      tx_acked += tx.acked ? 1 : 0;
+      tx_whole += found == tx.sets.size() ? 1 : 0;
+      if (found != 0 && found != tx.sets.size()) {
+        ++violations;
+        ADD_FAILURE() << "a transaction of " << tx.sets.size() << " SETs is there in part ("
+                      << found << ")";
+      } else if (tx.acked && found == 0) {
+        ++violations;
+        ADD_FAILURE() << "an acknowledged transaction of " << tx.sets.size() << " SETs is lost";
+      }
+    }
     std::cout << "[ round " << round << "  ] killed after " << kill_after_ms
               << " ms: " << acked.load() << " writes acknowledged; after restart " << state.size()
-              << " keys checked, " << present << " present, " << violations << " lost\n";
+              << " keys checked, " << present << " present, " << violations << " lost; "
+              << txs.size() << " transactions sent, " << tx_acked << " acknowledged, " << tx_whole
+              << " whole, the others absent\n";
     ASSERT_EQ(violations, 0u);
   }
   EXPECT_GT(total_acked, 0u) << "no write was acknowledged before any kill";

@@ -60,8 +60,10 @@ TEST(CommandTableTest, EveryRowHasItsHandlerAndIsFoundByItsName) {
       EXPECT_TRUE(row.last_key == -1 || row.last_key >= row.first_key);
       const int min_args = row.arity > 0 ? row.arity : -row.arity;
       EXPECT_LT(row.first_key, min_args) << "the first key is an argument every call has";
-      EXPECT_NE(row.flags & (kCmdWrite | kCmdReadOnly), 0u)
-          << "a command with keys reads or writes";
+      if (row.name != "watch") {  // (its keys are only registered: redis-server's flags too)
+        EXPECT_NE(row.flags & (kCmdWrite | kCmdReadOnly), 0u)
+            << "a command with keys reads or writes";
+      }
     }
     EXPECT_TRUE(row.ArityOk(static_cast<size_t>(row.arity > 0 ? row.arity : -row.arity)));
     EXPECT_FALSE(row.ArityOk(static_cast<size_t>(row.arity > 0 ? row.arity : -row.arity) - 1));
