@@ -176,6 +176,11 @@ struct Request {
   // RESP: the key's expiry time after the write (0: none); for the GET, that of `expect`.
   int64_t expire_ms = 0;
   bool retime = false;  // PEXPIREAT or PERSIST: the value stays, its time changes
+  // RESP transactions: MULTI, one SET per key of `tx`, EXEC, as one request per reply. The MULTI
+  // and the SETs are answered at once (+OK, +QUEUED: kTxPart, no key); the EXEC's array after the
+  // commit, whose SETs are durable all or none.
+  enum class Tx : uint8_t { kNone, kPart, kExec } tx_kind = Tx::kNone;
+  std::vector<std::pair<std::string, std::string>> tx;  // kExec: the keys and values it sets
 };
 
 // Expiry times of the RESP workload: far ahead (never reached in a run: durable as written), or
@@ -203,6 +208,9 @@ struct Stats {
   uint64_t tree_epochs = 0;            // the highest index commit a cut recovered
   uint64_t refused_after_failure = 0;  // writes answered 503 once a fence had failed
   uint64_t reads_after_failure = 0;    // GETs answered correctly once a fence had failed
+  uint64_t transactions = 0;           // RESP: EXECs acknowledged
+  uint64_t tx_in_flight_cuts = 0;      // cuts while an EXEC was unanswered
+  uint64_t tx_durable_in_flight = 0;   // of which recovered the unanswered transaction whole
   RecordingPageOps::CutStats pages;    // page model: dirty pages the evicting cuts wrote or tore
   uint64_t writeback_pages = 0;        // page model: pages written back between syncs
 };
@@ -326,6 +334,10 @@ class CrashHarness {
       carry.clear();
       const uint32_t reqs = 1 + static_cast<uint32_t>(rng_() % 3);
       for (uint32_t r = 0; r < reqs; ++r) {
+        if (protocol_ == Protocol::kResp && rng_() % 10 == 0) {
+          AddTransaction(c, &bytes);
+          continue;
+        }
         Request q;
         if (!PickKey(&q.key)) {
           break;
@@ -422,6 +434,63 @@ class CrashHarness {
     }
   }
 
+  // MULTI, SETs of 2..4 keys no other unanswered request uses (values no other write has:
+  // "tx<n>:" and random bytes), EXEC.
+  void AddTransaction(ConnId c, std::string* bytes) {
+    Request exec;
+    exec.tx_kind = Request::Tx::kExec;
+    const uint32_t keys = 2 + static_cast<uint32_t>(rng_() % 3);
+    for (uint32_t i = 0; i < keys; ++i) {
+      std::string k;
+      if (!PickKey(&k)) {
+        break;
+      }
+      std::string v = "tx" + std::to_string(tx_count_) + ":" + std::to_string(i) + ":";
+      v.resize(v.size() + rng_() % (2 * shape_.buffer_size), static_cast<char>('a' + rng_() % 26));
+      busy_.insert(k);
+      exec.tx.emplace_back(std::move(k), std::move(v));
+    }
+    if (exec.tx.empty()) {
+      return;
+    }
+    ++tx_count_;
+    std::deque<Request>& q = outstanding_[c];
+    Request part;
+    part.tx_kind = Request::Tx::kPart;
+    *bytes += RespCommand({"MULTI"});
+    q.push_back(part);
+    for (const auto& [k, v] : exec.tx) {
+      *bytes += RespCommand({"SET", k, v});
+      q.push_back(part);
+    }
+    *bytes += RespCommand({"EXEC"});
+    q.push_back(std::move(exec));
+    ++stats_->requests;
+  }
+
+  // The EXEC reply at the front of `in` (an array of single-line replies): its lines, or false
+  // while it has not arrived whole.
+  static bool ExecReply(const std::string& in, std::vector<std::string>* lines, size_t* used) {
+    lines->clear();
+    size_t at = 0;
+    const size_t eol = in.find("\r\n");
+    if (eol == std::string::npos) {
+      return false;
+    }
+    const long long n = std::strtoll(in.c_str() + 1, nullptr, 10);
+    at = eol + 2;
+    for (long long i = 0; i < n; ++i) {
+      const size_t e = in.find("\r\n", at);
+      if (e == std::string::npos) {
+        return false;
+      }
+      lines->push_back(in.substr(at, e - at));
+      at = e + 2;
+    }
+    *used = at;
+    return true;
+  }
+
   bool PickKey(std::string* key) {
     for (int tries = 0; tries < 8; ++tries) {
       std::string k = "/key-" + std::to_string(rng_() % kKeys);
@@ -514,11 +583,35 @@ class CrashHarness {
         }
       }
       const std::string line = in.substr(0, eol);
-      in.erase(0, used);
       std::deque<Request>& q = outstanding_[c];
       ASSERT_FALSE(q.empty()) << "a reply (" << line << ") to no request";
+      if (q.front().tx_kind == Request::Tx::kExec && type == '*') {
+        std::vector<std::string> items;
+        if (!ExecReply(in, &items, &used)) {
+          return;  // the rest of the array comes later
+        }
+        in.erase(0, used);
+        Request r = std::move(q.front());
+        q.pop_front();
+        OnExec(r, line, items);
+        continue;
+      }
+      in.erase(0, used);
       Request r = std::move(q.front());
       q.pop_front();
+      if (r.tx_kind != Request::Tx::kNone) {
+        // MULTI's +OK and each SET's +QUEUED (answered before any commit); an EXEC refused whole.
+        ASSERT_TRUE((r.tx_kind == Request::Tx::kPart && (line == "+OK" || line == "+QUEUED")) ||
+                    (r.tx_kind == Request::Tx::kExec && failing_ && line.starts_with("-")))
+            << "reply " << line << " within a transaction";
+        for (const auto& [k, v] : r.tx) {
+          busy_.erase(k);
+        }
+        if (r.tx_kind == Request::Tx::kExec) {
+          ++stats_->refused_after_failure;
+        }
+        continue;
+      }
       busy_.erase(r.key);
       if (r.get) {
         if ((type == '$' && bulk == r.expect) ||
@@ -554,6 +647,33 @@ class CrashHarness {
         ADD_FAILURE() << "reply " << line << " to " << (r.value ? "a write of " : "DEL ") << r.key;
       }
     }
+  }
+
+  // EXEC's array: +OK for each SET (all acknowledged), or, once a fence failed, every one refused
+  // (-MISCONF): never some of them.
+  void OnExec(const Request& r, const std::string& line, const std::vector<std::string>& items) {
+    for (const auto& [k, v] : r.tx) {
+      busy_.erase(k);
+    }
+    ASSERT_EQ(line, "*" + std::to_string(r.tx.size()));
+    size_t ok = 0;
+    for (const std::string& item : items) {
+      ok += item == "+OK" ? 1 : 0;
+      ASSERT_TRUE(item == "+OK" || (failing_ && item.starts_with("-MISCONF")))
+          << "EXEC item " << item;
+    }
+    if (ok == 0 && failing_) {
+      ++stats_->refused_after_failure;
+      return;
+    }
+    ASSERT_EQ(ok, items.size()) << "a transaction acknowledged in part";
+    ASSERT_FALSE(store_->pool().read_only()) << "EXEC acknowledged after a fence failed";
+    for (const auto& [k, v] : r.tx) {
+      acked_[k] = v;
+      acked_expire_[k] = 0;
+    }
+    ++stats_->transactions;
+    ++stats_->acknowledged;
   }
 
   // What a power cut now would leave, recovered and compared with what clients were told.
@@ -611,6 +731,16 @@ class CrashHarness {
     }
     for (const auto& [c, q] : outstanding_) {
       for (const Request& req : q) {
+        for (const auto& [k, v] : req.tx) {  // an EXEC not answered yet: its SETs, or none
+          std::vector<Candidate>& a = allowed[k];
+          if (a.empty()) {
+            a.emplace_back(std::nullopt, 0);
+          }
+          a.emplace_back(v, 0);
+        }
+        if (req.tx_kind != Request::Tx::kNone) {
+          continue;
+        }
         std::vector<Candidate>& a = allowed[req.key];
         if (a.empty()) {
           a.emplace_back(std::nullopt, 0);  // never acknowledged: absent is fine
@@ -651,6 +781,25 @@ class CrashHarness {
                       << " expiring at " << cands[0].second;
     }
     stats_->in_flight_seen += in_flight_seen ? 1 : 0;
+    // An unanswered transaction is recovered whole or not at all (its values are its own: no
+    // other write has them).
+    for (const auto& [c, q] : outstanding_) {
+      for (const Request& req : q) {
+        if (req.tx_kind != Request::Tx::kExec) {
+          continue;
+        }
+        ++stats_->tx_in_flight_cuts;
+        size_t whole = 0;
+        for (const auto& [k, v] : req.tx) {
+          auto it = rec.live.find(k);
+          whole += it != rec.live.end() && s.ReadValue(it->second.extents) == v ? 1 : 0;
+        }
+        ASSERT_TRUE(whole == 0 || whole == req.tx.size())
+            << "cut " << stats_->cuts << (evict ? " (with eviction)" : "") << ": a transaction of "
+            << req.tx.size() << " SETs recovered in part (" << whole << ")";
+        stats_->tx_durable_in_flight += whole == req.tx.size() ? 1 : 0;
+      }
+    }
   }
 
   Protocol protocol_;
@@ -671,6 +820,7 @@ class CrashHarness {
   std::string in_body_;  // the body of the answer being handled
   uint64_t fail_turn_ = UINT64_MAX;
   bool failing_ = false;
+  uint64_t tx_count_ = 0;
 };
 
 }  // namespace
@@ -723,8 +873,10 @@ TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
             << " with an unanswered write already durable, " << stats.checkpoints
             << " checkpoints (index commits up to epoch " << stats.tree_epochs << "), "
             << stats.log_full_checkpoints << " of them within a turn (a stream ran full), "
-            << stats.expired_keys
-            << " keys expired (kExpire records), 0 acknowledged writes lost\n";
+            << stats.expired_keys << " keys expired (kExpire records), " << stats.transactions
+            << " transactions acknowledged (" << stats.tx_in_flight_cuts
+            << " cuts with one unanswered, " << stats.tx_durable_in_flight
+            << " of them recovered whole, none in part), 0 acknowledged writes lost\n";
   if (GetParam().model == PersistModel::kPage) {
     std::cout << "[ server   ] pages: " << stats.pages.dirty_pages
               << " dirty pages at the evicting cuts, " << stats.pages.written_pages
@@ -741,6 +893,8 @@ TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
   }
   if (GetParam().protocol == Protocol::kResp) {
     EXPECT_GT(stats.expired_keys, 0u) << "the cuts met no key removed by its expiry";
+    EXPECT_GT(stats.transactions, 0u) << "no transaction was acknowledged";
+    EXPECT_GT(stats.tx_in_flight_cuts, 0u) << "no cut met an unanswered transaction";
   }
 }
 
