@@ -8,7 +8,9 @@
 // Protocol, which parses requests and renders answers through a Batch handle. Per turn (one Poll:
 // a batch of RX slots across connections), along the write path:
 //   1. receive: the slots' bytes join their connections (Conn) in the pool buffers they landed in;
-//   2. parse: the protocol parses every complete request in place (Protocol::Parse);
+//   2. parse: the protocol names the keys the turn's complete requests will read, brought into
+//      the cache for all of them at once (Protocol::Prefetch), then parses every complete request
+//      in place (Protocol::Parse);
 //   3. admit: a write asks for its room first (Batch::Writable, Admit, Deletable); kNeedsRoom
 //      stops the command, the loop makes log room (commit, answer, checkpoint) and parses again;
 //   4. record: a write keeps its value's buffers (PASTE's swap) and appends a log record that names
