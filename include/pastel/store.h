@@ -21,8 +21,9 @@
 //   5. commit: the batch's records and values are made durable by ONE group commit (one fence);
 //      the only commit in the middle of a turn is the log-room phase after a kNeedsRoom, and it
 //      never splits a group of writes (BeginGroup: a transaction is durable whole or not at all);
-//   6. answer: only then are the batch's answers sent, in request order per connection, and the
-//      writes applied to the shared index (old values' buffers released);
+//   6. answer: only then are the batch's writes applied to the shared index (old values'
+//      buffers released) and then its answers sent, in request order per connection (a client
+//      told its write is done finds it from every loop);
 //   7. checkpoint: in later turns, a slice per turn, the index's changes go to the index file and
 //      the log streams are truncated.
 // Reads inside a batch see the batch's own earlier writes on this loop (read-your-writes), and

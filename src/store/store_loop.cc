@@ -1194,6 +1194,38 @@ void StoreLoop::DrainFlight() {
 }
 
 void StoreLoop::Answer(BatchData& b, bool durable, const Status& failure) {
+  // First the writes enter the shared index, in order (the values they replace are released):
+  // before any answer leaves, so that a client told its write is done finds it on every loop
+  // (another connection's read, sent once the answer arrived, may run on another loop at once).
+  // A value an answer below sends keeps the reference its read took.
+  if (durable && b.pending_n > 1) {
+    batch_hashes_.clear();
+    for (const PendingWrite& pw : b.writes()) {
+      batch_hashes_.push_back(pw.hash);  // KeyMap::HashOf(pw.key)
+    }
+    index_.Prefetch(batch_hashes_);
+  }
+  for (PendingWrite& pw : b.writes()) {
+    if (!durable) {
+      DropRefs(pw.value.extents);
+      pw.value.extents.clear();
+      continue;
+    }
+    Value loser = index_.Apply(pw.key, std::move(pw.value), pw.only_if);
+    if (pw.only_if != 0 && !loser.deleted) {
+      counters_.Add(counters_.expired_keys);  // the expired value lost: its buffers come back
+    }
+    DropRefs(loser.extents);
+  }
+  // Asked after the applies: a protocol that registers a key before reading it either finds the
+  // write in the index or is told of it here (pastel-kv's WATCH).
+  if (durable && b.pending_n > 0 && protocol_.WantsApplied()) {
+    for (const PendingWrite& pw : b.writes()) {
+      if (pw.only_if == 0) {
+        protocol_.OnApplied(pw.key);
+      }
+    }
+  }
   const auto bytes = [&](uint32_t begin, uint32_t len) {
     return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.text.data()) + begin, len);
   };
@@ -1245,35 +1277,6 @@ void StoreLoop::Answer(BatchData& b, bool durable, const Status& failure) {
         counters_.Add(counters_.error_closes);  // the answer said why
       }
       (void)backend_.Close(a.conn);
-    }
-  }
-  // Now the writes enter the shared index, in order; the values they replace are released.
-  if (durable && b.pending_n > 1) {
-    batch_hashes_.clear();
-    for (const PendingWrite& pw : b.writes()) {
-      batch_hashes_.push_back(pw.hash);  // KeyMap::HashOf(pw.key)
-    }
-    index_.Prefetch(batch_hashes_);
-  }
-  for (PendingWrite& pw : b.writes()) {
-    if (!durable) {
-      DropRefs(pw.value.extents);
-      pw.value.extents.clear();
-      continue;
-    }
-    Value loser = index_.Apply(pw.key, std::move(pw.value), pw.only_if);
-    if (pw.only_if != 0 && !loser.deleted) {
-      counters_.Add(counters_.expired_keys);  // the expired value lost: its buffers come back
-    }
-    DropRefs(loser.extents);
-  }
-  // Asked after the applies: a protocol that registers a key before reading it either finds the
-  // write in the index or is told of it here (pastel-kv's WATCH).
-  if (durable && b.pending_n > 0 && protocol_.WantsApplied()) {
-    for (const PendingWrite& pw : b.writes()) {
-      if (pw.only_if == 0) {
-        protocol_.OnApplied(pw.key);
-      }
     }
   }
   if (!durable) {

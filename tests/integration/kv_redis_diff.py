@@ -560,6 +560,10 @@ def main():
             in_multi[c] = True
         elif cmd[0] in ("EXEC", "DISCARD"):
             in_multi[c] = False
+        if cmd[0] == "DBSIZE" and in_multi[c]:
+            # Queued, it would count after the transaction's own SETs with a past time, which
+            # redis-server keeps (and counts) until a read removes them: not comparable.
+            cmd = ["PING"]
         if cmd[0] == "DBSIZE":
             # redis-server counts a key SET with a past time until a read removes it (pastel-kv
             # never stores it): the reads first.
