@@ -86,7 +86,7 @@ void KvProtocol::GetBit() {
     return;
   }
   Value v;
-  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, 0)) {
+  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, 0, /*stats=*/true)) {
     return;
   }
   // The one byte, read where it lies.
@@ -111,7 +111,7 @@ void KvProtocol::BitCount() {
     return;
   }
   Value v;
-  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, 0)) {
+  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, 0, /*stats=*/true)) {
     return;
   }
   int64_t start = 0;

@@ -110,7 +110,9 @@ void KvProtocol::GetEx() {  // GETEX key [EX s | PX ms | EXAT ts | PXAT ms-ts | 
   }
   const std::string key(ArgView(1, &tmp_key_));
   Value v;
-  if (!b_->Lookup(key, &v)) {
+  const bool found = b_->Lookup(key, &v);
+  CountRead(found);
+  if (!found) {
     if (b_->lookup_damaged()) {
       Err(kDamaged);
     } else {
@@ -230,7 +232,7 @@ void KvProtocol::Ttl() {  // TTL PTTL EXPIRETIME PEXPIRETIME
   const bool ms = name[0] == 'p';
   const bool absolute = name.ends_with("time");
   Value v;
-  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, -2)) {
+  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, -2, /*stats=*/true)) {
     return;
   }
   b_->DropRefs(v.extents);

@@ -115,10 +115,10 @@ void KvProtocol::Del() {
 void KvProtocol::Exists() {
   int64_t n = 0;
   for (size_t i = 1; i < cmd_.argc; ++i) {
-    if (args_[i].length > 0 && args_[i].length <= kMaxKeyBytes &&
-        b_->Exists(ArgView(i, &tmp_key_))) {
-      ++n;
-    }
+    const bool found =
+        args_[i].length > 0 && args_[i].length <= kMaxKeyBytes && b_->Exists(ArgView(i, &tmp_key_));
+    CountRead(found);
+    n += found ? 1 : 0;
   }
   Int(n);
 }
@@ -209,7 +209,9 @@ void KvProtocol::DbSize() {
 
 void KvProtocol::Type() {
   if (KeyOk(1)) {
-    Simple(b_->Exists(ArgView(1, &tmp_key_)) ? "string" : "none");
+    const bool found = b_->Exists(ArgView(1, &tmp_key_));
+    CountRead(found);
+    Simple(found ? "string" : "none");
   }
 }
 
@@ -339,7 +341,7 @@ void KvProtocol::Copy() {
     return;
   }
   Value v;
-  if (!LookupOrInt(from, &v, 0)) {
+  if (!LookupOrInt(from, &v, 0, /*stats=*/true)) {
     return;
   }
   if (!replace && b_->Exists(to)) {
@@ -426,8 +428,10 @@ void KvProtocol::Object() {
   // The value's first bytes: redis-server's encoding of a string is decided by them.
   std::string head;
   Value v;
-  if (args_[2].length == 0 || args_[2].length > kMaxKeyBytes ||
-      !b_->Lookup(ArgView(2, &tmp_key_), &v)) {
+  const bool found = args_[2].length > 0 && args_[2].length <= kMaxKeyBytes &&
+                     b_->Lookup(ArgView(2, &tmp_key_), &v);
+  CountRead(found);
+  if (!found) {
     if (b_->lookup_damaged()) {
       Err(kDamaged);
     } else {

@@ -368,8 +368,12 @@ void KvProtocol::BulkValue(const Value& v) {
                   resp::kCrlf, cmd_.close);
 }
 
-bool KvProtocol::LookupOrInt(std::string_view key, Value* v, int64_t absent) {
-  if (b_->Lookup(key, v)) {
+bool KvProtocol::LookupOrInt(std::string_view key, Value* v, int64_t absent, bool stats) {
+  const bool found = b_->Lookup(key, v);
+  if (stats) {
+    CountRead(found);
+  }
+  if (found) {
     return true;
   }
   if (b_->lookup_damaged()) {

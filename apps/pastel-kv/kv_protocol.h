@@ -294,7 +294,13 @@ class KvProtocol final : public store::Protocol {
   bool KeyOk(size_t i);
   // The value of `key` (one reference per extent taken), or false once answered: the damaged
   // value's error, or the integer `absent` for a missing key.
-  bool LookupOrInt(std::string_view key, Value* v, int64_t absent);
+  bool LookupOrInt(std::string_view key, Value* v, int64_t absent, bool stats = false);
+  // A read of a key that redis-server counts in keyspace_hits or keyspace_misses (its
+  // lookupKeyRead: GET, MGET, GETRANGE, STRLEN, GETBIT, BITCOUNT, EXISTS, TOUCH, TYPE, TTL...,
+  // OBJECT, GETEX, GETDEL, GETSET, SET ... GET, COPY's source), found or not.
+  void CountRead(bool found) {
+    b_->counters().Add(found ? b_->counters().keyspace_hits : b_->counters().keyspace_misses);
+  }
 
   // The batch of the Parse (or OnTimeout) call running: every command reads, writes and answers
   // through it.

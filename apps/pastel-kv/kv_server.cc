@@ -169,9 +169,12 @@ void KvProtocol::Info() {
     add("instantaneous_ops_per_sec:%llu\r\ntotal_net_input_bytes:%llu\r\n",
         static_cast<unsigned long long>(clients_.OpsPerSec()),
         static_cast<unsigned long long>(t.rx_bytes));
-    add("rejected_connections:0\r\nexpired_keys:%llu\r\nevicted_keys:0\r\n"
-        "total_error_replies:%llu\r\n",
-        static_cast<unsigned long long>(t.expired_keys), static_cast<unsigned long long>(errors));
+    add("rejected_connections:0\r\nexpired_keys:%llu\r\nevicted_keys:0\r\nkeyspace_hits:%llu\r\n"
+        "keyspace_misses:%llu\r\ntotal_error_replies:%llu\r\n",
+        static_cast<unsigned long long>(t.expired_keys),
+        static_cast<unsigned long long>(t.keyspace_hits),
+        static_cast<unsigned long long>(t.keyspace_misses),
+        static_cast<unsigned long long>(errors));
     add("pastel_read_commands:%llu\r\npastel_write_commands:%llu\r\npastel_error_replies:%llu\r\n",
         static_cast<unsigned long long>(t.requests[static_cast<int>(CommandKind::kRead)]),
         static_cast<unsigned long long>(t.requests[static_cast<int>(CommandKind::kWrite)]),

@@ -22,7 +22,9 @@ void KvProtocol::Get() {
     return;
   }
   Value v;
-  if (b_->Lookup(ArgView(1, &tmp_key_), &v)) {
+  const bool found = b_->Lookup(ArgView(1, &tmp_key_), &v);
+  CountRead(found);
+  if (found) {
     BulkValue(v);
   } else if (b_->lookup_damaged()) {
     Err(kDamaged);
@@ -152,7 +154,9 @@ int KvProtocol::CopyOldValue(std::string_view key, std::string* answer, int64_t*
   // copied into the answer now (its buffers may be reused once the new value is durable).
   Value old;
   *expire_ms = 0;
-  if (b_->Lookup(key, &old)) {
+  const bool found = b_->Lookup(key, &old);
+  CountRead(found);  // (SET ... GET, GETSET, GETDEL: redis-server's getGenericCommand)
+  if (found) {
     *expire_ms = old.expire_ms;
     std::string bytes;
     (void)ReadValue(old, kMaxValueBytes, &bytes);
@@ -296,7 +300,9 @@ void KvProtocol::GetRange() {
   if (!KeyOk(1)) {
     return;
   }
-  if (!b_->Lookup(ArgView(1, &tmp_key_), &v)) {
+  const bool found = b_->Lookup(ArgView(1, &tmp_key_), &v);
+  CountRead(found);
+  if (!found) {
     if (b_->lookup_damaged()) {
       Err(kDamaged);
     } else {
@@ -476,8 +482,10 @@ void KvProtocol::MGet() {
   ArrayHeader(cmd_.argc - 1);
   for (size_t i = 1; i < cmd_.argc; ++i) {
     Value v;
-    if (args_[i].length > 0 && args_[i].length <= kMaxKeyBytes &&
-        b_->Lookup(ArgView(i, &tmp_key_), &v)) {
+    const bool found = args_[i].length > 0 && args_[i].length <= kMaxKeyBytes &&
+                       b_->Lookup(ArgView(i, &tmp_key_), &v);
+    CountRead(found);
+    if (found) {
       BulkValue(v);
     } else if (b_->lookup_damaged()) {
       Err(kDamaged);  // an error
@@ -569,7 +577,7 @@ void KvProtocol::Strlen() {
     return;
   }
   Value v;
-  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, 0)) {
+  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, 0, /*stats=*/true)) {
     return;
   }
   b_->DropRefs(v.extents);

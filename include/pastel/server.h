@@ -94,6 +94,8 @@ struct Totals {
   uint64_t tx_full_closes = 0;
   uint64_t lingering_closes = 0;
   uint64_t expired_keys = 0;
+  uint64_t keyspace_hits = 0;
+  uint64_t keyspace_misses = 0;
 };
 Totals Sum(const std::deque<store::LoopCounters>& loops);
 

@@ -194,6 +194,10 @@ struct LoopCounters {
   std::atomic<uint64_t> lingering_closes{0};  // closes that lingered (the backend's count)
   // Keys whose expiry time passed, removed (a kExpire record committed and applied).
   std::atomic<uint64_t> expired_keys{0};
+  // Reads of a key that found it, and that did not (counted by the protocol: pastel-kv's INFO
+  // keyspace_hits and keyspace_misses, for the commands redis-server counts).
+  std::atomic<uint64_t> keyspace_hits{0};
+  std::atomic<uint64_t> keyspace_misses{0};
 
   void Add(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 };

@@ -37,6 +37,8 @@ Totals Sum(const std::deque<store::LoopCounters>& loops) {
     t.tx_full_closes += get(l.tx_full_closes);
     t.lingering_closes += get(l.lingering_closes);
     t.expired_keys += get(l.expired_keys);
+    t.keyspace_hits += get(l.keyspace_hits);
+    t.keyspace_misses += get(l.keyspace_misses);
   }
   return t;
 }
@@ -71,6 +73,10 @@ std::vector<Metric> StoreMetrics(const Server& s, const Totals& t) {
       {"kept_buffers", "Receive buffers kept in place (swapped).", true, kStats, n(t.kept)},
       {"expired_keys", "Keys removed because their expiry time passed.", true, kStats,
        n(t.expired_keys)},
+      {"keyspace_hits", "Reads of a key that found it (pastel-kv: as redis-server counts them).",
+       true, kStats, n(t.keyspace_hits)},
+      {"keyspace_misses", "Reads of a key that did not find it.", true, kStats,
+       n(t.keyspace_misses)},
       {"rx_starved",
        "Receives stopped for want of buffers (ENOBUFS), resumed when buffers came back.", true,
        kStats, n(t.enobufs)},

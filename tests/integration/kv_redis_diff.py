@@ -580,6 +580,14 @@ def main():
             d.call("DBSIZE")
     for x in conns[1:] + [reader]:
         d.compared += x.compared
+    # Every read above was sent to both servers: they counted the same hits and misses.
+    a, b = d.call("INFO", "stats", compare=False)
+    for field in (b"keyspace_hits:", b"keyspace_misses:"):
+        got = [next((l for l in x.split(b"\r\n") if l.startswith(field)), None) for x in (a, b)]
+        if got[0] != got[1] or got[0] is None:
+            print("DIFFERENT %s (seed %s): redis-server %r, pastel-kv %r" % (field, SEED, *got))
+            sys.exit(1)
+    d.compared += 2
     if auth_ports is not None:
         a = Diff(*auth_ports)
         for cmd in AUTH:
