@@ -88,6 +88,7 @@ class KvProtocol final : public store::Protocol {
   void Parse(store::Batch& b, Conn& c) override;
   void OnTimeout(store::Batch& b, Conn& c) override;
   void Prefetch(store::Batch& b, const Conn& c) override;
+  bool WantsPrefetch() const override { return true; }
   void OnOpen(store::Batch& b, Conn& c) override;
   void OnClose(Conn& c) override;
   void OnTurn(store::Batch& b) override;

@@ -454,6 +454,9 @@ class Protocol {
   // that the loop brings their index entries and values into the cache for all of the turn's
   // connections at once instead of one miss after another. A hint: default nothing.
   virtual void Prefetch(Batch& /*b*/, const Conn& /*c*/) {}
+  // Whether Prefetch names any keys (asked once per turn: a protocol that names none costs the
+  // loop no pass over its connections).
+  virtual bool WantsPrefetch() const { return false; }
   // c's unfinished request is older than the request timeout: answer and set c.closing.
   virtual void OnTimeout(Batch& b, Conn& c) = 0;
   // Connection c opened (its id is set, nothing received yet), and c is gone (called once,

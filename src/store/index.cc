@@ -167,8 +167,7 @@ void Index::Prefetch(std::span<const uint64_t> hashes) const {
 
 void Index::PrefetchValues(std::span<const uint64_t> hashes, const Pool& pool) const {
   std::shared_lock lock(mu_);
-  map_.Prefetch(hashes);
-  map_.PrefetchValues(hashes, pool);
+  map_.Prefetch(hashes, &pool);
 }
 
 Value Index::Apply(std::string_view key, Value v, uint64_t only_if) {

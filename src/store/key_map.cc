@@ -30,7 +30,7 @@ KeyMap::Entry* KeyMap::Find(std::string_view key, uint64_t hash) const {
   }
 }
 
-void KeyMap::Prefetch(std::span<const uint64_t> hashes) const {
+void KeyMap::Prefetch(std::span<const uint64_t> hashes, const Pool* pool) const {
   if (slots_.empty()) {
     return;
   }
@@ -46,18 +46,15 @@ void KeyMap::Prefetch(std::span<const uint64_t> hashes) const {
       __builtin_prefetch(reinterpret_cast<const char*>(s.entry) + sizeof(Entry));
     }
   }
-}
-
-void KeyMap::PrefetchValues(std::span<const uint64_t> hashes, const Pool& pool) const {
-  if (slots_.empty()) {
+  if (pool == nullptr) {
     return;
   }
-  const size_t mask = slots_.size() - 1;
+  // Then the values of those entries: their first extent's line and buffer state.
   for (const uint64_t h : hashes) {
     const Slot& s = slots_[h & mask];
     if (s.entry != nullptr && s.hash == h && !s.entry->value.extents.empty()) {
       const Extent& x = s.entry->value.extents[0];
-      pool.Prefetch(x.buffer, x.offset);
+      pool->Prefetch(x.buffer, x.offset);
     }
   }
 }

@@ -61,10 +61,9 @@ class KeyMap {
   Entry* Find(std::string_view key, uint64_t hash) const;
   // Asks the CPU to bring in what Finds of these hashes will read: every hash's home slot, then
   // the entries those slots hold, so that the Finds that follow wait on no memory.
-  void Prefetch(std::span<const uint64_t> hashes) const;
-  // After Prefetch: the values of the entries found at their hashes' home slots (their first
-  // extent's line and buffer state, Pool::Prefetch).
-  void PrefetchValues(std::span<const uint64_t> hashes, const Pool& pool) const;
+  // With `pool`: then the values of the entries found there (their first extent's line and
+  // buffer state, Pool::Prefetch).
+  void Prefetch(std::span<const uint64_t> hashes, const Pool* pool = nullptr) const;
   // Adds `key`, which the map must not hold (`hash`: HashOf(key)).
   Entry* InsertNew(std::string_view key, uint64_t hash, Value v);
   Entry* InsertOrAssign(std::string_view key, Value v);

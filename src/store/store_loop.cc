@@ -165,14 +165,16 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
   // The keys this turn's requests will read, brought in for all of them at once (their index
   // entries, then their values' first lines and buffer states): the parse that follows then waits
   // on few misses instead of one after another.
-  prefetch_hashes_.clear();
-  for (ConnId id : dirty_) {
-    if (auto it = conns_.find(id); it != conns_.end() && !it->second.closing) {
-      protocol_.Prefetch(*this, it->second);
+  if (protocol_.WantsPrefetch()) {
+    prefetch_hashes_.clear();
+    for (ConnId id : dirty_) {
+      if (auto it = conns_.find(id); it != conns_.end() && !it->second.closing) {
+        protocol_.Prefetch(*this, it->second);
+      }
     }
-  }
-  if (!prefetch_hashes_.empty()) {
-    index_.PrefetchValues(prefetch_hashes_, pool_);
+    if (!prefetch_hashes_.empty()) {
+      index_.PrefetchValues(prefetch_hashes_, pool_);
+    }
   }
   for (ConnId id : dirty_) {
     auto it = conns_.find(id);
