@@ -9,6 +9,8 @@
 //                   RANDOMKEY TOUCH OBJECT
 //   kv_expire.cc    SETEX PSETEX GETEX GETDEL EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL
 //                   EXPIRETIME PEXPIRETIME PERSIST
+//   kv_hashes.cc    HSET HSETNX HMSET HGET HMGET HDEL HLEN HEXISTS HSTRLEN HKEYS HVALS HGETALL
+//                   HINCRBY HINCRBYFLOAT HRANDFIELD HSCAN
 //   kv_multi.cc     MULTI EXEC DISCARD WATCH UNWATCH
 //   kv_server.cc    PING ECHO SELECT QUIT INFO COMMAND CONFIG CLIENT TIME AUTH HELLO
 // A row cannot lack its handler (KvProtocol::Execute calls it unconditionally, and

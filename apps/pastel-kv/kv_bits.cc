@@ -43,9 +43,9 @@ void KvProtocol::SetBit() {
   const std::string key(ArgView(1, &tmp_key_));
   const uint64_t byte = offset >> 3;
   Value v;
-  const bool had = b_->Lookup(key, &v);
-  if (!had && b_->lookup_damaged()) {
-    Err(kDamaged);
+  const bool had = LookupString(key, &v);
+  if (!had && !LookupError().empty()) {
+    Err(LookupError());
     return;
   }
   const uint64_t old_len = had ? v.length : 0;
@@ -86,7 +86,7 @@ void KvProtocol::GetBit() {
     return;
   }
   Value v;
-  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, 0, /*stats=*/true)) {
+  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, 0, /*stats=*/true, /*string=*/true)) {
     return;
   }
   // The one byte, read where it lies.
@@ -111,7 +111,7 @@ void KvProtocol::BitCount() {
     return;
   }
   Value v;
-  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, 0, /*stats=*/true)) {
+  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, 0, /*stats=*/true, /*string=*/true)) {
     return;
   }
   int64_t start = 0;

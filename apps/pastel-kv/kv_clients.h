@@ -29,6 +29,8 @@
 #include <string_view>
 #include <vector>
 
+#include "kv_hashes.h"
+
 #include "kv_multi.h"
 #include "pastel/net.h"
 
@@ -157,9 +159,11 @@ class KvClients {
 
   // The keys connections of every loop WATCH (kv_multi.h).
   KvWatches& watches() { return watches_; }
+  KvHashes& hashes() { return hashes_; }
 
  private:
   KvWatches watches_;
+  KvHashes hashes_;
   struct alignas(64) Loop {
     std::unique_ptr<CommandCounters[]> commands;
     std::atomic<uint64_t> errors[kErrorKindCount] = {};

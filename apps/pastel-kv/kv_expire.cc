@@ -61,7 +61,7 @@ bool KvProtocol::Reexpire(std::string_view key, Value v, int64_t expire_ms) {
   }
   const uint32_t length = v.length;
   const store::WriteOutcome w =
-      b_->PutOwned(key, std::move(v.extents), length, /*admitted=*/true, expire_ms);
+      b_->PutOwned(key, std::move(v.extents), length, /*admitted=*/true, expire_ms, v.type);
   if (w != store::WriteOutcome::kQueued) {
     Refused(w);
     return false;
@@ -110,11 +110,11 @@ void KvProtocol::GetEx() {  // GETEX key [EX s | PX ms | EXAT ts | PXAT ms-ts | 
   }
   const std::string key(ArgView(1, &tmp_key_));
   Value v;
-  const bool found = b_->Lookup(key, &v);
-  CountRead(found);
+  const bool found = LookupString(key, &v);
+  CountRead(found || wrong_type_);
   if (!found) {
-    if (b_->lookup_damaged()) {
-      Err(kDamaged);
+    if (!LookupError().empty()) {
+      Err(LookupError());
     } else {
       Null();  // (a missing key is answered before the time is checked, as Redis does)
     }

@@ -123,19 +123,27 @@ void KvProtocol::Exists() {
   Int(n);
 }
 
-void KvProtocol::LiveKeys(std::string_view pattern, std::set<std::string>* keys) const {
-  // The committed keys, then this batch's own writes over them (read-your-writes).
+void KvProtocol::LiveKeys(std::string_view pattern, std::set<std::string>* keys,
+                          bool internal) const {
+  // The committed keys, then this batch's own writes over them (read-your-writes). The hashes'
+  // fields are keys of the store, not the user's: left out unless `internal`.
   const int64_t now = b_->now_ms();
+  const auto wanted = [&](std::string_view k) {
+    if (k.starts_with(kHashPrefix)) {
+      return internal;
+    }
+    return GlobMatch(pattern, k);
+  };
   shared_.store.ForEachLive([&](std::string_view k, const Value& v) {
-    if (!v.ExpiredAt(now) && GlobMatch(pattern, k)) {
+    if (!v.ExpiredAt(now) && wanted(k)) {
       keys->emplace(k);
     }
     return true;
   });
-  b_->VisitPending([&](std::string_view k, bool deleted) {
-    if (deleted) {
+  b_->VisitPending([&](std::string_view k, const Value& v) {
+    if (v.deleted || !wanted(k)) {
       keys->erase(std::string(k));
-    } else if (GlobMatch(pattern, k)) {
+    } else {
       keys->emplace(k);
     }
   });
@@ -169,7 +177,7 @@ void KvProtocol::Scan() {
     return;
   }
   std::string pattern = "*";
-  bool type_ok = true;
+  int type = -1;  // any
   for (size_t i = 2; i < cmd_.argc; i += 2) {
     if (i + 1 >= cmd_.argc) {
       Err("ERR syntax error");
@@ -184,22 +192,34 @@ void KvProtocol::Scan() {
         return;
       }
     } else if (Is(i, "type")) {
-      type_ok = resp::EqualsIgnoreCase(ArgView(i + 1, &tmp_), "string");
+      const std::string_view t = ArgView(i + 1, &tmp_);
+      type = resp::EqualsIgnoreCase(t, "string") ? static_cast<int>(ValueType::kString)
+             : resp::EqualsIgnoreCase(t, "hash") ? static_cast<int>(ValueType::kHash)
+                                                 : 255;  // (a type pastel-kv has none of)
     } else {
       Err("ERR syntax error");
       return;
     }
   }
   std::set<std::string> keys;
-  if (type_ok) {
-    LiveKeys(pattern, &keys);
+  LiveKeys(pattern, &keys);
+  if (type >= 0) {
+    // As redis-server: each key the pattern matched is read for its type (a keyspace hit).
+    for (auto it = keys.begin(); it != keys.end();) {
+      Value v;
+      const bool found = b_->Lookup(*it, &v);
+      CountRead(found);
+      b_->DropRefs(v.extents);
+      it = found && static_cast<int>(v.type) == type ? std::next(it) : keys.erase(it);
+    }
   }
   AnswerKeys(keys, true);
 }
 
 void KvProtocol::DbSize() {
   if (b_->pending_writes() == 0) {
-    Int(static_cast<int64_t>(shared_.store.live_keys()));
+    // (The hashes' fields are keys of the store, not the user's.)
+    Int(static_cast<int64_t>(shared_.store.live_keys() - clients_.hashes().total_fields()));
     return;
   }
   std::set<std::string> keys;  // this batch's writes counted too
@@ -209,9 +229,11 @@ void KvProtocol::DbSize() {
 
 void KvProtocol::Type() {
   if (KeyOk(1)) {
-    const bool found = b_->Exists(ArgView(1, &tmp_key_));
+    Value v;
+    const bool found = b_->Lookup(ArgView(1, &tmp_key_), &v);
     CountRead(found);
-    Simple(found ? "string" : "none");
+    b_->DropRefs(v.extents);
+    Simple(!found ? "none" : v.type == ValueType::kHash ? "hash" : "string");
   }
 }
 
@@ -221,7 +243,7 @@ void KvProtocol::FlushAll() {
     return;
   }
   std::set<std::string> keys;
-  LiveKeys("*", &keys);
+  LiveKeys("*", &keys, /*internal=*/true);  // the hashes' fields go too
   if (keys.empty()) {
     Simple("OK");
     return;
@@ -276,6 +298,19 @@ void KvProtocol::RenameKey(bool nx) {
   if (nx && b_->Exists(to)) {
     b_->DropRefs(v.extents);
     Int(0);
+    return;
+  }
+  if (v.type == ValueType::kHash) {
+    // A hash's fields are keyed by its key: the new key gets a copy of them (sharing their
+    // buffers), the old header goes, and its fields with it (Background).
+    HashHeader hh;
+    const bool ok = ReadHeader(b_->pool(), v, &hh);
+    b_->DropRefs(v.extents);
+    if (!ok) {
+      Err(kDamaged);
+    } else if (CopyHash(from, hh, to, v.expire_ms, /*delete_from=*/true)) {
+      WriteOk(nx ? ":1\r\n" : resp::kOk);
+    }
     return;
   }
   // The new key takes the value's buffers over (the references Lookup took), no byte copied; the
@@ -349,6 +384,17 @@ void KvProtocol::Copy() {
     Int(0);
     return;
   }
+  if (v.type == ValueType::kHash) {
+    HashHeader hh;
+    const bool ok = ReadHeader(b_->pool(), v, &hh);
+    b_->DropRefs(v.extents);
+    if (!ok) {
+      Err(kDamaged);
+    } else if (CopyHash(from, hh, to, v.expire_ms, /*delete_from=*/false)) {
+      WriteOk(":1\r\n");
+    }
+    return;
+  }
   // The copy shares the value's buffers (a buffer named by n live values holds n references).
   const uint32_t length = v.length;
   if (const store::WriteOutcome w = b_->Admit(0, OwnedRecordRoom(*b_, to.size(), v));
@@ -371,11 +417,14 @@ void KvProtocol::RandomKey() {
   // One visit of the committed keys up to a random one (O(n) at worst: the index has no order
   // to sample from), then this batch's own writes checked over it.
   thread_local std::minstd_rand rng(std::random_device{}());
-  const uint64_t n = shared_.store.live_keys();
+  const uint64_t n = shared_.store.live_keys() - clients_.hashes().total_fields();
   std::string pick;
   if (n > 0) {
     uint64_t skip = rng() % n;
     shared_.store.ForEachLive([&](std::string_view k, const Value&) {
+      if (k.starts_with(kHashPrefix)) {
+        return true;  // a hash's field: not a key of the user's
+      }
       if (skip-- == 0) {  // (an expired pick is checked below: Exists)
         pick.assign(k);
         return false;
@@ -401,6 +450,12 @@ void KvProtocol::RandomKey() {
 void KvProtocol::Touch() {
   Exists();  // no access times are kept: TOUCH counts the keys that exist, as EXISTS
 }
+
+namespace {
+constexpr std::string_view kNoLfu =
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that "
+    "when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+}  // namespace
 
 void KvProtocol::Object() {
   static constexpr std::string_view kHelp[] = {
@@ -439,6 +494,20 @@ void KvProtocol::Object() {
     }
     return;
   }
+  if (v.type == ValueType::kHash) {
+    const std::string_view encoding = HashEncoding(v);
+    b_->DropRefs(v.extents);
+    if (Is(1, "encoding")) {
+      Bulk(encoding);
+    } else if (Is(1, "refcount")) {
+      Int(1);
+    } else if (Is(1, "idletime")) {
+      Int(0);
+    } else {
+      Err(kNoLfu);
+    }
+    return;
+  }
   const uint32_t length = v.length;
   (void)ReadValue(v, 20, &head);
   b_->DropRefs(v.extents);
@@ -452,9 +521,7 @@ void KvProtocol::Object() {
   } else if (Is(1, "idletime")) {
     Int(0);  // no access times are kept
   } else {
-    Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
-        "that when switching between policies at runtime LRU and LFU data will take some time to "
-        "adjust.");
+    Err(kNoLfu);
   }
 }
 

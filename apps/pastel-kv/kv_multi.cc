@@ -99,20 +99,34 @@ bool KvProtocol::RunsInMulti(const CommandSpec& cmd) {
 }
 
 bool KvProtocol::WantsApplied() {
-  return clients_.watches().any();
+  return clients_.watches().any() || clients_.hashes().active();
 }
 
+namespace {
+// The key a WATCH names for a write of `written`: a hash's field stands for its hash.
+std::string_view WatchedKeyOf(std::string_view written) {
+  std::string_view key, field;
+  uint64_t version = 0;
+  return ParseFieldKey(written, &key, &version, &field) ? key : written;
+}
+}  // namespace
+
 void KvProtocol::OnApplied(std::string_view key) {
-  clients_.watches().Touch(key, loop_, /*applied=*/true);
+  if (key.starts_with(kHashPrefix)) {
+    clients_.hashes().Applied(shared_.store, key);  // the directory of fields follows the index
+  }
+  if (clients_.watches().any()) {
+    clients_.watches().Touch(WatchedKeyOf(key), loop_, /*applied=*/true);
+  }
 }
 
 void KvProtocol::TouchWritten(size_t first, bool locked) {
   KvWatches& w = clients_.watches();
   for (size_t i = first; i < b_->pending_writes(); ++i) {
     if (locked) {
-      w.TouchLocked(b_->PendingKey(i), loop_, /*applied=*/false);
+      w.TouchLocked(WatchedKeyOf(b_->PendingKey(i)), loop_, /*applied=*/false);
     } else {
-      w.Touch(b_->PendingKey(i), loop_, /*applied=*/false);
+      w.Touch(WatchedKeyOf(b_->PendingKey(i)), loop_, /*applied=*/false);
     }
   }
 }

@@ -46,6 +46,7 @@ KvProtocol::KvProtocol(server::Server& shared, const resp::Limits& limits, KvCon
       clients_(clients == nullptr ? *own_clients_ : *clients),
       loop_(loop),
       limits_(limits) {
+  clients_.hashes().Load(shared_.store);  // (the first loop's protocol: the directory of fields)
   args_.resize(limits_.max_args);
   // A command spans at most argc + segments - 1 pieces; a 1 MiB value over 512 B buffers is
   // about 2,000 segments.
@@ -368,16 +369,36 @@ void KvProtocol::BulkValue(const Value& v) {
                   resp::kCrlf, cmd_.close);
 }
 
-bool KvProtocol::LookupOrInt(std::string_view key, Value* v, int64_t absent, bool stats) {
-  const bool found = b_->Lookup(key, v);
+bool KvProtocol::LookupString(std::string_view key, Value* v) {
+  wrong_type_ = false;
+  if (!b_->Lookup(key, v)) {
+    return false;
+  }
+  if (v->type == ValueType::kString) {
+    return true;
+  }
+  b_->DropRefs(v->extents);
+  v->extents.clear();
+  wrong_type_ = true;
+  return false;
+}
+
+std::string_view KvProtocol::LookupError() const {
+  return wrong_type_ ? kWrongType : b_->lookup_damaged() ? kDamaged : std::string_view();
+}
+
+bool KvProtocol::LookupOrInt(std::string_view key, Value* v, int64_t absent, bool stats,
+                             bool string) {
+  wrong_type_ = false;
+  const bool found = string ? LookupString(key, v) : b_->Lookup(key, v);
   if (stats) {
-    CountRead(found);
+    CountRead(found || wrong_type_);
   }
   if (found) {
     return true;
   }
-  if (b_->lookup_damaged()) {
-    Err(kDamaged);
+  if (!LookupError().empty()) {
+    Err(LookupError());
   } else {
     Int(absent);
   }
@@ -421,6 +442,31 @@ CommandKind KvProtocol::Execute(size_t argc) {
     st.skip_next = skip;  // it runs again from its start
   }
   return kind;
+}
+
+bool KvProtocol::ReservedKey(const CommandSpec& cmd, size_t argc) {
+  int first = cmd.first_key, last_key = cmd.last_key, step = cmd.key_step;
+  if (!cmd.subcommands.empty()) {
+    const SubcommandSpec* sub = argc >= 2 ? FindSubcommand(cmd, ArgView(1, &tmp_)) : nullptr;
+    if (sub == nullptr) {
+      return false;
+    }
+    first = sub->first_key;
+    last_key = sub->last_key;
+    step = sub->key_step;
+  }
+  if (first <= 0 || step <= 0) {
+    return false;
+  }
+  const size_t last =
+      last_key >= 0 ? static_cast<size_t>(last_key) : argc - static_cast<size_t>(-last_key);
+  for (size_t i = static_cast<size_t>(first); i <= last && i < argc;
+       i += static_cast<size_t>(step)) {
+    if (args_[i].length >= kHashPrefix.size() && ArgView(i, &tmp_).starts_with(kHashPrefix)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 CommandKind KvProtocol::Dispatch(size_t argc) {
@@ -477,6 +523,11 @@ CommandKind KvProtocol::Dispatch(size_t argc) {
       FlagTransaction();
     }
     Bump(clients_.command(loop_, slot).rejected);
+    return CommandKind::kError;
+  }
+  if (ReservedKey(*cmd, argc)) {
+    Err(kReservedKey);
+    FlagTransaction();
     return CommandKind::kError;
   }
   const CommandKind kind = (cmd->flags & kCmdWrite) != 0      ? CommandKind::kWrite

@@ -31,6 +31,7 @@
 
 #include "commands.h"
 #include "kv_clients.h"
+#include "kv_hashes.h"
 #include "kv_multi.h"
 #include "pastel/pool.h"
 #include "pastel/resp.h"
@@ -92,6 +93,8 @@ class KvProtocol final : public store::Protocol {
   void OnOpen(store::Batch& b, Conn& c) override;
   void OnClose(Conn& c) override;
   void OnTurn(store::Batch& b) override;
+  // The fields of hashes that are gone, deleted a slice at a time (kv_hashes.cc).
+  bool Background(store::Batch& b) override;
   // WATCH: a write of another loop entered the index (kv_multi.cc).
   bool WantsApplied() override;
   void OnApplied(std::string_view key) override;
@@ -207,6 +210,23 @@ class KvProtocol final : public store::Protocol {
   void Discard();
   void Watch();
   void Unwatch();
+  // kv_hashes.cc
+  void HSet();
+  void HMSet();
+  void HSetNx();
+  void HDel();
+  void HIncrBy();
+  void HIncrByFloat();
+  void HGet();
+  void HMGet();
+  void HLen();
+  void HExists();
+  void HStrlen();
+  void HKeys();
+  void HVals();
+  void HGetAll();
+  void HRandField();
+  void HScan();
   // kv_server.cc
   void Ping();
   void Echo();
@@ -255,6 +275,56 @@ class KvProtocol final : public store::Protocol {
   // Marks the watchers of the keys the open batch's writes [first, now) name (queued writes).
   void TouchWritten(size_t first, bool locked);
 
+  // Hashes (kv_hashes.cc; their layout: kv_hashes.h). The hash at `key` as this loop sees it:
+  // 1 found (*version), 0 absent, -1 answered (WRONGTYPE, a damaged header). `count`: a read
+  // redis-server counts in keyspace_hits or keyspace_misses.
+  int HashAt(std::string_view key, HashHeader* h, bool count, int64_t* expire_ms = nullptr);
+  // The hash's fields (FieldPrefix `prefix`): the durable ones (KvHashes) with this loop's writes
+  // not yet applied over them; their count.
+  void HashFields(std::string_view prefix, std::set<std::string, std::less<>>* out);
+  size_t HashLen(std::string_view prefix);
+  // Whether a field of `field_len` bytes of a `key_len`-byte key fits a store key (else answered).
+  bool FieldKeyOk(size_t key_len, size_t field_len);
+  // prefix + field, in field_key_.
+  std::string_view FieldKey(std::string_view prefix, std::string_view field);
+  // The room of a new header under a `key_len`-byte key (buffers added to *buffers; log bytes
+  // returned), and its write (admitted), expiring at `expire_ms`.
+  uint64_t HeaderRoom(size_t key_len, uint64_t* buffers) const;
+  store::WriteOutcome PutHeader(std::string_view key, const HashHeader& h, int64_t expire_ms);
+  // After a write of the hash (`prefix`): when it made the hash big (`big`: a name or value
+  // above the listpack's limit; or more fields than it takes), its header is written again with
+  // kHashBig (its room was admitted with the write). False once answered (refused).
+  bool MarkBig(std::string_view key, std::string_view prefix, HashHeader* hh, int64_t expire_ms,
+               bool big);
+  // HSET, HMSET (`mset`: +OK), HSETNX's write.
+  void HSetPairs(bool mset);
+  // HINCRBY and HINCRBYFLOAT: the hash and its field's old value (HNumberField), the new value's
+  // write (HPutNumber).
+  struct HashField {
+    std::string key;
+    std::string prefix;
+    HashHeader header;
+    int64_t expire_ms = 0;
+    bool create = false;  // the hash is new
+    bool found = false;   // the field was there
+  };
+  bool HNumberField(size_t max, std::string_view not_number, HashField* hf);
+  void HPutNumber(const HashField& hf, std::string_view field, std::string_view bytes,
+                  std::string_view answer);
+  void HList(bool keys, bool values);
+  // RENAME and COPY of the hash at `from` (`version`): a new hash at `to` whose fields share the
+  // source's buffers, expiring at `expire_ms`; `delete_from`: the source's header goes in the
+  // same batch. False once answered (refused).
+  bool CopyHash(std::string_view from, const HashHeader& header, std::string_view to,
+                int64_t expire_ms, bool delete_from);
+  // OBJECT ENCODING of the hash whose header is `header`.
+  std::string_view HashEncoding(const Value& header) const;
+  // A key argument beginning with kHashPrefix (the hashes' fields' namespace).
+  bool ReservedKey(const CommandSpec& cmd, size_t argc);
+  static constexpr int64_t kCleanEveryMs = 100;  // Background's pace while nothing is waiting
+  static constexpr size_t kCleanBatch = 512;     // field keys deleted per turn at most
+  static constexpr uint64_t kMaxRandFields = 65536;  // HRANDFIELD with a negative count
+
   // RENAME and RENAMENX.
   void RenameKey(bool nx);
   void ConfigGet();
@@ -287,15 +357,26 @@ class KvProtocol final : public store::Protocol {
   // INCR, DECR, INCRBY, DECRBY: adds sign * (1, or argument 2 when `from_arg`).
   void AddTo(int64_t sign, bool from_arg);
   // The live keys matching `pattern` as this loop sees them (its batch's writes included).
-  void LiveKeys(std::string_view pattern, std::set<std::string>* keys) const;
+  // `internal`: the hashes' fields too.
+  void LiveKeys(std::string_view pattern, std::set<std::string>* keys,
+                bool internal = false) const;
   // KEYS' answer (or SCAN's, with the cursor 0 before it).
   void AnswerKeys(const std::set<std::string>& keys, bool scan);
   // Reads a whole value (a small one: INCR) into `out`; false when too long.
   bool ReadValue(const Value& v, size_t max, std::string* out) const;
   bool KeyOk(size_t i);
   // The value of `key` (one reference per extent taken), or false once answered: the damaged
-  // value's error, or the integer `absent` for a missing key.
-  bool LookupOrInt(std::string_view key, Value* v, int64_t absent, bool stats = false);
+  // value's error, or the integer `absent` for a missing key. `string`: a string command's read
+  // (LookupString: a hash is answered WRONGTYPE).
+  bool LookupOrInt(std::string_view key, Value* v, int64_t absent, bool stats = false,
+                   bool string = false);
+  // A string command's read (GET, APPEND, INCR...): as Batch::Lookup, but a key holding another
+  // type (a hash) is not returned: wrong_type_ is then set (redis-server counts the read a
+  // keyspace hit). After a false return, LookupError() is the error to answer (WRONGTYPE, a
+  // damaged value's), empty when the key is absent.
+  bool LookupString(std::string_view key, Value* v);
+  std::string_view LookupError() const;
+  bool wrong_type_ = false;
   // A read of a key that redis-server counts in keyspace_hits or keyspace_misses (its
   // lookupKeyRead: GET, MGET, GETRANGE, STRLEN, GETBIT, BITCOUNT, EXISTS, TOUCH, TYPE, TTL...,
   // OBJECT, GETEX, GETDEL, GETSET, SET ... GET, COPY's source), found or not.
@@ -325,6 +406,9 @@ class KvProtocol final : public store::Protocol {
   std::string tmp_key_;
   std::string tmp_;
   std::vector<Extent> body_;
+  std::string field_key_;          // FieldKey's
+  std::vector<std::string> dead_;  // Background's
+  int64_t next_clean_ms_ = 0;
   char buf_[128];
 };
 

@@ -196,9 +196,10 @@ void KvProtocol::Info() {
   }
   if ((want & kInfoKeyspace) != 0) {
     add("# Keyspace\r\n");
-    if (st.live_keys() > 0) {
-      add("db0:keys=%llu,expires=%llu,avg_ttl=0\r\n",
-          static_cast<unsigned long long>(st.live_keys()),
+    // (The hashes' fields are keys of the store, not the user's.)
+    const uint64_t keys = st.live_keys() - clients_.hashes().total_fields();
+    if (keys > 0) {
+      add("db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", static_cast<unsigned long long>(keys),
           static_cast<unsigned long long>(st.expiring_keys()));
     }
   }

@@ -22,12 +22,12 @@ void KvProtocol::Get() {
     return;
   }
   Value v;
-  const bool found = b_->Lookup(ArgView(1, &tmp_key_), &v);
-  CountRead(found);
+  const bool found = LookupString(ArgView(1, &tmp_key_), &v);
+  CountRead(found || wrong_type_);
   if (found) {
     BulkValue(v);
-  } else if (b_->lookup_damaged()) {
-    Err(kDamaged);
+  } else if (!LookupError().empty()) {
+    Err(LookupError());
   } else {
     Null();
   }
@@ -103,7 +103,7 @@ void KvProtocol::Set() {
     }
   } else if ((flags & kKeepTtl) != 0) {
     Value v;
-    had = b_->Lookup(key, &v) ? 1 : 0;
+    had = b_->Lookup(key, &v) ? 1 : 0;  // (any type: SET replaces a hash)
     old_expire = v.expire_ms;
     b_->DropRefs(v.extents);
   } else if ((flags & (kNx | kXx)) != 0) {
@@ -154,8 +154,8 @@ int KvProtocol::CopyOldValue(std::string_view key, std::string* answer, int64_t*
   // copied into the answer now (its buffers may be reused once the new value is durable).
   Value old;
   *expire_ms = 0;
-  const bool found = b_->Lookup(key, &old);
-  CountRead(found);  // (SET ... GET, GETSET, GETDEL: redis-server's getGenericCommand)
+  const bool found = LookupString(key, &old);
+  CountRead(found || wrong_type_);  // (SET ... GET, GETSET, GETDEL: redis-server's getGenericCommand)
   if (found) {
     *expire_ms = old.expire_ms;
     std::string bytes;
@@ -166,8 +166,8 @@ int KvProtocol::CopyOldValue(std::string_view key, std::string* answer, int64_t*
     *answer += resp::kCrlf;
     return 1;
   }
-  if (b_->lookup_damaged()) {
-    Err(kDamaged);
+  if (!LookupError().empty()) {
+    Err(LookupError());
     return -1;
   }
   answer->assign(resp::kNullBulk);
@@ -271,9 +271,9 @@ int KvProtocol::ReadKey(std::string_view key, size_t max, std::string* out,
   if (expire_ms != nullptr) {
     *expire_ms = 0;
   }
-  if (!b_->Lookup(key, &v)) {
-    if (b_->lookup_damaged()) {
-      Err(kDamaged);
+  if (!LookupString(key, &v)) {
+    if (!LookupError().empty()) {
+      Err(LookupError());
       return -1;
     }
     return 0;
@@ -300,11 +300,11 @@ void KvProtocol::GetRange() {
   if (!KeyOk(1)) {
     return;
   }
-  const bool found = b_->Lookup(ArgView(1, &tmp_key_), &v);
-  CountRead(found);
+  const bool found = LookupString(ArgView(1, &tmp_key_), &v);
+  CountRead(found || wrong_type_);
   if (!found) {
-    if (b_->lookup_damaged()) {
-      Err(kDamaged);
+    if (!LookupError().empty()) {
+      Err(LookupError());
     } else {
       Bulk("");
     }
@@ -357,9 +357,9 @@ void KvProtocol::SetRange() {
   const std::string key(ArgView(1, &tmp_key_));
   const size_t add = args_[3].length;
   Value old;
-  const bool had = b_->Lookup(key, &old);
-  if (!had && b_->lookup_damaged()) {
-    Err(kDamaged);
+  const bool had = LookupString(key, &old);
+  if (!had && !LookupError().empty()) {
+    Err(LookupError());
     return;
   }
   const uint64_t old_len = had ? old.length : 0;
@@ -396,8 +396,6 @@ void KvProtocol::SetRange() {
   WriteOk({buf_, resp::WriteInteger(buf_, sizeof(buf_), static_cast<int64_t>(len))});
 }
 
-namespace {
-
 // redis-server's string2ld: the whole string is a long double (no leading space, not NaN, no
 // overflow or underflow to zero), at most 5 KiB long.
 bool ParseLongDouble(std::string_view s, long double* out) {
@@ -421,7 +419,28 @@ bool ParseLongDouble(std::string_view s, long double* out) {
   return true;
 }
 
-}  // namespace
+
+std::string_view FormatLongDouble(long double v, char (&text)[kLongDoubleChars]) {
+  // redis-server's ld2string(LD_STR_HUMAN): 17 decimals, trailing zeros (and a bare point)
+  // removed, "-0" written "0".
+  int n = std::snprintf(text, kLongDoubleChars, "%.17Lf", v);
+  if (n <= 0 || static_cast<size_t>(n) >= kLongDoubleChars) {
+    return {};
+  }
+  if (std::memchr(text, '.', static_cast<size_t>(n)) != nullptr) {
+    while (text[n - 1] == '0') {
+      --n;
+    }
+    if (text[n - 1] == '.') {
+      --n;
+    }
+  }
+  if (n == 2 && text[0] == '-' && text[1] == '0') {
+    text[0] = '0';
+    n = 1;
+  }
+  return {text, static_cast<size_t>(n)};
+}
 
 void KvProtocol::IncrByFloat() {
   if (!KeyOk(1)) {
@@ -445,27 +464,12 @@ void KvProtocol::IncrByFloat() {
     Err("ERR increment would produce NaN or Infinity");
     return;
   }
-  // redis-server's ld2string(LD_STR_HUMAN): 17 decimals, trailing zeros (and a bare point)
-  // removed, "-0" written "0".
-  char text[5 * 1024 + 64];
-  int n = std::snprintf(text, sizeof(text), "%.17Lf", next);
-  if (n <= 0 || static_cast<size_t>(n) >= sizeof(text)) {
+  char text[kLongDoubleChars];
+  const std::string_view out = FormatLongDouble(next, text);
+  if (out.empty()) {
     Err("ERR increment would produce NaN or Infinity");
     return;
   }
-  if (std::memchr(text, '.', static_cast<size_t>(n)) != nullptr) {
-    while (text[n - 1] == '0') {
-      --n;
-    }
-    if (text[n - 1] == '.') {
-      --n;
-    }
-  }
-  if (n == 2 && text[0] == '-' && text[1] == '0') {
-    text[0] = '0';
-    n = 1;
-  }
-  const std::string_view out(text, static_cast<size_t>(n));
   const store::WriteOutcome w = PutFresh(key, out, expire_ms);  // the key keeps its expiry
   if (w != store::WriteOutcome::kQueued) {
     Refused(w);
@@ -485,7 +489,10 @@ void KvProtocol::MGet() {
     const bool found = args_[i].length > 0 && args_[i].length <= kMaxKeyBytes &&
                        b_->Lookup(ArgView(i, &tmp_key_), &v);
     CountRead(found);
-    if (found) {
+    if (found && v.type != ValueType::kString) {
+      b_->DropRefs(v.extents);
+      Null();  // (a key of another type: nil, as redis-server's MGET)
+    } else if (found) {
       BulkValue(v);
     } else if (b_->lookup_damaged()) {
       Err(kDamaged);  // an error
@@ -516,9 +523,9 @@ void KvProtocol::AddTo(int64_t sign, bool from_arg) {
   const std::string key(ArgView(1, &tmp_key_));
   int64_t cur = 0;
   Value v;
-  const bool found = b_->Lookup(key, &v);
-  if (!found && b_->lookup_damaged()) {
-    Err(kDamaged);
+  const bool found = LookupString(key, &v);
+  if (!found && !LookupError().empty()) {
+    Err(LookupError());
     return;
   }
   const int64_t expire_ms = found ? v.expire_ms : 0;  // the key keeps its expiry
@@ -577,7 +584,7 @@ void KvProtocol::Strlen() {
     return;
   }
   Value v;
-  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, 0, /*stats=*/true)) {
+  if (!LookupOrInt(ArgView(1, &tmp_key_), &v, 0, /*stats=*/true, /*string=*/true)) {
     return;
   }
   b_->DropRefs(v.extents);
@@ -590,9 +597,9 @@ void KvProtocol::Append() {
   }
   const std::string key(ArgView(1, &tmp_key_));
   Value old;
-  const bool had = b_->Lookup(key, &old);
-  if (!had && b_->lookup_damaged()) {
-    Err(kDamaged);
+  const bool had = LookupString(key, &old);
+  if (!had && !LookupError().empty()) {
+    Err(LookupError());
     return;
   }
   const uint64_t add = args_[2].length;

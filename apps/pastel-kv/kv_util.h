@@ -17,6 +17,10 @@ using store::kMaxKeyBytes;
 // A value read from the index file that fails its data checksum (Batch::lookup_damaged).
 inline constexpr std::string_view kDamaged =
     "ERR the stored value of this key fails its checksum (damaged pool file)";
+// A command of one type on a key of another (a string command on a hash, a hash command on a
+// string), redis-server's text.
+inline constexpr std::string_view kWrongType =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
 // Above this many extents an APPEND copies the value into fresh buffers (a log record names a
 // bounded number of extents, and each one costs a send).
 inline constexpr size_t kMaxAppendExtents = 32;
@@ -56,6 +60,14 @@ inline bool ParseInt64(std::string_view s, int64_t* out) {
   auto [p, ec] = std::from_chars(s.data(), end, *out);
   return ec == std::errc() && p == end;
 }
+
+// redis-server's string2ld: the whole string is a long double (no leading space, not NaN, no
+// overflow or underflow to zero), at most 5 KiB long (kv_strings.cc).
+bool ParseLongDouble(std::string_view s, long double* out);
+// redis-server's ld2string(LD_STR_HUMAN) of v into `text`; empty when it does not fit (an
+// infinity, a value too long).
+inline constexpr size_t kLongDoubleChars = 5 * 1024 + 64;
+std::string_view FormatLongDouble(long double v, char (&text)[kLongDoubleChars]);
 
 // A printable, bounded copy of a client's bytes for an error message (no CR or LF).
 inline std::string Printable(std::string_view s) {

@@ -46,6 +46,12 @@ struct LogHeader;
 // by any loop, stays). A put may carry an absolute expiry time.
 enum class RecordType : uint8_t { kPut = 1, kDelete = 2, kExpire = 3 };
 
+// What a put's value is (the log record's and the index entry's value_type): the bytes of a string,
+// or a hash's header (pastel-kv: the hash's version; its fields are keys of their own, docs/kv.md).
+// Opaque to the log and the store, which only carry it with the value.
+enum class ValueType : uint8_t { kString = 0, kHash = 1 };
+inline constexpr uint8_t kMaxValueType = 1;
+
 inline constexpr size_t kMaxKeyLen = 1024;
 
 struct LogParams {
@@ -74,6 +80,7 @@ struct RecordView {
   uint32_t data_crc = 0;
   int64_t expire_ms = 0;  // kPut: absolute expiry time (Unix ms), 0: none
   uint64_t target = 0;    // kExpire: the sequence of the put it removes
+  ValueType value_type = ValueType::kString;  // kPut
   std::string_view key;
   std::span<const Extent> extents;
 };
@@ -97,6 +104,7 @@ struct LiveValue {
   std::vector<Extent> extents;
   uint32_t data_crc = 0;  // the record's checksum of the value's bytes
   int64_t expire_ms = 0;  // absolute expiry time (Unix ms), 0: none
+  ValueType value_type = ValueType::kString;
 };
 using LiveMap = std::unordered_map<std::string, LiveValue>;
 
@@ -144,9 +152,10 @@ class LogStream {
  public:
   // Places a put record for `key` -> `extents` in the current batch. Not durable until Commit().
   // Returns its sequence. kNoSpace: the stream is full (commit what is pending, then checkpoint).
-  // `expire_ms`: the value's absolute expiry time (Unix ms, >= 1), 0: none.
+  // `expire_ms`: the value's absolute expiry time (Unix ms, >= 1), 0: none. `type`: what the
+  // value is (carried, not looked at).
   Result<uint64_t> AppendPut(std::string_view key, std::span<const Extent> extents,
-                             int64_t expire_ms = 0);
+                             int64_t expire_ms = 0, ValueType type = ValueType::kString);
   Result<uint64_t> AppendDelete(std::string_view key);
   // A kExpire record: deletes `key` if the write in force is still the put of sequence `target`.
   Result<uint64_t> AppendExpire(std::string_view key, uint64_t target);
@@ -219,7 +228,8 @@ class LogStream {
   // `word`: the record's word (kRecordFlagWord) when non-zero.
   Result<uint64_t> Append(RecordType type, std::string_view key, std::span<const Extent> extents,
                           uint64_t word = 0, uint64_t sequence = 0,
-                          const uint32_t* data_crc = nullptr);
+                          const uint32_t* data_crc = nullptr,
+                          ValueType value_type = ValueType::kString);
   Status Fail(Status st);
 
   Log* log_ = nullptr;

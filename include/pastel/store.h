@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "pastel/extents.h"
+#include "pastel/log.h"
 #include "pastel/net.h"
 #include "pastel/pool.h"
 #include "pastel/status.h"
@@ -77,6 +78,9 @@ struct Value {
   // index entry): a restart neither extends nor loses it. A value is expired once the wall clock
   // reached it: never served, removed by its loop (Batch::Lookup, the expiry cycle).
   int64_t expire_ms = 0;
+  // What the bytes are (a string's, or a hash's header: pastel-kv's), durable with the value as
+  // its log record and its index entry carry it; the store only keeps it.
+  ValueType type = ValueType::kString;
   Extents extents;
 
   bool ExpiredAt(int64_t now_ms) const { return expire_ms != 0 && expire_ms <= now_ms; }
@@ -134,9 +138,16 @@ class Store {
   uint64_t live_bytes() const;
   uint64_t memory_keys() const;       // index entries in memory (Index::map_keys)
   uint64_t index_tombstones() const;  // deletes kept in the index file (several loops)
-  // Visits every live key, in no particular order, until `fn` returns false. `fn` must not call
-  // back into the store.
-  void ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn) const;
+  // Visits every live key beginning with `prefix`, in no particular order, until `fn` returns
+  // false. `fn` must not call back into the store.
+  void ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn,
+                   std::string_view prefix = {}) const;
+  // The durable value of `key` (one pool reference per extent taken for the caller, who drops
+  // them: Pool::Unretain), as every loop sees it; false when absent or damaged. An expired value
+  // is returned as any other.
+  bool Get(std::string_view key, Value* out) const;
+  // Whether `key` holds a durable live value (expiry times not looked at).
+  bool Contains(std::string_view key) const;
 
   Index& index() const { return *index_; }  // src/store/store_index.h
 
@@ -328,6 +339,9 @@ class Batch {
   static uint64_t DeleteRoom(size_t key_len);
   // Bytes for records in the active log stream, all of them (an empty stream).
   uint64_t log_capacity() const;
+  // Whether records of `log_bytes` fit the active stream now, without a checkpoint (never asks
+  // for room: Protocol::Background's deletes).
+  bool LogHasRoom(uint64_t log_bytes) const;
   // A command was told kNeedsRoom in this Parse: the protocol returns without consuming it.
   bool room_wanted() const;
 
@@ -361,9 +375,11 @@ class Batch {
   // Queues the write of `key` = `extents`, on whose buffers the caller holds one reference per
   // extent (FreshValue, or a stored value's extents retained); the record takes the references
   // over, also on failure (they are dropped). `admitted`: the command's Admit took its room (the
-  // value's buffers are held already: it asks for none). `expire_ms` as Put's.
+  // value's buffers are held already: it asks for none). `expire_ms` as Put's; `type`: what the
+  // value is (a hash's header), kept with it.
   WriteOutcome PutOwned(std::string_view key, Extents extents, uint64_t length,
-                        bool admitted = false, int64_t expire_ms = 0);
+                        bool admitted = false, int64_t expire_ms = 0,
+                        ValueType type = ValueType::kString);
   // Queues the write of `key` = old's extents followed by `body` (extents within c's unconsumed
   // bytes, kept in place or copied per the persist mode): APPEND without copying either part.
   // The caller holds one reference per extent of `old`; the record takes them over. The value
@@ -376,9 +392,10 @@ class Batch {
   Status FreshValue(std::string_view bytes, Extents* out);
   void DropRefs(std::span<const Extent> extents);
   // Writes this loop queued and has not applied to the index yet (this batch's so far, and those
-  // of the batch in flight of a pipelined commit), and a visit of them in order (key, deleted).
+  // of the batch in flight of a pipelined commit), and a visit of them in order (key, value: its
+  // `deleted` and `type`).
   size_t pending_writes() const;
-  void VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const;
+  void VisitPending(const std::function<void(std::string_view key, const Value& v)>& fn) const;
   // The key of the open batch's write `i` (i < pending_writes(), in the order queued): the keys a
   // command wrote are those from pending_writes() before it on.
   std::string_view PendingKey(size_t i) const;
@@ -468,6 +485,11 @@ class Protocol {
   // what other threads asked of this loop's connections (pastel-kv's CLIENT KILL across loops;
   // a loop turns at least every 100 ms). It may Close connections; it answers and writes nothing.
   virtual void OnTurn(Batch& /*b*/) {}
+  // Once per loop turn, after the turn's requests were parsed (and in an idle turn), the protocol
+  // may remove its own garbage (pastel-kv: the fields of hashes that are gone): deletes only, each
+  // queued when Batch::LogHasRoom says its record fits (else left for a later turn), committed
+  // with the turn's batch. Returns whether it queued any. Default: nothing.
+  virtual bool Background(Batch& /*b*/) { return false; }
   // A batch's writes entered the shared index: every loop sees them from now on (pastel-kv's
   // WATCH, for connections of other loops). Asked once per batch after its writes were applied;
   // when it returns true, OnApplied follows for the key of each write of the batch, in order

@@ -139,7 +139,11 @@ Parsed ParseAt(const uint8_t* stream, uint64_t size, uint64_t off, uint32_t gene
       (h.type == static_cast<uint8_t>(RecordType::kDelete) && empty && !has_word) ||
       (h.type == static_cast<uint8_t>(RecordType::kExpire) && empty && has_word && word >= 1 &&
        word < h.sequence);
-  if (!type_ok || (h.flags & ~(kRecordFlagBatchEnd | kRecordFlagWord)) != 0 || h.reserved != 0 ||
+  const bool value_type_ok =
+      h.value_type == 0 ||
+      (h.type == static_cast<uint8_t>(RecordType::kPut) && h.value_type <= kMaxValueType);
+  if (!type_ok || !value_type_ok || (h.flags & ~(kRecordFlagBatchEnd | kRecordFlagWord)) != 0 ||
+      h.reserved[0] != 0 || h.reserved[1] != 0 || h.reserved[2] != 0 ||
       h.key_len == 0 || h.sequence > kMaxSequence || h.key_len > kMaxKeyLen ||
       RecordBytes(h.key_len, h.n_extents, has_word) != bytes ||
       uint64_t{h.batch_offset} * kRecordAlign > off - kStreamRecordsOffset) {
@@ -178,6 +182,7 @@ RecordView ViewAt(uint32_t s, const uint8_t* stream, uint64_t off) {
   v.batch_end = (h.flags & kRecordFlagBatchEnd) != 0;
   v.value_len = h.value_len;
   v.data_crc = h.data_crc;
+  v.value_type = static_cast<ValueType>(h.value_type);
   size_t words = 0;
   if ((h.flags & kRecordFlagWord) != 0) {
     uint64_t word = 0;
@@ -348,11 +353,16 @@ uint64_t LogStream::capacity() const {
 }
 
 Result<uint64_t> LogStream::AppendPut(std::string_view key, std::span<const Extent> extents,
-                                      int64_t expire_ms) {
+                                      int64_t expire_ms, ValueType type) {
   if (expire_ms < 0) {
     return Status::InvalidArgument("expiry time " + std::to_string(expire_ms) + " out of range");
   }
-  return Append(RecordType::kPut, key, extents, static_cast<uint64_t>(expire_ms));
+  if (static_cast<uint8_t>(type) > kMaxValueType) {
+    return Status::InvalidArgument("value type " + std::to_string(static_cast<int>(type)) +
+                                   " unknown");
+  }
+  return Append(RecordType::kPut, key, extents, static_cast<uint64_t>(expire_ms), 0, nullptr,
+                type);
 }
 
 Result<uint64_t> LogStream::AppendDelete(std::string_view key) {
@@ -376,12 +386,14 @@ Result<uint64_t> LogStream::AppendCopy(const RecordView& record) {
   }
   const uint64_t word =
       record.type == RecordType::kExpire ? record.target : static_cast<uint64_t>(record.expire_ms);
-  return Append(record.type, record.key, record.extents, word, record.sequence, &record.data_crc);
+  return Append(record.type, record.key, record.extents, word, record.sequence, &record.data_crc,
+                record.value_type);
 }
 
 Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
                                    std::span<const Extent> extents, uint64_t word,
-                                   uint64_t sequence, const uint32_t* data_crc) {
+                                   uint64_t sequence, const uint32_t* data_crc,
+                                   ValueType value_type) {
   if (!failed_.ok()) {
     return Status::ReadOnly("log stream " + std::to_string(id_) +
                             " is read-only after: " + failed_.ToString());
@@ -447,6 +459,7 @@ Result<uint64_t> LogStream::Append(RecordType type, std::string_view key,
   h.key_len = static_cast<uint16_t>(key.size());
   h.n_extents = static_cast<uint16_t>(extents.size());
   h.value_len = static_cast<uint32_t>(value_len);
+  h.value_type = static_cast<uint8_t>(value_type);
   // PERSIST: none here. The record is written in place; until Commit's fence a crash may keep any
   // subset of its lines, which recovery discards (checksum, batch-end flag).
   std::memcpy(rec, &h, sizeof(h));
@@ -681,7 +694,8 @@ Result<LogHeader> Log::ReadHeader(const uint8_t* region, uint64_t len) {
   if (h.checksum != Crc32c(&h, kLogHeaderChecksummedBytes)) {
     return Status::Corruption("log header checksum mismatch");
   }
-  if ((h.version != kLogVersion && h.version != kLogVersionNoWords) ||
+  if ((h.version != kLogVersion && h.version != kLogVersionNoWords &&
+       h.version != kLogVersionNoTypes) ||
       h.header_size != sizeof(LogHeader)) {
     return Status::Corruption("unsupported log version " + std::to_string(h.version));
   }
@@ -869,6 +883,7 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
             ViewAt(order[i - 1].stream, streams_[order[i - 1].stream].base_, order[i - 1].offset);
         const bool same = prev.type == v.type && prev.key == v.key &&
                           prev.expire_ms == v.expire_ms && prev.target == v.target &&
+                          prev.value_type == v.value_type &&
                           prev.value_len == v.value_len && prev.data_crc == v.data_crc &&
                           std::equal(prev.extents.begin(), prev.extents.end(), v.extents.begin(),
                                      v.extents.end());
@@ -910,6 +925,7 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
       lv.value_len = v.value_len;
       lv.data_crc = v.data_crc;
       lv.expire_ms = v.expire_ms;
+      lv.value_type = v.value_type;
       lv.extents.assign(v.extents.begin(), v.extents.end());
       where[v.key] = order[i];
       out.live[std::move(key)] = std::move(lv);
@@ -972,10 +988,10 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
     }
   }
 
-  if (options.repair && out.corruption.empty() && header().version == kLogVersionNoWords) {
-    // PERSIST: before, the header says version 1 (no record has a word); after, version 2, so a
-    // binary that cannot read records with words (expiry) refuses the log rather than taking its
-    // records for torn ones. The 128-byte header lies in one 512-byte sector: a torn write leaves
+  if (options.repair && out.corruption.empty() && header().version != kLogVersion) {
+    // PERSIST: before, the header says version 1 or 2 (no record has a word, or a value type);
+    // after, version 3, so a binary that cannot read records with words (expiry) or value types
+    // (hashes) refuses the log rather than taking its records for torn ones. The 128-byte header lies in one 512-byte sector: a torn write leaves
     // the old header or the new one, each valid.
     LogHeader h = header();
     h.version = kLogVersion;

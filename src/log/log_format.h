@@ -10,11 +10,13 @@
 namespace pastel {
 
 inline constexpr char kLogMagic[8] = {'P', 'A', 'S', 'T', 'E', 'L', 'L', 'G'};
-// Version 2 added records with a word (kRecordFlagWord: expiry times, kExpire records). A version 1
-// log is read as it is and becomes version 2 when it is opened for appending (Log::Recover with
-// repair), so that a binary of before, which would take such records for torn ones, refuses it.
-inline constexpr uint32_t kLogVersion = 2;
+// Version 2 added records with a word (kRecordFlagWord: expiry times, kExpire records), version 3
+// a put's value type (RecordHeader::value_type: a hash's header). A log of an older version is read
+// as it is and becomes version 3 when it is opened for appending (Log::Recover with repair), so
+// that a binary of before, which would take such records for torn ones, refuses it.
+inline constexpr uint32_t kLogVersion = 3;
 inline constexpr uint32_t kLogVersionNoWords = 1;
+inline constexpr uint32_t kLogVersionNoTypes = 2;
 inline constexpr uint64_t kLogHeaderRegion = 4096;  // streams start here
 inline constexpr uint64_t kStreamAlign = 4096;      // stream_size is a multiple of this
 inline constexpr uint64_t kMinStreamSize = 8192;
@@ -87,13 +89,15 @@ struct RecordHeader {
   uint16_t key_len;       // 28: 1..kMaxKeyLen
   uint16_t n_extents;     // 30: 0 for a delete and a kExpire
   uint32_t value_len;     // 32: sum of the extents' lengths
-  uint32_t reserved;      // 36: must be 0
+  uint8_t value_type;     // 36: a put's ValueType (0: a string); 0 for a delete and a kExpire
+  uint8_t reserved[3];    // 37: must be 0
 };
 static_assert(sizeof(RecordHeader) == 40);
 static_assert(offsetof(RecordHeader, sequence) == 8);
 static_assert(offsetof(RecordHeader, batch_offset) == 20);
 static_assert(offsetof(RecordHeader, n_lines) == 24);
 static_assert(offsetof(RecordHeader, value_len) == 32);
+static_assert(offsetof(RecordHeader, value_type) == 36);
 static_assert(sizeof(Extent) == 12 && alignof(Extent) == 4);
 static_assert(sizeof(RecordHeader) % alignof(Extent) == 0);
 

@@ -27,6 +27,7 @@ void EncodeIndexValue(const Value& v, std::string* out) {
   std::memcpy(p + 8, &v.length, 4);
   std::memcpy(p + 12, &v.data_crc, 4);
   p[16] = static_cast<char>((v.deleted ? kIndexTombstone : 0) | (expires ? kIndexExpires : 0));
+  p[17] = static_cast<char>(v.deleted ? 0 : static_cast<uint8_t>(v.type));
   if (expires) {
     std::memcpy(p + kIndexValueHeader, &v.expire_ms, 8);
   }
@@ -52,7 +53,12 @@ bool DecodeIndexValue(std::string_view bytes, Value* out) {
       flags == (kIndexTombstone | kIndexExpires) || out->sequence == 0) {
     return false;
   }
-  for (size_t i = 17; i < kIndexValueHeader; ++i) {
+  const uint8_t type = static_cast<uint8_t>(p[17]);
+  if (type > kMaxValueType || (type != 0 && (flags & kIndexTombstone) != 0)) {
+    return false;
+  }
+  out->type = static_cast<ValueType>(type);
+  for (size_t i = 18; i < kIndexValueHeader; ++i) {
     if (p[i] != 0) {
       return false;
     }
@@ -136,6 +142,7 @@ bool Index::GetAndRetain(std::string_view key, Pool& pool, Value* out, bool* dam
     out->length = v->length;
     out->data_crc = v->data_crc;
     out->expire_ms = v->expire_ms;
+    out->type = v->type;
     out->extents.assign(v->extents.begin(), v->extents.end());
   }
   out->deleted = false;
@@ -220,19 +227,24 @@ Value Index::Apply(std::string_view key, Value v, uint64_t only_if) {
   return v;
 }
 
-void Index::ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn) const {
+void Index::ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn,
+                        std::string_view prefix) const {
   std::shared_lock tl(tree_mu_);
   std::shared_lock lock(mu_);
   bool stopped = false;
   map_.ForEach([&](const KeyMap::Entry& e) {
-    stopped = !e.value.deleted && !fn(e.key(), e.value);
+    stopped = !e.value.deleted && e.key().starts_with(prefix) && !fn(e.key(), e.value);
     return !stopped;
   });
   if (stopped || tree_ == nullptr) {
     return;
   }
   Value v;
-  tree_->Scan({}, [&](std::string_view k, std::string_view bytes) {
+  // The tree is in key order: the keys with the prefix are one run from the prefix on.
+  tree_->Scan(prefix, [&](std::string_view k, std::string_view bytes) {
+    if (!k.starts_with(prefix)) {
+      return false;
+    }
     if (map_.Find(k) != nullptr || !DecodeIndexValue(bytes, &v) || v.deleted) {
       return true;  // shadowed by the map's entry (visited above), or not live
     }
@@ -254,6 +266,7 @@ void Index::Load(const LiveMap& live) {
     v.length = lv.value_len;
     v.data_crc = lv.data_crc;
     v.expire_ms = lv.expire_ms;
+    v.type = lv.value_type;
     v.extents = lv.extents;
     map_.InsertOrAssign(k, std::move(v));
     ++live_keys_;

@@ -118,6 +118,7 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
     e.length = lv.value_len;
     e.data_crc = lv.data_crc;
     e.expire_ms = lv.expire_ms;
+    e.type = lv.value_type;
     e.extents = lv.extents;
     e.unsaved = tree != nullptr && checkpoints;
     index.LoadEntry(key, std::move(e));
@@ -286,8 +287,17 @@ uint64_t Store::memory_keys() const {
 uint64_t Store::index_tombstones() const {
   return index_->tree_tombstones();
 }
-void Store::ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn) const {
-  index_->ForEachLive(fn);
+bool Store::Get(std::string_view key, Value* out) const {
+  return index_->GetAndRetain(key, *pool_, out);
+}
+
+bool Store::Contains(std::string_view key) const {
+  return index_->Contains(key);
+}
+
+void Store::ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn,
+                        std::string_view prefix) const {
+  index_->ForEachLive(fn, prefix);
 }
 
 std::vector<uint32_t> LoopStreams(uint32_t stream_count, uint32_t loops, uint32_t loop) {

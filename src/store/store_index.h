@@ -172,9 +172,11 @@ class Index {
   // extents and those buffers' state words (Pool::Prefetch): what a read that retains them touches.
   void PrefetchValues(std::span<const uint64_t> hashes, const Pool& pool) const;
 
-  // Visits every live key (not tombstones) under the shared locks, in no particular order, until
-  // `fn` returns false. `fn` must not call back into the index.
-  void ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn) const;
+  // Visits every live key (not tombstones) beginning with `prefix` under the shared locks, in no
+  // particular order, until `fn` returns false. `fn` must not call back into the index. With a
+  // prefix, the index file is read from the prefix on only (its keys are in order).
+  void ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn,
+                   std::string_view prefix = {}) const;
 
   // Start-up: the recovered live set (references already taken by recovery).
   void Load(const LiveMap& live);

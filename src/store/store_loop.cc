@@ -86,8 +86,10 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
     protocol_.OnTurn(*this);  // what other threads asked of this loop's connections
     if (!batch->empty() || !held_.empty()) {
       OnBatch(*batch);
-    } else if (SweepDue() && ExpireKeys()) {
-      Finish();  // an idle turn: the expired keys the sweep found are removed now
+    } else if ((SweepDue() && ExpireKeys()) | protocol_.Background(*this)) {
+      // An idle turn: the expired keys the sweep found, and the protocol's garbage, are removed
+      // now.
+      Finish();
     }
     if (options_.request_timeout_ms != 0 && now_ms_ >= next_sweep_ms_) {
       next_sweep_ms_ = now_ms_ + std::max<int64_t>(100, options_.request_timeout_ms / 8);
@@ -202,6 +204,7 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
   }
   dirty_.clear();
   (void)ExpireKeys();
+  (void)protocol_.Background(*this);
   if (flight_.active && flight_.syncs_left == 0) {
     Land();  // the flight's answers first; it launches the open batch
   }
@@ -487,7 +490,7 @@ WriteOutcome StoreLoop::Put(Conn& c, std::string_view key, std::span<const Exten
 }
 
 WriteOutcome StoreLoop::PutOwned(std::string_view key, Extents extents, uint64_t length,
-                                 bool admitted, int64_t expire_ms) {
+                                 bool admitted, int64_t expire_ms, ValueType type) {
   if (expire_ms < 0) {
     DropRefs(extents);
     return WriteOutcome::kInternal;
@@ -503,6 +506,7 @@ WriteOutcome StoreLoop::PutOwned(std::string_view key, Extents extents, uint64_t
   Value v;
   v.length = static_cast<uint32_t>(length);
   v.expire_ms = expire_ms;
+  v.type = type;
   v.extents = std::move(extents);
   return Record(key, std::move(v));
 }
@@ -535,15 +539,15 @@ WriteOutcome StoreLoop::PutAppend(Conn& c, std::string_view key, Value old,
 }
 
 void StoreLoop::VisitPending(
-    const std::function<void(std::string_view key, bool deleted)>& fn) const {
+    const std::function<void(std::string_view key, const Value& v)>& fn) const {
   // The flight's writes are older than the open batch's.
   if (flight_.active) {
     for (const PendingWrite& pw : flight_.data.writes()) {
-      fn(pw.key, pw.value.deleted);
+      fn(pw.key, pw.value);
     }
   }
   for (const PendingWrite& pw : open_.writes()) {
-    fn(pw.key, pw.value.deleted);
+    fn(pw.key, pw.value);
   }
 }
 
@@ -564,7 +568,8 @@ Result<uint64_t> StoreLoop::AppendRecord(std::string_view key, const Value& v, u
   if (only_if != 0) {
     return stream_->AppendExpire(key, only_if);
   }
-  return v.deleted ? stream_->AppendDelete(key) : stream_->AppendPut(key, v.extents, v.expire_ms);
+  return v.deleted ? stream_->AppendDelete(key)
+                   : stream_->AppendPut(key, v.extents, v.expire_ms, v.type);
 }
 
 WriteOutcome StoreLoop::Record(std::string_view key, Value v, uint64_t only_if) {
@@ -1483,6 +1488,11 @@ uint64_t Batch::DeleteRoom(size_t key_len) {
 uint64_t Batch::log_capacity() const {
   return Self().stream_->capacity();
 }
+bool Batch::LogHasRoom(uint64_t log_bytes) const {
+  const StoreLoop& l = Self();
+  return l.options_.persist == PersistMode::kNone ||
+         l.stream_->free_bytes() >= l.open_.deferred_log_bytes + log_bytes;
+}
 bool Batch::room_wanted() const {
   return Self().room_wanted_;
 }
@@ -1491,8 +1501,8 @@ WriteOutcome Batch::Put(Conn& c, std::string_view key, std::span<const Extent> b
   return Self().Put(c, key, body, length, admitted, expire_ms);
 }
 WriteOutcome Batch::PutOwned(std::string_view key, Extents extents, uint64_t length, bool admitted,
-                             int64_t expire_ms) {
-  return Self().PutOwned(key, std::move(extents), length, admitted, expire_ms);
+                             int64_t expire_ms, ValueType type) {
+  return Self().PutOwned(key, std::move(extents), length, admitted, expire_ms, type);
 }
 WriteOutcome Batch::PutAppend(Conn& c, std::string_view key, Value old,
                               std::span<const Extent> body, uint64_t body_length) {
@@ -1510,7 +1520,8 @@ void Batch::DropRefs(std::span<const Extent> extents) {
 size_t Batch::pending_writes() const {
   return Self().open_.pending_n;
 }
-void Batch::VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const {
+void Batch::VisitPending(
+    const std::function<void(std::string_view key, const Value& v)>& fn) const {
   Self().VisitPending(fn);
 }
 void Batch::PrefetchKey(std::string_view key) {

@@ -61,7 +61,7 @@ class StoreLoop final : public Batch {
   WriteOutcome Put(Conn& c, std::string_view key, std::span<const Extent> body, uint64_t length,
                    bool admitted, int64_t expire_ms);
   WriteOutcome PutOwned(std::string_view key, Extents extents, uint64_t length, bool admitted,
-                        int64_t expire_ms);
+                        int64_t expire_ms, ValueType type = ValueType::kString);
   WriteOutcome PutAppend(Conn& c, std::string_view key, Value old, std::span<const Extent> body,
                          uint64_t body_length);
   WriteOutcome Delete(std::string_view key);
@@ -69,7 +69,7 @@ class StoreLoop final : public Batch {
   WriteOutcome EndGroup();
   Status FreshValue(std::string_view bytes, Extents* out);
   void DropRefs(std::span<const Extent> extents);
-  void VisitPending(const std::function<void(std::string_view key, bool deleted)>& fn) const;
+  void VisitPending(const std::function<void(std::string_view key, const Value& v)>& fn) const;
   void PrefetchKey(std::string_view key) {
     if (prefetch_hashes_.size() < kMaxPrefetchKeys) {
       prefetch_hashes_.push_back(KeyMap::HashOf(key));

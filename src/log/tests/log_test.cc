@@ -534,26 +534,51 @@ TEST(LogExpiryTest, AnExpireOfTheCheckpointsValueDeletesIt) {
   EXPECT_EQ(rec.live.size(), 1u);  // "other"
 }
 
-// A log written before records had words (version 1) is read as it is, and says version 2 once
-// opened for appending, so that an older binary refuses it rather than misread an expiry record.
-TEST(LogExpiryTest, AVersionOneLogBecomesVersionTwoWhenOpenedForAppending) {
+// A log written before records had words (version 1) or value types (version 2) is read as it
+// is, and says version 3 once opened for appending, so that an older binary refuses it rather than
+// misread an expiry record or a hash's header.
+TEST(LogExpiryTest, AnOlderLogBecomesVersionThreeWhenOpenedForAppending) {
+  for (uint32_t version : {1u, 2u}) {
+    auto s = MemStore::Fresh({});
+    Put(*s, "a", "old record");
+    auto& h = const_cast<LogHeader&>(s->log().header());
+    h.version = version;
+    h.checksum = Crc32c(&h, kLogHeaderChecksummedBytes);
+    ASSERT_TRUE(s->log().ops().Flush(&h, sizeof(h)).ok());
+    ASSERT_TRUE(s->log().ops().Drain().ok());
+    Recovered rec;
+    Result<std::unique_ptr<MemStore>> r =
+        MemStore::Recover(s->shape(), s->ops().CrashImage(), {}, &rec);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(rec.live.size(), 1u);
+    EXPECT_EQ((*r)->log().header().version, 3u);
+    Result<std::unique_ptr<MemStore>> again =
+        MemStore::Recover((*r)->shape(), (*r)->ops().CrashImage(), {}, &rec);
+    ASSERT_TRUE(again.ok()) << "the upgrade was durable and checksummed";
+    EXPECT_EQ((*again)->log().header().version, 3u);
+  }
+}
+
+// A put's value type is carried through the record and recovery; a delete with one, or a type
+// above kMaxValueType, is a bad record.
+TEST(LogExpiryTest, AValueTypeSurvivesRecovery) {
   auto s = MemStore::Fresh({});
-  Put(*s, "a", "old record");
-  auto& h = const_cast<LogHeader&>(s->log().header());
-  h.version = 1;
-  h.checksum = Crc32c(&h, kLogHeaderChecksummedBytes);
-  ASSERT_TRUE(s->log().ops().Flush(&h, sizeof(h)).ok());
-  ASSERT_TRUE(s->log().ops().Drain().ok());
+  Put(*s, "plain", "string");
+  Result<std::vector<Extent>> ext = s->WriteValue("header", s->pool().PartitionOf(0));
+  ASSERT_TRUE(ext.ok());
+  ASSERT_TRUE(s->log().stream(0).AppendPut("h", *ext, 0, ValueType::kHash).ok());
+  ASSERT_TRUE(s->log().stream(0).Commit().ok());
+  s->ApplyDurable("h", &*ext);
+  EXPECT_FALSE(s->log().stream(0)
+                   .AppendPut("bad", *ext, 0, static_cast<ValueType>(kMaxValueType + 1))
+                   .ok());
   Recovered rec;
   Result<std::unique_ptr<MemStore>> r =
       MemStore::Recover(s->shape(), s->ops().CrashImage(), {}, &rec);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(rec.live.size(), 1u);
-  EXPECT_EQ((*r)->log().header().version, 2u);
-  Result<std::unique_ptr<MemStore>> again =
-      MemStore::Recover((*r)->shape(), (*r)->ops().CrashImage(), {}, &rec);
-  ASSERT_TRUE(again.ok()) << "the upgrade was durable and checksummed";
-  EXPECT_EQ((*again)->log().header().version, 2u);
+  ASSERT_EQ(rec.live.size(), 2u);
+  EXPECT_EQ(rec.live.at("h").value_type, ValueType::kHash);
+  EXPECT_EQ(rec.live.at("plain").value_type, ValueType::kString);
 }
 
 TEST(VerifyOwnershipTest, FindsMismatches) {

@@ -1,0 +1,1051 @@
+// pastel-kv's hash commands: HSET HMSET HSETNX HGET HMGET HDEL HLEN HEXISTS HSTRLEN HKEYS HVALS
+// HGETALL HINCRBY HINCRBYFLOAT HRANDFIELD HSCAN, the directory of the hashes' fields (KvHashes)
+// and the background delete of the fields of hashes that are gone. How a hash lies in the store:
+// kv_hashes.h.
+
+#include "kv_hashes.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "kv_protocol.h"
+#include "kv_util.h"
+
+namespace pastel::kv {
+
+namespace {
+
+void PutBigEndian(std::string* out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) {
+    out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  }
+}
+
+uint64_t GetBigEndian(std::string_view s, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) {
+    v = (v << 8) | static_cast<uint8_t>(s[static_cast<size_t>(i)]);
+  }
+  return v;
+}
+
+// Whether the header at `key` is a live hash of `version` at `now_ms` (the index's view).
+bool HeaderLive(const store::Store& store, std::string_view key, uint64_t version,
+                int64_t now_ms) {
+  store::Value v;
+  if (!store.Get(key, &v)) {
+    return false;
+  }
+  HashHeader h;
+  const bool live =
+      !v.ExpiredAt(now_ms) && ReadHeader(store.pool(), v, &h) && h.version == version;
+  for (const Extent& e : v.extents) {
+    (void)store.pool().Unretain(e.buffer);
+  }
+  return live;
+}
+
+// redis-server's parseScanCursorOrReply: strtoul's whole string (a sign allowed, no leading
+// space, no overflow).
+bool ScanCursorOk(std::string_view s) {
+  if (s.empty()) {
+    return true;  // (strtoul reads nothing and stops at the end: cursor 0)
+  }
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    ++i;
+  }
+  if (i == s.size()) {
+    return false;
+  }
+  uint64_t v = 0;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9' ||
+        __builtin_mul_overflow(v, uint64_t{10}, &v) ||
+        __builtin_add_overflow(v, static_cast<uint64_t>(s[i] - '0'), &v)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string FieldPrefix(std::string_view key, uint64_t version) {
+  std::string p(kHashPrefix);
+  PutBigEndian(&p, key.size(), 2);
+  p += key;
+  PutBigEndian(&p, version, 8);
+  return p;
+}
+
+bool ParseFieldKey(std::string_view fk, std::string_view* key, uint64_t* version,
+                   std::string_view* field) {
+  if (fk.size() < kFieldKeyOverhead || !fk.starts_with(kHashPrefix)) {
+    return false;
+  }
+  const size_t key_len = GetBigEndian(fk.substr(2), 2);
+  if (fk.size() < kFieldKeyOverhead + key_len) {
+    return false;
+  }
+  *key = fk.substr(4, key_len);
+  *version = GetBigEndian(fk.substr(4 + key_len), 8);
+  *field = fk.substr(kFieldKeyOverhead + key_len);
+  return true;
+}
+
+bool ReadHeader(const Pool& pool, const store::Value& v, HashHeader* out) {
+  if (v.type != ValueType::kHash || v.length != kHashHeaderBytes) {
+    return false;
+  }
+  unsigned char bytes[kHashHeaderBytes];
+  size_t at = 0;
+  for (const Extent& e : v.extents) {
+    std::memcpy(bytes + at, pool.BufferData(e.buffer) + e.offset, e.length);
+    at += e.length;
+  }
+  // (Little endian: the hosts we run on.)
+  std::memcpy(&out->version, bytes, 8);
+  std::memcpy(&out->flags, bytes + 8, 8);
+  return out->version != 0 && (out->flags & ~kHashBig) == 0;
+}
+
+// --- KvHashes: the directory.
+
+void KvHashes::Load(const store::Store& store) {
+  std::call_once(loaded_, [&] {
+    std::map<std::string, FieldSet, std::less<>> dirs;
+    uint64_t total = 0;
+    uint64_t top = 0;
+    store.ForEachLive(
+        [&](std::string_view fk, const store::Value&) {
+          std::string_view key, field;
+          uint64_t version = 0;
+          if (ParseFieldKey(fk, &key, &version, &field)) {
+            dirs[std::string(fk.substr(0, fk.size() - field.size()))].emplace(field);
+            top = std::max(top, version);
+            ++total;
+          }
+          return true;
+        },
+        kHashPrefix);
+    std::lock_guard lock(mu_);
+    dirs_ = std::move(dirs);
+    total_.store(total, std::memory_order_relaxed);
+    next_version_.store(top + 1, std::memory_order_relaxed);
+    active_.store(total > 0, std::memory_order_relaxed);
+  });
+}
+
+uint64_t KvHashes::NextVersion() {
+  active_.store(true, std::memory_order_relaxed);
+  return next_version_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void KvHashes::Applied(const store::Store& store, std::string_view fk) {
+  std::string_view key, field;
+  uint64_t version = 0;
+  if (!ParseFieldKey(fk, &key, &version, &field)) {
+    return;
+  }
+  const std::string_view prefix = fk.substr(0, fk.size() - field.size());
+  std::lock_guard lock(mu_);
+  if (auto c = collected_.find(fk); c != collected_.end()) {
+    collected_.erase(c);
+  }
+  const bool live = store.Contains(fk);
+  auto it = dirs_.find(prefix);
+  if (live) {
+    if (it == dirs_.end()) {
+      it = dirs_.emplace(std::string(prefix), FieldSet()).first;
+    }
+    if (it->second.emplace(field).second) {
+      total_.fetch_add(1, std::memory_order_relaxed);
+    }
+    return;
+  }
+  if (it == dirs_.end()) {
+    return;
+  }
+  if (auto f = it->second.find(field); f != it->second.end()) {
+    it->second.erase(f);
+    total_.fetch_sub(1, std::memory_order_relaxed);
+    if (it->second.empty()) {
+      dirs_.erase(it);
+    }
+  }
+}
+
+void KvHashes::Fields(std::string_view prefix, FieldSet* out) const {
+  std::lock_guard lock(mu_);
+  if (auto it = dirs_.find(prefix); it != dirs_.end()) {
+    *out = it->second;
+  }
+}
+
+size_t KvHashes::Count(std::string_view prefix) const {
+  std::lock_guard lock(mu_);
+  auto it = dirs_.find(prefix);
+  return it == dirs_.end() ? 0 : it->second.size();
+}
+
+size_t KvHashes::CollectDead(const store::Store& store, int64_t now_ms, size_t max,
+                             std::vector<std::string>* out) {
+  constexpr size_t kVisits = 256;  // hashes looked at per call
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  auto it = dirs_.upper_bound(cursor_);
+  for (size_t visited = 0; visited < std::min(kVisits, dirs_.size()) && n < max; ++visited) {
+    if (it == dirs_.end()) {
+      it = dirs_.begin();
+    }
+    std::string_view key, field;
+    uint64_t version = 0;
+    // (A prefix parses as a field key with an empty field.)
+    if (ParseFieldKey(it->first, &key, &version, &field) &&
+        !HeaderLive(store, key, version, now_ms)) {
+      for (const std::string& f : it->second) {
+        std::string fk = it->first + f;
+        if (collected_.contains(fk)) {
+          continue;
+        }
+        collected_.insert(fk);
+        out->push_back(std::move(fk));
+        if (++n == max) {
+          break;
+        }
+      }
+    }
+    cursor_ = it->first;
+    ++it;
+  }
+  return n;
+}
+
+void KvHashes::Release(std::string_view fk) {
+  std::lock_guard lock(mu_);
+  if (auto c = collected_.find(fk); c != collected_.end()) {
+    collected_.erase(c);
+  }
+}
+
+// --- The protocol's side: a hash as this loop sees it.
+
+int KvProtocol::HashAt(std::string_view key, HashHeader* h, bool count, int64_t* expire_ms) {
+  Value v;
+  const bool found = b_->Lookup(key, &v);
+  if (count) {
+    CountRead(found);
+  }
+  if (!found) {
+    if (b_->lookup_damaged()) {
+      Err(kDamaged);
+      return -1;
+    }
+    return 0;
+  }
+  const bool hash = v.type == ValueType::kHash;
+  const bool ok = hash && ReadHeader(b_->pool(), v, h);
+  b_->DropRefs(v.extents);
+  if (!hash) {
+    Err(kWrongType);
+    return -1;
+  }
+  if (!ok) {
+    Err(kDamaged);
+    return -1;
+  }
+  if (expire_ms != nullptr) {
+    *expire_ms = v.expire_ms;
+  }
+  return 1;
+}
+
+void KvProtocol::HashFields(std::string_view prefix, std::set<std::string, std::less<>>* out) {
+  clients_.hashes().Fields(prefix, out);
+  // This loop's writes not applied yet, in order, over the durable fields.
+  b_->VisitPending([&](std::string_view k, const Value& v) {
+    if (k.starts_with(prefix)) {
+      const std::string_view field = k.substr(prefix.size());
+      if (v.deleted) {
+        if (auto it = out->find(field); it != out->end()) {
+          out->erase(it);
+        }
+      } else {
+        out->emplace(field);
+      }
+    }
+  });
+}
+
+size_t KvProtocol::HashLen(std::string_view prefix) {
+  bool pending = false;
+  b_->VisitPending([&](std::string_view k, const Value&) { pending |= k.starts_with(prefix); });
+  if (!pending) {
+    return clients_.hashes().Count(prefix);
+  }
+  std::set<std::string, std::less<>> fields;
+  HashFields(prefix, &fields);
+  return fields.size();
+}
+
+bool KvProtocol::MarkBig(std::string_view key, std::string_view prefix, HashHeader* hh,
+                         int64_t expire_ms, bool big) {
+  if ((hh->flags & kHashBig) != 0 || (!big && HashLen(prefix) <= kListpackEntries)) {
+    return true;
+  }
+  hh->flags |= kHashBig;
+  if (const store::WriteOutcome w = PutHeader(key, *hh, expire_ms);
+      w != store::WriteOutcome::kQueued) {
+    Refused(w);  // (not for room: the command's admission counted it)
+    return false;
+  }
+  return true;
+}
+
+bool KvProtocol::FieldKeyOk(size_t key_len, size_t field_len) {
+  if (key_len + field_len + kFieldKeyOverhead > kMaxKeyBytes) {
+    Err("ERR hash key and field name together longer than " +
+        std::to_string(kMaxKeyBytes - kFieldKeyOverhead) + " bytes");
+    return false;
+  }
+  return true;
+}
+
+std::string_view KvProtocol::FieldKey(std::string_view prefix, std::string_view field) {
+  field_key_.assign(prefix);
+  field_key_ += field;
+  return field_key_;
+}
+
+uint64_t KvProtocol::HeaderRoom(size_t key_len, uint64_t* buffers) const {
+  *buffers += 2;  // FreshValue's buffer, counted twice as ArgRoom does
+  return b_->RecordRoom(key_len, 1, kHashHeaderBytes, /*expires=*/true);
+}
+
+store::WriteOutcome KvProtocol::PutHeader(std::string_view key, const HashHeader& h,
+                                          int64_t expire_ms) {
+  char bytes[kHashHeaderBytes];
+  std::memcpy(bytes, &h.version, 8);  // (little endian: the hosts we run on)
+  std::memcpy(bytes + 8, &h.flags, 8);
+  Extents fresh;
+  if (!b_->FreshValue({bytes, sizeof(bytes)}, &fresh).ok()) {
+    return store::WriteOutcome::kPoolFull;
+  }
+  return b_->PutOwned(key, std::move(fresh), kHashHeaderBytes, /*admitted=*/true, expire_ms,
+                      ValueType::kHash);
+}
+
+// --- Writes.
+
+void KvProtocol::HSetPairs(bool mset) {
+  if (cmd_.argc % 2 != 0) {
+    WrongArity();
+    return;
+  }
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string key(ArgView(1, &tmp_key_));
+  for (size_t i = 2; i < cmd_.argc; i += 2) {
+    if (!FieldKeyOk(key.size(), args_[i].length)) {
+      return;
+    }
+  }
+  HashHeader hh;
+  int64_t expire_ms = 0;
+  const int had = HashAt(key, &hh, /*count=*/false, &expire_ms);
+  if (had < 0) {
+    return;
+  }
+  const bool create = had == 0;
+  if (create) {
+    hh.version = clients_.hashes().NextVersion();
+  }
+  const std::string prefix = FieldPrefix(key, hh.version);
+  bool big = false;  // a name or value above the listpack's limit (redis-server converts)
+  for (size_t i = 2; i < cmd_.argc; ++i) {
+    big = big || args_[i].length > kListpackValue;
+  }
+  // One admission for the header and every field: the command is written whole or refused whole,
+  // in one batch. A header is written when the hash is created, and again when this write makes
+  // it big (kHashBig): room for both.
+  uint64_t buffers = 0;
+  uint64_t log_bytes = 0;
+  if (create) {
+    log_bytes += HeaderRoom(key.size(), &buffers);
+  }
+  if ((hh.flags & kHashBig) == 0) {
+    log_bytes += HeaderRoom(key.size(), &buffers);
+  }
+  for (size_t i = 2; i < cmd_.argc; i += 2) {
+    ArgRoom(prefix.size() + args_[i].length, i + 1, &buffers, &log_bytes);
+  }
+  if (const store::WriteOutcome w = b_->Admit(buffers, log_bytes);
+      w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return;
+  }
+  // The header first: a field is applied after the header that names its version.
+  if (create) {
+    hh.flags |= big ? kHashBig : 0;
+    if (const store::WriteOutcome w = PutHeader(key, hh, 0); w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return;
+    }
+  }
+  int64_t added = 0;
+  for (size_t i = 2; i < cmd_.argc; i += 2) {
+    // (Exists sees this command's own earlier writes: a field named twice counts once.)
+    const std::string_view fk = FieldKey(prefix, ArgView(i, &tmp_));
+    added += b_->Exists(fk) ? 0 : 1;
+    if (const store::WriteOutcome w = PutArg(fk, i + 1, /*admitted=*/true);
+        w != store::WriteOutcome::kQueued) {
+      Refused(w);  // (not for room: only an internal failure, after the fields before it)
+      return;
+    }
+  }
+  if (!MarkBig(key, prefix, &hh, expire_ms, big)) {
+    return;
+  }
+  if (mset) {
+    WriteOk(resp::kOk);
+  } else {
+    WriteOk({buf_, resp::WriteInteger(buf_, sizeof(buf_), added)});
+  }
+}
+
+void KvProtocol::HSet() {
+  HSetPairs(false);
+}
+
+void KvProtocol::HMSet() {
+  HSetPairs(true);
+}
+
+void KvProtocol::HSetNx() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string key(ArgView(1, &tmp_key_));
+  if (!FieldKeyOk(key.size(), args_[2].length)) {
+    return;
+  }
+  HashHeader hh;
+  const int had = HashAt(key, &hh, /*count=*/false);
+  if (had < 0) {
+    return;
+  }
+  if (had == 1 && b_->Exists(FieldKey(FieldPrefix(key, hh.version), ArgView(2, &tmp_)))) {
+    Int(0);
+    return;
+  }
+  HSetPairs(false);  // (one pair: answers :1)
+}
+
+void KvProtocol::HDel() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string key(ArgView(1, &tmp_key_));
+  HashHeader hh;
+  const int had = HashAt(key, &hh, /*count=*/false);
+  if (had <= 0) {
+    if (had == 0) {
+      Int(0);
+    }
+    return;
+  }
+  const std::string prefix = FieldPrefix(key, hh.version);
+  uint64_t log_bytes = b_->DeleteRoom(key.size());
+  for (size_t i = 2; i < cmd_.argc; ++i) {
+    log_bytes += b_->DeleteRoom(prefix.size() + args_[i].length);
+  }
+  if (const store::WriteOutcome w = b_->Deletable(log_bytes); w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return;
+  }
+  int64_t n = 0;
+  for (size_t i = 2; i < cmd_.argc; ++i) {
+    if (prefix.size() + args_[i].length > kMaxKeyBytes) {
+      continue;  // (a field that long was never written)
+    }
+    const std::string_view fk = FieldKey(prefix, ArgView(i, &tmp_));
+    if (!b_->Exists(fk)) {
+      continue;
+    }
+    if (const store::WriteOutcome w = b_->Delete(fk); w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return;
+    }
+    ++n;
+  }
+  if (n == 0) {
+    Int(0);
+    return;
+  }
+  // A hash left without fields is gone, as in redis-server: its header goes in the same batch.
+  if (HashLen(prefix) == 0) {
+    if (const store::WriteOutcome w = b_->Delete(key); w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return;
+    }
+  }
+  WriteOk({buf_, resp::WriteInteger(buf_, sizeof(buf_), n)});
+}
+
+// HINCRBY and HINCRBYFLOAT: the field's new value `bytes` (a number computed from the old one)
+// into fresh buffers, with the header when `create`; answered `answer` after the commit.
+void KvProtocol::HPutNumber(const HashField& hf, std::string_view field, std::string_view bytes,
+                            std::string_view answer) {
+  HashHeader hh = hf.header;
+  const bool big = field.size() > kListpackValue || bytes.size() > kListpackValue;
+  uint64_t buffers = 2;  // the number's fresh buffer, counted twice (FreshValue, PutOwned)
+  uint64_t log_bytes = b_->RecordRoom(hf.prefix.size() + field.size(), 1, bytes.size());
+  if (hf.create) {
+    log_bytes += HeaderRoom(hf.key.size(), &buffers);
+  }
+  if ((hh.flags & kHashBig) == 0) {
+    log_bytes += HeaderRoom(hf.key.size(), &buffers);
+  }
+  if (const store::WriteOutcome w = b_->Admit(buffers, log_bytes);
+      w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return;
+  }
+  if (hf.create) {
+    hh.flags |= big ? kHashBig : 0;
+    if (const store::WriteOutcome w = PutHeader(hf.key, hh, 0);
+        w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return;
+    }
+  }
+  Extents fresh;
+  store::WriteOutcome w = store::WriteOutcome::kPoolFull;
+  if (b_->FreshValue(bytes, &fresh).ok()) {
+    w = b_->PutOwned(FieldKey(hf.prefix, field), std::move(fresh), bytes.size(),
+                     /*admitted=*/true);
+  }
+  if (w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return;
+  }
+  if (MarkBig(hf.key, hf.prefix, &hh, hf.expire_ms, big)) {
+    WriteOk(answer);
+  }
+}
+
+// The hash of argument 1 and its field argument 2 for HINCRBY and HINCRBYFLOAT: the old value
+// read into tmp_ (at most `max` bytes; longer: `not_number` answered). False once answered.
+bool KvProtocol::HNumberField(size_t max, std::string_view not_number, HashField* hf) {
+  if (!KeyOk(1)) {
+    return false;
+  }
+  hf->key.assign(ArgView(1, &tmp_key_));
+  if (!FieldKeyOk(hf->key.size(), args_[2].length)) {
+    return false;
+  }
+  const int had = HashAt(hf->key, &hf->header, /*count=*/false, &hf->expire_ms);
+  if (had < 0) {
+    return false;
+  }
+  hf->create = had == 0;
+  if (hf->create) {
+    hf->header.version = clients_.hashes().NextVersion();
+  }
+  hf->prefix = FieldPrefix(hf->key, hf->header.version);
+  hf->found = false;
+  tmp_.clear();
+  if (hf->create) {
+    return true;
+  }
+  Value v;
+  if (!b_->Lookup(FieldKey(hf->prefix, ArgView(2, &tmp_)), &v)) {
+    if (b_->lookup_damaged()) {
+      Err(kDamaged);
+      return false;
+    }
+    return true;
+  }
+  hf->found = true;
+  const bool fits = ReadValue(v, max, &tmp_);
+  b_->DropRefs(v.extents);
+  if (!fits) {
+    Err(not_number);
+    return false;
+  }
+  return true;
+}
+
+void KvProtocol::HIncrBy() {
+  int64_t incr = 0;
+  if (!ParseInt64(ArgView(3, &tmp_), &incr)) {
+    Err(kNotInteger);
+    return;
+  }
+  HashField hf;
+  constexpr std::string_view kNotHashInteger = "ERR hash value is not an integer";
+  if (!HNumberField(20, kNotHashInteger, &hf)) {
+    return;
+  }
+  int64_t cur = 0;
+  if (hf.found && !ParseInt64(tmp_, &cur)) {
+    Err(kNotHashInteger);
+    return;
+  }
+  int64_t next = 0;
+  if (__builtin_add_overflow(cur, incr, &next)) {
+    Err("ERR increment or decrement would overflow");
+    return;
+  }
+  char text[24];
+  const size_t n = static_cast<size_t>(std::to_chars(text, text + sizeof(text), next).ptr - text);
+  const std::string_view answer{buf_, resp::WriteInteger(buf_, sizeof(buf_), next)};
+  const std::string field(ArgView(2, &tmp_));
+  HPutNumber(hf, field, {text, n}, std::string(answer));
+}
+
+void KvProtocol::HIncrByFloat() {
+  long double incr = 0;
+  if (!ParseLongDouble(ArgView(3, &tmp_), &incr)) {
+    Err("ERR value is not a valid float");
+    return;
+  }
+  if (std::isnan(incr) || std::isinf(incr)) {
+    Err("ERR value is NaN or Infinity");
+    return;
+  }
+  HashField hf;
+  constexpr std::string_view kNotHashFloat = "ERR hash value is not a float";
+  if (!HNumberField(5 * 1024, kNotHashFloat, &hf)) {
+    return;
+  }
+  long double cur = 0;
+  if (hf.found && !ParseLongDouble(tmp_, &cur)) {
+    Err(kNotHashFloat);
+    return;
+  }
+  const long double next = cur + incr;
+  char text[kLongDoubleChars];
+  const std::string_view out =
+      std::isnan(next) || std::isinf(next) ? std::string_view() : FormatLongDouble(next, text);
+  if (out.empty()) {
+    Err("ERR increment would produce NaN or Infinity");
+    return;
+  }
+  std::string answer(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), out.size()));
+  answer += out;
+  answer += resp::kCrlf;
+  const std::string field(ArgView(2, &tmp_));
+  HPutNumber(hf, field, out, answer);
+}
+
+// --- Reads.
+
+void KvProtocol::HGet() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string_view key = ArgView(1, &tmp_key_);
+  HashHeader hh;
+  const int had = HashAt(key, &hh, /*count=*/true);
+  if (had <= 0) {
+    if (had == 0) {
+      Null();
+    }
+    return;
+  }
+  Value v;
+  if (key.size() + args_[2].length + kFieldKeyOverhead <= kMaxKeyBytes &&
+      b_->Lookup(FieldKey(FieldPrefix(key, hh.version), ArgView(2, &tmp_)), &v)) {
+    BulkValue(v);
+  } else if (b_->lookup_damaged()) {
+    Err(kDamaged);
+  } else {
+    Null();
+  }
+}
+
+void KvProtocol::HMGet() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string key(ArgView(1, &tmp_key_));
+  HashHeader hh;
+  const int had = HashAt(key, &hh, /*count=*/true);
+  if (had < 0) {
+    return;
+  }
+  const std::string prefix = had == 1 ? FieldPrefix(key, hh.version) : std::string();
+  ArrayHeader(cmd_.argc - 2);
+  for (size_t i = 2; i < cmd_.argc; ++i) {
+    Value v;
+    if (had == 1 && prefix.size() + args_[i].length <= kMaxKeyBytes &&
+        b_->Lookup(FieldKey(prefix, ArgView(i, &tmp_)), &v)) {
+      BulkValue(v);
+    } else if (had == 1 && b_->lookup_damaged()) {
+      Err(kDamaged);  // an error element of the array
+    } else {
+      Null();
+    }
+  }
+}
+
+void KvProtocol::HLen() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string_view key = ArgView(1, &tmp_key_);
+  HashHeader hh;
+  const int had = HashAt(key, &hh, /*count=*/true);
+  if (had >= 0) {
+    Int(had == 0 ? 0 : static_cast<int64_t>(HashLen(FieldPrefix(key, hh.version))));
+  }
+}
+
+void KvProtocol::HExists() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string_view key = ArgView(1, &tmp_key_);
+  HashHeader hh;
+  const int had = HashAt(key, &hh, /*count=*/true);
+  if (had >= 0) {
+    Int(had == 1 && key.size() + args_[2].length + kFieldKeyOverhead <= kMaxKeyBytes &&
+                b_->Exists(FieldKey(FieldPrefix(key, hh.version), ArgView(2, &tmp_)))
+            ? 1
+            : 0);
+  }
+}
+
+void KvProtocol::HStrlen() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string_view key = ArgView(1, &tmp_key_);
+  HashHeader hh;
+  const int had = HashAt(key, &hh, /*count=*/true);
+  if (had < 0) {
+    return;
+  }
+  Value v;
+  if (had == 1 && key.size() + args_[2].length + kFieldKeyOverhead <= kMaxKeyBytes &&
+      b_->Lookup(FieldKey(FieldPrefix(key, hh.version), ArgView(2, &tmp_)), &v)) {
+    b_->DropRefs(v.extents);
+    Int(v.length);
+  } else if (had == 1 && b_->lookup_damaged()) {
+    Err(kDamaged);
+  } else {
+    Int(0);
+  }
+}
+
+// HKEYS HVALS HGETALL: the fields (`keys`) and their values (`values`), in field order.
+void KvProtocol::HList(bool keys, bool values) {
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string key(ArgView(1, &tmp_key_));
+  HashHeader hh;
+  const int had = HashAt(key, &hh, /*count=*/true);
+  if (had <= 0) {
+    if (had == 0) {
+      ArrayHeader(0);
+    }
+    return;
+  }
+  const std::string prefix = FieldPrefix(key, hh.version);
+  std::set<std::string, std::less<>> fields;
+  HashFields(prefix, &fields);
+  ArrayHeader(fields.size() * ((keys ? 1 : 0) + (values ? 1 : 0)));
+  for (const std::string& f : fields) {
+    if (keys) {
+      Bulk(f);
+    }
+    if (values) {
+      Value v;
+      if (b_->Lookup(FieldKey(prefix, f), &v)) {
+        BulkValue(v);
+      } else if (b_->lookup_damaged()) {
+        Err(kDamaged);
+      } else {
+        Null();  // (cannot be: the field was listed in this turn)
+      }
+    }
+  }
+}
+
+void KvProtocol::HKeys() {
+  HList(true, false);
+}
+
+void KvProtocol::HVals() {
+  HList(false, true);
+}
+
+void KvProtocol::HGetAll() {
+  HList(true, true);
+}
+
+void KvProtocol::HRandField() {
+  // redis-server's hrandfieldCommand: the count and WITHVALUES are checked before the key.
+  int64_t count = 1;
+  const bool with_count = cmd_.argc >= 3;
+  bool with_values = false;
+  if (with_count) {
+    if (!ParseInt64(ArgView(2, &tmp_), &count)) {
+      Err(kNotInteger);
+      return;
+    }
+    if (count == INT64_MIN) {
+      Err("ERR value is out of range, value must between -9223372036854775807 and "
+          "9223372036854775807");
+      return;
+    }
+    if (cmd_.argc > 4 || (cmd_.argc == 4 && !Is(3, "withvalues"))) {
+      Err(kSyntax);
+      return;
+    }
+    with_values = cmd_.argc == 4;
+    if (with_values && (count < -INT64_MAX / 2 || count > INT64_MAX / 2)) {
+      Err("ERR value is out of range");
+      return;
+    }
+  }
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string key(ArgView(1, &tmp_key_));
+  HashHeader hh;
+  const int had = HashAt(key, &hh, /*count=*/true);
+  if (had <= 0) {
+    if (had == 0) {
+      if (with_count) {
+        ArrayHeader(0);
+      } else {
+        Null();
+      }
+    }
+    return;
+  }
+  const std::string prefix = FieldPrefix(key, hh.version);
+  std::set<std::string, std::less<>> fields;
+  HashFields(prefix, &fields);
+  const std::vector<std::string_view> all(fields.begin(), fields.end());
+  thread_local std::minstd_rand rng(std::random_device{}());
+  std::vector<std::string_view> pick;
+  if (!with_count) {
+    pick.push_back(all[rng() % all.size()]);
+  } else if (count >= 0) {
+    // Distinct fields: all of them when the count reaches the hash's size.
+    pick = all;
+    if (static_cast<uint64_t>(count) < all.size()) {
+      std::shuffle(pick.begin(), pick.end(), rng);
+      pick.resize(static_cast<size_t>(count));
+    }
+  } else {
+    // A negative count: exactly -count fields, repeats allowed. (The answer is bounded by the
+    // connection's room like any other; a huge count closes the connection.)
+    const uint64_t n = static_cast<uint64_t>(-count);
+    if (n > kMaxRandFields) {
+      Err("ERR count above " + std::to_string(kMaxRandFields) + " is not supported by pastel-kv");
+      return;
+    }
+    for (uint64_t i = 0; i < n; ++i) {
+      pick.push_back(all[rng() % all.size()]);
+    }
+  }
+  if (!with_count) {
+    Bulk(pick[0]);
+    return;
+  }
+  ArrayHeader(pick.size() * (with_values ? 2 : 1));
+  for (const std::string_view f : pick) {
+    Bulk(f);
+    if (with_values) {
+      Value v;
+      if (b_->Lookup(FieldKey(prefix, f), &v)) {
+        BulkValue(v);
+      } else {
+        Null();
+      }
+    }
+  }
+}
+
+void KvProtocol::HScan() {
+  // redis-server's hscanCommand: the cursor first, then the key, then the options.
+  if (!ScanCursorOk(ArgView(2, &tmp_))) {
+    Err("ERR invalid cursor");
+    return;
+  }
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string key(ArgView(1, &tmp_key_));
+  HashHeader hh;
+  const int had = HashAt(key, &hh, /*count=*/true);
+  if (had < 0) {
+    return;
+  }
+  if (had == 0) {
+    const size_t begin = Text().size();
+    Text() += "*2\r\n$1\r\n0\r\n*0\r\n";
+    b_->AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
+    return;
+  }
+  std::string pattern = "*";
+  for (size_t i = 3; i < cmd_.argc; i += 2) {
+    if (Is(i, "count") && i + 1 < cmd_.argc) {
+      int64_t count = 0;
+      if (!ParseInt64(ArgView(i + 1, &tmp_), &count)) {
+        Err(kNotInteger);
+        return;
+      }
+      if (count < 1) {
+        Err(kSyntax);
+        return;
+      }
+    } else if (Is(i, "match") && i + 1 < cmd_.argc) {
+      pattern = ArgView(i + 1, &tmp_);
+    } else {
+      Err(kSyntax);
+      return;
+    }
+  }
+  // Every field in one answer, the cursor 0 (a complete iteration), as redis-server answers a
+  // small hash.
+  const std::string prefix = FieldPrefix(key, hh.version);
+  std::set<std::string, std::less<>> fields;
+  HashFields(prefix, &fields);
+  std::vector<std::string_view> match;
+  for (const std::string& f : fields) {
+    if (pattern == "*" || GlobMatch(pattern, f)) {
+      match.push_back(f);
+    }
+  }
+  {
+    const size_t begin = Text().size();
+    Text() += "*2\r\n$1\r\n0\r\n";
+    Text().append(buf_, resp::WriteArrayHeader(buf_, sizeof(buf_), match.size() * 2));
+    b_->AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
+  }
+  for (const std::string_view f : match) {
+    Bulk(f);
+    Value v;
+    if (b_->Lookup(FieldKey(prefix, f), &v)) {
+      BulkValue(v);
+    } else {
+      Null();
+    }
+  }
+}
+
+// --- RENAME and COPY of a hash, TYPE, OBJECT ENCODING.
+
+bool KvProtocol::CopyHash(std::string_view from, const HashHeader& header, std::string_view to,
+                          int64_t expire_ms, bool delete_from) {
+  const std::string from_prefix = FieldPrefix(from, header.version);
+  std::set<std::string, std::less<>> fields;
+  HashFields(from_prefix, &fields);
+  for (const std::string& f : fields) {
+    if (!FieldKeyOk(to.size(), f.size())) {
+      return false;
+    }
+  }
+  // The copy is a new hash (a new version) whose fields share the source's buffers: no byte is
+  // copied, each field's buffers hold one more reference.
+  HashHeader to_header = header;  // (its encoding goes with it, as redis-server's object)
+  to_header.version = clients_.hashes().NextVersion();
+  const std::string to_prefix = FieldPrefix(to, to_header.version);
+  std::vector<Value> values(fields.size());
+  uint64_t buffers = 0;
+  uint64_t log_bytes =
+      HeaderRoom(to.size(), &buffers) + (delete_from ? b_->DeleteRoom(from.size()) : 0);
+  size_t i = 0;
+  for (const std::string& f : fields) {
+    if (!b_->Lookup(FieldKey(from_prefix, f), &values[i])) {
+      for (size_t j = 0; j < i; ++j) {
+        b_->DropRefs(values[j].extents);
+      }
+      Err(b_->lookup_damaged() ? kDamaged : "ERR internal error");
+      return false;
+    }
+    log_bytes += OwnedRecordRoom(*b_, to_prefix.size() + f.size(), values[i], 0);
+    ++i;
+  }
+  const auto drop = [&](size_t from_i) {
+    for (size_t j = from_i; j < values.size(); ++j) {
+      b_->DropRefs(values[j].extents);
+    }
+  };
+  if (const store::WriteOutcome w = b_->Admit(buffers, log_bytes);
+      w != store::WriteOutcome::kQueued) {
+    drop(0);
+    Refused(w);
+    return false;
+  }
+  if (const store::WriteOutcome w = PutHeader(to, to_header, expire_ms);
+      w != store::WriteOutcome::kQueued) {
+    drop(0);
+    Refused(w);
+    return false;
+  }
+  i = 0;
+  for (const std::string& f : fields) {
+    const uint32_t length = values[i].length;
+    const store::WriteOutcome w = b_->PutOwned(FieldKey(to_prefix, f),
+                                               std::move(values[i].extents), length,
+                                               /*admitted=*/true);
+    ++i;
+    if (w != store::WriteOutcome::kQueued) {
+      drop(i);
+      Refused(w);
+      return false;
+    }
+  }
+  if (delete_from) {
+    if (const store::WriteOutcome w = b_->Delete(from); w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view KvProtocol::HashEncoding(const Value& header) const {
+  HashHeader hh;
+  return ReadHeader(b_->pool(), header, &hh) && (hh.flags & kHashBig) == 0 ? "listpack"
+                                                                          : "hashtable";
+}
+
+// --- Background: the fields of hashes that are gone.
+
+bool KvProtocol::Background(store::Batch& b) {
+  KvHashes& h = clients_.hashes();
+  if (!h.active() || turn_ms_ < next_clean_ms_) {
+    return false;
+  }
+  next_clean_ms_ = turn_ms_ + kCleanEveryMs;
+  dead_.clear();
+  h.CollectDead(shared_.store, b.now_ms(), kCleanBatch, &dead_);
+  size_t queued = 0;
+  for (const std::string& fk : dead_) {
+    if (!b.LogHasRoom(b.DeleteRoom(fk.size())) ||
+        b.Delete(fk) != store::WriteOutcome::kQueued) {
+      h.Release(fk);  // a later turn (a checkpoint makes the log's room)
+      continue;
+    }
+    ++queued;
+  }
+  if (queued == kCleanBatch) {
+    next_clean_ms_ = turn_ms_;  // more are waiting: the next turn goes on
+  }
+  return queued > 0;
+}
+
+}  // namespace pastel::kv

@@ -1,0 +1,109 @@
+#pragma once
+// How pastel-kv lays a hash over the store's keys, and the directory of the hashes' fields that the
+// loops share (private to the app; the commands are in kv_hashes.cc).
+//
+// A hash is a header and its fields, each a key of the store (as Kvrocks lays hashes over
+// RocksDB), so that a write touches one field's record and no blob is rewritten:
+// - the header at the hash's own key: a value of type ValueType::kHash whose 16 bytes are the
+//   hash's version and flags (HashHeader), with the hash's expiry time;
+// - each field at FieldKey(key, version, field) = FF FF | key length (u16, big endian) | key |
+//   version (u64, big endian) | field, whose value is the field's value, kept in the receive
+//   buffers it arrived in, as a string's is.
+// HSET writes the field's record (and the header when it creates the hash). DEL, a SET over the
+// key and expiry replace or remove the header only: the fields of a version that no live header
+// names are invisible from then on, and the loops delete them in the background (CollectDead,
+// store::Protocol::Background), as Kvrocks' compaction filter drops them. Versions are unique per
+// key: a start takes the next one above every version its fields hold. User keys beginning with
+// FF FF are refused (kReservedKey).
+//
+// The directory: per (key, version), the fields the index holds (durable ones: a write joins it
+// once applied, Protocol::OnApplied), so HLEN, HKEYS and HGETALL need no scan of the index; a loop
+// lays its own writes not yet applied over it (read-your-writes). Built at start from the index's
+// keys with the prefix (one ordered run of the index file).
+//
+// Threads: shared by the loops; every member takes the directory's lock (before the index's).
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pastel/store.h"
+
+namespace pastel::kv {
+
+inline constexpr std::string_view kHashPrefix{"\xff\xff", 2};
+inline constexpr std::string_view kReservedKey =
+    "ERR keys beginning with the bytes 0xff 0xff are reserved by pastel-kv (its hashes' fields)";
+// The bytes a field key adds to its hash's key and field name.
+inline constexpr size_t kFieldKeyOverhead = 2 + 2 + 8;
+// A hash's header: its value's 16 bytes (little endian).
+struct HashHeader {
+  uint64_t version = 0;  // its fields' keys name it
+  uint64_t flags = 0;    // kHashBig
+};
+inline constexpr size_t kHashHeaderBytes = 16;
+// OBJECT ENCODING says "hashtable": the hash once held more than kListpackEntries fields, or a
+// name or value above kListpackValue bytes (redis-server 7.0's listpack limits; it does not
+// convert back, and neither does this flag).
+inline constexpr uint64_t kHashBig = 1;
+inline constexpr size_t kListpackEntries = 512;
+inline constexpr size_t kListpackValue = 64;
+
+// FF FF | key length | key | version: every field key of the hash begins with it.
+std::string FieldPrefix(std::string_view key, uint64_t version);
+// A field key's parts; false when `fk` is not one.
+bool ParseFieldKey(std::string_view fk, std::string_view* key, uint64_t* version,
+                   std::string_view* field);
+// The header a hash's header value holds; false when its bytes are not a header's.
+bool ReadHeader(const Pool& pool, const store::Value& v, HashHeader* out);
+
+class KvHashes {
+ public:
+  // Start: the fields of every hash (the index's live keys with kHashPrefix), and the next version
+  // above all of theirs. Once: later calls do nothing.
+  void Load(const store::Store& store);
+  // Whether there are, or have been since the start, any hashes (a store without them pays no
+  // directory work per write).
+  bool active() const { return active_.load(std::memory_order_relaxed); }
+  // A version for a new hash.
+  uint64_t NextVersion();
+
+  // A write of field key `fk` entered the index: its field joins or leaves the directory as the
+  // index says now (asked under the directory's lock, so that of two loops applying writes of
+  // one field, the last to ask leaves the directory as the index is).
+  void Applied(const store::Store& store, std::string_view fk);
+
+  // The durable fields of the hash whose field keys begin with `prefix` (FieldPrefix), in order;
+  // their count; whether it has `field`.
+  void Fields(std::string_view prefix, std::set<std::string, std::less<>>* out) const;
+  size_t Count(std::string_view prefix) const;
+  // Live field keys in the index, of hashes alive or gone (DBSIZE leaves them out).
+  uint64_t total_fields() const { return total_.load(std::memory_order_relaxed); }
+
+  // The background delete of the fields of hashes that are gone: up to `max` field keys whose
+  // version no live header at their key names (deleted, replaced, expired at `now_ms`), not
+  // handed out before. A key handed out stays out until its delete is applied, or Release.
+  size_t CollectDead(const store::Store& store, int64_t now_ms, size_t max,
+                     std::vector<std::string>* out);
+  // A key CollectDead handed out whose delete was not queued (no log room): it may be handed out
+  // again.
+  void Release(std::string_view fk);
+
+ private:
+  using FieldSet = std::set<std::string, std::less<>>;
+  mutable std::mutex mu_;
+  std::map<std::string, FieldSet, std::less<>> dirs_;  // FieldPrefix -> fields
+  std::set<std::string, std::less<>> collected_;       // field keys handed out by CollectDead
+  std::string cursor_;                                 // CollectDead's place in dirs_
+  std::atomic<uint64_t> total_{0};
+  std::atomic<uint64_t> next_version_{1};
+  std::atomic<bool> active_{false};
+  std::once_flag loaded_;
+};
+
+}  // namespace pastel::kv
