@@ -74,11 +74,16 @@ bool ScanCursorOk(std::string_view s) {
 
 }  // namespace
 
+void FieldPrefix(std::string_view key, uint64_t version, std::string* out) {
+  out->assign(kHashPrefix);
+  PutBigEndian(out, key.size(), 2);
+  *out += key;
+  PutBigEndian(out, version, 8);
+}
+
 std::string FieldPrefix(std::string_view key, uint64_t version) {
-  std::string p(kHashPrefix);
-  PutBigEndian(&p, key.size(), 2);
-  p += key;
-  PutBigEndian(&p, version, 8);
+  std::string p;
+  FieldPrefix(key, version, &p);
   return p;
 }
 
@@ -162,7 +167,9 @@ void KvHashes::Applied(const store::Store& store, std::string_view fk) {
     if (it == dirs_.end()) {
       it = dirs_.emplace(std::string(prefix), FieldSet()).first;
     }
-    if (it->second.emplace(field).second) {
+    // (Looked up first: a field written again allocates nothing.)
+    if (!it->second.contains(field)) {
+      it->second.emplace(field);
       total_.fetch_add(1, std::memory_order_relaxed);
     }
     return;
@@ -184,6 +191,12 @@ void KvHashes::Fields(std::string_view prefix, FieldSet* out) const {
   if (auto it = dirs_.find(prefix); it != dirs_.end()) {
     *out = it->second;
   }
+}
+
+bool KvHashes::Has(std::string_view prefix, std::string_view field) const {
+  std::lock_guard lock(mu_);
+  auto it = dirs_.find(prefix);
+  return it != dirs_.end() && it->second.contains(field);
 }
 
 size_t KvHashes::Count(std::string_view prefix) const {
@@ -282,14 +295,33 @@ void KvProtocol::HashFields(std::string_view prefix, std::set<std::string, std::
 }
 
 size_t KvProtocol::HashLen(std::string_view prefix) {
-  bool pending = false;
-  b_->VisitPending([&](std::string_view k, const Value&) { pending |= k.starts_with(prefix); });
-  if (!pending) {
-    return clients_.hashes().Count(prefix);
+  // The durable count, and this loop's writes not applied yet: each field's last one decides
+  // whether it counts, against whether the directory has it (no copy of the directory).
+  pending_fields_.clear();
+  b_->VisitPending([&](std::string_view k, const Value& v) {
+    if (!k.starts_with(prefix)) {
+      return;
+    }
+    const std::string_view field = k.substr(prefix.size());
+    auto it = std::find_if(pending_fields_.begin(), pending_fields_.end(),
+                           [&](const auto& p) { return p.first == field; });
+    if (it == pending_fields_.end()) {
+      pending_fields_.emplace_back(field, v.deleted);
+    } else {
+      it->second = v.deleted;
+    }
+  });
+  const KvHashes& h = clients_.hashes();
+  int64_t n = static_cast<int64_t>(h.Count(prefix));
+  for (const auto& [field, deleted] : pending_fields_) {
+    n += (deleted ? 0 : 1) - (h.Has(prefix, field) ? 1 : 0);
   }
-  std::set<std::string, std::less<>> fields;
-  HashFields(prefix, &fields);
-  return fields.size();
+  return static_cast<size_t>(std::max<int64_t>(n, 0));
+}
+
+const std::string& KvProtocol::Prefix(std::string_view key, uint64_t version) {
+  FieldPrefix(key, version, &prefix_);
+  return prefix_;
 }
 
 bool KvProtocol::MarkBig(std::string_view key, std::string_view prefix, HashHeader* hh,
@@ -328,6 +360,9 @@ uint64_t KvProtocol::HeaderRoom(size_t key_len, uint64_t* buffers) const {
 
 store::WriteOutcome KvProtocol::PutHeader(std::string_view key, const HashHeader& h,
                                           int64_t expire_ms) {
+  // PERSIST: none here. The header's bytes go into a fresh buffer (FreshValue) and its record
+  // into the open batch, before the fields the command writes: all durable with the batch's one
+  // commit, or none (docs/invariants.md, rule 12).
   char bytes[kHashHeaderBytes];
   std::memcpy(bytes, &h.version, 8);  // (little endian: the hosts we run on)
   std::memcpy(bytes + 8, &h.flags, 8);
@@ -349,7 +384,7 @@ void KvProtocol::HSetPairs(bool mset) {
   if (!KeyOk(1)) {
     return;
   }
-  const std::string key(ArgView(1, &tmp_key_));
+  const std::string_view key = ArgView(1, &tmp_key_);
   for (size_t i = 2; i < cmd_.argc; i += 2) {
     if (!FieldKeyOk(key.size(), args_[i].length)) {
       return;
@@ -365,7 +400,7 @@ void KvProtocol::HSetPairs(bool mset) {
   if (create) {
     hh.version = clients_.hashes().NextVersion();
   }
-  const std::string prefix = FieldPrefix(key, hh.version);
+  const std::string& prefix = Prefix(key, hh.version);
   bool big = false;  // a name or value above the listpack's limit (redis-server converts)
   for (size_t i = 2; i < cmd_.argc; ++i) {
     big = big || args_[i].length > kListpackValue;
@@ -430,7 +465,7 @@ void KvProtocol::HSetNx() {
   if (!KeyOk(1)) {
     return;
   }
-  const std::string key(ArgView(1, &tmp_key_));
+  const std::string_view key = ArgView(1, &tmp_key_);
   if (!FieldKeyOk(key.size(), args_[2].length)) {
     return;
   }
@@ -439,7 +474,7 @@ void KvProtocol::HSetNx() {
   if (had < 0) {
     return;
   }
-  if (had == 1 && b_->Exists(FieldKey(FieldPrefix(key, hh.version), ArgView(2, &tmp_)))) {
+  if (had == 1 && b_->Exists(FieldKey(Prefix(key, hh.version), ArgView(2, &tmp_)))) {
     Int(0);
     return;
   }
@@ -450,7 +485,7 @@ void KvProtocol::HDel() {
   if (!KeyOk(1)) {
     return;
   }
-  const std::string key(ArgView(1, &tmp_key_));
+  const std::string_view key = ArgView(1, &tmp_key_);
   HashHeader hh;
   const int had = HashAt(key, &hh, /*count=*/false);
   if (had <= 0) {
@@ -459,7 +494,7 @@ void KvProtocol::HDel() {
     }
     return;
   }
-  const std::string prefix = FieldPrefix(key, hh.version);
+  const std::string& prefix = Prefix(key, hh.version);
   uint64_t log_bytes = b_->DeleteRoom(key.size());
   for (size_t i = 2; i < cmd_.argc; ++i) {
     log_bytes += b_->DeleteRoom(prefix.size() + args_[i].length);
@@ -545,7 +580,7 @@ bool KvProtocol::HNumberField(size_t max, std::string_view not_number, HashField
   if (!KeyOk(1)) {
     return false;
   }
-  hf->key.assign(ArgView(1, &tmp_key_));
+  hf->key = ArgView(1, &tmp_key_);
   if (!FieldKeyOk(hf->key.size(), args_[2].length)) {
     return false;
   }
@@ -557,7 +592,7 @@ bool KvProtocol::HNumberField(size_t max, std::string_view not_number, HashField
   if (hf->create) {
     hf->header.version = clients_.hashes().NextVersion();
   }
-  hf->prefix = FieldPrefix(hf->key, hf->header.version);
+  hf->prefix = Prefix(hf->key, hf->header.version);
   hf->found = false;
   tmp_.clear();
   if (hf->create) {
@@ -661,7 +696,7 @@ void KvProtocol::HGet() {
   }
   Value v;
   if (key.size() + args_[2].length + kFieldKeyOverhead <= kMaxKeyBytes &&
-      b_->Lookup(FieldKey(FieldPrefix(key, hh.version), ArgView(2, &tmp_)), &v)) {
+      b_->Lookup(FieldKey(Prefix(key, hh.version), ArgView(2, &tmp_)), &v)) {
     BulkValue(v);
   } else if (b_->lookup_damaged()) {
     Err(kDamaged);
@@ -674,13 +709,13 @@ void KvProtocol::HMGet() {
   if (!KeyOk(1)) {
     return;
   }
-  const std::string key(ArgView(1, &tmp_key_));
+  const std::string_view key = ArgView(1, &tmp_key_);
   HashHeader hh;
   const int had = HashAt(key, &hh, /*count=*/true);
   if (had < 0) {
     return;
   }
-  const std::string prefix = had == 1 ? FieldPrefix(key, hh.version) : std::string();
+  const std::string_view prefix = had == 1 ? Prefix(key, hh.version) : std::string_view();
   ArrayHeader(cmd_.argc - 2);
   for (size_t i = 2; i < cmd_.argc; ++i) {
     Value v;
@@ -703,7 +738,7 @@ void KvProtocol::HLen() {
   HashHeader hh;
   const int had = HashAt(key, &hh, /*count=*/true);
   if (had >= 0) {
-    Int(had == 0 ? 0 : static_cast<int64_t>(HashLen(FieldPrefix(key, hh.version))));
+    Int(had == 0 ? 0 : static_cast<int64_t>(HashLen(Prefix(key, hh.version))));
   }
 }
 
@@ -716,7 +751,7 @@ void KvProtocol::HExists() {
   const int had = HashAt(key, &hh, /*count=*/true);
   if (had >= 0) {
     Int(had == 1 && key.size() + args_[2].length + kFieldKeyOverhead <= kMaxKeyBytes &&
-                b_->Exists(FieldKey(FieldPrefix(key, hh.version), ArgView(2, &tmp_)))
+                b_->Exists(FieldKey(Prefix(key, hh.version), ArgView(2, &tmp_)))
             ? 1
             : 0);
   }
@@ -734,7 +769,7 @@ void KvProtocol::HStrlen() {
   }
   Value v;
   if (had == 1 && key.size() + args_[2].length + kFieldKeyOverhead <= kMaxKeyBytes &&
-      b_->Lookup(FieldKey(FieldPrefix(key, hh.version), ArgView(2, &tmp_)), &v)) {
+      b_->Lookup(FieldKey(Prefix(key, hh.version), ArgView(2, &tmp_)), &v)) {
     b_->DropRefs(v.extents);
     Int(v.length);
   } else if (had == 1 && b_->lookup_damaged()) {
@@ -749,7 +784,7 @@ void KvProtocol::HList(bool keys, bool values) {
   if (!KeyOk(1)) {
     return;
   }
-  const std::string key(ArgView(1, &tmp_key_));
+  const std::string_view key = ArgView(1, &tmp_key_);
   HashHeader hh;
   const int had = HashAt(key, &hh, /*count=*/true);
   if (had <= 0) {
@@ -758,7 +793,7 @@ void KvProtocol::HList(bool keys, bool values) {
     }
     return;
   }
-  const std::string prefix = FieldPrefix(key, hh.version);
+  const std::string& prefix = Prefix(key, hh.version);
   std::set<std::string, std::less<>> fields;
   HashFields(prefix, &fields);
   ArrayHeader(fields.size() * ((keys ? 1 : 0) + (values ? 1 : 0)));
@@ -819,7 +854,7 @@ void KvProtocol::HRandField() {
   if (!KeyOk(1)) {
     return;
   }
-  const std::string key(ArgView(1, &tmp_key_));
+  const std::string_view key = ArgView(1, &tmp_key_);
   HashHeader hh;
   const int had = HashAt(key, &hh, /*count=*/true);
   if (had <= 0) {
@@ -832,7 +867,7 @@ void KvProtocol::HRandField() {
     }
     return;
   }
-  const std::string prefix = FieldPrefix(key, hh.version);
+  const std::string& prefix = Prefix(key, hh.version);
   std::set<std::string, std::less<>> fields;
   HashFields(prefix, &fields);
   const std::vector<std::string_view> all(fields.begin(), fields.end());
@@ -886,7 +921,7 @@ void KvProtocol::HScan() {
   if (!KeyOk(1)) {
     return;
   }
-  const std::string key(ArgView(1, &tmp_key_));
+  const std::string_view key = ArgView(1, &tmp_key_);
   HashHeader hh;
   const int had = HashAt(key, &hh, /*count=*/true);
   if (had < 0) {
@@ -919,7 +954,7 @@ void KvProtocol::HScan() {
   }
   // Every field in one answer, the cursor 0 (a complete iteration), as redis-server answers a
   // small hash.
-  const std::string prefix = FieldPrefix(key, hh.version);
+  const std::string& prefix = Prefix(key, hh.version);
   std::set<std::string, std::less<>> fields;
   HashFields(prefix, &fields);
   std::vector<std::string_view> match;
@@ -1027,10 +1062,11 @@ std::string_view KvProtocol::HashEncoding(const Value& header) const {
 
 bool KvProtocol::Background(store::Batch& b) {
   KvHashes& h = clients_.hashes();
-  if (!h.active() || turn_ms_ < next_clean_ms_) {
+  if (!h.active()) {
     return false;
   }
-  next_clean_ms_ = turn_ms_ + kCleanEveryMs;
+  // PERSIST: none here. A delete record per field of a hash that is gone, durable with the
+  // turn's batch; before it, the fields are live keys no command reads (rule 12).
   dead_.clear();
   h.CollectDead(shared_.store, b.now_ms(), kCleanBatch, &dead_);
   size_t queued = 0;
@@ -1042,10 +1078,7 @@ bool KvProtocol::Background(store::Batch& b) {
     }
     ++queued;
   }
-  if (queued == kCleanBatch) {
-    next_clean_ms_ = turn_ms_;  // more are waiting: the next turn goes on
-  }
-  return queued > 0;
+  return queued > 0;  // (then called again next turn: more may be waiting)
 }
 
 }  // namespace pastel::kv

@@ -24,12 +24,14 @@
 // Threads: shared by the loops; every member takes the directory's lock (before the index's).
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "pastel/store.h"
@@ -41,12 +43,14 @@ inline constexpr std::string_view kReservedKey =
     "ERR keys beginning with the bytes 0xff 0xff are reserved by pastel-kv (its hashes' fields)";
 // The bytes a field key adds to its hash's key and field name.
 inline constexpr size_t kFieldKeyOverhead = 2 + 2 + 8;
-// A hash's header: its value's 16 bytes (little endian).
+// A hash's header: its value's 16 bytes (little endian; docs/formats/kv-hash.md).
 struct HashHeader {
   uint64_t version = 0;  // its fields' keys name it
   uint64_t flags = 0;    // kHashBig
 };
 inline constexpr size_t kHashHeaderBytes = 16;
+static_assert(sizeof(HashHeader) == kHashHeaderBytes && offsetof(HashHeader, flags) == 8);
+static_assert(std::is_trivially_copyable_v<HashHeader>);
 // OBJECT ENCODING says "hashtable": the hash once held more than kListpackEntries fields, or a
 // name or value above kListpackValue bytes (redis-server 7.0's listpack limits; it does not
 // convert back, and neither does this flag).
@@ -55,6 +59,7 @@ inline constexpr size_t kListpackEntries = 512;
 inline constexpr size_t kListpackValue = 64;
 
 // FF FF | key length | key | version: every field key of the hash begins with it.
+void FieldPrefix(std::string_view key, uint64_t version, std::string* out);
 std::string FieldPrefix(std::string_view key, uint64_t version);
 // A field key's parts; false when `fk` is not one.
 bool ParseFieldKey(std::string_view fk, std::string_view* key, uint64_t* version,
@@ -82,6 +87,7 @@ class KvHashes {
   // their count; whether it has `field`.
   void Fields(std::string_view prefix, std::set<std::string, std::less<>>* out) const;
   size_t Count(std::string_view prefix) const;
+  bool Has(std::string_view prefix, std::string_view field) const;
   // Live field keys in the index, of hashes alive or gone (DBSIZE leaves them out).
   uint64_t total_fields() const { return total_.load(std::memory_order_relaxed); }
 

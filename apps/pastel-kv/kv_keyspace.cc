@@ -216,10 +216,17 @@ void KvProtocol::Scan() {
   AnswerKeys(keys, true);
 }
 
+uint64_t KvProtocol::UserKeys() const {
+  // (With several loops, a loop applying a batch changes the two figures one after the other.)
+  const uint64_t keys = shared_.store.live_keys();
+  const uint64_t fields = clients_.hashes().total_fields();
+  return keys > fields ? keys - fields : 0;
+}
+
 void KvProtocol::DbSize() {
   if (b_->pending_writes() == 0) {
     // (The hashes' fields are keys of the store, not the user's.)
-    Int(static_cast<int64_t>(shared_.store.live_keys() - clients_.hashes().total_fields()));
+    Int(static_cast<int64_t>(UserKeys()));
     return;
   }
   std::set<std::string> keys;  // this batch's writes counted too
@@ -417,7 +424,7 @@ void KvProtocol::RandomKey() {
   // One visit of the committed keys up to a random one (O(n) at worst: the index has no order
   // to sample from), then this batch's own writes checked over it.
   thread_local std::minstd_rand rng(std::random_device{}());
-  const uint64_t n = shared_.store.live_keys() - clients_.hashes().total_fields();
+  const uint64_t n = UserKeys();
   std::string pick;
   if (n > 0) {
     uint64_t skip = rng() % n;

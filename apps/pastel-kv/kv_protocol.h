@@ -287,6 +287,8 @@ class KvProtocol final : public store::Protocol {
   bool FieldKeyOk(size_t key_len, size_t field_len);
   // prefix + field, in field_key_.
   std::string_view FieldKey(std::string_view prefix, std::string_view field);
+  // FieldPrefix(key, version), in prefix_ (a command's one prefix: no allocation once warm).
+  const std::string& Prefix(std::string_view key, uint64_t version);
   // The room of a new header under a `key_len`-byte key (buffers added to *buffers; log bytes
   // returned), and its write (admitted), expiring at `expire_ms`.
   uint64_t HeaderRoom(size_t key_len, uint64_t* buffers) const;
@@ -301,8 +303,8 @@ class KvProtocol final : public store::Protocol {
   // HINCRBY and HINCRBYFLOAT: the hash and its field's old value (HNumberField), the new value's
   // write (HPutNumber).
   struct HashField {
-    std::string key;
-    std::string prefix;
+    std::string_view key;     // (in the argument, or tmp_key_)
+    std::string_view prefix;  // (prefix_)
     HashHeader header;
     int64_t expire_ms = 0;
     bool create = false;  // the hash is new
@@ -321,9 +323,8 @@ class KvProtocol final : public store::Protocol {
   std::string_view HashEncoding(const Value& header) const;
   // A key argument beginning with kHashPrefix (the hashes' fields' namespace).
   bool ReservedKey(const CommandSpec& cmd, size_t argc);
-  static constexpr int64_t kCleanEveryMs = 100;  // Background's pace while nothing is waiting
-  static constexpr size_t kCleanBatch = 512;     // field keys deleted per turn at most
-  static constexpr uint64_t kMaxRandFields = 65536;  // HRANDFIELD with a negative count
+  static constexpr size_t kCleanBatch = 512;  // field keys Background deletes per turn at most
+  static constexpr uint64_t kMaxRandFields = 65536;   // HRANDFIELD with a negative count
 
   // RENAME and RENAMENX.
   void RenameKey(bool nx);
@@ -357,6 +358,8 @@ class KvProtocol final : public store::Protocol {
   // INCR, DECR, INCRBY, DECRBY: adds sign * (1, or argument 2 when `from_arg`).
   void AddTo(int64_t sign, bool from_arg);
   // The live keys matching `pattern` as this loop sees them (its batch's writes included).
+  // The store's live keys that are the user's (the hashes' fields left out): DBSIZE, INFO.
+  uint64_t UserKeys() const;
   // `internal`: the hashes' fields too.
   void LiveKeys(std::string_view pattern, std::set<std::string>* keys,
                 bool internal = false) const;
@@ -407,8 +410,9 @@ class KvProtocol final : public store::Protocol {
   std::string tmp_;
   std::vector<Extent> body_;
   std::string field_key_;          // FieldKey's
+  std::string prefix_;             // Prefix's
+  std::vector<std::pair<std::string_view, bool>> pending_fields_;  // HashLen's
   std::vector<std::string> dead_;  // Background's
-  int64_t next_clean_ms_ = 0;
   char buf_[128];
 };
 

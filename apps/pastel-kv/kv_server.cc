@@ -197,7 +197,7 @@ void KvProtocol::Info() {
   if ((want & kInfoKeyspace) != 0) {
     add("# Keyspace\r\n");
     // (The hashes' fields are keys of the store, not the user's.)
-    const uint64_t keys = st.live_keys() - clients_.hashes().total_fields();
+    const uint64_t keys = UserKeys();
     if (keys > 0) {
       add("db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", static_cast<unsigned long long>(keys),
           static_cast<unsigned long long>(st.expiring_keys()));

@@ -485,10 +485,11 @@ class Protocol {
   // what other threads asked of this loop's connections (pastel-kv's CLIENT KILL across loops;
   // a loop turns at least every 100 ms). It may Close connections; it answers and writes nothing.
   virtual void OnTurn(Batch& /*b*/) {}
-  // Once per loop turn, after the turn's requests were parsed (and in an idle turn), the protocol
-  // may remove its own garbage (pastel-kv: the fields of hashes that are gone): deletes only, each
-  // queued when Batch::LogHasRoom says its record fits (else left for a later turn), committed
-  // with the turn's batch. Returns whether it queued any. Default: nothing.
+  // After a turn's requests were parsed (or in an idle turn), once per expiry sweep interval
+  // (StoreOptions::expire_sweep_ms) and in every turn after a call that queued something, the
+  // protocol may remove its own garbage (pastel-kv: the fields of hashes that are gone): deletes
+  // only, each queued when Batch::LogHasRoom says its record fits (else left for a later call),
+  // committed with the turn's batch. Returns whether it queued any. Default: nothing.
   virtual bool Background(Batch& /*b*/) { return false; }
   // A batch's writes entered the shared index: every loop sees them from now on (pastel-kv's
   // WATCH, for connections of other loops). Asked once per batch after its writes were applied;

@@ -86,7 +86,7 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
     protocol_.OnTurn(*this);  // what other threads asked of this loop's connections
     if (!batch->empty() || !held_.empty()) {
       OnBatch(*batch);
-    } else if ((SweepDue() && ExpireKeys()) | protocol_.Background(*this)) {
+    } else if ((SweepDue() && ExpireKeys()) | Background()) {
       // An idle turn: the expired keys the sweep found, and the protocol's garbage, are removed
       // now.
       Finish();
@@ -204,7 +204,7 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
   }
   dirty_.clear();
   (void)ExpireKeys();
-  (void)protocol_.Background(*this);
+  (void)Background();
   if (flight_.active && flight_.syncs_left == 0) {
     Land();  // the flight's answers first; it launches the open batch
   }
@@ -813,6 +813,17 @@ bool StoreLoop::SweepDue() const {
   // (A wall clock set back by more than an interval starts the sweeps over from it.)
   return wall_ms_ >= next_expire_sweep_ms_ ||
          wall_ms_ + static_cast<int64_t>(options_.expire_sweep_ms) < next_expire_sweep_ms_;
+}
+
+bool StoreLoop::Background() {
+  // (A wall clock set back by more than an interval starts the intervals over from it.)
+  if (!background_more_ && wall_ms_ < next_background_ms_ &&
+      wall_ms_ + static_cast<int64_t>(options_.expire_sweep_ms) >= next_background_ms_) {
+    return false;
+  }
+  next_background_ms_ = wall_ms_ + options_.expire_sweep_ms;
+  background_more_ = protocol_.Background(*this);
+  return background_more_;
 }
 
 bool StoreLoop::ExpireKeys() {

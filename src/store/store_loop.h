@@ -163,6 +163,10 @@ class StoreLoop final : public Batch {
   size_t expire_cursor_ = 0;                       // the sweep's place in the index's map
   int64_t next_expire_sweep_ms_ = 0;
   bool expire_backlog_ = false;  // the last sweep found a turn's worth: sweep again at once
+  // Protocol::Background: once per expire_sweep_ms, and every turn after a call that queued.
+  bool Background();
+  int64_t next_background_ms_ = 0;
+  bool background_more_ = false;
   Status KeepInPlace(Conn& c, std::span<const Extent> extents);
   Status CopyToFresh(std::span<const Extent> body, Extents* out);
   const PendingWrite* Pending(std::string_view key) const;

@@ -181,7 +181,15 @@ struct Request {
   // commit, whose SETs are durable all or none.
   enum class Tx : uint8_t { kNone, kPart, kExec } tx_kind = Tx::kNone;
   std::vector<std::pair<std::string, std::string>> tx;  // kExec: the keys and values it sets
+  // RESP hashes: HSET of `hset` (field, value pairs), HDEL of `hdel`, or DEL of the hash (`key`
+  // names the hash; both empty: DEL).
+  bool hash = false;
+  std::vector<std::pair<std::string, std::string>> hset;
+  std::vector<std::string> hdel;
 };
+
+// A hash as the model holds it: field -> value (empty: no hash).
+using HashModel = std::map<std::string, std::string>;
 
 // Expiry times of the RESP workload: far ahead (never reached in a run: durable as written), or
 // within a few milliseconds (reached during the run: the loop's sweep removes the key with a
@@ -211,6 +219,9 @@ struct Stats {
   uint64_t transactions = 0;           // RESP: EXECs acknowledged
   uint64_t tx_in_flight_cuts = 0;      // cuts while an EXEC was unanswered
   uint64_t tx_durable_in_flight = 0;   // of which recovered the unanswered transaction whole
+  uint64_t hash_writes = 0;            // RESP: HSET, HDEL, DEL of a hash acknowledged
+  uint64_t hash_cuts = 0;              // cuts that recovered a hash with fields
+  uint64_t dead_fields = 0;            // fields of hashes gone, seen at cuts (not deleted yet)
   RecordingPageOps::CutStats pages;    // page model: dirty pages the evicting cuts wrote or tore
   uint64_t writeback_pages = 0;        // page model: pages written back between syncs
 };
@@ -338,6 +349,10 @@ class CrashHarness {
           AddTransaction(c, &bytes);
           continue;
         }
+        if (protocol_ == Protocol::kResp && !failing_ && rng_() % 5 == 0) {
+          AddHashWrite(c, &bytes);
+          continue;
+        }
         Request q;
         if (!PickKey(&q.key)) {
           break;
@@ -432,6 +447,65 @@ class CrashHarness {
         }
       }
     }
+  }
+
+  // HSET of 1..4 fields (of 6), HDEL of 1..3, or DEL of one of the hashes no other unanswered
+  // request uses. Values up to two buffers: kept in place across receives.
+  void AddHashWrite(ConnId c, std::string* bytes) {
+    std::string h;
+    for (int tries = 0; tries < 8 && h.empty(); ++tries) {
+      std::string k = "/hash-" + std::to_string(rng_() % kHashes);
+      if (busy_.count(k) == 0) {
+        h = std::move(k);
+      }
+    }
+    if (h.empty()) {
+      return;
+    }
+    Request q;
+    q.key = h;
+    q.hash = true;
+    const uint32_t kind = static_cast<uint32_t>(rng_() % 10);
+    if (kind < 6) {
+      std::vector<std::string> cmd{"HSET", h};
+      const uint32_t n = 1 + static_cast<uint32_t>(rng_() % 4);
+      for (uint32_t i = 0; i < n; ++i) {
+        std::string f = "f" + std::to_string(rng_() % 6);
+        std::string v = "h" + std::to_string(hash_values_++) + ":";
+        v.resize(v.size() + rng_() % (2 * shape_.buffer_size), static_cast<char>('a' + rng_() % 26));
+        cmd.push_back(f);
+        cmd.push_back(v);
+        q.hset.emplace_back(std::move(f), std::move(v));
+      }
+      *bytes += RespCommand(std::vector<std::string_view>(cmd.begin(), cmd.end()));
+    } else if (kind < 9) {
+      std::vector<std::string> cmd{"HDEL", h};
+      const uint32_t n = 1 + static_cast<uint32_t>(rng_() % 3);
+      for (uint32_t i = 0; i < n; ++i) {
+        q.hdel.push_back("f" + std::to_string(rng_() % 6));
+        cmd.push_back(q.hdel.back());
+      }
+      *bytes += RespCommand(std::vector<std::string_view>(cmd.begin(), cmd.end()));
+    } else {
+      *bytes += RespCommand({"DEL", h});
+    }
+    busy_.insert(h);
+    outstanding_[c].push_back(std::move(q));
+    ++stats_->requests;
+  }
+
+  // The model's hash after request r.
+  static HashModel Applied(HashModel m, const Request& r) {
+    if (r.hset.empty() && r.hdel.empty()) {
+      return {};
+    }
+    for (const auto& [f, v] : r.hset) {
+      m[f] = v;
+    }
+    for (const std::string& f : r.hdel) {
+      m.erase(f);
+    }
+    return m;
   }
 
   // MULTI, SETs of 2..4 keys no other unanswered request uses (values no other write has:
@@ -613,6 +687,39 @@ class CrashHarness {
         continue;
       }
       busy_.erase(r.key);
+      if (r.hash) {
+        if (type == '-' && line.starts_with("-MISCONF") && failing_) {
+          ++stats_->refused_after_failure;
+          continue;
+        }
+        ASSERT_EQ(type, ':') << "reply " << line << " to a hash write of " << r.key;
+        ASSERT_FALSE(store_->pool().read_only()) << "a hash write acknowledged after a failed fence";
+        HashModel& m = acked_hash_[r.key];
+        // HSET counts the fields it added, HDEL those it removed, DEL the hash (1 or 0).
+        HashModel after = Applied(m, r);
+        int64_t want = 0;
+        if (!r.hset.empty()) {
+          std::set<std::string> added;
+          for (const auto& [f, v] : r.hset) {
+            added.insert(f);
+          }
+          for (const std::string& f : added) {
+            want += m.count(f) == 0 ? 1 : 0;
+          }
+        } else if (!r.hdel.empty()) {
+          std::set<std::string> removed(r.hdel.begin(), r.hdel.end());
+          for (const std::string& f : removed) {
+            want += m.count(f);
+          }
+        } else {
+          want = m.empty() ? 0 : 1;
+        }
+        EXPECT_EQ(std::strtoll(line.c_str() + 1, nullptr, 10), want) << "reply to a hash write";
+        m = std::move(after);
+        ++stats_->hash_writes;
+        ++stats_->acknowledged;
+        continue;
+      }
       if (r.get) {
         if ((type == '$' && bulk == r.expect) ||
             (type == '$' && !bulk && Near(r.expire_ms) && r.expire_ms <= WallMs())) {
@@ -704,6 +811,7 @@ class CrashHarness {
         lv.sequence = v.sequence;
         lv.value_len = v.length;
         lv.expire_ms = v.expire_ms;
+        lv.value_type = v.type;
         lv.extents.assign(v.extents.begin(), v.extents.end());
         rec.live.emplace(std::string(k), std::move(lv));
         return true;
@@ -738,8 +846,8 @@ class CrashHarness {
           }
           a.emplace_back(v, 0);
         }
-        if (req.tx_kind != Request::Tx::kNone) {
-          continue;
+        if (req.tx_kind != Request::Tx::kNone || req.hash) {
+          continue;  // (hashes: CheckHashes)
         }
         std::vector<Candidate>& a = allowed[req.key];
         if (a.empty()) {
@@ -751,10 +859,12 @@ class CrashHarness {
       }
     }
     for (const auto& [k, lv] : rec.live) {
-      if (allowed.count(k) == 0) {
+      // (The hashes are checked below: their headers, and their fields' keys.)
+      if (allowed.count(k) == 0 && !k.starts_with("/hash-") && !k.starts_with(kv::kHashPrefix)) {
         ADD_FAILURE() << "cut " << stats_->cuts << ": " << k << " recovered, never written";
       }
     }
+    CheckHashes(s, rec, evict);
     bool in_flight_seen = false;
     for (const auto& [k, cands] : allowed) {
       auto it = rec.live.find(k);
@@ -802,6 +912,66 @@ class CrashHarness {
     }
   }
 
+  // Each hash as recovered (its header, and the fields of the version it names) is the one
+  // acknowledged, or that with the unanswered write of it applied: never a part of a write, and
+  // never a field of a hash that is gone.
+  void CheckHashes(MemStore& s, const Recovered& rec, bool evict) {
+    std::map<std::string, HashModel> got;
+    for (const auto& [k, lv] : rec.live) {
+      if (!k.starts_with("/hash-")) {
+        continue;
+      }
+      ASSERT_EQ(lv.value_type, ValueType::kHash) << k << " recovered as a string";
+      store::Value v;
+      v.type = lv.value_type;
+      v.length = lv.value_len;
+      v.extents.assign(lv.extents.data(), lv.extents.data() + lv.extents.size());
+      kv::HashHeader hh;
+      ASSERT_TRUE(kv::ReadHeader(s.pool(), v, &hh)) << "the header of " << k << " is damaged";
+      const std::string prefix = kv::FieldPrefix(k, hh.version);
+      HashModel& m = got[k];
+      for (const auto& [fk, flv] : rec.live) {
+        if (fk.starts_with(prefix)) {
+          m[fk.substr(prefix.size())] = s.ReadValue(flv.extents);
+        }
+      }
+    }
+    uint64_t dead = 0;
+    for (const auto& [k, lv] : rec.live) {
+      std::string_view key, field;
+      uint64_t version = 0;
+      if (k.starts_with(kv::kHashPrefix)) {
+        ASSERT_TRUE(kv::ParseFieldKey(k, &key, &version, &field)) << "a bad field key";
+        auto g = got.find(std::string(key));
+        dead += g == got.end() || !k.starts_with(kv::FieldPrefix(key, version)) ? 1 : 0;
+      }
+    }
+    stats_->dead_fields += dead;
+    for (uint32_t i = 0; i < kHashes; ++i) {
+      const std::string h = "/hash-" + std::to_string(i);
+      const HashModel acked = acked_hash_[h];
+      std::vector<HashModel> cands{acked};
+      for (const auto& [c, q] : outstanding_) {
+        for (const Request& req : q) {
+          if (req.hash && req.key == h) {
+            cands.push_back(Applied(acked, req));
+          }
+        }
+      }
+      auto g = got.find(h);
+      const HashModel have = g == got.end() ? HashModel() : g->second;
+      if (g != got.end()) {
+        EXPECT_FALSE(have.empty()) << "cut " << stats_->cuts << ": " << h << " has no fields";
+      }
+      stats_->hash_cuts += have.empty() ? 0 : 1;
+      ASSERT_TRUE(std::find(cands.begin(), cands.end(), have) != cands.end())
+          << "cut " << stats_->cuts << (evict ? " (with eviction)" : "") << ": " << h
+          << " recovered with " << have.size() << " fields, acknowledged with " << acked.size();
+    }
+  }
+
+  static constexpr uint32_t kHashes = 6;
+
   Protocol protocol_;
   PersistMode mode_;
   std::mt19937_64 rng_;
@@ -821,6 +991,8 @@ class CrashHarness {
   uint64_t fail_turn_ = UINT64_MAX;
   bool failing_ = false;
   uint64_t tx_count_ = 0;
+  std::map<std::string, HashModel> acked_hash_;  // RESP: the acknowledged hashes
+  uint64_t hash_values_ = 0;                      // hash values are unique: "h<n>:..."
 };
 
 }  // namespace
@@ -876,7 +1048,10 @@ TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
             << stats.expired_keys << " keys expired (kExpire records), " << stats.transactions
             << " transactions acknowledged (" << stats.tx_in_flight_cuts
             << " cuts with one unanswered, " << stats.tx_durable_in_flight
-            << " of them recovered whole, none in part), 0 acknowledged writes lost\n";
+            << " of them recovered whole, none in part), " << stats.hash_writes
+            << " hash writes acknowledged (" << stats.hash_cuts << " hashes with fields at the cuts, "
+            << stats.dead_fields << " fields of gone hashes not deleted yet), 0 acknowledged "
+            << "writes lost\n";
   if (GetParam().model == PersistModel::kPage) {
     std::cout << "[ server   ] pages: " << stats.pages.dirty_pages
               << " dirty pages at the evicting cuts, " << stats.pages.written_pages
@@ -895,6 +1070,8 @@ TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
     EXPECT_GT(stats.expired_keys, 0u) << "the cuts met no key removed by its expiry";
     EXPECT_GT(stats.transactions, 0u) << "no transaction was acknowledged";
     EXPECT_GT(stats.tx_in_flight_cuts, 0u) << "no cut met an unanswered transaction";
+    EXPECT_GT(stats.hash_writes, turns / 4) << "too few hash writes";
+    EXPECT_GT(stats.dead_fields, 0u) << "no cut met the fields of a hash that is gone";
   }
 }
 

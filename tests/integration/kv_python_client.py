@@ -1,5 +1,5 @@
 """pastel-kv through redis-py (Debian's python3-redis): the commands a Python application uses,
-pipelines (transaction=False: pastel-kv has no MULTI), binary values and errors.
+pipelines and transactions, binary values, hashes and errors.
 
   /usr/bin/python3 tests/integration/kv_python_client.py PORT
 
@@ -122,6 +122,36 @@ def main():
     assert int(r.get("py:counter")) == 204
     stats = r.info("commandstats")
     assert stats["cmdstat_exec"]["calls"] >= 200, stats
+    # Hashes as a session store uses them: fields, counters, expiry, a scan, and a transaction.
+    assert r.hset("py:session:1", mapping={"user": "alice", "visits": 0, "blob": binary}) == 3
+    assert r.hget("py:session:1", "user") == b"alice"
+    assert r.hget("py:session:1", "blob") == binary
+    assert r.hincrby("py:session:1", "visits", 5) == 5
+    assert r.hincrbyfloat("py:session:1", "score", 1.25) == 1.25
+    assert r.hgetall("py:session:1") == {b"user": b"alice", b"visits": b"5", b"blob": binary,
+                                         b"score": b"1.25"}
+    assert r.hlen("py:session:1") == 4
+    assert sorted(r.hkeys("py:session:1")) == [b"blob", b"score", b"user", b"visits"]
+    assert r.hmget("py:session:1", ["user", "nope"]) == [b"alice", None]
+    assert r.hexists("py:session:1", "user") is True
+    assert r.hsetnx("py:session:1", "user", "bob") == 0
+    assert r.expire("py:session:1", 60) is True
+    assert 0 < r.ttl("py:session:1") <= 60
+    assert dict(r.hscan_iter("py:session:1", match="u*")) == {b"user": b"alice"}
+    assert r.hrandfield("py:session:1") in (b"user", b"visits", b"blob", b"score")
+    assert r.type("py:session:1") == b"hash"
+    assert r.hdel("py:session:1", "blob", "nope") == 1
+    try:
+        r.get("py:session:1")
+        raise AssertionError("GET of a hash must fail")
+    except redis.ResponseError as e:
+        assert "WRONGTYPE" in str(e), e
+    pipe = r.pipeline(transaction=True)
+    pipe.hset("py:session:2", "user", "carol").hincrby("py:session:2", "visits", 1)
+    pipe.hgetall("py:session:2")
+    assert pipe.execute() == [1, 1, {b"user": b"carol", b"visits": b"1"}]
+    assert r.delete("py:session:1") == 1
+    assert r.hgetall("py:session:1") == {}
     assert r.flushall() is True
     assert r.dbsize() == 0
     print("all checks passed")

@@ -1086,6 +1086,7 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
     bool absent_ok = true;
   };
   std::map<std::string, KeyState> state;
+  std::map<std::pair<std::string, std::string>, KeyState> fields;  // (hash, field)
   StartServer({"--log-size", "1M"});  // small streams: kills land around checkpoints too
   constexpr int kWriters = 4;
   uint64_t total_acked = 0;
@@ -1213,6 +1214,100 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
         }
       }
     });
+    // Hash writes from a sixth client (HSET of 1..4 fields, HDEL, DEL of its 20 hashes, one
+    // command per hash in a pipeline): per field, the values that may be there, as for the keys.
+    std::atomic<uint64_t> hash_acked{0};
+    writers.emplace_back([&] {
+      std::mt19937_64 r(round_seed + kWriters + 1);
+      RespClient c(port());
+      while (c.connected()) {
+        struct Cmd {
+          std::string hash;
+          std::vector<std::pair<std::string, std::string>> set;  // HSET's; empty: HDEL or DEL
+          std::vector<std::string> del;                          // HDEL's; both empty: DEL
+        };
+        std::vector<Cmd> batch;
+        std::string bytes;
+        const int depth = static_cast<int>(r() % 8) + 1;
+        for (int d = 0; d < depth; ++d) {
+          Cmd cmd;
+          cmd.hash = "hash:" + std::to_string(r() % 20);
+          if (std::any_of(batch.begin(), batch.end(),
+                          [&](const Cmd& b) { return b.hash == cmd.hash; })) {
+            continue;
+          }
+          const uint64_t kind = r() % 10;
+          std::vector<std::string> args;
+          if (kind < 7) {
+            args = {"HSET", cmd.hash};
+            for (uint64_t n = 1 + r() % 4; n > 0; --n) {
+              cmd.set.emplace_back("f" + std::to_string(r() % 8), Pattern(1 + r() % 3000, r()));
+              args.push_back(cmd.set.back().first);
+              args.push_back(cmd.set.back().second);
+            }
+          } else if (kind < 9) {
+            args = {"HDEL", cmd.hash};
+            for (uint64_t n = 1 + r() % 3; n > 0; --n) {
+              cmd.del.push_back("f" + std::to_string(r() % 8));
+              args.push_back(cmd.del.back());
+            }
+          } else {
+            args = {"DEL", cmd.hash};
+          }
+          std::vector<std::string_view> views(args.begin(), args.end());
+          bytes += RespCommand(views);
+          batch.push_back(std::move(cmd));
+        }
+        const auto touched = [&](const Cmd& cmd, const auto& fn) {
+          for (int f = 0; f < 8; ++f) {
+            const std::string name = "f" + std::to_string(f);
+            const bool del = std::find(cmd.del.begin(), cmd.del.end(), name) != cmd.del.end() ||
+                             (cmd.set.empty() && cmd.del.empty());
+            const std::string* set = nullptr;
+            for (const auto& [n, v] : cmd.set) {
+              set = n == name ? &v : set;  // (the last of a field named twice)
+            }
+            if (del || set != nullptr) {
+              fn(fields[{cmd.hash, name}], set);
+            }
+          }
+        };
+        {
+          std::lock_guard lock(mu);
+          for (const Cmd& cmd : batch) {
+            touched(cmd, [](KeyState& s, const std::string* set) {
+              if (set != nullptr) {
+                s.allowed.push_back({*set, 0});  // sent: may be there
+              } else {
+                s.absent_ok = true;
+              }
+            });
+          }
+        }
+        if (!c.Send(bytes)) {
+          return;
+        }
+        for (const Cmd& cmd : batch) {
+          const Reply rep = c.Read();
+          if (rep.type == 0) {
+            return;
+          }
+          std::lock_guard lock(mu);
+          if (rep.type != ':') {
+            ADD_FAILURE() << "hash write of " << cmd.hash << ": " << rep.Describe();
+            return;
+          }
+          touched(cmd, [](KeyState& s, const std::string* set) {
+            s.allowed.clear();
+            if (set != nullptr) {
+              s.allowed.push_back({*set, 0});  // acknowledged: nothing older comes back
+            }
+            s.absent_ok = set == nullptr;
+          });
+          hash_acked.fetch_add(1);
+        }
+      }
+    });
     const int kill_after_ms = std::uniform_int_distribution<int>(50, 400)(rng);
     std::this_thread::sleep_for(milliseconds(kill_after_ms));
     server_->Kill9();
@@ -1259,6 +1354,24 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
         ADD_FAILURE() << k << ": answered after its expiry time " << got.expire_ms;
       }
     }
+    uint64_t fields_present = 0;
+    for (const auto& [hf, s] : fields) {
+      const Reply r = c.Call({"HGET", hf.first, hf.second});
+      ASSERT_NE(r.type, 0) << r.Describe();
+      if (r.IsNull()) {
+        if (!s.absent_ok) {
+          ++violations;
+          ADD_FAILURE() << hf.first << " " << hf.second << ": acknowledged field lost";
+        }
+        continue;
+      }
+      ++fields_present;
+      if (std::find(s.allowed.begin(), s.allowed.end(), Allowed{r.str, 0}) == s.allowed.end()) {
+        ++violations;
+        ADD_FAILURE() << hf.first << " " << hf.second << ": holds bytes never written to it, or "
+                      << "older than the last acknowledged write (" << r.str.size() << " bytes)";
+      }
+    }
     uint64_t tx_whole = 0, tx_acked = 0;
     for (const Tx& tx : txs) {
       size_t found = 0;
@@ -1285,7 +1398,8 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
               << " ms: " << acked.load() << " writes acknowledged; after restart " << state.size()
               << " keys checked, " << present << " present, " << violations << " lost; "
               << txs.size() << " transactions sent, " << tx_acked << " acknowledged, " << tx_whole
-              << " whole, the others absent\n";
+              << " whole, the others absent; " << hash_acked.load() << " hash writes acknowledged, "
+              << fields.size() << " fields checked, " << fields_present << " present\n";
     ASSERT_EQ(violations, 0u);
     // The round's transactions are checked: their keys go, so that a long run
     // (PASTEL_KILL_ROUNDS) does not fill the pool with keys no later round reads.
@@ -1329,6 +1443,16 @@ TEST_P(KvTest, RedisCliEveryCommand) {
       {{"KEYS", "[ab]"}, ""},  // order unspecified: checked below
       {{"SCAN", "0", "MATCH", "n"}, "0\nn\n"},
       {{"DEL", "a", "b"}, "2\n"},
+      {{"HSET", "h", "f1", "v1", "f2", "v2"}, "2\n"},
+      {{"HGET", "h", "f1"}, "v1\n"},
+      {{"HMGET", "h", "f2", "nope"}, "v2\n\n"},
+      {{"HINCRBY", "h", "n", "5"}, "5\n"},
+      {{"HGETALL", "h"}, "f1\nv1\nf2\nv2\nn\n5\n"},  // (pastel-kv: in field order)
+      {{"HLEN", "h"}, "3\n"},
+      {{"HDEL", "h", "f1", "nope"}, "1\n"},
+      {{"TYPE", "h"}, "hash\n"},
+      {{"GET", "h"}, "WRONGTYPE Operation against a key holding the wrong kind of value\n\n"},
+      {{"DEL", "h"}, "1\n"},
       {{"SELECT", "0"}, "OK\n"},
       {{"CLIENT", "SETNAME", "cli"}, "OK\n"},
       {{"CONFIG", "GET", "databases"}, "databases\n1\n"},
