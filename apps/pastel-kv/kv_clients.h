@@ -30,7 +30,6 @@
 #include <vector>
 
 #include "kv_hashes.h"
-
 #include "kv_multi.h"
 #include "pastel/net.h"
 

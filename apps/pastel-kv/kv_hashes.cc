@@ -33,15 +33,13 @@ uint64_t GetBigEndian(std::string_view s, int bytes) {
 }
 
 // Whether the header at `key` is a live hash of `version` at `now_ms` (the index's view).
-bool HeaderLive(const store::Store& store, std::string_view key, uint64_t version,
-                int64_t now_ms) {
+bool HeaderLive(const store::Store& store, std::string_view key, uint64_t version, int64_t now_ms) {
   store::Value v;
   if (!store.Get(key, &v)) {
     return false;
   }
   HashHeader h;
-  const bool live =
-      !v.ExpiredAt(now_ms) && ReadHeader(store.pool(), v, &h) && h.version == version;
+  const bool live = !v.ExpiredAt(now_ms) && ReadHeader(store.pool(), v, &h) && h.version == version;
   for (const Extent& e : v.extents) {
     (void)store.pool().Unretain(e.buffer);
   }
@@ -63,8 +61,7 @@ bool ScanCursorOk(std::string_view s) {
   }
   uint64_t v = 0;
   for (; i < s.size(); ++i) {
-    if (s[i] < '0' || s[i] > '9' ||
-        __builtin_mul_overflow(v, uint64_t{10}, &v) ||
+    if (s[i] < '0' || s[i] > '9' || __builtin_mul_overflow(v, uint64_t{10}, &v) ||
         __builtin_add_overflow(v, static_cast<uint64_t>(s[i] - '0'), &v)) {
       return false;
     }
@@ -150,7 +147,7 @@ uint64_t KvHashes::NextVersion() {
   return next_version_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void KvHashes::Applied(const store::Store& store, std::string_view fk) {
+void KvHashes::Applied(const store::Store& store, std::string_view fk, int state) {
   std::string_view key, field;
   uint64_t version = 0;
   if (!ParseFieldKey(fk, &key, &version, &field)) {
@@ -161,7 +158,7 @@ void KvHashes::Applied(const store::Store& store, std::string_view fk) {
   if (auto c = collected_.find(fk); c != collected_.end()) {
     collected_.erase(c);
   }
-  const bool live = store.Contains(fk);
+  const bool live = state < 0 ? store.Contains(fk) : state == 1;
   auto it = dirs_.find(prefix);
   if (live) {
     if (it == dirs_.end()) {
@@ -186,10 +183,10 @@ void KvHashes::Applied(const store::Store& store, std::string_view fk) {
   }
 }
 
-void KvHashes::Fields(std::string_view prefix, FieldSet* out) const {
+void KvHashes::Fields(std::string_view prefix, std::set<std::string, std::less<>>* out) const {
   std::lock_guard lock(mu_);
   if (auto it = dirs_.find(prefix); it != dirs_.end()) {
-    *out = it->second;
+    out->insert(it->second.begin(), it->second.end());
   }
 }
 
@@ -228,7 +225,7 @@ size_t KvHashes::CollectDead(const store::Store& store, int64_t now_ms, size_t m
         collected_.insert(fk);
         out->push_back(std::move(fk));
         if (++n == max) {
-          break;
+          return n;  // (the cursor stays before this hash: the next call goes on with it)
         }
       }
     }
@@ -275,6 +272,19 @@ int KvProtocol::HashAt(std::string_view key, HashHeader* h, bool count, int64_t*
     *expire_ms = v.expire_ms;
   }
   return 1;
+}
+
+int KvProtocol::HashArg(bool count, std::string_view absent, std::string_view* key,
+                        HashHeader* hh) {
+  if (!KeyOk(1)) {
+    return -1;
+  }
+  *key = ArgView(1, &tmp_key_);
+  const int had = HashAt(*key, hh, count);
+  if (had == 0 && !absent.empty()) {
+    b_->AnswerText(cmd_.conn->id, absent, AnswerClass::kOk, cmd_.close);
+  }
+  return had;
 }
 
 void KvProtocol::HashFields(std::string_view prefix, std::set<std::string, std::less<>>* out) {
@@ -482,16 +492,9 @@ void KvProtocol::HSetNx() {
 }
 
 void KvProtocol::HDel() {
-  if (!KeyOk(1)) {
-    return;
-  }
-  const std::string_view key = ArgView(1, &tmp_key_);
+  std::string_view key;
   HashHeader hh;
-  const int had = HashAt(key, &hh, /*count=*/false);
-  if (had <= 0) {
-    if (had == 0) {
-      Int(0);
-    }
+  if (HashArg(/*count=*/false, ":0\r\n", &key, &hh) <= 0) {
     return;
   }
   const std::string& prefix = Prefix(key, hh.version);
@@ -553,8 +556,7 @@ void KvProtocol::HPutNumber(const HashField& hf, std::string_view field, std::st
   }
   if (hf.create) {
     hh.flags |= big ? kHashBig : 0;
-    if (const store::WriteOutcome w = PutHeader(hf.key, hh, 0);
-        w != store::WriteOutcome::kQueued) {
+    if (const store::WriteOutcome w = PutHeader(hf.key, hh, 0); w != store::WriteOutcome::kQueued) {
       Refused(w);
       return;
     }
@@ -682,16 +684,9 @@ void KvProtocol::HIncrByFloat() {
 // --- Reads.
 
 void KvProtocol::HGet() {
-  if (!KeyOk(1)) {
-    return;
-  }
-  const std::string_view key = ArgView(1, &tmp_key_);
+  std::string_view key;
   HashHeader hh;
-  const int had = HashAt(key, &hh, /*count=*/true);
-  if (had <= 0) {
-    if (had == 0) {
-      Null();
-    }
+  if (HashArg(/*count=*/true, resp::kNullBulk, &key, &hh) <= 0) {
     return;
   }
   Value v;
@@ -706,12 +701,9 @@ void KvProtocol::HGet() {
 }
 
 void KvProtocol::HMGet() {
-  if (!KeyOk(1)) {
-    return;
-  }
-  const std::string_view key = ArgView(1, &tmp_key_);
+  std::string_view key;
   HashHeader hh;
-  const int had = HashAt(key, &hh, /*count=*/true);
+  const int had = HashArg(/*count=*/true, {}, &key, &hh);
   if (had < 0) {
     return;
   }
@@ -731,26 +723,18 @@ void KvProtocol::HMGet() {
 }
 
 void KvProtocol::HLen() {
-  if (!KeyOk(1)) {
-    return;
-  }
-  const std::string_view key = ArgView(1, &tmp_key_);
+  std::string_view key;
   HashHeader hh;
-  const int had = HashAt(key, &hh, /*count=*/true);
-  if (had >= 0) {
-    Int(had == 0 ? 0 : static_cast<int64_t>(HashLen(Prefix(key, hh.version))));
+  if (HashArg(/*count=*/true, ":0\r\n", &key, &hh) > 0) {
+    Int(static_cast<int64_t>(HashLen(Prefix(key, hh.version))));
   }
 }
 
 void KvProtocol::HExists() {
-  if (!KeyOk(1)) {
-    return;
-  }
-  const std::string_view key = ArgView(1, &tmp_key_);
+  std::string_view key;
   HashHeader hh;
-  const int had = HashAt(key, &hh, /*count=*/true);
-  if (had >= 0) {
-    Int(had == 1 && key.size() + args_[2].length + kFieldKeyOverhead <= kMaxKeyBytes &&
+  if (HashArg(/*count=*/true, ":0\r\n", &key, &hh) > 0) {
+    Int(key.size() + args_[2].length + kFieldKeyOverhead <= kMaxKeyBytes &&
                 b_->Exists(FieldKey(Prefix(key, hh.version), ArgView(2, &tmp_)))
             ? 1
             : 0);
@@ -758,21 +742,17 @@ void KvProtocol::HExists() {
 }
 
 void KvProtocol::HStrlen() {
-  if (!KeyOk(1)) {
-    return;
-  }
-  const std::string_view key = ArgView(1, &tmp_key_);
+  std::string_view key;
   HashHeader hh;
-  const int had = HashAt(key, &hh, /*count=*/true);
-  if (had < 0) {
+  if (HashArg(/*count=*/true, ":0\r\n", &key, &hh) <= 0) {
     return;
   }
   Value v;
-  if (had == 1 && key.size() + args_[2].length + kFieldKeyOverhead <= kMaxKeyBytes &&
+  if (key.size() + args_[2].length + kFieldKeyOverhead <= kMaxKeyBytes &&
       b_->Lookup(FieldKey(Prefix(key, hh.version), ArgView(2, &tmp_)), &v)) {
     b_->DropRefs(v.extents);
     Int(v.length);
-  } else if (had == 1 && b_->lookup_damaged()) {
+  } else if (b_->lookup_damaged()) {
     Err(kDamaged);
   } else {
     Int(0);
@@ -781,16 +761,9 @@ void KvProtocol::HStrlen() {
 
 // HKEYS HVALS HGETALL: the fields (`keys`) and their values (`values`), in field order.
 void KvProtocol::HList(bool keys, bool values) {
-  if (!KeyOk(1)) {
-    return;
-  }
-  const std::string_view key = ArgView(1, &tmp_key_);
+  std::string_view key;
   HashHeader hh;
-  const int had = HashAt(key, &hh, /*count=*/true);
-  if (had <= 0) {
-    if (had == 0) {
-      ArrayHeader(0);
-    }
+  if (HashArg(/*count=*/true, "*0\r\n", &key, &hh) <= 0) {
     return;
   }
   const std::string& prefix = Prefix(key, hh.version);
@@ -851,20 +824,9 @@ void KvProtocol::HRandField() {
       return;
     }
   }
-  if (!KeyOk(1)) {
-    return;
-  }
-  const std::string_view key = ArgView(1, &tmp_key_);
+  std::string_view key;
   HashHeader hh;
-  const int had = HashAt(key, &hh, /*count=*/true);
-  if (had <= 0) {
-    if (had == 0) {
-      if (with_count) {
-        ArrayHeader(0);
-      } else {
-        Null();
-      }
-    }
+  if (HashArg(/*count=*/true, with_count ? "*0\r\n" : resp::kNullBulk, &key, &hh) <= 0) {
     return;
   }
   const std::string& prefix = Prefix(key, hh.version);
@@ -918,19 +880,9 @@ void KvProtocol::HScan() {
     Err("ERR invalid cursor");
     return;
   }
-  if (!KeyOk(1)) {
-    return;
-  }
-  const std::string_view key = ArgView(1, &tmp_key_);
+  std::string_view key;
   HashHeader hh;
-  const int had = HashAt(key, &hh, /*count=*/true);
-  if (had < 0) {
-    return;
-  }
-  if (had == 0) {
-    const size_t begin = Text().size();
-    Text() += "*2\r\n$1\r\n0\r\n*0\r\n";
-    b_->AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
+  if (HashArg(/*count=*/true, "*2\r\n$1\r\n0\r\n*0\r\n", &key, &hh) <= 0) {
     return;
   }
   std::string pattern = "*";
@@ -982,8 +934,16 @@ void KvProtocol::HScan() {
 
 // --- RENAME and COPY of a hash, TYPE, OBJECT ENCODING.
 
-bool KvProtocol::CopyHash(std::string_view from, const HashHeader& header, std::string_view to,
-                          int64_t expire_ms, bool delete_from) {
+bool KvProtocol::CopyHash(std::string_view from, Value header_value, std::string_view to,
+                          bool delete_from) {
+  HashHeader header;
+  const bool ok = ReadHeader(b_->pool(), header_value, &header);
+  const int64_t expire_ms = header_value.expire_ms;
+  b_->DropRefs(header_value.extents);
+  if (!ok) {
+    Err(kDamaged);
+    return false;
+  }
   const std::string from_prefix = FieldPrefix(from, header.version);
   std::set<std::string, std::less<>> fields;
   HashFields(from_prefix, &fields);
@@ -1033,9 +993,9 @@ bool KvProtocol::CopyHash(std::string_view from, const HashHeader& header, std::
   i = 0;
   for (const std::string& f : fields) {
     const uint32_t length = values[i].length;
-    const store::WriteOutcome w = b_->PutOwned(FieldKey(to_prefix, f),
-                                               std::move(values[i].extents), length,
-                                               /*admitted=*/true);
+    const store::WriteOutcome w =
+        b_->PutOwned(FieldKey(to_prefix, f), std::move(values[i].extents), length,
+                     /*admitted=*/true);
     ++i;
     if (w != store::WriteOutcome::kQueued) {
       drop(i);
@@ -1055,7 +1015,7 @@ bool KvProtocol::CopyHash(std::string_view from, const HashHeader& header, std::
 std::string_view KvProtocol::HashEncoding(const Value& header) const {
   HashHeader hh;
   return ReadHeader(b_->pool(), header, &hh) && (hh.flags & kHashBig) == 0 ? "listpack"
-                                                                          : "hashtable";
+                                                                           : "hashtable";
 }
 
 // --- Background: the fields of hashes that are gone.
@@ -1071,8 +1031,7 @@ bool KvProtocol::Background(store::Batch& b) {
   h.CollectDead(shared_.store, b.now_ms(), kCleanBatch, &dead_);
   size_t queued = 0;
   for (const std::string& fk : dead_) {
-    if (!b.LogHasRoom(b.DeleteRoom(fk.size())) ||
-        b.Delete(fk) != store::WriteOutcome::kQueued) {
+    if (!b.LogHasRoom(b.DeleteRoom(fk.size())) || b.Delete(fk) != store::WriteOutcome::kQueued) {
       h.Release(fk);  // a later turn (a checkpoint makes the log's room)
       continue;
     }

@@ -26,12 +26,14 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_set>
 #include <vector>
 
 #include "pastel/store.h"
@@ -78,10 +80,11 @@ class KvHashes {
   // A version for a new hash.
   uint64_t NextVersion();
 
-  // A write of field key `fk` entered the index: its field joins or leaves the directory as the
-  // index says now (asked under the directory's lock, so that of two loops applying writes of
-  // one field, the last to ask leaves the directory as the index is).
-  void Applied(const store::Store& store, std::string_view fk);
+  // A write of field key `fk` entered the index: its field joins or leaves the directory as
+  // `live` says (1 live, 0 gone: the write's own state, exact with one loop), or, with -1, as the
+  // index says now (asked under the directory's lock, so that of two loops applying writes of one
+  // field, the last to ask leaves the directory as the index is).
+  void Applied(const store::Store& store, std::string_view fk, int live);
 
   // The durable fields of the hash whose field keys begin with `prefix` (FieldPrefix), in order;
   // their count; whether it has `field`.
@@ -101,7 +104,12 @@ class KvHashes {
   void Release(std::string_view fk);
 
  private:
-  using FieldSet = std::set<std::string, std::less<>>;
+  // A hash's fields: a hash set (a write's lookup is one probe, not a tree's string compares).
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using FieldSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
   mutable std::mutex mu_;
   std::map<std::string, FieldSet, std::less<>> dirs_;  // FieldPrefix -> fields
   std::set<std::string, std::less<>> collected_;       // field keys handed out by CollectDead

@@ -310,12 +310,7 @@ void KvProtocol::RenameKey(bool nx) {
   if (v.type == ValueType::kHash) {
     // A hash's fields are keyed by its key: the new key gets a copy of them (sharing their
     // buffers), the old header goes, and its fields with it (Background).
-    HashHeader hh;
-    const bool ok = ReadHeader(b_->pool(), v, &hh);
-    b_->DropRefs(v.extents);
-    if (!ok) {
-      Err(kDamaged);
-    } else if (CopyHash(from, hh, to, v.expire_ms, /*delete_from=*/true)) {
+    if (CopyHash(from, std::move(v), to, /*delete_from=*/true)) {
       WriteOk(nx ? ":1\r\n" : resp::kOk);
     }
     return;
@@ -392,12 +387,7 @@ void KvProtocol::Copy() {
     return;
   }
   if (v.type == ValueType::kHash) {
-    HashHeader hh;
-    const bool ok = ReadHeader(b_->pool(), v, &hh);
-    b_->DropRefs(v.extents);
-    if (!ok) {
-      Err(kDamaged);
-    } else if (CopyHash(from, hh, to, v.expire_ms, /*delete_from=*/false)) {
+    if (CopyHash(from, std::move(v), to, /*delete_from=*/false)) {
       WriteOk(":1\r\n");
     }
     return;

@@ -111,9 +111,12 @@ std::string_view WatchedKeyOf(std::string_view written) {
 }
 }  // namespace
 
-void KvProtocol::OnApplied(std::string_view key) {
+void KvProtocol::OnApplied(std::string_view key, bool deleted) {
   if (key.starts_with(kHashPrefix)) {
-    clients_.hashes().Applied(shared_.store, key);  // the directory of fields follows the index
+    // The directory of fields follows the index: with one loop the write's own state is the
+    // index's; with several, the index is asked.
+    clients_.hashes().Applied(shared_.store, key,
+                              shared_.store.loops() == 1 ? (deleted ? 0 : 1) : -1);
   }
   if (clients_.watches().any()) {
     clients_.watches().Touch(WatchedKeyOf(key), loop_, /*applied=*/true);

@@ -97,7 +97,7 @@ class KvProtocol final : public store::Protocol {
   bool Background(store::Batch& b) override;
   // WATCH: a write of another loop entered the index (kv_multi.cc).
   bool WantsApplied() override;
-  void OnApplied(std::string_view key) override;
+  void OnApplied(std::string_view key, bool deleted) override;
 
  private:
   struct Command {
@@ -279,6 +279,9 @@ class KvProtocol final : public store::Protocol {
   // 1 found (*version), 0 absent, -1 answered (WRONGTYPE, a damaged header). `count`: a read
   // redis-server counts in keyspace_hits or keyspace_misses.
   int HashAt(std::string_view key, HashHeader* h, bool count, int64_t* expire_ms = nullptr);
+  // HashAt of argument 1 (checked: KeyOk) into *key; an absent hash is answered `absent` (a
+  // whole RESP reply; empty: not answered).
+  int HashArg(bool count, std::string_view absent, std::string_view* key, HashHeader* hh);
   // The hash's fields (FieldPrefix `prefix`): the durable ones (KvHashes) with this loop's writes
   // not yet applied over them; their count.
   void HashFields(std::string_view prefix, std::set<std::string, std::less<>>* out);
@@ -314,17 +317,16 @@ class KvProtocol final : public store::Protocol {
   void HPutNumber(const HashField& hf, std::string_view field, std::string_view bytes,
                   std::string_view answer);
   void HList(bool keys, bool values);
-  // RENAME and COPY of the hash at `from` (`version`): a new hash at `to` whose fields share the
-  // source's buffers, expiring at `expire_ms`; `delete_from`: the source's header goes in the
-  // same batch. False once answered (refused).
-  bool CopyHash(std::string_view from, const HashHeader& header, std::string_view to,
-                int64_t expire_ms, bool delete_from);
+  // RENAME and COPY of the hash at `from` (its header's value, whose references it takes over):
+  // a new hash at `to` whose fields share the source's buffers, with the source's expiry time;
+  // `delete_from`: the source's header goes in the same batch. False once answered (refused).
+  bool CopyHash(std::string_view from, Value header_value, std::string_view to, bool delete_from);
   // OBJECT ENCODING of the hash whose header is `header`.
   std::string_view HashEncoding(const Value& header) const;
   // A key argument beginning with kHashPrefix (the hashes' fields' namespace).
   bool ReservedKey(const CommandSpec& cmd, size_t argc);
   static constexpr size_t kCleanBatch = 512;  // field keys Background deletes per turn at most
-  static constexpr uint64_t kMaxRandFields = 65536;   // HRANDFIELD with a negative count
+  static constexpr uint64_t kMaxRandFields = 65536;  // HRANDFIELD with a negative count
 
   // RENAME and RENAMENX.
   void RenameKey(bool nx);
@@ -361,8 +363,7 @@ class KvProtocol final : public store::Protocol {
   // The store's live keys that are the user's (the hashes' fields left out): DBSIZE, INFO.
   uint64_t UserKeys() const;
   // `internal`: the hashes' fields too.
-  void LiveKeys(std::string_view pattern, std::set<std::string>* keys,
-                bool internal = false) const;
+  void LiveKeys(std::string_view pattern, std::set<std::string>* keys, bool internal = false) const;
   // KEYS' answer (or SCAN's, with the cursor 0 before it).
   void AnswerKeys(const std::set<std::string>& keys, bool scan);
   // Reads a whole value (a small one: INCR) into `out`; false when too long.
@@ -409,10 +410,10 @@ class KvProtocol final : public store::Protocol {
   std::string tmp_key_;
   std::string tmp_;
   std::vector<Extent> body_;
-  std::string field_key_;          // FieldKey's
-  std::string prefix_;             // Prefix's
+  std::string field_key_;                                          // FieldKey's
+  std::string prefix_;                                             // Prefix's
   std::vector<std::pair<std::string_view, bool>> pending_fields_;  // HashLen's
-  std::vector<std::string> dead_;  // Background's
+  std::vector<std::string> dead_;                                  // Background's
   char buf_[128];
 };
 

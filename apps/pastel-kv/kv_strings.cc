@@ -155,7 +155,8 @@ int KvProtocol::CopyOldValue(std::string_view key, std::string* answer, int64_t*
   Value old;
   *expire_ms = 0;
   const bool found = LookupString(key, &old);
-  CountRead(found || wrong_type_);  // (SET ... GET, GETSET, GETDEL: redis-server's getGenericCommand)
+  CountRead(found ||
+            wrong_type_);  // (SET ... GET, GETSET, GETDEL: redis-server's getGenericCommand)
   if (found) {
     *expire_ms = old.expire_ms;
     std::string bytes;
@@ -418,7 +419,6 @@ bool ParseLongDouble(std::string_view s, long double* out) {
   *out = v;
   return true;
 }
-
 
 std::string_view FormatLongDouble(long double v, char (&text)[kLongDoubleChars]) {
   // redis-server's ld2string(LD_STR_HUMAN): 17 decimals, trailing zeros (and a bare point)

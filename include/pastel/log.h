@@ -78,8 +78,8 @@ struct RecordView {
   bool batch_end = false;
   uint32_t value_len = 0;
   uint32_t data_crc = 0;
-  int64_t expire_ms = 0;  // kPut: absolute expiry time (Unix ms), 0: none
-  uint64_t target = 0;    // kExpire: the sequence of the put it removes
+  int64_t expire_ms = 0;                      // kPut: absolute expiry time (Unix ms), 0: none
+  uint64_t target = 0;                        // kExpire: the sequence of the put it removes
   ValueType value_type = ValueType::kString;  // kPut
   std::string_view key;
   std::span<const Extent> extents;

@@ -494,9 +494,11 @@ class Protocol {
   // A batch's writes entered the shared index: every loop sees them from now on (pastel-kv's
   // WATCH, for connections of other loops). Asked once per batch after its writes were applied;
   // when it returns true, OnApplied follows for the key of each write of the batch, in order
-  // (kExpire removals aside). Default: nothing is wanted.
+  // (kExpire removals aside), `deleted` telling a delete from a put. With one loop the key's
+  // entry is that write's (one loop's writes apply in their sequences' order); with several, a
+  // later write of another loop may be in force already. Default: nothing is wanted.
   virtual bool WantsApplied() { return false; }
-  virtual void OnApplied(std::string_view /*key*/) {}
+  virtual void OnApplied(std::string_view /*key*/, bool /*deleted*/) {}
 };
 
 // Serves loop `loop` (of store.loops()) over `backend`, whose pool partition is `loop`, with

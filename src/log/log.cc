@@ -143,8 +143,8 @@ Parsed ParseAt(const uint8_t* stream, uint64_t size, uint64_t off, uint32_t gene
       h.value_type == 0 ||
       (h.type == static_cast<uint8_t>(RecordType::kPut) && h.value_type <= kMaxValueType);
   if (!type_ok || !value_type_ok || (h.flags & ~(kRecordFlagBatchEnd | kRecordFlagWord)) != 0 ||
-      h.reserved[0] != 0 || h.reserved[1] != 0 || h.reserved[2] != 0 ||
-      h.key_len == 0 || h.sequence > kMaxSequence || h.key_len > kMaxKeyLen ||
+      h.reserved[0] != 0 || h.reserved[1] != 0 || h.reserved[2] != 0 || h.key_len == 0 ||
+      h.sequence > kMaxSequence || h.key_len > kMaxKeyLen ||
       RecordBytes(h.key_len, h.n_extents, has_word) != bytes ||
       uint64_t{h.batch_offset} * kRecordAlign > off - kStreamRecordsOffset) {
     p.why = "record fields inconsistent";
@@ -361,8 +361,7 @@ Result<uint64_t> LogStream::AppendPut(std::string_view key, std::span<const Exte
     return Status::InvalidArgument("value type " + std::to_string(static_cast<int>(type)) +
                                    " unknown");
   }
-  return Append(RecordType::kPut, key, extents, static_cast<uint64_t>(expire_ms), 0, nullptr,
-                type);
+  return Append(RecordType::kPut, key, extents, static_cast<uint64_t>(expire_ms), 0, nullptr, type);
 }
 
 Result<uint64_t> LogStream::AppendDelete(std::string_view key) {
@@ -883,8 +882,8 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
             ViewAt(order[i - 1].stream, streams_[order[i - 1].stream].base_, order[i - 1].offset);
         const bool same = prev.type == v.type && prev.key == v.key &&
                           prev.expire_ms == v.expire_ms && prev.target == v.target &&
-                          prev.value_type == v.value_type &&
-                          prev.value_len == v.value_len && prev.data_crc == v.data_crc &&
+                          prev.value_type == v.value_type && prev.value_len == v.value_len &&
+                          prev.data_crc == v.data_crc &&
                           std::equal(prev.extents.begin(), prev.extents.end(), v.extents.begin(),
                                      v.extents.end());
         if (!same) {
@@ -991,8 +990,8 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
   if (options.repair && out.corruption.empty() && header().version != kLogVersion) {
     // PERSIST: before, the header says version 1 or 2 (no record has a word, or a value type);
     // after, version 3, so a binary that cannot read records with words (expiry) or value types
-    // (hashes) refuses the log rather than taking its records for torn ones. The 128-byte header lies in one 512-byte sector: a torn write leaves
-    // the old header or the new one, each valid.
+    // (hashes) refuses the log rather than taking its records for torn ones. The 128-byte header
+    // lies in one 512-byte sector: a torn write leaves the old header or the new one, each valid.
     LogHeader h = header();
     h.version = kLogVersion;
     h.checksum = Crc32c(&h, kLogHeaderChecksummedBytes);

@@ -1240,7 +1240,7 @@ void StoreLoop::Answer(BatchData& b, bool durable, const Status& failure) {
   if (durable && b.pending_n > 0 && protocol_.WantsApplied()) {
     for (const PendingWrite& pw : b.writes()) {
       if (pw.only_if == 0) {
-        protocol_.OnApplied(pw.key);
+        protocol_.OnApplied(pw.key, pw.value.deleted);  // (a bool: kept by Apply's move)
       }
     }
   }

@@ -472,7 +472,8 @@ class CrashHarness {
       for (uint32_t i = 0; i < n; ++i) {
         std::string f = "f" + std::to_string(rng_() % 6);
         std::string v = "h" + std::to_string(hash_values_++) + ":";
-        v.resize(v.size() + rng_() % (2 * shape_.buffer_size), static_cast<char>('a' + rng_() % 26));
+        v.resize(v.size() + rng_() % (2 * shape_.buffer_size),
+                 static_cast<char>('a' + rng_() % 26));
         cmd.push_back(f);
         cmd.push_back(v);
         q.hset.emplace_back(std::move(f), std::move(v));
@@ -693,7 +694,8 @@ class CrashHarness {
           continue;
         }
         ASSERT_EQ(type, ':') << "reply " << line << " to a hash write of " << r.key;
-        ASSERT_FALSE(store_->pool().read_only()) << "a hash write acknowledged after a failed fence";
+        ASSERT_FALSE(store_->pool().read_only())
+            << "a hash write acknowledged after a failed fence";
         HashModel& m = acked_hash_[r.key];
         // HSET counts the fields it added, HDEL those it removed, DEL the hash (1 or 0).
         HashModel after = Applied(m, r);
@@ -992,7 +994,7 @@ class CrashHarness {
   bool failing_ = false;
   uint64_t tx_count_ = 0;
   std::map<std::string, HashModel> acked_hash_;  // RESP: the acknowledged hashes
-  uint64_t hash_values_ = 0;                      // hash values are unique: "h<n>:..."
+  uint64_t hash_values_ = 0;                     // hash values are unique: "h<n>:..."
 };
 
 }  // namespace
@@ -1049,8 +1051,9 @@ TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
             << " transactions acknowledged (" << stats.tx_in_flight_cuts
             << " cuts with one unanswered, " << stats.tx_durable_in_flight
             << " of them recovered whole, none in part), " << stats.hash_writes
-            << " hash writes acknowledged (" << stats.hash_cuts << " hashes with fields at the cuts, "
-            << stats.dead_fields << " fields of gone hashes not deleted yet), 0 acknowledged "
+            << " hash writes acknowledged (" << stats.hash_cuts
+            << " hashes with fields at the cuts, " << stats.dead_fields
+            << " fields of gone hashes not deleted yet), 0 acknowledged "
             << "writes lost\n";
   if (GetParam().model == PersistModel::kPage) {
     std::cout << "[ server   ] pages: " << stats.pages.dirty_pages

@@ -1040,6 +1040,62 @@ TEST_P(KvStreamsTest, FewerThreadsThanTheStreamsCheckpointEveryStream) {
   EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
 }
 
+// The fields of a hash that is gone (DEL, a SET over its key) are invisible at once and deleted
+// in the background; a kill -9 in between leaves them for the next start, which finds and deletes
+// them. The store's own key count (INFO pastel_keys: every header and field) comes down to the
+// user's keys.
+TEST_P(KvDurableTest, TheFieldsOfAGoneHashAreDeletedInTheBackground) {
+  StartServer();
+  const auto store_keys_reach = [&](RespClient& c, uint64_t want) {
+    uint64_t keys = UINT64_MAX;
+    for (int i = 0; i < 300 && keys != want; ++i) {  // (the background runs every 100 ms)
+      keys = InfoCount(c, "pastel_keys", "memory");
+      if (keys != want) {
+        std::this_thread::sleep_for(milliseconds(100));
+      }
+    }
+    return keys;
+  };
+  {
+    RespClient c(port());
+    // More fields than one background turn deletes (512), in HSETs of 250 (a command takes at
+    // most 1024 arguments).
+    for (int first = 0; first < 1500; first += 250) {
+      std::vector<std::string> args = {"HSET", "big"};
+      for (int i = first; i < first + 250; ++i) {
+        args.push_back("field:" + std::to_string(i));
+        args.push_back(Pattern(static_cast<size_t>(1 + i % 300), static_cast<uint64_t>(i)));
+      }
+      std::vector<std::string_view> views(args.begin(), args.end());
+      ASSERT_TRUE(c.Call(views).IsInt(250));
+    }
+    ASSERT_TRUE(c.Call({"HSET", "small", "a", "1", "b", "2"}).IsInt(2));
+    EXPECT_EQ(InfoCount(c, "pastel_keys", "memory"), 1502u + 2u);
+    EXPECT_TRUE(c.Call({"DBSIZE"}).IsInt(2));
+    ASSERT_TRUE(c.Call({"DEL", "big"}).IsInt(1));
+    EXPECT_TRUE(c.Call({"HLEN", "big"}).IsInt(0));
+    EXPECT_TRUE(c.Call({"DBSIZE"}).IsInt(1));
+    EXPECT_EQ(store_keys_reach(c, 3), 3u) << "the 1500 fields of the deleted hash are still there";
+    ASSERT_TRUE(c.Call({"SET", "small", "now a string"}).Is("OK"));
+    EXPECT_TRUE(c.Call({"HGET", "small", "a"}).str.starts_with("WRONGTYPE"));
+  }
+  server_->Kill9();
+  ASSERT_TRUE(server_->Restart());
+  RespClient c(port());
+  EXPECT_EQ(store_keys_reach(c, 1), 1u) << "the fields of the replaced hash are still there";
+  EXPECT_TRUE(c.Call({"DBSIZE"}).IsInt(1));
+  EXPECT_TRUE(c.Call({"GET", "small"}).str == "now a string");
+  // A new hash at the key finds none of the old fields.
+  EXPECT_TRUE(c.Call({"HSET", "small", "c", "3"}).str.starts_with("WRONGTYPE"));
+  ASSERT_TRUE(c.Call({"DEL", "small"}).IsInt(1));
+  ASSERT_TRUE(c.Call({"HSET", "small", "c", "3"}).IsInt(1));
+  EXPECT_TRUE(c.Call({"HLEN", "small"}).IsInt(1));
+  EXPECT_TRUE(c.Call({"HGET", "small", "a"}).IsNull());
+  ASSERT_TRUE(server_->Stop());
+  const RunResult v = RunProgram({PASTELCTL_PATH, "verify", "--pool", pool_}, dir_.path(), 120);
+  EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
+}
+
 // A thread that has taken no write for a second checkpoints what its log stream holds: a kill -9
 // after that replays nothing, and every value is there.
 TEST_P(KvDurableTest, AnIdleServerCheckpointsItsLog) {

@@ -569,9 +569,8 @@ TEST(LogExpiryTest, AValueTypeSurvivesRecovery) {
   ASSERT_TRUE(s->log().stream(0).AppendPut("h", *ext, 0, ValueType::kHash).ok());
   ASSERT_TRUE(s->log().stream(0).Commit().ok());
   s->ApplyDurable("h", &*ext);
-  EXPECT_FALSE(s->log().stream(0)
-                   .AppendPut("bad", *ext, 0, static_cast<ValueType>(kMaxValueType + 1))
-                   .ok());
+  EXPECT_FALSE(
+      s->log().stream(0).AppendPut("bad", *ext, 0, static_cast<ValueType>(kMaxValueType + 1)).ok());
   Recovered rec;
   Result<std::unique_ptr<MemStore>> r =
       MemStore::Recover(s->shape(), s->ops().CrashImage(), {}, &rec);
