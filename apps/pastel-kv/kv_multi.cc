@@ -280,6 +280,22 @@ void KvProtocol::Exec() {
     Err("EXECABORT Transaction discarded because of previous errors.");
     return;
   }
+  // As redis-server refuses an EXEC whose transaction holds a command that may take memory
+  // (denyoom) while it is out of memory: the transaction is refused whole when the pool cannot
+  // take the fresh buffers its values may need (every argument counted as a value: an upper
+  // bound), rather than run with its writes refused one by one.
+  uint64_t buffers = 0;
+  for (const MultiState::Queued& q : m->queued) {
+    if ((q.spec->flags & kCmdDenyOom) != 0) {
+      for (uint32_t a = 1; a < q.argc; ++a) {
+        buffers += m->args[q.first_arg + a].length / b_->pool().buffer_size() + 1;
+      }
+    }
+  }
+  if (buffers > 0 && b_->Admit(buffers + 1, 0) == store::WriteOutcome::kPoolFull) {
+    ExecAbort("OOM command not allowed: the pool has no free buffers left for values");
+    return;
+  }
   // With watchers anywhere, EXEC runs under the registry's lock: its check and the marks of what
   // it writes are one step for the other loops' EXECs.
   KvWatches& w = clients_.watches();

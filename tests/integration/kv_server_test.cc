@@ -543,6 +543,22 @@ TEST_P(KvTest, FullPoolIsOomKeepsReadsAndRecoversAfterDeletes) {
   EXPECT_TRUE(c.Call({"INCR", "counter"}).IsErr("OOM"));
   EXPECT_TRUE(c.Call({"GET", "counter"}).IsNull()) << "a refused write leaves nothing behind";
   EXPECT_TRUE(c.Call({"GET", "s0"}).IsBulk("v"));
+  // A transaction is refused whole (as redis-server's EXEC when out of memory), never run with
+  // some of its writes refused; one without a write that takes memory runs.
+  ASSERT_TRUE(c.Call({"MULTI"}).Is("OK"));
+  ASSERT_TRUE(c.Call({"DEL", "s1"}).Is("QUEUED"));
+  ASSERT_TRUE(c.Call({"SET", "tx1", "v"}).Is("QUEUED"));
+  EXPECT_TRUE(c.Call({"EXEC"}).IsErr("EXECABORT Transaction discarded because of: OOM"));
+  EXPECT_TRUE(c.Call({"GET", "s1"}).IsBulk("v")) << "the refused transaction's DEL ran";
+  EXPECT_TRUE(c.Call({"GET", "tx1"}).IsNull());
+  ASSERT_TRUE(c.Call({"MULTI"}).Is("OK"));
+  ASSERT_TRUE(c.Call({"DEL", "s1"}).Is("QUEUED"));
+  ASSERT_TRUE(c.Call({"GET", "s2"}).Is("QUEUED"));
+  const Reply exec = c.Call({"EXEC"});
+  ASSERT_EQ(exec.type, '*') << exec.Describe();
+  ASSERT_EQ(exec.elems.size(), 2u);
+  EXPECT_TRUE(exec.elems[0].IsInt(1));
+  EXPECT_TRUE(c.Call({"GET", "s1"}).IsNull());
   for (int i = 0; i < stored; ++i) {
     ASSERT_TRUE(c.Call({"DEL", "f" + std::to_string(i)}).IsInt(1));
   }

@@ -559,8 +559,8 @@ TEST(LogExpiryTest, AnOlderLogBecomesVersionThreeWhenOpenedForAppending) {
   }
 }
 
-// A put's value type is carried through the record and recovery; a delete with one, or a type
-// above kMaxValueType, is a bad record.
+// A put's value type is carried through the record and recovery; a type above kMaxValueType is
+// refused at the append.
 TEST(LogExpiryTest, AValueTypeSurvivesRecovery) {
   auto s = MemStore::Fresh({});
   Put(*s, "plain", "string");

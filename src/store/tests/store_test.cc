@@ -780,6 +780,34 @@ TEST(CheckpointTest, IndexValuesRoundTripAndMalformedOnesAreRefused) {
   EXPECT_FALSE(DecodeIndexValue(bad, &back));
 }
 
+// A value's type (a hash's header) round-trips in byte 17; a string's entry is encoded as before
+// it; a type above kMaxValueType, or one on a tombstone, is malformed.
+TEST(CheckpointTest, ValueTypesRoundTripInIndexValues) {
+  Value v = Live(42, 10, {{3, 0, 4}, {9, 100, 6}});
+  std::string string_bytes;
+  EncodeIndexValue(v, &string_bytes);
+  EXPECT_EQ(string_bytes[17], 0);
+  v.type = ValueType::kHash;
+  std::string bytes;
+  EncodeIndexValue(v, &bytes);
+  EXPECT_EQ(bytes.size(), string_bytes.size());
+  Value back;
+  ASSERT_TRUE(DecodeIndexValue(bytes, &back));
+  EXPECT_EQ(back.type, ValueType::kHash);
+  ASSERT_TRUE(DecodeIndexValue(string_bytes, &back));
+  EXPECT_EQ(back.type, ValueType::kString);
+  std::string bad = bytes;
+  bad[17] = static_cast<char>(kMaxValueType + 1);
+  EXPECT_FALSE(DecodeIndexValue(bad, &back));
+  Value t = Tombstone(9);
+  t.type = ValueType::kHash;  // a tombstone carries no type
+  EncodeIndexValue(t, &bytes);
+  EXPECT_EQ(bytes[17], 0);
+  bad = bytes;
+  bad[17] = 1;
+  EXPECT_FALSE(DecodeIndexValue(bad, &back));
+}
+
 TEST(CheckpointTest, ExpiryTimesRoundTripInIndexValues) {
   Value v = Live(42, 10, {{3, 0, 4}, {9, 100, 6}});
   v.expire_ms = 4000000000123;
