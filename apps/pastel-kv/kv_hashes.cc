@@ -115,11 +115,78 @@ bool ReadHeader(const Pool& pool, const store::Value& v, HashHeader* out) {
   return out->version != 0 && (out->flags & ~kHashBig) == 0;
 }
 
+// --- FieldTable.
+
+size_t FieldTable::Find(std::string_view name, uint64_t hash) const {
+  if (slots_.empty()) {
+    return kNone;
+  }
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (!s.used) {
+      return kNone;
+    }
+    if (s.hash == hash && s.name == name) {
+      return i;
+    }
+  }
+}
+
+void FieldTable::Place(Slot&& s) {
+  const size_t mask = slots_.size() - 1;
+  size_t i = s.hash & mask;
+  while (slots_[i].used) {
+    i = (i + 1) & mask;
+  }
+  slots_[i] = std::move(s);
+}
+
+bool FieldTable::insert(std::string_view name) {
+  const uint64_t hash = Hash(name);
+  if (Find(name, hash) != kNone) {
+    return false;
+  }
+  if ((size_ + 1) * 2 > slots_.size()) {
+    std::vector<Slot> old = std::move(slots_);
+    slots_ = std::vector<Slot>(std::max<size_t>(8, old.size() * 2));
+    for (Slot& s : old) {
+      if (s.used) {
+        Place(std::move(s));
+      }
+    }
+  }
+  Place(Slot{hash, true, std::string(name)});
+  ++size_;
+  return true;
+}
+
+bool FieldTable::erase(std::string_view name) {
+  size_t i = Find(name, Hash(name));
+  if (i == kNone) {
+    return false;
+  }
+  // Backward-shift deletion: the names after it in its run move up when their home slot allows,
+  // so that every name stays reachable from its home without tombstones.
+  const size_t mask = slots_.size() - 1;
+  for (size_t j = (i + 1) & mask; slots_[j].used; j = (j + 1) & mask) {
+    const size_t home = slots_[j].hash & mask;
+    const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (!stays) {
+      slots_[i] = std::move(slots_[j]);
+      i = j;
+    }
+  }
+  slots_[i] = Slot();
+  --size_;
+  return true;
+}
+
 // --- KvHashes: the directory.
 
 void KvHashes::Load(const store::Store& store) {
   std::call_once(loaded_, [&] {
-    std::map<std::string, FieldSet, std::less<>> dirs;
+    std::map<std::string, FieldTable, std::less<>> dirs;
     uint64_t total = 0;
     uint64_t top = 0;
     store.ForEachLive(
@@ -127,7 +194,7 @@ void KvHashes::Load(const store::Store& store) {
           std::string_view key, field;
           uint64_t version = 0;
           if (ParseFieldKey(fk, &key, &version, &field)) {
-            dirs[std::string(fk.substr(0, fk.size() - field.size()))].emplace(field);
+            dirs[std::string(fk.substr(0, fk.size() - field.size()))].insert(field);
             top = std::max(top, version);
             ++total;
           }
@@ -162,11 +229,9 @@ void KvHashes::Applied(const store::Store& store, std::string_view fk, int state
   auto it = dirs_.find(prefix);
   if (live) {
     if (it == dirs_.end()) {
-      it = dirs_.emplace(std::string(prefix), FieldSet()).first;
+      it = dirs_.emplace(std::string(prefix), FieldTable()).first;
     }
-    // (Looked up first: a field written again allocates nothing.)
-    if (!it->second.contains(field)) {
-      it->second.emplace(field);
+    if (it->second.insert(field)) {  // (a field written again allocates nothing)
       total_.fetch_add(1, std::memory_order_relaxed);
     }
     return;
@@ -174,8 +239,7 @@ void KvHashes::Applied(const store::Store& store, std::string_view fk, int state
   if (it == dirs_.end()) {
     return;
   }
-  if (auto f = it->second.find(field); f != it->second.end()) {
-    it->second.erase(f);
+  if (it->second.erase(field)) {
     total_.fetch_sub(1, std::memory_order_relaxed);
     if (it->second.empty()) {
       dirs_.erase(it);
@@ -186,7 +250,10 @@ void KvHashes::Applied(const store::Store& store, std::string_view fk, int state
 void KvHashes::Fields(std::string_view prefix, std::set<std::string, std::less<>>* out) const {
   std::lock_guard lock(mu_);
   if (auto it = dirs_.find(prefix); it != dirs_.end()) {
-    out->insert(it->second.begin(), it->second.end());
+    it->second.ForEach([&](std::string_view f) {
+      out->emplace(f);
+      return true;
+    });
   }
 }
 
@@ -217,16 +284,18 @@ size_t KvHashes::CollectDead(const store::Store& store, int64_t now_ms, size_t m
     // (A prefix parses as a field key with an empty field.)
     if (ParseFieldKey(it->first, &key, &version, &field) &&
         !HeaderLive(store, key, version, now_ms)) {
-      for (const std::string& f : it->second) {
-        std::string fk = it->first + f;
-        if (collected_.contains(fk)) {
-          continue;
+      it->second.ForEach([&](std::string_view f) {
+        std::string fk = it->first;
+        fk += f;
+        if (!collected_.contains(fk)) {
+          collected_.insert(fk);
+          out->push_back(std::move(fk));
+          ++n;
         }
-        collected_.insert(fk);
-        out->push_back(std::move(fk));
-        if (++n == max) {
-          return n;  // (the cursor stays before this hash: the next call goes on with it)
-        }
+        return n < max;
+      });
+      if (n == max) {
+        return n;  // (the cursor stays before this hash: the next call goes on with it)
       }
     }
     cursor_ = it->first;

@@ -33,7 +33,6 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <unordered_set>
 #include <vector>
 
 #include "pastel/store.h"
@@ -68,6 +67,41 @@ bool ParseFieldKey(std::string_view fk, std::string_view* key, uint64_t* version
                    std::string_view* field);
 // The header a hash's header value holds; false when its bytes are not a header's.
 bool ReadHeader(const Pool& pool, const store::Value& v, HashHeader* out);
+
+// A hash's field names: an open-addressed set (linear probing; a slot holds a name's hash and the
+// name, inline up to std::string's short size), so that a write's lookup reads one slot where
+// std::unordered_set reads a bucket and a node (bench/RESULTS.md, "Hashes"). Not thread safe.
+class FieldTable {
+ public:
+  bool contains(std::string_view name) const { return Find(name, Hash(name)) != kNone; }
+  // False when `name` is there already (nothing allocated then).
+  bool insert(std::string_view name);
+  bool erase(std::string_view name);  // false when absent
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  // Visits every name, in no particular order, until `fn` returns false.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (const Slot& s : slots_) {
+      if (s.used && !fn(std::string_view(s.name))) {
+        return;
+      }
+    }
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    bool used = false;
+    std::string name;
+  };
+  static constexpr size_t kNone = ~size_t{0};
+  static uint64_t Hash(std::string_view name) { return std::hash<std::string_view>{}(name); }
+  size_t Find(std::string_view name, uint64_t hash) const;  // the slot holding it, or kNone
+  void Place(Slot&& s);                                     // into a free slot (no check)
+  std::vector<Slot> slots_;  // a power of two, or empty; at most half used
+  size_t size_ = 0;
+};
 
 class KvHashes {
  public:
@@ -104,14 +138,8 @@ class KvHashes {
   void Release(std::string_view fk);
 
  private:
-  // A hash's fields: a hash set (a write's lookup is one probe, not a tree's string compares).
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using FieldSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
   mutable std::mutex mu_;
-  std::map<std::string, FieldSet, std::less<>> dirs_;  // FieldPrefix -> fields
+  std::map<std::string, FieldTable, std::less<>> dirs_;  // FieldPrefix -> fields
   std::set<std::string, std::less<>> collected_;       // field keys handed out by CollectDead
   std::string cursor_;                                 // CollectDead's place in dirs_
   std::atomic<uint64_t> total_{0};

@@ -1,0 +1,67 @@
+// The hashes' layout and the directory's field set (kv_hashes.h): field keys parse back to their
+// parts, and FieldTable agrees with a model set over random inserts and erases.
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+#include <string>
+
+#include "kv_hashes.h"
+
+namespace pastel::kv {
+namespace {
+
+TEST(HashLayoutTest, FieldKeysParseBackToTheirParts) {
+  const std::string key("user:\xff\x00\x01", 8);
+  for (const std::string& field : {std::string(), std::string("f"), std::string(300, 'x')}) {
+    const std::string fk = FieldPrefix(key, 0x0102030405060708) + field;
+    ASSERT_EQ(fk.size(), kFieldKeyOverhead + key.size() + field.size());
+    EXPECT_TRUE(fk.starts_with(kHashPrefix));
+    std::string_view k, f;
+    uint64_t version = 0;
+    ASSERT_TRUE(ParseFieldKey(fk, &k, &version, &f));
+    EXPECT_EQ(k, key);
+    EXPECT_EQ(version, 0x0102030405060708u);
+    EXPECT_EQ(f, field);
+  }
+  std::string_view k, f;
+  uint64_t version = 0;
+  EXPECT_FALSE(ParseFieldKey("plain key", &k, &version, &f));
+  const std::string short_key = std::string(kHashPrefix) + std::string("\x00\x09", 2) + "ab";
+  EXPECT_FALSE(ParseFieldKey(short_key, &k, &version, &f)) << "a key length beyond the bytes";
+}
+
+// Random inserts and erases of names from a small universe (many repeats, long runs of probes,
+// erases in the middle of runs): the table answers as a std::set does, and lists the same names.
+TEST(FieldTableTest, AgreesWithAModelSet) {
+  std::mt19937_64 rng(7);
+  FieldTable t;
+  std::set<std::string> model;
+  for (int step = 0; step < 200000; ++step) {
+    const std::string name =
+        std::to_string(rng() % 3000) + (rng() % 4 == 0 ? std::string(40, 'l') : std::string());
+    switch (rng() % 3) {
+      case 0:
+      case 1: ASSERT_EQ(t.insert(name), model.insert(name).second) << step; break;
+      default: ASSERT_EQ(t.erase(name), model.erase(name) == 1) << step; break;
+    }
+    ASSERT_EQ(t.size(), model.size());
+    if (step % 1000 == 0) {
+      for (const std::string& m : model) {
+        ASSERT_TRUE(t.contains(m)) << m;
+      }
+      std::set<std::string> listed;
+      t.ForEach([&](std::string_view n) {
+        EXPECT_TRUE(listed.emplace(n).second) << "listed twice: " << n;
+        return true;
+      });
+      ASSERT_EQ(listed, model);
+    }
+  }
+  EXPECT_FALSE(t.contains("never"));
+  EXPECT_FALSE(t.erase("never"));
+}
+
+}  // namespace
+}  // namespace pastel::kv
