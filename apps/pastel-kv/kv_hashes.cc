@@ -214,16 +214,18 @@ uint64_t KvHashes::NextVersion() {
   return next_version_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void KvHashes::Applied(const store::Store& store, std::string_view fk, int state) {
+bool KvHashes::Applied(const store::Store& store, std::string_view fk, int state) {
   std::string_view key, field;
   uint64_t version = 0;
   if (!ParseFieldKey(fk, &key, &version, &field)) {
-    return;
+    return false;
   }
   const std::string_view prefix = fk.substr(0, fk.size() - field.size());
   std::lock_guard lock(mu_);
+  bool background = false;
   if (auto c = collected_.find(fk); c != collected_.end()) {
     collected_.erase(c);
+    background = true;
   }
   const bool live = state < 0 ? store.Contains(fk) : state == 1;
   auto it = dirs_.find(prefix);
@@ -234,10 +236,10 @@ void KvHashes::Applied(const store::Store& store, std::string_view fk, int state
     if (it->second.insert(field)) {  // (a field written again allocates nothing)
       total_.fetch_add(1, std::memory_order_relaxed);
     }
-    return;
+    return background;
   }
   if (it == dirs_.end()) {
-    return;
+    return background;
   }
   if (it->second.erase(field)) {
     total_.fetch_sub(1, std::memory_order_relaxed);
@@ -245,6 +247,7 @@ void KvHashes::Applied(const store::Store& store, std::string_view fk, int state
       dirs_.erase(it);
     }
   }
+  return background;
 }
 
 void KvHashes::Fields(std::string_view prefix, std::set<std::string, std::less<>>* out) const {

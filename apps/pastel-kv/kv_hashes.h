@@ -118,7 +118,8 @@ class KvHashes {
   // `live` says (1 live, 0 gone: the write's own state, exact with one loop), or, with -1, as the
   // index says now (asked under the directory's lock, so that of two loops applying writes of one
   // field, the last to ask leaves the directory as the index is).
-  void Applied(const store::Store& store, std::string_view fk, int live);
+  // Returns whether the write was a background delete (CollectDead handed `fk` out).
+  bool Applied(const store::Store& store, std::string_view fk, int live);
 
   // The durable fields of the hash whose field keys begin with `prefix` (FieldPrefix), in order;
   // their count; whether it has `field`.
@@ -140,8 +141,8 @@ class KvHashes {
  private:
   mutable std::mutex mu_;
   std::map<std::string, FieldTable, std::less<>> dirs_;  // FieldPrefix -> fields
-  std::set<std::string, std::less<>> collected_;       // field keys handed out by CollectDead
-  std::string cursor_;                                 // CollectDead's place in dirs_
+  std::set<std::string, std::less<>> collected_;         // field keys handed out by CollectDead
+  std::string cursor_;                                   // CollectDead's place in dirs_
   std::atomic<uint64_t> total_{0};
   std::atomic<uint64_t> next_version_{1};
   std::atomic<bool> active_{false};

@@ -112,11 +112,13 @@ std::string_view WatchedKeyOf(std::string_view written) {
 }  // namespace
 
 void KvProtocol::OnApplied(std::string_view key, bool deleted) {
-  if (key.starts_with(kHashPrefix)) {
-    // The directory of fields follows the index: with one loop the write's own state is the
-    // index's; with several, the index is asked.
-    clients_.hashes().Applied(shared_.store, key,
-                              shared_.store.loops() == 1 ? (deleted ? 0 : 1) : -1);
+  // The directory of fields follows the index: with one loop the write's own state is the
+  // index's; with several, the index is asked. A background delete of a gone hash's field
+  // changes nothing a client sees: it marks no watcher.
+  if (key.starts_with(kHashPrefix) &&
+      clients_.hashes().Applied(shared_.store, key,
+                                shared_.store.loops() == 1 ? (deleted ? 0 : 1) : -1)) {
+    return;
   }
   if (clients_.watches().any()) {
     clients_.watches().Touch(WatchedKeyOf(key), loop_, /*applied=*/true);
