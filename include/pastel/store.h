@@ -72,15 +72,16 @@ struct Value {
   uint64_t sequence = 0;
   bool deleted = false;  // tombstone
   bool unsaved = false;  // the index's: changed since the last checkpoint
+  // What the bytes are (a string's, or a hash's header: pastel-kv's), durable with the value as
+  // its log record and its index entry carry it; the store only keeps it. (Here, in the padding
+  // before `length`: a Value, and every index entry, is no larger than without it.)
+  ValueType type = ValueType::kString;
   uint32_t length = 0;
   uint32_t data_crc = 0;  // CRC-32C of the value's bytes (as its log record has it)
   // Absolute expiry time, Unix milliseconds (0: none). Durable with the value (its log record, its
   // index entry): a restart neither extends nor loses it. A value is expired once the wall clock
   // reached it: never served, removed by its loop (Batch::Lookup, the expiry cycle).
   int64_t expire_ms = 0;
-  // What the bytes are (a string's, or a hash's header: pastel-kv's), durable with the value as
-  // its log record and its index entry carry it; the store only keeps it.
-  ValueType type = ValueType::kString;
   Extents extents;
 
   bool ExpiredAt(int64_t now_ms) const { return expire_ms != 0 && expire_ms <= now_ms; }
@@ -89,6 +90,8 @@ struct Value {
 // A server's pool file, its log (POOL.log) and its index file (POOL.index, created when missing:
 // a pool from before the index, or a first start; a new pool replaces an index file left without
 // its pool and log).
+static_assert(sizeof(Value) == 32 + sizeof(Extents), "type sits in the padding after the flags");
+
 struct StoreFiles {
   std::string pool_path;
   uint32_t loops = 1;  // partitions of a new pool; one log stream per loop
