@@ -67,6 +67,12 @@ void KvProtocol::SetBit() {
   const auto mask = static_cast<unsigned char>(1u << (7 - (offset & 7)));
   auto& b = reinterpret_cast<unsigned char&>(value[byte]);
   const int was = (b & mask) != 0 ? 1 : 0;
+  if (had && len == old_len && was == (on ? 1 : 0)) {
+    // The bit is already so and the value does not grow: nothing is written (no record, no WATCH
+    // marked), as redis-server 7.0's SETBIT leaves such a key unmodified.
+    Int(was);
+    return;
+  }
   b = static_cast<unsigned char>(on ? (b | mask) : (b & ~mask));
   const store::WriteOutcome w = PutFresh(key, value, expire_ms);  // the key keeps its expiry
   if (w != store::WriteOutcome::kQueued) {

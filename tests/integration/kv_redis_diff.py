@@ -696,6 +696,11 @@ AUTH_OK = [
 # by every kind of write, by the same connection or another, or not changed (a DEL of an absent
 # key, a FLUSHALL that finds it absent, a failed SETNX, a RENAME of a key to itself).
 TRANSACTIONS = [
+    # A SETBIT that changes no bit and does not grow the value writes nothing: it aborts no WATCH
+    # (redis-server 7.0); one that changes a bit does.
+    (1, ["SET", "sb", "a"]), (0, ["WATCH", "sb"]), (1, ["SETBIT", "sb", "0", "0"]),
+    (0, ["MULTI"]), (0, ["GET", "sb"]), (0, ["EXEC"]), (0, ["WATCH", "sb"]),
+    (1, ["SETBIT", "sb", "0", "1"]), (0, ["MULTI"]), (0, ["GET", "sb"]), (0, ["EXEC"]),
     (0, ["FLUSHALL"]), (0, ["EXEC"]), (0, ["DISCARD"]), (0, ["EXEC", "x"]), (0, ["MULTI", "x"]),
     (0, ["DISCARD", "x"]), (0, ["WATCH"]), (0, ["UNWATCH", "x"]), (0, ["UNWATCH"]),
     (0, ["MULTI"]), (0, ["MULTI"]), (0, ["WATCH", "a"]), (0, ["EXEC"]), (0, ["EXEC"]),
@@ -757,6 +762,11 @@ TRANSACTIONS = [
 # HSETNX of a field there, HDEL of fields not there, a refused HINCRBY, a hash command refused on
 # a string).
 HASH_TRANSACTIONS = [
+    # A SETBIT that changes no bit and does not grow the value writes nothing: it aborts no WATCH
+    # (redis-server 7.0); one that changes a bit does.
+    (1, ["SET", "sb", "a"]), (0, ["WATCH", "sb"]), (1, ["SETBIT", "sb", "0", "0"]),
+    (0, ["MULTI"]), (0, ["GET", "sb"]), (0, ["EXEC"]), (0, ["WATCH", "sb"]),
+    (1, ["SETBIT", "sb", "0", "1"]), (0, ["MULTI"]), (0, ["GET", "sb"]), (0, ["EXEC"]),
     (0, ["FLUSHALL"]), (0, ["HSET", "w", "a", "1"]),
     (0, ["WATCH", "w"]), (1, ["HSET", "w", "a", "1"]), (0, ["MULTI"]), (0, ["HGET", "w", "a"]),
     (0, ["EXEC"]),
