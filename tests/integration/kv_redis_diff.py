@@ -5,11 +5,15 @@ byte for byte (issue 20's differential test).
 
 First scripted cases of every command pastel-kv shares with redis-server (errors, wrong
 arguments, edge values, inline commands with quotes, negative multibulk counts, protocol errors),
-then STEPS random commands (2000 by default) over a few keys, strings and hashes, the key space
-compared after each hundred. A reply that may differ by design is not compared (see docs/kv.md,
-"What differs from Redis"): TIME, HELLO's id and version, CONFIG GET maxmemory, RANDOMKEY over
-several keys, OBJECT ENCODING and REFCOUNT of a value changed in place; CLIENT ID, LIST and INFO,
-COMMAND LIST and INFO are not sent (kv_server_test's KvClientTest checks them). Expiry times are
+transactions over three connections, blocking list pops over several (BLOCKING: clients served in
+the order they blocked, by pushes, moves, RENAME, COPY and transactions; timeouts; CLIENT UNBLOCK),
+then STEPS random commands (2000 by default) over a few keys, strings, hashes and lists, the key
+space compared after each hundred. A reply that may differ by design is not compared (see
+docs/kv.md, "What differs from Redis"): TIME, HELLO's id and version, CONFIG GET maxmemory,
+RANDOMKEY over several keys, OBJECT ENCODING and REFCOUNT of a value changed in place; CLIENT ID
+and INFO clients are only read (a connection's id for CLIENT UNBLOCK, blocked_clients to know a
+client is blocked), CLIENT LIST, INFO, COMMAND LIST and INFO are not sent (kv_server_test's
+KvClientTest checks them). Expiry times are
 absolute (far ahead or already past), so no reply depends on when a server read its clock; TTL
 and PTTL of a relative time are compared within a second. Replies in a server's own order (HGETALL
 HKEYS HVALS HSCAN KEYS SCAN: redis-server answers a small hash in insertion order, pastel-kv
@@ -583,6 +587,281 @@ HASH_SCRIPT = [
     ["MULTI"], ["HSET", "t3", "f", "v"], ["DISCARD"], ["EXISTS", "t3"], ["HGETALL", "t2"],
 ]
 
+# Lists: every L command and its blocking forms, their wrong arities, argument errors (checked
+# before the key is read where redis-server does so: LRANGE's and LREM's integers, LPOP's count,
+# LPOS's options, LINSERT's and LMOVE's direction words; LINDEX and LSET read the key first),
+# negative and out-of-range indexes, counts 0, negative and huge; lists under the generic commands
+# (TYPE, EXISTS, DEL, expiry, RENAME, COPY, KEYS, SCAN TYPE list, DBSIZE, OBJECT ENCODING, which
+# redis-server 7.0 answers "quicklist" for every list); WRONGTYPE both ways; a list emptied by any
+# command is gone; binary and empty elements, 3000-byte ones, a list of 600; the blocking commands
+# where they do not block (a list with elements, or inside MULTI, where an empty one answers nil
+# at once: BLPOP and BRPOP *-1, BLMOVE and BRPOPLPUSH $-1) or block for 0.01 s (then *-1, BLMOVE's
+# too).
+BIGL = ["e%d" % n for n in range(600)]
+LARGE = ["x" * 3000, "y" * 3000 + "\x00", "z" * 2999]
+LIST_SCRIPT = [
+    ["FLUSHALL"],
+    # Wrong arities.
+    ["LPUSH"], ["LPUSH", "l"], ["RPUSH", "l"], ["LPUSHX", "l"], ["RPUSHX"], ["LPOP"],
+    ["LPOP", "l", "1", "2"], ["RPOP"], ["RPOP", "l", "1", "2"], ["LRANGE", "l", "0"],
+    ["LRANGE", "l", "0", "1", "2"], ["LLEN"], ["LLEN", "l", "x"], ["LINDEX", "l"],
+    ["LINDEX", "l", "0", "1"], ["LSET", "l", "0"], ["LSET", "l", "0", "v", "w"],
+    ["LINSERT", "l", "BEFORE", "a"], ["LINSERT", "l", "BEFORE", "a", "b", "c"], ["LREM", "l", "0"],
+    ["LREM", "l", "0", "a", "b"], ["LTRIM", "l", "0"], ["LTRIM", "l", "0", "1", "2"], ["LPOS", "l"],
+    ["LMOVE", "l"], ["LMOVE", "l", "m", "LEFT"], ["LMOVE", "l", "m", "LEFT", "LEFT", "x"],
+    ["RPOPLPUSH", "l"], ["RPOPLPUSH", "l", "m", "x"], ["BLPOP"], ["BLPOP", "l"], ["BRPOP", "l"],
+    ["BLMOVE", "l", "m", "LEFT", "LEFT"], ["BLMOVE", "l", "m", "LEFT", "LEFT", "0", "x"],
+    ["BRPOPLPUSH", "l", "m"], ["BRPOPLPUSH", "l", "m", "0", "x"],
+    # A missing key.
+    ["LLEN", "l"], ["LRANGE", "l", "0", "-1"], ["LINDEX", "l", "0"], ["LINDEX", "l", "x"],
+    ["LPOP", "l"], ["RPOP", "l"], ["LPOP", "l", "1"], ["LPOP", "l", "2"], ["LPOP", "l", "0"],
+    ["RPOP", "l", "0"], ["LPOP", "l", "-1"], ["RPOP", "l", "x"], ["LSET", "l", "0", "v"],
+    ["LSET", "l", "x", "v"], ["LREM", "l", "0", "a"], ["LREM", "l", "x", "a"],
+    ["LTRIM", "l", "0", "1"], ["LTRIM", "l", "x", "1"], ["LINSERT", "l", "BEFORE", "a", "b"],
+    ["LINSERT", "l", "MIDDLE", "a", "b"], ["LPOS", "l", "a"], ["LPOS", "l", "a", "COUNT", "0"],
+    ["LPOS", "l", "a", "RANK", "0"], ["LPUSHX", "l", "a"], ["RPUSHX", "l", "a", "b"],
+    ["LMOVE", "l", "m", "LEFT", "RIGHT"], ["LMOVE", "l", "m", "UP", "LEFT"],
+    ["LMOVE", "l", "m", "LEFT", "DOWN"], ["RPOPLPUSH", "l", "m"], ["TYPE", "l"],
+    ["OBJECT", "ENCODING", "l"], ["EXISTS", "l", "m"], ["DBSIZE"],
+    # LPUSH and RPUSH answer the length; LPUSH of several puts the last first; the X forms only
+    # push onto a list that is there.
+    ["RPUSH", "l", "a", "b", "c"], ["LPUSH", "l", "z", "y"], ["LRANGE", "l", "0", "-1"],
+    ["LPUSHX", "l", "x"], ["RPUSHX", "l", "d", "e"], ["LRANGE", "l", "0", "-1"], ["LLEN", "l"],
+    ["TYPE", "l"], ["OBJECT", "ENCODING", "l"], ["OBJECT", "REFCOUNT", "l"], ["EXISTS", "l"],
+    ["DBSIZE"], ["KEYS", "*"],
+    # LRANGE: negative indexes from the end, out of range clamped, an empty range.
+    ["LRANGE", "l", "0", "0"], ["LRANGE", "l", "-1", "-1"], ["LRANGE", "l", "-3", "-1"],
+    ["LRANGE", "l", "2", "4"], ["LRANGE", "l", "-100", "100"], ["LRANGE", "l", "5", "100"],
+    ["LRANGE", "l", "8", "9"], ["LRANGE", "l", "100", "200"], ["LRANGE", "l", "3", "2"],
+    ["LRANGE", "l", "-1", "-2"], ["LRANGE", "l", "-100", "-50"], ["LRANGE", "l", "0", "-100"],
+    ["LRANGE", "l", "0", "9223372036854775807"], ["LRANGE", "l", "-9223372036854775808", "0"],
+    ["LRANGE", "l", "9223372036854775807", "-9223372036854775808"],
+    ["LRANGE", "l", "0", "9223372036854775808"], ["LRANGE", "l", "x", "1"],
+    ["LRANGE", "l", "0", "1.5"], ["LRANGE", "l", " 1", "2"], ["LRANGE", "l", "", "2"],
+    ["LRANGE", "l", "01", "02"], ["LRANGE", "l", "+1", "2"], ["LRANGE", "l", "-0", "0"],
+    # LINDEX
+    ["LINDEX", "l", "0"], ["LINDEX", "l", "3"], ["LINDEX", "l", "-1"], ["LINDEX", "l", "-8"],
+    ["LINDEX", "l", "-9"], ["LINDEX", "l", "8"], ["LINDEX", "l", "100"], ["LINDEX", "l", "x"],
+    ["LINDEX", "l", "1.5"], ["LINDEX", "l", "9223372036854775807"],
+    ["LINDEX", "l", "-9223372036854775808"], ["LINDEX", "l", "9223372036854775808"],
+    # LSET: in range (negative too), out of range, not an integer; on a missing key "no such key"
+    # whatever the index.
+    ["LSET", "l", "0", "A"], ["LSET", "l", "-1", "E"], ["LSET", "l", "-8", "Z"],
+    ["LSET", "l", "3", ""], ["LSET", "l", "8", "v"], ["LSET", "l", "-9", "v"],
+    ["LSET", "l", "100", "v"], ["LSET", "l", "x", "v"], ["LSET", "l", "9223372036854775808", "v"],
+    ["LSET", "nolist", "5", "v"], ["LRANGE", "l", "0", "-1"],
+    # LINSERT: BEFORE and AFTER (any case) the first match; a missing pivot -1, a missing key 0.
+    ["DEL", "l"], ["RPUSH", "l", "a", "b", "a", "c"], ["LINSERT", "l", "BEFORE", "a", "x"],
+    ["LINSERT", "l", "after", "a", "y"], ["LINSERT", "l", "After", "c", "z"],
+    ["LINSERT", "l", "before", "c", ""], ["LINSERT", "l", "BEFORE", "", "e"],
+    ["LINSERT", "l", "BEFORE", "nope", "v"], ["LINSERT", "l", "MIDDLE", "a", "v"],
+    ["LINSERT", "l", "BEFOREX", "a", "v"], ["LINSERT", "nolist", "AFTER", "a", "v"],
+    ["EXISTS", "nolist"], ["LRANGE", "l", "0", "-1"], ["LLEN", "l"],
+    # LREM: count > 0 from the head, < 0 from the tail, 0 all; what is left.
+    ["DEL", "l"], ["RPUSH", "l", "a", "b", "a", "c", "a", "b", "a"], ["LREM", "l", "2", "a"],
+    ["LRANGE", "l", "0", "-1"], ["LREM", "l", "-1", "a"], ["LRANGE", "l", "0", "-1"],
+    ["LREM", "l", "0", "b"], ["LRANGE", "l", "0", "-1"], ["LREM", "l", "0", "nope"],
+    ["LREM", "l", "9223372036854775807", "zz"], ["LREM", "l", "-9223372036854775808", "a"],
+    ["LREM", "l", "x", "c"], ["LREM", "l", "1.0", "c"], ["LREM", "l", "9223372036854775808", "c"],
+    ["LRANGE", "l", "0", "-1"], ["LREM", "l", "1", "c"], ["EXISTS", "l"], ["LLEN", "l"],
+    ["TYPE", "l"],
+    # LTRIM: keeps a range; one that keeps nothing deletes the key.
+    ["RPUSH", "l", "a", "b", "c", "d", "e"], ["LTRIM", "l", "1", "-2"], ["LRANGE", "l", "0", "-1"],
+    ["LTRIM", "l", "-100", "100"], ["LRANGE", "l", "0", "-1"], ["LTRIM", "l", "0", "0"],
+    ["LRANGE", "l", "0", "-1"], ["LTRIM", "l", "x", "0"], ["LTRIM", "l", "0", "x"],
+    ["LTRIM", "l", "1", "0"], ["EXISTS", "l"], ["RPUSH", "l", "a", "b"], ["LTRIM", "l", "5", "10"],
+    ["EXISTS", "l"], ["RPUSH", "l", "a", "b"], ["LTRIM", "l", "-1", "-2"], ["EXISTS", "l"],
+    ["RPUSH", "l", "a", "b", "c"], ["LTRIM", "l", "-2", "100"], ["LRANGE", "l", "0", "-1"],
+    ["LTRIM", "l", "-9223372036854775808", "9223372036854775807"], ["LRANGE", "l", "0", "-1"],
+    # LPOP and RPOP: without a count a bulk (nil when missing); with one an array (*-1 when
+    # missing, even with count 0), at most the list; count 0 on a list *0; the count must be a
+    # non-negative integer.
+    ["DEL", "l"], ["RPUSH", "l", "a", "b", "c", "d", "e", "f"], ["LPOP", "l"], ["RPOP", "l"],
+    ["LPOP", "l", "0"], ["RPOP", "l", "0"], ["LPOP", "l", "1"], ["RPOP", "l", "1"],
+    ["LPOP", "l", "-1"], ["RPOP", "l", "x"], ["LPOP", "l", "1.5"], ["LPOP", "l", ""],
+    ["LPOP", "l", "9223372036854775808"], ["LPOP", "l", "-9223372036854775808"],
+    ["LRANGE", "l", "0", "-1"], ["RPOP", "l", "5"], ["EXISTS", "l"], ["LPOP", "l"],
+    ["LPOP", "l", "2"], ["RPOP", "l", "0"], ["RPUSH", "l", "a", "b", "c"],
+    ["LPOP", "l", "9223372036854775807"], ["EXISTS", "l"], ["RPUSH", "l", "a"], ["RPOP", "l"],
+    ["EXISTS", "l"], ["TYPE", "l"], ["RPUSH", "l", "a", "b"], ["LPOP", "l", "2"], ["DBSIZE"],
+    # LPOS: RANK (not 0; negative from the tail), COUNT (0: all), MAXLEN (0: no limit), options
+    # in any order, any case, the last of a repeated one; the options checked before the key.
+    ["RPUSH", "l", "a", "b", "c", "a", "b", "a"], ["LPOS", "l", "a"], ["LPOS", "l", "b"],
+    ["LPOS", "l", "nope"], ["LPOS", "l", "a", "RANK", "1"], ["LPOS", "l", "a", "RANK", "2"],
+    ["LPOS", "l", "a", "RANK", "3"], ["LPOS", "l", "a", "RANK", "4"],
+    ["LPOS", "l", "a", "RANK", "-1"],
+    ["LPOS", "l", "a", "RANK", "-3"], ["LPOS", "l", "a", "RANK", "-4"],
+    ["LPOS", "l", "a", "RANK", "0"],
+    ["LPOS", "l", "a", "RANK", "x"], ["LPOS", "l", "a", "RANK", "9223372036854775807"],
+    ["LPOS", "l", "a", "RANK", "-9223372036854775807"],
+    ["LPOS", "l", "a", "RANK", "9223372036854775808"], ["LPOS", "l", "a", "COUNT", "0"],
+    ["LPOS", "l", "a", "COUNT", "1"], ["LPOS", "l", "a", "COUNT", "2"],
+    ["LPOS", "l", "a", "COUNT", "100"], ["LPOS", "l", "nope", "COUNT", "1"],
+    ["LPOS", "l", "nope", "COUNT", "0"], ["LPOS", "l", "a", "COUNT", "-1"],
+    ["LPOS", "l", "a", "COUNT", "x"], ["LPOS", "l", "a", "RANK", "2", "COUNT", "0"],
+    ["LPOS", "l", "a", "RANK", "-1", "COUNT", "2"], ["LPOS", "l", "a", "COUNT", "0", "MAXLEN", "3"],
+    ["LPOS", "l", "a", "MAXLEN", "1"], ["LPOS", "l", "a", "MAXLEN", "0"],
+    ["LPOS", "l", "b", "MAXLEN", "1"],
+    ["LPOS", "l", "a", "RANK", "-2", "COUNT", "2", "MAXLEN", "4"],
+    ["LPOS", "l", "a", "RANK", "-1", "MAXLEN", "1"], ["LPOS", "l", "a", "MAXLEN", "-1"],
+    ["LPOS", "l", "a", "MAXLEN", "x"], ["LPOS", "l", "a", "rank", "1", "count", "2", "maxlen", "0"],
+    ["LPOS", "l", "a", "COUNT", "1", "RANK", "1", "COUNT", "2"], ["LPOS", "l", "a", "RANK"],
+    ["LPOS", "l", "a", "COUNT"], ["LPOS", "l", "a", "MAXLEN"], ["LPOS", "l", "a", "FOO", "1"],
+    ["LPOS", "l", "a", "RANK", "1", "extra"], ["LPOS", "nolist", "a", "RANK", "-1"],
+    ["LPOS", "nolist", "a", "COUNT", "-1"], ["LPOS", "nolist", "a", "FOO"],
+    # LMOVE and RPOPLPUSH: every pair of directions, to another list (created), to itself (a
+    # rotation), from a missing list (nil, the destination not read); the directions checked
+    # before the keys; the source emptied is gone.
+    ["DEL", "l"], ["RPUSH", "l", "a", "b", "c"], ["LMOVE", "l", "m", "LEFT", "LEFT"],
+    ["LMOVE", "l", "m", "LEFT", "RIGHT"], ["LMOVE", "m", "l", "RIGHT", "LEFT"],
+    ["LMOVE", "m", "l", "RIGHT", "RIGHT"], ["LRANGE", "l", "0", "-1"], ["LRANGE", "m", "0", "-1"],
+    ["EXISTS", "m"], ["LMOVE", "l", "l", "LEFT", "RIGHT"], ["LRANGE", "l", "0", "-1"],
+    ["LMOVE", "l", "l", "RIGHT", "LEFT"], ["LRANGE", "l", "0", "-1"],
+    ["LMOVE", "l", "l", "left", "left"], ["LMOVE", "l", "l", "Right", "Right"],
+    ["LRANGE", "l", "0", "-1"], ["RPOPLPUSH", "l", "l"], ["LRANGE", "l", "0", "-1"],
+    ["RPOPLPUSH", "l", "m"], ["RPOPLPUSH", "l", "m"], ["LRANGE", "m", "0", "-1"],
+    ["LMOVE", "nolist", "m", "LEFT", "LEFT"], ["RPOPLPUSH", "nolist", "m"],
+    ["LMOVE", "l", "m", "UP", "LEFT"], ["LMOVE", "l", "m", "LEFT", "UP"],
+    ["LMOVE", "l", "m", "", "LEFT"], ["RPOPLPUSH", "l", "m"], ["EXISTS", "l"],
+    ["LMOVE", "m", "m", "LEFT", "LEFT"], ["RPUSH", "one", "x"],
+    ["LMOVE", "one", "one", "LEFT", "RIGHT"],
+    ["LRANGE", "one", "0", "-1"], ["RPOPLPUSH", "one", "two"], ["EXISTS", "one", "two"],
+    # Blocking forms where a list has elements (served at once, the key named first that has
+    # some; a key named twice), their errors: the timeout a float in seconds, not negative (nor
+    # too large, which redis-server 7.0 calls negative), WRONGTYPE of the first key that is not a
+    # list met before one with elements.
+    ["RPUSH", "b1", "a", "b", "c", "d"], ["RPUSH", "b2", "x"], ["BLPOP", "b1", "0"],
+    ["BRPOP", "b1", "0"],
+    ["BLPOP", "nolist", "b2", "b1", "0"], ["BRPOP", "b2", "b1", "1.5"], ["EXISTS", "b2"],
+    ["BLPOP", "b1", "b1", "0"], ["EXISTS", "b1"], ["RPUSH", "b1", "a", "b", "c", "d", "e"],
+    ["BLPOP", "b1", "x"], ["BLPOP", "nolist", "x"], ["BLPOP", "b1", "-1"], ["BRPOP", "b1", "-0.5"],
+    ["BLPOP", "b1", "nan"], ["BLPOP", "b1", "inf"], ["BLPOP", "b1", "-inf"],
+    ["BLPOP", "b1", "1e20"],
+    ["BLPOP", "b1", "9223372036854775807"], ["BLPOP", "b1", ""], ["BLPOP", "b1", " 1"],
+    ["BLPOP", "b1", "1 "], ["BLPOP", "b1", "1x"], ["BLPOP", "nolist", "-1"],
+    ["BLPOP", "b1", "0.001"], ["BLPOP", "b1", "-0.0001"], ["BLPOP", "b1", "0x10"],
+    ["BLPOP", "b1", "1e3"], ["BLPOP", "b1", "-0"], ["RPUSH", "b1", "a", "b", "c", "d"],
+    ["BRPOP", "b1", "9223372036854"], ["BLMOVE", "b1", "b3", "RIGHT", "LEFT", "0"],
+    ["BLMOVE", "b1", "b3", "LEFT", "LEFT", "0.5"], ["BRPOPLPUSH", "b1", "b3", "0"],
+    ["LRANGE", "b3", "0", "-1"], ["EXISTS", "b1"], ["BLMOVE", "b3", "b3", "LEFT", "RIGHT", "0"],
+    ["LRANGE", "b3", "0", "-1"], ["BLMOVE", "b3", "b4", "UP", "LEFT", "0"],
+    ["BLMOVE", "b3", "b4", "LEFT", "LEFT", "x"], ["BLMOVE", "b3", "b4", "LEFT", "LEFT", "-1"],
+    ["BRPOPLPUSH", "b3", "b4", "x"], ["BRPOPLPUSH", "b3", "b4", "-1"],
+    ["BLPOP", "nolist", "0.01"], ["BRPOP", "nolist", "nolist2", "0.01"],
+    ["BLMOVE", "nolist", "b4", "LEFT", "LEFT", "0.01"], ["BRPOPLPUSH", "nolist", "b4", "0.01"],
+    ["EXISTS", "nolist", "b4"],
+    # Inside MULTI the blocking forms never block: an empty list answers nil.
+    ["MULTI"], ["BLPOP", "nolist", "0"], ["BRPOP", "nolist", "b3", "0"],
+    ["BLMOVE", "nolist", "x", "LEFT", "LEFT", "0"], ["BRPOPLPUSH", "nolist", "x", "0"],
+    ["BLPOP", "nolist", "9223372036854"], ["BLPOP", "nolist", "-1"],
+    ["BLMOVE", "b3", "b4", "RIGHT", "RIGHT", "0"], ["BLPOP", "b3", "0"], ["BLPOP", "b3", "0"],
+    ["EXEC"], ["LRANGE", "b4", "0", "-1"], ["EXISTS", "b3"],
+    # Binary and empty elements, CR LF inside.
+    ["FLUSHALL"], ["RPUSH", "bin", "", b"\x00\xff\r\n", "sp ace", b"\r\n", ""],
+    ["LRANGE", "bin", "0", "-1"], ["LPOS", "bin", "", "COUNT", "0"], ["LPOS", "bin", b"\r\n"],
+    ["LREM", "bin", "0", ""], ["LINSERT", "bin", "AFTER", b"\x00\xff\r\n", b"\x00"],
+    ["LSET", "bin", "0", b"\xff" * 3], ["LINDEX", "bin", "1"], ["LRANGE", "bin", "0", "-1"],
+    ["LPOP", "bin", "2"], ["RPOP", "bin"], ["LLEN", "bin"],
+    # Large elements and a list of 600 (pushed in two commands).
+    ["RPUSH", "lg"] + LARGE, ["LRANGE", "lg", "0", "-1"], ["LINDEX", "lg", "1"],
+    ["LPOS", "lg", LARGE[2]], ["LINSERT", "lg", "BEFORE", LARGE[1], "small"],
+    ["LSET", "lg", "0", "x" * 3001], ["LREM", "lg", "1", LARGE[2]], ["LRANGE", "lg", "0", "-1"],
+    ["LMOVE", "lg", "lg", "LEFT", "RIGHT"], ["RPOP", "lg", "2"], ["LLEN", "lg"],
+    ["RPUSH", "big"] + BIGL[:400], ["RPUSH", "big"] + BIGL[400:], ["LLEN", "big"],
+    ["LRANGE", "big", "0", "-1"], ["LRANGE", "big", "290", "310"],
+    ["LRANGE", "big", "-310", "-290"],
+    ["LINDEX", "big", "300"], ["LINDEX", "big", "-300"], ["LPOS", "big", "e450"],
+    ["LPOS", "big", "e450", "MAXLEN", "450"], ["LPOS", "big", "e450", "MAXLEN", "451"],
+    ["LPOS", "big", "e150", "RANK", "-1", "MAXLEN", "449"], ["LSET", "big", "300", "mid"],
+    ["LINSERT", "big", "BEFORE", "mid", "before"], ["LINSERT", "big", "AFTER", "mid", "after"],
+    ["LINSERT", "big", "AFTER", "e599", "last"], ["LRANGE", "big", "298", "304"],
+    ["LREM", "big", "0", "mid"], ["LREM", "big", "-1", "e299"], ["LREM", "big", "1", "e0"],
+    ["LRANGE", "big", "0", "2"], ["LRANGE", "big", "296", "302"], ["LLEN", "big"],
+    ["LPUSH", "big", "mid", "x", "mid"], ["LPOS", "big", "mid", "COUNT", "0"],
+    ["LPOS", "big", "mid", "RANK", "-2"], ["LREM", "big", "-2", "mid"],
+    ["LPOS", "big", "mid", "COUNT", "0"], ["LMOVE", "big", "big", "RIGHT", "LEFT"],
+    ["LRANGE", "big", "0", "3"], ["LTRIM", "big", "100", "-100"], ["LLEN", "big"],
+    ["LRANGE", "big", "0", "-1"], ["LPOP", "big", "250"], ["RPOP", "big", "300"],
+    ["LLEN", "big"], ["OBJECT", "ENCODING", "big"], ["LPOP", "big", "1000"], ["EXISTS", "big"],
+    # WRONGTYPE: list commands on a string and on a hash (an argument error first where
+    # redis-server checks the argument before the key).
+    ["SET", "s", "v"], ["HSET", "h", "f", "v"], ["LPUSH", "s", "x"], ["RPUSH", "h", "x"],
+    ["LPUSHX", "s", "x"], ["RPUSHX", "h", "x"], ["LPOP", "s"], ["RPOP", "h"], ["LPOP", "s", "2"],
+    ["RPOP", "s", "0"], ["LPOP", "s", "x"], ["LLEN", "s"], ["LLEN", "h"],
+    ["LRANGE", "s", "0", "-1"],
+    ["LRANGE", "h", "x", "1"], ["LINDEX", "s", "0"], ["LINDEX", "h", "x"], ["LSET", "s", "0", "x"],
+    ["LSET", "h", "x", "x"], ["LINSERT", "s", "BEFORE", "a", "b"],
+    ["LINSERT", "h", "MIDDLE", "a", "b"],
+    ["LREM", "s", "0", "a"], ["LREM", "h", "x", "a"], ["LTRIM", "s", "0", "1"],
+    ["LTRIM", "h", "x", "1"],
+    ["LPOS", "s", "a"], ["LPOS", "h", "a", "RANK", "0"], ["LPOS", "h", "a", "COUNT", "1"],
+    ["RPUSH", "l", "a", "b"], ["LMOVE", "s", "l", "LEFT", "LEFT"],
+    ["LMOVE", "l", "s", "LEFT", "LEFT"],
+    ["LMOVE", "l", "h", "RIGHT", "LEFT"], ["LMOVE", "nolist", "s", "LEFT", "LEFT"],
+    ["LMOVE", "s", "l", "UP", "LEFT"], ["RPOPLPUSH", "h", "l"], ["RPOPLPUSH", "l", "s"],
+    ["LRANGE", "l", "0", "-1"], ["BLPOP", "s", "0"], ["BLPOP", "s", "l", "0"],
+    ["BLPOP", "l", "s", "0"],
+    ["BRPOP", "nolist", "h", "0"], ["BLPOP", "s", "x"], ["BLMOVE", "s", "l", "LEFT", "LEFT", "0"],
+    ["BLMOVE", "l", "s", "LEFT", "LEFT", "0"], ["BRPOPLPUSH", "l", "h", "0"],
+    ["BLMOVE", "nolist", "s", "LEFT", "LEFT", "0.01"], ["LRANGE", "l", "0", "-1"], ["GET", "s"],
+    ["HGETALL", "h"],
+    # WRONGTYPE: string and hash commands on a list; MGET answers nil for it; SET replaces it.
+    ["RPUSH", "wl", "a", "b"], ["GET", "wl"], ["MGET", "wl", "s", "nokey"], ["APPEND", "wl", "x"],
+    ["INCR", "wl"], ["INCRBY", "wl", "x"], ["INCRBYFLOAT", "wl", "1"], ["STRLEN", "wl"],
+    ["GETRANGE", "wl", "0", "1"], ["SETRANGE", "wl", "0", "x"], ["GETSET", "wl", "x"],
+    ["GETDEL", "wl"], ["GETEX", "wl"], ["SETBIT", "wl", "0", "1"], ["GETBIT", "wl", "0"],
+    ["BITCOUNT", "wl"], ["SET", "wl", "v", "GET"], ["SET", "wl", "v", "NX"], ["SETNX", "wl", "v"],
+    ["MSETNX", "wl", "v", "other", "w"], ["EXISTS", "other"], ["HGET", "wl", "a"],
+    ["HSET", "wl", "a", "1"], ["HGETALL", "wl"], ["HLEN", "wl"], ["HDEL", "wl", "a"],
+    ["HINCRBY", "wl", "a", "1"], ["HRANDFIELD", "wl"], ["HSCAN", "wl", "0"], ["HKEYS", "wl"],
+    ["LRANGE", "wl", "0", "-1"], ["TYPE", "wl"], ["OBJECT", "ENCODING", "wl"],
+    ["SET", "wl", "v", "XX"], ["TYPE", "wl"], ["GET", "wl"], ["RPUSH", "wl2", "a"],
+    ["MSET", "wl2", "v"], ["GET", "wl2"], ["RPUSH", "wl3", "a"], ["SETEX", "wl3", "100", "v"],
+    ["GET", "wl3"], ["RPUSH", "wl4", "a"], ["SET", "wl4", "v", "GET"], ["LLEN", "wl4"],
+    # Lists and expiry (pushes and pops keep it; the last pop takes it with the key), RENAME,
+    # RENAMENX, COPY (a copy is a list of its own, with the time).
+    ["FLUSHALL"], ["RPUSH", "el", "a", "b"], ["EXPIREAT", "el", "3000000000"],
+    ["EXPIRETIME", "el"], ["TTL", "el"], ["LPUSH", "el", "c"], ["RPOP", "el"],
+    ["LSET", "el", "0", "x"],
+    ["LINSERT", "el", "AFTER", "x", "y"], ["LREM", "el", "0", "y"], ["LTRIM", "el", "0", "-1"],
+    ["LMOVE", "el", "el", "LEFT", "RIGHT"], ["EXPIRETIME", "el"], ["PERSIST", "el"],
+    ["TTL", "el"], ["EXPIRE", "el", "100"], ["TTL", "el"], ["PEXPIREAT", "el", "4000000000000"],
+    ["LPOP", "el", "5"], ["EXISTS", "el"], ["RPUSH", "el", "a"], ["PEXPIRETIME", "el"],
+    ["EXPIREAT", "el", "1"], ["EXISTS", "el"], ["LLEN", "el"], ["RPUSH", "el", "a"],
+    ["PEXPIRE", "el", "-1"], ["TYPE", "el"], ["RPUSH", "el", "a", "b"],
+    ["PEXPIREAT", "el", "3000000000000"], ["RENAME", "el", "el"], ["RENAME", "el", "el2"],
+    ["PEXPIRETIME", "el2"], ["TYPE", "el"], ["LRANGE", "el2", "0", "-1"], ["COPY", "el2", "el2"],
+    ["COPY", "el2", "el3"], ["PEXPIRETIME", "el3"], ["LPUSH", "el3", "changed"],
+    ["LRANGE", "el2", "0", "-1"], ["LRANGE", "el3", "0", "-1"], ["RENAMENX", "el2", "el3"],
+    ["SET", "str", "v"], ["RENAMENX", "el2", "str"], ["COPY", "el2", "str"],
+    ["COPY", "el2", "str", "REPLACE"], ["TYPE", "str"], ["LRANGE", "str", "0", "-1"],
+    ["PEXPIRETIME", "str"], ["RPOPLPUSH", "str", "el3"], ["LRANGE", "el3", "0", "-1"],
+    ["RENAME", "str", "el3"], ["LRANGE", "el3", "0", "-1"], ["SET", "s2", "x"],
+    ["RENAME", "s2", "el3"], ["TYPE", "el3"], ["GET", "el3"], ["HSET", "hh", "a", "1"],
+    ["COPY", "hh", "el2", "REPLACE"], ["TYPE", "el2"], ["RPUSH", "el4", "a"],
+    ["RENAMENX", "el4", "el5"], ["LRANGE", "el5", "0", "-1"], ["COPY", "el5", "el6"],
+    ["OBJECT", "ENCODING", "el6"], ["RPUSH", "el7", "a"], ["DEL", "el7", "el7", "nokey"],
+    ["RPUSH", "el8", "a"], ["UNLINK", "el8"], ["TOUCH", "el5", "el6"], ["EXISTS", "el7", "el8"],
+    # The key space with lists: KEYS, SCAN (TYPE list, any case), DBSIZE, FLUSHALL.
+    ["RPUSH", "l1", "a"], ["RPUSH", "l2", "b"], ["KEYS", "*"], ["KEYS", "l?"], ["SCAN", "0"],
+    ["SCAN", "0", "TYPE", "list"], ["SCAN", "0", "TYPE", "LIST"], ["SCAN", "0", "TYPE", "string"],
+    ["SCAN", "0", "TYPE", "hash"], ["SCAN", "0", "MATCH", "l*", "TYPE", "list"],
+    ["SCAN", "0", "MATCH", "e*", "TYPE", "list"], ["SCAN", "0", "COUNT", "1", "TYPE", "list"],
+    ["DBSIZE"], ["FLUSHALL"], ["DBSIZE"], ["LRANGE", "l1", "0", "-1"],
+    ["SCAN", "0", "TYPE", "list"],
+    # Queued in a transaction, answered by EXEC (WRONGTYPE at run time does not stop it); a wrong
+    # arity while queuing aborts it.
+    ["MULTI"], ["RPUSH", "t", "a", "b", "c"], ["LPUSH", "t", "z"], ["LRANGE", "t", "0", "-1"],
+    ["LPOP", "t"], ["RPOP", "t", "2"], ["LLEN", "t"], ["LINDEX", "t", "0"], ["LSET", "t", "0", "A"],
+    ["LSET", "t", "5", "A"], ["LINSERT", "t", "AFTER", "A", "B"], ["LREM", "t", "0", "B"],
+    ["LPOS", "t", "A"], ["LMOVE", "t", "t2", "LEFT", "RIGHT"], ["EXISTS", "t"], ["GET", "t2"],
+    ["SET", "t3", "v"], ["LPUSH", "t3", "x"], ["TYPE", "t2"], ["SCAN", "0", "TYPE", "list"],
+    ["LPOP", "nolist", "0"], ["EXEC"],
+    ["MULTI"], ["RPUSH", "t4", "a"], ["LPUSH", "t4"], ["LRANGE", "t4", "0", "-1"], ["EXEC"],
+    ["EXISTS", "t4"], ["MULTI"], ["RPUSH", "t5", "x"], ["DISCARD"], ["EXISTS", "t5"],
+    ["LRANGE", "t2", "0", "-1"],
+]
+
 # Server and connection commands whose replies do not depend on the connection (its id, its
 # addresses: those are checked by kv_server_test's ClientTest cases) or on the server's run.
 CLIENT = [
@@ -805,6 +1084,285 @@ HASH_TRANSACTIONS = [
     (1, ["HGETALL", "t"]), (1, ["HGETALL", "u"]),
 ]
 
+
+def watch_case(setup, cmds, key="w"):
+    """Connection 0 watches key (after setup), connection 1 runs cmds, then connection 0's
+    transaction reads the key: EXEC answers *-1 where one of cmds changed it."""
+    return ([(0, c) for c in setup] + [(0, ["WATCH", key])] + [(1, c) for c in cmds] +
+            [(0, ["MULTI"]), (0, ["LRANGE", key, "0", "-1"]), (0, ["EXEC"])])
+
+
+# WATCH of a list: the list commands that change it (every push, every pop that pops, LSET even
+# of the same value, LTRIM even one that keeps all, LINSERT and LREM that find their element,
+# LMOVE and RPOPLPUSH at either end and the rotation of a list onto itself, a blocking pop served
+# at once, a RENAME or COPY onto it, SET over it, DEL, an expiry) and the ones that do not (reads;
+# LPUSHX, LINSERT, LREM, LPOP, LMOVE that find nothing to change; LPOP with count 0; an LSET out
+# of range; a list command refused on a string).
+WL = ["RPUSH", "w", "a", "b", "c"]  # the watched list, made again where a case needs it
+LIST_TRANSACTIONS = [(0, ["FLUSHALL"])]
+for _setup, _cmds in [
+        ([WL], [["LPUSH", "w", "x"]]), ([], [["RPUSH", "w", "y"]]), ([], [["LPUSHX", "w", "z"]]),
+        ([], [["RPUSHX", "w", "z"]]), ([], [["LPOP", "w"]]), ([], [["RPOP", "w", "1"]]),
+        ([], [["LPOP", "w", "0"]]), ([], [["RPOP", "w", "0"]]),
+        ([], [["LSET", "w", "0", "a"]]), ([], [["LSET", "w", "0", "a"]]),
+        ([], [["LSET", "w", "10", "v"]]), ([], [["LSET", "w", "x", "v"]]),
+        ([], [["LTRIM", "w", "0", "-1"]]), ([], [["LTRIM", "w", "x", "1"]]),
+        ([], [["LINSERT", "w", "AFTER", "a", "q"]]), ([], [["LINSERT", "w", "AFTER", "nope", "q"]]),
+        ([], [["LREM", "w", "0", "q"]]), ([], [["LREM", "w", "0", "q"]]),
+        ([], [["LRANGE", "w", "0", "-1"], ["LLEN", "w"], ["LINDEX", "w", "0"],
+              ["LPOS", "w", "a", "COUNT", "0"], ["TYPE", "w"], ["EXISTS", "w"]]),
+        ([], [["LMOVE", "w", "w", "LEFT", "RIGHT"]]), ([], [["RPOPLPUSH", "w", "w"]]),
+        ([], [["LMOVE", "w", "other", "LEFT", "RIGHT"]]), ([], [["RPOPLPUSH", "other", "w"]]),
+        ([], [["LMOVE", "nolist", "w", "LEFT", "LEFT"]]), ([], [["LPUSHX", "nolist", "v"]]),
+        ([], [["LMOVE", "w", "w", "UP", "LEFT"], ["LPOP", "w", "-1"],
+              ["LINSERT", "w", "X", "a", "b"]]),
+        ([], [["BLPOP", "w", "0"]]), ([], [["BRPOP", "nolist", "w", "0"]]),
+        ([], [["BLMOVE", "w", "other", "RIGHT", "LEFT", "0"]]),
+        ([], [["BLMOVE", "other", "w", "RIGHT", "LEFT", "0"]]), ([], [["BLPOP", "w", "-1"]]),
+        ([["RPUSH", "other", "o"]], [["RENAME", "other", "w"]]),
+        ([["DEL", "w"], ["RPUSH", "other", "o"]], [["COPY", "other", "w"]]),
+        ([], [["COPY", "w", "w2"], ["RENAMENX", "w2", "w"]]),
+        ([], [["COPY", "w2", "w", "REPLACE"]]), ([], [["EXPIREAT", "w", "4000000000"]]),
+        ([], [["PERSIST", "w"]]), ([], [["PERSIST", "w"]]), ([], [["SET", "w", "v"]]),
+        ([], [["LPUSH", "w", "v"], ["LPOP", "w"], ["RPOP", "w", "2"], ["LLEN", "w"]]),
+        ([["DEL", "w"], WL], [["DEL", "w"]]), ([], [["LPUSH", "w", "v"]]),
+        ([], [["LPOP", "w", "5"]]),
+        ([], [["LPOP", "w", "5"], ["LPOP", "w", "0"], ["RPOPLPUSH", "w", "x"]]),
+        ([], [["RPUSH", "w", "v"], ["LPOP", "w"]]), ([WL], [["LTRIM", "w", "5", "1"]]),
+        ([WL], [["LREM", "w", "0", "a"], ["LREM", "w", "0", "b"], ["LREM", "w", "0", "c"]]),
+        ([WL], [["EXPIREAT", "w", "1"]]),
+        ([["SET", "w", "v"]], [["LPUSH", "w", "x"], ["LPOP", "w"], ["LSET", "w", "0", "x"],
+                               ["LMOVE", "w", "w", "LEFT", "LEFT"], ["BLPOP", "w", "0"]]),
+        ([["DEL", "w"], WL, ["SET", "nonlist", "v"]], [["LMOVE", "w", "nonlist", "LEFT", "LEFT"],
+                                                      ["RPOPLPUSH", "w", "nonlist"]]),
+]:
+    LIST_TRANSACTIONS += watch_case(_setup, _cmds)
+LIST_TRANSACTIONS += [
+    # A transaction's list writes are visible to its own later commands and to the next command;
+    # a blocking pop inside it on an empty list answers nil at once.
+    (2, ["MULTI"]), (2, ["RPUSH", "t", "a", "b"]), (2, ["LPUSH", "t", "z"]),
+    (2, ["LRANGE", "t", "0", "-1"]), (2, ["RENAME", "t", "u"]), (2, ["COPY", "u", "t"]),
+    (2, ["RPOP", "t", "3"]), (2, ["EXISTS", "t"]), (2, ["BLPOP", "t", "0"]),
+    (2, ["BLMOVE", "u", "t", "LEFT", "LEFT", "0"]), (2, ["BRPOPLPUSH", "u", "t", "0"]),
+    (2, ["LRANGE", "t", "0", "-1"]), (2, ["LRANGE", "u", "0", "-1"]), (2, ["EXEC"]),
+    (1, ["LRANGE", "t", "0", "-1"]), (1, ["LRANGE", "u", "0", "-1"]),
+    # WATCH of a key absent, then created by a push and emptied by a pop: changed.
+    (0, ["WATCH", "absent"]), (1, ["RPUSH", "absent", "x"]), (1, ["LPOP", "absent"]),
+    (0, ["MULTI"]), (0, ["EXISTS", "absent"]), (0, ["EXEC"]),
+]
+
+
+# Blocking pops, over several connections to each server (A, B, W block or watch, C pushes).
+# Each scenario runs on redis-server, then on pastel-kv, from an empty key space; the replies
+# read are compared in order. Steps: send(conn, cmds...) writes commands without reading (a
+# blocking pop stays unanswered, and so does what was pipelined after it); read(conn, n) reads n
+# replies; call(conn, cmd...) sends one command and reads its reply; blocked(n) waits until the
+# server says blocked_clients:n (INFO clients, at most 5 s: redis-server counts a client blocked
+# as soon as its command was read, so this orders the clients without depending on time); close
+# closes a connection; unblock(conn, target, ...) sends CLIENT UNBLOCK with target's id. No
+# reply depends on time but those of a timeout that nothing serves (*-1, for BLMOVE and
+# BRPOPLPUSH too).
+def send(c, *cmds):
+    return ("send", c, list(cmds))
+
+
+def read(c, n=1):
+    return ("read", c, n)
+
+
+def call(c, *cmd):
+    return ("call", c, list(cmd))
+
+
+def blocked(n):
+    return ("blocked", n)
+
+
+def close(c):
+    return ("close", c)
+
+
+def unblock(c, target, *extra):
+    return ("unblock", c, target, list(extra))
+
+
+BLOCKING = [
+    ("two clients on one key, served in the order they blocked", [
+        send("A", ["BLPOP", "q", "0"]), blocked(1), send("B", ["BLPOP", "q", "0"]), blocked(2),
+        call("C", "RPUSH", "q", "x", "y"), read("A"), read("B"), call("C", "EXISTS", "q")]),
+    ("a push of three serves one, the rest stays", [
+        send("A", ["BLPOP", "q", "0"]), blocked(1), call("C", "RPUSH", "q", "a", "b", "c"),
+        read("A"), call("C", "LRANGE", "q", "0", "-1")]),
+    ("LPUSH of several: the client gets the last pushed (the head once the command is done)", [
+        send("A", ["BLPOP", "q", "0"]), blocked(1), call("C", "LPUSH", "q", "a", "b", "c"),
+        read("A"), call("C", "LRANGE", "q", "0", "-1")]),
+    ("BLPOP and BRPOP on one key, each from its end", [
+        send("A", ["BLPOP", "q", "0"]), blocked(1), send("B", ["BRPOP", "q", "0"]), blocked(2),
+        call("C", "RPUSH", "q", "1", "2", "3"), read("A"), read("B"),
+        call("C", "LRANGE", "q", "0", "-1")]),
+    ("BRPOP served by a push", [
+        send("A", ["BRPOP", "q", "0"]), blocked(1), call("C", "RPUSH", "q", "a", "b"), read("A"),
+        call("C", "LRANGE", "q", "0", "-1")]),
+    ("several keys: the one pushed serves, and the client no longer waits on the others", [
+        send("A", ["BLPOP", "k1", "k2", "0"]), blocked(1), call("C", "RPUSH", "k2", "v"),
+        read("A"), blocked(0), call("C", "RPUSH", "k1", "w"), call("C", "LLEN", "k1"),
+        call("C", "EXISTS", "k2")]),
+    ("a key named twice", [
+        send("A", ["BLPOP", "q", "q", "0"]), blocked(1), call("C", "RPUSH", "q", "1", "2"),
+        read("A"), call("C", "LRANGE", "q", "0", "-1")]),
+    ("several keys pushed in one transaction: the key pushed first serves", [
+        send("A", ["BLPOP", "k1", "k2", "0"]), blocked(1), send("B", ["BLPOP", "k2", "0"]),
+        blocked(2), call("C", "MULTI"), call("C", "RPUSH", "k2", "x"),
+        call("C", "RPUSH", "k1", "y"), call("C", "EXEC"), read("A"), blocked(1),
+        call("C", "LRANGE", "k1", "0", "-1"), call("C", "LRANGE", "k2", "0", "-1"),
+        call("C", "RPUSH", "k2", "z"), read("B"), call("C", "EXISTS", "k2")]),
+    ("BLMOVE served by a push, both pairs of ends", [
+        send("A", ["BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"]), blocked(1),
+        send("B", ["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"]), blocked(2),
+        call("C", "RPUSH", "dst", "old"), call("C", "RPUSH", "src", "a", "b", "c"), read("A"),
+        read("B"), call("C", "LRANGE", "src", "0", "-1"), call("C", "LRANGE", "dst", "0", "-1")]),
+    ("BRPOPLPUSH served by a push", [
+        send("A", ["BRPOPLPUSH", "src", "dst", "0"]), blocked(1),
+        call("C", "LPUSH", "src", "a", "b"), read("A"), call("C", "LRANGE", "src", "0", "-1"),
+        call("C", "LRANGE", "dst", "0", "-1")]),
+    ("BLMOVE of a list onto itself", [
+        send("A", ["BLMOVE", "r", "r", "LEFT", "RIGHT", "0"]), blocked(1),
+        call("C", "RPUSH", "r", "a", "b"), read("A"), call("C", "LRANGE", "r", "0", "-1")]),
+    ("a BLMOVE served pushes onto a key another client waits on, which is served in turn", [
+        send("A", ["BLMOVE", "k1", "k2", "RIGHT", "LEFT", "0"]), blocked(1),
+        send("B", ["BLPOP", "k2", "0"]), blocked(2), call("C", "RPUSH", "k1", "v"), read("A"),
+        read("B"), blocked(0), call("C", "EXISTS", "k1", "k2")]),
+    ("a BLMOVE whose destination is no longer a list when served: WRONGTYPE, the element stays", [
+        send("A", ["BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"]), blocked(1),
+        call("C", "SET", "dst", "v"), call("C", "RPUSH", "src", "a"), read("A"), blocked(0),
+        call("C", "LRANGE", "src", "0", "-1"), call("C", "GET", "dst")]),
+    ("RPOPLPUSH and LMOVE onto the key clients wait on", [
+        send("A", ["BLPOP", "dst", "0"]), blocked(1), send("B", ["BRPOP", "dst", "0"]), blocked(2),
+        call("C", "RPUSH", "src", "x", "y"), call("C", "RPOPLPUSH", "src", "dst"), read("A"),
+        blocked(1), call("C", "LMOVE", "src", "dst", "LEFT", "RIGHT"), read("B"),
+        call("C", "EXISTS", "src", "dst")]),
+    ("a pipeline on the pushing connection: the blocked client is served right after the push", [
+        send("A", ["BLPOP", "q", "0"]), blocked(1), send("C", ["RPUSH", "q", "a"], ["LPOP", "q"]),
+        read("C", 2), read("A"), call("C", "EXISTS", "q")]),
+    ("pushes inside MULTI serve the blocked client after EXEC", [
+        send("A", ["BLPOP", "q", "0"]), blocked(1), call("C", "MULTI"),
+        call("C", "RPUSH", "q", "a"), call("C", "RPUSH", "q", "b"), call("C", "LLEN", "q"),
+        call("C", "EXEC"), read("A"), call("C", "LRANGE", "q", "0", "-1")]),
+    ("a push and a pop in one transaction serve nobody", [
+        send("A", ["BLPOP", "q", "0"]), blocked(1), call("C", "MULTI"),
+        call("C", "RPUSH", "q", "x"), call("C", "LPOP", "q"), call("C", "EXEC"), blocked(1),
+        call("C", "EXISTS", "q"), call("C", "RPUSH", "q", "y"), read("A"),
+        call("C", "EXISTS", "q")]),
+    ("commands pipelined after a blocked one run only once it is served", [
+        send("A", ["BLPOP", "q", "0"], ["GET", "m"], ["LLEN", "q"]), blocked(1),
+        call("C", "SET", "m", "after"), call("C", "RPUSH", "q", "a", "b"), read("A", 3)]),
+    ("timeouts: nil (*-1 for every blocking form), then the pipelined commands", [
+        send("A", ["BLPOP", "q", "0.2"], ["RPUSH", "q", "x"], ["BLPOP", "q", "0.2"]), read("A", 3),
+        send("A", ["BRPOP", "q1", "q2", "0.1"], ["BLMOVE", "q1", "q2", "LEFT", "LEFT", "0.1"],
+             ["BRPOPLPUSH", "q1", "q2", "0.1"], ["PING"]), read("A", 4), blocked(0),
+        call("C", "EXISTS", "q", "q1", "q2")]),
+    ("a timeout served before it expires", [
+        send("A", ["BLPOP", "q", "100"]), blocked(1), call("C", "RPUSH", "q", "v"), read("A"),
+        blocked(0)]),
+    ("the key waited on becomes a string: the client waits on until it is a list again", [
+        send("A", ["BLPOP", "q", "0"]), blocked(1), call("C", "SET", "q", "v"), blocked(1),
+        call("C", "LPUSH", "q", "x"), call("C", "DEL", "q"), call("C", "RPUSH", "q", "z"),
+        read("A"), call("C", "EXISTS", "q")]),
+    ("RENAME and COPY onto a key a client waits on serve it", [
+        send("A", ["BLPOP", "q", "0"]), blocked(1), call("C", "RPUSH", "src", "a", "b"),
+        call("C", "RENAME", "src", "q"), read("A"), call("C", "LRANGE", "q", "0", "-1"),
+        send("A", ["BLPOP", "cp", "0"]), blocked(1), call("C", "COPY", "q", "cp"), read("A"),
+        call("C", "LRANGE", "cp", "0", "-1"), call("C", "LRANGE", "q", "0", "-1")]),
+    ("a blocked client that closes waits no more", [
+        send("A", ["BLPOP", "q", "0"]), blocked(1), close("A"), blocked(0),
+        call("C", "RPUSH", "q", "v"), call("C", "LRANGE", "q", "0", "-1")]),
+    ("WATCH of a BLMOVE's destination: the move that serves it changes it", [
+        call("W", "WATCH", "dst"), send("A", ["BLMOVE", "src", "dst", "LEFT", "LEFT", "0"]),
+        blocked(1), call("C", "RPUSH", "src", "v"), read("A"), call("W", "MULTI"),
+        call("W", "LRANGE", "dst", "0", "-1"), call("W", "EXEC"), call("W", "WATCH", "src"),
+        send("A", ["BLPOP", "src", "0"]), blocked(1), call("C", "RPUSH", "other", "v"),
+        call("W", "MULTI"), call("W", "EXISTS", "src"), call("W", "EXEC"),
+        call("C", "RPUSH", "src", "w"), read("A")]),
+    ("CLIENT UNBLOCK: a timeout (nil) or an error; 0 for a client not blocked", [
+        send("A", ["BLPOP", "q", "0"]), blocked(1), unblock("C", "A"), read("A"), blocked(0),
+        unblock("C", "A"), send("A", ["BLMOVE", "q", "r", "LEFT", "LEFT", "0"]), blocked(1),
+        unblock("C", "A", "ERROR"), read("A"), send("A", ["BRPOP", "q", "0"], ["PING"]), blocked(1),
+        unblock("C", "A", "TIMEOUT"), read("A", 2), call("C", "RPUSH", "q", "v"),
+        call("C", "LRANGE", "q", "0", "-1")]),
+]
+
+
+def blocking_replies(port, server):
+    """BLOCKING's scenarios on one server: [(where, reply)] of every reply read."""
+    out = []
+    ctl = Conn(port)
+
+    def info_blocked():
+        ctl.s.sendall(enc(["INFO", "clients"]))
+        raw = ctl.reply()
+        return next((l for l in raw.split(b"\r\n") if l.startswith(b"blocked_clients:")), raw)
+
+    for title, steps in BLOCKING:
+        conns, ids = {}, {}
+
+        def conn(name):
+            if name not in conns:
+                c = conns[name] = Conn(port)
+                c.s.settimeout(5)
+                c.s.sendall(enc(["CLIENT", "ID"]))  # (for CLIENT UNBLOCK: asked before it blocks)
+                ids[name] = int(c.reply()[1:-2])
+            return conns[name]
+
+        ctl.s.sendall(enc(["FLUSHALL"]))
+        ctl.reply()
+        for i, step in enumerate(steps + [blocked(0)]):
+            where = "%s: step %d %r" % (title, i + 1, step)
+            kind = step[0]
+            try:
+                if kind == "send":
+                    conn(step[1]).s.sendall(b"".join(enc(c) for c in step[2]))
+                elif kind in ("read", "call"):
+                    if kind == "call":
+                        conn(step[1]).s.sendall(enc(step[2]))
+                    for _ in range(step[2] if kind == "read" else 1):
+                        out.append((where, conn(step[1]).reply()))
+                elif kind == "blocked":
+                    want = b"blocked_clients:%d" % step[1]
+                    deadline = time.monotonic() + 5
+                    got = info_blocked()
+                    while got != want and time.monotonic() < deadline:
+                        time.sleep(0.002)
+                        got = info_blocked()
+                    if got != want:
+                        print("%s (seed %s) did not report %s within 5 s (%s): it said %r"
+                              % (server, SEED, want.decode(), where, got[:300]))
+                        sys.exit(1)
+                elif kind == "close":
+                    conns.pop(step[1]).s.close()
+                elif kind == "unblock":
+                    conn(step[1]).s.sendall(enc(["CLIENT", "UNBLOCK", str(ids[step[2]])] + step[3]))
+                    out.append((where, conn(step[1]).reply()))
+            except (socket.timeout, OSError) as e:
+                print("%s (seed %s) gave no reply in 5 s (%s): %r" % (server, SEED, where, e))
+                sys.exit(1)
+        for c in conns.values():
+            c.s.close()
+    ctl.s.close()
+    return out
+
+
+def check_blocking(redis_port, pastel_port):
+    """BLOCKING on both servers, the replies compared; how many."""
+    a = blocking_replies(redis_port, "redis-server")
+    b = blocking_replies(pastel_port, "pastel-kv")
+    for (where, x), (_, y) in zip(a, b):
+        if x != y:
+            print("DIFFERENT replies (seed %s) in blocking scenario %s:\n  redis-server: %r\n"
+                  "  pastel-kv:    %r" % (SEED, where, x[:500], y[:500]))
+            sys.exit(1)
+    return len(a)
+
+
 SEED = None  # the random steps' seed, printed with any difference (PASTEL_TEST_SEED reruns it)
 KEYS = ["k1", "k2", "k3", "n", "f"]
 # Absolute expiry times (deterministic replies): far ahead, or already past (the key goes).
@@ -815,8 +1373,12 @@ VALUES = ["", "0", "1", "-7", "42", "3.5", "1e3", "abc", "hello world", "9223372
 # Hash commands name these keys: two of the string keys too (WRONGTYPE both ways), and two that
 # only the generic commands (TYPE DEL RENAME COPY SET ...) and the hash commands name.
 HASH_KEYS = ["h1", "h2", "k2", "k3"]
-ALL_KEYS = KEYS + ["h1", "h2"]
+# List commands name these: a string key and a hash key too (WRONGTYPE both ways), and two that
+# only the generic commands and the list commands name.
+LIST_KEYS = ["l1", "l2", "k3", "h2"]
+ALL_KEYS = KEYS + ["h1", "h2", "l1", "l2"]
 FIELDS = ["a", "b", "c", "n", "", "sp ace", "\x00\xff"]
+ELEMENTS = ["a", "b", "c", "", "1", "x" * 50, "\x00\xff"]
 
 
 def random_command(rng):
@@ -876,9 +1438,38 @@ def random_command(rng):
         lambda: ["PEXPIRETIME", ak()], lambda: ["SET", ak(), v()], lambda: ["APPEND", ak(), v()],
         lambda: [rng.choice(["GET", "STRLEN", "GETDEL", "INCR", "GETEX"]), ak()],
         lambda: ["MGET", ak(), ak()], lambda: ["SETNX", ak(), v()],
-        lambda: ["KEYS", rng.choice(["*", "h*", "k?", "[hk][12]", "*x*"])],
+        lambda: ["KEYS", rng.choice(["*", "h*", "k?", "[hk][12]", "*x*", "l?"])],
         lambda: ["SCAN", "0"] + rng.choice([[], ["TYPE", "hash"], ["TYPE", "string"],
                                             ["MATCH", "h*"], ["MATCH", "k*", "TYPE", "hash"]]),
+    ]
+    lk = lambda: rng.choice(LIST_KEYS)
+    el = lambda: rng.choice(ELEMENTS)
+    els = lambda n: [el() for _ in range(rng.randrange(1, n))]
+    li = lambda: rng.choice(["0", "1", "2", "-1", "-2", "-3", "4", "-5", "100", "-100", "x"])
+    count = lambda: rng.choice(["0", "1", "2", "3", "10", "-1", "x", "9223372036854775807"])
+    end = lambda: rng.choice(["LEFT", "RIGHT"])
+    lpos = lambda: rng.choice([["RANK", rng.choice(["1", "2", "-1", "-2", "0", "x"])],
+                               ["COUNT", rng.choice(["0", "1", "2", "-1"])],
+                               ["MAXLEN", rng.choice(["0", "1", "3", "-1"])]])
+    choices += [
+        lambda: [rng.choice(["LPUSH", "RPUSH"]), lk()] + els(5),
+        lambda: [rng.choice(["LPUSH", "RPUSH"]), lk()] + els(3),
+        lambda: [rng.choice(["LPUSHX", "RPUSHX"]), lk()] + els(3),
+        lambda: [rng.choice(["LPOP", "RPOP"]), lk()],
+        lambda: [rng.choice(["LPOP", "RPOP"]), lk(), count()],
+        lambda: ["LRANGE", lk(), li(), li()], lambda: ["LRANGE", lk(), "0", "-1"],
+        lambda: ["LLEN", lk()], lambda: ["LINDEX", lk(), li()], lambda: ["LSET", lk(), li(), el()],
+        lambda: ["LINSERT", lk(), rng.choice(["BEFORE", "AFTER", "after", "MIDDLE"]), el(), el()],
+        lambda: ["LREM", lk(), rng.choice(["0", "1", "-1", "2", "-2", "x"]), el()],
+        lambda: ["LTRIM", lk(), li(), li()],
+        lambda: ["LPOS", lk(), el()] + [x for _ in range(rng.randrange(0, 3)) for x in lpos()],
+        lambda: ["LMOVE", lk(), lk(), end(), end()], lambda: ["RPOPLPUSH", lk(), lk()],
+        # Blocking forms: served at once, or nil after 0.01 s (at once inside MULTI).
+        lambda: rng.choice([["BLPOP"] + rng.sample(LIST_KEYS, rng.randrange(1, 3)) + ["0.01"],
+                            ["BRPOP", lk(), "0.01"],
+                            ["BLMOVE", lk(), lk(), end(), end(), "0.01"],
+                            ["BRPOPLPUSH", lk(), lk(), "0.01"]]),
+        lambda: ["SCAN", "0", "TYPE", "list"] + rng.choice([[], ["MATCH", "l*"]]),
     ]
     return rng.choice(choices)()
 
@@ -895,6 +1486,8 @@ def main():
         d.call(*cmd)
     d.call("CONFIG", "SET", "requirepass", "")  # (the script set one)
     for cmd in HASH_SCRIPT:
+        d.call(*cmd)
+    for cmd in LIST_SCRIPT:
         d.call(*cmd)
     for cmd in CLIENT:
         d.call(*cmd)
@@ -946,7 +1539,7 @@ def main():
     d.send(b"".join(enc(c) for c in pipe), replies=len(pipe), what=pipe)
     # Transactions over three connections; then a whole transaction pipelined in one send.
     conns = [d, Diff(redis_port, pastel_port), Diff(redis_port, pastel_port)]
-    for i, cmd in TRANSACTIONS + HASH_TRANSACTIONS:
+    for i, cmd in TRANSACTIONS + HASH_TRANSACTIONS + LIST_TRANSACTIONS:
         conns[i].call(*cmd)
     pipe = [["WATCH", "p"], ["MULTI"], ["SET", "p", "1"], ["INCR", "p"], ["GET", "p"],
             ["INCR", "nonint"], ["EXEC"], ["GET", "p"]]
@@ -958,6 +1551,7 @@ def main():
     time.sleep(0.5)
     d.send(enc(["MULTI"]) + enc(["PING"]) + enc(["EXEC"]), replies=3, what="EXEC after expiry")
     d.send(enc(["WATCH", "e"]) + enc(["MULTI"]) + enc(["PING"]) + enc(["EXEC"]), replies=4)
+    d.compared += check_blocking(redis_port, pastel_port)
     rng = random.Random(seed)
     d.call("FLUSHALL")
     # The random steps run on the three connections in turn at random; each may be inside MULTI
@@ -1011,6 +1605,7 @@ def main():
             for key in ALL_KEYS:
                 d.call("GET", key)
                 d.call("HGETALL", key)
+                d.call("LRANGE", key, "0", "-1")
             d.call("DBSIZE")
     for x in conns[1:] + [reader]:
         d.compared += x.compared
