@@ -177,6 +177,17 @@ size_t KvClients::Kill(const KillFilter& f, const ClientEntry* self, bool* self_
   return killed;
 }
 
+bool KvClients::Unblock(uint64_t id, uint8_t how) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second->gone ||
+      !it->second->blocked.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  it->second->unblock.store(how, std::memory_order_relaxed);
+  return true;
+}
+
 void KvClients::TakeKills(uint32_t loop, const std::function<void(ConnId)>& close) {
   if (!loops_[loop].kills.exchange(false, std::memory_order_acquire)) {  // partner: Kill
     return;

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "kv_hashes.h"
+#include "kv_lists.h"
 #include "kv_multi.h"
 #include "pastel/net.h"
 
@@ -59,6 +60,10 @@ struct ClientEntry {
   std::string lib_ver;
   // Under KvClients::mu.
   bool kill = false;  // CLIENT KILL asked its loop to close it (TakeKills)
+  // Parked in a blocking pop (written by its loop), and CLIENT UNBLOCK's request (written by any
+  // loop, taken by its own at its next turn): 1 as a timeout, 2 as an error.
+  std::atomic<bool> blocked{false};
+  std::atomic<uint8_t> unblock{0};
   bool gone = false;  // killed or closing: no longer listed or killed again
 };
 
@@ -136,6 +141,9 @@ class KvClients {
     return loops_[loop].kills.load(std::memory_order_relaxed);
   }
   void TakeKills(uint32_t loop, const std::function<void(ConnId)>& close);
+  // CLIENT UNBLOCK: asks the loop of client `id`, when it is parked in a blocking pop, to end
+  // its wait (`how`: 1 as a timeout, 2 as an error). Returns whether it was.
+  bool Unblock(uint64_t id, uint8_t how);
 
   // --- Counters of loop `loop` (written by that loop only).
   CommandCounters& command(uint32_t loop, size_t slot) { return loops_[loop].commands[slot]; }
@@ -159,10 +167,14 @@ class KvClients {
   // The keys connections of every loop WATCH (kv_multi.h).
   KvWatches& watches() { return watches_; }
   KvHashes& hashes() { return hashes_; }
+  // The directory of the lists (kv_lists.h).
+  KvLists& lists() { return lists_; }
+  const KvLists& lists() const { return lists_; }
 
  private:
   KvWatches watches_;
   KvHashes hashes_;
+  KvLists lists_;
   struct alignas(64) Loop {
     std::unique_ptr<CommandCounters[]> commands;
     std::atomic<uint64_t> errors[kErrorKindCount] = {};

@@ -32,20 +32,6 @@ uint64_t GetBigEndian(std::string_view s, int bytes) {
   return v;
 }
 
-// Whether the header at `key` is a live hash of `version` at `now_ms` (the index's view).
-bool HeaderLive(const store::Store& store, std::string_view key, uint64_t version, int64_t now_ms) {
-  store::Value v;
-  if (!store.Get(key, &v)) {
-    return false;
-  }
-  HashHeader h;
-  const bool live = !v.ExpiredAt(now_ms) && ReadHeader(store.pool(), v, &h) && h.version == version;
-  for (const Extent& e : v.extents) {
-    (void)store.pool().Unretain(e.buffer);
-  }
-  return live;
-}
-
 // redis-server's parseScanCursorOrReply: strtoul's whole string (a sign allowed, no leading
 // space, no overflow).
 bool ScanCursorOk(std::string_view s) {
@@ -70,6 +56,21 @@ bool ScanCursorOk(std::string_view s) {
 }
 
 }  // namespace
+
+bool HeaderLive(const store::Store& store, std::string_view key, uint64_t version, int64_t now_ms,
+                ValueType type) {
+  store::Value v;
+  if (!store.Get(key, &v)) {
+    return false;
+  }
+  HashHeader h;
+  const bool live =
+      !v.ExpiredAt(now_ms) && ReadHeader(store.pool(), v, &h, type) && h.version == version;
+  for (const Extent& e : v.extents) {
+    (void)store.pool().Unretain(e.buffer);
+  }
+  return live;
+}
 
 void FieldPrefix(std::string_view key, uint64_t version, std::string* out) {
   out->assign(kHashPrefix);
@@ -99,8 +100,8 @@ bool ParseFieldKey(std::string_view fk, std::string_view* key, uint64_t* version
   return true;
 }
 
-bool ReadHeader(const Pool& pool, const store::Value& v, HashHeader* out) {
-  if (v.type != ValueType::kHash || v.length != kHashHeaderBytes) {
+bool ReadHeader(const Pool& pool, const store::Value& v, HashHeader* out, ValueType type) {
+  if (v.type != type || v.length != kHashHeaderBytes) {
     return false;
   }
   unsigned char bytes[kHashHeaderBytes];
@@ -112,7 +113,9 @@ bool ReadHeader(const Pool& pool, const store::Value& v, HashHeader* out) {
   // (Little endian: the hosts we run on.)
   std::memcpy(&out->version, bytes, 8);
   std::memcpy(&out->flags, bytes + 8, 8);
-  return out->version != 0 && (out->flags & ~kHashBig) == 0;
+  // (A list's header has no flags.)
+  return out->version != 0 &&
+         (out->flags & ~(type == ValueType::kHash ? kHashBig : uint64_t{0})) == 0;
 }
 
 // --- FieldTable.
@@ -286,7 +289,7 @@ size_t KvHashes::CollectDead(const store::Store& store, int64_t now_ms, size_t m
     uint64_t version = 0;
     // (A prefix parses as a field key with an empty field.)
     if (ParseFieldKey(it->first, &key, &version, &field) &&
-        !HeaderLive(store, key, version, now_ms)) {
+        !HeaderLive(store, key, version, now_ms, ValueType::kHash)) {
       it->second.ForEach([&](std::string_view f) {
         std::string fk = it->first;
         fk += f;
@@ -317,6 +320,11 @@ void KvHashes::Release(std::string_view fk) {
 // --- The protocol's side: a hash as this loop sees it.
 
 int KvProtocol::HashAt(std::string_view key, HashHeader* h, bool count, int64_t* expire_ms) {
+  return TypedAt(key, ValueType::kHash, h, count, expire_ms);
+}
+
+int KvProtocol::TypedAt(std::string_view key, ValueType type, HashHeader* h, bool count,
+                        int64_t* expire_ms) {
   Value v;
   const bool found = b_->Lookup(key, &v);
   if (count) {
@@ -329,10 +337,10 @@ int KvProtocol::HashAt(std::string_view key, HashHeader* h, bool count, int64_t*
     }
     return 0;
   }
-  const bool hash = v.type == ValueType::kHash;
-  const bool ok = hash && ReadHeader(b_->pool(), v, h);
+  const bool typed = v.type == type;
+  const bool ok = typed && ReadHeader(b_->pool(), v, h, type);
   b_->DropRefs(v.extents);
-  if (!hash) {
+  if (!typed) {
     Err(kWrongType);
     return -1;
   }
@@ -441,7 +449,7 @@ uint64_t KvProtocol::HeaderRoom(size_t key_len, uint64_t* buffers) const {
 }
 
 store::WriteOutcome KvProtocol::PutHeader(std::string_view key, const HashHeader& h,
-                                          int64_t expire_ms) {
+                                          int64_t expire_ms, ValueType type) {
   // PERSIST: none here. The header's bytes go into a fresh buffer (FreshValue) and its record
   // into the open batch, before the fields the command writes: all durable with the batch's one
   // commit, or none (docs/invariants.md, rule 12).
@@ -452,8 +460,7 @@ store::WriteOutcome KvProtocol::PutHeader(std::string_view key, const HashHeader
   if (!b_->FreshValue({bytes, sizeof(bytes)}, &fresh).ok()) {
     return store::WriteOutcome::kPoolFull;
   }
-  return b_->PutOwned(key, std::move(fresh), kHashHeaderBytes, /*admitted=*/true, expire_ms,
-                      ValueType::kHash);
+  return b_->PutOwned(key, std::move(fresh), kHashHeaderBytes, /*admitted=*/true, expire_ms, type);
 }
 
 // --- Writes.
@@ -1094,20 +1101,32 @@ std::string_view KvProtocol::HashEncoding(const Value& header) const {
 
 bool KvProtocol::Background(store::Batch& b) {
   KvHashes& h = clients_.hashes();
-  if (!h.active()) {
+  KvLists& l = clients_.lists();
+  if (!h.active() && !l.active()) {
     return false;
   }
-  // PERSIST: none here. A delete record per field of a hash that is gone, durable with the
-  // turn's batch; before it, the fields are live keys no command reads (rule 12).
-  dead_.clear();
-  h.CollectDead(shared_.store, b.now_ms(), kCleanBatch, &dead_);
+  // PERSIST: none here. A delete record per field of a hash (or item of a list) that is gone,
+  // durable with the turn's batch; before it, the fields are live keys no command reads
+  // (rules 12 and 13).
   size_t queued = 0;
-  for (const std::string& fk : dead_) {
-    if (!b.LogHasRoom(b.DeleteRoom(fk.size())) || b.Delete(fk) != store::WriteOutcome::kQueued) {
-      h.Release(fk);  // a later turn (a checkpoint makes the log's room)
-      continue;
+  const auto drop = [&](auto& directory) {
+    for (const std::string& k : dead_) {
+      if (!b.LogHasRoom(b.DeleteRoom(k.size())) || b.Delete(k) != store::WriteOutcome::kQueued) {
+        directory.Release(k);  // a later turn (a checkpoint makes the log's room)
+        continue;
+      }
+      ++queued;
     }
-    ++queued;
+  };
+  if (h.active()) {
+    dead_.clear();
+    h.CollectDead(shared_.store, b.now_ms(), kCleanBatch, &dead_);
+    drop(h);
+  }
+  if (l.active()) {
+    dead_.clear();
+    l.CollectDead(shared_.store, b.now_ms(), kCleanBatch, &dead_);
+    drop(l);
   }
   return queued > 0;  // (then called again next turn: more may be waiting)
 }

@@ -41,7 +41,8 @@ namespace pastel::kv {
 
 inline constexpr std::string_view kHashPrefix{"\xff\xff", 2};
 inline constexpr std::string_view kReservedKey =
-    "ERR keys beginning with the bytes 0xff 0xff are reserved by pastel-kv (its hashes' fields)";
+    "ERR keys beginning with the bytes 0xff 0xff or 0xff 0xfe are reserved by pastel-kv (its "
+    "hashes' fields and lists' items)";
 // The bytes a field key adds to its hash's key and field name.
 inline constexpr size_t kFieldKeyOverhead = 2 + 2 + 8;
 // A hash's header: its value's 16 bytes (little endian; docs/formats/kv-hash.md).
@@ -65,8 +66,20 @@ std::string FieldPrefix(std::string_view key, uint64_t version);
 // A field key's parts; false when `fk` is not one.
 bool ParseFieldKey(std::string_view fk, std::string_view* key, uint64_t* version,
                    std::string_view* field);
-// The header a hash's header value holds; false when its bytes are not a header's.
-bool ReadHeader(const Pool& pool, const store::Value& v, HashHeader* out);
+// The header a hash's (or, with `type` kList, a list's: kv_lists.h) header value holds; false
+// when its bytes are not such a header's.
+bool ReadHeader(const Pool& pool, const store::Value& v, HashHeader* out,
+                ValueType type = ValueType::kHash);
+// Whether the header at `key` is a live header of `type` and `version` at `now_ms` (the index's
+// view: CollectDead's question).
+bool HeaderLive(const store::Store& store, std::string_view key, uint64_t version, int64_t now_ms,
+                ValueType type);
+// The namespaces of the keys pastel-kv lays its hashes' fields and its lists' items in
+// (kHashPrefix, kv_lists.h's kListPrefix): no user key begins with either.
+inline bool InternalKey(std::string_view k) {
+  return k.size() >= 2 && static_cast<unsigned char>(k[0]) == 0xff &&
+         (static_cast<unsigned char>(k[1]) == 0xff || static_cast<unsigned char>(k[1]) == 0xfe);
+}
 
 // A hash's field names: an open-addressed set (linear probing; a slot holds a name's hash and the
 // name, inline up to std::string's short size), so that a write's lookup reads one slot where

@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "kv_lists.h"
 #include "kv_protocol.h"
 #include "kv_util.h"
 
@@ -126,10 +127,11 @@ void KvProtocol::Exists() {
 void KvProtocol::LiveKeys(std::string_view pattern, std::set<std::string>* keys,
                           bool internal) const {
   // The committed keys, then this batch's own writes over them (read-your-writes). The hashes'
-  // fields are keys of the store, not the user's: left out unless `internal`.
+  // fields and the lists' items are keys of the store, not the user's: left out unless
+  // `internal`.
   const int64_t now = b_->now_ms();
   const auto wanted = [&](std::string_view k) {
-    if (k.starts_with(kHashPrefix)) {
+    if (InternalKey(k)) {
       return internal;
     }
     return GlobMatch(pattern, k);
@@ -195,6 +197,7 @@ void KvProtocol::Scan() {
       const std::string_view t = ArgView(i + 1, &tmp_);
       type = resp::EqualsIgnoreCase(t, "string") ? static_cast<int>(ValueType::kString)
              : resp::EqualsIgnoreCase(t, "hash") ? static_cast<int>(ValueType::kHash)
+             : resp::EqualsIgnoreCase(t, "list") ? static_cast<int>(ValueType::kList)
                                                  : 255;  // (a type pastel-kv has none of)
     } else {
       Err("ERR syntax error");
@@ -219,8 +222,8 @@ void KvProtocol::Scan() {
 uint64_t KvProtocol::UserKeys() const {
   // (With several loops, a loop applying a batch changes the two figures one after the other.)
   const uint64_t keys = shared_.store.live_keys();
-  const uint64_t fields = clients_.hashes().total_fields();
-  return keys > fields ? keys - fields : 0;
+  const uint64_t internal = clients_.hashes().total_fields() + clients_.lists().total_items();
+  return keys > internal ? keys - internal : 0;
 }
 
 void KvProtocol::DbSize() {
@@ -240,7 +243,10 @@ void KvProtocol::Type() {
     const bool found = b_->Lookup(ArgView(1, &tmp_key_), &v);
     CountRead(found);
     b_->DropRefs(v.extents);
-    Simple(!found ? "none" : v.type == ValueType::kHash ? "hash" : "string");
+    Simple(!found                       ? "none"
+           : v.type == ValueType::kHash ? "hash"
+           : v.type == ValueType::kList ? "list"
+                                        : "string");
   }
 }
 
@@ -311,6 +317,13 @@ void KvProtocol::RenameKey(bool nx) {
     // A hash's fields are keyed by its key: the new key gets a copy of them (sharing their
     // buffers), the old header goes, and its fields with it (Background).
     if (CopyHash(from, std::move(v), to, /*delete_from=*/true)) {
+      WriteOk(nx ? ":1\r\n" : resp::kOk);
+    }
+    return;
+  }
+  if (v.type == ValueType::kList) {
+    // So are a list's items: the same, at the same positions.
+    if (CopyList(from, std::move(v), to, /*delete_from=*/true)) {
       WriteOk(nx ? ":1\r\n" : resp::kOk);
     }
     return;
@@ -392,6 +405,12 @@ void KvProtocol::Copy() {
     }
     return;
   }
+  if (v.type == ValueType::kList) {
+    if (CopyList(from, std::move(v), to, /*delete_from=*/false)) {
+      WriteOk(":1\r\n");
+    }
+    return;
+  }
   // The copy shares the value's buffers (a buffer named by n live values holds n references).
   const uint32_t length = v.length;
   if (const store::WriteOutcome w = b_->Admit(0, OwnedRecordRoom(*b_, to.size(), v));
@@ -419,8 +438,8 @@ void KvProtocol::RandomKey() {
   if (n > 0) {
     uint64_t skip = rng() % n;
     shared_.store.ForEachLive([&](std::string_view k, const Value&) {
-      if (k.starts_with(kHashPrefix)) {
-        return true;  // a hash's field: not a key of the user's
+      if (InternalKey(k)) {
+        return true;  // a hash's field or a list's item: not a key of the user's
       }
       if (skip-- == 0) {  // (an expired pick is checked below: Exists)
         pick.assign(k);
@@ -491,8 +510,9 @@ void KvProtocol::Object() {
     }
     return;
   }
-  if (v.type == ValueType::kHash) {
-    const std::string_view encoding = HashEncoding(v);
+  if (v.type != ValueType::kString) {
+    const std::string_view encoding =
+        v.type == ValueType::kHash ? HashEncoding(v) : std::string_view(kListEncoding);
     b_->DropRefs(v.extents);
     if (Is(1, "encoding")) {
       Bulk(encoding);

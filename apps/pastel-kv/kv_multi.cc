@@ -99,15 +99,20 @@ bool KvProtocol::RunsInMulti(const CommandSpec& cmd) {
 }
 
 bool KvProtocol::WantsApplied() {
-  return clients_.watches().any() || clients_.hashes().active();
+  return clients_.watches().any() || clients_.hashes().active() || clients_.lists().active();
 }
 
 namespace {
-// The key a WATCH names for a write of `written`: a hash's field stands for its hash.
+// The key a WATCH names for a write of `written`: a hash's field stands for its hash, a list's
+// item for its list.
 std::string_view WatchedKeyOf(std::string_view written) {
   std::string_view key, field;
-  uint64_t version = 0;
-  return ParseFieldKey(written, &key, &version, &field) ? key : written;
+  uint64_t version = 0, position = 0;
+  if (ParseFieldKey(written, &key, &version, &field) ||
+      ParseItemKey(written, &key, &version, &position)) {
+    return key;
+  }
+  return written;
 }
 }  // namespace
 
@@ -118,6 +123,11 @@ void KvProtocol::OnApplied(std::string_view key, bool deleted) {
   if (key.starts_with(kHashPrefix) &&
       clients_.hashes().Applied(shared_.store, key,
                                 shared_.store.loops() == 1 ? (deleted ? 0 : 1) : -1)) {
+    return;
+  }
+  // The directory of lists follows the index too (a write of this loop: it is the list's
+  // writer, kv_lists.h).
+  if (key.starts_with(kListPrefix) && clients_.lists().Applied(key, deleted, loop_)) {
     return;
   }
   if (clients_.watches().any()) {
@@ -332,6 +342,15 @@ void KvProtocol::Exec() {
   in_exec_ = false;
   command_errors_ = errors;  // (the commands' errors are theirs, not EXEC's)
   const store::WriteOutcome out = b_->EndGroup();
+  if (out != store::WriteOutcome::kQueued) {
+    // The group's writes are dropped: the directory of lists forgets those of its lists, and no
+    // blocked client is served by them.
+    for (auto it = list_undo_.rbegin(); it != list_undo_.rend(); ++it) {
+      clients_.lists().Undo(it->key, it->version, loop_, it->before, it->writes);
+    }
+    ready_.clear();
+  }
+  list_undo_.clear();
   if (out == store::WriteOutcome::kNeedsRoom) {
     // Nothing of the group remains: the loop commits the batch before it, empties the log and
     // parses the connection again, so this EXEC runs again from its start.
@@ -364,6 +383,10 @@ void KvProtocol::Exec() {
     }
     TouchWritten(first, /*locked=*/true);
   }
+  if (lock.owns_lock()) {
+    lock.unlock();
+  }
+  ServeReady();  // the clients blocked on the lists it pushed to, after the whole transaction
 }
 
 }  // namespace pastel::kv

@@ -15,8 +15,6 @@
 namespace pastel::kv {
 namespace {
 
-constexpr std::string_view kFailed =
-    "-MISCONF a flush failed: pastel-kv is read-only and this write was not made durable\r\n";
 constexpr std::string_view kReadOnly =
     "MISCONF pastel-kv is read-only after a failed flush or checkpoint (reads go on; INFO "
     "persistence says why)";
@@ -47,6 +45,7 @@ KvProtocol::KvProtocol(server::Server& shared, const resp::Limits& limits, KvCon
       loop_(loop),
       limits_(limits) {
   clients_.hashes().Load(shared_.store);  // (the first loop's protocol: the directory of fields)
+  clients_.lists().Load(shared_.store);   // (and of lists)
   args_.resize(limits_.max_args);
   // A command spans at most argc + segments - 1 pieces; a 1 MiB value over 512 B buffers is
   // about 2,000 segments.
@@ -96,7 +95,25 @@ void KvProtocol::Parse(store::Batch& b, Conn& c) {
       return;
     }
     if (r.argc > 0) {  // an empty command has no answer
+      if (BlockState* bs = StateOf(c).block;
+          bs != nullptr && bs->state != BlockState::kWaiting && bs->state != BlockState::kIdle) {
+        if (bs->state == BlockState::kServed) {
+          // A push served its blocking pop (kv_lists.cc, Serve): the answer is queued already.
+          bs->state = BlockState::kIdle;
+          b_->Consume(c, r.bytes);
+          continue;
+        }
+        if (bs->owner_wait) {
+          Unblock(*bs);  // the list it waited for is free: the command runs as new
+        }
+      }
       const CommandKind kind = Execute(r.argc);
+      if (park_) {
+        // It waits (kv_lists.cc, Block): parsed again, from this command, once woken.
+        park_ = false;
+        b_->Park(c);
+        return;
+      }
       if (b_->room_wanted()) {
         return;  // the loop makes room in the log, then parses c again: the command runs again
       }
@@ -154,6 +171,11 @@ void KvProtocol::OnOpen(store::Batch& b, Conn& c) {
 
 void KvProtocol::OnClose(Conn& c) {
   KvConnState& st = StateOf(c);
+  if (st.block != nullptr) {
+    Unblock(*st.block);
+    delete st.block;
+    st.block = nullptr;
+  }
   if (st.multi != nullptr) {
     clients_.watches().UnwatchAll(st.multi);  // a closed connection's transaction is discarded
     delete st.multi;
@@ -172,6 +194,33 @@ void KvProtocol::OnTurn(store::Batch& b) {
   }
   if (loop_ == 0 && clients_.SampleDue(turn_ms_)) {
     clients_.Sample(turn_ms_, CommandsProcessed());
+  }
+  // Parked connections whose wait may be over run their command again: a blocking pop whose time
+  // is up, or (with several loops) whose list another loop filled; a write whose list another
+  // loop let go. (A push of this loop serves its blocked clients itself: ServeReady.)
+  const KvLists& lists = clients_.lists();
+  const bool loops = shared_.store.loops() > 1;
+  for (BlockState* bs : blocked_) {
+    if (bs->state != BlockState::kWaiting) {
+      continue;
+    }
+    bool wake = false;
+    if (!bs->owner_wait && bs->client != nullptr &&
+        bs->client->unblock.load(std::memory_order_relaxed) != 0) {
+      bs->forced = bs->client->unblock.exchange(0, std::memory_order_relaxed);  // CLIENT UNBLOCK
+      wake = bs->forced != 0;
+    } else if (bs->owner_wait) {
+      wake = !lists.Busy(bs->keys[0], loop_);
+    } else {
+      wake = bs->deadline_ms != 0 && turn_ms_ >= bs->deadline_ms;
+      for (size_t i = 0; loops && !wake && i < bs->keys.size(); ++i) {
+        wake = lists.Filled(bs->keys[i], loop_);
+      }
+    }
+    if (wake) {
+      bs->state = BlockState::kRetry;
+      b.Wake(bs->conn);
+    }
   }
 }
 
@@ -291,6 +340,9 @@ void KvProtocol::Simple(std::string_view s) {
 }
 
 void KvProtocol::Err(std::string_view message) {
+  if (serving_) {
+    return;  // (ServeReady: not the running command's answer; the blocked client is woken)
+  }
   const size_t begin = Text().size();
   Text() += '-';
   for (char ch : message) {
@@ -438,7 +490,7 @@ CommandKind KvProtocol::Execute(size_t argc) {
   if (mute) {
     b_->MuteAnswers(0);
   }
-  if (b_->room_wanted()) {
+  if (b_->room_wanted() || park_) {
     st.skip_next = skip;  // it runs again from its start
   }
   return kind;
@@ -462,7 +514,7 @@ bool KvProtocol::ReservedKey(const CommandSpec& cmd, size_t argc) {
       last_key >= 0 ? static_cast<size_t>(last_key) : argc - static_cast<size_t>(-last_key);
   for (size_t i = static_cast<size_t>(first); i <= last && i < argc;
        i += static_cast<size_t>(step)) {
-    if (args_[i].length >= kHashPrefix.size() && ArgView(i, &tmp_).starts_with(kHashPrefix)) {
+    if (args_[i].length >= kHashPrefix.size() && InternalKey(ArgView(i, &tmp_))) {
       return true;
     }
   }
@@ -553,8 +605,12 @@ CommandKind KvProtocol::Dispatch(size_t argc) {
   if ((cmd->flags & kCmdWrite) != 0 && clients_.watches().any()) {
     TouchWritten(written, /*locked=*/false);  // WATCH: the keys it wrote changed (kv_multi.cc)
   }
-  if (b_->room_wanted()) {
+  if (b_->room_wanted() || park_) {
+    ready_.clear();
     return kind;  // not run: it runs again once the loop made room, and is counted then
+  }
+  if (!ready_.empty() && !in_exec_) {
+    ServeReady();  // the clients blocked on the lists it pushed to (kv_lists.cc)
   }
   Bump(stat.calls);
   if (timed) {

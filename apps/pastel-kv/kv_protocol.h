@@ -32,6 +32,7 @@
 #include "commands.h"
 #include "kv_clients.h"
 #include "kv_hashes.h"
+#include "kv_lists.h"
 #include "kv_multi.h"
 #include "pastel/pool.h"
 #include "pastel/resp.h"
@@ -63,6 +64,8 @@ struct KvConfig {
   }
 };
 
+struct BlockState;
+
 // What pastel-kv keeps of a connection, in its Conn::progress (all zeros: a new connection).
 struct KvConnState {
   uint8_t authenticated;  // AUTH (or HELLO AUTH) succeeded on this connection
@@ -72,6 +75,35 @@ struct KvConnState {
   ClientEntry* client;  // its entry in KvClients (null: not registered)
   // Its transaction (kv_multi.cc): made at its first MULTI or WATCH, freed when it closes.
   MultiState* multi;
+  // Its wait (kv_lists.cc): made when it first blocks, freed when it closes.
+  BlockState* block;
+};
+static_assert(sizeof(KvConnState) <= sizeof(Conn::progress));
+
+// A connection parked (store::Batch::Park) with its command unconsumed (kv_lists.cc): a blocking
+// pop (BLPOP BRPOP BLMOVE BRPOPLPUSH) waiting for an item, or a list write waiting for another
+// loop's writes of the list to be applied (`owner_wait`).
+struct BlockState {
+  enum State : uint8_t {
+    kIdle,     // not waiting
+    kWaiting,  // parked
+    kServed,   // a push served it (its answer is queued): its command is consumed unanswered
+    kRetry,    // woken to run its command again (an item may be there, or the time is up)
+  };
+  ConnId conn = 0;
+  ClientEntry* client = nullptr;  // its registry entry (CLIENT UNBLOCK), when registered
+  State state = kIdle;
+  bool owner_wait = false;
+  uint8_t forced = 0;       // CLIENT UNBLOCK ended the wait: 1 as a timeout, 2 as an error
+  uint64_t seq = 0;         // the order in which the loop's clients blocked
+  int64_t deadline_ms = 0;  // the steady clock's ms when it times out (0: never)
+  std::vector<std::string> keys;
+  // What a push serving it does: pop from the left or right; BLMOVE and BRPOPLPUSH also push
+  // to `dest` (`move`), at its left or right.
+  bool left = true;
+  bool move = false;
+  bool to_left = true;
+  std::string dest;
 };
 
 // requests[] of store::LoopCounters, by kind of command.
@@ -227,6 +259,27 @@ class KvProtocol final : public store::Protocol {
   void HGetAll();
   void HRandField();
   void HScan();
+  // kv_lists.cc
+  void LPush();
+  void RPush();
+  void LPushX();
+  void RPushX();
+  void LPop();
+  void RPop();
+  void LRange();
+  void LLen();
+  void LIndex();
+  void LSet();
+  void LInsert();
+  void LRem();
+  void LTrim();
+  void LPos();
+  void LMove();
+  void RPopLPush();
+  void BLPop();
+  void BRPop();
+  void BLMove();
+  void BRPopLPush();
   // kv_server.cc
   void Ping();
   void Echo();
@@ -279,6 +332,9 @@ class KvProtocol final : public store::Protocol {
   // 1 found (*version), 0 absent, -1 answered (WRONGTYPE, a damaged header). `count`: a read
   // redis-server counts in keyspace_hits or keyspace_misses.
   int HashAt(std::string_view key, HashHeader* h, bool count, int64_t* expire_ms = nullptr);
+  // The same for a header of `type` (a list's: TypedAt(key, ValueType::kList, ...)).
+  int TypedAt(std::string_view key, ValueType type, HashHeader* h, bool count,
+              int64_t* expire_ms = nullptr);
   // HashAt of argument 1 (checked: KeyOk) into *key; an absent hash is answered `absent` (a
   // whole RESP reply; empty: not answered).
   int HashArg(bool count, std::string_view absent, std::string_view* key, HashHeader* hh);
@@ -295,7 +351,8 @@ class KvProtocol final : public store::Protocol {
   // The room of a new header under a `key_len`-byte key (buffers added to *buffers; log bytes
   // returned), and its write (admitted), expiring at `expire_ms`.
   uint64_t HeaderRoom(size_t key_len, uint64_t* buffers) const;
-  store::WriteOutcome PutHeader(std::string_view key, const HashHeader& h, int64_t expire_ms);
+  store::WriteOutcome PutHeader(std::string_view key, const HashHeader& h, int64_t expire_ms,
+                                ValueType type = ValueType::kHash);
   // After a write of the hash (`prefix`): when it made the hash big (`big`: a name or value
   // above the listpack's limit; or more fields than it takes), its header is written again with
   // kHashBig (its room was admitted with the write). False once answered (refused).
@@ -327,6 +384,104 @@ class KvProtocol final : public store::Protocol {
   bool ReservedKey(const CommandSpec& cmd, size_t argc);
   static constexpr size_t kCleanBatch = 512;  // field keys Background deletes per turn at most
   static constexpr uint64_t kMaxRandFields = 65536;  // HRANDFIELD with a negative count
+
+  // Lists (kv_lists.cc; their layout: kv_lists.h). A list a command writes: its key, header,
+  // item prefix, and the range it leaves (claimed from the directory: OpenList).
+  struct ListOp {
+    ListOp() = default;
+    ListOp(const ListOp&) = delete;
+    ListOp& operator=(const ListOp&) = delete;
+    ~ListOp();               // ends the claim (KvLists::Wrote)
+    KvLists* dir = nullptr;  // claimed from it (OpenList)
+    uint32_t loop = 0;
+    std::string key;
+    HashHeader header;
+    std::string prefix;
+    ListRange range;
+    ListRange before;  // the range claimed
+    int64_t expire_ms = 0;
+    bool exists = false;  // the header is there (else written by the first push)
+    uint32_t writes = 0;  // item writes queued
+  };
+  // The list at `key` for a write: 1 open (claimed), 0 absent (`create`: a new version, claimed
+  // and open, exists false), -1 answered (WRONGTYPE, damaged) or parked (another loop writes it:
+  // park_ set; inside EXEC, answered).
+  int OpenList(std::string_view key, bool create, ListOp* op);
+  // The list at `key` for a read: 1 found (*range, prefix_), 0 absent, -1 answered.
+  int ReadList(std::string_view key, bool count, ListRange* range);
+  // An item's key (in item_key_).
+  std::string_view ItemAt(std::string_view prefix, uint64_t position);
+  // The room of a push of argument i (or of `moved`'s extents) onto op, added to the sums.
+  void PushRoom(const ListOp& op, size_t i, uint64_t* buffers, uint64_t* log_bytes);
+  // Queues the header when the list is new (its room admitted), then the push of argument i at
+  // the left or right (admitted). False once answered (refused).
+  bool PushArg(ListOp* op, size_t i, bool left);
+  // The same with a value whose references it takes over (LMOVE's).
+  bool PushOwned(ListOp* op, Value v, bool left);
+  // Pops one item from op's left or right end: its value (references taken) into *v and its
+  // delete queued (admitted). False once answered.
+  bool PopItem(ListOp* op, bool left, Value* v);
+  // The room of n pops from op (and of the header's delete).
+  uint64_t PopRoom(const ListOp& op, uint64_t n) const;
+  // After op's writes were queued: the directory learns them; an emptied list's header delete is
+  // queued (its room admitted). False once answered.
+  bool FinishList(ListOp* op);
+  // LPUSH RPUSH LPUSHX RPUSHX.
+  void Push(bool left, bool only_existing);
+  // LPOP RPOP.
+  void Pop(bool left);
+  // LMOVE and RPOPLPUSH (and the blocking forms once an item is there): moves one item from
+  // argument 1's list to argument 2's; `answer_null`: the answer when the source is empty.
+  // Returns 1 moved, 0 the source empty (nothing answered), -1 answered (or parked).
+  int Move(bool from_left, bool to_left, bool answer_empty);
+  // A value's bytes appended to *out as a bulk string.
+  void AppendBulk(const Value& v, std::string* out) const;
+  // Whether v's bytes are `bytes`.
+  bool ValueIs(const Value& v, std::string_view bytes) const;
+  // RENAME and COPY of the list at `from` (its header's value, whose references it takes over),
+  // as CopyHash.
+  bool CopyList(std::string_view from, Value header_value, std::string_view to, bool delete_from);
+  // Blocking pops. Parses argument i as a timeout in seconds (redis-server's checks): the
+  // absolute deadline on the steady clock (0: none), or false once answered.
+  bool TimeoutArg(size_t i, int64_t* deadline_ms);
+  // A re-run blocked command whose wait CLIENT UNBLOCK ended: answered (as a timeout, or
+  // -UNBLOCKED) and its wait over.
+  bool EndedByUnblock(BlockState* waiting);
+  // BLPOP and BRPOP.
+  void BlockingPop(bool left);
+  // BLMOVE and BRPOPLPUSH: the directions, then the timeout at argument i.
+  void BlockingMove(bool from_left, bool to_left, size_t timeout_arg);
+  // The connection's BlockState, made on first use.
+  BlockState& BlockOf();
+  // Parks the command's connection (Parse returns at once, the command unconsumed) waiting for
+  // an item at its keys until deadline_ms, or (`owner_wait`) for another loop's writes of `key`.
+  void Block(int64_t deadline_ms, bool owner_wait);
+  // The connection's wait is over (served, answered, or its connection closed).
+  void Unblock(BlockState& bs);
+  // Pushes reached `key`: the clients blocked on it (in the order they blocked) are served
+  // after the command (or EXEC) that pushed, as redis-server serves them.
+  void KeyReady(std::string_view key);
+  void ServeReady();
+  // Serves bs from the list at `key` (not empty): its pop (and push) queued and answered, and
+  // its connection woken. False when it cannot be served now (woken to run its command itself).
+  bool Serve(BlockState& bs, std::string_view key);
+  // The list writes of an EXEC's group (undone when the group is dropped).
+  struct ListUndo {
+    std::string key;
+    uint64_t version;
+    ListRange before;
+    uint32_t writes;
+  };
+  std::vector<ListUndo> list_undo_;
+  std::vector<BlockState*> blocked_;  // this loop's parked connections, in the order they parked
+  std::vector<std::string> ready_;    // keys pushed by the running command (KeyReady)
+  uint64_t block_seq_ = 0;
+  bool park_ = false;     // the running command parked its connection (Block)
+  bool serving_ = false;  // ServeReady is serving another connection: no answers to cmd_
+  std::string item_key_;
+  std::string list_answer_;
+  std::vector<Value> values_;
+  std::vector<uint64_t> positions_;
 
   // RENAME and RENAMENX.
   void RenameKey(bool nx);

@@ -135,7 +135,9 @@ void KvProtocol::Info() {
         clients_.connected(),
         static_cast<unsigned long long>(uint64_t{NetOptions{}.max_connections} * clients_.loops()));
     add("client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n"
-        "blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n\r\n");
+        "blocked_clients:%lld\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n\r\n",
+        static_cast<long long>(
+            std::max<int64_t>(0, clients_.lists().blocked().load(std::memory_order_relaxed))));
   }
   if ((want & kInfoMemory) != 0) {
     add("# Memory\r\nused_memory:%llu\r\nmaxmemory:%llu\r\n",
@@ -759,7 +761,8 @@ void KvProtocol::Client() {
     Err("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or "
         "OPTOUT mode enabled");
   } else if (Is(1, "unblock")) {
-    // No command blocks here: no client is ever unblocked.
+    // A client parked in a blocking pop (kv_lists.cc) is woken by its loop at its next turn and
+    // answered as if its time were up (TIMEOUT, the default) or with -UNBLOCKED (ERROR).
     int64_t id = 0;
     if (cmd_.argc > 4) {
       Err("ERR unknown subcommand or wrong number of arguments for '" + Printable(args_[1].view) +
@@ -769,7 +772,8 @@ void KvProtocol::Client() {
     } else if (!ParseInt64(ArgView(2, &tmp_), &id)) {
       Err(kNotInteger);
     } else {
-      Int(0);
+      const uint8_t how = cmd_.argc == 4 && Is(3, "error") ? 2 : 1;
+      Int(id > 0 && clients_.Unblock(static_cast<uint64_t>(id), how) ? 1 : 0);
     }
   } else if (Is(1, "unpause")) {
     Simple("OK");  // nothing is ever paused

@@ -127,14 +127,10 @@ bool KvProtocol::SetValue(std::string_view key, size_t value, int64_t expire_ms,
                           std::string_view ok) {
   if (expire_ms != 0 && expire_ms <= b_->now_ms()) {
     // Expired as it is written: the key holds nothing afterwards (Redis sets it and expires it).
-    // With nothing to delete it is still a write: a store that takes none (read-only) refuses it
-    // as any SET, rather than answer OK.
-    if (b_->Exists(key)) {
-      if (!DeleteKey(key)) {
-        return false;
-      }
-    } else if (const store::WriteOutcome w = b_->Deletable(0); w != store::WriteOutcome::kQueued) {
-      Refused(w);
+    // With nothing to delete it is still a write, a delete record: a store that takes none
+    // (read-only) refuses it as any SET rather than answer OK, and it aborts the transactions
+    // that WATCH the key, as redis-server's SET of the key does.
+    if (!DeleteKey(key)) {
       return false;
     }
     WriteOk(ok);

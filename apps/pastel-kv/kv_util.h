@@ -32,6 +32,9 @@ static_assert(kMaxKeyBytes == 1024, "kKeyTooLong names the store's key limit");
 inline constexpr size_t kMaxValueBytes = size_t{512} << 20;
 inline constexpr std::string_view kTooBig =
     "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+// A write's answer when its batch's commit failed (a whole RESP error).
+inline constexpr std::string_view kFailed =
+    "-MISCONF a flush failed: pastel-kv is read-only and this write was not made durable\r\n";
 inline constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
 inline constexpr std::string_view kSyntax = "ERR syntax error";
 // The Redis version pastel-kv answers as (INFO, HELLO).

@@ -290,7 +290,8 @@ class Conn {
   bool dirty_ = false;            // on this turn's list of connections to parse
   int64_t partial_since_ms_ = 0;  // when the unfinished request's bytes began (0: none)
   bool held_ = false;             // backpressure: parsing stopped until its answers drain (Held)
-  bool recv_paused_ = false;      // held with much unparsed data: receiving paused too
+  bool parked_ = false;           // its first request waits for an event (Park) until Wake
+  bool recv_paused_ = false;      // held or parked with much unparsed data: receiving paused too
 };
 
 enum class AnswerClass : uint8_t { kOk = 2, kClientError = 4, kServerError = 5 };
@@ -314,6 +315,15 @@ class Batch {
   // (and stops receiving from it meanwhile if it holds much unparsed data). No answer is dropped
   // and no connection closed for load.
   bool Held(Conn& c);
+  // c's first unconsumed request waits for an event the protocol tracks (pastel-kv's BLPOP on an
+  // empty list, or a write of a list another loop is writing): the protocol returns from Parse
+  // with it unconsumed, having answered nothing for it, and c is not parsed again, nor timed out
+  // (the wait is the client's or the server's, not a slow request), until Wake(c.id). Its bytes
+  // still arrive (receiving pauses once it holds much unparsed data).
+  void Park(Conn& c);
+  // Parked connection `conn` of this loop is parsed again at the loop's next turn (which then
+  // does not wait for the network). Nothing when it is not parked or gone.
+  void Wake(ConnId conn);
 
   // --- Admission: asked before a command answers or queues anything.
   // Whether a write of a `length`-byte value may be queued now (read-only store, pool reserve).

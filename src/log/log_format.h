@@ -11,12 +11,14 @@ namespace pastel {
 
 inline constexpr char kLogMagic[8] = {'P', 'A', 'S', 'T', 'E', 'L', 'L', 'G'};
 // Version 2 added records with a word (kRecordFlagWord: expiry times, kExpire records), version 3
-// a put's value type (RecordHeader::value_type: a hash's header). A log of an older version is read
-// as it is and becomes version 3 when it is opened for appending (Log::Recover with repair), so
-// that a binary of before, which would take such records for torn ones, refuses it.
-inline constexpr uint32_t kLogVersion = 3;
+// a put's value type (RecordHeader::value_type: a hash's header), version 4 the value type of a
+// list's header. A log of an older version is read as it is and becomes version 4 when it is
+// opened for appending (Log::Recover with repair), so that a binary of before, which would take
+// such records for torn ones, refuses it.
+inline constexpr uint32_t kLogVersion = 4;
 inline constexpr uint32_t kLogVersionNoWords = 1;
 inline constexpr uint32_t kLogVersionNoTypes = 2;
+inline constexpr uint32_t kLogVersionNoLists = 3;
 inline constexpr uint64_t kLogHeaderRegion = 4096;  // streams start here
 inline constexpr uint64_t kStreamAlign = 4096;      // stream_size is a multiple of this
 inline constexpr uint64_t kMinStreamSize = 8192;

@@ -71,9 +71,9 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
     // Held connections are looked at again soon: their answers drain as sends complete.
     // (An expiry backlog: the next sweep runs at once.)
-    Result<std::span<const RxSlot>> batch = backend_.Poll(expire_backlog_ ? 0
-                                                          : held_.empty() ? 100
-                                                                          : 5);
+    Result<std::span<const RxSlot>> batch = backend_.Poll(expire_backlog_ || !woken_.empty() ? 0
+                                                          : held_.empty()                    ? 100
+                                                                                             : 5);
     ++turn_;
     if (!batch.ok()) {
       DrainFlight();  // what flies is synced and answered (as far as the backend still can)
@@ -84,7 +84,7 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
                   .count();
     wall_ms_ = WallClock();
     protocol_.OnTurn(*this);  // what other threads asked of this loop's connections
-    if (!batch->empty() || !held_.empty()) {
+    if (!batch->empty() || !held_.empty() || !woken_.empty()) {
       OnBatch(*batch);
     } else if ((SweepDue() && ExpireKeys()) | Background()) {
       // An idle turn: the expired keys the sweep found, and the protocol's garbage, are removed
@@ -128,6 +128,21 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
   if (!held_.empty()) {
     Unhold();
   }
+  // Parked connections woken since the last turn are parsed again (before this turn's bytes).
+  for (const ConnId id : woken_) {
+    auto it = conns_.find(id);
+    if (it == conns_.end() || it->second.parked_ || it->second.held_ || it->second.dirty_) {
+      continue;  // gone, parked again, held (parsed once let go) or listed already
+    }
+    Conn& c = it->second;
+    if (c.recv_paused_) {
+      c.recv_paused_ = false;
+      backend_.ResumeReceive(id);
+    }
+    c.dirty_ = true;
+    dirty_.push_back(id);
+  }
+  woken_.clear();
   for (const RxSlot& s : batch) {
     switch (s.kind) {
       case RxKind::kOpen: {
@@ -148,13 +163,13 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
         Conn& c = it->second;
         c.segs.push_back({s.buffer, s.offset, s.length, false});
         c.avail += s.length;
-        if (c.held_) {
+        if (c.held_ || c.parked_) {
           if (!c.recv_paused_ && c.avail >= kHeldRecvBytes) {
             c.recv_paused_ = true;  // it waits for its answers to drain: no more of its bytes
             backend_.PauseReceive(c.id);
             counters_.Add(counters_.held_paused);
           }
-          break;  // parsed once it is let go (Unhold)
+          break;  // parsed once it is let go (Unhold) or woken (Wake)
         }
         if (!c.dirty_) {
           c.dirty_ = true;
@@ -194,8 +209,9 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
         parse_tx_entries_ = 0;
         protocol_.Parse(*this, c);
       }
-      if (c.avail == 0 || c.closing || c.held_) {
-        // (A held connection's clock starts again when it is let go: the wait is the server's.)
+      if (c.avail == 0 || c.closing || c.held_ || c.parked_) {
+        // (A held connection's clock starts again when it is let go: the wait is the server's; a
+        // parked one's when it is woken.)
         c.partial_since_ms_ = 0;
       } else if (c.partial_since_ms_ == 0) {
         c.partial_since_ms_ = now_ms_;  // an unfinished request: its clock starts
@@ -992,6 +1008,23 @@ bool StoreLoop::Held(Conn& c) {
   return true;
 }
 
+void StoreLoop::Park(Conn& c) {
+  c.parked_ = true;
+  if (!c.recv_paused_ && c.avail >= kHeldRecvBytes) {
+    c.recv_paused_ = true;
+    backend_.PauseReceive(c.id);
+  }
+}
+
+void StoreLoop::Wake(ConnId conn) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end() || !it->second.parked_) {
+    return;
+  }
+  it->second.parked_ = false;
+  woken_.push_back(conn);
+}
+
 void StoreLoop::Unhold() {
   tx_free_ = backend_.TxFree();
   size_t keep = 0;
@@ -1008,6 +1041,9 @@ void StoreLoop::Unhold() {
       continue;
     }
     c.held_ = false;
+    if (c.parked_) {
+      continue;  // parked meanwhile: parsed once woken
+    }
     if (c.recv_paused_) {
       c.recv_paused_ = false;
       backend_.ResumeReceive(id);
@@ -1473,6 +1509,12 @@ void Batch::GatherFront(Conn& c, size_t want) const {
 }
 void Batch::Consume(Conn& c, uint64_t n) {
   Self().Consume(c, n);
+}
+void Batch::Park(Conn& c) {
+  Self().Park(c);
+}
+void Batch::Wake(ConnId conn) {
+  Self().Wake(conn);
 }
 bool Batch::Held(Conn& c) {
   return Self().Held(c);

@@ -52,6 +52,8 @@ class StoreLoop final : public Batch {
   void GatherFront(Conn& c, size_t want) const;
   void Consume(Conn& c, uint64_t n);
   bool Held(Conn& c);
+  void Park(Conn& c);
+  void Wake(ConnId conn);
   WriteOutcome Writable(uint64_t length, uint64_t log_bytes);
   WriteOutcome Admit(uint64_t buffers, uint64_t log_bytes);
   uint64_t BuffersFor(size_t body_extents, uint64_t length) const;
@@ -237,6 +239,8 @@ class StoreLoop final : public Batch {
   // (or since its last Finish), and what this batch's answers will take of it (estimated high),
   // in all and of the connection being parsed.
   std::vector<ConnId> held_;
+  // Parked connections woken (Wake) since the last turn's parse: parsed at the next turn.
+  std::vector<ConnId> woken_;
   Backend::TxRoom tx_free_;
   uint64_t batch_tx_entries_ = 0;
   uint64_t batch_tx_blocks_ = 0;

@@ -1019,6 +1019,10 @@ TRANSACTIONS = [
     (0, ["EXEC"]),
     (0, ["WATCH", "g"]), (1, ["EXPIREAT", "g", "1"]), (0, ["MULTI"]), (0, ["PING"]),
     (0, ["EXEC"]), (0, ["EXISTS", "g"]),
+    # A SET whose time is past, of a key that is not there, is still a write of it (seed
+    # 1814004324 found pastel-kv leaving the watch alone).
+    (0, ["WATCH", "g"]), (1, ["SET", "g", "v", "PXAT", "1", "GET"]), (0, ["MULTI"]),
+    (0, ["PING"]), (0, ["EXEC"]), (0, ["EXISTS", "g"]),
     # WATCH of several keys, one of them changed; watching a key twice; WATCH inside MULTI is an
     # error that does not abort; a transaction's writes do not abort its own EXEC, and they abort
     # another connection's watch.
@@ -1351,8 +1355,25 @@ def blocking_replies(port, server):
     return out
 
 
+def pastel_loops(port):
+    """The loops pastel-kv runs (INFO server's pastel_loops), 1 when it does not say."""
+    c = Conn(port)
+    c.s.sendall(enc(["INFO", "server"]))
+    info = c.reply()
+    for line in info.split(b"\r\n"):
+        if line.startswith(b"pastel_loops:"):
+            return int(line[len(b"pastel_loops:"):])
+    return 1
+
+
 def check_blocking(redis_port, pastel_port):
     """BLOCKING on both servers, the replies compared; how many."""
+    if pastel_loops(pastel_port) > 1:
+        # With several loops, clients blocked on one key are served in order per loop, not
+        # across loops (docs/kv.md, "Lists"): the scenarios' order is redis-server's only with
+        # one loop. The durable-queue test covers blocked clients over several loops.
+        print("blocking scenarios not compared: pastel-kv runs several loops")
+        return 0
     a = blocking_replies(redis_port, "redis-server")
     b = blocking_replies(pastel_port, "pastel-kv")
     for (where, x), (_, y) in zip(a, b):
