@@ -113,9 +113,9 @@ bool ReadHeader(const Pool& pool, const store::Value& v, HashHeader* out, ValueT
   // (Little endian: the hosts we run on.)
   std::memcpy(&out->version, bytes, 8);
   std::memcpy(&out->flags, bytes + 8, 8);
-  // (A list's header has no flags.)
+  // (A list's header has no flags; a set's has kHashBig: "hashtable".)
   return out->version != 0 &&
-         (out->flags & ~(type == ValueType::kHash ? kHashBig : uint64_t{0})) == 0;
+         (out->flags & ~(type == ValueType::kList ? uint64_t{0} : kHashBig)) == 0;
 }
 
 // --- FieldTable.
@@ -289,7 +289,8 @@ size_t KvHashes::CollectDead(const store::Store& store, int64_t now_ms, size_t m
     uint64_t version = 0;
     // (A prefix parses as a field key with an empty field.)
     if (ParseFieldKey(it->first, &key, &version, &field) &&
-        !HeaderLive(store, key, version, now_ms, ValueType::kHash)) {
+        !HeaderLive(store, key, version, now_ms, ValueType::kHash) &&
+        !HeaderLive(store, key, version, now_ms, ValueType::kSet)) {
       it->second.ForEach([&](std::string_view f) {
         std::string fk = it->first;
         fk += f;
@@ -415,12 +416,12 @@ const std::string& KvProtocol::Prefix(std::string_view key, uint64_t version) {
 }
 
 bool KvProtocol::MarkBig(std::string_view key, std::string_view prefix, HashHeader* hh,
-                         int64_t expire_ms, bool big) {
+                         int64_t expire_ms, bool big, ValueType type) {
   if ((hh->flags & kHashBig) != 0 || (!big && HashLen(prefix) <= kListpackEntries)) {
     return true;
   }
   hh->flags |= kHashBig;
-  if (const store::WriteOutcome w = PutHeader(key, *hh, expire_ms);
+  if (const store::WriteOutcome w = PutHeader(key, *hh, expire_ms, type);
       w != store::WriteOutcome::kQueued) {
     Refused(w);  // (not for room: the command's admission counted it)
     return false;
@@ -954,14 +955,25 @@ void KvProtocol::HRandField() {
 }
 
 void KvProtocol::HScan() {
-  // redis-server's hscanCommand: the cursor first, then the key, then the options.
+  HScanLike(/*values=*/true);
+}
+
+void KvProtocol::HScanLike(bool values) {
+  // redis-server's hscanCommand (sscanCommand): the cursor first, then the key, then the options.
   if (!ScanCursorOk(ArgView(2, &tmp_))) {
     Err("ERR invalid cursor");
     return;
   }
-  std::string_view key;
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string_view key = ArgView(1, &tmp_key_);
   HashHeader hh;
-  if (HashArg(/*count=*/true, "*2\r\n$1\r\n0\r\n*0\r\n", &key, &hh) <= 0) {
+  const int had = TypedAt(key, values ? ValueType::kHash : ValueType::kSet, &hh, /*count=*/true);
+  if (had <= 0) {
+    if (had == 0) {
+      b_->AnswerText(cmd_.conn->id, "*2\r\n$1\r\n0\r\n*0\r\n", AnswerClass::kOk, cmd_.close);
+    }
     return;
   }
   std::string pattern = "*";
@@ -997,11 +1009,15 @@ void KvProtocol::HScan() {
   {
     const size_t begin = Text().size();
     Text() += "*2\r\n$1\r\n0\r\n";
-    Text().append(buf_, resp::WriteArrayHeader(buf_, sizeof(buf_), match.size() * 2));
+    Text().append(buf_,
+                  resp::WriteArrayHeader(buf_, sizeof(buf_), match.size() * (values ? 2 : 1)));
     b_->AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
   }
   for (const std::string_view f : match) {
     Bulk(f);
+    if (!values) {
+      continue;  // (a set's member)
+    }
     Value v;
     if (b_->Lookup(FieldKey(prefix, f), &v)) {
       BulkValue(v);
@@ -1016,7 +1032,8 @@ void KvProtocol::HScan() {
 bool KvProtocol::CopyHash(std::string_view from, Value header_value, std::string_view to,
                           bool delete_from) {
   HashHeader header;
-  const bool ok = ReadHeader(b_->pool(), header_value, &header);
+  const ValueType type = header_value.type;  // a hash, or a set
+  const bool ok = ReadHeader(b_->pool(), header_value, &header, type);
   const int64_t expire_ms = header_value.expire_ms;
   b_->DropRefs(header_value.extents);
   if (!ok) {
@@ -1063,7 +1080,7 @@ bool KvProtocol::CopyHash(std::string_view from, Value header_value, std::string
     Refused(w);
     return false;
   }
-  if (const store::WriteOutcome w = PutHeader(to, to_header, expire_ms);
+  if (const store::WriteOutcome w = PutHeader(to, to_header, expire_ms, type);
       w != store::WriteOutcome::kQueued) {
     drop(0);
     Refused(w);
@@ -1092,9 +1109,10 @@ bool KvProtocol::CopyHash(std::string_view from, Value header_value, std::string
 }
 
 std::string_view KvProtocol::HashEncoding(const Value& header) const {
+  // (A set's header: intset until kHashBig, as redis-server 7.0's sets.)
   HashHeader hh;
-  return ReadHeader(b_->pool(), header, &hh) && (hh.flags & kHashBig) == 0 ? "listpack"
-                                                                           : "hashtable";
+  const bool small = ReadHeader(b_->pool(), header, &hh, header.type) && (hh.flags & kHashBig) == 0;
+  return !small ? "hashtable" : header.type == ValueType::kSet ? "intset" : "listpack";
 }
 
 // --- Background: the fields of hashes that are gone.

@@ -198,6 +198,7 @@ void KvProtocol::Scan() {
       type = resp::EqualsIgnoreCase(t, "string") ? static_cast<int>(ValueType::kString)
              : resp::EqualsIgnoreCase(t, "hash") ? static_cast<int>(ValueType::kHash)
              : resp::EqualsIgnoreCase(t, "list") ? static_cast<int>(ValueType::kList)
+             : resp::EqualsIgnoreCase(t, "set")  ? static_cast<int>(ValueType::kSet)
                                                  : 255;  // (a type pastel-kv has none of)
     } else {
       Err("ERR syntax error");
@@ -246,6 +247,7 @@ void KvProtocol::Type() {
     Simple(!found                       ? "none"
            : v.type == ValueType::kHash ? "hash"
            : v.type == ValueType::kList ? "list"
+           : v.type == ValueType::kSet  ? "set"
                                         : "string");
   }
 }
@@ -313,9 +315,9 @@ void KvProtocol::RenameKey(bool nx) {
     Int(0);
     return;
   }
-  if (v.type == ValueType::kHash) {
-    // A hash's fields are keyed by its key: the new key gets a copy of them (sharing their
-    // buffers), the old header goes, and its fields with it (Background).
+  if (v.type == ValueType::kHash || v.type == ValueType::kSet) {
+    // A hash's fields (a set's members) are keyed by its key: the new key gets a copy of them
+    // (sharing their buffers), the old header goes, and its fields with it (Background).
     if (CopyHash(from, std::move(v), to, /*delete_from=*/true)) {
       WriteOk(nx ? ":1\r\n" : resp::kOk);
     }
@@ -399,7 +401,7 @@ void KvProtocol::Copy() {
     Int(0);
     return;
   }
-  if (v.type == ValueType::kHash) {
+  if (v.type == ValueType::kHash || v.type == ValueType::kSet) {
     if (CopyHash(from, std::move(v), to, /*delete_from=*/false)) {
       WriteOk(":1\r\n");
     }
@@ -512,7 +514,7 @@ void KvProtocol::Object() {
   }
   if (v.type != ValueType::kString) {
     const std::string_view encoding =
-        v.type == ValueType::kHash ? HashEncoding(v) : std::string_view(kListEncoding);
+        v.type == ValueType::kList ? std::string_view(kListEncoding) : HashEncoding(v);
     b_->DropRefs(v.extents);
     if (Is(1, "encoding")) {
       Bulk(encoding);

@@ -73,12 +73,9 @@ bool ParseItemKey(std::string_view ik, std::string_view* key, uint64_t* version,
 
 void KvLists::Load(const store::Store& store) {
   std::call_once(loaded_, [&] {
-    struct Seen {
-      std::string key;
-      uint64_t version;
-      ListRange range;
-    };
-    std::vector<Seen> seen;  // in the index's order: by key, then version, then position
+    // Per (key, version), its lowest and highest position. (The keys come in no particular
+    // order: the index file's in order, then the log's tail replayed into memory.)
+    std::map<std::pair<std::string, uint64_t>, ListRange> seen;
     uint64_t total = 0;
     uint64_t top = 0;
     store.ForEachLive(
@@ -88,10 +85,12 @@ void KvLists::Load(const store::Store& store) {
           if (!ParseItemKey(ik, &key, &version, &position)) {
             return true;
           }
-          if (seen.empty() || seen.back().key != key || seen.back().version != version) {
-            seen.push_back({std::string(key), version, {position, position}});
+          auto [it, fresh] =
+              seen.try_emplace({std::string(key), version}, ListRange{position, position + 1});
+          if (!fresh) {
+            it->second.head = std::min(it->second.head, position);
+            it->second.tail = std::max(it->second.tail, position + 1);
           }
-          seen.back().range.tail = position + 1;
           top = std::max(top, version);
           ++total;
           return true;
@@ -101,15 +100,15 @@ void KvLists::Load(const store::Store& store) {
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
     std::lock_guard lock(mu_);
-    for (Seen& s : seen) {
+    for (auto& [id, range] : seen) {
       Entry e;
-      e.version = s.version;
-      e.applied = e.view = s.range;
-      if (HeaderLive(store, s.key, s.version, now, ValueType::kList)) {
-        lists_[s.key] = e;
+      e.version = id.second;
+      e.applied = e.view = range;
+      if (HeaderLive(store, id.first, id.second, now, ValueType::kList)) {
+        lists_[id.first] = e;
       } else {
         e.dead = true;
-        gone_.emplace_back(std::move(s.key), e);
+        gone_.emplace_back(id.first, e);
       }
     }
     total_.store(total, std::memory_order_relaxed);

@@ -259,6 +259,24 @@ class KvProtocol final : public store::Protocol {
   void HGetAll();
   void HRandField();
   void HScan();
+  // kv_sets.cc
+  void SAdd();
+  void SRem();
+  void SPop();
+  void SMove();
+  void SCard();
+  void SIsMember();
+  void SMIsMember();
+  void SMembers();
+  void SRandMember();
+  void SScan();
+  void SInter();
+  void SUnion();
+  void SDiff();
+  void SInterStore();
+  void SUnionStore();
+  void SDiffStore();
+  void SInterCard();
   // kv_lists.cc
   void LPush();
   void RPush();
@@ -357,7 +375,7 @@ class KvProtocol final : public store::Protocol {
   // above the listpack's limit; or more fields than it takes), its header is written again with
   // kHashBig (its room was admitted with the write). False once answered (refused).
   bool MarkBig(std::string_view key, std::string_view prefix, HashHeader* hh, int64_t expire_ms,
-               bool big);
+               bool big, ValueType type = ValueType::kHash);
   // HSET, HMSET (`mset`: +OK), HSETNX's write.
   void HSetPairs(bool mset);
   // HINCRBY and HINCRBYFLOAT: the hash and its field's old value (HNumberField), the new value's
@@ -374,6 +392,27 @@ class KvProtocol final : public store::Protocol {
   void HPutNumber(const HashField& hf, std::string_view field, std::string_view bytes,
                   std::string_view answer);
   void HList(bool keys, bool values);
+  // HSCAN (`values`: each field's value follows it) and SSCAN.
+  void HScanLike(bool values);
+  // Sets (kv_sets.cc; laid over the store as hashes are). The set at `key`: as TypedAt.
+  int SetAt(std::string_view key, bool count, HashHeader* hh, int64_t* expire_ms = nullptr);
+  // Its members (this loop's writes included) into *out; *had as SetAt's. False once answered.
+  bool SetMembers(std::string_view key, bool count, int* had,
+                  std::set<std::string, std::less<>>* out);
+  // The log room of a member's record, and its write (admitted).
+  uint64_t MemberRoom(size_t prefix_len, size_t member_len) const;
+  store::WriteOutcome PutMember(std::string_view prefix, std::string_view member);
+  // Deletes the members of the set at `key` (prefix) that are there, and its header when none is
+  // left: how many were there, or -1 once answered (refused).
+  int64_t RemoveMembers(std::string_view key, std::string_view prefix,
+                        std::span<const std::string> members);
+  enum class SetOp : uint8_t { kInter, kUnion, kDiff };
+  // The result of `op` over the sets named by arguments [first, last) (every one read and type
+  // checked, a missing one empty). False once answered (WRONGTYPE...).
+  bool SetOperation(SetOp op, size_t first, size_t last, std::set<std::string, std::less<>>* out);
+  void SetRead(SetOp op);   // SINTER SUNION SDIFF
+  void SetStore(SetOp op);  // their STORE forms: argument 1 is the destination
+  std::vector<std::string> members_;
   // RENAME and COPY of the hash at `from` (its header's value, whose references it takes over):
   // a new hash at `to` whose fields share the source's buffers, with the source's expiry time;
   // `delete_from`: the source's header goes in the same batch. False once answered (refused).

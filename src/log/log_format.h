@@ -11,8 +11,8 @@ namespace pastel {
 
 inline constexpr char kLogMagic[8] = {'P', 'A', 'S', 'T', 'E', 'L', 'L', 'G'};
 // Version 2 added records with a word (kRecordFlagWord: expiry times, kExpire records), version 3
-// a put's value type (RecordHeader::value_type: a hash's header), version 4 the value type of a
-// list's header. A log of an older version is read as it is and becomes version 4 when it is
+// a put's value type (RecordHeader::value_type: a hash's header), version 4 the value types of a
+// list's and a set's header. A log of an older version is read as it is and becomes version 4 when it is
 // opened for appending (Log::Recover with repair), so that a binary of before, which would take
 // such records for torn ones, refuses it.
 inline constexpr uint32_t kLogVersion = 4;

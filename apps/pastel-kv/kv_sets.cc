@@ -1,0 +1,646 @@
+// pastel-kv's set commands: SADD SREM SMEMBERS SISMEMBER SMISMEMBER SCARD SPOP SRANDMEMBER SMOVE
+// SINTER SUNION SDIFF and their STORE forms, SINTERCARD, SSCAN.
+//
+// A set is laid over the store as a hash is (kv_hashes.h, docs/formats/kv-set.md): a header at its
+// key (ValueType::kSet: the version, and kHashBig once redis-server would say "hashtable"), and one
+// field key per member, FF FF | key length | key | version | member, whose value is empty. The
+// directory of fields (KvHashes) holds the members, so SCARD is O(1) and SMEMBERS reads no index
+// range; a member's write is one record; DEL, RENAME and expiry change the header only, and the
+// members of a set that is gone are deleted in the background with the hashes' fields.
+
+#include <algorithm>
+#include <random>
+
+#include "kv_hashes.h"
+#include "kv_protocol.h"
+#include "kv_util.h"
+
+namespace pastel::kv {
+
+namespace {
+
+// redis-server 7.0's intset: members that are all integers (string2ll: no sign but '-', no
+// leading zeros, fits 64 bits), at most set-max-intset-entries of them.
+inline constexpr size_t kIntsetEntries = 512;
+
+bool IntsetMember(std::string_view m) {
+  int64_t v = 0;
+  return ParseInt64(m, &v);
+}
+
+}  // namespace
+
+int KvProtocol::SetAt(std::string_view key, bool count, HashHeader* hh, int64_t* expire_ms) {
+  return TypedAt(key, ValueType::kSet, hh, count, expire_ms);
+}
+
+bool KvProtocol::SetMembers(std::string_view key, bool count, int* had,
+                            std::set<std::string, std::less<>>* out) {
+  out->clear();
+  HashHeader hh;
+  *had = SetAt(key, count, &hh);
+  if (*had < 0) {
+    return false;
+  }
+  if (*had == 1) {
+    HashFields(Prefix(key, hh.version), out);
+  }
+  return true;
+}
+
+uint64_t KvProtocol::MemberRoom(size_t prefix_len, size_t member_len) const {
+  return b_->RecordRoom(prefix_len + member_len, 0, 0);
+}
+
+store::WriteOutcome KvProtocol::PutMember(std::string_view prefix, std::string_view member) {
+  // PERSIST: none here. The member's record (an empty value) goes into the open batch, after its
+  // set's header when the set is new: durable with the batch's one commit, or none (rule 12).
+  return b_->PutOwned(FieldKey(prefix, member), Extents(), 0, /*admitted=*/true);
+}
+
+// --- Writes.
+
+void KvProtocol::SAdd() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string_view key = ArgView(1, &tmp_key_);
+  for (size_t i = 2; i < cmd_.argc; ++i) {
+    if (!FieldKeyOk(key.size(), args_[i].length)) {
+      return;
+    }
+  }
+  HashHeader hh;
+  int64_t expire_ms = 0;
+  const int had = SetAt(key, /*count=*/false, &hh, &expire_ms);
+  if (had < 0) {
+    return;
+  }
+  const bool create = had == 0;
+  if (create) {
+    hh.version = clients_.hashes().NextVersion();
+  }
+  const std::string& prefix = Prefix(key, hh.version);
+  bool big = false;  // a member that is not an integer: redis-server's hashtable
+  uint64_t buffers = 0;
+  uint64_t log_bytes = 0;
+  for (size_t i = 2; i < cmd_.argc; ++i) {
+    big = big || !IntsetMember(ArgView(i, &tmp_));
+    log_bytes += MemberRoom(prefix.size(), args_[i].length);
+  }
+  if (create) {
+    log_bytes += HeaderRoom(key.size(), &buffers);
+  }
+  if ((hh.flags & kHashBig) == 0) {
+    log_bytes += HeaderRoom(key.size(), &buffers);
+  }
+  if (const store::WriteOutcome w = b_->Admit(buffers, log_bytes);
+      w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return;
+  }
+  if (create) {
+    hh.flags |= big ? kHashBig : 0;
+    if (const store::WriteOutcome w = PutHeader(key, hh, 0, ValueType::kSet);
+        w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return;
+    }
+  }
+  int64_t added = 0;
+  for (size_t i = 2; i < cmd_.argc; ++i) {
+    // (Exists sees this command's own earlier writes: a member named twice is added once. A
+    // member there already is not written: redis-server leaves the set, and its watchers, alone.)
+    const std::string_view member = ArgView(i, &tmp_);
+    if (b_->Exists(FieldKey(prefix, member))) {
+      continue;
+    }
+    if (const store::WriteOutcome w = PutMember(prefix, member);
+        w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return;
+    }
+    ++added;
+  }
+  if (added == 0) {
+    Int(0);
+    return;
+  }
+  if (MarkBig(key, prefix, &hh, expire_ms, big, ValueType::kSet)) {
+    WriteOk({buf_, resp::WriteInteger(buf_, sizeof(buf_), added)});
+  }
+}
+
+// Deletes `members` of the set (prefix) at `key`, and its header when none is left. Returns
+// how many were there, or -1 once answered (refused).
+int64_t KvProtocol::RemoveMembers(std::string_view key, std::string_view prefix,
+                                  std::span<const std::string> members) {
+  uint64_t log_bytes = b_->DeleteRoom(key.size());
+  for (const std::string& m : members) {
+    log_bytes += b_->DeleteRoom(prefix.size() + m.size());
+  }
+  if (const store::WriteOutcome w = b_->Deletable(log_bytes); w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return -1;
+  }
+  int64_t n = 0;
+  for (const std::string& m : members) {
+    if (prefix.size() + m.size() > kMaxKeyBytes || !b_->Exists(FieldKey(prefix, m))) {
+      continue;
+    }
+    if (const store::WriteOutcome w = b_->Delete(field_key_); w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return -1;
+    }
+    ++n;
+  }
+  if (n > 0 && HashLen(prefix) == 0) {
+    // A set left without members is gone, as in redis-server: its header goes in the same batch.
+    if (const store::WriteOutcome w = b_->Delete(key); w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return -1;
+    }
+  }
+  return n;
+}
+
+void KvProtocol::SRem() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string key(ArgView(1, &tmp_key_));
+  HashHeader hh;
+  const int had = SetAt(key, /*count=*/false, &hh);
+  if (had <= 0) {
+    if (had == 0) {
+      Int(0);
+    }
+    return;
+  }
+  members_.clear();
+  for (size_t i = 2; i < cmd_.argc; ++i) {
+    members_.emplace_back(ArgView(i, &tmp_));
+  }
+  const std::string prefix = Prefix(key, hh.version);
+  const int64_t n = RemoveMembers(key, prefix, members_);
+  if (n == 0) {
+    Int(0);
+  } else if (n > 0) {
+    WriteOk({buf_, resp::WriteInteger(buf_, sizeof(buf_), n)});
+  }
+}
+
+void KvProtocol::SPop() {
+  if (cmd_.argc > 3) {
+    Err(kSyntax);
+    return;
+  }
+  const bool with_count = cmd_.argc == 3;
+  int64_t count = 1;
+  if (with_count && (!ParseInt64(ArgView(2, &tmp_), &count) || count < 0)) {
+    Err("ERR value is out of range, must be positive");
+    return;
+  }
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string key(ArgView(1, &tmp_key_));
+  HashHeader hh;
+  const int had = SetAt(key, /*count=*/false, &hh);
+  if (had <= 0) {
+    if (had == 0) {
+      b_->AnswerText(cmd_.conn->id, with_count ? "*0\r\n" : resp::kNullBulk, AnswerClass::kOk,
+                     cmd_.close);
+    }
+    return;
+  }
+  if (with_count && count == 0) {
+    b_->AnswerText(cmd_.conn->id, "*0\r\n", AnswerClass::kOk, cmd_.close);
+    return;
+  }
+  const std::string prefix = Prefix(key, hh.version);
+  std::set<std::string, std::less<>> all;
+  HashFields(prefix, &all);
+  members_.assign(all.begin(), all.end());
+  thread_local std::minstd_rand rng(std::random_device{}());
+  if (static_cast<uint64_t>(count) < members_.size()) {
+    std::shuffle(members_.begin(), members_.end(), rng);
+    members_.resize(static_cast<size_t>(count));
+  }
+  if (RemoveMembers(key, prefix, members_) < 0) {
+    return;
+  }
+  std::string answer;
+  if (with_count) {
+    answer.append(buf_, resp::WriteArrayHeader(buf_, sizeof(buf_), members_.size()));
+  }
+  for (const std::string& m : members_) {
+    answer.append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), m.size()));
+    answer += m;
+    answer += resp::kCrlf;
+  }
+  WriteOk(answer);
+}
+
+void KvProtocol::SMove() {
+  if (!KeyOk(1) || !KeyOk(2)) {
+    return;
+  }
+  const std::string from(ArgView(1, &tmp_key_));
+  const std::string to(ArgView(2, &tmp_key_));
+  const std::string member(ArgView(3, &tmp_));
+  // redis-server's smoveCommand: both keys looked up, the source's absence first, then both
+  // types.
+  HashHeader src, dst;
+  Value v;
+  const bool src_found = b_->Lookup(from, &v);
+  b_->DropRefs(v.extents);
+  if (!src_found) {
+    if (b_->lookup_damaged()) {
+      Err(kDamaged);
+    } else {
+      Int(0);
+    }
+    return;
+  }
+  if (SetAt(from, false, &src) < 0) {
+    return;
+  }
+  int64_t dst_expire = 0;
+  const int dst_had = SetAt(to, false, &dst, &dst_expire);
+  if (dst_had < 0) {
+    return;
+  }
+  if (!FieldKeyOk(to.size(), member.size())) {
+    return;
+  }
+  const std::string src_prefix = Prefix(from, src.version);
+  if (from == to) {
+    Int(src_prefix.size() + member.size() <= kMaxKeyBytes &&
+                b_->Exists(FieldKey(src_prefix, member))
+            ? 1
+            : 0);
+    return;
+  }
+  if (src_prefix.size() + member.size() > kMaxKeyBytes ||
+      !b_->Exists(FieldKey(src_prefix, member))) {
+    Int(0);
+    return;
+  }
+  const bool create = dst_had == 0;
+  if (create) {
+    dst.version = clients_.hashes().NextVersion();
+  }
+  const std::string dst_prefix = Prefix(to, dst.version);
+  uint64_t buffers = 0;
+  uint64_t log_bytes = b_->DeleteRoom(src_prefix.size() + member.size()) +
+                       b_->DeleteRoom(from.size()) + MemberRoom(dst_prefix.size(), member.size());
+  if (create) {
+    log_bytes += HeaderRoom(to.size(), &buffers);
+  }
+  if ((dst.flags & kHashBig) == 0) {
+    log_bytes += HeaderRoom(to.size(), &buffers);
+  }
+  if (const store::WriteOutcome w = b_->Admit(buffers, log_bytes);
+      w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return;
+  }
+  members_.assign(1, member);
+  if (RemoveMembers(from, src_prefix, members_) < 0) {
+    return;
+  }
+  const bool big = !IntsetMember(member);
+  if (create) {
+    dst.flags |= big ? kHashBig : 0;
+    if (const store::WriteOutcome w = PutHeader(to, dst, 0, ValueType::kSet);
+        w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return;
+    }
+  }
+  if (!b_->Exists(FieldKey(dst_prefix, member))) {
+    if (const store::WriteOutcome w = PutMember(dst_prefix, member);
+        w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return;
+    }
+  }
+  if (MarkBig(to, dst_prefix, &dst, dst_expire, big, ValueType::kSet)) {
+    WriteOk(":1\r\n");
+  }
+}
+
+// --- Reads.
+
+void KvProtocol::SCard() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string_view key = ArgView(1, &tmp_key_);
+  HashHeader hh;
+  const int had = SetAt(key, /*count=*/true, &hh);
+  if (had >= 0) {
+    Int(had == 0 ? 0 : static_cast<int64_t>(HashLen(Prefix(key, hh.version))));
+  }
+}
+
+void KvProtocol::SIsMember() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string_view key = ArgView(1, &tmp_key_);
+  HashHeader hh;
+  const int had = SetAt(key, /*count=*/true, &hh);
+  if (had < 0) {
+    return;
+  }
+  Int(had == 1 && key.size() + args_[2].length + kFieldKeyOverhead <= kMaxKeyBytes &&
+              b_->Exists(FieldKey(Prefix(key, hh.version), ArgView(2, &tmp_)))
+          ? 1
+          : 0);
+}
+
+void KvProtocol::SMIsMember() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  const std::string_view key = ArgView(1, &tmp_key_);
+  HashHeader hh;
+  const int had = SetAt(key, /*count=*/true, &hh);
+  if (had < 0) {
+    return;
+  }
+  const std::string_view prefix = had == 1 ? Prefix(key, hh.version) : std::string_view();
+  ArrayHeader(cmd_.argc - 2);
+  for (size_t i = 2; i < cmd_.argc; ++i) {
+    Int(had == 1 && prefix.size() + args_[i].length <= kMaxKeyBytes &&
+                b_->Exists(FieldKey(prefix, ArgView(i, &tmp_)))
+            ? 1
+            : 0);
+  }
+}
+
+void KvProtocol::SMembers() {
+  if (!KeyOk(1)) {
+    return;
+  }
+  int had = 0;
+  std::set<std::string, std::less<>> members;
+  if (!SetMembers(ArgView(1, &tmp_key_), /*count=*/true, &had, &members)) {
+    return;
+  }
+  ArrayHeader(members.size());
+  for (const std::string& m : members) {
+    Bulk(m);
+  }
+}
+
+void KvProtocol::SRandMember() {
+  int64_t count = 1;
+  const bool with_count = cmd_.argc >= 3;
+  if (cmd_.argc > 3) {
+    Err(kSyntax);
+    return;
+  }
+  if (with_count) {
+    if (!ParseInt64(ArgView(2, &tmp_), &count)) {
+      Err(kNotInteger);
+      return;
+    }
+    if (count == INT64_MIN) {
+      Err("ERR value is out of range, value must between -9223372036854775807 and "
+          "9223372036854775807");
+      return;
+    }
+  }
+  if (!KeyOk(1)) {
+    return;
+  }
+  int had = 0;
+  std::set<std::string, std::less<>> members;
+  if (!SetMembers(ArgView(1, &tmp_key_), /*count=*/true, &had, &members)) {
+    return;
+  }
+  if (had == 0) {
+    b_->AnswerText(cmd_.conn->id, with_count ? "*0\r\n" : resp::kNullBulk, AnswerClass::kOk,
+                   cmd_.close);
+    return;
+  }
+  const std::vector<std::string_view> all(members.begin(), members.end());
+  thread_local std::minstd_rand rng(std::random_device{}());
+  if (!with_count) {
+    Bulk(all[rng() % all.size()]);
+    return;
+  }
+  std::vector<std::string_view> pick;
+  if (count >= 0) {
+    pick = all;  // distinct members: all of them when the count reaches the size
+    if (static_cast<uint64_t>(count) < all.size()) {
+      std::shuffle(pick.begin(), pick.end(), rng);
+      pick.resize(static_cast<size_t>(count));
+    }
+  } else {
+    const uint64_t n = uint64_t{0} - static_cast<uint64_t>(count);
+    if (n > kMaxRandFields) {
+      Err("ERR count above " + std::to_string(kMaxRandFields) + " is not supported by pastel-kv");
+      return;
+    }
+    for (uint64_t i = 0; i < n; ++i) {
+      pick.push_back(all[rng() % all.size()]);
+    }
+  }
+  ArrayHeader(pick.size());
+  for (const std::string_view m : pick) {
+    Bulk(m);
+  }
+}
+
+void KvProtocol::SScan() {
+  HScanLike(/*values=*/false);
+}
+
+// --- SINTER SUNION SDIFF, their STORE forms, SINTERCARD.
+
+bool KvProtocol::SetOperation(SetOp op, size_t first, size_t last,
+                              std::set<std::string, std::less<>>* out) {
+  // redis-server's sinterGenericCommand and sunionDiffGenericCommand: every key is read (a
+  // keyspace hit or miss) and type-checked before the result is computed; a missing key is an
+  // empty set.
+  std::vector<std::set<std::string, std::less<>>> sets;
+  std::vector<bool> present;
+  for (size_t i = first; i < last; ++i) {
+    if (!KeyOk(i)) {
+      return false;
+    }
+    int had = 0;
+    sets.emplace_back();
+    if (!SetMembers(ArgView(i, &tmp_key_), /*count=*/true, &had, &sets.back())) {
+      return false;
+    }
+    present.push_back(had == 1);
+  }
+  out->clear();
+  if (sets.empty()) {
+    return true;
+  }
+  switch (op) {
+    case SetOp::kInter: {
+      if (std::find(present.begin(), present.end(), false) != present.end()) {
+        return true;
+      }
+      *out = sets[0];
+      for (size_t j = 1; j < sets.size(); ++j) {
+        for (auto it = out->begin(); it != out->end();) {
+          it = sets[j].contains(*it) ? std::next(it) : out->erase(it);
+        }
+      }
+      return true;
+    }
+    case SetOp::kUnion:
+      for (auto& s : sets) {
+        out->merge(s);
+      }
+      return true;
+    case SetOp::kDiff:
+      *out = sets[0];
+      for (size_t j = 1; j < sets.size() && !out->empty(); ++j) {
+        for (const std::string& m : sets[j]) {
+          if (auto it = out->find(m); it != out->end()) {
+            out->erase(it);
+          }
+        }
+      }
+      return true;
+  }
+  return true;
+}
+
+void KvProtocol::SetRead(SetOp op) {
+  std::set<std::string, std::less<>> result;
+  if (!SetOperation(op, 1, cmd_.argc, &result)) {
+    return;
+  }
+  ArrayHeader(result.size());
+  for (const std::string& m : result) {
+    Bulk(m);
+  }
+}
+
+void KvProtocol::SetStore(SetOp op) {
+  if (!KeyOk(1)) {
+    return;
+  }
+  std::set<std::string, std::less<>> result;
+  if (!SetOperation(op, 2, cmd_.argc, &result)) {
+    return;
+  }
+  const std::string dst(ArgView(1, &tmp_key_));
+  for (const std::string& m : result) {
+    if (!FieldKeyOk(dst.size(), m.size())) {
+      return;
+    }
+  }
+  if (result.empty()) {
+    // An empty result deletes the destination, whatever it held (redis-server answers :0).
+    if (b_->Exists(dst) && !DeleteKey(dst)) {
+      return;
+    }
+    if (b_->pending_writes() > 0) {
+      WriteOk(":0\r\n");
+    } else {
+      Int(0);
+    }
+    return;
+  }
+  // The destination is a new set (a new version): its old value, of any type, is replaced.
+  HashHeader hh{clients_.hashes().NextVersion(), 0};
+  bool big = result.size() > kIntsetEntries;
+  for (const std::string& m : result) {
+    big = big || !IntsetMember(m);
+  }
+  hh.flags = big ? kHashBig : 0;
+  const std::string prefix = Prefix(dst, hh.version);
+  uint64_t buffers = 0;
+  uint64_t log_bytes = HeaderRoom(dst.size(), &buffers);
+  for (const std::string& m : result) {
+    log_bytes += MemberRoom(prefix.size(), m.size());
+  }
+  if (const store::WriteOutcome w = b_->Admit(buffers, log_bytes);
+      w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return;
+  }
+  if (const store::WriteOutcome w = PutHeader(dst, hh, 0, ValueType::kSet);
+      w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return;
+  }
+  for (const std::string& m : result) {
+    if (const store::WriteOutcome w = PutMember(prefix, m); w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return;
+    }
+  }
+  WriteOk({buf_, resp::WriteInteger(buf_, sizeof(buf_), static_cast<int64_t>(result.size()))});
+}
+
+void KvProtocol::SInter() {
+  SetRead(SetOp::kInter);
+}
+void KvProtocol::SUnion() {
+  SetRead(SetOp::kUnion);
+}
+void KvProtocol::SDiff() {
+  SetRead(SetOp::kDiff);
+}
+void KvProtocol::SInterStore() {
+  SetStore(SetOp::kInter);
+}
+void KvProtocol::SUnionStore() {
+  SetStore(SetOp::kUnion);
+}
+void KvProtocol::SDiffStore() {
+  SetStore(SetOp::kDiff);
+}
+
+void KvProtocol::SInterCard() {
+  // redis-server's sinterCardCommand: numkeys, then LIMIT, then the keys.
+  int64_t numkeys = 0;
+  if (!ParseInt64(ArgView(1, &tmp_), &numkeys)) {
+    Err(kNotInteger);
+    return;
+  }
+  if (numkeys <= 0) {
+    Err("ERR numkeys should be greater than 0");
+    return;
+  }
+  if (static_cast<uint64_t>(numkeys) > cmd_.argc - 2) {
+    Err("ERR Number of keys can't be greater than number of args");
+    return;
+  }
+  int64_t limit = 0;
+  for (size_t i = 2 + static_cast<size_t>(numkeys); i < cmd_.argc; i += 2) {
+    if (Is(i, "limit") && i + 1 < cmd_.argc) {
+      if (!ParseInt64(ArgView(i + 1, &tmp_), &limit)) {
+        Err(kNotInteger);
+        return;
+      }
+      if (limit < 0) {
+        Err("ERR LIMIT can't be negative");
+        return;
+      }
+    } else {
+      Err(kSyntax);
+      return;
+    }
+  }
+  std::set<std::string, std::less<>> result;
+  if (!SetOperation(SetOp::kInter, 2, 2 + static_cast<size_t>(numkeys), &result)) {
+    return;
+  }
+  const uint64_t n = result.size();
+  Int(static_cast<int64_t>(limit > 0 ? std::min<uint64_t>(n, static_cast<uint64_t>(limit)) : n));
+}
+
+}  // namespace pastel::kv
