@@ -360,7 +360,7 @@ int KvProtocol::ReadList(std::string_view key, bool count, ListRange* range) {
 }
 
 int KvProtocol::OpenList(std::string_view key, bool create, ListOp* op) {
-  op->key.assign(key);
+  op->SetKey(key);
   op->writes = 0;
   const int had = TypedAt(key, ValueType::kList, &op->header, /*count=*/false, &op->expire_ms);
   if (had < 0) {
@@ -392,7 +392,7 @@ int KvProtocol::OpenList(std::string_view key, bool create, ListOp* op) {
   op->dir = &clients_.lists();  // (the claim ends with op: ~ListOp)
   op->loop = loop_;
   op->before = op->range;
-  ItemPrefix(key, op->header.version, &op->prefix);
+  op->SetPrefix();
   return 1;
 }
 
@@ -452,6 +452,25 @@ bool KvProtocol::PopItem(ListOp* op, bool left, Value* v) {
   return true;
 }
 
+void KvProtocol::ListOp::SetKey(std::string_view k) {
+  std::memcpy(key_bytes, k.data(), k.size());  // (KeyOk: at most kMaxKeyLen)
+  key = {key_bytes, k.size()};
+}
+
+void KvProtocol::ListOp::SetPrefix() {
+  char* p = prefix_bytes;
+  std::memcpy(p, kListPrefix.data(), kListPrefix.size());
+  p += kListPrefix.size();
+  *p++ = static_cast<char>(key.size() >> 8);
+  *p++ = static_cast<char>(key.size() & 0xff);
+  std::memcpy(p, key.data(), key.size());
+  p += key.size();
+  for (int i = 7; i >= 0; --i) {
+    *p++ = static_cast<char>((header.version >> (8 * i)) & 0xff);
+  }
+  prefix = {prefix_bytes, static_cast<size_t>(p - prefix_bytes)};
+}
+
 KvProtocol::ListOp::~ListOp() {
   if (dir != nullptr) {
     dir->Wrote(key, header.version, loop, range, writes);  // (none: the claim ends)
@@ -460,7 +479,7 @@ KvProtocol::ListOp::~ListOp() {
 
 bool KvProtocol::FinishList(ListOp* op) {
   if (op->writes > 0 && in_exec_) {
-    list_undo_.push_back({op->key, op->header.version, op->before, op->writes});
+    list_undo_.push_back({std::string(op->key), op->header.version, op->before, op->writes});
   }
   if (op->range.empty() && op->exists) {
     // A list left without items is gone, as in redis-server: its header goes in the same batch.
@@ -1208,7 +1227,7 @@ bool KvProtocol::CopyList(std::string_view from, Value header_value, std::string
     return false;
   }
   ListOp dst;
-  dst.key.assign(to);
+  dst.SetKey(to);
   dst.header = HashHeader{clients_.lists().NextVersion(), 0};
   if (!clients_.lists().Claim(to, dst.header.version, loop_, &dst.range)) {
     Err(kListBusy);
@@ -1216,7 +1235,7 @@ bool KvProtocol::CopyList(std::string_view from, Value header_value, std::string
   }
   dst.dir = &clients_.lists();
   dst.loop = loop_;
-  ItemPrefix(to, dst.header.version, &dst.prefix);
+  dst.SetPrefix();
   if (dst.prefix.size() + 8 > kMaxKeyBytes) {
     Err("ERR list key longer than " + std::to_string(kMaxKeyBytes - kItemKeyOverhead) + " bytes");
     return false;

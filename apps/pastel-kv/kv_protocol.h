@@ -433,9 +433,14 @@ class KvProtocol final : public store::Protocol {
     ~ListOp();               // ends the claim (KvLists::Wrote)
     KvLists* dir = nullptr;  // claimed from it (OpenList)
     uint32_t loop = 0;
-    std::string key;
+    // The key and the items' prefix, in the op's own bytes (no allocation per command).
+    std::string_view key;
+    std::string_view prefix;
+    void SetKey(std::string_view k);
+    void SetPrefix();  // from key and header.version
+    char key_bytes[kMaxKeyLen];
+    char prefix_bytes[kMaxKeyLen + kItemKeyOverhead];
     HashHeader header;
-    std::string prefix;
     ListRange range;
     ListRange before;  // the range claimed
     int64_t expire_ms = 0;

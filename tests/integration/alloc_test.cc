@@ -142,9 +142,13 @@ constexpr int kDeleteEvery = 4;
 constexpr int kAnswers = 2 * kKeys + (kKeys + kDeleteEvery - 1) / kDeleteEvery;  // per round
 constexpr size_t kValueBytes = 100;
 // pastel-kv's rounds add an HSET (a field written again: kept in place, its record logged) and an
-// HGET of kKeys fields over kHashes hashes.
+// HGET of kKeys fields over kHashes hashes, and an LSET, an LINDEX and an LRANGE of each of kLists
+// lists of two items (pushed before the rounds). (A queue's pushes and pops make a new store key
+// per item: the index's list of keys changed since its last checkpoint grows with them, an
+// amortized allocation of the store's between checkpoints, not of the commands'.)
 constexpr int kHashes = 8;
-constexpr int kKvAnswers = kAnswers + 2 * kKeys;
+constexpr int kLists = 4;
+constexpr int kKvAnswers = kAnswers + 2 * kKeys + 3 * kLists;
 constexpr int kWarmupRounds = 60;
 constexpr int kMeasuredRounds = 150;
 
@@ -181,6 +185,10 @@ std::string Key(int i) {
   return k;
 }
 
+std::string ListKey(int i) {
+  return "alloc-test-list-" + std::to_string(i);
+}
+
 // One round: a write of every key (its value tagged with the round, so each write replaces the
 // value, or creates it again after the last round's delete), a read of every key, then deletes of
 // every kDeleteEvery-th key, pipelined.
@@ -201,6 +209,12 @@ std::string KvRound(int round) {
     const std::string v(kValueBytes, static_cast<char>('A' + (round + i) % 26));
     r += testing::RespCommand({"HSET", h, Key(i), v});
     r += testing::RespCommand({"HGET", h, Key(i)});
+  }
+  for (int i = 0; i < kLists; ++i) {
+    const std::string v(kValueBytes, static_cast<char>('0' + (round + i) % 10));
+    r += testing::RespCommand({"LSET", ListKey(i), std::to_string(round % 2), v});
+    r += testing::RespCommand({"LINDEX", ListKey(i), "-1"});
+    r += testing::RespCommand({"LRANGE", ListKey(i), "0", "-1"});
   }
   return r;
 }
@@ -360,6 +374,13 @@ TEST_P(AllocTest, SteadyStateRequestsAllocateNothing) {
   std::string error;
   error.reserve(256);
   const int answers = c.protocol == Protocol::kKv ? kKvAnswers : kAnswers;
+  if (c.protocol == Protocol::kKv) {
+    std::string base;  // each list's two items, set again through the rounds
+    for (int i = 0; i < kLists; ++i) {
+      base += testing::RespCommand({"RPUSH", ListKey(i), "first", "second"});
+    }
+    ASSERT_TRUE(Exchange(fd, c.protocol, base, kLists, &error)) << "the lists: " << error;
+  }
   for (int r = 0; r < kWarmupRounds; ++r) {
     ASSERT_TRUE(Exchange(fd, c.protocol, rounds[r], answers, &error))
         << "warm-up round " << r << ": " << error;
