@@ -7,23 +7,25 @@ First scripted cases of every command pastel-kv shares with redis-server (errors
 arguments, edge values, inline commands with quotes, negative multibulk counts, protocol errors),
 transactions over three connections, blocking list pops over several (BLOCKING: clients served in
 the order they blocked, by pushes, moves, RENAME, COPY and transactions; timeouts; CLIENT UNBLOCK),
-then STEPS random commands (2000 by default) over a few keys, strings, hashes and lists, the key
-space compared after each hundred. A reply that may differ by design is not compared (see
-docs/kv.md, "What differs from Redis"): TIME, HELLO's id and version, CONFIG GET maxmemory,
-RANDOMKEY over several keys, OBJECT ENCODING and REFCOUNT of a value changed in place; CLIENT ID
-and INFO clients are only read (a connection's id for CLIENT UNBLOCK, blocked_clients to know a
-client is blocked), CLIENT LIST, INFO, COMMAND LIST and INFO are not sent (kv_server_test's
-KvClientTest checks them). Expiry times are
+then STEPS random commands (2000 by default) over a few keys, strings, hashes, lists and sets, the
+key space compared after each hundred (a set's OBJECT ENCODING too). A reply that may differ by
+design is not compared (see docs/kv.md, "What differs from Redis"): TIME, HELLO's id and version,
+CONFIG GET maxmemory, RANDOMKEY over several keys, OBJECT ENCODING (but a set's) and REFCOUNT of a
+value changed in place; CLIENT ID and INFO clients are only read (a connection's id for CLIENT
+UNBLOCK, blocked_clients to know a client is blocked), CLIENT LIST, INFO, COMMAND LIST and INFO are
+not sent (kv_server_test's KvClientTest checks them). Expiry times are
 absolute (far ahead or already past), so no reply depends on when a server read its clock; TTL
 and PTTL of a relative time are compared within a second. Replies in a server's own order (HGETALL
-HKEYS HVALS HSCAN KEYS SCAN: redis-server answers a small hash in insertion order, pastel-kv
-promises no order) are compared as sorted multisets, a SCAN or HSCAN from cursor 0 as the whole
-iteration (redis-server answers a big hash in pages), HRANDFIELD by its shape and its fields'
-membership. Prints "all replies identical" and exits 0, or prints the first difference and
-exits 1.
+HKEYS HVALS HSCAN KEYS SCAN SMEMBERS SINTER SUNION SDIFF SSCAN: redis-server answers a small hash
+in insertion order, a set in its dict's, pastel-kv promises no order) are compared as sorted
+multisets, a SCAN, HSCAN or SSCAN from cursor 0 as the whole iteration (redis-server answers a big
+hash or set in pages), HRANDFIELD and SRANDMEMBER by their shape and their members' membership,
+SPOP by its shape and by what each server popped and kept (then both are given the same set
+again). Prints "all replies identical" and exits 0, or prints the first difference and exits 1.
 """
 
 import random
+import re
 import socket
 import sys
 import time
@@ -113,30 +115,40 @@ def pairs(v):
 
 
 # Commands whose arrays come in the server's own order (redis-server: a small hash's insertion
-# order, a dict's bucket order; pastel-kv promises none), HRANDFIELD's at random, and EXEC, whose
-# array holds such replies.
-ORDER_FREE = {"HGETALL", "HKEYS", "HVALS", "HSCAN", "KEYS", "SCAN", "HRANDFIELD", "EXEC"}
+# order, a dict's bucket order, an intset's ascending order; pastel-kv promises none), HRANDFIELD's
+# SRANDMEMBER's and SPOP's at random, and EXEC, whose array holds such replies.
+SET_ORDER_FREE = {"SMEMBERS", "SINTER", "SUNION", "SDIFF"}
+RANDOM = {"HRANDFIELD", "SRANDMEMBER", "SPOP"}
+SCANS = {"SCAN": 1, "HSCAN": 2, "SSCAN": 2}  # where the cursor is
+ORDER_FREE = {"HGETALL", "HKEYS", "HVALS", "HSCAN", "KEYS", "SCAN", "SSCAN", "EXEC"} | \
+    SET_ORDER_FREE | RANDOM
 
 
 def shape(cmd, v, queued=None):
     """What of cmd's parsed reply v both servers must answer alike."""
     name = str(cmd[0]).upper()
-    if not isinstance(v, list):  # errors, nils, integers, statuses; a bulk but HRANDFIELD's
-        return ("bulk",) if name == "HRANDFIELD" and isinstance(v, bytes) else v
+    if not isinstance(v, list):  # errors, nils, integers, statuses; a bulk but a random one
+        return ("bulk",) if name in RANDOM and isinstance(v, bytes) else v
     if name == "EXEC":
         return [len(v)] + [shape(q, x) for q, x in zip(queued or [], v)]
-    if name in ("HKEYS", "HVALS", "KEYS"):
+    if name in ("HKEYS", "HVALS", "KEYS") or name in SET_ORDER_FREE:
         return sorted(v)
     if name == "HGETALL":
         return pairs(v)
-    if name in ("SCAN", "HSCAN") and len(v) == 2 and isinstance(v[1], list):
-        return [v[0], sorted(v[1]) if name == "SCAN" else pairs(v[1])]
-    if name == "HRANDFIELD":  # the fields: Diff.check_random
+    if name in SCANS and len(v) == 2 and isinstance(v[1], list):
+        return [v[0], pairs(v[1]) if name == "HSCAN" else sorted(v[1])]
+    if name in RANDOM:  # the fields or members: Diff.check_random, check_srandmember, check_spop
         return ("array", len(v))
     return v
 
 
-PAGED = [0, 0]  # HSCAN calls after an iteration's first, per server (each counts a keyspace hit)
+def intset_member(m):
+    """Whether redis-server 7.0 keeps member m in an intset: an integer's canonical text
+    (string2ll), in 64 bits."""
+    return re.fullmatch(rb"0|-?[1-9][0-9]*", m) is not None and -2**63 <= int(m) < 2**63
+
+
+PAGED = [0, 0]  # HSCAN and SSCAN calls after an iteration's first, per server (each a keyspace hit)
 
 
 class Diff:
@@ -183,9 +195,11 @@ class Diff:
         cmd = list(args)
         name = str(args[0]).upper()
         queued = self.queued
-        if queued is None and name in ("SCAN", "HSCAN") and \
-                cmd[2 if name == "HSCAN" else 1:][:1] == ["0"]:
+        if queued is None and name in SCANS and cmd[SCANS[name]:][:1] == ["0"]:
             return self.scan(cmd, compare)
+        # SPOP takes members at random: the set before it, to check what each server popped.
+        before = self.call("SMEMBERS", cmd[1]) if name == "SPOP" and queued is None and \
+            len(cmd) in (2, 3) else None
         a, b = self.send(enc(args), compare=False, what=cmd)
         if name == "MULTI" and a == b"+OK\r\n":
             self.queued = []
@@ -197,14 +211,19 @@ class Diff:
             self.differ(cmd, a, b)
         if name == "HRANDFIELD" and queued is None:
             self.check_random(cmd, a, b)
+        if name == "SRANDMEMBER" and queued is None:
+            self.check_srandmember(cmd, a, b)
+        if before is not None:
+            self.check_spop(cmd, a, b, before)
         return a, b
 
     def scan(self, cmd, compare):
-        """SCAN or HSCAN from cursor 0, on each server until its cursor is 0 again: the same error,
-        or the same keys (field-value pairs). redis-server answers a big hash (or key space) in
-        pages, pastel-kv may answer in one."""
+        """SCAN, HSCAN or SSCAN from cursor 0, on each server until its cursor is 0 again: the same
+        error, or the same keys (field-value pairs, members). redis-server answers a big hash or
+        set (or key space) in pages, pastel-kv may answer in one."""
         got = []
-        at = 2 if str(cmd[0]).upper() == "HSCAN" else 1
+        name = str(cmd[0]).upper()
+        at = SCANS[name]
         for i, c in enumerate((self.r, self.p)):
             args, seen = list(cmd), set()
             for _ in range(100000):
@@ -214,7 +233,7 @@ class Diff:
                     seen = raw
                     break
                 v = parse(raw)[0]
-                seen.update(v[1] if at == 1 else zip(v[1][0::2], v[1][1::2]))
+                seen.update(zip(v[1][0::2], v[1][1::2]) if name == "HSCAN" else v[1])
                 if v[0] == b"0":
                     break
                 args[at] = v[0]
@@ -247,6 +266,62 @@ class Diff:
                 print("WRONG HRANDFIELD reply (seed %s) from %s to %r: %r; the hash: %r"
                       % (SEED, who, cmd, raw[:500], hraw[:500]))
                 sys.exit(1)
+
+    def wrong(self, what, who, cmd, raw, members):
+        print("WRONG %s reply (seed %s) from %s to %r: %r; the set: %r"
+              % (what, SEED, who, cmd, raw[:500], sorted(members)[:50]))
+        sys.exit(1)
+
+    def check_srandmember(self, cmd, a, b):
+        """SRANDMEMBER's members are random: each must be one of the set's, as many as asked (a
+        positive count: distinct, at most the set's size; a negative one: exactly that many)."""
+        if a[:1] not in (b"$", b"*") or a in (b"$-1\r\n", b"*0\r\n"):
+            return
+        s = self.call("SMEMBERS", cmd[1])  # (the same set on both: compared)
+        for who, raw, sraw in (("redis-server", a, s[0]), ("pastel-kv", b, s[1])):
+            v, members = parse(raw)[0], set(parse(sraw)[0])
+            if isinstance(v, bytes):
+                ok = v in members
+            else:
+                n = int(cmd[2])
+                ok = all(m in members for m in v) and (
+                    len(v) == -n if n < 0 else len(v) == min(n, len(members)) == len(set(v)))
+            if not ok:
+                self.wrong("SRANDMEMBER", who, cmd, raw, members)
+
+    def check_spop(self, cmd, a, b, before):
+        """SPOP's members are random: on each server they must be distinct members of the set it
+        had before (the same on both: compared), as many as asked (at most all), and what is left
+        the rest. What is left has the same encoding on both where it is integers on both or on
+        neither (redis-server 7.0 copies what an SPOP of most of a set leaves into a new set,
+        an intset if it can). Then each server removes what the other kept and it did not (SREM,
+        its reply not compared), so that both hold the same set again: the members both kept. (A
+        set that SPOP changed was marked changed for WATCH on both; SREM keeps its encoding and its
+        time.)"""
+        if a[:1] not in (b"$", b"*") or a in (b"$-1\r\n", b"*0\r\n") or \
+                before[0][:1] != b"*":
+            return
+        members = set(parse(before[0])[0])
+        left = []
+        for who, raw, c in (("redis-server", a, self.r), ("pastel-kv", b, self.p)):
+            c.s.sendall(enc(["SMEMBERS", cmd[1]]))
+            after = parse(c.reply())[0]
+            v = parse(raw)[0]
+            v = [v] if isinstance(v, bytes) else v
+            n = 1 if len(cmd) == 2 else int(cmd[2])
+            if not (set(v) <= members and len(v) == len(set(v)) == min(n, len(members)) and
+                    isinstance(after, list) and sorted(after) == sorted(members - set(v))):
+                self.wrong("SPOP", who, cmd, raw + b"; left: %r" % (after,), members)
+            left.append(set(after))
+        if left[0] and left[1] and all(map(intset_member, left[0])) == all(
+                map(intset_member, left[1])):
+            self.send(enc(["OBJECT", "ENCODING", cmd[1]]), what=["OBJECT", "ENCODING", cmd[1],
+                                                                 "after", cmd])
+        both = left[0] & left[1]
+        for c, kept in zip((self.r, self.p), left):
+            if kept - both:
+                c.s.sendall(enc(["SREM", cmd[1]] + sorted(kept - both)))
+                c.reply()
 
 
 SCRIPT = [
@@ -862,6 +937,318 @@ LIST_SCRIPT = [
     ["LRANGE", "t2", "0", "-1"],
 ]
 
+# Sets: every S command, its wrong arities and argument errors (checked before the key is read
+# where redis-server does so: SPOP's and SRANDMEMBER's counts, SINTERCARD's numkeys and LIMIT,
+# SSCAN's cursor; SSCAN's options after it, and not at all for a missing key), duplicates, absent
+# members, missing keys (empty sets), WRONGTYPE both ways (SINTER SUNION SDIFF and their STORE forms
+# read every key in order up to the first that is not a set, a missing one included; SMOVE answers
+# 0 for a missing source before it looks at the destination's type); the STORE forms replace a
+# destination of any type (its time gone) or delete it when the result is empty; sets under the
+# generic commands (TYPE, EXISTS, DEL, expiry, RENAME, COPY, SCAN TYPE set, DBSIZE); a set emptied
+# by SREM, SPOP or SMOVE is gone; binary members and the empty one. Keyspace hits and misses (the
+# end of main compares them): each key SMEMBERS SISMEMBER SMISMEMBER SCARD SRANDMEMBER SSCAN
+# SINTER SUNION SDIFF SINTERCARD and the STORE forms' sources read (in order, up to the first that
+# is not a set), and SPOP when it pops the whole set (redis-server 7.0 answers it by an SUNION of
+# the one key), never SADD SREM SMOVE nor other SPOPs. OBJECT ENCODING: intset while every member
+# is an integer's canonical text (string2ll: not "-0", "007", " 1", "+1" nor past 64 bits) and
+# there are at most 512, hashtable once one write went past that; but a set written whole (the
+# STORE forms, SMOVE's new destination) starts again as an intset, and so does what an SPOP leaves
+# when it keeps at most a fifth of what it pops (redis-server 7.0's spop "case 3": the rest copied
+# into a new set). SPOP and SRANDMEMBER are checked by check_spop and check_srandmember; SMEMBERS
+# SINTER SUNION SDIFF SSCAN compared as sorted sets.
+INTS = [str(n) for n in range(600)]
+SET_SCRIPT = [
+    ["FLUSHALL"],
+    # Wrong arities; SPOP and SRANDMEMBER with more than a count: a syntax error.
+    ["SADD"], ["SADD", "s"], ["SREM", "s"], ["SMEMBERS"], ["SMEMBERS", "s", "x"],
+    ["SISMEMBER", "s"],
+    ["SISMEMBER", "s", "a", "b"], ["SMISMEMBER", "s"], ["SCARD"], ["SCARD", "s", "x"], ["SPOP"],
+    ["SPOP", "s", "1", "2"], ["SRANDMEMBER"], ["SRANDMEMBER", "s", "1", "2"], ["SMOVE", "s", "d"],
+    ["SMOVE", "s", "d", "m", "x"], ["SINTER"], ["SUNION"], ["SDIFF"], ["SINTERSTORE", "d"],
+    ["SUNIONSTORE", "d"], ["SDIFFSTORE", "d"], ["SINTERCARD"], ["SINTERCARD", "1"], ["SSCAN"],
+    ["SSCAN", "s"],
+    # A missing key: an empty set (SPOP and SRANDMEMBER: nil, or *0 with a count).
+    ["SMEMBERS", "s"], ["SCARD", "s"], ["SISMEMBER", "s", "a"], ["SMISMEMBER", "s", "a", "b"],
+    ["SREM", "s", "a"], ["SPOP", "s"], ["SPOP", "s", "0"], ["SPOP", "s", "3"], ["SRANDMEMBER", "s"],
+    ["SRANDMEMBER", "s", "0"], ["SRANDMEMBER", "s", "5"], ["SRANDMEMBER", "s", "-5"],
+    ["SMOVE", "s", "d", "a"], ["SINTER", "s"], ["SINTER", "s", "t"], ["SUNION", "s", "t"],
+    ["SDIFF", "s", "t"], ["SINTERSTORE", "d", "s"], ["SUNIONSTORE", "d", "s", "t"],
+    ["SDIFFSTORE", "d", "s"], ["SINTERCARD", "1", "s"], ["SINTERCARD", "2", "s", "t", "LIMIT", "1"],
+    ["SSCAN", "s", "0"], ["SSCAN", "s", "7"], ["SSCAN", "s", "0", "COUNT", "0"],
+    ["SSCAN", "s", "0", "FOO"], ["SSCAN", "s", "x"], ["TYPE", "s"], ["OBJECT", "ENCODING", "s"],
+    ["EXISTS", "s", "d"], ["DBSIZE"],
+    # Argument errors, checked before the key: SPOP's count (any error "out of range, must be
+    # positive"), SRANDMEMBER's (-LONG_MAX..LONG_MAX), SINTERCARD's numkeys and LIMIT, SSCAN's
+    # cursor (strtoul: "-1" and "+5" are cursors).
+    ["SPOP", "s", "-1"], ["SPOP", "s", "x"], ["SPOP", "s", "1.5"], ["SPOP", "s", ""],
+    ["SPOP", "s", "9223372036854775808"], ["SPOP", "s", "-9223372036854775808"],
+    ["SPOP", "s", "01"], ["SRANDMEMBER", "s", "x"], ["SRANDMEMBER", "s", "1.5"],
+    ["SRANDMEMBER", "s", ""], ["SRANDMEMBER", "s", "9223372036854775808"],
+    ["SRANDMEMBER", "s", "-9223372036854775808"], ["SRANDMEMBER", "s", "-9223372036854775807"],
+    ["SRANDMEMBER", "s", "9223372036854775807"], ["SINTERCARD", "0", "s"],
+    ["SINTERCARD", "-1", "s"], ["SINTERCARD", "x", "s"], ["SINTERCARD", "1.0", "s"],
+    ["SINTERCARD", "01", "s"], ["SINTERCARD", "+1", "s"], ["SINTERCARD", "", "s"],
+    ["SINTERCARD", "2", "s"], ["SINTERCARD", "9223372036854775807", "s"],
+    ["SINTERCARD", "9223372036854775808", "s"], ["SINTERCARD", "1", "s", "t"],
+    ["SINTERCARD", "1", "s", "LIMIT"], ["SINTERCARD", "1", "s", "LIMIT", "-1"],
+    ["SINTERCARD", "1", "s", "LIMIT", "x"],
+    ["SINTERCARD", "1", "s", "LIMIT", "9223372036854775808"],
+    ["SINTERCARD", "1", "s", "FOO", "1"], ["SINTERCARD", "1", "s", "LIMIT", "1", "LIMIT", "x"],
+    ["SINTERCARD", "3", "s", "t", "LIMIT"], ["SINTERCARD", "2", "s", "t", "LIMIT", "1", "x"],
+    ["SSCAN", "s", "-1"], ["SSCAN", "s", "+5"], ["SSCAN", "s", ""], ["SSCAN", "s", " 1"],
+    ["SSCAN", "s", "18446744073709551615"], ["SSCAN", "s", "18446744073709551616"],
+    ["SSCAN", "s", "1.5"],
+    # SADD counts the members added (a duplicate once); SREM the members removed; SMISMEMBER
+    # answers each asked, repeated ones too.
+    ["SADD", "s", "a", "b", "c", "a", "a"], ["SADD", "s", "a", "d"], ["SADD", "s", "a", "a"],
+    ["SREM", "s", "x", "y"], ["SREM", "s", "a", "a", "x"], ["SCARD", "s"], ["SMEMBERS", "s"],
+    ["SISMEMBER", "s", "b"], ["SISMEMBER", "s", "a"], ["SISMEMBER", "s", "B"],
+    ["SMISMEMBER", "s", "a", "b", "x", "b"], ["SMISMEMBER", "s", "d"], ["TYPE", "s"],
+    ["OBJECT", "ENCODING", "s"], ["EXISTS", "s", "s", "nokey"], ["DBSIZE"], ["KEYS", "*"],
+    # SRANDMEMBER: no count a bulk; a positive count distinct members, at most all; a negative one
+    # exactly that many, repeated; 0 *0.
+    ["SRANDMEMBER", "s"], ["SRANDMEMBER", "s", "0"], ["SRANDMEMBER", "s", "1"],
+    ["SRANDMEMBER", "s", "2"], ["SRANDMEMBER", "s", "3"], ["SRANDMEMBER", "s", "4"],
+    ["SRANDMEMBER", "s", "100"], ["SRANDMEMBER", "s", "9223372036854775807"],
+    ["SRANDMEMBER", "s", "-1"], ["SRANDMEMBER", "s", "-2"], ["SRANDMEMBER", "s", "-3"],
+    ["SRANDMEMBER", "s", "-10"], ["SRANDMEMBER", "s", "-1000"], ["SCARD", "s"],
+    ["SADD", "one", "only"], ["SRANDMEMBER", "one"], ["SRANDMEMBER", "one", "-3"],
+    ["SRANDMEMBER", "one", "5"],
+    # SPOP: no count one member (a bulk); a count distinct members, at most all (the set is gone);
+    # count 0 *0 and nothing changes.
+    ["SPOP", "s"], ["SCARD", "s"], ["SPOP", "s", "0"], ["SPOP", "s", "1"], ["SCARD", "s"],
+    ["SPOP", "s", "5"], ["EXISTS", "s"], ["TYPE", "s"], ["SADD", "s", "a", "b", "c"],
+    ["SPOP", "s", "3"], ["EXISTS", "s"], ["SADD", "s", "a", "b", "c"],
+    ["SPOP", "s", "9223372036854775807"], ["EXISTS", "s"], ["SADD", "s", "a"], ["SPOP", "s"],
+    ["EXISTS", "s"], ["SPOP", "one", "1"], ["EXISTS", "one"],
+    ["SADD", "p", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j"], ["SPOP", "p", "2"],
+    ["SPOP", "p", "6"], ["SCARD", "p"], ["SPOP", "p"], ["SPOP", "p", "1"], ["SMEMBERS", "p"],
+    # A set emptied by SREM is gone.
+    ["SADD", "e", "x", "y"], ["SREM", "e", "x", "y", "z"], ["EXISTS", "e"], ["SCARD", "e"],
+    ["SREM", "e", "x"], ["DBSIZE"],
+    # SINTER SUNION SDIFF: the first set's order is nobody's; a missing key is an empty set; a
+    # key named twice.
+    ["SADD", "s1", "a", "b", "c", "d", "1"], ["SADD", "s2", "c", "d", "e", "1", "2"],
+    ["SADD", "s3", "a", "c", "e", "1"], ["SINTER", "s1"], ["SINTER", "s1", "s2"],
+    ["SINTER", "s1", "s2", "s3"], ["SINTER", "s1", "s1"], ["SINTER", "s1", "nokey"],
+    ["SINTER", "nokey", "s1"], ["SUNION", "s1"], ["SUNION", "s1", "s2"],
+    ["SUNION", "s1", "s2", "s3"], ["SUNION", "s1", "nokey", "s1"], ["SUNION", "nokey", "nokey2"],
+    ["SDIFF", "s1"], ["SDIFF", "s1", "s2"], ["SDIFF", "s1", "s2", "s3"], ["SDIFF", "s2", "s1"],
+    ["SDIFF", "s1", "s1"], ["SDIFF", "s1", "nokey"], ["SDIFF", "nokey", "s1"],
+    ["SDIFF", "s1", "s2", "nokey", "s2"],
+    # The STORE forms: the result's size; an empty result deletes the destination; the
+    # destination replaced whatever its type (a string, a hash, a list), its time gone; the
+    # destination among the sources.
+    ["SINTERSTORE", "d", "s1", "s2"], ["SMEMBERS", "d"], ["SUNIONSTORE", "d", "s1", "s2"],
+    ["SMEMBERS", "d"], ["SDIFFSTORE", "d", "s1", "s2"], ["SMEMBERS", "d"],
+    ["SINTERSTORE", "d", "s1", "nokey"], ["EXISTS", "d"], ["SINTERSTORE", "d", "s1", "nokey"],
+    ["SUNIONSTORE", "d", "s1"], ["SDIFFSTORE", "d", "s1", "s1"], ["EXISTS", "d"],
+    ["SUNIONSTORE", "d", "nokey"], ["EXISTS", "d"], ["SET", "ds", "v"],
+    ["SINTERSTORE", "ds", "s1", "s3"], ["TYPE", "ds"], ["SMEMBERS", "ds"], ["HSET", "dh", "f", "v"],
+    ["SUNIONSTORE", "dh", "s3"], ["TYPE", "dh"], ["SMEMBERS", "dh"], ["RPUSH", "dl", "x"],
+    ["SDIFFSTORE", "dl", "s2", "s1"], ["TYPE", "dl"], ["SMEMBERS", "dl"], ["SET", "ds2", "v"],
+    ["SDIFFSTORE", "ds2", "s1", "s1"], ["EXISTS", "ds2"], ["HSET", "dh2", "f", "v"],
+    ["SINTERSTORE", "dh2", "nokey"], ["EXISTS", "dh2"], ["RPUSH", "dl2", "x"],
+    ["SINTERSTORE", "dl2", "nokey", "s1"], ["EXISTS", "dl2"], ["SADD", "dt", "x"],
+    ["PEXPIREAT", "dt", "4000000000000"], ["SUNIONSTORE", "dt", "dt", "s3"], ["PEXPIRETIME", "dt"],
+    ["SMEMBERS", "dt"], ["PEXPIREAT", "dt", "4000000000000"], ["SINTERSTORE", "dt", "dt"],
+    ["PEXPIRETIME", "dt"], ["SCARD", "dt"], ["SDIFFSTORE", "s3", "s3", "s1"], ["SMEMBERS", "s3"],
+    ["SINTERSTORE", "s3", "s3", "s2"], ["SMEMBERS", "s3"], ["SUNIONSTORE", "s3", "s3", "s3"],
+    ["SMEMBERS", "s3"],
+    # SINTERCARD: the intersection's size, at most LIMIT (0: no limit; the last LIMIT counts);
+    # numkeys keys, the rest options.
+    ["SINTERCARD", "1", "s1"], ["SINTERCARD", "2", "s1", "s2"],
+    ["SINTERCARD", "3", "s1", "s2", "s3"],
+    ["SINTERCARD", "2", "s1", "s2", "LIMIT", "0"], ["SINTERCARD", "2", "s1", "s2", "LIMIT", "1"],
+    ["SINTERCARD", "2", "s1", "s2", "limit", "2"], ["SINTERCARD", "2", "s1", "s2", "LIMIT", "3"],
+    ["SINTERCARD", "2", "s1", "s2", "LIMIT", "100"],
+    ["SINTERCARD", "2", "s1", "s2", "LIMIT", "9223372036854775807"],
+    ["SINTERCARD", "2", "s1", "s2", "LIMIT", "5", "LIMIT", "1"], ["SINTERCARD", "2", "s1", "s1"],
+    ["SINTERCARD", "2", "s1", "nokey"], ["SINTERCARD", "1", "nokey", "LIMIT", "3"],
+    ["SINTERCARD", "3", "s1", "s2", "LIMIT"], ["SINTERCARD", "1", "LIMIT"],
+    # SMOVE: 1 when moved (the destination created, or already holding it), 0 when the source
+    # lacks it or is missing; a key onto itself moves nothing; the source emptied is gone.
+    ["SADD", "m1", "a", "b"], ["SADD", "m2", "b", "c"], ["SMOVE", "m1", "m2", "a"],
+    ["SMEMBERS", "m1"], ["SMEMBERS", "m2"], ["SMOVE", "m1", "m2", "b"], ["EXISTS", "m1"],
+    ["SMEMBERS", "m2"], ["SMOVE", "m2", "m3", "zz"], ["EXISTS", "m3"],
+    ["SMOVE", "nokey", "m2", "a"],
+    ["SMOVE", "m2", "m2", "a"], ["SMOVE", "m2", "m2", "zz"], ["SMOVE", "nokey", "nokey", "a"],
+    ["SMEMBERS", "m2"], ["SMOVE", "m2", "m3", "c"], ["SMEMBERS", "m3"], ["TYPE", "m3"],
+    ["SMOVE", "m2", "m3", "a"], ["SMOVE", "m2", "m3", "b"], ["EXISTS", "m2"], ["SMEMBERS", "m3"],
+    # Binary members, CR LF and NUL inside, the empty member, spaces.
+    ["SADD", "bin", "", b"\x00\xff\r\n", "sp ace", b"\r\n", "", b"\x00"], ["SCARD", "bin"],
+    ["SMEMBERS", "bin"], ["SISMEMBER", "bin", ""], ["SISMEMBER", "bin", b"\x00"],
+    ["SISMEMBER", "bin", b"\x00\x00"], ["SMISMEMBER", "bin", "", "sp", "sp ace", b"\r\n"],
+    ["OBJECT", "ENCODING", "bin"], ["SSCAN", "bin", "0"], ["SSCAN", "bin", "0", "MATCH", "sp*"],
+    ["SSCAN", "bin", "0", "MATCH", ""], ["SSCAN", "bin", "0", "MATCH", "* *"],
+    ["SINTER", "bin", "bin"], ["SMOVE", "bin", "bin2", ""], ["SMEMBERS", "bin2"],
+    ["OBJECT", "ENCODING", "bin2"], ["SREM", "bin", "", b"\x00", "nope"], ["SMEMBERS", "bin"],
+    ["SRANDMEMBER", "bin", "-5"], ["SADD", "", ""], ["SMEMBERS", ""], ["SCARD", ""],
+    ["SPOP", ""], ["EXISTS", ""],
+    # SSCAN: an intset comes whole whatever the cursor; MATCH (the last counts) and COUNT (the
+    # options are checked once the key is found: not at all for a missing one).
+    ["SADD", "ss", "5", "3", "1", "-2", "10"], ["SSCAN", "ss", "0"],
+    ["SSCAN", "ss", "0", "MATCH", "*1*"],
+    ["SSCAN", "ss", "0", "MATCH", "-*"], ["SSCAN", "ss", "0", "COUNT", "1"],
+    ["SSCAN", "ss", "0", "MATCH", "1", "MATCH", "3"], ["SSCAN", "ss", "12345"],
+    ["SSCAN", "ss", "-1"], ["SSCAN", "ss", "18446744073709551615"],
+    ["SSCAN", "ss", "0", "COUNT", "0"], ["SSCAN", "ss", "0", "COUNT", "-1"],
+    ["SSCAN", "ss", "0", "COUNT", "x"], ["SSCAN", "ss", "0", "COUNT"],
+    ["SSCAN", "ss", "0", "MATCH"],
+    ["SSCAN", "ss", "0", "TYPE", "set"], ["SSCAN", "ss", "0", "NOVALUES"],
+    ["SSCAN", "ss", "0", "FOO", "x"], ["SSCAN", "ss", "0", "COUNT", "1", "COUNT", "0"],
+    ["SSCAN", "nokey", "0", "TYPE", "set"], ["SSCAN", "nokey", "5", "MATCH"],
+    ["SSCAN", "s1", "0", "MATCH", "[ab]"], ["SSCAN", "s1", "0", "COUNT", "100"],
+    # OBJECT ENCODING: intset while every member is an integer (canonical, 64 bits) and there are
+    # at most 512; hashtable after; a set written whole starts again as an intset.
+    ["SADD", "o", "1", "2", "-3"], ["OBJECT", "ENCODING", "o"],
+    ["SADD", "o", "9223372036854775807", "-9223372036854775808"], ["OBJECT", "ENCODING", "o"],
+    ["SMEMBERS", "o"], ["SADD", "o", "a"], ["OBJECT", "ENCODING", "o"], ["SREM", "o", "a"],
+    ["OBJECT", "ENCODING", "o"], ["SADD", "o", "4"], ["OBJECT", "ENCODING", "o"],
+    ["SADD", "o1", "-0"], ["SADD", "o2", "007"], ["SADD", "o3", " 1"], ["SADD", "o4", "1 "],
+    ["SADD", "o5", "+1"], ["SADD", "o6", "9223372036854775808"],
+    ["SADD", "o7", "-9223372036854775809"],
+    ["SADD", "o8", ""], ["SADD", "o9", "1.0"], ["SADD", "o10", "0x1"], ["SADD", "o11", "0"],
+    ["SADD", "o12", "-1"], ["SADD", "o13", "1e3"],
+    ["OBJECT", "ENCODING", "o1"], ["OBJECT", "ENCODING", "o2"], ["OBJECT", "ENCODING", "o3"],
+    ["OBJECT", "ENCODING", "o4"], ["OBJECT", "ENCODING", "o5"], ["OBJECT", "ENCODING", "o6"],
+    ["OBJECT", "ENCODING", "o7"], ["OBJECT", "ENCODING", "o8"], ["OBJECT", "ENCODING", "o9"],
+    ["OBJECT", "ENCODING", "o10"], ["OBJECT", "ENCODING", "o11"], ["OBJECT", "ENCODING", "o12"],
+    ["OBJECT", "ENCODING", "o13"], ["SMEMBERS", "o1"], ["SISMEMBER", "o1", "0"],
+    ["SISMEMBER", "o11", "-0"], ["SISMEMBER", "o11", "00"], ["SISMEMBER", "o12", "-1"],
+    ["SADD", "o14", "5", "x"], ["OBJECT", "ENCODING", "o14"], ["SADD", "o15", "x", "5"],
+    ["OBJECT", "ENCODING", "o15"],
+    ["SADD", "i512"] + INTS[:512], ["OBJECT", "ENCODING", "i512"], ["SCARD", "i512"],
+    ["SADD", "i512", "0", "511"], ["OBJECT", "ENCODING", "i512"], ["SADD", "i512", "512"],
+    ["OBJECT", "ENCODING", "i512"], ["SREM", "i512"] + INTS[:510], ["OBJECT", "ENCODING", "i512"],
+    ["SMEMBERS", "i512"], ["COPY", "i512", "i512c"], ["OBJECT", "ENCODING", "i512c"],
+    ["RENAME", "i512c", "i512r"], ["OBJECT", "ENCODING", "i512r"],
+    ["SUNIONSTORE", "u", "i512"], ["OBJECT", "ENCODING", "u"], ["SINTERSTORE", "u", "i512", "i512"],
+    ["OBJECT", "ENCODING", "u"], ["SDIFFSTORE", "u", "i512", "nokey"], ["OBJECT", "ENCODING", "u"],
+    ["SMOVE", "i512", "u2", "511"], ["OBJECT", "ENCODING", "u2"], ["OBJECT", "ENCODING", "i512"],
+    ["SMOVE", "i512", "u2", "512"], ["OBJECT", "ENCODING", "u2"], ["SMOVE", "s1", "u2", "a"],
+    ["OBJECT", "ENCODING", "u2"], ["SMOVE", "s1", "u3", "b"], ["OBJECT", "ENCODING", "u3"],
+    ["SADD", "i513"] + INTS[:513], ["OBJECT", "ENCODING", "i513"], ["SUNIONSTORE", "u4", "i513"],
+    ["OBJECT", "ENCODING", "u4"], ["SUNIONSTORE", "u5", "i513", "o1"], ["OBJECT", "ENCODING", "u5"],
+    ["SADD", "mixed", "a", "1", "2"], ["SUNIONSTORE", "u6", "mixed"], ["OBJECT", "ENCODING", "u6"],
+    ["SDIFFSTORE", "u6", "mixed", "s1"], ["OBJECT", "ENCODING", "u6"],
+    ["SINTERSTORE", "u6", "mixed", "i513"], ["OBJECT", "ENCODING", "u6"],
+    # SPOP of most of a set: what it leaves is a new set (intset if all integers), unlike SPOP of
+    # a few, SREM and SRANDMEMBER.
+    # (check_spop compares the encoding of what is left before it evens the sets out.)
+    ["SADD", "sp1", "a"] + INTS[:10], ["SREM", "sp1", "a"], ["OBJECT", "ENCODING", "sp1"],
+    ["SRANDMEMBER", "sp1", "-20"], ["SRANDMEMBER", "sp1", "9"], ["OBJECT", "ENCODING", "sp1"],
+    ["SPOP", "sp1", "9"], ["OBJECT", "ENCODING", "sp1"], ["SADD", "sp2", "a"] + INTS[:7],
+    ["SREM", "sp2", "a"], ["SPOP", "sp2", "5"], ["OBJECT", "ENCODING", "sp2"],
+    ["SADD", "sp3", "a"] + INTS[:7], ["SREM", "sp3", "a"], ["SPOP", "sp3", "6"],
+    ["OBJECT", "ENCODING", "sp3"], ["SADD", "sp4"] + ["m%d" % n for n in range(12)],
+    ["SPOP", "sp4", "10"], ["OBJECT", "ENCODING", "sp4"], ["SADD", "sp5"] + INTS[:12],
+    ["SPOP", "sp5", "11"], ["OBJECT", "ENCODING", "sp5"], ["SPOP", "sp5"],
+    ["OBJECT", "ENCODING", "sp5"], ["SADD", "sp6", "a"] + INTS[:10], ["SPOP", "sp6", "10"],
+    ["SADD", "sp7", "a"] + INTS[:10], ["SREM", "sp7", "a"], ["SPOP", "sp7", "3"],
+    ["OBJECT", "ENCODING", "sp7"],
+    # (At the edge: it keeps 2 of 12 after popping 10, 3 of 13 after popping 10.)
+    ["SADD", "sp8", "a"] + INTS[:12], ["SREM", "sp8", "a"], ["SPOP", "sp8", "10"],
+    ["SADD", "sp9", "a"] + INTS[:13], ["SREM", "sp9", "a"], ["SPOP", "sp9", "10"],
+    # A big set (600: a hashtable, scanned in pages).
+    ["SADD", "big"] + INTS, ["SCARD", "big"], ["OBJECT", "ENCODING", "big"], ["SSCAN", "big", "0"],
+    ["SSCAN", "big", "0", "COUNT", "7"], ["SSCAN", "big", "0", "MATCH", "1*"],
+    ["SSCAN", "big", "0", "MATCH", "*9", "COUNT", "1000"], ["SMEMBERS", "big"],
+    ["SISMEMBER", "big", "599"], ["SMISMEMBER", "big", "0", "600", "-1", "300"],
+    ["SRANDMEMBER", "big"], ["SRANDMEMBER", "big", "5"], ["SRANDMEMBER", "big", "-5"],
+    ["SRANDMEMBER", "big", "450"], ["SRANDMEMBER", "big", "1000"], ["SRANDMEMBER", "big", "-700"],
+    ["SINTER", "big", "i513"], ["SINTERCARD", "2", "big", "i513"],
+    ["SINTERCARD", "2", "big", "i513", "LIMIT", "100"], ["SDIFF", "big", "i513"],
+    ["SUNION", "big", "s1"], ["SPOP", "big"], ["SPOP", "big", "10"], ["SCARD", "big"],
+    ["OBJECT", "ENCODING", "big"], ["SPOP", "big", "1000"], ["EXISTS", "big"],
+    ["SADD", "big"] + INTS, ["SPOP", "big", "400"], ["SCARD", "big"],
+    ["OBJECT", "ENCODING", "big"], ["DEL", "big"], ["SADD", "big"] + INTS,
+    ["SPOP", "big", "590"], ["SCARD", "big"], ["OBJECT", "ENCODING", "big"],
+    # Sets and expiry (writes keep the time; a set emptied takes it along), RENAME, RENAMENX,
+    # COPY (a copy is a set of its own, with the time and the encoding).
+    ["FLUSHALL"], ["SADD", "es", "a", "b"], ["EXPIREAT", "es", "3000000000"], ["EXPIRETIME", "es"],
+    ["TTL", "es"], ["SADD", "es", "c"], ["SREM", "es", "c"], ["SMOVE", "es", "es", "a"],
+    ["SMOVE", "other", "es", "a"], ["SADD", "src", "z"], ["SMOVE", "src", "es", "z"],
+    ["EXPIRETIME", "es"], ["PERSIST", "es"], ["TTL", "es"], ["PERSIST", "es"],
+    ["EXPIRE", "es", "100"],
+    ["TTL", "es"], ["PEXPIREAT", "es", "4000000000000"], ["SPOP", "es", "0"],
+    ["RENAME", "es", "es"], ["RENAME", "es", "es2"], ["PEXPIRETIME", "es2"], ["TYPE", "es"],
+    ["SMEMBERS", "es2"], ["COPY", "es2", "es2"], ["COPY", "es2", "es3"], ["PEXPIRETIME", "es3"],
+    ["SADD", "es3", "changed"], ["SMEMBERS", "es2"], ["SMEMBERS", "es3"],
+    ["RENAMENX", "es2", "es3"], ["SET", "str", "v"], ["RENAMENX", "es2", "str"],
+    ["COPY", "es2", "str"], ["COPY", "es2", "str", "REPLACE"], ["TYPE", "str"], ["SMEMBERS", "str"],
+    ["PEXPIRETIME", "str"], ["RENAME", "str", "es3"], ["SMEMBERS", "es3"], ["SET", "s2", "x"],
+    ["RENAME", "s2", "es3"], ["TYPE", "es3"], ["GET", "es3"], ["HSET", "hh", "a", "1"],
+    ["COPY", "hh", "es2", "REPLACE"], ["TYPE", "es2"], ["SADD", "es4", "1"],
+    ["RENAMENX", "es4", "es5"], ["SMEMBERS", "es5"], ["COPY", "es5", "es6"],
+    ["OBJECT", "ENCODING", "es6"], ["SADD", "es6", "x"], ["COPY", "es6", "es7"],
+    ["OBJECT", "ENCODING", "es7"], ["SREM", "es7", "x"], ["COPY", "es7", "es8"],
+    ["OBJECT", "ENCODING", "es8"], ["EXPIREAT", "es5", "1"], ["EXISTS", "es5"],
+    ["SMEMBERS", "es5"], ["SADD", "es9", "a"], ["PEXPIRE", "es9", "-1"], ["TYPE", "es9"],
+    ["SADD", "es9", "a"], ["PEXPIREAT", "es9", "3000000000000"], ["SPOP", "es9"],
+    ["SADD", "es9", "b"], ["PEXPIRETIME", "es9"], ["SADD", "es10", "a"],
+    ["DEL", "es10", "es10", "nokey"],
+    ["SADD", "es11", "a"], ["UNLINK", "es11"], ["TOUCH", "es6", "es7", "nokey"],
+    ["EXISTS", "es10", "es11"],
+    # WRONGTYPE: string, hash and list commands on a set (MGET answers nil for it; SET replaces
+    # it, SET ... GET refuses, SETNX and MSETNX find it).
+    ["SADD", "ws", "a", "b"], ["GET", "ws"], ["MGET", "ws", "nokey"], ["APPEND", "ws", "x"],
+    ["INCR", "ws"], ["INCRBYFLOAT", "ws", "1"], ["STRLEN", "ws"], ["GETRANGE", "ws", "0", "1"],
+    ["SETRANGE", "ws", "0", "x"], ["GETSET", "ws", "x"], ["GETDEL", "ws"], ["GETEX", "ws"],
+    ["SETBIT", "ws", "0", "1"], ["GETBIT", "ws", "0"], ["BITCOUNT", "ws"], ["HGET", "ws", "a"],
+    ["HSET", "ws", "a", "1"], ["HGETALL", "ws"], ["HLEN", "ws"], ["HSCAN", "ws", "0"],
+    ["HRANDFIELD", "ws"], ["LPUSH", "ws", "a"], ["LRANGE", "ws", "0", "-1"], ["LLEN", "ws"],
+    ["LPOP", "ws"], ["BLPOP", "ws", "0"], ["LMOVE", "ws", "l", "LEFT", "LEFT"],
+    ["RPUSH", "l", "a"], ["LMOVE", "l", "ws", "LEFT", "LEFT"], ["RPOPLPUSH", "l", "ws"],
+    ["BLMOVE", "l", "ws", "LEFT", "LEFT", "0"], ["LRANGE", "l", "0", "-1"],
+    ["SET", "ws", "v", "GET"], ["SETNX", "ws", "v"], ["MSETNX", "ws", "v", "other", "w"],
+    ["EXISTS", "other"], ["SET", "ws", "v", "NX"], ["SMEMBERS", "ws"], ["TYPE", "ws"],
+    ["OBJECT", "ENCODING", "ws"], ["SET", "ws", "v", "XX"], ["TYPE", "ws"], ["GET", "ws"],
+    ["SADD", "ws2", "a"], ["MSET", "ws2", "v"], ["GET", "ws2"], ["SADD", "ws3", "a"],
+    ["SETEX", "ws3", "100", "v"], ["GET", "ws3"],
+    # WRONGTYPE: set commands on a string, a hash, a list (an argument error first where
+    # redis-server checks the argument before the key).
+    ["SET", "st", "v"], ["HSET", "ht", "f", "v"], ["RPUSH", "lt", "x"], ["SADD", "st", "a"],
+    ["SADD", "ht", "a"], ["SADD", "lt", "a"], ["SREM", "st", "a"], ["SMEMBERS", "ht"],
+    ["SISMEMBER", "lt", "a"], ["SMISMEMBER", "st", "a"], ["SCARD", "ht"], ["SPOP", "lt"],
+    ["SPOP", "st", "1"], ["SPOP", "st", "0"], ["SPOP", "st", "x"], ["SPOP", "ht", "-1"],
+    ["SRANDMEMBER", "lt"], ["SRANDMEMBER", "st", "1"], ["SRANDMEMBER", "st", "0"],
+    ["SRANDMEMBER", "st", "x"], ["SRANDMEMBER", "ht", "-1", "x"], ["SSCAN", "st", "0"],
+    ["SSCAN", "ht", "x"], ["SSCAN", "lt", "0", "COUNT", "0"], ["SADD", "set", "a", "b"],
+    ["SMOVE", "st", "set", "a"], ["SMOVE", "set", "st", "a"], ["SMOVE", "set", "ht", "zz"],
+    ["SMOVE", "set", "lt", "b"], ["SMOVE", "nokey", "st", "a"], ["SMOVE", "st", "st", "a"],
+    ["SMOVE", "st", "nokey", "a"], ["SMEMBERS", "set"], ["SINTER", "st"], ["SINTER", "set", "st"],
+    ["SINTER", "nokey", "ht"], ["SINTER", "ht", "nokey"], ["SUNION", "set", "lt"],
+    ["SUNION", "nokey", "st", "lt"], ["SDIFF", "nokey", "st"], ["SDIFF", "set", "ht"],
+    ["SINTERSTORE", "d", "set", "st"], ["SUNIONSTORE", "d", "nokey", "ht"],
+    ["SDIFFSTORE", "d", "lt"], ["EXISTS", "d"], ["SADD", "d", "keep"],
+    ["SINTERSTORE", "d", "nokey", "st"], ["SMEMBERS", "d"], ["SINTERCARD", "1", "st"],
+    ["SINTERCARD", "2", "nokey", "lt"], ["SINTERCARD", "2", "set", "ht", "LIMIT", "1"],
+    ["SINTERCARD", "1", "st", "LIMIT", "-1"], ["SINTERCARD", "0", "st"], ["GET", "st"],
+    ["HGETALL", "ht"], ["LRANGE", "lt", "0", "-1"],
+    # The key space with sets: KEYS, SCAN (TYPE set, any case), DBSIZE, FLUSHALL.
+    ["FLUSHALL"], ["SADD", "s1", "a"], ["SADD", "s2", "1"], ["SET", "k", "v"],
+    ["HSET", "h", "f", "v"],
+    ["RPUSH", "l", "x"], ["KEYS", "*"], ["KEYS", "s?"], ["SCAN", "0"], ["SCAN", "0", "TYPE", "set"],
+    ["SCAN", "0", "TYPE", "SET"], ["SCAN", "0", "TYPE", "string"], ["SCAN", "0", "TYPE", "list"],
+    ["SCAN", "0", "MATCH", "s*", "TYPE", "set"], ["SCAN", "0", "MATCH", "h*", "TYPE", "set"],
+    ["SCAN", "0", "COUNT", "1", "TYPE", "set"], ["DBSIZE"], ["FLUSHALL"], ["DBSIZE"],
+    ["SMEMBERS", "s1"], ["SCAN", "0", "TYPE", "set"],
+    # Queued in a transaction, answered by EXEC (WRONGTYPE at run time does not stop it; random
+    # replies compared by their size); a wrong arity while queuing aborts it.
+    ["MULTI"], ["SADD", "t", "a", "b", "c", "1"], ["SADD", "t", "a"], ["SREM", "t", "1", "x"],
+    ["SMEMBERS", "t"], ["SCARD", "t"], ["SISMEMBER", "t", "a"], ["SMISMEMBER", "t", "a", "z"],
+    ["SRANDMEMBER", "t"], ["SRANDMEMBER", "t", "2"], ["SRANDMEMBER", "t", "-5"],
+    ["SSCAN", "t", "0"], ["SMOVE", "t", "t2", "a"], ["SINTER", "t", "t2"], ["SUNION", "t", "t2"],
+    ["SDIFF", "t", "t2"], ["SUNIONSTORE", "t3", "t", "t2"], ["SINTERCARD", "2", "t3", "t"],
+    ["SET", "t4", "v"], ["SADD", "t4", "x"], ["SINTER", "t", "t4"], ["OBJECT", "ENCODING", "t2"],
+    ["TYPE", "t3"], ["SCAN", "0", "TYPE", "set"], ["SPOP", "t", "0"], ["SPOP", "t2", "5"],
+    ["SPOP", "nokey"], ["SPOP", "t", "x"], ["EXISTS", "t2"], ["EXEC"],
+    ["SMEMBERS", "t"], ["SMEMBERS", "t3"],
+    ["MULTI"], ["SADD", "t5", "a"], ["SADD", "t5"], ["SMEMBERS", "t5"], ["EXEC"], ["EXISTS", "t5"],
+    ["MULTI"], ["SADD", "t6", "x"], ["DISCARD"], ["EXISTS", "t6"],
+]
+
 # Server and connection commands whose replies do not depend on the connection (its id, its
 # addresses: those are checked by kv_server_test's ClientTest cases) or on the server's run.
 CLIENT = [
@@ -1089,11 +1476,11 @@ HASH_TRANSACTIONS = [
 ]
 
 
-def watch_case(setup, cmds, key="w"):
+def watch_case(setup, cmds, key="w", read=None):
     """Connection 0 watches key (after setup), connection 1 runs cmds, then connection 0's
-    transaction reads the key: EXEC answers *-1 where one of cmds changed it."""
+    transaction reads the key (LRANGE, or read): EXEC answers *-1 where one of cmds changed it."""
     return ([(0, c) for c in setup] + [(0, ["WATCH", key])] + [(1, c) for c in cmds] +
-            [(0, ["MULTI"]), (0, ["LRANGE", key, "0", "-1"]), (0, ["EXEC"])])
+            [(0, ["MULTI"]), (0, read or ["LRANGE", key, "0", "-1"]), (0, ["EXEC"])])
 
 
 # WATCH of a list: the list commands that change it (every push, every pop that pops, LSET even
@@ -1153,6 +1540,75 @@ LIST_TRANSACTIONS += [
     # WATCH of a key absent, then created by a push and emptied by a pop: changed.
     (0, ["WATCH", "absent"]), (1, ["RPUSH", "absent", "x"]), (1, ["LPOP", "absent"]),
     (0, ["MULTI"]), (0, ["EXISTS", "absent"]), (0, ["EXEC"]),
+]
+
+
+# WATCH of a set: the set commands that change it (SADD of a new member, SREM of one there, SPOP
+# that pops, SMOVE out of it or into it of a member it lacks, a STORE form onto it, even one that
+# stores what it holds, or that empties it, a RENAME or COPY onto it, SET over it, an expiry) and
+# the ones that do not (reads, SRANDMEMBER included; SADD of members it holds; SREM of members it
+# lacks; SPOP with count 0; SMOVE of a set onto itself, of a member the source lacks, into a
+# destination that is not a set, or into it of a member it holds; a STORE form whose result is
+# empty onto a key that is not there, or refused by WRONGTYPE; a set command refused on a
+# string). SPOP's random members are evened out by check_spop before the next case.
+WS = ["SADD", "w", "a", "b", "c"]  # the watched set, made again where a case needs it
+SW = ["SMEMBERS", "w"]
+SET_TRANSACTIONS = [(0, ["FLUSHALL"])]
+for _setup, _cmds in [
+        ([WS], [["SADD", "w", "a", "b"]]), ([], [["SADD", "w", "a", "d"]]),
+        ([], [["SREM", "w", "x", "y"]]), ([], [["SREM", "w", "d", "x"]]),
+        ([], [["SMEMBERS", "w"], ["SISMEMBER", "w", "a"], ["SMISMEMBER", "w", "a", "x"],
+              ["SCARD", "w"], ["SRANDMEMBER", "w"], ["SRANDMEMBER", "w", "-5"],
+              ["SSCAN", "w", "0"], ["SINTER", "w", "w"], ["SUNION", "w", "nokey"],
+              ["SDIFF", "w", "nokey"], ["SINTERCARD", "1", "w"], ["TYPE", "w"],
+              ["EXISTS", "w"], ["OBJECT", "ENCODING", "w"], ["SCAN", "0", "TYPE", "set"]]),
+        ([], [["SPOP", "w", "0"], ["SPOP", "nokey"], ["SPOP", "w", "x"], ["SPOP", "w", "-1"]]),
+        ([], [["SPOP", "w"]]), ([["DEL", "w"], WS], [["SPOP", "w", "2"]]),
+        ([["DEL", "w"], WS], [["SPOP", "w", "5"]]),
+        ([WS], [["SMOVE", "w", "w", "a"], ["SMOVE", "w", "w", "zz"], ["SMOVE", "w", "o", "zz"],
+                ["SMOVE", "nokey", "w", "a"]]),
+        ([["SET", "str", "v"]], [["SMOVE", "w", "str", "a"], ["SMOVE", "str", "w", "a"]]),
+        ([["SADD", "o", "a", "z"]], [["SMOVE", "o", "w", "a"]]), ([], [["SMOVE", "o", "w", "z"]]),
+        ([], [["SMOVE", "w", "o", "z"]]), ([["DEL", "o"]], [["SMOVE", "w", "o", "c"]]),
+        ([], [["SINTERSTORE", "w", "w"]]), ([], [["SUNIONSTORE", "w", "w", "nokey"]]),
+        ([], [["SINTERSTORE", "w", "w", "str"], ["SUNIONSTORE", "w", "nokey", "str"],
+              ["SDIFFSTORE", "w", "str"]]),
+        ([], [["SDIFFSTORE", "w", "w", "w"]]), ([], [["SINTERSTORE", "w", "nokey"]]),
+        ([], [["SUNIONSTORE", "w", "nokey", "nokey2"], ["SDIFFSTORE", "w", "nokey"]]),
+        ([["SADD", "o", "q"]], [["SDIFFSTORE", "w", "o", "nokey"]]),
+        ([], [["SUNIONSTORE", "str", "w"]]), ([["DEL", "w"], WS], [["SREM", "w", "a", "b", "c"]]),
+        ([WS], [["SPOP", "w", "0"], ["SREM", "w", "zz"], ["SADD", "w", "c"]]),
+        ([], [["RENAME", "o", "w"]]), ([["SADD", "o", "x"]], [["COPY", "o", "w", "REPLACE"]]),
+        ([], [["COPY", "o", "w"]]), ([], [["EXPIREAT", "w", "4000000000"]]),
+        ([], [["PERSIST", "w"]]),
+        ([], [["PERSIST", "w"]]), ([], [["SET", "w", "v"]]),
+        ([], [["SADD", "w", "x"], ["SREM", "w", "x"], ["SPOP", "w"], ["SPOP", "w", "1"],
+              ["SMOVE", "w", "o", "v"], ["SINTERSTORE", "o", "w"], ["SMEMBERS", "w"]]),
+        ([["DEL", "w"], WS], [["DEL", "w"]]), ([], [["SADD", "w", "1"]]),
+        ([], [["EXPIREAT", "w", "1"]]),
+        ([WS], [["SMOVE", "w", "w2", "a"], ["SMOVE", "w2", "w", "a"]]),
+]:
+    SET_TRANSACTIONS += watch_case(_setup, _cmds, read=SW)
+SET_TRANSACTIONS += [
+    # A transaction's set writes are visible to its own later commands and to the next command;
+    # the STORE forms, SMOVE, RENAME and COPY inside it.
+    (2, ["MULTI"]), (2, ["SADD", "t", "a", "b", "1"]), (2, ["SREM", "t", "1"]),
+    (2, ["SMEMBERS", "t"]), (2, ["SMOVE", "t", "u", "a"]), (2, ["SUNIONSTORE", "v", "t", "u"]),
+    (2, ["SINTERSTORE", "x", "t", "u"]), (2, ["SDIFFSTORE", "y", "v", "u"]),
+    (2, ["RENAME", "y", "z"]),
+    (2, ["COPY", "z", "t2"]), (2, ["SCARD", "v"]), (2, ["SINTERCARD", "2", "v", "t2"]),
+    (2, ["EXISTS", "x", "y"]), (2, ["SPOP", "t2", "10"]), (2, ["SMEMBERS", "v"]), (2, ["EXEC"]),
+    (1, ["SMEMBERS", "t"]), (1, ["SMEMBERS", "u"]), (1, ["SMEMBERS", "v"]),
+    (1, ["SMEMBERS", "z"]), (1, ["EXISTS", "t2"]),
+    # WATCH of a key absent, then created by SADD and emptied by SREM: changed; created by SMOVE.
+    (0, ["WATCH", "absent"]), (1, ["SADD", "absent", "x"]), (1, ["SREM", "absent", "x"]),
+    (0, ["MULTI"]), (0, ["EXISTS", "absent"]), (0, ["EXEC"]),
+    (1, ["SADD", "from", "m"]), (0, ["WATCH", "absent"]), (1, ["SMOVE", "from", "absent", "m"]),
+    (0, ["MULTI"]), (0, ["SMEMBERS", "absent"]), (0, ["EXEC"]),
+    # SADD of members the set holds, inside another connection's transaction: no change.
+    (1, ["SADD", "h", "a", "b"]), (0, ["WATCH", "h"]), (1, ["MULTI"]), (1, ["SADD", "h", "a"]),
+    (1, ["SREM", "h", "zz"]), (1, ["SMOVE", "h", "h", "a"]), (1, ["EXEC"]), (0, ["MULTI"]),
+    (0, ["SMEMBERS", "h"]), (0, ["EXEC"]),
 ]
 
 
@@ -1397,9 +1853,17 @@ HASH_KEYS = ["h1", "h2", "k2", "k3"]
 # List commands name these: a string key and a hash key too (WRONGTYPE both ways), and two that
 # only the generic commands and the list commands name.
 LIST_KEYS = ["l1", "l2", "k3", "h2"]
-ALL_KEYS = KEYS + ["h1", "h2", "l1", "l2"]
+# Set commands name these: a string key, a hash key and a list key too (WRONGTYPE both ways; the
+# STORE forms and SMOVE make sets of them), and two that only the generic commands and the set
+# commands name.
+SET_KEYS = ["s1", "s2", "k1", "h1", "l1"]
+ALL_KEYS = KEYS + ["h1", "h2", "l1", "l2", "s1", "s2"]
 FIELDS = ["a", "b", "c", "n", "", "sp ace", "\x00\xff"]
 ELEMENTS = ["a", "b", "c", "", "1", "x" * 50, "\x00\xff"]
+# At most 9 members: redis-server's SSCAN from cursor 0 (COUNT 10) answers a hashtable of 9
+# members whole, with cursor 0 (queued in MULTI it gets one call); some integers (an intset while
+# they are all), "007" and "" not.
+MEMBERS = ["a", "", "007", "1", "2", "-3", "10", "x" * 50, "\x00\xff"]
 
 
 def random_command(rng):
@@ -1459,7 +1923,7 @@ def random_command(rng):
         lambda: ["PEXPIRETIME", ak()], lambda: ["SET", ak(), v()], lambda: ["APPEND", ak(), v()],
         lambda: [rng.choice(["GET", "STRLEN", "GETDEL", "INCR", "GETEX"]), ak()],
         lambda: ["MGET", ak(), ak()], lambda: ["SETNX", ak(), v()],
-        lambda: ["KEYS", rng.choice(["*", "h*", "k?", "[hk][12]", "*x*", "l?"])],
+        lambda: ["KEYS", rng.choice(["*", "h*", "k?", "[hk][12]", "*x*", "l?", "s*"])],
         lambda: ["SCAN", "0"] + rng.choice([[], ["TYPE", "hash"], ["TYPE", "string"],
                                             ["MATCH", "h*"], ["MATCH", "k*", "TYPE", "hash"]]),
     ]
@@ -1492,6 +1956,37 @@ def random_command(rng):
                             ["BRPOPLPUSH", lk(), lk(), "0.01"]]),
         lambda: ["SCAN", "0", "TYPE", "list"] + rng.choice([[], ["MATCH", "l*"]]),
     ]
+    sk = lambda: rng.choice(SET_KEYS)
+    sks = lambda: [sk() for _ in range(rng.randrange(1, 4))]
+    mb = lambda: rng.choice(MEMBERS)
+    mbs = lambda n: [mb() for _ in range(rng.randrange(1, n))]
+    # SPOP's counts: at most 4, or all (a set has at most 9 members): never redis-server's spop
+    # "case 3", which leaves a new set whose encoding depends on which members it kept.
+    pop = lambda: rng.choice(["0", "1", "2", "3", "4", "100", "9223372036854775807", "-1", "x"])
+
+    def sintercard():
+        keys = sks()
+        n = rng.choice([str(len(keys))] * 4 + ["0", "x", "1", str(len(keys) + 1)])
+        return ["SINTERCARD", n] + keys + rng.choice(
+            [[], [], ["LIMIT", rng.choice(["0", "1", "2", "5", "-1", "x"])]])
+    choices += [
+        lambda: ["SADD", sk()] + mbs(5), lambda: ["SADD", sk()] + mbs(3),
+        lambda: ["SREM", sk()] + mbs(4), lambda: ["SMEMBERS", sk()],
+        lambda: ["SISMEMBER", sk(), mb()], lambda: ["SMISMEMBER", sk()] + mbs(4),
+        lambda: ["SCARD", sk()], lambda: ["SPOP", sk()] + rng.choice([[], [pop()]]),
+        lambda: ["SRANDMEMBER", sk()] + rng.choice([[], [rng.choice(
+            ["0", "1", "2", "5", "9", "20", "-1", "-3", "-20", "x", "-9223372036854775808"])]]),
+        lambda: ["SMOVE", sk(), sk(), mb()], lambda: ["SMOVE", sk(), sk(), mb()],
+        lambda: [rng.choice(["SINTER", "SUNION", "SDIFF"])] + sks(),
+        lambda: [rng.choice(["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), sk()] + sks(),
+        sintercard,
+        lambda: ["SSCAN", sk(), "0"] + rng.choice(
+            [[], ["MATCH", rng.choice(["*", "a*", "?", "[a1]", "*0*", "", "-*"])],
+             ["COUNT", rng.choice(["1", "2", "10", "0", "x"])]]),
+        lambda: ["SCAN", "0", "TYPE", "set"] + rng.choice([[], ["MATCH", "s*"]]),
+        # (Answered only for a set: Diff.call in main.)
+        lambda: ["OBJECT", "ENCODING", sk()],
+    ]
     return rng.choice(choices)()
 
 
@@ -1509,6 +2004,8 @@ def main():
     for cmd in HASH_SCRIPT:
         d.call(*cmd)
     for cmd in LIST_SCRIPT:
+        d.call(*cmd)
+    for cmd in SET_SCRIPT:
         d.call(*cmd)
     for cmd in CLIENT:
         d.call(*cmd)
@@ -1560,7 +2057,7 @@ def main():
     d.send(b"".join(enc(c) for c in pipe), replies=len(pipe), what=pipe)
     # Transactions over three connections; then a whole transaction pipelined in one send.
     conns = [d, Diff(redis_port, pastel_port), Diff(redis_port, pastel_port)]
-    for i, cmd in TRANSACTIONS + HASH_TRANSACTIONS + LIST_TRANSACTIONS:
+    for i, cmd in TRANSACTIONS + HASH_TRANSACTIONS + LIST_TRANSACTIONS + SET_TRANSACTIONS:
         conns[i].call(*cmd)
     pipe = [["WATCH", "p"], ["MULTI"], ["SET", "p", "1"], ["INCR", "p"], ["GET", "p"],
             ["INCR", "nonint"], ["EXEC"], ["GET", "p"]]
@@ -1607,17 +2104,28 @@ def main():
             # Queued, it would count after the transaction's own SETs with a past time, which
             # redis-server keeps (and counts) until a read removes them: not comparable.
             cmd = ["PING"]
-        if cmd[0] in ("SCAN", "HSCAN") and in_multi[c]:
+        if cmd[0] in SCANS and in_multi[c]:
             # Queued: no TYPE (redis-server's SCAN ... TYPE counts a keyspace miss for a key SET
-            # with a past time, see below), no COUNT (one page of a big hash is not all of it).
-            cmd = cmd[:2 if cmd[0] == "SCAN" else 3]
+            # with a past time, see below), no COUNT (one page of a big hash is not all of it),
+            # but SCAN's 100 (one call of redis-server's COUNT 10 may not answer all 11 keys).
+            cmd = cmd[:2] + ["COUNT", "100"] if cmd[0] == "SCAN" else cmd[:3]
+        if cmd[0] == "SPOP" and in_multi[c]:
+            # Queued, its members are not known before EXEC, and the servers would go on with
+            # different sets: all of the set, or nothing.
+            cmd = cmd[:2] + [rng.choice(["0", "100", "x"])]
         if cmd[0] == "DBSIZE" or (cmd[0] == "SCAN" and "TYPE" in cmd):
             # redis-server counts a key SET with a past time until a read removes it (pastel-kv
             # never stores it), and SCAN ... TYPE reads each key (a keyspace hit, or a miss for
             # such a key): the reads first.
             for key in ALL_KEYS:
                 reader.call("EXISTS", key)
-        x.call(*cmd)
+        if cmd[0] == "OBJECT":
+            # A set's encoding (intset or hashtable), from a connection never in MULTI; a
+            # string's may differ by design.
+            if reader.call("TYPE", cmd[2])[0] == b"+set\r\n":
+                reader.call(*cmd)
+        else:
+            x.call(*cmd)
         if step % 100 == 99:
             for i in range(3):
                 if in_multi[i]:
@@ -1627,6 +2135,8 @@ def main():
                 d.call("GET", key)
                 d.call("HGETALL", key)
                 d.call("LRANGE", key, "0", "-1")
+                if d.call("SMEMBERS", key)[0][:1] == b"*":
+                    d.call("OBJECT", "ENCODING", key)
             d.call("DBSIZE")
     for x in conns[1:] + [reader]:
         d.compared += x.compared
