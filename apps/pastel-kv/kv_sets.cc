@@ -206,7 +206,8 @@ void KvProtocol::SPop() {
   }
   const std::string key(ArgView(1, &tmp_key_));
   HashHeader hh;
-  const int had = SetAt(key, /*count=*/false, &hh);
+  int64_t expire_ms = 0;
+  const int had = SetAt(key, /*count=*/false, &hh, &expire_ms);
   if (had <= 0) {
     if (had == 0) {
       b_->AnswerText(cmd_.conn->id, with_count ? "*0\r\n" : resp::kNullBulk, AnswerClass::kOk,
@@ -223,12 +224,42 @@ void KvProtocol::SPop() {
   HashFields(prefix, &all);
   members_.assign(all.begin(), all.end());
   thread_local std::minstd_rand rng(std::random_device{}());
-  if (static_cast<uint64_t>(count) < members_.size()) {
+  const uint64_t size = members_.size();
+  if (static_cast<uint64_t>(count) < size) {
     std::shuffle(members_.begin(), members_.end(), rng);
     members_.resize(static_cast<size_t>(count));
+  } else if (with_count) {
+    CountRead(true);  // (redis-server answers it through SUNION's read: a keyspace hit)
+  }
+  // redis-server's spopWithCountCommand, when what stays is small ((size - count) * 5 <= count),
+  // builds a new set of it: an intset again when its members are all integers.
+  bool rebuilt_small = false;
+  if (with_count && static_cast<uint64_t>(count) < size &&
+      (size - static_cast<uint64_t>(count)) * 5 <= static_cast<uint64_t>(count) &&
+      (hh.flags & kHashBig) != 0) {
+    rebuilt_small = true;
+    for (const std::string& m : all) {
+      if (std::find(members_.begin(), members_.end(), m) == members_.end() && !IntsetMember(m)) {
+        rebuilt_small = false;
+        break;
+      }
+    }
   }
   if (RemoveMembers(key, prefix, members_) < 0) {
     return;
+  }
+  if (rebuilt_small) {
+    hh.flags &= ~kHashBig;
+    uint64_t buffers = 0;
+    const uint64_t log_bytes = HeaderRoom(key.size(), &buffers);
+    store::WriteOutcome w = b_->Admit(buffers, log_bytes);
+    if (w == store::WriteOutcome::kQueued) {
+      w = PutHeader(key, hh, expire_ms, ValueType::kSet);
+    }
+    if (w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return;
+    }
   }
   std::string answer;
   if (with_count) {
@@ -607,11 +638,7 @@ void KvProtocol::SDiffStore() {
 void KvProtocol::SInterCard() {
   // redis-server's sinterCardCommand: numkeys, then LIMIT, then the keys.
   int64_t numkeys = 0;
-  if (!ParseInt64(ArgView(1, &tmp_), &numkeys)) {
-    Err(kNotInteger);
-    return;
-  }
-  if (numkeys <= 0) {
+  if (!ParseInt64(ArgView(1, &tmp_), &numkeys) || numkeys <= 0) {
     Err("ERR numkeys should be greater than 0");
     return;
   }
@@ -622,11 +649,7 @@ void KvProtocol::SInterCard() {
   int64_t limit = 0;
   for (size_t i = 2 + static_cast<size_t>(numkeys); i < cmd_.argc; i += 2) {
     if (Is(i, "limit") && i + 1 < cmd_.argc) {
-      if (!ParseInt64(ArgView(i + 1, &tmp_), &limit)) {
-        Err(kNotInteger);
-        return;
-      }
-      if (limit < 0) {
+      if (!ParseInt64(ArgView(i + 1, &tmp_), &limit) || limit < 0) {
         Err("ERR LIMIT can't be negative");
         return;
       }

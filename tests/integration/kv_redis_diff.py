@@ -1083,8 +1083,8 @@ SET_SCRIPT = [
     ["SSCAN", "bin", "0", "MATCH", ""], ["SSCAN", "bin", "0", "MATCH", "* *"],
     ["SINTER", "bin", "bin"], ["SMOVE", "bin", "bin2", ""], ["SMEMBERS", "bin2"],
     ["OBJECT", "ENCODING", "bin2"], ["SREM", "bin", "", b"\x00", "nope"], ["SMEMBERS", "bin"],
-    ["SRANDMEMBER", "bin", "-5"], ["SADD", "", ""], ["SMEMBERS", ""], ["SCARD", ""],
-    ["SPOP", ""], ["EXISTS", ""],
+    ["SRANDMEMBER", "bin", "-5"],
+    # (An empty key: pastel-kv refuses it for every command, docs/kv.md "What differs".)
     # SSCAN: an intset comes whole whatever the cursor; MATCH (the last counts) and COUNT (the
     # options are checked once the key is found: not at all for a missing one).
     ["SADD", "ss", "5", "3", "1", "-2", "10"], ["SSCAN", "ss", "0"],
