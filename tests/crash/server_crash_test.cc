@@ -21,6 +21,14 @@
 //   - no key holds a value that was never sent, or a part of one;
 //   - buffer ownership is consistent (VerifyOwnership: no buffer both free and referenced);
 //   - recovery reports no corruption.
+// RESP clients also write hashes (HSET, HDEL, DEL) and lists (RPUSH and LPUSH of 1..4 items, LPOP
+// and RPOP with and without a count, LMOVE within a list and between two, DEL), whose replies are
+// checked byte for byte against the model (a pop hands out the items at that end, no other);
+// at every cut each hash and each list (its header, and the fields or items of the version it
+// names, at consecutive positions) is the acknowledged one or that with its unanswered write
+// applied (an LMOVE's on both lists or neither), never a part of one: an acknowledged push is
+// never lost and an acknowledged pop never undone. Fields and items of versions no live header
+// names are garbage the loops delete later, never part of a hash or a list.
 // The store has an index file (pastel/index.h), as the servers do: the loop checkpoints into it
 // (every 150 writes, a few slices each), and each cut recovers through it (store::RecoverStore:
 // the index file's last commit, then the log replayed over it), so cuts also land inside index
@@ -186,10 +194,22 @@ struct Request {
   bool hash = false;
   std::vector<std::pair<std::string, std::string>> hset;
   std::vector<std::string> hdel;
+  // RESP lists (`key` names the list): RPUSH or LPUSH of `items`, LPOP or RPOP (of `count` items,
+  // 0: without the count argument), LMOVE of an item from one end of `key` to an end of `dst`
+  // (`key` itself, or another list), or DEL of the list.
+  enum class List : uint8_t { kNone, kRPush, kLPush, kLPop, kRPop, kLMove, kDel };
+  List list = List::kNone;
+  std::vector<std::string> items;
+  uint32_t count = 0;
+  std::string dst;
+  bool from_left = false;
+  bool to_left = false;
 };
 
 // A hash as the model holds it: field -> value (empty: no hash).
 using HashModel = std::map<std::string, std::string>;
+// A list as the model holds it: its items, head first (empty: no list).
+using ListModel = std::deque<std::string>;
 
 // Expiry times of the RESP workload: far ahead (never reached in a run: durable as written), or
 // within a few milliseconds (reached during the run: the loop's sweep removes the key with a
@@ -222,6 +242,12 @@ struct Stats {
   uint64_t hash_writes = 0;            // RESP: HSET, HDEL, DEL of a hash acknowledged
   uint64_t hash_cuts = 0;              // cuts that recovered a hash with fields
   uint64_t dead_fields = 0;            // fields of hashes gone, seen at cuts (not deleted yet)
+  uint64_t list_writes = 0;            // RESP: list pushes, pops, LMOVEs and DELs acknowledged
+  uint64_t list_cuts = 0;              // lists with items recovered at the cuts
+  uint64_t list_in_flight_seen = 0;    // cuts that recovered an unanswered list write applied
+  uint64_t move_cuts = 0;              // cuts with an unanswered LMOVE between two lists
+  uint64_t moves_done = 0;             // of which recovered it done (on both lists, never one)
+  uint64_t dead_items = 0;             // items of lists gone, seen at cuts (not deleted yet)
   RecordingPageOps::CutStats pages;    // page model: dirty pages the evicting cuts wrote or tore
   uint64_t writeback_pages = 0;        // page model: pages written back between syncs
 };
@@ -351,6 +377,10 @@ class CrashHarness {
         }
         if (protocol_ == Protocol::kResp && !failing_ && rng_() % 5 == 0) {
           AddHashWrite(c, &bytes);
+          continue;
+        }
+        if (protocol_ == Protocol::kResp && !failing_ && rng_() % 5 == 0) {
+          AddListWrite(c, &bytes);
           continue;
         }
         Request q;
@@ -509,6 +539,164 @@ class CrashHarness {
     return m;
   }
 
+  // A write of one of the lists that no other unanswered request uses: RPUSH or LPUSH of 1..4
+  // items, LPOP or RPOP (one, or 1..3 with a count), LMOVE from one end to the other of the list
+  // or to an end of another list, or DEL. Items are unique ("l<n>:" and up to 300 bytes more, one
+  // in eight up to two buffers), so that one popped and found again, or found twice, shows.
+  void AddListWrite(ConnId c, std::string* bytes) {
+    std::string l = PickList();
+    if (l.empty()) {
+      return;
+    }
+    Request q;
+    q.key = l;
+    const size_t len = acked_list_[l].size();
+    const uint32_t kind = static_cast<uint32_t>(rng_() % 20);
+    std::vector<std::string> cmd;
+    if (kind < (len > 12 ? 5u : 10u)) {
+      q.list = rng_() % 3 == 0 ? Request::List::kLPush : Request::List::kRPush;
+      cmd = {q.list == Request::List::kLPush ? "LPUSH" : "RPUSH", l};
+      for (uint32_t n = 1 + static_cast<uint32_t>(rng_() % 4); n > 0; --n) {
+        std::string v = "l" + std::to_string(list_values_++) + ":";
+        v.resize(v.size() + rng_() % (rng_() % 8 == 0 ? 2 * shape_.buffer_size : 300),
+                 static_cast<char>('a' + rng_() % 26));
+        cmd.push_back(v);
+        q.items.push_back(std::move(v));
+      }
+    } else if (kind < 16) {
+      q.list = rng_() % 2 == 0 ? Request::List::kLPop : Request::List::kRPop;
+      cmd = {q.list == Request::List::kLPop ? "LPOP" : "RPOP", l};
+      if (rng_() % 3 == 0) {
+        q.count = 1 + static_cast<uint32_t>(rng_() % 3);
+        cmd.push_back(std::to_string(q.count));
+      }
+    } else if (kind < 19) {
+      q.list = Request::List::kLMove;
+      q.dst = rng_() % 4 == 0 ? l : PickList();
+      if (q.dst.empty()) {
+        q.dst = l;
+      }
+      q.from_left = rng_() % 2 == 0;
+      q.to_left = rng_() % 2 == 0;
+      cmd = {"LMOVE", l, q.dst, q.from_left ? "LEFT" : "RIGHT", q.to_left ? "LEFT" : "RIGHT"};
+      busy_.insert(q.dst);
+    } else {
+      q.list = Request::List::kDel;
+      cmd = {"DEL", l};
+    }
+    *bytes += RespCommand(std::vector<std::string_view>(cmd.begin(), cmd.end()));
+    busy_.insert(l);
+    outstanding_[c].push_back(std::move(q));
+    ++stats_->requests;
+  }
+
+  // One of the lists no unanswered request uses ("" when the tries found none).
+  std::string PickList() {
+    for (int tries = 0; tries < 8; ++tries) {
+      std::string k = "/list-" + std::to_string(rng_() % kLists);
+      if (busy_.count(k) == 0) {
+        return k;
+      }
+    }
+    return {};
+  }
+
+  static std::string Bulk(const std::string& v) {
+    return "$" + std::to_string(v.size()) + "\r\n" + v + "\r\n";
+  }
+
+  // The list write r applied to the lists `m`; returns the reply it gets (redis-server 7.0's):
+  // a push the new length, a pop the items or a nil ($-1, or *-1 with a count: the list is
+  // absent), LMOVE the item or a nil, DEL 1 or 0.
+  static std::string ApplyList(const Request& r, std::map<std::string, ListModel>* m) {
+    ListModel& l = (*m)[r.key];
+    const auto pop = [&](bool left) {
+      std::string v = left ? l.front() : l.back();
+      left ? l.pop_front() : l.pop_back();
+      return v;
+    };
+    switch (r.list) {
+      case Request::List::kRPush:
+      case Request::List::kLPush:
+        for (const std::string& v : r.items) {
+          r.list == Request::List::kLPush ? l.push_front(v) : l.push_back(v);
+        }
+        return ":" + std::to_string(l.size()) + "\r\n";
+      case Request::List::kLPop:
+      case Request::List::kRPop: {
+        const bool left = r.list == Request::List::kLPop;
+        if (r.count == 0) {
+          return l.empty() ? "$-1\r\n" : Bulk(pop(left));
+        }
+        if (l.empty()) {
+          return "*-1\r\n";
+        }
+        const size_t n = std::min<size_t>(r.count, l.size());
+        std::string out = "*" + std::to_string(n) + "\r\n";
+        for (size_t i = 0; i < n; ++i) {
+          out += Bulk(pop(left));
+        }
+        return out;
+      }
+      case Request::List::kLMove: {
+        if (l.empty()) {
+          return "$-1\r\n";
+        }
+        const std::string v = pop(r.from_left);
+        ListModel& d = (*m)[r.dst];  // (std::map: `l` stays valid)
+        r.to_left ? d.push_front(v) : d.push_back(v);
+        return Bulk(v);
+      }
+      case Request::List::kDel: {
+        const bool had = !l.empty();
+        l.clear();
+        return had ? ":1\r\n" : ":0\r\n";
+      }
+      case Request::List::kNone: break;
+    }
+    return {};
+  }
+
+  // The reply to the list write at the front of `c`'s requests: byte for byte what the model
+  // says, so that a pop hands out exactly the items at that end (never one handed out before).
+  // `*whole`: false while the reply has not arrived whole.
+  void OnListReply(ConnId c, std::string& in, bool* whole) {
+    *whole = false;
+    std::deque<Request>& q = outstanding_[c];
+    const Request r = q.front();
+    std::map<std::string, ListModel> after = acked_list_;
+    const std::string want = ApplyList(r, &after);
+    if (!in.starts_with(want)) {
+      if (want.starts_with(in)) {
+        return;  // the rest comes later
+      }
+      const std::string line = in.substr(0, in.find("\r\n"));
+      q.pop_front();
+      busy_.erase(r.key);
+      busy_.erase(r.dst);
+      ASSERT_TRUE(failing_ && line.starts_with("-MISCONF"))
+          << "reply " << line << " to a list write of " << r.key << ", not "
+          << want.substr(0, want.find("\r\n"));
+      in.erase(0, line.size() + 2);
+      ++stats_->refused_after_failure;
+      *whole = true;
+      return;
+    }
+    in.erase(0, want.size());
+    q.pop_front();
+    busy_.erase(r.key);
+    busy_.erase(r.dst);
+    *whole = true;
+    // (A pop of an absent list, or its DEL, changes nothing: answered even by a read-only store.)
+    const bool changed = after[r.key] != acked_list_[r.key] ||
+                         (!r.dst.empty() && after[r.dst] != acked_list_[r.dst]);
+    ASSERT_FALSE(changed && store_->pool().read_only())
+        << "a list write acknowledged after a failed fence";
+    acked_list_ = std::move(after);
+    ++stats_->list_writes;
+    ++stats_->acknowledged;
+  }
+
   // MULTI, SETs of 2..4 keys no other unanswered request uses (values no other write has:
   // "tx<n>:" and random bytes), EXEC.
   void AddTransaction(ConnId c, std::string* bytes) {
@@ -660,6 +848,14 @@ class CrashHarness {
       const std::string line = in.substr(0, eol);
       std::deque<Request>& q = outstanding_[c];
       ASSERT_FALSE(q.empty()) << "a reply (" << line << ") to no request";
+      if (q.front().list != Request::List::kNone) {
+        bool whole = false;
+        OnListReply(c, in, &whole);
+        if (!whole || ::testing::Test::HasFatalFailure()) {
+          return;
+        }
+        continue;
+      }
       if (q.front().tx_kind == Request::Tx::kExec && type == '*') {
         std::vector<std::string> items;
         if (!ExecReply(in, &items, &used)) {
@@ -848,8 +1044,8 @@ class CrashHarness {
           }
           a.emplace_back(v, 0);
         }
-        if (req.tx_kind != Request::Tx::kNone || req.hash) {
-          continue;  // (hashes: CheckHashes)
+        if (req.tx_kind != Request::Tx::kNone || req.hash || req.list != Request::List::kNone) {
+          continue;  // (hashes: CheckHashes; lists: CheckLists)
         }
         std::vector<Candidate>& a = allowed[req.key];
         if (a.empty()) {
@@ -861,12 +1057,15 @@ class CrashHarness {
       }
     }
     for (const auto& [k, lv] : rec.live) {
-      // (The hashes are checked below: their headers, and their fields' keys.)
-      if (allowed.count(k) == 0 && !k.starts_with("/hash-") && !k.starts_with(kv::kHashPrefix)) {
+      // (The hashes and the lists are checked below: their headers, and their fields' and
+      // items' keys.)
+      if (allowed.count(k) == 0 && !k.starts_with("/hash-") && !k.starts_with(kv::kHashPrefix) &&
+          !k.starts_with("/list-") && !k.starts_with(kv::kListPrefix)) {
         ADD_FAILURE() << "cut " << stats_->cuts << ": " << k << " recovered, never written";
       }
     }
     CheckHashes(s, rec, evict);
+    CheckLists(s, rec, evict);
     bool in_flight_seen = false;
     for (const auto& [k, cands] : allowed) {
       auto it = rec.live.find(k);
@@ -974,6 +1173,108 @@ class CrashHarness {
 
   static constexpr uint32_t kHashes = 6;
 
+  // Each list as recovered (its header, and the items of the version it names, in position order)
+  // is the one acknowledged, or that with the unanswered write of it applied (an LMOVE's on both
+  // of its lists or on neither): never a part of a write, never an item popped and answered
+  // again, never an item of a list that is gone. A live header has items, at consecutive
+  // positions.
+  void CheckLists(MemStore& s, const Recovered& rec, bool evict) {
+    const std::string at =
+        "cut " + std::to_string(stats_->cuts) + (evict ? " (with eviction)" : "");
+    std::map<std::string, uint64_t> versions;  // list key -> its live header's version
+    for (const auto& [k, lv] : rec.live) {
+      if (!k.starts_with("/list-")) {
+        continue;
+      }
+      ASSERT_EQ(lv.value_type, ValueType::kList) << at << ": " << k << " recovered, not a list";
+      store::Value v;
+      v.type = lv.value_type;
+      v.length = lv.value_len;
+      v.extents.assign(lv.extents.data(), lv.extents.data() + lv.extents.size());
+      kv::HashHeader h;
+      ASSERT_TRUE(kv::ReadHeader(s.pool(), v, &h, ValueType::kList))
+          << at << ": the header of " << k << " is damaged";
+      versions[k] = h.version;
+    }
+    std::map<std::string, std::map<uint64_t, std::string>> items;  // key -> position -> item
+    uint64_t dead = 0;
+    for (const auto& [k, lv] : rec.live) {
+      if (!k.starts_with(kv::kListPrefix)) {
+        continue;
+      }
+      std::string_view key;
+      uint64_t version = 0, position = 0;
+      ASSERT_TRUE(kv::ParseItemKey(k, &key, &version, &position)) << at << ": a bad item key";
+      auto v = versions.find(std::string(key));
+      if (v == versions.end() || v->second != version) {
+        ++dead;  // of a list that is gone: garbage, not deleted yet
+        continue;
+      }
+      ASSERT_EQ(lv.value_type, ValueType::kString) << at << ": an item of " << key;
+      items[std::string(key)][position] = s.ReadValue(lv.extents);
+    }
+    stats_->dead_items += dead;
+    std::map<std::string, ListModel> got;
+    for (const auto& [k, version] : versions) {
+      const std::map<uint64_t, std::string>& its = items[k];
+      ASSERT_FALSE(its.empty()) << at << ": " << k << " recovered with no items";
+      ASSERT_EQ(its.rbegin()->first - its.begin()->first + 1, its.size())
+          << at << ": the positions of " << k << "'s items are not consecutive";
+      for (const auto& [p, item] : its) {
+        got[k].push_back(item);
+      }
+      ++stats_->list_cuts;
+    }
+    bool in_flight_seen = false;
+    for (uint32_t i = 0; i < kLists; ++i) {
+      const std::string l = "/list-" + std::to_string(i);
+      const ListModel& acked = acked_list_[l];
+      std::vector<ListModel> cands{acked};
+      for (const auto& [c, q] : outstanding_) {
+        for (const Request& req : q) {
+          if (req.list != Request::List::kNone && (req.key == l || req.dst == l)) {
+            std::map<std::string, ListModel> m = acked_list_;
+            (void)ApplyList(req, &m);
+            cands.push_back(m[l]);
+          }
+        }
+      }
+      const ListModel& have = got[l];
+      const auto found = std::find(cands.begin(), cands.end(), have);
+      ASSERT_TRUE(found != cands.end())
+          << at << ": " << l << " recovered with " << have.size() << " items"
+          << (have.empty() ? std::string() : ", head " + have.front().substr(0, 12))
+          << ", acknowledged with " << acked.size()
+          << (acked.empty() ? std::string() : ", head " + acked.front().substr(0, 12))
+          << (cands.size() > 1 ? " (or " + std::to_string(cands[1].size()) + " unanswered)"
+                               : std::string());
+      in_flight_seen = in_flight_seen || found != cands.begin();
+    }
+    stats_->list_in_flight_seen += in_flight_seen ? 1 : 0;
+    // An unanswered LMOVE between two lists is done on both or on neither.
+    for (const auto& [c, q] : outstanding_) {
+      for (const Request& req : q) {
+        if (req.list != Request::List::kLMove || req.dst == req.key) {
+          continue;
+        }
+        std::map<std::string, ListModel> m = acked_list_;
+        (void)ApplyList(req, &m);
+        if (m[req.key] == acked_list_[req.key]) {
+          continue;  // from an empty list: nothing to move
+        }
+        ++stats_->move_cuts;
+        const bool before =
+            got[req.key] == acked_list_[req.key] && got[req.dst] == acked_list_[req.dst];
+        const bool done = got[req.key] == m[req.key] && got[req.dst] == m[req.dst];
+        ASSERT_TRUE(before || done)
+            << at << ": an LMOVE from " << req.key << " to " << req.dst << " recovered half done";
+        stats_->moves_done += done ? 1 : 0;
+      }
+    }
+  }
+
+  static constexpr uint32_t kLists = 4;
+
   Protocol protocol_;
   PersistMode mode_;
   std::mt19937_64 rng_;
@@ -995,6 +1296,8 @@ class CrashHarness {
   uint64_t tx_count_ = 0;
   std::map<std::string, HashModel> acked_hash_;  // RESP: the acknowledged hashes
   uint64_t hash_values_ = 0;                     // hash values are unique: "h<n>:..."
+  std::map<std::string, ListModel> acked_list_;  // RESP: the acknowledged lists
+  uint64_t list_values_ = 0;                     // list items are unique: "l<n>:..."
 };
 
 }  // namespace
@@ -1053,7 +1356,12 @@ TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
             << " of them recovered whole, none in part), " << stats.hash_writes
             << " hash writes acknowledged (" << stats.hash_cuts
             << " hashes with fields at the cuts, " << stats.dead_fields
-            << " fields of gone hashes not deleted yet), 0 acknowledged "
+            << " fields of gone hashes not deleted yet), " << stats.list_writes
+            << " list writes acknowledged (" << stats.list_cuts << " lists with items at the cuts, "
+            << stats.list_in_flight_seen << " cuts with an unanswered list write already durable, "
+            << stats.move_cuts << " with an unanswered LMOVE between lists, " << stats.moves_done
+            << " of them recovered done, none half done; " << stats.dead_items
+            << " items of gone lists not deleted yet), 0 acknowledged "
             << "writes lost\n";
   if (GetParam().model == PersistModel::kPage) {
     std::cout << "[ server   ] pages: " << stats.pages.dirty_pages
@@ -1075,6 +1383,9 @@ TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
     EXPECT_GT(stats.tx_in_flight_cuts, 0u) << "no cut met an unanswered transaction";
     EXPECT_GT(stats.hash_writes, turns / 4) << "too few hash writes";
     EXPECT_GT(stats.dead_fields, 0u) << "no cut met the fields of a hash that is gone";
+    EXPECT_GT(stats.list_writes, turns / 5) << "too few list writes";
+    EXPECT_GT(stats.list_cuts, 0u) << "no cut met a list with items";
+    EXPECT_GT(stats.dead_items, 0u) << "no cut met the items of a list that is gone";
   }
 }
 

@@ -7,11 +7,13 @@
 //
 // Durability: the server is killed with SIGKILL at a random moment under SET/DEL load from
 // several connections, restarted on the same pool, and every acknowledged write must be there
-// with identical bytes (every other key holds one of the values written to it, or nothing);
-// pastelctl verify then checks the pool and its log. A durable queue goes through the same kills
-// (issue 22): redis-py producers LPUSH jobs, consumers BRPOP and BLMOVE them, and every
-// acknowledged job is consumed exactly once or still queued. PASTEL_TEST_SEED=<n> repeats a run
-// and PASTEL_KILL_ROUNDS=<n> sets the rounds (3 by default; 100 is the long variant).
+// with identical bytes (every other key holds one of the values written to it, or nothing), and
+// every list (each writer's own: pushes, pops, LMOVE, DEL) is the acknowledged one or that with
+// its one unanswered write applied, never a part of it; pastelctl verify then checks the pool
+// and its log. A durable queue goes through the same kills (issue 22): redis-py producers LPUSH
+// jobs, consumers BRPOP and BLMOVE them, and every acknowledged job is consumed exactly once or
+// still queued. PASTEL_TEST_SEED=<n> repeats a run and PASTEL_KILL_ROUNDS=<n> sets the rounds (3
+// by default; 100 is the long variant).
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -28,6 +30,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -1143,6 +1146,94 @@ TEST_P(KvDurableTest, AnIdleServerCheckpointsItsLog) {
   EXPECT_EQ(Diff(c.Call({"GET", "idle42"}).str, Pattern(300, 42)), "");
 }
 
+// A list write of AcknowledgedWritesSurviveKill9, and its model: the lists' items, head first
+// (empty: no list).
+struct ListWrite {
+  enum Op : uint8_t { kRPush, kLPush, kLPop, kRPop, kLMove, kDel } op = kRPush;
+  std::string key;
+  std::string dst;        // LMOVE's destination (`key` itself, or another list)
+  bool from_left = true;  // LMOVE's ends
+  bool to_left = false;
+  std::vector<std::string> items;  // the pushes'
+  uint32_t count = 0;              // the pops': 0 without the count argument
+  std::vector<std::string> Command() const {
+    std::vector<std::string> cmd;
+    switch (op) {
+      case kRPush:
+      case kLPush:
+        cmd = {op == kRPush ? "RPUSH" : "LPUSH", key};
+        cmd.insert(cmd.end(), items.begin(), items.end());
+        break;
+      case kLPop:
+      case kRPop:
+        cmd = {op == kLPop ? "LPOP" : "RPOP", key};
+        if (count != 0) {
+          cmd.push_back(std::to_string(count));
+        }
+        break;
+      case kLMove:
+        cmd = {"LMOVE", key, dst, from_left ? "LEFT" : "RIGHT", to_left ? "LEFT" : "RIGHT"};
+        break;
+      case kDel: cmd = {"DEL", key}; break;
+    }
+    return cmd;
+  }
+};
+using ListModel = std::deque<std::string>;
+
+// `w` applied to the lists `m`; with `rep`, whether that is the reply redis-server 7.0 gives it
+// (a push the new length, a pop the items at that end or a nil, LMOVE the item moved or a nil,
+// DEL 1 or 0).
+bool ApplyListWrite(const ListWrite& w, std::map<std::string, ListModel>* m, const Reply* rep) {
+  ListModel& l = (*m)[w.key];
+  const auto pop = [&](bool left) {
+    std::string v = left ? l.front() : l.back();
+    left ? l.pop_front() : l.pop_back();
+    return v;
+  };
+  switch (w.op) {
+    case ListWrite::kRPush:
+    case ListWrite::kLPush:
+      for (const std::string& v : w.items) {
+        w.op == ListWrite::kLPush ? l.push_front(v) : l.push_back(v);
+      }
+      return rep == nullptr || rep->IsInt(static_cast<int64_t>(l.size()));
+    case ListWrite::kLPop:
+    case ListWrite::kRPop: {
+      if (l.empty()) {
+        return rep == nullptr || (w.count == 0 ? rep->IsNull() : rep->type == '*' && rep->null);
+      }
+      std::vector<std::string> out;
+      for (size_t n = std::min<size_t>(std::max<uint32_t>(w.count, 1), l.size()); n > 0; --n) {
+        out.push_back(pop(w.op == ListWrite::kLPop));
+      }
+      if (rep == nullptr || w.count == 0) {
+        return rep == nullptr || rep->IsBulk(out[0]);
+      }
+      bool same = rep->type == '*' && !rep->null && rep->elems.size() == out.size();
+      for (size_t i = 0; same && i < out.size(); ++i) {
+        same = rep->elems[i].IsBulk(out[i]);
+      }
+      return same;
+    }
+    case ListWrite::kLMove: {
+      if (l.empty()) {
+        return rep == nullptr || rep->IsNull();
+      }
+      const std::string v = pop(w.from_left);
+      ListModel& d = (*m)[w.dst];  // (std::map: `l` stays valid)
+      w.to_left ? d.push_front(v) : d.push_back(v);
+      return rep == nullptr || rep->IsBulk(v);
+    }
+    case ListWrite::kDel: {
+      const bool had = !l.empty();
+      l.clear();
+      return rep == nullptr || rep->IsInt(had ? 1 : 0);
+    }
+  }
+  return false;
+}
+
 TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
   const int rounds = static_cast<int>(std::max<uint64_t>(1, EnvU64("PASTEL_KILL_ROUNDS", 3)));
   const uint64_t seed = TestSeed();
@@ -1163,6 +1254,13 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
   };
   std::map<std::string, KeyState> state;
   std::map<std::pair<std::string, std::string>, KeyState> fields;  // (hash, field)
+  // Each writer's own lists ("list:<w>:<n>"): the acknowledged items, and the writes sent without
+  // an answer yet (by id; at most one of each list, as a pipeline holds one write per list). After
+  // a restart each list is the acknowledged one or that with its unanswered write applied (an
+  // LMOVE's on both of its lists or on neither), and that is its acknowledged state from then on.
+  std::map<std::string, ListModel> lists;
+  std::map<uint64_t, ListWrite> list_sent;
+  uint64_t list_ids = 0;
   StartServer({"--log-size", "1M"});  // small streams: kills land around checkpoints too
   constexpr int kWriters = 4;
   uint64_t total_acked = 0;
@@ -1170,26 +1268,79 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
     SCOPED_TRACE("round " + std::to_string(round) + ", seed " + std::to_string(seed));
     std::mutex mu;
     std::atomic<uint64_t> acked{0};
+    std::atomic<uint64_t> list_acked{0};
     std::vector<std::thread> writers;
     const uint64_t round_seed = rng();
     for (int w = 0; w < kWriters; ++w) {
       writers.emplace_back([&, w] {
         std::mt19937_64 r(round_seed + static_cast<uint64_t>(w));
         RespClient c(port());
+        uint64_t items = 0;  // its list items are unique: "L<w>.<round>.<n>:" and a pattern
         // Each writer owns its keys, so its order is the keys' order; pipelines of 1..16.
         for (uint64_t i = 0; c.connected(); ++i) {
           const int depth = static_cast<int>(r() % 16) + 1;
-          std::vector<std::pair<std::string, Allowed>> batch;  // key, value ("" = DEL)
+          struct Step {
+            std::string key;
+            Allowed v;          // SET's value ("" = DEL)
+            uint64_t list = 0;  // a list write: its id in list_sent (0: a SET or DEL)
+            std::string dst;    // an LMOVE's other list
+          };
+          std::vector<Step> batch;
           std::string bytes;
           for (int d = 0; d < depth; ++d) {
-            const std::string key = "w" + std::to_string(w) + ":" + std::to_string(r() % 200);
+            // A quarter of them write one of the writer's 4 lists.
+            const bool list = r() % 4 == 0;
+            const std::string key =
+                list ? "list:" + std::to_string(w) + ":" + std::to_string(r() % 4)
+                     : "w" + std::to_string(w) + ":" + std::to_string(r() % 200);
             // One write per key in flight at a time: a key's state below is then exact.
-            if (std::any_of(batch.begin(), batch.end(),
-                            [&](const auto& b) { return b.first == key; })) {
+            const auto used = [&](const std::string& k) {
+              return std::any_of(batch.begin(), batch.end(),
+                                 [&](const Step& b) { return b.key == k || b.dst == k; });
+            };
+            if (used(key)) {
+              continue;
+            }
+            if (list) {
+              // RPUSH or LPUSH of 1..3 items (fewer once the list is long), LPOP or RPOP (a third
+              // with a count of 1..4), LMOVE to another of its lists or within the list, DEL.
+              ListWrite lw;
+              lw.key = key;
+              size_t len = 0;
+              {
+                std::lock_guard lock(mu);
+                len = lists[key].size();  // exact: every earlier write of it was answered
+              }
+              const uint64_t kind = r() % 20;
+              if (kind < (len > 40 ? 4u : 10u)) {
+                lw.op = r() % 3 == 0 ? ListWrite::kLPush : ListWrite::kRPush;
+                for (uint64_t n = 1 + r() % 3; n > 0; --n) {
+                  lw.items.push_back("L" + std::to_string(w) + "." + std::to_string(round) + "." +
+                                     std::to_string(items++) + ":" + Pattern(r() % 2000, r()));
+                }
+              } else if (kind < 16) {
+                lw.op = r() % 2 == 0 ? ListWrite::kLPop : ListWrite::kRPop;
+                lw.count = r() % 3 == 0 ? 1 + static_cast<uint32_t>(r() % 4) : 0;
+              } else if (kind < 19) {
+                lw.op = ListWrite::kLMove;
+                lw.dst = "list:" + std::to_string(w) + ":" + std::to_string(r() % 4);
+                lw.dst = used(lw.dst) ? key : lw.dst;
+                lw.from_left = r() % 2 == 0;
+                lw.to_left = r() % 2 == 0;
+              } else {
+                lw.op = ListWrite::kDel;
+              }
+              const std::vector<std::string> cmd = lw.Command();
+              bytes += RespCommand(std::vector<std::string_view>(cmd.begin(), cmd.end()));
+              Step step{key, Allowed{"", 0}, 0, lw.dst};
+              std::lock_guard lock(mu);
+              step.list = ++list_ids;
+              list_sent.emplace(step.list, std::move(lw));  // sent: may be applied
+              batch.push_back(std::move(step));
               continue;
             }
             if (r() % 8 == 0) {
-              batch.emplace_back(key, Allowed{"", 0});
+              batch.push_back({key, Allowed{"", 0}, 0, ""});
               bytes += RespCommand({"DEL", key});
             } else {
               const size_t len = 1 + r() % 5000;
@@ -1199,30 +1350,48 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
               const int64_t at = pick == 0   ? 3000000000000 + static_cast<int64_t>(r() % 1000000)
                                  : pick == 1 ? NowMs() + static_cast<int64_t>(r() % 300)
                                              : 0;
-              batch.emplace_back(key, Allowed{value, at});
+              batch.push_back({key, Allowed{value, at}, 0, ""});
               bytes += at == 0 ? RespCommand({"SET", key, value})
                                : RespCommand({"SET", key, value, "PXAT", std::to_string(at)});
             }
           }
           {
             std::lock_guard lock(mu);
-            for (const auto& [k, v] : batch) {
-              if (!v.value.empty()) {
-                state[k].allowed.push_back(v);  // sent: may be there
+            for (const Step& b : batch) {
+              if (b.list != 0) {
+                continue;  // (in list_sent)
+              }
+              if (!b.v.value.empty()) {
+                state[b.key].allowed.push_back(b.v);  // sent: may be there
               } else {
-                state[k].absent_ok = true;
+                state[b.key].absent_ok = true;
               }
             }
           }
           if (!c.Send(bytes)) {
             return;
           }
-          for (const auto& [k, v] : batch) {
+          for (const Step& b : batch) {
+            const std::string& k = b.key;
+            const Allowed& v = b.v;
             const Reply rep = c.Read();
             if (rep.type == 0) {
               return;  // killed: what was not answered stays "sent"
             }
             std::lock_guard lock(mu);
+            if (b.list != 0) {
+              // Acknowledged: the reply is the model's (a pop hands out the items at that end,
+              // never one handed out before), and the write is part of the list from now on.
+              const auto sent = list_sent.find(b.list);
+              if (!ApplyListWrite(sent->second, &lists, &rep)) {
+                const std::vector<std::string> cmd = sent->second.Command();
+                ADD_FAILURE() << cmd[0] << " " << k << ": " << rep.Describe();
+                return;
+              }
+              list_sent.erase(sent);
+              list_acked.fetch_add(1);
+              continue;
+            }
             KeyState& s = state[k];
             if (v.value.empty()) {
               if (rep.type == ':') {
@@ -1448,6 +1617,55 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
                       << "older than the last acknowledged write (" << r.str.size() << " bytes)";
       }
     }
+    // The lists: each the acknowledged one, or that with its unanswered write applied (`after`
+    // has every unanswered write applied, at most one of each list); an LMOVE between two lists
+    // is done on both or on neither.
+    uint64_t list_items = 0, lists_present = 0, list_unanswered = list_sent.size(),
+             list_unanswered_done = 0;
+    {
+      std::map<std::string, ListModel> after = lists;
+      std::map<std::string, bool> touched;  // the lists an unanswered write touches
+      for (const auto& [id, lw] : list_sent) {
+        ApplyListWrite(lw, &after, nullptr);
+        touched[lw.key] = true;
+        if (!lw.dst.empty()) {
+          touched[lw.dst] = true;
+        }
+      }
+      std::map<std::string, ListModel> got;
+      for (const auto& [k, l] : after) {
+        const Reply r = c.Call({"LRANGE", k, "0", "-1"});
+        ASSERT_EQ(r.type, '*') << k << ": " << r.Describe();
+        ListModel& g = got[k];
+        for (const Reply& e : r.elems) {
+          g.push_back(e.str);
+        }
+        list_items += g.size();
+        lists_present += g.empty() ? 0 : 1;
+        const ListModel& a = lists[k];
+        if (g != a && !(touched[k] && g == l)) {
+          ++violations;
+          ADD_FAILURE() << k << ": " << g.size() << " items (head "
+                        << (g.empty() ? "-" : Escape(g.front(), 16)) << "), acknowledged "
+                        << a.size() << " (head " << (a.empty() ? "-" : Escape(a.front(), 16))
+                        << "), with its unanswered write " << l.size()
+                        << ": an acknowledged push lost, a pop undone, or a write in part";
+        }
+      }
+      for (const auto& [id, lw] : list_sent) {
+        const bool done =
+            got[lw.key] == after[lw.key] && (lw.dst.empty() || got[lw.dst] == after[lw.dst]);
+        const bool before =
+            got[lw.key] == lists[lw.key] && (lw.dst.empty() || got[lw.dst] == lists[lw.dst]);
+        list_unanswered_done += done && !before ? 1 : 0;
+        if (!done && !before && lw.op == ListWrite::kLMove && lw.dst != lw.key) {
+          ++violations;
+          ADD_FAILURE() << "an LMOVE from " << lw.key << " to " << lw.dst << " is half done";
+        }
+      }
+      lists = std::move(got);  // what the next round starts from: exact again
+      list_sent.clear();
+    }
     uint64_t tx_whole = 0, tx_acked = 0;
     for (const Tx& tx : txs) {
       size_t found = 0;
@@ -1475,7 +1693,10 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
               << " keys checked, " << present << " present, " << violations << " lost; "
               << txs.size() << " transactions sent, " << tx_acked << " acknowledged, " << tx_whole
               << " whole, the others absent; " << hash_acked.load() << " hash writes acknowledged, "
-              << fields.size() << " fields checked, " << fields_present << " present\n";
+              << fields.size() << " fields checked, " << fields_present << " present; "
+              << list_acked.load() << " list writes acknowledged, " << lists_present << " lists of "
+              << list_items << " items, " << list_unanswered << " list writes unanswered ("
+              << list_unanswered_done << " of them done)\n";
     ASSERT_EQ(violations, 0u);
     // The round's transactions are checked: their keys go, so that a long run
     // (PASTEL_KILL_ROUNDS) does not fill the pool with keys no later round reads.
