@@ -7,7 +7,10 @@ First scripted cases of every command pastel-kv shares with redis-server (errors
 arguments, edge values, inline commands with quotes, negative multibulk counts, protocol errors),
 transactions over three connections, blocking list pops over several (BLOCKING: clients served in
 the order they blocked, by pushes, moves, RENAME, COPY and transactions; timeouts; CLIENT UNBLOCK),
-then STEPS random commands (2000 by default) over a few keys, strings, hashes, lists and sets, the
+publish/subscribe over several (PUBSUB: confirmations and their counts, messages and pmessages as
+each subscriber reads them, PUBLISH's receivers, glob patterns, subscribed mode's refusals and
+PING, UNSUBSCRIBE of all, RESET, QUIT, MULTI, closes and CLIENT KILL TYPE pubsub), then STEPS
+random commands (2000 by default) over a few keys, strings, hashes, lists and sets, the
 key space compared after each hundred (a set's OBJECT ENCODING too). A reply that may differ by
 design is not compared (see docs/kv.md, "What differs from Redis"): TIME, HELLO's id and version,
 CONFIG GET maxmemory, RANDOMKEY over several keys, OBJECT ENCODING (but a set's) and REFCOUNT of a
@@ -1343,18 +1346,60 @@ PROTOCOL_ERRORS = [
     b'GET "a b"x\r\n', b"SET 'unterminated\r\n", b"ECHO \"a\\\"\r\n",
 ]
 
+# Publish/subscribe on one connection, no other subscriber (PUBSUB scenarios below have several):
+# the commands' arity and errors, PUBSUB's subcommands, UNSUBSCRIBE and PUNSUBSCRIBE of nothing
+# (which do not enter subscribed mode), SUBSCRIBE and out again, RESET.
+PUBSUB_SCRIPT = [
+    ["PUBLISH", "c", "m"], ["PUBLISH"], ["PUBLISH", "c"], ["PUBLISH", "c", "m", "x"],
+    ["PUBLISH", "", ""], ["SUBSCRIBE"], ["PSUBSCRIBE"], ["PUBSUB"], ["PUBSUB", "FOO"],
+    ["PUBSUB", "foo", "bar"], ["PUBSUB", "HELP"], ["PUBSUB", "help"], ["PUBSUB", "HELP", "x"],
+    ["PUBSUB", "NUMPAT"], ["pubsub", "numpat"], ["PUBSUB", "NUMPAT", "x"], ["PUBSUB", "NUMSUB"],
+    ["PUBSUB", "NUMSUB", "a", "a", ""], ["PUBSUB", "CHANNELS"], ["PUBSUB", "CHANNELS", "*"],
+    ["PUBSUB", "CHANNELS", "a", "b"], ["PUBSUB", "channels", "a", "b"],
+    ["COMMAND", "GETKEYS", "publish", "c", "m"], ["COMMAND", "GETKEYS", "subscribe", "c"],
+    ["COMMAND", "GETKEYS", "pubsub", "numsub", "c"],
+    # Not subscribed: [unsubscribe, nil, 0] and [punsubscribe, nil, 0]; a name: [.., name, 0].
+    ["UNSUBSCRIBE"], ["PUNSUBSCRIBE"], ["UNSUBSCRIBE", "a"], ["PUNSUBSCRIBE", "a*"], ["GET", "k"],
+    # In and out of subscribed mode (one channel, one reply each).
+    ["SUBSCRIBE", "s1"], ["GET", "k"], ["PING"], ["PING", "x"], ["PING", ""], ["PING", "a", "b"],
+    ["SUBSCRIBE", "s1"], ["PSUBSCRIBE", "s*"], ["UNSUBSCRIBE"], ["GET", "k"], ["PUNSUBSCRIBE"],
+    ["GET", "k"], ["PING"], ["PSUBSCRIBE", "p"], ["UNSUBSCRIBE"], ["ECHO", "e"],
+    ["PUNSUBSCRIBE", "p"], ["ECHO", "e"],
+    # RESET: +RESET; no name, no transaction, no watch, no subscription after it.
+    ["RESET"], ["RESET", "x"], ["CLIENT", "SETNAME", "nm"], ["RESET"], ["CLIENT", "GETNAME"],
+    ["MULTI"], ["SET", "k", "1"], ["RESET"], ["EXEC"], ["GET", "k"],
+    ["SET", "w", "1"], ["WATCH", "w"], ["RESET"], ["SET", "w", "2"], ["MULTI"], ["GET", "w"],
+    ["EXEC"], ["SUBSCRIBE", "s1"], ["RESET"], ["GET", "k"], ["PUBSUB", "NUMSUB", "s1"],
+    ["PSUBSCRIBE", "s*"], ["RESET"], ["PUBSUB", "NUMPAT"], ["PING"],
+]
+
+# RESET turns replies on again, its own answered: pipelines, each with the number of replies.
+RESET_REPLY = [
+    (["CLIENT REPLY OFF", "RESET", "PING"], 2), (["CLIENT REPLY SKIP", "RESET", "PING"], 1),
+    (["SUBSCRIBE a", "CLIENT REPLY OFF", "PING", "RESET", "PING"], 5),
+]
+
 # Authentication against servers started with a password (the second pair of ports).
 AUTH = [
     ["GET", "a"], ["NOSUCH", "a"], ["GET"], ["PING"], ["HELLO"], ["HELLO", "2"], ["CLIENT", "ID"],
     ["AUTH", "bad"], ["AUTH", "default", "bad"], ["AUTH", "bob", "sekret"], ["AUTH", "a", "b", "c"],
     ["AUTH"], ["HELLO", "2", "AUTH", "default", "bad"],
+    # Publish/subscribe needs authentication too; RESET does not (+RESET, still not in).
+    ["SUBSCRIBE", "a"], ["PSUBSCRIBE", "*"], ["UNSUBSCRIBE"], ["PUBLISH", "a", "b"],
+    ["PUBSUB", "NUMPAT"], ["RESET"], ["GET", "a"],
     # HELLO's options take effect in order: the name and the authentication stay after a bad one.
     ["HELLO", "2", "SETNAME", "n1", "AUTH", "default", "sekret", "FOO"], ["GET", "a"],
-    ["CLIENT", "GETNAME"], ["QUIT"],
+    ["CLIENT", "GETNAME"],
+    # RESET: the connection as a new one, its authentication too (and its name).
+    ["RESET"], ["GET", "a"], ["CLIENT", "GETNAME"], ["QUIT"],
 ]
 AUTH_OK = [
     ["AUTH", "sekret"], ["GET", "a"], ["AUTH", "bad"], ["GET", "a"], ["AUTH", "default", "sekret"],
     ["HELLO", "2", "AUTH", "default"], ["HELLO", "x"], ["CONFIG", "GET", "requirepass"],
+    # In subscribed mode a command is refused for that before the password is asked for; RESET
+    # leaves subscribed mode and the authentication.
+    ["SUBSCRIBE", "a"], ["GET", "a"], ["AUTH", "sekret"], ["RESET"], ["GET", "a"],
+    ["PUBLISH", "a", "b"], ["AUTH", "sekret"], ["PUBLISH", "a", "b"],
 ]
 
 # Transactions over three connections (each step: which connection, the command): MULTI EXEC
@@ -1752,17 +1797,249 @@ BLOCKING = [
 ]
 
 
-def blocking_replies(port, server):
-    """BLOCKING's scenarios on one server: [(where, reply)] of every reply read."""
+def unordered(c, n):
+    return ("unordered", c, n)
+
+
+def sorted_call(c, *cmd):
+    return ("sorted", c, list(cmd))
+
+
+def unsubscribe_all(c, cmd, n):
+    return ("unsubscribe_all", c, cmd, n)
+
+
+def until(cmd, want):
+    return ("until", list(cmd), want)
+
+
+def numsub(channel, n):
+    return until(["PUBSUB", "NUMSUB", channel], b"*2\r\n%s:%d\r\n" % (bulk(channel), n))
+
+
+def numpat(n):
+    return until(["PUBSUB", "NUMPAT"], b":%d\r\n" % n)
+
+
+def stats():
+    return ("stats",)
+
+
+def pubsub_clients():
+    return ("clients",)
+
+
+def bulk(s):
+    s = s if isinstance(s, bytes) else s.encode()
+    return b"$%d\r\n%s\r\n" % (len(s), s)
+
+
+# Publish/subscribe over several connections to each server (S T U V W subscribe, P publishes).
+# Each scenario runs on redis-server, then on pastel-kv, with no subscription left from the one
+# before; the replies and messages read are compared in order. Steps as BLOCKING's, and:
+# unordered(conn, n) reads n replies compared as a multiset (the pmessages of one PUBLISH to a
+# client with several patterns that match: redis-server sends them in its pattern dict's order);
+# sorted_call(conn, cmd...) compares an array reply sorted (PUBSUB CHANNELS);
+# unsubscribe_all(conn, cmd, n) sends UNSUBSCRIBE or PUNSUBSCRIBE without names and reads its n
+# replies, the names as a multiset (redis-server's dict order), the counts in order; until(cmd,
+# reply), numsub(channel, n), numpat(n) ask PUBSUB (or cmd) from another connection until it
+# answers reply (at most 5 s: a connection closed or killed leaves its subscriptions when the
+# server has read the close); stats() compares INFO stats's pubsub_channels and pubsub_patterns;
+# pubsub_clients() CLIENT LIST TYPE pubsub's flags, sub and psub (sorted). Every message read was
+# published before (PUBLISH answers once the message is on its way: its delivery is waited for
+# at most 5 s, within 100 ms across pastel-kv's loops). A scenario whose third field is ACROSS
+# reads a message and another reply in an order set across connections (a message before the
+# reply to a command sent after the PUBLISH was answered; messages of two publishers): with
+# several pastel-kv loops, a message from another loop may come after such a reply, so it is
+# compared only with one loop. At the end, every connection still open answers a PING (nothing
+# else was sent to it).
+ACROSS = "across"
+PUBSUB = [
+    ("SUBSCRIBE to several channels: one confirmation per name with the count (a name twice "
+     "counted once); PUBLISH answers the number of receivers", [
+        send("S", ["SUBSCRIBE", "c1", "c2", "c1"]), read("S", 3),
+        send("T", ["SUBSCRIBE", "c2", "c3"]), read("T", 2),
+        call("P", "PUBLISH", "c1", "m1"), read("S"), call("P", "PUBLISH", "c2", "m2"), read("S"),
+        read("T"), call("P", "PUBLISH", "c4", "m4"), call("P", "PUBLISH", "c3", "m3"), read("T"),
+        call("P", "PUBSUB", "NUMSUB", "c1", "c2", "c3", "c4", "c2"),
+        sorted_call("P", "PUBSUB", "CHANNELS"), sorted_call("P", "PUBSUB", "CHANNELS", "c[12]"),
+        sorted_call("P", "PUBSUB", "CHANNELS", "*3"), call("P", "PUBSUB", "NUMPAT"), stats(),
+        pubsub_clients()]),
+    ("PSUBSCRIBE glob patterns, one per client: ?, [a-e], [^e], an escaped *, *", [
+        call("S", "PSUBSCRIBE", "h?llo"), call("T", "PSUBSCRIBE", "h[a-e]llo"),
+        call("U", "PSUBSCRIBE", "h[^e]llo"), call("V", "PSUBSCRIBE", "a\\*b"),
+        call("W", "PSUBSCRIBE", "*"),
+        call("P", "PUBLISH", "hello", "1"), read("S"), read("T"), read("W"),
+        call("P", "PUBLISH", "hallo", "2"), read("S"), read("T"), read("U"), read("W"),
+        call("P", "PUBLISH", "hxllo", "3"), read("S"), read("U"), read("W"),
+        call("P", "PUBLISH", "a*b", "4"), read("V"), read("W"),
+        call("P", "PUBLISH", "axb", "5"), read("W"), call("P", "PUBLISH", "heello", "6"),
+        read("W"),
+        # redis-server's stringmatchlen: * matches no empty channel (nobody gets it).
+        call("P", "PUBLISH", "", ""),
+        call("P", "PUBSUB", "NUMPAT"), call("P", "PUBSUB", "CHANNELS"),
+        call("P", "PUBSUB", "NUMSUB", "hello", "h?llo"), stats(), pubsub_clients()]),
+    ("patterns not well formed, all on one client: an open [, a trailing \\, [a-], [^]", [
+        send("S", ["PSUBSCRIBE", "[abc", "x\\", "[a-]", "*[", "\\", "a[^]b"]), read("S", 6),
+        call("P", "PUBLISH", "a", "m"), unordered("S", 2), call("P", "PUBLISH", "b", "m"),
+        read("S"), call("P", "PUBLISH", "[abc", "m"), call("P", "PUBLISH", "x\\", "m"),
+        read("S"), call("P", "PUBLISH", "-", "m"), call("P", "PUBLISH", "*[", "m"),
+        call("P", "PUBLISH", "\\", "m"), read("S"), call("P", "PUBLISH", "a]b", "m"), read("S"),
+        call("P", "PUBLISH", "a^b", "m"), read("S"), call("P", "PUBSUB", "NUMPAT"),
+        unsubscribe_all("S", ["PUNSUBSCRIBE"], 6)]),
+    ("a channel and patterns of one client: the message, then a pmessage per pattern that "
+     "matches, each counted by PUBLISH; PUBSUB NUMPAT counts patterns, not clients", [
+        send("S", ["SUBSCRIBE", "news"], ["PSUBSCRIBE", "n*"]), read("S", 2),
+        send("T", ["PSUBSCRIBE", "n*", "ne*", "x*", "n*"]), read("T", 4),
+        call("U", "SUBSCRIBE", "news"), call("V", "PSUBSCRIBE", "news"),
+        call("P", "PUBLISH", "news", "flash"), read("S", 2), unordered("T", 2), read("U"),
+        read("V"), call("P", "PUBLISH", "nx", "y"), read("S"), read("T"),
+        call("P", "PUBSUB", "NUMPAT"), call("P", "PUBSUB", "NUMSUB", "news", "n*"),
+        sorted_call("P", "PUBSUB", "CHANNELS"), stats(), pubsub_clients()]),
+    ("UNSUBSCRIBE and PUNSUBSCRIBE by name (names not subscribed too), then of all; subscribed "
+     "mode ends when both counts are 0", [
+        send("S", ["SUBSCRIBE", "a", "b", "c"], ["PSUBSCRIBE", "p*", "q*"]), read("S", 5),
+        send("S", ["UNSUBSCRIBE", "b", "zz", "b"]), read("S", 3),
+        call("P", "PUBLISH", "b", "x"), call("P", "PUBLISH", "a", "x"), read("S"),
+        unsubscribe_all("S", ["UNSUBSCRIBE"], 2), call("S", "GET", "k"), call("S", "PING"),
+        call("P", "PUBLISH", "a", "x"), call("P", "PUBLISH", "pa", "x"), read("S"),
+        send("S", ["PUNSUBSCRIBE", "q*", "nn"]), read("S", 2),
+        unsubscribe_all("S", ["PUNSUBSCRIBE"], 1), call("S", "GET", "k"), call("S", "PING"),
+        call("S", "UNSUBSCRIBE"), call("S", "PUNSUBSCRIBE"), send("S", ["UNSUBSCRIBE", "x", "y"]),
+        read("S", 2), call("S", "GET", "k"),
+        send("T", ["SUBSCRIBE", "a", "b"]), read("T", 2), call("T", "UNSUBSCRIBE", "a"),
+        call("T", "GET", "k"), call("T", "UNSUBSCRIBE", "b"), call("T", "GET", "k"),
+        call("P", "PUBSUB", "NUMPAT"), call("P", "PUBSUB", "CHANNELS"), stats(),
+        pubsub_clients()]),
+    ("commands refused in subscribed mode (redis-server 7.0's text), the checks before it "
+     "(unknown command, arity, unknown subcommand) and PING", [
+        call("S", "SUBSCRIBE", "s"), call("S", "GET", "k"), call("S", "gEt", "k"),
+        call("S", "SET", "k", "v"), call("S", "ECHO", "x"), call("S", "MULTI"), call("S", "EXEC"),
+        call("S", "DISCARD"), call("S", "WATCH", "k"), call("S", "UNWATCH"),
+        call("S", "CLIENT", "ID"), call("S", "CLIENT", "SETNAME", "n"),
+        call("S", "CLIENT", "REPLY", "OFF"), call("S", "CONFIG", "GET", "maxmemory"),
+        call("S", "HELLO"), call("S", "HELLO", "2"), call("S", "AUTH", "x"),
+        call("S", "PUBLISH", "s", "m"), call("S", "PUBSUB", "NUMPAT"),
+        call("S", "PUBSUB", "CHANNELS"), call("S", "COMMAND"), call("S", "INFO"),
+        call("S", "DBSIZE"), call("S", "FLUSHALL"), call("S", "BLPOP", "q", "0"),
+        call("S", "SELECT", "0"), call("S", "NOSUCH", "x"), call("S", "GET"),
+        call("S", "SET", "k"), call("S", "PING", "a", "b"), call("S", "CLIENT"),
+        call("S", "CLIENT", "NOPE"), call("S", "PUBSUB", "FOO"), call("S", "PUBSUB"),
+        call("S", "SUBSCRIBE"), call("S", "PSUBSCRIBE"), call("S", "RESET", "x"),
+        call("S", "PING"), call("S", "PING", "hello"), call("S", "PING", ""),
+        call("S", "ping", "\x00\xff"), call("P", "PUBLISH", "s", "m"), read("S"),
+        call("P", "EXISTS", "k"), call("P", "PING")]),
+    ("RESET leaves subscribed mode (no unsubscribe replies; PUBLISH counts the client no more) "
+     "and forgets the name and the transaction", [
+        call("S", "CLIENT", "SETNAME", "sub1"),
+        send("S", ["SUBSCRIBE", "r1", "r2"], ["PSUBSCRIBE", "r*"]), read("S", 3),
+        call("P", "PUBLISH", "r1", "x"), read("S", 2), pubsub_clients(), call("S", "RESET"),
+        call("P", "PUBLISH", "r1", "y"), call("S", "GET", "k"), call("S", "PING"),
+        call("S", "CLIENT", "GETNAME"), call("P", "PUBSUB", "NUMSUB", "r1", "r2"),
+        call("P", "PUBSUB", "NUMPAT"), pubsub_clients(), stats(),
+        send("S", ["MULTI"], ["SUBSCRIBE", "t"], ["RESET"], ["EXEC"]), read("S", 4),
+        call("P", "PUBLISH", "t", "z"), call("S", "SUBSCRIBE", "t"), call("S", "RESET"),
+        call("S", "RESET"), call("P", "PUBLISH", "t", "z")]),
+    ("binary channel names and messages, the empty channel and message, long messages; PUBSUB "
+     "CHANNELS with patterns, NUMSUB", [
+        send("S", ["SUBSCRIBE", "\x00\xff", "a b", "", "\r\n", "x" * 300]), read("S", 5),
+        send("T", ["PSUBSCRIBE", "\x00*", "*\n", "a?b"]), read("T", 3),
+        call("P", "PUBLISH", "\x00\xff", ""), read("S"), read("T"),
+        call("P", "PUBLISH", "", "\x00\r\n"), read("S"),
+        call("P", "PUBLISH", "\r\n", "y" * 5000), read("S"), read("T"),
+        call("P", "PUBLISH", "a b", "m"), read("S"), read("T"),
+        call("P", "PUBLISH", "x" * 300, "z" * 70000), read("S"),
+        call("P", "PUBLISH", "\x00", "\x00"), read("T"),
+        sorted_call("P", "PUBSUB", "CHANNELS"), sorted_call("P", "PUBSUB", "CHANNELS", "a*"),
+        sorted_call("P", "PUBSUB", "CHANNELS", "\x00?"), sorted_call("P", "PUBSUB", "CHANNELS", ""),
+        sorted_call("P", "PUBSUB", "CHANNELS", "x*"), sorted_call("P", "PUBSUB", "CHANNELS", "?"),
+        sorted_call("P", "PUBSUB", "CHANNELS", "*"),
+        call("P", "PUBSUB", "NUMSUB", "", "\x00\xff", "\x00", "a b"), call("P", "PUBSUB", "NUMPAT"),
+        stats(), pubsub_clients()]),
+    ("a subscriber that closes, or is killed (CLIENT KILL TYPE pubsub): PUBLISH counts it no "
+     "more", [
+        call("S", "SUBSCRIBE", "d"), call("T", "PSUBSCRIBE", "d*"), call("U", "SUBSCRIBE", "d"),
+        call("P", "PUBLISH", "d", "1"), read("S"), read("T"), read("U"), close("S"), numsub("d", 1),
+        call("P", "PUBLISH", "d", "2"), read("T"), read("U"), pubsub_clients(),
+        call("P", "CLIENT", "KILL", "TYPE", "pubsub"), read("T"), read("U"), numsub("d", 0),
+        numpat(0), call("P", "PUBLISH", "d", "3"), call("P", "CLIENT", "KILL", "TYPE", "pubsub"),
+        pubsub_clients(), stats()]),
+    # (One name per SUBSCRIBE: redis-server's EXEC counts the commands in its array's length,
+    # and a SUBSCRIBE of two channels answers two arrays in it.)
+    ("SUBSCRIBE inside MULTI: queued, its confirmations in EXEC's array, the client subscribed "
+     "after it (the transaction's later PING answers as in subscribed mode, its GET runs)", [
+        send("S", ["MULTI"], ["SUBSCRIBE", "m1"], ["SUBSCRIBE", "m2"], ["PSUBSCRIBE", "m*"],
+             ["PING"], ["GET", "k"], ["EXEC"]), read("S", 7), call("S", "GET", "k"),
+        call("P", "PUBLISH", "m1", "x"), read("S", 2), pubsub_clients(),
+        send("S", ["UNSUBSCRIBE", "m1", "m2"], ["PUNSUBSCRIBE", "m*"]), read("S", 3),
+        send("S", ["MULTI"], ["SUBSCRIBE", "y"], ["UNSUBSCRIBE", "y"], ["PSUBSCRIBE", "z"],
+             ["PUNSUBSCRIBE"], ["PING"], ["EXEC"]), read("S", 7), call("S", "GET", "k"),
+        send("S", ["MULTI"], ["SUBSCRIBE"], ["EXEC"]), read("S", 3),
+        send("S", ["MULTI"], ["SUBSCRIBE", "y"], ["DISCARD"], ["GET", "k"]), read("S", 4),
+        call("P", "PUBSUB", "NUMSUB", "y", "m1"),
+        # PUBLISH inside MULTI: each answers its receivers in EXEC's array.
+        call("T", "SUBSCRIBE", "t"), call("P", "MULTI"), call("P", "PUBLISH", "t", "a"),
+        call("P", "PUBLISH", "t", "b"), call("P", "PUBLISH", "none", "c"), call("P", "EXEC"),
+        read("T", 2)]),
+    ("QUIT in subscribed mode: +OK, the connection closes, its subscriptions go", [
+        send("S", ["SUBSCRIBE", "q"], ["PSUBSCRIBE", "q*"]), read("S", 2), call("S", "QUIT"),
+        read("S"), call("T", "SUBSCRIBE", "q"), call("T", "QUIT", "x"), read("T"),
+        numsub("q", 0), numpat(0), call("P", "PUBLISH", "q", "x")]),
+    ("commands pipelined after SUBSCRIBE on the same connection, answered in order", [
+        send("S", ["SUBSCRIBE", "a"], ["GET", "k"], ["PING"], ["PING", "x"], ["PSUBSCRIBE", "b*"],
+             ["SET", "k", "v"], ["UNSUBSCRIBE", "a"], ["ECHO", "e"], ["PUNSUBSCRIBE", "b*"],
+             ["SET", "k", "v"], ["GET", "k"], ["PING"], ["SUBSCRIBE", "a", "b"], ["QUIT"]),
+        read("S", 16), numsub("a", 0), call("P", "GET", "k")]),
+    ("messages to several subscribers, each in the order published", [
+        send("S", ["SUBSCRIBE", "ch1", "ch2"]), read("S", 2), call("T", "SUBSCRIBE", "ch1"),
+        call("U", "PSUBSCRIBE", "ch*"),
+        send("P", ["PUBLISH", "ch1", "m1"], ["PUBLISH", "ch2", "m2"], ["PUBLISH", "ch1", "m3"],
+             ["PUBLISH", "ch3", "m4"], ["PUBLISH", "ch2", "m5"]), read("P", 5),
+        read("S", 4), read("T", 2), read("U", 5),
+        send("P", *[["PUBLISH", "ch1", str(n)] for n in range(50)]), read("P", 50),
+        read("S", 50), read("T", 50), read("U", 50)]),
+    ("a message comes before the subscriber's reply to a command sent after the PUBLISH was "
+     "answered; messages of two publishers in the order they were answered", [
+        call("S", "SUBSCRIBE", "o"), call("P", "PUBLISH", "o", "1"), call("S", "PING"),
+        read("S"), call("P", "PUBLISH", "o", "2"), call("S", "PSUBSCRIBE", "o*"), read("S"),
+        call("P", "PUBLISH", "o", "3"), call("Q", "PUBLISH", "o", "4"),
+        call("P", "PUBLISH", "o", "5"), read("S", 6), call("P", "PUBLISH", "o", "6"),
+        send("S", ["UNSUBSCRIBE", "o"], ["PUNSUBSCRIBE", "o*"]), read("S", 4),
+        call("P", "PUBLISH", "o", "7"), call("S", "GET", "k")], ACROSS),
+]
+
+
+class Stuck(Exception):
+    """A server did not come to the state a scenario waits for."""
+
+
+def scenario_replies(port, server, scenarios, across=True):
+    """scenarios (BLOCKING's or PUBSUB's) on one server, those marked ACROSS only if across:
+    [(where, reply)] of every reply read, and what stopped it early (None when nothing did)."""
     out = []
     ctl = Conn(port)
 
+    def ask(cmd):
+        ctl.s.sendall(enc(cmd))
+        return ctl.reply()
+
     def info_blocked():
-        ctl.s.sendall(enc(["INFO", "clients"]))
-        raw = ctl.reply()
+        raw = ask(["INFO", "clients"])
         return next((l for l in raw.split(b"\r\n") if l.startswith(b"blocked_clients:")), raw)
 
-    for title, steps in BLOCKING:
+    def wait(get, want, where):
+        deadline = time.monotonic() + 5
+        got = get()
+        while got != want and time.monotonic() < deadline:
+            time.sleep(0.002)
+            got = get()
+        if got != want:
+            raise Stuck("%s did not answer %r within 5 s (%s): it said %r"
+                        % (server, want, where, got[:300]))
+
+    for title, steps, *flags in scenarios:
+        if ACROSS in flags and not across:
+            continue
         conns, ids = {}, {}
 
         def conn(name):
@@ -1773,10 +2050,10 @@ def blocking_replies(port, server):
                 ids[name] = int(c.reply()[1:-2])
             return conns[name]
 
-        ctl.s.sendall(enc(["FLUSHALL"]))
-        ctl.reply()
-        for i, step in enumerate(steps + [blocked(0)]):
+        ask(["FLUSHALL"])
+        for i, step in enumerate(steps + [blocked(0), ("ping",)]):
             where = "%s: step %d %r" % (title, i + 1, step)
+            where = where if len(where) < 400 else where[:400] + "..."
             kind = step[0]
             try:
                 if kind == "send":
@@ -1786,29 +2063,61 @@ def blocking_replies(port, server):
                         conn(step[1]).s.sendall(enc(step[2]))
                     for _ in range(step[2] if kind == "read" else 1):
                         out.append((where, conn(step[1]).reply()))
+                elif kind == "unordered":
+                    out.append((where, sorted(conn(step[1]).reply() for _ in range(step[2]))))
+                elif kind == "sorted":
+                    conn(step[1]).s.sendall(enc(step[2]))
+                    v = parse(conn(step[1]).reply())[0]
+                    out.append((where, sorted(v) if isinstance(v, list) else v))
+                elif kind == "unsubscribe_all":
+                    conn(step[1]).s.sendall(enc(step[2]))
+                    replies = [parse(conn(step[1]).reply())[0] for _ in range(step[3])]
+                    out.append((where, (sorted(r[1] if isinstance(r, list) and len(r) == 3 else r
+                                               for r in replies),
+                                        [[r[0], r[2]] if isinstance(r, list) and len(r) == 3
+                                         else r for r in replies])))
+                elif kind == "until":
+                    wait(lambda: ask(step[1]), step[2], where)
+                elif kind == "stats":
+                    raw = ask(["INFO", "stats"])
+                    out.append((where, [next((l for l in raw.split(b"\r\n") if l.startswith(f)),
+                                             None) for f in (b"pubsub_channels:",
+                                                             b"pubsub_patterns:")]))
+                elif kind == "clients":
+                    raw = ask(["CLIENT", "LIST", "TYPE", "pubsub"])
+                    out.append((where, sorted(
+                        [f for f in line.split(b" ")
+                         if f.split(b"=")[0] in (b"flags", b"sub", b"psub")]
+                        for line in raw.split(b"\n")[1:] if b"=" in line)))
                 elif kind == "blocked":
-                    want = b"blocked_clients:%d" % step[1]
-                    deadline = time.monotonic() + 5
-                    got = info_blocked()
-                    while got != want and time.monotonic() < deadline:
-                        time.sleep(0.002)
-                        got = info_blocked()
-                    if got != want:
-                        print("%s (seed %s) did not report %s within 5 s (%s): it said %r"
-                              % (server, SEED, want.decode(), where, got[:300]))
-                        sys.exit(1)
+                    wait(info_blocked, b"blocked_clients:%d" % step[1], where)
                 elif kind == "close":
                     conns.pop(step[1]).s.close()
                 elif kind == "unblock":
                     conn(step[1]).s.sendall(enc(["CLIENT", "UNBLOCK", str(ids[step[2]])] + step[3]))
                     out.append((where, conn(step[1]).reply()))
+                elif kind == "ping":  # every connection still open: nothing more was sent to it
+                    for name, c in sorted(conns.items()):
+                        if not c.closed:
+                            try:
+                                c.s.sendall(enc(["PING"]))
+                                r = c.reply()
+                            except (BrokenPipeError, ConnectionResetError):
+                                r = b"<closed>"
+                            out.append(("%s: %s" % (where, name), r))
+            except Stuck as e:
+                return out, str(e)
             except (socket.timeout, OSError) as e:
-                print("%s (seed %s) gave no reply in 5 s (%s): %r" % (server, SEED, where, e))
-                sys.exit(1)
+                return out, "%s gave no reply (or message) in 5 s (%s): %r" % (server, where, e)
         for c in conns.values():
             c.s.close()
+        try:  # no subscription left for the next scenario (a close is read when it is read)
+            wait(lambda: ask(["PUBSUB", "NUMPAT"]), b":0\r\n", title + ": at its end")
+            wait(lambda: ask(["PUBSUB", "CHANNELS"]), b"*0\r\n", title + ": at its end")
+        except Stuck as e:
+            return out, str(e)
     ctl.s.close()
-    return out
+    return out, None
 
 
 def pastel_loops(port):
@@ -1822,6 +2131,24 @@ def pastel_loops(port):
     return 1
 
 
+def check_scenarios(what, scenarios, redis_port, pastel_port, across=True):
+    """scenarios on both servers, the replies compared; how many."""
+    a, stop_a = scenario_replies(redis_port, "redis-server", scenarios, across)
+    if stop_a is not None:
+        print("%s (seed %s), in the %s scenarios" % (stop_a, SEED, what))
+        sys.exit(1)
+    b, stop_b = scenario_replies(pastel_port, "pastel-kv", scenarios, across)
+    for (where, x), (_, y) in zip(a, b):  # (the first difference, before what stopped pastel-kv)
+        if x != y:
+            print("DIFFERENT replies (seed %s) in %s scenario %s:\n  redis-server: %s\n"
+                  "  pastel-kv:    %s" % (SEED, what, where, repr(x)[:500], repr(y)[:500]))
+            sys.exit(1)
+    if stop_b is not None or len(a) != len(b):
+        print("%s (seed %s), in the %s scenarios" % (stop_b or "fewer replies", SEED, what))
+        sys.exit(1)
+    return len(a)
+
+
 def check_blocking(redis_port, pastel_port):
     """BLOCKING on both servers, the replies compared; how many."""
     if pastel_loops(pastel_port) > 1:
@@ -1830,14 +2157,15 @@ def check_blocking(redis_port, pastel_port):
         # one loop. The durable-queue test covers blocked clients over several loops.
         print("blocking scenarios not compared: pastel-kv runs several loops")
         return 0
-    a = blocking_replies(redis_port, "redis-server")
-    b = blocking_replies(pastel_port, "pastel-kv")
-    for (where, x), (_, y) in zip(a, b):
-        if x != y:
-            print("DIFFERENT replies (seed %s) in blocking scenario %s:\n  redis-server: %r\n"
-                  "  pastel-kv:    %r" % (SEED, where, x[:500], y[:500]))
-            sys.exit(1)
-    return len(a)
+    return check_scenarios("blocking", BLOCKING, redis_port, pastel_port)
+
+
+def check_pubsub(redis_port, pastel_port):
+    """PUBSUB on both servers, the replies and messages compared; how many."""
+    across = pastel_loops(pastel_port) == 1
+    if not across:
+        print("pub/sub scenarios marked ACROSS not compared: pastel-kv runs several loops")
+    return check_scenarios("pub/sub", PUBSUB, redis_port, pastel_port, across)
 
 
 SEED = None  # the random steps' seed, printed with any difference (PASTEL_TEST_SEED reruns it)
@@ -2012,6 +2340,11 @@ def main():
     for cmds, n in REPLY:
         d.send(b"".join(enc(c.split(" ")) for c in cmds), replies=n, what=cmds)
     d.call("PING")  # nothing more was answered
+    for cmd in PUBSUB_SCRIPT:
+        d.call(*cmd)
+    for cmds, n in RESET_REPLY:
+        d.send(b"".join(enc(c.split(" ")) for c in cmds), replies=n, what=cmds)
+    d.call("PING")  # nothing more was answered
     # CLIENT KILL of the connection itself: by its id (SKIPME no), by its address (the old form:
     # itself included); each answers, then closes.
     ids = []
@@ -2070,6 +2403,7 @@ def main():
     d.send(enc(["MULTI"]) + enc(["PING"]) + enc(["EXEC"]), replies=3, what="EXEC after expiry")
     d.send(enc(["WATCH", "e"]) + enc(["MULTI"]) + enc(["PING"]) + enc(["EXEC"]), replies=4)
     d.compared += check_blocking(redis_port, pastel_port)
+    d.compared += check_pubsub(redis_port, pastel_port)
     rng = random.Random(seed)
     d.call("FLUSHALL")
     # The random steps run on the three connections in turn at random; each may be inside MULTI
