@@ -52,6 +52,11 @@ bool SameName(std::string_view row, std::string_view name) {
 
 // Subcommands of the containers (SubcommandSpec), as redis-server 7.0's table has them; CLIENT
 // SETINFO is 7.2's.
+constexpr SubcommandSpec kPubSubSubcommands[] = {
+    {"channels", -2, 0, 0, 0}, {"help", 2, 0, 0, 0},           {"numpat", 2, 0, 0, 0},
+    {"numsub", -2, 0, 0, 0},   {"shardchannels", -2, 0, 0, 0}, {"shardnumsub", -2, 0, 0, 0},
+};
+
 constexpr SubcommandSpec kClientSubcommands[] = {
     {"caching", 3, 0, 0, 0},  {"getname", 2, 0, 0, 0},   {"getredir", 2, 0, 0, 0},
     {"help", 2, 0, 0, 0},     {"id", 2, 0, 0, 0},        {"info", 2, 0, 0, 0},
@@ -154,6 +159,14 @@ std::span<const CommandSpec> Commands() {
       {"hincrbyfloat", 4, kW | kM | kF, 1, 1, 1, &KvProtocol::HIncrByFloat},
       {"hrandfield", -2, kR, 1, 1, 1, &KvProtocol::HRandField},
       {"hscan", -3, kR, 1, 1, 1, &KvProtocol::HScan},
+      // Publish/subscribe (kv_pubsub.cc).
+      {"subscribe", -2, kL, 0, 0, 0, &KvProtocol::Subscribe},
+      {"psubscribe", -2, kL, 0, 0, 0, &KvProtocol::PSubscribe},
+      {"unsubscribe", -1, kL, 0, 0, 0, &KvProtocol::Unsubscribe},
+      {"punsubscribe", -1, kL, 0, 0, 0, &KvProtocol::PUnsubscribe},
+      {"publish", 3, kL | kF, 0, 0, 0, &KvProtocol::Publish},
+      {"pubsub", -2, kL, 0, 0, 0, &KvProtocol::PubSub, kPubSubSubcommands},
+      {"reset", 1, kL | kF | kN, 0, 0, 0, &KvProtocol::Reset},
       // Sets (kv_sets.cc).
       {"sadd", -3, kW | kM | kF, 1, 1, 1, &KvProtocol::SAdd},
       {"srem", -3, kW | kF, 1, 1, 1, &KvProtocol::SRem},

@@ -49,7 +49,7 @@ std::string SocketAddress(int fd, bool peer) {
   return out;
 }
 
-KvClients::KvClients(uint32_t loops) {
+KvClients::KvClients(uint32_t loops) : pubsub_(loops) {
   for (uint32_t i = 0; i < loops; ++i) {
     Loop& l = loops_.emplace_back();
     l.commands = std::make_unique<CommandCounters[]>(CommandSlotCount());
@@ -96,20 +96,26 @@ void KvClients::AppendLine(const ClientEntry& e, int64_t now_ms, std::string* ou
   // redis-server's letters in its order: x in MULTI, d once a watched key changed, else N.
   const int multi = e.multi.load(std::memory_order_relaxed);
   const bool dirty = e.dirty_cas.load(std::memory_order_relaxed);
-  const char* flags = multi >= 0 ? (dirty ? "xd" : "x") : (dirty ? "d" : "N");
+  // (P: subscribed, before them.)
+  std::string flags = e.pubsub() ? "P" : "";
+  flags += multi >= 0 ? (dirty ? "xd" : "x") : (dirty ? "d" : "");
+  if (flags.empty()) {
+    flags = "N";
+  }
   // redis-server 7.0's fields, 7.2's lib-name and lib-ver, and 8.0's io-thread (the loop serving
   // the connection); those pastel-kv has no figure for carry redis-server's value for an idle
   // client.
   const auto format = [&](char* dst, size_t cap) {
     return std::snprintf(
         dst, cap,
-        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 psub=0 "
+        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=%u psub=%u "
         "ssub=0 multi=%d qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 "
         "omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=2 lib-name=%s lib-ver=%s "
         "io-thread=%u\n",
         static_cast<unsigned long long>(e.id), e.addr.c_str(), e.laddr.c_str(), e.fd,
-        e.name.c_str(), std::max(0ll, age), std::max(0ll, idle), flags, multi, cmd.c_str(),
-        e.lib_name.c_str(), e.lib_ver.c_str(), e.loop);
+        e.name.c_str(), std::max(0ll, age), std::max(0ll, idle), flags.c_str(),
+        e.sub.load(std::memory_order_relaxed), e.psub.load(std::memory_order_relaxed), multi,
+        cmd.c_str(), e.lib_name.c_str(), e.lib_ver.c_str(), e.loop);
   };
   char buf[512];
   const int n = format(buf, sizeof(buf));
@@ -125,12 +131,12 @@ void KvClients::AppendLine(const ClientEntry& e, int64_t now_ms, std::string* ou
   out->append(big.data(), static_cast<size_t>(n));
 }
 
-std::string KvClients::List(const std::vector<uint64_t>* ids, int64_t now_ms) {
+std::string KvClients::List(const std::vector<uint64_t>* ids, int64_t now_ms, int type) {
   std::string out;
   std::lock_guard lock(mu_);
   if (ids == nullptr) {
     for (const auto& [id, e] : entries_) {
-      if (!e->gone) {
+      if (!e->gone && (type == 0 || (type == 2) == e->pubsub())) {
         AppendLine(*e, now_ms, &out);
       }
     }
@@ -158,8 +164,8 @@ size_t KvClients::Kill(const KillFilter& f, const ClientEntry* self, bool* self_
   size_t killed = 0;
   std::lock_guard lock(mu_);
   for (auto& [id, e] : entries_) {
-    if (e->gone || (f.id != 0 && e->id != f.id) || (!f.addr.empty() && e->addr != f.addr) ||
-        (!f.laddr.empty() && e->laddr != f.laddr)) {
+    if (e->gone || (f.id != 0 && e->id != f.id) || (f.type != 0 && (f.type == 2) != e->pubsub()) ||
+        (!f.addr.empty() && e->addr != f.addr) || (!f.laddr.empty() && e->laddr != f.laddr)) {
       continue;
     }
     if (e.get() == self) {

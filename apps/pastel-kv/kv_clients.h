@@ -32,6 +32,7 @@
 #include "kv_hashes.h"
 #include "kv_lists.h"
 #include "kv_multi.h"
+#include "kv_pubsub.h"
 #include "pastel/net.h"
 
 namespace pastel::kv {
@@ -64,6 +65,13 @@ struct ClientEntry {
   // loop, taken by its own at its next turn): 1 as a timeout, 2 as an error.
   std::atomic<bool> blocked{false};
   std::atomic<uint8_t> unblock{0};
+  // Its subscriptions to channels and to patterns (written by its loop: CLIENT LIST's sub= and
+  // psub=, and its type: pubsub while it has any).
+  std::atomic<uint32_t> sub{0};
+  std::atomic<uint32_t> psub{0};
+  bool pubsub() const {
+    return sub.load(std::memory_order_relaxed) + psub.load(std::memory_order_relaxed) > 0;
+  }
   bool gone = false;  // killed or closing: no longer listed or killed again
 };
 
@@ -121,12 +129,14 @@ class KvClients {
   static void AppendLine(const ClientEntry& e, int64_t now_ms, std::string* out);
   // The lines of every listed entry, in id order (`ids` null), or of those of `ids`, in their
   // order (CLIENT LIST ID).
-  std::string List(const std::vector<uint64_t>* ids, int64_t now_ms);
+  // `type`: 0 any, 1 normal, 2 pubsub (subscribed).
+  std::string List(const std::vector<uint64_t>* ids, int64_t now_ms, int type = 0);
   size_t connected();
 
   // CLIENT KILL's filters (empty or 0: any).
   struct KillFilter {
     uint64_t id = 0;
+    int type = 0;  // 0 any, 1 normal, 2 pubsub
     std::string addr;
     std::string laddr;
     bool skipme = true;
@@ -170,11 +180,14 @@ class KvClients {
   // The directory of the lists (kv_lists.h).
   KvLists& lists() { return lists_; }
   const KvLists& lists() const { return lists_; }
+  // The subscriptions (kv_pubsub.h).
+  KvPubSub& pubsub() { return pubsub_; }
 
  private:
   KvWatches watches_;
   KvHashes hashes_;
   KvLists lists_;
+  KvPubSub pubsub_;
   struct alignas(64) Loop {
     std::unique_ptr<CommandCounters[]> commands;
     std::atomic<uint64_t> errors[kErrorKindCount] = {};

@@ -39,7 +39,9 @@ bool GlobMatch(std::string_view p, std::string_view s) {
           if (p[j] == '\\' && j + 1 < p.size()) {
             match |= p[j + 1] == s[si];
             j += 2;
-          } else if (j + 2 < p.size() && p[j + 1] == '-' && p[j + 2] != ']') {
+          } else if (j + 2 < p.size() && p[j + 1] == '-') {
+            // (As redis-server's stringmatchlen: "[a-]" is the range from ']' to 'a', the
+            // bracket left open.)
             char lo = p[j], hi = p[j + 2];
             if (lo > hi) {
               std::swap(lo, hi);

@@ -92,10 +92,17 @@ MultiState& KvProtocol::MultiOf() {
   return *st.multi;
 }
 
+bool KvProtocol::RunsSubscribed(const CommandSpec& cmd) {
+  return cmd.handler == &KvProtocol::Subscribe || cmd.handler == &KvProtocol::PSubscribe ||
+         cmd.handler == &KvProtocol::Unsubscribe || cmd.handler == &KvProtocol::PUnsubscribe ||
+         cmd.handler == &KvProtocol::Ping || cmd.handler == &KvProtocol::Quit ||
+         cmd.handler == &KvProtocol::Reset;
+}
+
 bool KvProtocol::RunsInMulti(const CommandSpec& cmd) {
   return cmd.handler == &KvProtocol::Exec || cmd.handler == &KvProtocol::Discard ||
          cmd.handler == &KvProtocol::Multi || cmd.handler == &KvProtocol::Watch ||
-         cmd.handler == &KvProtocol::Quit;
+         cmd.handler == &KvProtocol::Quit || cmd.handler == &KvProtocol::Reset;
 }
 
 bool KvProtocol::WantsApplied() {

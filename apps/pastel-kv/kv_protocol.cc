@@ -19,12 +19,6 @@ constexpr std::string_view kReadOnly =
     "MISCONF pastel-kv is read-only after a failed flush or checkpoint (reads go on; INFO "
     "persistence says why)";
 
-KvConnState& StateOf(Conn& c) {
-  static_assert(sizeof(KvConnState) <= sizeof(Conn::progress));
-  static_assert(std::is_trivially_copyable_v<KvConnState>);
-  return *reinterpret_cast<KvConnState*>(c.progress);
-}
-
 std::string Upper(std::string_view s) {
   std::string out(s);
   for (char& ch : out) {
@@ -171,6 +165,11 @@ void KvProtocol::OnOpen(store::Batch& b, Conn& c) {
 
 void KvProtocol::OnClose(Conn& c) {
   KvConnState& st = StateOf(c);
+  if (st.pubsub != nullptr) {
+    UnsubscribeAll(c);
+    delete st.pubsub;
+    st.pubsub = nullptr;
+  }
   if (st.block != nullptr) {
     Unblock(*st.block);
     delete st.block;
@@ -194,6 +193,9 @@ void KvProtocol::OnTurn(store::Batch& b) {
   }
   if (loop_ == 0 && clients_.SampleDue(turn_ms_)) {
     clients_.Sample(turn_ms_, CommandsProcessed());
+  }
+  if (clients_.pubsub().any()) {
+    DeliverMessages(b);  // other loops' PUBLISH to this loop's subscribers
   }
   // Parked connections whose wait may be over run their command again: a blocking pop whose time
   // is up, or (with several loops) whose list another loop filled; a write whose list another
@@ -483,6 +485,7 @@ CommandKind KvProtocol::Execute(size_t argc) {
   const uint8_t skip = st.skip_next;
   const bool mute = st.reply_off != 0 || skip != 0;
   st.skip_next = 0;
+  skipping_ = skip != 0;
   if (mute) {
     b_->MuteAnswers(cmd_.conn->id);
   }
@@ -580,6 +583,29 @@ CommandKind KvProtocol::Dispatch(size_t argc) {
   if (ReservedKey(*cmd, argc)) {
     Err(kReservedKey);
     FlagTransaction();
+    return CommandKind::kError;
+  }
+  if (const PubSubState* ps = ConnState().pubsub;
+      ps != nullptr && ps->count() > 0 && !RunsSubscribed(*cmd)) {
+    // redis-server's processCommand: a RESP2 connection with subscriptions runs only these.
+    std::string full(cmd->name);  // (its full name: "client|list")
+    if (const SubcommandSpec* sub = !cmd->subcommands.empty() && argc >= 2
+                                        ? FindSubcommand(*cmd, ArgView(1, &tmp_))
+                                        : nullptr;
+        sub != nullptr) {
+      full += '|';
+      full += sub->name;
+    }
+    const std::string why = "Can't execute '" + full +
+                            "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
+                            "allowed in this context";
+    if (exec) {
+      ExecAbort(why);
+    } else {
+      Err("ERR " + why);
+      FlagTransaction();
+    }
+    Bump(clients_.command(loop_, slot).rejected);
     return CommandKind::kError;
   }
   const CommandKind kind = (cmd->flags & kCmdWrite) != 0      ? CommandKind::kWrite

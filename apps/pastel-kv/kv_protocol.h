@@ -27,6 +27,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "commands.h"
@@ -34,6 +35,7 @@
 #include "kv_hashes.h"
 #include "kv_lists.h"
 #include "kv_multi.h"
+#include "kv_pubsub.h"
 #include "pastel/pool.h"
 #include "pastel/resp.h"
 #include "pastel/server.h"
@@ -77,8 +79,15 @@ struct KvConnState {
   MultiState* multi;
   // Its wait (kv_lists.cc): made when it first blocks, freed when it closes.
   BlockState* block;
+  // Its subscriptions (kv_pubsub.cc): made at its first SUBSCRIBE, freed when it closes. While
+  // it has any, only the commands of subscribed mode run (RESP2).
+  PubSubState* pubsub;
 };
 static_assert(sizeof(KvConnState) <= sizeof(Conn::progress));
+static_assert(std::is_trivially_copyable_v<KvConnState>);
+inline KvConnState& StateOf(Conn& c) {
+  return *reinterpret_cast<KvConnState*>(c.progress);
+}
 
 // A connection parked (store::Batch::Park) with its command unconsumed (kv_lists.cc): a blocking
 // pop (BLPOP BRPOP BLMOVE BRPOPLPUSH) waiting for an item, or a list write waiting for another
@@ -259,6 +268,14 @@ class KvProtocol final : public store::Protocol {
   void HGetAll();
   void HRandField();
   void HScan();
+  // kv_pubsub.cc
+  void Subscribe();
+  void PSubscribe();
+  void Unsubscribe();
+  void PUnsubscribe();
+  void Publish();
+  void PubSub();
+  void Reset();
   // kv_sets.cc
   void SAdd();
   void SRem();
@@ -327,7 +344,7 @@ class KvProtocol final : public store::Protocol {
   // Transactions (kv_multi.cc). The connection's MultiState, made on first use.
   MultiState& MultiOf();
   // Whether `cmd` runs at once inside MULTI instead of being queued (EXEC DISCARD MULTI WATCH
-  // QUIT, as redis-server).
+  // QUIT RESET, as redis-server).
   static bool RunsInMulti(const CommandSpec& cmd);
   // Queues the command in args_ (its row `cmd`, stat slot `slot`) and answers +QUEUED, or refuses
   // it (too much queued) and marks the transaction aborted.
@@ -394,6 +411,23 @@ class KvProtocol final : public store::Protocol {
   void HList(bool keys, bool values);
   // HSCAN (`values`: each field's value follows it) and SSCAN.
   void HScanLike(bool values);
+  // Publish/subscribe (kv_pubsub.cc). The connection's subscriptions, made on first use.
+  PubSubState& PubSubOf();
+  // SUBSCRIBE and PSUBSCRIBE (`pattern`), UNSUBSCRIBE and PUNSUBSCRIBE.
+  void SubscribeCmd(bool pattern);
+  void UnsubscribeCmd(bool pattern);
+  // ["kind", name (nil: none), count of subscriptions].
+  void SubscribeReply(std::string_view kind, const std::string* name, size_t count);
+  // c's subscriptions leave the registry (it closes, RESET).
+  void UnsubscribeAll(Conn& c);
+  // The messages other loops published to this loop's subscribers, queued as answers (OnTurn).
+  void DeliverMessages(store::Batch& b);
+  // Whether `cmd` may run on a connection in subscribed mode.
+  static bool RunsSubscribed(const CommandSpec& cmd);
+  std::vector<std::pair<ConnId, std::string>> inbox_;
+  // CLIENT LIST's sub= and psub= of this connection.
+  void Counted(const PubSubState& ps);
+  bool skipping_ = false;  // the running command's answers are dropped: CLIENT REPLY SKIP
   // Sets (kv_sets.cc; laid over the store as hashes are). The set at `key`: as TypedAt.
   int SetAt(std::string_view key, bool count, HashHeader* hh, int64_t* expire_ms = nullptr);
   // Its members (this loop's writes included) into *out; *had as SetAt's. False once answered.

@@ -20,6 +20,21 @@
 namespace pastel::kv {
 
 void KvProtocol::Ping() {
+  if (const PubSubState* ps = ConnState().pubsub; ps != nullptr && ps->count() > 0) {
+    // Subscribed (RESP2): ["pong", argument or ""], as redis-server.
+    const std::string_view arg = cmd_.argc == 2 ? ArgView(1, &tmp_) : std::string_view();
+    if (cmd_.argc > 2) {
+      WrongArity();
+      return;
+    }
+    const size_t begin = Text().size();
+    Text() += "*2\r\n$4\r\npong\r\n";
+    Text().append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), arg.size()));
+    Text() += arg;
+    Text() += resp::kCrlf;
+    b_->AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
+    return;
+  }
   if (cmd_.argc == 1) {
     Simple("PONG");
   } else if (cmd_.argc == 2) {
@@ -172,10 +187,13 @@ void KvProtocol::Info() {
         static_cast<unsigned long long>(clients_.OpsPerSec()),
         static_cast<unsigned long long>(t.rx_bytes));
     add("rejected_connections:0\r\nexpired_keys:%llu\r\nevicted_keys:0\r\nkeyspace_hits:%llu\r\n"
-        "keyspace_misses:%llu\r\ntotal_error_replies:%llu\r\n",
+        "keyspace_misses:%llu\r\npubsub_channels:%llu\r\npubsub_patterns:%llu\r\n"
+        "pubsubshard_channels:0\r\ntotal_error_replies:%llu\r\n",
         static_cast<unsigned long long>(t.expired_keys),
         static_cast<unsigned long long>(t.keyspace_hits),
         static_cast<unsigned long long>(t.keyspace_misses),
+        static_cast<unsigned long long>(clients_.pubsub().Channels(std::nullopt).size()),
+        static_cast<unsigned long long>(clients_.pubsub().NumPat()),
         static_cast<unsigned long long>(errors));
     add("pastel_read_commands:%llu\r\npastel_write_commands:%llu\r\npastel_error_replies:%llu\r\n",
         static_cast<unsigned long long>(t.requests[static_cast<int>(CommandKind::kRead)]),
@@ -639,14 +657,17 @@ bool ValidClientName(std::string_view name) {
   return true;
 }
 
-// A client type of CLIENT LIST TYPE and CLIENT KILL TYPE: 1 normal (every pastel-kv client),
-// 0 another redis-server knows (no client is of it here), -1 unknown.
+// A client type of CLIENT LIST TYPE and CLIENT KILL TYPE: 1 normal, 2 pubsub (subscribed), 0
+// another redis-server knows (no client is of it here), -1 unknown.
 int ClientType(std::string_view name) {
   const std::string t = Lower(name);
   if (t == "normal") {
     return 1;
   }
-  return t == "slave" || t == "replica" || t == "pubsub" || t == "master" ? 0 : -1;
+  if (t == "pubsub") {
+    return 2;
+  }
+  return t == "slave" || t == "replica" || t == "master" ? 0 : -1;
 }
 
 }  // namespace
@@ -799,8 +820,9 @@ void KvProtocol::ClientSetName(std::string_view name, std::string ClientEntry::*
 void KvProtocol::ClientList() {
   std::vector<uint64_t> ids;
   bool by_id = false;
+  int type = 0;
   if (cmd_.argc == 4 && Is(2, "type")) {
-    const int type = ClientType(ArgView(3, &tmp_));
+    type = ClientType(ArgView(3, &tmp_));
     if (type < 0) {
       Err("ERR Unknown client type '" + Printable(args_[3].view) + "'");
       return;
@@ -822,7 +844,7 @@ void KvProtocol::ClientList() {
     Err(kSyntax);
     return;
   }
-  Bulk(clients_.List(by_id ? &ids : nullptr, NowNs() / 1000000));
+  Bulk(clients_.List(by_id ? &ids : nullptr, NowNs() / 1000000, type));
 }
 
 void KvProtocol::ClientKill() {
@@ -848,6 +870,7 @@ void KvProtocol::ClientKill() {
           return;
         }
         none = none || type == 0;
+        f.type = type;
       } else if (Is(i, "addr") && more) {
         f.addr = ArgView(i + 1, &tmp_);
       } else if (Is(i, "laddr") && more) {

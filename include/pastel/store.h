@@ -496,7 +496,9 @@ class Protocol {
   virtual void OnClose(Conn& /*c*/) {}
   // Once per loop turn, after its Poll and before its events are handled: a protocol picks up
   // what other threads asked of this loop's connections (pastel-kv's CLIENT KILL across loops;
-  // a loop turns at least every 100 ms). It may Close connections; it answers and writes nothing.
+  // a loop turns at least every 100 ms). It may Close connections, Wake parked ones and queue
+  // answers that write nothing (pastel-kv's messages of another loop's PUBLISH: sent with the
+  // turn's batch); it writes nothing.
   virtual void OnTurn(Batch& /*b*/) {}
   // After a turn's requests were parsed (or in an idle turn), once per expiry sweep interval
   // (StoreOptions::expire_sweep_ms) and in every turn after a call that queued something, the

@@ -86,9 +86,9 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
     protocol_.OnTurn(*this);  // what other threads asked of this loop's connections
     if (!batch->empty() || !held_.empty() || !woken_.empty()) {
       OnBatch(*batch);
-    } else if ((SweepDue() && ExpireKeys()) | Background()) {
+    } else if ((SweepDue() && ExpireKeys()) | Background() | !open_.actions.empty()) {
       // An idle turn: the expired keys the sweep found, and the protocol's garbage, are removed
-      // now.
+      // now; answers OnTurn queued (pastel-kv's messages of other loops' PUBLISH) go out.
       Finish();
     }
     if (options_.request_timeout_ms != 0 && now_ms_ >= next_sweep_ms_) {

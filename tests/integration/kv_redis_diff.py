@@ -2072,8 +2072,8 @@ def scenario_replies(port, server, scenarios, across=True):
                 elif kind == "unsubscribe_all":
                     conn(step[1]).s.sendall(enc(step[2]))
                     replies = [parse(conn(step[1]).reply())[0] for _ in range(step[3])]
-                    out.append((where, (sorted(r[1] if isinstance(r, list) and len(r) == 3 else r
-                                               for r in replies),
+                    out.append((where, (sorted((r[1] if isinstance(r, list) and len(r) == 3
+                                                else r for r in replies), key=repr),
                                         [[r[0], r[2]] if isinstance(r, list) and len(r) == 3
                                          else r for r in replies])))
                 elif kind == "until":

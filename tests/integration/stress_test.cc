@@ -495,6 +495,10 @@ class Gen {
       k +=
           binary ? static_cast<char>(Below(256)) : static_cast<char>(0x21 + Below(0x7E - 0x21 + 1));
     }
+    if (k.size() >= 2 && static_cast<unsigned char>(k[0]) == 0xff &&
+        (static_cast<unsigned char>(k[1]) == 0xff || static_cast<unsigned char>(k[1]) == 0xfe)) {
+      k[0] = 'k';  // pastel-kv reserves keys beginning FF FF and FF FE (its hashes and lists)
+    }
     return k;
   }
 
