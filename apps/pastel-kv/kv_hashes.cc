@@ -18,20 +18,6 @@ namespace pastel::kv {
 
 namespace {
 
-void PutBigEndian(std::string* out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) {
-    out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  }
-}
-
-uint64_t GetBigEndian(std::string_view s, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) {
-    v = (v << 8) | static_cast<uint8_t>(s[static_cast<size_t>(i)]);
-  }
-  return v;
-}
-
 // redis-server's parseScanCursorOrReply: strtoul's whole string (a sign allowed, no leading
 // space, no overflow).
 bool ScanCursorOk(std::string_view s) {

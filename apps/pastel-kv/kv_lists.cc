@@ -17,20 +17,6 @@ namespace pastel::kv {
 
 namespace {
 
-void PutBigEndian(std::string* out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) {
-    out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  }
-}
-
-uint64_t GetBigEndian(std::string_view s, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) {
-    v = (v << 8) | static_cast<uint8_t>(s[static_cast<size_t>(i)]);
-  }
-  return v;
-}
-
 constexpr std::string_view kNullArray = "*-1\r\n";
 constexpr std::string_view kListBusy =
     "ERR the list is being written by another thread of the server: try the transaction again";
@@ -357,6 +343,17 @@ int KvProtocol::ReadList(std::string_view key, bool count, ListRange* range) {
   ItemPrefix(key, hh.version, &prefix_);
   *range = clients_.lists().Range(key, hh.version, loop_);
   return 1;
+}
+
+int KvProtocol::OpenArg(std::string_view absent, ListOp* op) {
+  if (!KeyOk(1)) {
+    return -1;
+  }
+  const int had = OpenList(ArgView(1, &tmp_key_), false, op);
+  if (had == 0) {
+    b_->AnswerText(cmd_.conn->id, absent, AnswerClass::kOk, cmd_.close);
+  }
+  return had;
 }
 
 int KvProtocol::OpenList(std::string_view key, bool create, ListOp* op) {
@@ -857,15 +854,8 @@ void KvProtocol::LInsert() {
     Err(kSyntax);
     return;
   }
-  if (!KeyOk(1)) {
-    return;
-  }
   ListOp op;
-  const int had = OpenList(ArgView(1, &tmp_key_), false, &op);
-  if (had <= 0) {
-    if (had == 0) {
-      Int(0);
-    }
+  if (OpenArg(":0\r\n", &op) <= 0) {
     return;
   }
   // The pivot's index.
@@ -961,15 +951,8 @@ void KvProtocol::LRem() {
     Err(kNotInteger);
     return;
   }
-  if (!KeyOk(1)) {
-    return;
-  }
   ListOp op;
-  const int had = OpenList(ArgView(1, &tmp_key_), false, &op);
-  if (had <= 0) {
-    if (had == 0) {
-      Int(0);
-    }
+  if (OpenArg(":0\r\n", &op) <= 0) {
     return;
   }
   const std::string element(ArgView(3, &tmp_));
@@ -1063,15 +1046,8 @@ void KvProtocol::LTrim() {
     Err(kNotInteger);
     return;
   }
-  if (!KeyOk(1)) {
-    return;
-  }
   ListOp op;
-  const int had = OpenList(ArgView(1, &tmp_key_), false, &op);
-  if (had <= 0) {
-    if (had == 0) {
-      Simple("OK");
-    }
+  if (OpenArg("+OK\r\n", &op) <= 0) {
     return;
   }
   const int64_t len = static_cast<int64_t>(op.range.size());

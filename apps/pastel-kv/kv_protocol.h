@@ -485,6 +485,9 @@ class KvProtocol final : public store::Protocol {
   // and open, exists false), -1 answered (WRONGTYPE, damaged) or parked (another loop writes it:
   // park_ set; inside EXEC, answered).
   int OpenList(std::string_view key, bool create, ListOp* op);
+  // OpenList of argument 1 (checked: KeyOk), an absent list answered `absent` (a whole RESP
+  // reply).
+  int OpenArg(std::string_view absent, ListOp* op);
   // The list at `key` for a read: 1 found (*range, prefix_), 0 absent, -1 answered.
   int ReadList(std::string_view key, bool count, ListRange* range);
   // An item's key (in item_key_).

@@ -64,6 +64,21 @@ inline bool ParseInt64(std::string_view s, int64_t* out) {
   return ec == std::errc() && p == end;
 }
 
+// `bytes` bytes of v, most significant first (the hashes' and lists' composite keys: their
+// byte order is the numbers' order), and back.
+inline void PutBigEndian(std::string* out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) {
+    out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  }
+}
+inline uint64_t GetBigEndian(std::string_view s, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) {
+    v = (v << 8) | static_cast<uint8_t>(s[static_cast<size_t>(i)]);
+  }
+  return v;
+}
+
 // redis-server's string2ld: the whole string is a long double (no leading space, not NaN, no
 // overflow or underflow to zero), at most 5 KiB long (kv_strings.cc).
 bool ParseLongDouble(std::string_view s, long double* out);
