@@ -512,7 +512,7 @@ class KvProtocol final : public store::Protocol {
   // LPOP RPOP.
   void Pop(bool left);
   // LMOVE and RPOPLPUSH (and the blocking forms once an item is there): moves one item from
-  // argument 1's list to argument 2's; `answer_null`: the answer when the source is empty.
+  // argument 1's list to argument 2's; `answer_empty`: nil answered when the source is empty.
   // Returns 1 moved, 0 the source empty (nothing answered), -1 answered (or parked).
   int Move(bool from_left, bool to_left, bool answer_empty);
   // A value's bytes appended to *out as a bulk string.
