@@ -23,7 +23,7 @@ constexpr uint32_t kN = kCmdNoAuth;
 
 // Slots of the lookup table: a power of two, at least twice the rows (short probes), and a row
 // index + 1 fits its byte.
-constexpr size_t kSlots = 256;
+constexpr size_t kSlots = 512;
 
 constexpr char Lower(char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
@@ -206,6 +206,34 @@ std::span<const CommandSpec> Commands() {
       {"brpop", -3, kW, 1, -2, 1, &KvProtocol::BRPop},
       {"blmove", 6, kW | kM, 1, 2, 1, &KvProtocol::BLMove},
       {"brpoplpush", 4, kW | kM, 1, 2, 1, &KvProtocol::BRPopLPush},
+      // Sorted sets (kv_zsets.cc).
+      {"zadd", -4, kW | kM | kF, 1, 1, 1, &KvProtocol::ZAdd},
+      {"zincrby", 4, kW | kM | kF, 1, 1, 1, &KvProtocol::ZIncrBy},
+      {"zrem", -3, kW | kF, 1, 1, 1, &KvProtocol::ZRem},
+      {"zremrangebyscore", 4, kW, 1, 1, 1, &KvProtocol::ZRemRangeByScore},
+      {"zremrangebyrank", 4, kW, 1, 1, 1, &KvProtocol::ZRemRangeByRank},
+      {"zremrangebylex", 4, kW, 1, 1, 1, &KvProtocol::ZRemRangeByLex},
+      {"zunionstore", -4, kW | kM, 1, 1, 1, &KvProtocol::ZUnionStore},
+      {"zinterstore", -4, kW | kM, 1, 1, 1, &KvProtocol::ZInterStore},
+      {"zrange", -4, kR, 1, 1, 1, &KvProtocol::ZRange},
+      {"zrangestore", -5, kW | kM, 1, 2, 1, &KvProtocol::ZRangeStore},
+      {"zrangebyscore", -4, kR, 1, 1, 1, &KvProtocol::ZRangeByScore},
+      {"zrevrangebyscore", -4, kR, 1, 1, 1, &KvProtocol::ZRevRangeByScore},
+      {"zrangebylex", -4, kR, 1, 1, 1, &KvProtocol::ZRangeByLex},
+      {"zrevrangebylex", -4, kR, 1, 1, 1, &KvProtocol::ZRevRangeByLex},
+      {"zcount", 4, kR | kF, 1, 1, 1, &KvProtocol::ZCount},
+      {"zlexcount", 4, kR | kF, 1, 1, 1, &KvProtocol::ZLexCount},
+      {"zrevrange", -4, kR, 1, 1, 1, &KvProtocol::ZRevRange},
+      {"zcard", 2, kR | kF, 1, 1, 1, &KvProtocol::ZCard},
+      {"zscore", 3, kR | kF, 1, 1, 1, &KvProtocol::ZScore},
+      {"zmscore", -3, kR | kF, 1, 1, 1, &KvProtocol::ZMScore},
+      {"zrank", 3, kR | kF, 1, 1, 1, &KvProtocol::ZRank},
+      {"zrevrank", 3, kR | kF, 1, 1, 1, &KvProtocol::ZRevRank},
+      {"zscan", -3, kR, 1, 1, 1, &KvProtocol::ZScan},
+      {"zpopmin", -2, kW | kF, 1, 1, 1, &KvProtocol::ZPopMin},
+      {"zpopmax", -2, kW | kF, 1, 1, 1, &KvProtocol::ZPopMax},
+      {"bzpopmin", -3, kW | kF, 1, -2, 1, &KvProtocol::BZPopMin},
+      {"bzpopmax", -3, kW | kF, 1, -2, 1, &KvProtocol::BZPopMax},
       // Transactions (kv_multi.cc).
       {"multi", 1, kL | kF, 0, 0, 0, &KvProtocol::Multi},
       {"exec", 1, kL, 0, 0, 0, &KvProtocol::Exec},

@@ -58,22 +58,22 @@ bool HeaderLive(const store::Store& store, std::string_view key, uint64_t versio
   return live;
 }
 
-void FieldPrefix(std::string_view key, uint64_t version, std::string* out) {
-  out->assign(kHashPrefix);
+void FieldPrefix(std::string_view key, uint64_t version, std::string* out, ValueType type) {
+  out->assign(type == ValueType::kZset ? kZsetPrefix : kHashPrefix);
   PutBigEndian(out, key.size(), 2);
   *out += key;
   PutBigEndian(out, version, 8);
 }
 
-std::string FieldPrefix(std::string_view key, uint64_t version) {
+std::string FieldPrefix(std::string_view key, uint64_t version, ValueType type) {
   std::string p;
-  FieldPrefix(key, version, &p);
+  FieldPrefix(key, version, &p, type);
   return p;
 }
 
 bool ParseFieldKey(std::string_view fk, std::string_view* key, uint64_t* version,
                    std::string_view* field) {
-  if (fk.size() < kFieldKeyOverhead || !fk.starts_with(kHashPrefix)) {
+  if (fk.size() < kFieldKeyOverhead || (!fk.starts_with(kHashPrefix) && !ZsetKey(fk))) {
     return false;
   }
   const size_t key_len = GetBigEndian(fk.substr(2), 2);
@@ -176,22 +176,35 @@ bool FieldTable::erase(std::string_view name) {
 void KvHashes::Load(const store::Store& store) {
   std::call_once(loaded_, [&] {
     std::map<std::string, FieldTable, std::less<>> dirs;
+    std::map<std::string, ZIndex, std::less<>> zsets;
     uint64_t total = 0;
     uint64_t top = 0;
-    store.ForEachLive(
-        [&](std::string_view fk, const store::Value&) {
-          std::string_view key, field;
-          uint64_t version = 0;
-          if (ParseFieldKey(fk, &key, &version, &field)) {
-            dirs[std::string(fk.substr(0, fk.size() - field.size()))].insert(field);
+    for (const std::string_view ns : {kHashPrefix, kZsetPrefix}) {
+      store.ForEachLive(
+          [&](std::string_view fk, const store::Value& v) {
+            std::string_view key, field;
+            uint64_t version = 0;
+            if (!ParseFieldKey(fk, &key, &version, &field)) {
+              return true;
+            }
+            const std::string_view prefix = fk.substr(0, fk.size() - field.size());
+            double score = 0;
+            if (ZsetKey(fk)) {
+              if (!ReadScore(store.pool(), v, &score)) {
+                return true;  // (a damaged score: the member is left out, as a damaged value)
+              }
+              zsets[std::string(prefix)].Put(field, score);
+            }
+            dirs[std::string(prefix)].insert(field);
             top = std::max(top, version);
             ++total;
-          }
-          return true;
-        },
-        kHashPrefix);
+            return true;
+          },
+          ns);
+    }
     std::lock_guard lock(mu_);
     dirs_ = std::move(dirs);
+    zsets_ = std::move(zsets);
     total_.store(total, std::memory_order_relaxed);
     next_version_.store(top + 1, std::memory_order_relaxed);
     active_.store(total > 0, std::memory_order_relaxed);
@@ -216,7 +229,18 @@ bool KvHashes::Applied(const store::Store& store, std::string_view fk, int state
     collected_.erase(c);
     background = true;
   }
-  const bool live = state < 0 ? store.Contains(fk) : state == 1;
+  bool live = false;
+  if (ZsetKey(fk)) {
+    // A member's score is its value: read it from the index (whichever loop wrote it last).
+    store::Value v;
+    live = store.Get(fk, &v);
+    ZsetApplied(store.pool(), fk, prefix.size(), live ? &v : nullptr);
+    for (const Extent& e : v.extents) {
+      (void)store.pool().Unretain(e.buffer);
+    }
+  } else {
+    live = state < 0 ? store.Contains(fk) : state == 1;
+  }
   auto it = dirs_.find(prefix);
   if (live) {
     if (it == dirs_.end()) {
@@ -274,9 +298,11 @@ size_t KvHashes::CollectDead(const store::Store& store, int64_t now_ms, size_t m
     std::string_view key, field;
     uint64_t version = 0;
     // (A prefix parses as a field key with an empty field.)
+    const bool zset = ZsetKey(it->first);
     if (ParseFieldKey(it->first, &key, &version, &field) &&
-        !HeaderLive(store, key, version, now_ms, ValueType::kHash) &&
-        !HeaderLive(store, key, version, now_ms, ValueType::kSet)) {
+        (zset ? !HeaderLive(store, key, version, now_ms, ValueType::kZset)
+              : !HeaderLive(store, key, version, now_ms, ValueType::kHash) &&
+                    !HeaderLive(store, key, version, now_ms, ValueType::kSet))) {
       it->second.ForEach([&](std::string_view f) {
         std::string fk = it->first;
         fk += f;
@@ -396,14 +422,14 @@ size_t KvProtocol::HashLen(std::string_view prefix) {
   return static_cast<size_t>(std::max<int64_t>(n, 0));
 }
 
-const std::string& KvProtocol::Prefix(std::string_view key, uint64_t version) {
-  FieldPrefix(key, version, &prefix_);
+const std::string& KvProtocol::Prefix(std::string_view key, uint64_t version, ValueType type) {
+  FieldPrefix(key, version, &prefix_, type);
   return prefix_;
 }
 
 bool KvProtocol::MarkBig(std::string_view key, std::string_view prefix, HashHeader* hh,
-                         int64_t expire_ms, bool big, ValueType type) {
-  if ((hh->flags & kHashBig) != 0 || (!big && HashLen(prefix) <= kListpackEntries)) {
+                         int64_t expire_ms, bool big, ValueType type, size_t entries) {
+  if ((hh->flags & kHashBig) != 0 || (!big && HashLen(prefix) <= entries)) {
     return true;
   }
   hh->flags |= kHashBig;
@@ -941,10 +967,11 @@ void KvProtocol::HRandField() {
 }
 
 void KvProtocol::HScan() {
-  HScanLike(/*values=*/true);
+  HScanLike(ValueType::kHash);
 }
 
-void KvProtocol::HScanLike(bool values) {
+void KvProtocol::HScanLike(ValueType type) {
+  const bool values = type != ValueType::kSet;
   // redis-server's hscanCommand (sscanCommand): the cursor first, then the key, then the options.
   if (!ScanCursorOk(ArgView(2, &tmp_))) {
     Err("ERR invalid cursor");
@@ -955,7 +982,7 @@ void KvProtocol::HScanLike(bool values) {
   }
   const std::string_view key = ArgView(1, &tmp_key_);
   HashHeader hh;
-  const int had = TypedAt(key, values ? ValueType::kHash : ValueType::kSet, &hh, /*count=*/true);
+  const int had = TypedAt(key, type, &hh, /*count=*/true);
   if (had <= 0) {
     if (had == 0) {
       b_->AnswerText(cmd_.conn->id, "*2\r\n$1\r\n0\r\n*0\r\n", AnswerClass::kOk, cmd_.close);
@@ -983,7 +1010,7 @@ void KvProtocol::HScanLike(bool values) {
   }
   // Every field in one answer, the cursor 0 (a complete iteration), as redis-server answers a
   // small hash.
-  const std::string& prefix = Prefix(key, hh.version);
+  const std::string& prefix = Prefix(key, hh.version, type);
   std::set<std::string, std::less<>> fields;
   HashFields(prefix, &fields);
   std::vector<std::string_view> match;
@@ -1005,10 +1032,21 @@ void KvProtocol::HScanLike(bool values) {
       continue;  // (a set's member)
     }
     Value v;
-    if (b_->Lookup(FieldKey(prefix, f), &v)) {
-      BulkValue(v);
-    } else {
+    if (!b_->Lookup(FieldKey(prefix, f), &v)) {
       Null();
+    } else if (type == ValueType::kZset) {
+      // A member's score as redis-server 7.0's ZSCAN writes it: as its listpack holds it (%.17g)
+      // while small, as ld2string(LD_STR_HUMAN) once a skiplist.
+      double score = 0;
+      const bool ok = ReadScore(b_->pool(), v, &score);
+      b_->DropRefs(v.extents);
+      char text[kLongDoubleChars];
+      std::string_view s = (hh.flags & kHashBig) != 0 && !std::isinf(score)
+                               ? FormatLongDouble(score, text)
+                               : FormatScore(score, text);
+      Bulk(ok ? s : std::string_view("0"));
+    } else {
+      BulkValue(v);
     }
   }
 }
@@ -1026,7 +1064,7 @@ bool KvProtocol::CopyHash(std::string_view from, Value header_value, std::string
     Err(kDamaged);
     return false;
   }
-  const std::string from_prefix = FieldPrefix(from, header.version);
+  const std::string from_prefix = FieldPrefix(from, header.version, type);
   std::set<std::string, std::less<>> fields;
   HashFields(from_prefix, &fields);
   for (const std::string& f : fields) {
@@ -1038,7 +1076,7 @@ bool KvProtocol::CopyHash(std::string_view from, Value header_value, std::string
   // copied, each field's buffers hold one more reference.
   HashHeader to_header = header;  // (its encoding goes with it, as redis-server's object)
   to_header.version = clients_.hashes().NextVersion();
-  const std::string to_prefix = FieldPrefix(to, to_header.version);
+  const std::string to_prefix = FieldPrefix(to, to_header.version, type);
   std::vector<Value> values(fields.size());
   uint64_t buffers = 0;
   uint64_t log_bytes =
@@ -1098,6 +1136,9 @@ std::string_view KvProtocol::HashEncoding(const Value& header) const {
   // (A set's header: intset until kHashBig, as redis-server 7.0's sets.)
   HashHeader hh;
   const bool small = ReadHeader(b_->pool(), header, &hh, header.type) && (hh.flags & kHashBig) == 0;
+  if (header.type == ValueType::kZset) {
+    return small ? "listpack" : "skiplist";
+  }
   return !small ? "hashtable" : header.type == ValueType::kSet ? "intset" : "listpack";
 }
 

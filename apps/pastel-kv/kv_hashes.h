@@ -35,14 +35,18 @@
 #include <type_traits>
 #include <vector>
 
+#include "kv_zsets.h"
 #include "pastel/store.h"
 
 namespace pastel::kv {
 
 inline constexpr std::string_view kHashPrefix{"\xff\xff", 2};
+// The sorted sets' members (kv_zsets.h): field keys of their own namespace, so that the directory
+// tells them from a hash's fields by their bytes.
+inline constexpr std::string_view kZsetPrefix{"\xff\xfd", 2};
 inline constexpr std::string_view kReservedKey =
-    "ERR keys beginning with the bytes 0xff 0xff or 0xff 0xfe are reserved by pastel-kv (its "
-    "hashes' fields and lists' items)";
+    "ERR keys beginning with the bytes 0xff 0xff, 0xff 0xfe or 0xff 0xfd are reserved by "
+    "pastel-kv (its hashes' fields, lists' items and sorted sets' members)";
 // The bytes a field key adds to its hash's key and field name.
 inline constexpr size_t kFieldKeyOverhead = 2 + 2 + 8;
 // A hash's header: its value's 16 bytes (little endian; docs/formats/kv-hash.md).
@@ -60,10 +64,12 @@ inline constexpr uint64_t kHashBig = 1;
 inline constexpr size_t kListpackEntries = 512;
 inline constexpr size_t kListpackValue = 64;
 
-// FF FF | key length | key | version: every field key of the hash begins with it.
-void FieldPrefix(std::string_view key, uint64_t version, std::string* out);
-std::string FieldPrefix(std::string_view key, uint64_t version);
-// A field key's parts; false when `fk` is not one.
+// FF FF | key length | key | version: every field key of the hash begins with it (FF FD for a
+// sorted set's, `type` kZset).
+void FieldPrefix(std::string_view key, uint64_t version, std::string* out,
+                 ValueType type = ValueType::kHash);
+std::string FieldPrefix(std::string_view key, uint64_t version, ValueType type = ValueType::kHash);
+// A field key's parts (a hash's or set's, or a sorted set's member); false when `fk` is not one.
 bool ParseFieldKey(std::string_view fk, std::string_view* key, uint64_t* version,
                    std::string_view* field);
 // The header a hash's (or, with `type` kList, a list's: kv_lists.h) header value holds; false
@@ -74,11 +80,15 @@ bool ReadHeader(const Pool& pool, const store::Value& v, HashHeader* out,
 // view: CollectDead's question).
 bool HeaderLive(const store::Store& store, std::string_view key, uint64_t version, int64_t now_ms,
                 ValueType type);
-// The namespaces of the keys pastel-kv lays its hashes' fields and its lists' items in
-// (kHashPrefix, kv_lists.h's kListPrefix): no user key begins with either.
+// The namespaces of the keys pastel-kv lays its hashes' fields, its lists' items and its sorted
+// sets' members in (kHashPrefix, kv_lists.h's kListPrefix, kZsetPrefix): no user key begins with
+// any of them.
 inline bool InternalKey(std::string_view k) {
   return k.size() >= 2 && static_cast<unsigned char>(k[0]) == 0xff &&
-         (static_cast<unsigned char>(k[1]) == 0xff || static_cast<unsigned char>(k[1]) == 0xfe);
+         static_cast<unsigned char>(k[1]) >= 0xfd;
+}
+inline bool ZsetKey(std::string_view k) {
+  return k.starts_with(kZsetPrefix);
 }
 
 // A hash's field names: an open-addressed set (linear probing; a slot holds a name's hash and the
@@ -139,6 +149,15 @@ class KvHashes {
   void Fields(std::string_view prefix, std::set<std::string, std::less<>>* out) const;
   size_t Count(std::string_view prefix) const;
   bool Has(std::string_view prefix, std::string_view field) const;
+  // A sorted set's members in score order (prefix: FieldPrefix with kZset), as the index holds
+  // them: `fn(const ZIndex&)` runs under the directory's lock (it must not call the directory).
+  template <typename Fn>
+  void WithZset(std::string_view prefix, Fn&& fn) const {
+    static const ZIndex kEmpty;
+    std::lock_guard lock(mu_);
+    auto it = zsets_.find(prefix);
+    fn(it == zsets_.end() ? kEmpty : it->second);
+  }
   // Live field keys in the index, of hashes alive or gone (DBSIZE leaves them out).
   uint64_t total_fields() const { return total_.load(std::memory_order_relaxed); }
 
@@ -154,8 +173,11 @@ class KvHashes {
  private:
   mutable std::mutex mu_;
   std::map<std::string, FieldTable, std::less<>> dirs_;  // FieldPrefix -> fields
-  std::set<std::string, std::less<>> collected_;         // field keys handed out by CollectDead
-  std::string cursor_;                                   // CollectDead's place in dirs_
+  std::map<std::string, ZIndex, std::less<>> zsets_;     // a sorted set's prefix -> its order
+  // A sorted set's member key `fk` is in the index with `v` (`live`) or not: zsets_ follows.
+  void ZsetApplied(const Pool& pool, std::string_view fk, size_t prefix_len, const store::Value* v);
+  std::set<std::string, std::less<>> collected_;  // field keys handed out by CollectDead
+  std::string cursor_;                            // CollectDead's place in dirs_
   std::atomic<uint64_t> total_{0};
   std::atomic<uint64_t> next_version_{1};
   std::atomic<bool> active_{false};

@@ -201,6 +201,7 @@ void KvProtocol::Scan() {
              : resp::EqualsIgnoreCase(t, "hash") ? static_cast<int>(ValueType::kHash)
              : resp::EqualsIgnoreCase(t, "list") ? static_cast<int>(ValueType::kList)
              : resp::EqualsIgnoreCase(t, "set")  ? static_cast<int>(ValueType::kSet)
+             : resp::EqualsIgnoreCase(t, "zset") ? static_cast<int>(ValueType::kZset)
                                                  : 255;  // (a type pastel-kv has none of)
     } else {
       Err("ERR syntax error");
@@ -250,6 +251,7 @@ void KvProtocol::Type() {
            : v.type == ValueType::kHash ? "hash"
            : v.type == ValueType::kList ? "list"
            : v.type == ValueType::kSet  ? "set"
+           : v.type == ValueType::kZset ? "zset"
                                         : "string");
   }
 }
@@ -317,7 +319,7 @@ void KvProtocol::RenameKey(bool nx) {
     Int(0);
     return;
   }
-  if (v.type == ValueType::kHash || v.type == ValueType::kSet) {
+  if (v.type == ValueType::kHash || v.type == ValueType::kSet || v.type == ValueType::kZset) {
     // A hash's fields (a set's members) are keyed by its key: the new key gets a copy of them
     // (sharing their buffers), the old header goes, and its fields with it (Background).
     if (CopyHash(from, std::move(v), to, /*delete_from=*/true)) {
@@ -403,7 +405,7 @@ void KvProtocol::Copy() {
     Int(0);
     return;
   }
-  if (v.type == ValueType::kHash || v.type == ValueType::kSet) {
+  if (v.type == ValueType::kHash || v.type == ValueType::kSet || v.type == ValueType::kZset) {
     if (CopyHash(from, std::move(v), to, /*delete_from=*/false)) {
       WriteOk(":1\r\n");
     }

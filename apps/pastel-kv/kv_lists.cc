@@ -1442,6 +1442,7 @@ void KvProtocol::BlockingPop(bool left) {
     }
     bs.left = left;
     bs.move = false;
+    bs.zset = false;
   }
   Block(waiting != nullptr ? waiting->deadline_ms : deadline, /*owner_wait=*/false);
 }
@@ -1490,6 +1491,7 @@ void KvProtocol::BlockingMove(bool from_left, bool to_left, size_t timeout_arg) 
     bs.keys.assign(1, std::string(ArgView(1, &tmp_)));
     bs.left = from_left;
     bs.move = true;
+    bs.zset = false;
     bs.to_left = to_left;
     bs.dest.assign(ArgView(2, &tmp_));
   }
@@ -1532,12 +1534,28 @@ void KvProtocol::ServeReady() {
         ++i;
         continue;
       }
+      if (bs.zset) {
+        // (A sorted set's waiter: ServeZset reads the key's type; nothing there, it is woken.)
+        serving_ = true;
+        HashHeader hh;
+        const int had = ZsetAt(key, /*count=*/false, &hh);
+        serving_ = false;
+        if (had <= 0) {
+          ++i;
+          continue;
+        }
+        if (!ServeZset(bs, key)) {
+          ++i;
+        }
+        continue;
+      }
       ListRange range;
       serving_ = true;  // (nothing answered to the running command: Err)
       const int had = ReadList(key, /*count=*/false, &range);
       serving_ = false;
       if (had <= 0 || range.empty()) {
-        break;
+        ++i;  // (a sorted set's waiter after it may be served)
+        continue;
       }
       if (!Serve(bs, key)) {
         ++i;  // woken to run its command itself

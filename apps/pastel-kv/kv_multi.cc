@@ -127,7 +127,7 @@ void KvProtocol::OnApplied(std::string_view key, bool deleted) {
   // The directory of fields follows the index: with one loop the write's own state is the
   // index's; with several, the index is asked. A background delete of a gone hash's field
   // changes nothing a client sees: it marks no watcher.
-  if (key.starts_with(kHashPrefix) &&
+  if ((key.starts_with(kHashPrefix) || ZsetKey(key)) &&
       clients_.hashes().Applied(shared_.store, key,
                                 shared_.store.loops() == 1 ? (deleted ? 0 : 1) : -1)) {
     return;

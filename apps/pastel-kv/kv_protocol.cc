@@ -216,7 +216,7 @@ void KvProtocol::OnTurn(store::Batch& b) {
     } else {
       wake = bs->deadline_ms != 0 && turn_ms_ >= bs->deadline_ms;
       for (size_t i = 0; loops && !wake && i < bs->keys.size(); ++i) {
-        wake = lists.Filled(bs->keys[i], loop_);
+        wake = bs->zset ? ZsetFilled(bs->keys[i], b.now_ms()) : lists.Filled(bs->keys[i], loop_);
       }
     }
     if (wake) {

@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -36,6 +37,7 @@
 #include "kv_lists.h"
 #include "kv_multi.h"
 #include "kv_pubsub.h"
+#include "kv_zsets.h"
 #include "pastel/pool.h"
 #include "pastel/resp.h"
 #include "pastel/server.h"
@@ -113,6 +115,7 @@ struct BlockState {
   bool move = false;
   bool to_left = true;
   std::string dest;
+  bool zset = false;  // BZPOPMIN (`left`) or BZPOPMAX: a sorted set's member, not a list's item
 };
 
 // requests[] of store::LoopCounters, by kind of command.
@@ -315,6 +318,34 @@ class KvProtocol final : public store::Protocol {
   void BRPop();
   void BLMove();
   void BRPopLPush();
+  // kv_zsets.cc
+  void ZAdd();
+  void ZIncrBy();
+  void ZRem();
+  void ZScore();
+  void ZMScore();
+  void ZCard();
+  void ZCount();
+  void ZLexCount();
+  void ZRank();
+  void ZRevRank();
+  void ZRange();
+  void ZRangeStore();
+  void ZRevRange();
+  void ZRangeByScore();
+  void ZRevRangeByScore();
+  void ZRangeByLex();
+  void ZRevRangeByLex();
+  void ZRemRangeByScore();
+  void ZRemRangeByRank();
+  void ZRemRangeByLex();
+  void ZPopMin();
+  void ZPopMax();
+  void BZPopMin();
+  void BZPopMax();
+  void ZUnionStore();
+  void ZInterStore();
+  void ZScan();
   // kv_server.cc
   void Ping();
   void Echo();
@@ -381,8 +412,9 @@ class KvProtocol final : public store::Protocol {
   bool FieldKeyOk(size_t key_len, size_t field_len);
   // prefix + field, in field_key_.
   std::string_view FieldKey(std::string_view prefix, std::string_view field);
-  // FieldPrefix(key, version), in prefix_ (a command's one prefix: no allocation once warm).
-  const std::string& Prefix(std::string_view key, uint64_t version);
+  // FieldPrefix(key, version, type), in prefix_ (a command's one prefix: no allocation once warm).
+  const std::string& Prefix(std::string_view key, uint64_t version,
+                            ValueType type = ValueType::kHash);
   // The room of a new header under a `key_len`-byte key (buffers added to *buffers; log bytes
   // returned), and its write (admitted), expiring at `expire_ms`.
   uint64_t HeaderRoom(size_t key_len, uint64_t* buffers) const;
@@ -391,8 +423,9 @@ class KvProtocol final : public store::Protocol {
   // After a write of the hash (`prefix`): when it made the hash big (`big`: a name or value
   // above the listpack's limit; or more fields than it takes), its header is written again with
   // kHashBig (its room was admitted with the write). False once answered (refused).
+  // `entries`: the most the listpack takes (a sorted set's is smaller).
   bool MarkBig(std::string_view key, std::string_view prefix, HashHeader* hh, int64_t expire_ms,
-               bool big, ValueType type = ValueType::kHash);
+               bool big, ValueType type = ValueType::kHash, size_t entries = kListpackEntries);
   // HSET, HMSET (`mset`: +OK), HSETNX's write.
   void HSetPairs(bool mset);
   // HINCRBY and HINCRBYFLOAT: the hash and its field's old value (HNumberField), the new value's
@@ -409,8 +442,9 @@ class KvProtocol final : public store::Protocol {
   void HPutNumber(const HashField& hf, std::string_view field, std::string_view bytes,
                   std::string_view answer);
   void HList(bool keys, bool values);
-  // HSCAN (`values`: each field's value follows it) and SSCAN.
-  void HScanLike(bool values);
+  // HSCAN (a hash's: each field's value follows it), SSCAN and ZSCAN (each member's score
+  // follows it), by the type of the key.
+  void HScanLike(ValueType type);
   // Publish/subscribe (kv_pubsub.cc). The connection's subscriptions, made on first use.
   PubSubState& PubSubOf();
   // SUBSCRIBE and PSUBSCRIBE (`pattern`), UNSUBSCRIBE and PUNSUBSCRIBE.
@@ -563,6 +597,61 @@ class KvProtocol final : public store::Protocol {
   std::string list_answer_;
   std::vector<Value> values_;
   std::vector<uint64_t> positions_;
+
+  // Sorted sets (kv_zsets.cc; laid over the store as hashes are: kv_zsets.h). The sorted set at
+  // `key`: as TypedAt.
+  int ZsetAt(std::string_view key, bool count, HashHeader* hh, int64_t* expire_ms = nullptr);
+  // The sorted set of member prefix `prefix` as this loop sees it, to `fn` (which must not call
+  // the directory: it may run under its lock).
+  void ZView(std::string_view prefix, const std::function<void(const ZIndex&)>& fn);
+  // A member's score (this loop's writes included): 1 found, 0 absent, -1 answered (damaged).
+  int MemberScore(std::string_view prefix, std::string_view member, double* out);
+  // A score as a bulk string; members (and their scores) as an array.
+  void AppendScore(double score, std::string* out);
+  void AppendItems(std::span<const ZItem> items, bool scores, std::string* out);
+  void AnswerItems(std::span<const ZItem> items, bool scores);
+  // No argument: a computed score (written as text into a fresh buffer).
+  static constexpr size_t kNoArg = ~size_t{0};
+  // The room of a member's write whose score is argument `score_arg` (kept in place) or
+  // computed (kNoArg), and the write (admitted).
+  void ScoreRoom(size_t key_len, size_t score_arg, uint64_t* buffers, uint64_t* log_bytes);
+  store::WriteOutcome PutScore(std::string_view prefix, std::string_view member, double score,
+                               size_t score_arg);
+  void ZAddCore(bool zincrby);
+  // Deletes members_ of the sorted set at `key` and answers how many were there.
+  void ZRemoveAnswer(std::string_view key, const HashHeader& hh);
+  // Pops up to `count` members from the low (`min`) or high end of the sorted set at `key`:
+  // their deletes queued (and the header's once it is empty), each member and score appended
+  // to *out. Returns how many, or -1 once answered (refused).
+  int64_t ZPopSome(std::string_view key, const HashHeader& hh, bool min, uint64_t count,
+                   std::string* out);
+  void ZPop(bool min);
+  void BlockingZPop(bool min);
+  // A client blocked in BZPOPMIN or BZPOPMAX served from `key` (as Serve, kv_lists.cc).
+  bool ServeZset(BlockState& bs, std::string_view key);
+  // Whether the index holds a live sorted set at `key` with members (another loop's ZADD).
+  bool ZsetFilled(std::string_view key, int64_t now_ms) const;
+  void ZRankCmd(bool rev);
+  struct ZRangeSpec;
+  // A range's bounds (arguments min_arg and max_arg) as r->kind reads them; false once answered.
+  bool ParseRange(ZRangeSpec* r, size_t min_arg, size_t max_arg);
+  static void SelectRange(const ZIndex& z, const ZRangeSpec& r, std::vector<ZItem>* out);
+  // ZRANGE and its forms: the source at argument key_arg (ZRANGESTORE: `store` into argument
+  // 1); `kind` and `dir` preset by the older forms (ZRANGEBYSCORE...).
+  void ZRangeGeneric(size_t key_arg, bool store, uint8_t kind, int dir);
+  void ZCountCmd(bool lex);
+  void ZRemRange(uint8_t kind);
+  // Writes zitems_ as the sorted set at `dst` (replacing it; deleting it when empty), sharing
+  // the scores' buffers of the sources where zorigin_ names one; answers the count.
+  void ZStore(std::string_view dst);
+  void ZSetOperation(bool inter);  // ZINTERSTORE, ZUNIONSTORE
+  ZIndex zcopy_;
+  std::vector<ZItem> zitems_;
+  std::vector<size_t> zorigin_;
+  std::vector<std::string> zsources_;
+  std::vector<double> zscores_;
+  std::string zmin_;
+  std::string zmax_;
 
   // RENAME and RENAMENX.
   void RenameKey(bool nx);

@@ -488,7 +488,7 @@ void KvProtocol::SRandMember() {
 }
 
 void KvProtocol::SScan() {
-  HScanLike(/*values=*/false);
+  HScanLike(ValueType::kSet);
 }
 
 // --- SINTER SUNION SDIFF, their STORE forms, SINTERCARD.

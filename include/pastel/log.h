@@ -47,11 +47,11 @@ struct LogHeader;
 enum class RecordType : uint8_t { kPut = 1, kDelete = 2, kExpire = 3 };
 
 // What a put's value is (the log record's and the index entry's value_type): the bytes of a string,
-// a hash's, a list's or a set's header (pastel-kv: the composite's version; its fields, items or
-// members are keys of their own, docs/kv.md). Opaque to the log and the store, which only carry it
-// with the value.
-enum class ValueType : uint8_t { kString = 0, kHash = 1, kList = 2, kSet = 3 };
-inline constexpr uint8_t kMaxValueType = 3;
+// a hash's, a list's, a set's or a sorted set's header (pastel-kv: the composite's version; its
+// fields, items or members are keys of their own, docs/kv.md). Opaque to the log and the store,
+// which only carry it with the value.
+enum class ValueType : uint8_t { kString = 0, kHash = 1, kList = 2, kSet = 3, kZset = 4 };
+inline constexpr uint8_t kMaxValueType = 4;
 
 inline constexpr size_t kMaxKeyLen = 1024;
 

@@ -694,7 +694,8 @@ Result<LogHeader> Log::ReadHeader(const uint8_t* region, uint64_t len) {
     return Status::Corruption("log header checksum mismatch");
   }
   if ((h.version != kLogVersion && h.version != kLogVersionNoWords &&
-       h.version != kLogVersionNoTypes && h.version != kLogVersionNoLists) ||
+       h.version != kLogVersionNoTypes && h.version != kLogVersionNoLists &&
+       h.version != kLogVersionNoZsets) ||
       h.header_size != sizeof(LogHeader)) {
     return Status::Corruption("unsupported log version " + std::to_string(h.version));
   }
@@ -988,11 +989,11 @@ Result<Recovered> Log::Recover(const RecoveryOptions& options) {
   }
 
   if (options.repair && out.corruption.empty() && header().version != kLogVersion) {
-    // PERSIST: before, the header says version 1, 2 or 3 (no record has a word, a value type, or
-    // a list's value type); after, version 4, so a binary that cannot read records with words
-    // (expiry) or value types (hashes, lists) refuses the log rather than taking its records for
-    // torn ones. The 128-byte header
-    // lies in one 512-byte sector: a torn write leaves the old header or the new one, each valid.
+    // PERSIST: before, the header says version 1 to 4 (no record has a word, a value type, a
+    // list's or a sorted set's value type); after, version 5, so a binary that cannot read
+    // records with words (expiry) or value types (hashes, lists, sorted sets) refuses the log
+    // rather than taking its records for torn ones. The 128-byte header lies in one 512-byte
+    // sector: a torn write leaves the old header or the new one, each valid.
     LogHeader h = header();
     h.version = kLogVersion;
     h.checksum = Crc32c(&h, kLogHeaderChecksummedBytes);

@@ -12,13 +12,14 @@ namespace pastel {
 inline constexpr char kLogMagic[8] = {'P', 'A', 'S', 'T', 'E', 'L', 'L', 'G'};
 // Version 2 added records with a word (kRecordFlagWord: expiry times, kExpire records), version 3
 // a put's value type (RecordHeader::value_type: a hash's header), version 4 the value types of a
-// list's and a set's header. A log of an older version is read as it is and becomes version 4 when it is
-// opened for appending (Log::Recover with repair), so that a binary of before, which would take
-// such records for torn ones, refuses it.
-inline constexpr uint32_t kLogVersion = 4;
+// list's and a set's header, version 5 a sorted set's. A log of an older version is read as it is
+// and becomes version 5 when it is opened for appending (Log::Recover with repair), so that a
+// binary of before, which would take such records for torn ones, refuses it.
+inline constexpr uint32_t kLogVersion = 5;
 inline constexpr uint32_t kLogVersionNoWords = 1;
 inline constexpr uint32_t kLogVersionNoTypes = 2;
 inline constexpr uint32_t kLogVersionNoLists = 3;
+inline constexpr uint32_t kLogVersionNoZsets = 4;
 inline constexpr uint64_t kLogHeaderRegion = 4096;  // streams start here
 inline constexpr uint64_t kStreamAlign = 4096;      // stream_size is a multiple of this
 inline constexpr uint64_t kMinStreamSize = 8192;

@@ -534,11 +534,11 @@ TEST(LogExpiryTest, AnExpireOfTheCheckpointsValueDeletesIt) {
   EXPECT_EQ(rec.live.size(), 1u);  // "other"
 }
 
-// A log written before records had words (version 1), value types (version 2) or lists (version
-// 3) is read as it is, and says version 4 once opened for appending, so that an older binary
-// refuses it rather than misread an expiry record or a hash's or list's header.
-TEST(LogExpiryTest, AnOlderLogBecomesVersionFourWhenOpenedForAppending) {
-  for (uint32_t version : {1u, 2u, 3u}) {
+// A log written before records had words (version 1), value types (version 2), lists (version 3)
+// or sorted sets (version 4) is read as it is, and says version 5 once opened for appending, so
+// that an older binary refuses it rather than misread an expiry record or a composite's header.
+TEST(LogExpiryTest, AnOlderLogBecomesVersionFiveWhenOpenedForAppending) {
+  for (uint32_t version : {1u, 2u, 3u, 4u}) {
     auto s = MemStore::Fresh({});
     Put(*s, "a", "old record");
     auto& h = const_cast<LogHeader&>(s->log().header());
@@ -551,11 +551,11 @@ TEST(LogExpiryTest, AnOlderLogBecomesVersionFourWhenOpenedForAppending) {
         MemStore::Recover(s->shape(), s->ops().CrashImage(), {}, &rec);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_EQ(rec.live.size(), 1u);
-    EXPECT_EQ((*r)->log().header().version, 4u);
+    EXPECT_EQ((*r)->log().header().version, 5u);
     Result<std::unique_ptr<MemStore>> again =
         MemStore::Recover((*r)->shape(), (*r)->ops().CrashImage(), {}, &rec);
     ASSERT_TRUE(again.ok()) << "the upgrade was durable and checksummed";
-    EXPECT_EQ((*again)->log().header().version, 4u);
+    EXPECT_EQ((*again)->log().header().version, 5u);
   }
 }
 

@@ -1,0 +1,97 @@
+#pragma once
+// How pastel-kv keeps a sorted set's order (private to the app; the commands are in kv_zsets.cc,
+// the layout's spec in docs/formats/kv-zset.md).
+//
+// A sorted set is laid over the store as a hash is (kv_hashes.h): a header at its key (a value of
+// type ValueType::kZset: the version and kHashBig), and one store key per member,
+// FF FD | key length | key | version | member, whose value is the member's score as text: the
+// ZADD argument itself, kept in the receive buffers it arrived in (no copy on the way to
+// durability), or a computed score (ZINCRBY, ZUNIONSTORE...) in %.17g, in a fresh buffer. So a
+// ZADD of a member writes one record, whatever the set's size.
+//
+// The order by score is kept in memory, as redis-server keeps its skiplist: the directory of
+// fields (KvHashes) holds, per sorted set, a ZIndex (an order-statistics tree of (score, member)
+// and a map member -> score) that follows the index as each batch is applied, built at start
+// from the index file's member keys (their scores read once). Ranks, score and lex ranges are
+// O(log n) walks of it; a loop's own writes not applied yet are laid over a copy (kv_zsets.cc).
+
+#include <cstddef>
+#include <ext/pb_ds/assoc_container.hpp>
+#include <ext/pb_ds/tree_policy.hpp>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "pastel/store.h"
+
+namespace pastel::kv {
+
+// One member and its score, ordered as redis-server orders them: by score, then by the member's
+// bytes (memcmp).
+struct ZItem {
+  double score = 0;
+  std::string member;
+};
+struct ZItemLess {
+  bool operator()(const ZItem& a, const ZItem& b) const {
+    if (a.score != b.score) {
+      return a.score < b.score;
+    }
+    return a.member < b.member;  // (char_traits<char>: unsigned bytes, as memcmp)
+  }
+};
+using ZOrder = __gnu_pbds::tree<ZItem, __gnu_pbds::null_type, ZItemLess, __gnu_pbds::rb_tree_tag,
+                                __gnu_pbds::tree_order_statistics_node_update>;
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// A sorted set's members in score order, with ranks, and each member's score.
+class ZIndex {
+ public:
+  size_t size() const { return scores_.size(); }
+  bool empty() const { return scores_.empty(); }
+  // The member's score, or null.
+  const double* Find(std::string_view member) const {
+    auto it = scores_.find(member);
+    return it == scores_.end() ? nullptr : &it->second;
+  }
+  // Adds the member, or moves it to `score`.
+  void Put(std::string_view member, double score);
+  bool Erase(std::string_view member);  // false when absent
+  // How many members score below `s` (or, `inclusive`, at most `s`).
+  size_t CountBelow(double s, bool inclusive) const;
+  // The member's rank (0: the lowest), or -1.
+  int64_t Rank(std::string_view member) const;
+  // The item at rank `r` (< size()), and the walk from it.
+  ZOrder::const_iterator At(size_t r) const { return order_.find_by_order(r); }
+  ZOrder::const_iterator begin() const { return order_.begin(); }
+  ZOrder::const_iterator end() const { return order_.end(); }
+
+ private:
+  ZOrder order_;
+  std::unordered_map<std::string, double, StringHash, std::equal_to<>> scores_;
+};
+
+// A lex range's bound (ZRANGEBYLEX): "-" below every member, "+" above, or a member's bytes,
+// inclusive or exclusive.
+struct LexBound {
+  int inf = 0;  // -1: "-", 1: "+", 0: `v`
+  bool ex = false;
+  std::string_view v;
+};
+
+// redis-server's string2d: the whole string is a double (strtod: decimal, hex, inf; no leading
+// space, not NaN, no overflow, no underflow to zero).
+bool ParseScore(std::string_view s, double* out);
+// redis-server 7.0's addReplyDouble and d2string for a score: "inf", "-inf", else %.17g.
+// `text` must hold kScoreChars.
+inline constexpr size_t kScoreChars = 32;
+std::string_view FormatScore(double v, char* text);
+// A member's stored score (its value's text, kv_zsets.h); false when it is not one.
+bool ReadScore(const Pool& pool, const store::Value& v, double* out);
+
+}  // namespace pastel::kv
