@@ -1,30 +1,35 @@
 """pastel-kv against a real redis-server: the same commands sent to both, every reply compared
 byte for byte (issue 20's differential test).
 
-  /usr/bin/python3 tests/integration/kv_redis_diff.py REDIS_PORT PASTEL_PORT [SEED [STEPS]]
+  /usr/bin/python3 tests/integration/kv_redis_diff.py REDIS_PORT PASTEL_PORT [SEED [STEPS
+      [REDIS_AUTH_PORT PASTEL_AUTH_PORT]]]
 
-First scripted cases of every command pastel-kv shares with redis-server (errors, wrong
-arguments, edge values, inline commands with quotes, negative multibulk counts, protocol errors),
-transactions over three connections, blocking list pops over several (BLOCKING: clients served in
-the order they blocked, by pushes, moves, RENAME, COPY and transactions; timeouts; CLIENT UNBLOCK),
-publish/subscribe over several (PUBSUB: confirmations and their counts, messages and pmessages as
-each subscriber reads them, PUBLISH's receivers, glob patterns, subscribed mode's refusals and
-PING, UNSUBSCRIBE of all, RESET, QUIT, MULTI, closes and CLIENT KILL TYPE pubsub), then STEPS
-random commands (2000 by default) over a few keys, strings, hashes, lists and sets, the
-key space compared after each hundred (a set's OBJECT ENCODING too). A reply that may differ by
-design is not compared (see docs/kv.md, "What differs from Redis"): TIME, HELLO's id and version,
-CONFIG GET maxmemory, RANDOMKEY over several keys, OBJECT ENCODING (but a set's) and REFCOUNT of a
-value changed in place; CLIENT ID and INFO clients are only read (a connection's id for CLIENT
-UNBLOCK, blocked_clients to know a client is blocked), CLIENT LIST, INFO, COMMAND LIST and INFO are
-not sent (kv_server_test's KvClientTest checks them). Expiry times are
-absolute (far ahead or already past), so no reply depends on when a server read its clock; TTL
-and PTTL of a relative time are compared within a second. Replies in a server's own order (HGETALL
-HKEYS HVALS HSCAN KEYS SCAN SMEMBERS SINTER SUNION SDIFF SSCAN: redis-server answers a small hash
-in insertion order, a set in its dict's, pastel-kv promises no order) are compared as sorted
-multisets, a SCAN, HSCAN or SSCAN from cursor 0 as the whole iteration (redis-server answers a big
-hash or set in pages), HRANDFIELD and SRANDMEMBER by their shape and their members' membership,
-SPOP by its shape and by what each server popped and kept (then both are given the same set
-again). Prints "all replies identical" and exits 0, or prints the first difference and exits 1.
+(the AUTH pair: both servers started with the password "sekret"). First scripted cases of every
+command pastel-kv shares with redis-server (errors, wrong arguments, edge values, inline commands
+with quotes, negative multibulk counts, protocol errors), transactions over three connections,
+blocking list and zset pops over several (BLOCKING: clients served in the order they blocked, by
+pushes, moves, ZADD, ZINCRBY, the STORE forms, RENAME, COPY and transactions; timeouts; CLIENT
+UNBLOCK), publish/subscribe over several (PUBSUB: confirmations and their counts, messages and
+pmessages as each subscriber reads them, PUBLISH's receivers, glob patterns, subscribed mode's
+refusals and PING, UNSUBSCRIBE of all, RESET, QUIT, MULTI, closes and CLIENT KILL TYPE pubsub),
+then STEPS random commands (2000 by default) over a few keys, strings, hashes, lists, sets and
+sorted sets, the key space compared after each hundred (a set's and a zset's OBJECT ENCODING too).
+A reply that may differ by design is not compared (see docs/kv.md, "What differs from Redis"):
+TIME, HELLO's id and version, CONFIG GET maxmemory, RANDOMKEY over several keys, OBJECT ENCODING
+(but a set's and a zset's) and REFCOUNT of a value changed in place; CLIENT ID and INFO clients
+are only read (a connection's id for CLIENT UNBLOCK, blocked_clients to know a client is
+blocked), CLIENT LIST, INFO, COMMAND LIST and INFO are not sent (kv_server_test's KvClientTest
+checks them). Expiry times are absolute (far ahead or already past), so no reply depends on when
+a server read its clock; TTL and PTTL of a relative time are compared within a second. Replies in
+a server's own order (HGETALL HKEYS HVALS HSCAN KEYS SCAN SMEMBERS SINTER SUNION SDIFF SSCAN
+ZSCAN: redis-server answers a small hash in insertion order, a set in its dict's, a skiplist
+zset's ZSCAN in its dict's, pastel-kv promises no order) are compared as sorted multisets, a
+SCAN, HSCAN, SSCAN or ZSCAN from cursor 0 as the whole iteration (redis-server answers a big
+hash, set or zset in pages), HRANDFIELD and SRANDMEMBER by their shape and their members'
+membership, SPOP by its shape and by what each server popped and kept (then both are given the
+same set again). Every other zset reply is compared exactly; a random lex range over a zset whose
+scores differ keeps bounds that redis-server answers alike whatever its skiplist (lex_fix).
+Prints "all replies identical" and exits 0, or prints the first difference and exits 1.
 """
 
 import random
@@ -119,11 +124,13 @@ def pairs(v):
 
 # Commands whose arrays come in the server's own order (redis-server: a small hash's insertion
 # order, a dict's bucket order, an intset's ascending order; pastel-kv promises none), HRANDFIELD's
-# SRANDMEMBER's and SPOP's at random, and EXEC, whose array holds such replies.
+# SRANDMEMBER's and SPOP's at random, and EXEC, whose array holds such replies. (A zset's replies
+# are in its order, compared exactly, but ZSCAN's: a skiplist's dict order.)
 SET_ORDER_FREE = {"SMEMBERS", "SINTER", "SUNION", "SDIFF"}
 RANDOM = {"HRANDFIELD", "SRANDMEMBER", "SPOP"}
-SCANS = {"SCAN": 1, "HSCAN": 2, "SSCAN": 2}  # where the cursor is
-ORDER_FREE = {"HGETALL", "HKEYS", "HVALS", "HSCAN", "KEYS", "SCAN", "SSCAN", "EXEC"} | \
+SCANS = {"SCAN": 1, "HSCAN": 2, "SSCAN": 2, "ZSCAN": 2}  # where the cursor is
+PAIRED = {"HSCAN", "ZSCAN"}  # their arrays: field-value or member-score pairs
+ORDER_FREE = {"HGETALL", "HKEYS", "HVALS", "HSCAN", "KEYS", "SCAN", "SSCAN", "ZSCAN", "EXEC"} | \
     SET_ORDER_FREE | RANDOM
 
 
@@ -139,7 +146,7 @@ def shape(cmd, v, queued=None):
     if name == "HGETALL":
         return pairs(v)
     if name in SCANS and len(v) == 2 and isinstance(v[1], list):
-        return [v[0], pairs(v[1]) if name == "HSCAN" else sorted(v[1])]
+        return [v[0], pairs(v[1]) if name in PAIRED else sorted(v[1])]
     if name in RANDOM:  # the fields or members: Diff.check_random, check_srandmember, check_spop
         return ("array", len(v))
     return v
@@ -151,7 +158,7 @@ def intset_member(m):
     return re.fullmatch(rb"0|-?[1-9][0-9]*", m) is not None and -2**63 <= int(m) < 2**63
 
 
-PAGED = [0, 0]  # HSCAN and SSCAN calls after an iteration's first, per server (each a keyspace hit)
+PAGED = [0, 0]  # HSCAN SSCAN ZSCAN calls after an iteration's first, per server (each a hit)
 
 
 class Diff:
@@ -221,9 +228,10 @@ class Diff:
         return a, b
 
     def scan(self, cmd, compare):
-        """SCAN, HSCAN or SSCAN from cursor 0, on each server until its cursor is 0 again: the same
-        error, or the same keys (field-value pairs, members). redis-server answers a big hash or
-        set (or key space) in pages, pastel-kv may answer in one."""
+        """SCAN, HSCAN, SSCAN or ZSCAN from cursor 0, on each server until its cursor is 0 again:
+        the same error, or the same keys (field-value pairs, members, member-score pairs).
+        redis-server answers a big hash, set or zset (or key space) in pages, pastel-kv may answer
+        in one."""
         got = []
         name = str(cmd[0]).upper()
         at = SCANS[name]
@@ -236,7 +244,7 @@ class Diff:
                     seen = raw
                     break
                 v = parse(raw)[0]
-                seen.update(zip(v[1][0::2], v[1][1::2]) if name == "HSCAN" else v[1])
+                seen.update(zip(v[1][0::2], v[1][1::2]) if name in PAIRED else v[1])
                 if v[0] == b"0":
                     break
                 args[at] = v[0]
@@ -1252,6 +1260,497 @@ SET_SCRIPT = [
     ["MULTI"], ["SADD", "t6", "x"], ["DISCARD"], ["EXISTS", "t6"],
 ]
 
+# Sorted sets: every Z command (ZRANDMEMBER, ZUNION ZINTER ZDIFF ZDIFFSTORE ZINTERCARD ZMPOP and
+# BZMPOP aside), its wrong arities and argument errors, checked before the key is read where
+# redis-server does so (every score, bound, index, count, numkeys, WEIGHTS, AGGREGATE and option
+# word; ZSCAN's cursor; ZSCAN's options after it, and not at all for a missing key); ZADD's NX XX
+# GT LT CH INCR and their refused combinations ("XX and NX options at the same time are not
+# compatible", "GT, LT, and/or NX options at the same time are not compatible", "INCR option
+# supports a single increment-element pair"), an odd pair ("syntax error"), scores that are not
+# floats ("value is not a valid float": nan, "", " 1", "1 ", 1e400; but inf, -inf, +inf,
+# "infinity", 0x10, 1e-320 are scores), an INCR or ZINCRBY whose result is NaN ("resulting score
+# is not a number (NaN)"), an INCR that GT, LT, NX or XX refuse (nil); scores answered as
+# redis-server's %.17g (1.1 is 1.1000000000000001, 1e20 1e+20, 1e17 1e+17, inf, -inf), but ZSCAN
+# of a listpack answers an integral score in 64 bits in full (1e17 is 100000000000000000) and a
+# listpack keeps no -0 (ZSCORE "0"), a skiplist does ("-0"); members of equal scores in byte
+# order, the empty member, binary members; ranges by index (negative, out of range), by score
+# ("(" exclusive, -inf +inf; a bound is strtod's: " 1", "(", "" and 1e400 are bounds, nan and
+# "1x" not) and by lex ("[" "(" "-" "+"; only over members of one score, as redis-server
+# documents), REV, LIMIT (a negative count: all the rest; a negative offset: nothing), LIMIT
+# without BYSCORE or BYLEX and WITHSCORES with BYLEX refused; ZRANK has no WITHSCORE in 7.0 (a
+# wrong arity); the STORE forms (ZRANGESTORE ZUNIONSTORE ZINTERSTORE) replace a destination of any
+# type (its time gone) or delete it when the result is empty, take plain sets as inputs (each
+# member scored 1), WEIGHTS (inf times 0 and inf minus inf are 0) and AGGREGATE SUM MIN MAX, the
+# destination among the sources; a zset emptied by ZREM, ZPOPMIN, ZPOPMAX or a ZREMRANGEBY* is
+# gone; zsets under the generic commands (TYPE zset, EXISTS, DEL, expiry, RENAME, COPY, SCAN TYPE
+# zset, KEYS, DBSIZE); WRONGTYPE both ways; Z commands inside MULTI; BZPOPMIN and BZPOPMAX where
+# they do not block (a zset with members, inside MULTI: *-1) or block for 0.01 s (then *-1).
+# OBJECT ENCODING: listpack while there are at most 128 members, each at most 64 bytes; skiplist
+# once a write went past that, for good (ZREM and ZPOP leave it a skiplist, COPY and RENAME keep
+# it); a STORE form's result starts again as a listpack where it fits one. Keyspace hits and misses
+# (the end of main compares them): ZSCORE ZMSCORE ZCARD ZCOUNT ZLEXCOUNT ZRANK ZREVRANK ZSCAN and
+# the ZRANGE family read their key, ZRANGESTORE its source, ZUNIONSTORE and ZINTERSTORE each source
+# in order up to the first that is neither a zset nor a set, that one included (a missing one a
+# miss); ZADD ZINCRBY ZREM ZREMRANGEBY* ZPOPMIN ZPOPMAX and BZPOP* count nothing.
+# ZSCAN is compared as the whole iteration, its member-score pairs sorted; everything else exactly.
+ZBIG = [x for n in range(200) for x in (str(n), "m%03d" % n)]  # 200 members: a skiplist
+ZLEX = [x for n in range(200) for x in ("0", "m%03d" % n)]  # 200 of score 0: lex ranges
+Z65 = "y" * 65
+ZSET_SCRIPT = [
+    ["FLUSHALL"],
+    # Wrong arities (ZRANK and ZREVRANK take no WITHSCORE in redis-server 7.0).
+    ["ZADD"], ["ZADD", "z"], ["ZADD", "z", "1"], ["ZREM", "z"], ["ZSCORE", "z"],
+    ["ZSCORE", "z", "a", "b"], ["ZMSCORE", "z"], ["ZINCRBY", "z", "1"],
+    ["ZINCRBY", "z", "1", "a", "b"], ["ZCARD"], ["ZCARD", "z", "x"], ["ZCOUNT", "z", "0"],
+    ["ZCOUNT", "z", "0", "1", "2"], ["ZLEXCOUNT", "z", "-"], ["ZRANK", "z"],
+    ["ZRANK", "z", "a", "WITHSCORE"], ["ZREVRANK", "z", "a", "WITHSCORE"], ["ZREVRANK", "z"],
+    ["ZRANGE", "z", "0"], ["ZRANGEBYSCORE", "z", "0"], ["ZREVRANGEBYSCORE", "z", "0"],
+    ["ZRANGEBYLEX", "z", "-"], ["ZREVRANGEBYLEX", "z", "+"], ["ZREVRANGE", "z", "0"],
+    ["ZREMRANGEBYSCORE", "z", "0"], ["ZREMRANGEBYRANK", "z", "0"], ["ZREMRANGEBYLEX", "z", "-"],
+    ["ZREMRANGEBYSCORE", "z", "0", "1", "2"], ["ZPOPMIN"], ["ZPOPMAX"], ["ZRANGESTORE", "d", "z"],
+    ["ZRANGESTORE", "d", "z", "0"], ["ZUNIONSTORE", "d"], ["ZUNIONSTORE", "d", "1"],
+    ["ZINTERSTORE", "d", "1"], ["ZSCAN", "z"], ["ZSCAN"], ["BZPOPMIN", "z"], ["BZPOPMAX"],
+    # A missing key: an empty zset (ZSCORE and the ranks nil, ZMSCORE nils, the pops *0).
+    ["ZCARD", "z"], ["ZSCORE", "z", "a"], ["ZMSCORE", "z", "a", "b"], ["ZRANK", "z", "a"],
+    ["ZREVRANK", "z", "a"], ["ZCOUNT", "z", "-inf", "+inf"], ["ZLEXCOUNT", "z", "-", "+"],
+    ["ZRANGE", "z", "0", "-1"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+    ["ZRANGE", "z", "-inf", "+inf", "BYSCORE"], ["ZRANGE", "z", "-", "+", "BYLEX"],
+    ["ZRANGEBYSCORE", "z", "-inf", "+inf"], ["ZREVRANGEBYSCORE", "z", "+inf", "-inf"],
+    ["ZRANGEBYLEX", "z", "-", "+"], ["ZREVRANGEBYLEX", "z", "+", "-"],
+    ["ZREVRANGE", "z", "0", "-1"], ["ZREM", "z", "a"], ["ZREMRANGEBYSCORE", "z", "-inf", "+inf"],
+    ["ZREMRANGEBYRANK", "z", "0", "-1"], ["ZREMRANGEBYLEX", "z", "-", "+"], ["ZPOPMIN", "z"],
+    ["ZPOPMAX", "z"], ["ZPOPMIN", "z", "0"], ["ZPOPMAX", "z", "3"],
+    ["ZRANGESTORE", "d", "z", "0", "-1"], ["ZUNIONSTORE", "d", "1", "z"],
+    ["ZINTERSTORE", "d", "2", "z", "z2"], ["ZSCAN", "z", "0"], ["ZSCAN", "z", "5"],
+    ["ZSCAN", "z", "0", "COUNT", "0"], ["ZSCAN", "z", "0", "FOO"], ["TYPE", "z"],
+    ["OBJECT", "ENCODING", "z"], ["EXISTS", "z", "d"], ["DBSIZE"],
+    # Argument errors, checked before the key (a missing one here): scores, bounds, indexes,
+    # counts, numkeys, WEIGHTS, AGGREGATE, the option words; ZSCAN's cursor.
+    ["ZADD", "z", "x", "a"], ["ZADD", "z", "nan", "a"], ["ZADD", "z", "", "a"],
+    ["ZADD", "z", " 1", "a"], ["ZADD", "z", "1 ", "a"], ["ZADD", "z", "1e400", "a"],
+    ["ZADD", "z", "-1e400", "a"], ["ZADD", "z", "1", "a", "2"], ["ZADD", "z", "1", "a", "x", "b"],
+    ["ZADD", "z", "NX", "XX", "1", "a"], ["ZADD", "z", "GT", "LT", "1", "a"],
+    ["ZADD", "z", "NX", "GT", "1", "a"], ["ZADD", "z", "LT", "NX", "1", "a"],
+    ["ZADD", "z", "INCR", "1", "a", "2", "b"], ["ZADD", "z", "NX"], ["ZADD", "z", "NX", "1"],
+    ["ZADD", "z", "CH", "INCR"], ["ZADD", "z", "FOO", "1", "a"], ["ZADD", "z", "1", "a", "NX"],
+    ["ZADD", "z", "XX", "NX", "GT", "1", "a"], ["ZADD", "z", "INCR", "x", "a"],
+    ["ZINCRBY", "z", "x", "a"], ["ZINCRBY", "z", "nan", "a"], ["ZINCRBY", "z", "", "a"],
+    ["ZINCRBY", "z", "1e400", "a"], ["ZCOUNT", "z", "x", "1"], ["ZCOUNT", "z", "0", "nan"],
+    ["ZCOUNT", "z", "(x", "1"], ["ZCOUNT", "z", "((1", "2"], ["ZCOUNT", "z", "[1", "2"],
+    ["ZCOUNT", "z", "1x", "2"], ["ZCOUNT", "z", "(nan", "2"], ["ZLEXCOUNT", "z", "a", "+"],
+    ["ZLEXCOUNT", "z", "-", "b"], ["ZLEXCOUNT", "z", "", "+"], ["ZLEXCOUNT", "z", "--", "+"],
+    ["ZRANGE", "z", "x", "1"], ["ZRANGE", "z", "0", "1.5"], ["ZRANGE", "z", "0", ""],
+    ["ZRANGE", "z", "0", "9223372036854775808"], ["ZRANGE", "z", "a", "b", "BYSCORE"],
+    ["ZRANGE", "z", "a", "b", "BYLEX"], ["ZRANGE", "z", "0", "1", "LIMIT", "0", "1"],
+    ["ZRANGE", "z", "-", "+", "BYLEX", "WITHSCORES"], ["ZRANGE", "z", "0", "1", "FOO"],
+    ["ZRANGE", "z", "0", "1", "BYSCORE", "BYLEX"],
+    ["ZRANGE", "z", "0", "1", "BYSCORE", "LIMIT", "0"],
+    ["ZRANGE", "z", "0", "1", "BYSCORE", "LIMIT", "x", "1"],
+    ["ZRANGE", "z", "0", "1", "BYSCORE", "LIMIT", "0", "x"],
+    ["ZRANGE", "z", "0", "1", "REV", "REV"], ["ZRANGE", "z", "0", "1", "WITHSCORES", "WITHSCORES"],
+    ["ZRANGE", "z", "0", "1", "BYSCORE", "LIMIT", "0", "1", "LIMIT", "1", "1"],
+    ["ZRANGE", "z", "0", "1", "BYLEX"], ["ZRANGEBYSCORE", "z", "x", "1"],
+    ["ZRANGEBYSCORE", "z", "0", "1", "LIMIT", "x", "1"], ["ZRANGEBYSCORE", "z", "0", "1", "LIMIT"],
+    ["ZRANGEBYSCORE", "z", "0", "1", "WITHSCORES", "FOO"],
+    ["ZRANGEBYSCORE", "z", "0", "1", "BYLEX"], ["ZRANGEBYSCORE", "z", "0", "1", "REV"],
+    ["ZREVRANGEBYSCORE", "z", "1", "x"], ["ZRANGEBYLEX", "z", "a", "+"],
+    ["ZRANGEBYLEX", "z", "-", "+", "WITHSCORES"], ["ZRANGEBYLEX", "z", "-", "+", "LIMIT", "0"],
+    ["ZREVRANGEBYLEX", "z", "-", "+"], ["ZREVRANGEBYLEX", "z", "+", "a"],
+    ["ZREVRANGE", "z", "0", "1", "LIMIT", "0", "1"], ["ZREVRANGE", "z", "0", "1", "REV"],
+    ["ZREVRANGE", "z", "x", "1"], ["ZREVRANGE", "z", "0", "1", "WITHSCORES"],
+    ["ZREMRANGEBYRANK", "z", "x", "1"], ["ZREMRANGEBYRANK", "z", "0", "1.0"],
+    ["ZREMRANGEBYSCORE", "z", "x", "1"], ["ZREMRANGEBYLEX", "z", "x", "+"], ["ZPOPMIN", "z", "x"],
+    ["ZPOPMIN", "z", "-1"], ["ZPOPMAX", "z", "1.5"], ["ZPOPMIN", "z", "1", "2"],
+    ["ZPOPMAX", "z", ""], ["ZPOPMIN", "z", "9223372036854775808"],
+    ["ZPOPMIN", "z", "9223372036854775807"], ["ZRANGESTORE", "d", "z", "0", "1", "WITHSCORES"],
+    ["ZRANGESTORE", "d", "z", "x", "1"], ["ZRANGESTORE", "d", "z", "0", "1", "LIMIT", "0", "1"],
+    ["ZRANGESTORE", "d", "z", "a", "b", "BYLEX"],
+    ["ZRANGESTORE", "d", "z", "0", "1", "BYSCORE", "LIMIT", "0", "1"],
+    ["ZUNIONSTORE", "d", "0", "z"], ["ZUNIONSTORE", "d", "-1", "z"], ["ZUNIONSTORE", "d", "x", "z"],
+    ["ZUNIONSTORE", "d", "2", "z"], ["ZINTERSTORE", "d", "0", "z"],
+    ["ZINTERSTORE", "d", "3", "z", "a"], ["ZUNIONSTORE", "d", "1", "z", "WEIGHTS"],
+    ["ZUNIONSTORE", "d", "1", "z", "WEIGHTS", "1", "2"],
+    ["ZUNIONSTORE", "d", "1", "z", "WEIGHTS", "x"],
+    ["ZUNIONSTORE", "d", "1", "z", "WEIGHTS", "nan"],
+    ["ZUNIONSTORE", "d", "2", "z", "z2", "WEIGHTS", "1"],
+    ["ZUNIONSTORE", "d", "1", "z", "AGGREGATE"], ["ZUNIONSTORE", "d", "1", "z", "AGGREGATE", "foo"],
+    ["ZINTERSTORE", "d", "1", "z", "FOO"], ["ZUNIONSTORE", "d", "1", "z", "WITHSCORES"],
+    ["ZINTERSTORE", "d", "1", "z", "LIMIT", "1"], ["ZUNIONSTORE", "d", "9223372036854775807", "z"],
+    ["ZUNIONSTORE", "d", "01", "z"], ["ZSCAN", "z", "x"], ["ZSCAN", "z", "-1"],
+    ["ZSCAN", "z", "18446744073709551616"], ["EXISTS", "z", "d"],
+    # ZADD counts the members added (a member twice: the last score); CH counts the changed too;
+    # NX only adds, XX only updates, GT and LT update only upwards or downwards (and add); INCR
+    # answers the new score, or nil when an option refused it.
+    ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "a"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+    ["ZADD", "z", "1", "a"], ["ZADD", "z", "CH", "4", "a"], ["ZADD", "z", "CH", "1", "a", "5", "d"],
+    ["ZADD", "z", "ch", "1", "a"], ["ZADD", "z", "NX", "9", "a", "6", "e"],
+    ["ZADD", "z", "XX", "9", "b", "7", "f"], ["ZADD", "z", "XX", "CH", "10", "b", "7", "f"],
+    ["ZADD", "z", "GT", "CH", "1", "c", "20", "d", "8", "g"], ["ZADD", "z", "LT", "CH", "30", "d"],
+    ["ZADD", "z", "LT", "CH", "0", "d"], ["ZADD", "z", "gt", "lt", "1", "a"],
+    ["ZADD", "z", "XX", "GT", "CH", "5", "a", "5", "zz"], ["ZADD", "z", "NX", "CH", "1", "a"],
+    ["ZADD", "z", "XX", "5", "zz"], ["ZSCORE", "z", "zz"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+    ["ZADD", "z", "INCR", "1", "a"], ["ZADD", "z", "INCR", "-1.5", "new"],
+    ["ZADD", "z", "XX", "INCR", "1", "zz"], ["ZADD", "z", "NX", "INCR", "1", "a"],
+    ["ZADD", "z", "NX", "INCR", "1", "zz"], ["ZADD", "z", "GT", "INCR", "-1", "a"],
+    ["ZADD", "z", "GT", "INCR", "1", "a"], ["ZADD", "z", "LT", "INCR", "1", "a"],
+    ["ZADD", "z", "LT", "INCR", "-10", "a"], ["ZADD", "z", "CH", "INCR", "0", "a"],
+    ["ZADD", "z", "INCR", "CH", "XX", "2", "b"], ["ZADD", "z", "GT", "INCR", "1", "gtnew"],
+    ["ZREM", "z", "zz", "gtnew"], ["ZCARD", "z"], ["TYPE", "z"], ["OBJECT", "ENCODING", "z"],
+    ["EXISTS", "z"], ["KEYS", "*"], ["DBSIZE"],
+    # Scores: floats as strtod reads them, answered as redis-server's %.17g; inf and -inf sort
+    # first and last; members of one score in byte order.
+    ["ZADD", "f", "inf", "pinf", "-inf", "ninf", "+inf", "pinf2", "Infinity", "pinf3",
+     "-INF", "ninf2", "1.1", "a", "0.30000000000000004", "b", "1e20", "c", "1e-5", "d",
+     "123456789012345678", "e", "1.5e300", "f", "1e3", "g", "0x10", "h", "+5", "i", ".5", "j",
+     "5.", "k", "-.5", "l", "1E2", "m", "1e-320", "n", "3.0000000000000000001", "o",
+     "-1.23456789012345678", "p", "1e17", "q", "0.1", "r", "4503599627370496", "s",
+     "9007199254740993", "t", "9223372036854775807", "u", "1e19", "v"],
+    ["ZRANGE", "f", "0", "-1", "WITHSCORES"], ["ZREVRANGE", "f", "0", "-1", "WITHSCORES"],
+    ["ZSCORE", "f", "a"], ["ZSCORE", "f", "n"], ["ZSCORE", "f", "pinf"], ["ZSCORE", "f", "ninf"],
+    ["ZMSCORE", "f", "a", "b", "nope", "c", "q", "u"], ["ZINCRBY", "f", "0.1", "r"],
+    ["ZINCRBY", "f", "0.2", "r"], ["ZADD", "f", "INCR", "0.1", "r"], ["ZINCRBY", "f", "-0.4", "r"],
+    ["ZINCRBY", "f", "1e308", "v"], ["ZINCRBY", "f", "1e308", "v"], ["ZINCRBY", "f", "1e308", "v"],
+    ["ZRANK", "f", "v"], ["ZINCRBY", "f", "-inf", "pinf"], ["ZADD", "f", "INCR", "inf", "ninf"],
+    ["ZINCRBY", "f", "inf", "pinf"], ["ZINCRBY", "f", "5", "pinf"],
+    ["ZINCRBY", "f", "-inf", "ninf"],
+    ["ZSCORE", "f", "pinf"], ["ZINCRBY", "f", "1", "fresh"], ["ZINCRBY", "f", "-1e-320", "n"],
+    ["ZCOUNT", "f", "-inf", "+inf"], ["ZCOUNT", "f", "(-inf", "(+inf"],
+    ["ZCOUNT", "f", "inf", "inf"],
+    ["ZCOUNT", "f", "(inf", "+inf"], ["ZCOUNT", "f", "-inf", "(-inf"], ["ZCOUNT", "f", "0", "1"],
+    ["ZCOUNT", "f", "(0.1", "1.1"], ["ZCOUNT", "f", "(0.1", "(1.1"], ["ZCOUNT", "f", "1.1", "0.1"],
+    ["ZCOUNT", "f", "(5", "5"], ["ZCOUNT", "f", "5", "5"],
+    # Score bounds are strtod's: leading spaces, "(" alone (0), "" (0), 1e400 (inf), hex.
+    ["ZCOUNT", "f", " 1", "100"], ["ZCOUNT", "f", "(", "100"], ["ZCOUNT", "f", "", "100"],
+    ["ZCOUNT", "f", "1e400", "+inf"], ["ZCOUNT", "f", "-1e400", "0x10"],
+    ["ZCOUNT", "f", "-inf", "1 "], ["ZCOUNT", "f", "(1e-320", "1"],
+    ["ZRANGEBYSCORE", "f", "( 5", "+inf"], ["ZRANGE", "f", "0", "-1", "WITHSCORES"],
+    # A listpack keeps no -0 (ZSCORE "0"), a skiplist does ("-0"); -0 and 0 are the same score.
+    ["ZADD", "nz", "-0", "a"], ["ZSCORE", "nz", "a"], ["ZADD", "nz", "CH", "0", "a"],
+    ["ZINCRBY", "nz", "-0", "a"], ["ZRANGEBYSCORE", "nz", "-0", "0"],
+    ["ZRANGEBYSCORE", "nz", "(-0", "0"], ["ZADD", "nz", "-0", Z65], ["OBJECT", "ENCODING", "nz"],
+    ["ZSCORE", "nz", Z65], ["ZADD", "nz", "-0", "b"], ["ZSCORE", "nz", "b"],
+    ["ZRANGE", "nz", "0", "-1", "WITHSCORES"], ["ZSCAN", "nz", "0"], ["ZINCRBY", "nz", "-0", "b"],
+    ["ZPOPMIN", "nz"], ["ZADD", "nz2", "0.5", "a"], ["ZINCRBY", "nz2", "-0.5", "a"],
+    ["ZSCORE", "nz2", "a"],
+    # ZSCAN of a listpack answers an integral score in 64 bits in full; a skiplist's as ZSCORE.
+    ["ZADD", "zs", "1e17", "a", "123456789012345678", "b", "1e18", "c", "-1e18", "d",
+     "9223372036854775807", "e", "1e19", "f", "1.5", "g", "4503599627370497", "h"],
+    ["ZSCAN", "zs", "0"], ["ZRANGE", "zs", "0", "-1", "WITHSCORES"], ["COPY", "zs", "zs2"],
+    ["ZADD", "zs2", "0", Z65], ["ZSCAN", "zs2", "0"],
+    # Equal scores: ordered by member bytes (the empty member first, \x00 before a, a before b).
+    ["ZADD", "eq", "1", "b", "1", "a", "1", "", "1", b"\x00\xff", "1", "ab", "1", "B", "0", "z",
+     "2", "\x00", "1", b"\xff"],
+    ["ZRANGE", "eq", "0", "-1", "WITHSCORES"], ["ZREVRANGE", "eq", "0", "-1"], ["ZRANK", "eq", ""],
+    ["ZRANK", "eq", b"\xff"], ["ZREVRANK", "eq", "ab"], ["ZSCORE", "eq", ""],
+    ["ZMSCORE", "eq", "", b"\x00\xff", "\x00"], ["ZRANGEBYSCORE", "eq", "1", "1"],
+    ["ZRANGEBYSCORE", "eq", "1", "1", "LIMIT", "2", "3"],
+    ["ZREVRANGEBYSCORE", "eq", "1", "1", "LIMIT", "2", "3"],
+    # ZRANK ZREVRANK ZCARD.
+    ["ZRANK", "z", "a"], ["ZRANK", "z", "b"], ["ZRANK", "z", "nope"], ["ZREVRANK", "z", "a"],
+    ["ZREVRANK", "z", "nope"], ["ZCARD", "z"], ["ZCARD", "eq"],
+    # ZRANGE by index: negative from the end, out of range clamped, an empty range.
+    ["ZADD", "r", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e", "6", "f"],
+    ["ZRANGE", "r", "0", "0"], ["ZRANGE", "r", "-1", "-1"], ["ZRANGE", "r", "-3", "-1"],
+    ["ZRANGE", "r", "2", "4", "WITHSCORES"], ["ZRANGE", "r", "-100", "100"],
+    ["ZRANGE", "r", "5", "100"], ["ZRANGE", "r", "6", "9"], ["ZRANGE", "r", "3", "2"],
+    ["ZRANGE", "r", "-1", "-2"], ["ZRANGE", "r", "0", "-100"],
+    ["ZRANGE", "r", "0", "9223372036854775807"], ["ZRANGE", "r", "-9223372036854775808", "0"],
+    ["ZRANGE", "r", "0", "-1", "REV"], ["ZRANGE", "r", "0", "1", "REV", "WITHSCORES"],
+    ["ZRANGE", "r", "-2", "-1", "rev"], ["ZRANGE", "r", "1", "3", "withscores", "rev"],
+    ["ZREVRANGE", "r", "0", "1"], ["ZREVRANGE", "r", "-2", "-1", "WITHSCORES"],
+    ["ZREVRANGE", "r", "4", "100"], ["ZREVRANGE", "r", "3", "1"],
+    # ZRANGE BYSCORE (REV takes max first), LIMIT offset count (a negative count: the rest; a
+    # negative offset: nothing), WITHSCORES; the old forms.
+    ["ZRANGE", "r", "2", "4", "BYSCORE"], ["ZRANGE", "r", "(2", "(5", "BYSCORE"],
+    ["ZRANGE", "r", "-inf", "+inf", "BYSCORE", "WITHSCORES"],
+    ["ZRANGE", "r", "+inf", "-inf", "BYSCORE"], ["ZRANGE", "r", "+inf", "-inf", "BYSCORE", "REV"],
+    ["ZRANGE", "r", "4", "2", "BYSCORE", "REV", "WITHSCORES"],
+    ["ZRANGE", "r", "(4", "(2", "BYSCORE", "REV"], ["ZRANGE", "r", "2", "4", "BYSCORE", "REV"],
+    ["ZRANGE", "r", "-inf", "+inf", "BYSCORE", "LIMIT", "1", "2"],
+    ["ZRANGE", "r", "-inf", "+inf", "BYSCORE", "LIMIT", "1", "-1"],
+    ["ZRANGE", "r", "-inf", "+inf", "BYSCORE", "LIMIT", "-1", "2"],
+    ["ZRANGE", "r", "-inf", "+inf", "BYSCORE", "LIMIT", "0", "0"],
+    ["ZRANGE", "r", "-inf", "+inf", "BYSCORE", "LIMIT", "5", "10", "WITHSCORES"],
+    ["ZRANGE", "r", "-inf", "+inf", "BYSCORE", "LIMIT", "6", "1"],
+    ["ZRANGE", "r", "+inf", "-inf", "BYSCORE", "REV", "LIMIT", "1", "2", "WITHSCORES"],
+    ["ZRANGE", "r", "+inf", "-inf", "REV", "BYSCORE", "limit", "2", "-5"],
+    ["ZRANGE", "r", "-inf", "+inf", "BYSCORE", "LIMIT", "0", "1", "LIMIT", "3", "1"],
+    ["ZRANGE", "r", "-inf", "+inf", "BYSCORE", "LIMIT", "9223372036854775807", "1"],
+    ["ZRANGEBYSCORE", "r", "2", "4"], ["ZRANGEBYSCORE", "r", "(2", "4", "WITHSCORES"],
+    ["ZRANGEBYSCORE", "r", "-inf", "+inf", "LIMIT", "2", "2"],
+    ["ZRANGEBYSCORE", "r", "-inf", "+inf", "WITHSCORES", "LIMIT", "0", "-1"],
+    ["ZRANGEBYSCORE", "r", "-inf", "+inf", "LIMIT", "-1", "2"],
+    ["ZRANGEBYSCORE", "r", "-inf", "+inf", "LIMIT", "1", "1", "WITHSCORES"],
+    ["ZRANGEBYSCORE", "r", "4", "2"], ["ZREVRANGEBYSCORE", "r", "4", "2"],
+    ["ZREVRANGEBYSCORE", "r", "2", "4"], ["ZREVRANGEBYSCORE", "r", "+inf", "(4", "WITHSCORES"],
+    ["ZREVRANGEBYSCORE", "r", "+inf", "-inf", "LIMIT", "1", "3"],
+    ["ZREVRANGEBYSCORE", "r", "+inf", "-inf", "WITHSCORES", "LIMIT", "4", "-1"],
+    # Lex ranges (members of one score): [ inclusive, ( exclusive, - and +, "[" and "(" alone
+    # (the empty member); REV takes max first; LIMIT.
+    ["ZADD", "lx", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e", "0", "", "0", "ab",
+     "0", "\x00", "0", b"\xff"],
+    ["ZRANGE", "lx", "-", "+", "BYLEX"], ["ZRANGE", "lx", "[b", "[d", "BYLEX"],
+    ["ZRANGE", "lx", "(b", "(d", "BYLEX"], ["ZRANGE", "lx", "[a", "(b", "BYLEX"],
+    ["ZRANGE", "lx", "-", "(c", "BYLEX"], ["ZRANGE", "lx", "(c", "+", "BYLEX"],
+    ["ZRANGE", "lx", "[", "[a", "BYLEX"], ["ZRANGE", "lx", "(", "(a", "BYLEX"],
+    ["ZRANGE", "lx", "+", "-", "BYLEX"], ["ZRANGE", "lx", "[d", "[b", "BYLEX"],
+    ["ZRANGE", "lx", "+", "-", "BYLEX", "REV"], ["ZRANGE", "lx", "[d", "[b", "BYLEX", "REV"],
+    ["ZRANGE", "lx", "-", "+", "BYLEX", "LIMIT", "2", "3"],
+    ["ZRANGE", "lx", "+", "-", "BYLEX", "REV", "LIMIT", "1", "-1"],
+    ["ZRANGE", "lx", "-", "+", "BYLEX", "LIMIT", "-1", "1"],
+    ["ZRANGE", "lx", b"[\xff", "+", "BYLEX"],
+    ["ZRANGE", "lx", "-", "[\x00", "BYLEX"], ["ZRANGE", "lx", "(\x00", "(a", "BYLEX"],
+    ["ZRANGE", "lx", "[aa", "[b", "BYLEX"], ["ZRANGE", "lx", "-", "-", "BYLEX"],
+    ["ZRANGE", "lx", "+", "+", "BYLEX"], ["ZRANGEBYLEX", "lx", "[b", "(e"],
+    ["ZRANGEBYLEX", "lx", "-", "+", "LIMIT", "1", "2"], ["ZREVRANGEBYLEX", "lx", "(e", "[b"],
+    ["ZREVRANGEBYLEX", "lx", "+", "-", "LIMIT", "0", "3"], ["ZREVRANGEBYLEX", "lx", "[b", "(e"],
+    ["ZLEXCOUNT", "lx", "-", "+"], ["ZLEXCOUNT", "lx", "[b", "[d"], ["ZLEXCOUNT", "lx", "(b", "(d"],
+    ["ZLEXCOUNT", "lx", "[d", "[b"], ["ZLEXCOUNT", "lx", "[", "("], ["ZLEXCOUNT", "lx", "+", "-"],
+    # ZREMRANGEBYSCORE ZREMRANGEBYRANK ZREMRANGEBYLEX: how many removed; an emptied zset is gone.
+    ["ZREMRANGEBYSCORE", "r", "(5", "+inf"], ["ZRANGE", "r", "0", "-1"],
+    ["ZREMRANGEBYSCORE", "r", "10", "20"], ["ZREMRANGEBYSCORE", "r", "3", "1"],
+    ["ZREMRANGEBYRANK", "r", "0", "0"], ["ZREMRANGEBYRANK", "r", "-1", "-1"],
+    ["ZREMRANGEBYRANK", "r", "5", "10"], ["ZREMRANGEBYRANK", "r", "2", "1"],
+    ["ZRANGE", "r", "0", "-1", "WITHSCORES"], ["ZREMRANGEBYRANK", "r", "-100", "100"],
+    ["EXISTS", "r"], ["ZREMRANGEBYLEX", "lx", "[b", "[c"], ["ZREMRANGEBYLEX", "lx", "(x", "+"],
+    ["ZREMRANGEBYLEX", "lx", "[d", "[b"], ["ZRANGE", "lx", "0", "-1"],
+    ["ZREMRANGEBYLEX", "lx", "-", "+"], ["EXISTS", "lx"], ["ZADD", "r", "1", "a", "2", "b"],
+    ["ZREMRANGEBYSCORE", "r", "-inf", "+inf"], ["EXISTS", "r"], ["TYPE", "r"],
+    # ZPOPMIN ZPOPMAX: without a count one pair; with one at most that many (count 0: *0; the
+    # zset emptied is gone); equal scores in member order.
+    ["ZADD", "p", "1", "a", "2", "b", "3", "c", "3", "d", "5", "e", "0", "z"], ["ZPOPMIN", "p"],
+    ["ZPOPMAX", "p"], ["ZPOPMIN", "p", "0"], ["ZPOPMAX", "p", "0"], ["ZPOPMIN", "p", "2"],
+    ["ZPOPMAX", "p", "1"], ["ZRANGE", "p", "0", "-1", "WITHSCORES"], ["ZPOPMAX", "p", "10"],
+    ["EXISTS", "p"], ["ZPOPMIN", "p"], ["ZPOPMIN", "p", "3"], ["ZADD", "p", "1", "x"],
+    ["ZPOPMIN", "p", "9223372036854775807"], ["EXISTS", "p"], ["ZADD", "p", "1", "x"],
+    ["ZPOPMAX", "p"], ["EXISTS", "p"],
+    # ZRANGESTORE: by index, BYSCORE, BYLEX, REV, LIMIT; an empty result deletes the destination;
+    # the destination replaced whatever its type, its time gone; the source as destination.
+    ["ZADD", "src", "1", "a", "2", "b", "3", "c", "4", "d"],
+    ["ZRANGESTORE", "dst", "src", "1", "2"], ["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
+    ["ZRANGESTORE", "dst", "src", "0", "-1", "REV"], ["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
+    ["ZRANGESTORE", "dst", "src", "(1", "+inf", "BYSCORE", "LIMIT", "1", "5"],
+    ["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
+    ["ZRANGESTORE", "dst", "src", "+inf", "-inf", "BYSCORE", "REV", "LIMIT", "0", "2"],
+    ["ZRANGE", "dst", "0", "-1", "WITHSCORES"], ["ZRANGESTORE", "dst", "src", "[b", "+", "BYLEX"],
+    ["ZRANGE", "dst", "0", "-1", "WITHSCORES"], ["ZRANGESTORE", "dst", "src", "5", "10"],
+    ["EXISTS", "dst"], ["SET", "dst", "v"], ["EXPIREAT", "dst", "4000000000"],
+    ["ZRANGESTORE", "dst", "src", "0", "0"], ["TYPE", "dst"], ["TTL", "dst"],
+    ["HSET", "dh", "f", "v"], ["ZRANGESTORE", "dh", "nokey", "0", "-1"], ["EXISTS", "dh"],
+    ["ZRANGESTORE", "src2", "src", "0", "-1"], ["ZRANGESTORE", "src2", "src2", "1", "-1"],
+    ["ZRANGE", "src2", "0", "-1", "WITHSCORES"], ["ZRANGESTORE", "src2", "src2", "9", "10"],
+    ["EXISTS", "src2"],
+    # ZUNIONSTORE ZINTERSTORE: the result's size; WEIGHTS, AGGREGATE SUM (default) MIN MAX; plain
+    # sets as inputs (scores 1); inf times 0 and inf plus -inf are 0; a missing key is empty; the
+    # destination among the sources; an empty result deletes the destination.
+    ["ZADD", "u1", "1", "a", "2", "b", "3", "c"], ["ZADD", "u2", "10", "b", "20", "c", "30", "d"],
+    ["SADD", "us", "a", "d", "e"], ["ZUNIONSTORE", "out", "2", "u1", "u2"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"], ["ZINTERSTORE", "out", "2", "u1", "u2"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"],
+    ["ZUNIONSTORE", "out", "2", "u1", "u2", "WEIGHTS", "2", "0.5"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"],
+    ["ZUNIONSTORE", "out", "2", "u1", "u2", "AGGREGATE", "MIN"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"],
+    ["ZINTERSTORE", "out", "2", "u1", "u2", "aggregate", "max", "weights", "-1", "1"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"], ["ZUNIONSTORE", "out", "3", "u1", "u2", "us"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"], ["ZINTERSTORE", "out", "2", "us", "u1"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"],
+    ["ZINTERSTORE", "out", "2", "us", "u2", "WEIGHTS", "3", "1", "AGGREGATE", "SUM"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"], ["ZUNIONSTORE", "out", "1", "us"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"], ["OBJECT", "ENCODING", "out"],
+    ["ZUNIONSTORE", "out", "2", "u1", "nokey"], ["ZRANGE", "out", "0", "-1", "WITHSCORES"],
+    ["ZINTERSTORE", "out", "2", "u1", "nokey"], ["EXISTS", "out"],
+    ["ZUNIONSTORE", "out", "2", "u1", "u1"], ["ZRANGE", "out", "0", "-1", "WITHSCORES"],
+    ["ZUNIONSTORE", "out", "2", "u1", "u2", "WEIGHTS", "1", "2", "WEIGHTS", "3", "4"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"],
+    ["ZUNIONSTORE", "out", "2", "u1", "u2", "AGGREGATE", "MAX", "AGGREGATE", "MIN"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"], ["ZADD", "ui", "inf", "a", "-inf", "b", "1", "c"],
+    ["ZADD", "uj", "-inf", "a", "inf", "b"], ["ZUNIONSTORE", "out", "2", "ui", "uj"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"], ["ZUNIONSTORE", "out", "1", "ui", "WEIGHTS", "0"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"], ["ZUNIONSTORE", "out", "1", "u1", "WEIGHTS", "inf"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"],
+    ["ZUNIONSTORE", "out", "1", "u1", "WEIGHTS", "-inf"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"],
+    ["ZINTERSTORE", "out", "2", "ui", "uj", "AGGREGATE", "MIN"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"], ["ZUNIONSTORE", "out", "1", "u1", "WEIGHTS", "0.1"],
+    ["ZRANGE", "out", "0", "-1", "WITHSCORES"], ["ZUNIONSTORE", "u1", "2", "u1", "u2"],
+    ["ZRANGE", "u1", "0", "-1", "WITHSCORES"], ["ZINTERSTORE", "u1", "2", "u1", "us"],
+    ["ZRANGE", "u1", "0", "-1", "WITHSCORES"], ["ZINTERSTORE", "u1", "2", "u1", "nokey"],
+    ["EXISTS", "u1"], ["SET", "ds", "v"], ["ZUNIONSTORE", "ds", "1", "u2"], ["TYPE", "ds"],
+    ["RPUSH", "dl", "x"], ["ZINTERSTORE", "dl", "1", "nokey"], ["EXISTS", "dl"],
+    ["ZADD", "dt", "1", "x"], ["PEXPIREAT", "dt", "4000000000000"],
+    ["ZUNIONSTORE", "dt", "2", "dt", "u2"], ["PEXPIRETIME", "dt"],
+    ["ZRANGE", "dt", "0", "-1", "WITHSCORES"], ["ZUNIONSTORE", "us", "1", "us"], ["TYPE", "us"],
+    ["ZRANGE", "us", "0", "-1", "WITHSCORES"],
+    # Binary members, CR LF and NUL inside, the empty member.
+    ["ZADD", "bin", "1", "", "2", b"\x00\xff\r\n", "3", "sp ace", "4", "\r\n", "5", "\x00"],
+    ["ZRANGE", "bin", "0", "-1", "WITHSCORES"], ["ZSCORE", "bin", ""], ["ZRANK", "bin", "\x00"],
+    ["ZMSCORE", "bin", "", "\x00\x00", "sp ace"], ["ZSCAN", "bin", "0"],
+    ["ZSCAN", "bin", "0", "MATCH", "sp*"], ["ZSCAN", "bin", "0", "MATCH", ""],
+    ["ZINCRBY", "bin", "1", ""], ["ZREM", "bin", "", "\x00", "nope"],
+    ["ZRANGE", "bin", "0", "-1", "WITHSCORES"], ["ZPOPMIN", "bin"], ["ZCARD", "bin"],
+    # ZSCAN: a listpack comes whole whatever the cursor; MATCH (on members) and COUNT, checked
+    # once the key is found.
+    ["ZADD", "sc", "1", "a", "2", "b", "3", "ab", "4", "ba"], ["ZSCAN", "sc", "0"],
+    ["ZSCAN", "sc", "0", "MATCH", "a*"], ["ZSCAN", "sc", "0", "MATCH", "*b"],
+    ["ZSCAN", "sc", "0", "MATCH", "1"], ["ZSCAN", "sc", "0", "COUNT", "1"],
+    ["ZSCAN", "sc", "12345"], ["ZSCAN", "sc", "0", "COUNT", "0"],
+    ["ZSCAN", "sc", "0", "COUNT", "-1"], ["ZSCAN", "sc", "0", "COUNT", "x"],
+    ["ZSCAN", "sc", "0", "COUNT"], ["ZSCAN", "sc", "0", "MATCH"],
+    ["ZSCAN", "sc", "0", "TYPE", "zset"], ["ZSCAN", "sc", "0", "NOSCORES"],
+    ["ZSCAN", "sc", "0", "FOO", "x"], ["ZSCAN", "sc", "0", "MATCH", "a*", "MATCH", "b*"],
+    ["ZSCAN", "nokey", "0", "TYPE", "zset"],
+    # OBJECT ENCODING: listpack while at most 128 members of at most 64 bytes; skiplist once a
+    # write went past that, for good; a STORE form's result a listpack again where it fits.
+    ["ZADD", "o", "1", "x" * 64], ["OBJECT", "ENCODING", "o"], ["ZADD", "o", "1", Z65],
+    ["OBJECT", "ENCODING", "o"], ["ZREM", "o", Z65], ["OBJECT", "ENCODING", "o"],
+    ["ZUNIONSTORE", "o2", "1", "o"], ["OBJECT", "ENCODING", "o2"], ["ZINCRBY", "o3", "1", Z65],
+    ["OBJECT", "ENCODING", "o3"], ["ZADD", "o4", "INCR", "1", Z65], ["OBJECT", "ENCODING", "o4"],
+    ["ZADD", "o5", "XX", "1", Z65], ["EXISTS", "o5"], ["ZADD", "o5", "NX", "1", Z65 + "z"],
+    ["OBJECT", "ENCODING", "o5"], ["ZADD", "o6", "1", "a", "2", Z65],
+    ["ZRANGESTORE", "o7", "o6", "0", "0"], ["OBJECT", "ENCODING", "o7"],
+    ["ZRANGESTORE", "o7", "o6", "0", "-1"], ["OBJECT", "ENCODING", "o7"],
+    ["ZUNIONSTORE", "o8", "1", "o6", "WEIGHTS", "0"], ["OBJECT", "ENCODING", "o8"],
+    ["ZADD", "b128"] + ZBIG[:256], ["OBJECT", "ENCODING", "b128"], ["ZCARD", "b128"],
+    ["ZADD", "b128", "5", "m000"], ["OBJECT", "ENCODING", "b128"], ["ZADD", "b128", "1", "one"],
+    ["OBJECT", "ENCODING", "b128"], ["ZREM", "b128", "one", "m001", "m002"],
+    ["OBJECT", "ENCODING", "b128"], ["COPY", "b128", "b128c"], ["OBJECT", "ENCODING", "b128c"],
+    ["RENAME", "b128c", "b128r"], ["OBJECT", "ENCODING", "b128r"],
+    ["ZUNIONSTORE", "b128u", "1", "b128"], ["OBJECT", "ENCODING", "b128u"],
+    ["ZINTERSTORE", "b128i", "2", "b128", "b128"], ["OBJECT", "ENCODING", "b128i"],
+    ["ZRANGESTORE", "b128s", "b128", "0", "-1"], ["OBJECT", "ENCODING", "b128s"],
+    ["ZPOPMIN", "b128", "120"], ["OBJECT", "ENCODING", "b128"], ["ZCARD", "b128"],
+    ["ZADD", "b129"] + ZBIG[:258], ["OBJECT", "ENCODING", "b129"],
+    ["ZRANGESTORE", "b129s", "b129", "0", "127"], ["OBJECT", "ENCODING", "b129s"],
+    ["ZRANGESTORE", "b129s", "b129", "0", "128"], ["OBJECT", "ENCODING", "b129s"],
+    ["ZADD", "dup"] + [x for n in range(130) for x in (str(n), "ab"[n % 2])],
+    ["OBJECT", "ENCODING", "dup"], ["ZRANGE", "dup", "0", "-1", "WITHSCORES"],
+    # A big zset (200 members: a skiplist, scanned in pages); 200 of score 0 for lex ranges.
+    ["ZADD", "big"] + ZBIG, ["ZCARD", "big"], ["OBJECT", "ENCODING", "big"],
+    ["ZRANGE", "big", "95", "105", "WITHSCORES"], ["ZRANGE", "big", "-3", "-1"],
+    ["ZRANGE", "big", "(99.5", "105", "BYSCORE", "LIMIT", "2", "3"],
+    ["ZRANGE", "big", "150", "140", "BYSCORE", "REV", "WITHSCORES"], ["ZRANK", "big", "m150"],
+    ["ZREVRANK", "big", "m150"], ["ZCOUNT", "big", "(10", "20"], ["ZSCORE", "big", "m199"],
+    ["ZSCAN", "big", "0"], ["ZSCAN", "big", "0", "COUNT", "7"],
+    ["ZSCAN", "big", "0", "MATCH", "m1*"], ["ZSCAN", "big", "0", "MATCH", "*9", "COUNT", "1000"],
+    ["ZINCRBY", "big", "0.5", "m100"], ["ZRANGE", "big", "99", "102", "WITHSCORES"],
+    ["ZADD", "big", "GT", "CH", "1", "m010", "500", "m011"],
+    ["ZRANGE", "big", "-2", "-1", "WITHSCORES"], ["ZREMRANGEBYRANK", "big", "0", "9"],
+    ["ZREMRANGEBYSCORE", "big", "(100", "150"], ["ZCARD", "big"], ["ZPOPMAX", "big", "3"],
+    ["ZPOPMIN", "big", "2"], ["ZRANGE", "big", "0", "-1"],
+    ["ZUNIONSTORE", "bigu", "2", "big", "u2"], ["ZRANGE", "bigu", "0", "-1", "WITHSCORES"],
+    ["ZINTERSTORE", "bigi", "2", "big", "b129"], ["ZRANGE", "bigi", "0", "-1", "WITHSCORES"],
+    ["OBJECT", "ENCODING", "bigi"], ["ZADD", "blex"] + ZLEX, ["OBJECT", "ENCODING", "blex"],
+    ["ZRANGE", "blex", "[m100", "(m105", "BYLEX"], ["ZRANGE", "blex", "(m195", "+", "BYLEX"],
+    ["ZRANGE", "blex", "[m010", "-", "BYLEX", "REV", "LIMIT", "1", "3"],
+    ["ZLEXCOUNT", "blex", "[m050", "[m149"], ["ZREMRANGEBYLEX", "blex", "[m100", "+"],
+    ["ZCARD", "blex"], ["ZRANGEBYLEX", "blex", "(m090", "+"],
+    ["ZREVRANGEBYLEX", "blex", "+", "[m095", "LIMIT", "0", "2"],
+    # Zsets and expiry (writes keep the time; a zset emptied takes it along), RENAME, RENAMENX,
+    # COPY (a copy is a zset of its own, with the time and the encoding).
+    ["FLUSHALL"], ["ZADD", "ez", "1", "a", "2", "b"], ["EXPIREAT", "ez", "3000000000"],
+    ["EXPIRETIME", "ez"], ["TTL", "ez"], ["ZADD", "ez", "3", "c"], ["ZREM", "ez", "c"],
+    ["ZINCRBY", "ez", "1", "a"], ["ZPOPMIN", "ez", "0"], ["EXPIRETIME", "ez"], ["PERSIST", "ez"],
+    ["TTL", "ez"], ["PERSIST", "ez"], ["EXPIRE", "ez", "100"], ["TTL", "ez"],
+    ["PEXPIREAT", "ez", "4000000000000"], ["RENAME", "ez", "ez"], ["RENAME", "ez", "ez2"],
+    ["PEXPIRETIME", "ez2"], ["TYPE", "ez"], ["ZRANGE", "ez2", "0", "-1", "WITHSCORES"],
+    ["COPY", "ez2", "ez2"], ["COPY", "ez2", "ez3"], ["PEXPIRETIME", "ez3"],
+    ["ZADD", "ez3", "9", "changed"], ["ZRANGE", "ez2", "0", "-1"], ["ZRANGE", "ez3", "0", "-1"],
+    ["RENAMENX", "ez2", "ez3"], ["SET", "str", "v"], ["RENAMENX", "ez2", "str"],
+    ["COPY", "ez2", "str"], ["COPY", "ez2", "str", "REPLACE"], ["TYPE", "str"],
+    ["ZRANGE", "str", "0", "-1", "WITHSCORES"], ["PEXPIRETIME", "str"], ["RENAME", "str", "ez3"],
+    ["ZRANGE", "ez3", "0", "-1"], ["SET", "s2", "x"], ["RENAME", "s2", "ez3"], ["TYPE", "ez3"],
+    ["ZADD", "ez4", "1", Z65], ["COPY", "ez4", "ez5"], ["OBJECT", "ENCODING", "ez5"],
+    ["RENAMENX", "ez5", "ez6"], ["OBJECT", "ENCODING", "ez6"], ["EXPIREAT", "ez6", "1"],
+    ["EXISTS", "ez6"], ["ZADD", "ez7", "1", "a"], ["PEXPIRE", "ez7", "-1"], ["TYPE", "ez7"],
+    ["ZADD", "ez8", "1", "a"], ["PEXPIREAT", "ez8", "3000000000000"], ["ZPOPMIN", "ez8"],
+    ["ZADD", "ez8", "1", "b"], ["PEXPIRETIME", "ez8"], ["ZADD", "ez9", "1", "a"],
+    ["DEL", "ez9", "ez9", "nokey"], ["ZADD", "ez10", "1", "a"], ["UNLINK", "ez10"],
+    ["TOUCH", "ez4", "nokey"], ["EXISTS", "ez9", "ez10", "ez4"],
+    # A zset emptied by ZREM, ZPOPMIN, ZPOPMAX or a ZREMRANGEBY* is gone.
+    ["ZADD", "g", "1", "a", "2", "b"], ["ZREM", "g", "a", "b", "c"], ["EXISTS", "g"],
+    ["ZADD", "g", "1", "a"], ["ZPOPMIN", "g"], ["EXISTS", "g"], ["ZADD", "g", "1", "a", "2", "b"],
+    ["ZPOPMAX", "g", "2"], ["EXISTS", "g"], ["ZADD", "g", "1", "a"],
+    ["ZREMRANGEBYRANK", "g", "0", "0"], ["EXISTS", "g"], ["ZADD", "g", "0", "a"],
+    ["ZREMRANGEBYLEX", "g", "[a", "[a"], ["EXISTS", "g"], ["ZADD", "g", "1", "a"],
+    ["ZREMRANGEBYSCORE", "g", "1", "1"], ["TYPE", "g"], ["ZCARD", "g"], ["DBSIZE"],
+    # WRONGTYPE: string, hash, list and set commands on a zset (MGET answers nil for it; SET
+    # replaces it, SET ... GET refuses, SETNX and MSETNX find it).
+    ["ZADD", "wz", "1", "a", "2", "b"], ["GET", "wz"], ["MGET", "wz", "nokey"],
+    ["APPEND", "wz", "x"], ["INCR", "wz"], ["INCRBYFLOAT", "wz", "1"], ["STRLEN", "wz"],
+    ["GETRANGE", "wz", "0", "1"], ["SETRANGE", "wz", "0", "x"], ["GETSET", "wz", "x"],
+    ["GETDEL", "wz"], ["GETEX", "wz"], ["SETBIT", "wz", "0", "1"], ["GETBIT", "wz", "0"],
+    ["BITCOUNT", "wz"], ["HGET", "wz", "a"], ["HSET", "wz", "a", "1"], ["HGETALL", "wz"],
+    ["HLEN", "wz"], ["HSCAN", "wz", "0"], ["HRANDFIELD", "wz"], ["LPUSH", "wz", "a"],
+    ["LRANGE", "wz", "0", "-1"], ["LLEN", "wz"], ["LPOP", "wz"], ["BLPOP", "wz", "0"],
+    ["LMOVE", "wz", "l", "LEFT", "LEFT"], ["SADD", "wz", "a"], ["SMEMBERS", "wz"],
+    ["SISMEMBER", "wz", "a"], ["SCARD", "wz"], ["SPOP", "wz"], ["SRANDMEMBER", "wz"],
+    ["SSCAN", "wz", "0"], ["SINTER", "wz"], ["SUNIONSTORE", "d", "wz"], ["SMOVE", "wz", "s", "a"],
+    ["SINTERCARD", "1", "wz"], ["SET", "wz", "v", "GET"], ["SETNX", "wz", "v"],
+    ["MSETNX", "wz", "v", "other", "w"], ["EXISTS", "other"], ["SET", "wz", "v", "NX"],
+    ["ZRANGE", "wz", "0", "-1", "WITHSCORES"], ["TYPE", "wz"], ["SET", "wz", "v", "XX"],
+    ["TYPE", "wz"], ["GET", "wz"], ["ZADD", "wz2", "1", "a"], ["MSET", "wz2", "v"], ["GET", "wz2"],
+    # WRONGTYPE: zset commands on a string, a hash, a list (an argument error first where
+    # redis-server checks the argument before the key); the STORE forms read their sources in
+    # order up to the first that is neither a zset nor a set; a plain set is refused but by them.
+    ["SET", "st", "v"], ["HSET", "ht", "f", "v"], ["RPUSH", "lt", "x"], ["SADD", "set", "a", "b"],
+    ["ZADD", "st", "1", "a"], ["ZADD", "ht", "x", "a"], ["ZADD", "lt", "NX", "XX", "1", "a"],
+    ["ZADD", "set", "1", "a"], ["ZREM", "st", "a"], ["ZSCORE", "ht", "a"], ["ZMSCORE", "lt", "a"],
+    ["ZINCRBY", "set", "1", "a"], ["ZINCRBY", "st", "x", "a"], ["ZCARD", "ht"],
+    ["ZCOUNT", "lt", "0", "1"], ["ZCOUNT", "lt", "x", "1"], ["ZLEXCOUNT", "set", "-", "+"],
+    ["ZLEXCOUNT", "set", "x", "+"], ["ZRANK", "st", "a"], ["ZREVRANK", "ht", "a"],
+    ["ZRANGE", "lt", "0", "-1"], ["ZRANGE", "lt", "x", "1"], ["ZRANGE", "set", "0", "1", "BYSCORE"],
+    ["ZRANGE", "set", "0", "1", "LIMIT", "0", "1"], ["ZRANGEBYSCORE", "st", "0", "1"],
+    ["ZREVRANGEBYSCORE", "ht", "1", "0"], ["ZRANGEBYLEX", "lt", "-", "+"],
+    ["ZREVRANGEBYLEX", "set", "+", "-"], ["ZREVRANGE", "st", "0", "-1"],
+    ["ZREMRANGEBYSCORE", "ht", "0", "1"], ["ZREMRANGEBYRANK", "lt", "0", "1"],
+    ["ZREMRANGEBYLEX", "set", "-", "+"], ["ZPOPMIN", "st"], ["ZPOPMAX", "ht", "2"],
+    ["ZPOPMIN", "lt", "0"], ["ZPOPMIN", "lt", "-1"], ["ZSCAN", "set", "0"], ["ZSCAN", "st", "x"],
+    ["ZSCAN", "ht", "0", "COUNT", "0"], ["BZPOPMIN", "st", "0"], ["BZPOPMAX", "nokey", "ht", "0"],
+    ["BZPOPMIN", "lt", "x"], ["ZADD", "zz", "1", "a"], ["BZPOPMIN", "st", "zz", "0"],
+    ["BZPOPMIN", "zz", "st", "0"], ["ZRANGESTORE", "d", "st", "0", "-1"],
+    ["ZRANGESTORE", "d", "set", "0", "-1"], ["ZUNIONSTORE", "d", "2", "set", "st"],
+    ["ZUNIONSTORE", "d", "2", "ht", "set"], ["ZINTERSTORE", "d", "2", "nokey", "lt"],
+    ["ZINTERSTORE", "d", "3", "set", "nokey", "st"],
+    ["ZUNIONSTORE", "d", "1", "st", "WEIGHTS", "x"], ["EXISTS", "d"], ["ZADD", "d", "1", "keep"],
+    ["ZUNIONSTORE", "d", "2", "nokey", "st"], ["ZRANGE", "d", "0", "-1"], ["GET", "st"],
+    ["ZRANGESTORE", "st", "nokey", "0", "-1"], ["TYPE", "st"], ["HGETALL", "ht"],
+    ["LRANGE", "lt", "0", "-1"], ["SMEMBERS", "set"],
+    # The key space with zsets: KEYS, SCAN (TYPE zset, any case), DBSIZE, FLUSHALL.
+    ["FLUSHALL"], ["ZADD", "z1", "1", "a"], ["ZADD", "z2", "1", Z65], ["SET", "k", "v"],
+    ["SADD", "s", "a"], ["HSET", "h", "f", "v"], ["RPUSH", "l", "x"], ["KEYS", "*"], ["KEYS", "z?"],
+    ["SCAN", "0"], ["SCAN", "0", "TYPE", "zset"], ["SCAN", "0", "TYPE", "ZSET"],
+    ["SCAN", "0", "TYPE", "set"], ["SCAN", "0", "MATCH", "z*", "TYPE", "zset"],
+    ["SCAN", "0", "MATCH", "s*", "TYPE", "zset"], ["SCAN", "0", "COUNT", "1", "TYPE", "zset"],
+    ["DBSIZE"], ["FLUSHALL"], ["DBSIZE"], ["ZRANGE", "z1", "0", "-1"],
+    ["SCAN", "0", "TYPE", "zset"],
+    # Blocking forms where a zset has members (served at once, the first key named that has
+    # some; a key named twice); the timeout's errors; a missing key for 0.01 s (*-1).
+    ["ZADD", "b1", "1", "a", "2", "b", "3", "c", "4", "d"], ["ZADD", "b2", "5", "x"],
+    ["BZPOPMIN", "b1", "0"], ["BZPOPMAX", "b1", "0"], ["BZPOPMIN", "nokey", "b2", "b1", "0"],
+    ["BZPOPMAX", "b2", "b1", "1.5"], ["EXISTS", "b2"], ["BZPOPMIN", "b1", "b1", "0"],
+    ["ZADD", "b1", "1", "a", "2", "b", "3", "c", "4", "d"], ["BZPOPMIN", "b1", "x"],
+    ["BZPOPMIN", "nokey", "x"], ["BZPOPMIN", "b1", "-1"], ["BZPOPMAX", "b1", "-0.5"],
+    ["BZPOPMIN", "b1", "nan"], ["BZPOPMIN", "b1", "inf"], ["BZPOPMIN", "b1", "1e20"],
+    ["BZPOPMIN", "b1", ""], ["BZPOPMIN", "b1", " 1"], ["BZPOPMIN", "b1", "0x10"],
+    ["BZPOPMIN", "nokey", "-1"], ["BZPOPMIN", "b1", "0.001"], ["EXISTS", "b1"],
+    ["BZPOPMIN", "nokey", "0.01"], ["BZPOPMAX", "nokey", "nokey2", "0.01"], ["EXISTS", "nokey"],
+    # Queued in a transaction, answered by EXEC (WRONGTYPE at run time does not stop it; the
+    # blocking forms answer *-1 at once for an empty key); a wrong arity while queuing aborts it.
+    ["MULTI"], ["ZADD", "t", "1", "a", "2", "b", "3", "c"], ["ZADD", "t", "INCR", "5", "a"],
+    ["ZREM", "t", "c", "x"], ["ZRANGE", "t", "0", "-1", "WITHSCORES"], ["ZCARD", "t"],
+    ["ZSCORE", "t", "a"], ["ZMSCORE", "t", "a", "z"], ["ZRANK", "t", "a"], ["ZSCAN", "t", "0"],
+    ["ZRANGESTORE", "t2", "t", "0", "0"], ["ZUNIONSTORE", "t3", "2", "t", "t2"],
+    ["ZINTERSTORE", "t4", "2", "t", "t2"], ["ZPOPMIN", "t3"], ["ZPOPMAX", "t3", "5"],
+    ["EXISTS", "t3"], ["SET", "t5", "v"], ["ZADD", "t5", "1", "x"], ["ZINCRBY", "t", "x", "a"],
+    ["ZRANGE", "t", "0", "-1", "LIMIT", "0", "1"], ["BZPOPMIN", "nokey", "0"],
+    ["BZPOPMAX", "t", "0"], ["BZPOPMIN", "t", "0"], ["BZPOPMIN", "t", "0"], ["TYPE", "t4"],
+    ["SCAN", "0", "TYPE", "zset"], ["EXEC"], ["ZRANGE", "t2", "0", "-1", "WITHSCORES"],
+    ["ZRANGE", "t4", "0", "-1", "WITHSCORES"], ["EXISTS", "t"], ["MULTI"], ["ZADD", "t6", "1", "a"],
+    ["ZADD", "t6", "1"], ["ZRANGE", "t6", "0", "-1"], ["EXEC"], ["EXISTS", "t6"], ["MULTI"],
+    ["ZADD", "t7", "1", "x"], ["DISCARD"], ["EXISTS", "t7"],
+]
+
 # Server and connection commands whose replies do not depend on the connection (its id, its
 # addresses: those are checked by kv_server_test's ClientTest cases) or on the server's run.
 CLIENT = [
@@ -1657,6 +2156,119 @@ SET_TRANSACTIONS += [
 ]
 
 
+# WATCH of a zset: the zset commands that change it (ZADD of a new member or a new score, with
+# NX XX GT LT CH INCR where they let it; ZINCRBY by anything but 0 unless the score stays (inf plus
+# 5); ZREM of a member there; a ZREMRANGEBY* or a pop that removes; a blocking pop served at once;
+# a STORE form onto it, even one that stores what it holds, or whose empty result deletes it; a
+# RENAME or COPY onto it, SET over it, an expiry) and the ones that do not (reads; ZADD of the
+# scores it holds, NX of a member there, XX of one not there, GT or LT the wrong way, INCR by 0 or
+# refused; ZINCRBY by 0, or refused for NaN; ZREM of members not there; ZREMRANGEBY* and pops
+# that remove nothing; a STORE form that reads it into another key, or whose empty result goes to
+# a key not there, or refused by WRONGTYPE; a zset command refused on a string).
+WZ = ["ZADD", "w", "1", "a", "2", "b", "3", "c"]  # the watched zset, made again where needed
+ZW = ["ZRANGE", "w", "0", "-1", "WITHSCORES"]
+ZSET_TRANSACTIONS = [(0, ["FLUSHALL"])]
+for _setup, _cmds in [
+        ([WZ], [["ZADD", "w", "1", "a"], ["ZADD", "w", "1.0", "a", "2", "b"],
+                ["ZADD", "w", "CH", "1", "a"], ["ZADD", "w", "NX", "5", "a"],
+                ["ZADD", "w", "XX", "5", "zz"], ["ZADD", "w", "GT", "0", "a"],
+                ["ZADD", "w", "LT", "5", "a"], ["ZADD", "w", "INCR", "0", "a"],
+                ["ZADD", "w", "NX", "INCR", "1", "a"], ["ZADD", "w", "LT", "INCR", "1", "a"],
+                ["ZADD", "w", "GT", "INCR", "-1", "a"], ["ZADD", "w", "XX", "INCR", "1", "zz"],
+                ["ZADD", "w", "x", "a"], ["ZADD", "w", "NX", "XX", "1", "a"]]),
+        ([], [["ZADD", "w", "5", "a"]]), ([], [["ZADD", "w", "4", "d"]]),
+        ([], [["ZADD", "w", "NX", "1", "e"]]), ([], [["ZADD", "w", "GT", "CH", "9", "a"]]),
+        ([], [["ZADD", "w", "LT", "0", "a"]]), ([], [["ZADD", "w", "XX", "CH", "7", "a"]]),
+        ([], [["ZADD", "w", "INCR", "1", "a"]]), ([], [["ZADD", "w", "GT", "INCR", "1", "a"]]),
+        ([], [["ZINCRBY", "w", "0", "a"], ["ZINCRBY", "w", "x", "a"], ["ZINCRBY", "w", "nan", "a"],
+              ["ZINCRBY", "w", "-0", "b"]]),
+        ([], [["ZINCRBY", "w", "1", "a"]]), ([], [["ZINCRBY", "w", "1", "new"]]),
+        ([], [["ZINCRBY", "w", "inf", "a"]]),
+        ([], [["ZINCRBY", "w", "5", "a"], ["ZINCRBY", "w", "-inf", "a"],
+              ["ZADD", "w", "INCR", "-inf", "a"]]),
+        ([], [["ZREM", "w", "zz", "zz2"]]), ([], [["ZREM", "w", "d", "zz"]]),
+        ([], [["ZSCORE", "w", "a"], ["ZMSCORE", "w", "a", "x"], ["ZCARD", "w"],
+              ["ZCOUNT", "w", "-inf", "+inf"], ["ZLEXCOUNT", "w", "-", "+"], ["ZRANK", "w", "a"],
+              ["ZREVRANK", "w", "a"], ["ZRANGE", "w", "0", "-1"],
+              ["ZRANGE", "w", "0", "1", "BYSCORE", "LIMIT", "0", "1"],
+              ["ZRANGEBYSCORE", "w", "0", "1"], ["ZREVRANGEBYSCORE", "w", "1", "0"],
+              ["ZRANGEBYLEX", "w", "-", "+"], ["ZREVRANGEBYLEX", "w", "+", "-"],
+              ["ZREVRANGE", "w", "0", "-1"], ["ZSCAN", "w", "0"], ["TYPE", "w"], ["EXISTS", "w"],
+              ["OBJECT", "ENCODING", "w"], ["SCAN", "0", "TYPE", "zset"]]),
+        ([["DEL", "w"], WZ], [["ZREMRANGEBYSCORE", "w", "100", "200"],
+                              ["ZREMRANGEBYRANK", "w", "100", "200"],
+                              ["ZREMRANGEBYRANK", "w", "2", "1"],
+                              ["ZREMRANGEBYLEX", "w", "[x", "[y"], ["ZPOPMIN", "w", "0"],
+                              ["ZPOPMAX", "w", "0"], ["ZPOPMIN", "nokey"],
+                              ["ZPOPMIN", "w", "-1"], ["BZPOPMIN", "nokey", "0.01"]]),
+        ([], [["ZPOPMIN", "w"]]), ([], [["ZPOPMAX", "w", "1"]]),
+        ([WZ], [["ZREMRANGEBYSCORE", "w", "1", "1"]]), ([], [["ZREMRANGEBYRANK", "w", "0", "0"]]),
+        ([["DEL", "w"], ["ZADD", "w", "0", "a", "0", "b"]], [["ZREMRANGEBYLEX", "w", "[a", "[a"]]),
+        ([WZ], [["BZPOPMIN", "w", "0"]]), ([], [["BZPOPMAX", "nokey", "w", "0"]]),
+        ([WZ], [["ZRANGESTORE", "other", "w", "0", "-1"], ["ZRANGESTORE", "w2", "w", "5", "6"],
+                ["ZUNIONSTORE", "other", "2", "w", "w"], ["ZINTERSTORE", "other", "1", "w"],
+                ["ZUNIONSTORE", "nokey2", "1", "nokey"]]),
+        ([], [["ZRANGESTORE", "w", "w", "0", "-1"]]), ([], [["ZUNIONSTORE", "w", "1", "w"]]),
+        ([], [["ZINTERSTORE", "w", "1", "w"]]),
+        ([], [["ZUNIONSTORE", "w", "1", "w", "WEIGHTS", "1"]]),
+        ([["SET", "str", "v"]], [["ZUNIONSTORE", "w", "2", "w", "str"],
+                                 ["ZINTERSTORE", "w", "2", "str", "w"],
+                                 ["ZRANGESTORE", "w", "str", "0", "-1"],
+                                 ["ZRANGESTORE", "w", "w", "x", "1"], ["ZADD", "str", "1", "a"]]),
+        ([["SADD", "s", "a"]], [["ZUNIONSTORE", "w", "1", "s"]]),
+        ([WZ], [["ZINTERSTORE", "w", "2", "w", "nokey"]]),
+        ([WZ], [["ZRANGESTORE", "w", "nokey", "0", "-1"]]),
+        ([WZ], [["ZRANGESTORE", "w", "w", "10", "20"]]),
+        ([WZ], [["ZUNIONSTORE", "w", "1", "nokey"]]),
+        ([], [["ZRANGESTORE", "w", "nokey", "0", "-1"], ["ZUNIONSTORE", "w", "1", "nokey"],
+              ["ZINTERSTORE", "w", "1", "nokey"], ["ZADD", "w", "XX", "1", "a"],
+              ["ZADD", "w", "XX", "INCR", "1", "a"], ["ZREM", "w", "a"], ["ZPOPMIN", "w"],
+              ["ZPOPMAX", "w", "5"], ["ZREMRANGEBYRANK", "w", "0", "-1"]]),
+        ([], [["ZADD", "w", "GT", "0", "a"]]), ([["DEL", "w"]], [["ZINCRBY", "w", "0", "a"]]),
+        ([["DEL", "w"]], [["ZADD", "w", "NX", "INCR", "0", "a"]]),
+        ([WZ], [["RENAME", "w", "w"], ["COPY", "w", "w2"], ["ZADD", "o", "1", "x"],
+                ["COPY", "o", "w"]]),
+        ([], [["COPY", "o", "w", "REPLACE"]]), ([], [["RENAME", "o", "w"]]),
+        ([], [["SET", "w", "v"]]), ([["DEL", "w"], WZ], [["DEL", "w"]]),
+        ([WZ], [["EXPIREAT", "w", "4000000000"]]), ([], [["PERSIST", "w"]]),
+        ([], [["PERSIST", "w"]]), ([], [["EXPIREAT", "w", "1"]]),
+        ([WZ], [["ZREM", "w", "a", "b", "c"]]),
+        ([WZ], [["ZADD", "w", "1", "x"], ["ZREM", "w", "x"], ["ZPOPMIN", "w"],
+                ["ZPOPMAX", "w", "1"],
+                ["ZADD", "w", "INCR", "1", "b"], ["ZRANGESTORE", "o", "w", "0", "-1"]]),
+        ([["SET", "w", "v"]], [["ZADD", "w", "1", "a"], ["ZREM", "w", "a"], ["ZPOPMIN", "w"],
+                               ["ZINCRBY", "w", "1", "a"], ["BZPOPMIN", "w", "0"],
+                               ["ZREMRANGEBYRANK", "w", "0", "-1"]]),
+]:
+    ZSET_TRANSACTIONS += watch_case(_setup, _cmds, read=ZW)
+ZSET_TRANSACTIONS += [
+    # A transaction's zset writes are visible to its own later commands and to the next command;
+    # the STORE forms, the pops, RENAME and COPY inside it; a blocking pop of an empty zset
+    # answers *-1 at once.
+    (2, ["MULTI"]), (2, ["ZADD", "t", "1", "a", "2", "b", "3", "c"]),
+    (2, ["ZINCRBY", "t", "5", "a"]),
+    (2, ["ZRANGE", "t", "0", "-1", "WITHSCORES"]), (2, ["ZRANGESTORE", "u", "t", "0", "1"]),
+    (2, ["ZUNIONSTORE", "v", "2", "t", "u", "WEIGHTS", "1", "10"]),
+    (2, ["ZINTERSTORE", "x", "2", "t", "u", "AGGREGATE", "MAX"]), (2, ["RENAME", "x", "y"]),
+    (2, ["COPY", "y", "t2"]), (2, ["ZPOPMIN", "t2", "10"]), (2, ["EXISTS", "t2"]),
+    (2, ["BZPOPMIN", "t2", "0"]), (2, ["BZPOPMAX", "v", "0"]), (2, ["ZCARD", "v"]),
+    (2, ["EXEC"]), (1, ["ZRANGE", "t", "0", "-1", "WITHSCORES"]),
+    (1, ["ZRANGE", "u", "0", "-1", "WITHSCORES"]), (1, ["ZRANGE", "v", "0", "-1", "WITHSCORES"]),
+    (1, ["ZRANGE", "y", "0", "-1", "WITHSCORES"]), (1, ["EXISTS", "x", "t2"]),
+    # WATCH of a key absent, then created by ZADD and emptied by ZREM: changed; created by a
+    # STORE form.
+    (0, ["WATCH", "absent"]), (1, ["ZADD", "absent", "1", "x"]), (1, ["ZREM", "absent", "x"]),
+    (0, ["MULTI"]), (0, ["EXISTS", "absent"]), (0, ["EXEC"]),
+    (1, ["ZADD", "from", "1", "m"]), (0, ["WATCH", "absent"]),
+    (1, ["ZUNIONSTORE", "absent", "1", "from"]), (0, ["MULTI"]),
+    (0, ["ZRANGE", "absent", "0", "-1"]), (0, ["EXEC"]),
+    # ZADD of the scores the zset holds, inside another connection's transaction: no change.
+    (1, ["ZADD", "h", "1", "a", "2", "b"]), (0, ["WATCH", "h"]), (1, ["MULTI"]),
+    (1, ["ZADD", "h", "1", "a"]), (1, ["ZREM", "h", "zz"]), (1, ["ZINCRBY", "h", "0", "b"]),
+    (1, ["ZPOPMIN", "h", "0"]), (1, ["EXEC"]), (0, ["MULTI"]), (0, ["ZRANGE", "h", "0", "-1"]),
+    (0, ["EXEC"]),
+]
+
 # Blocking pops, over several connections to each server (A, B, W block or watch, C pushes).
 # Each scenario runs on redis-server, then on pastel-kv, from an empty key space; the replies
 # read are compared in order. Steps: send(conn, cmds...) writes commands without reading (a
@@ -1794,6 +2406,106 @@ BLOCKING = [
         unblock("C", "A", "ERROR"), read("A"), send("A", ["BRPOP", "q", "0"], ["PING"]), blocked(1),
         unblock("C", "A", "TIMEOUT"), read("A", 2), call("C", "RPUSH", "q", "v"),
         call("C", "LRANGE", "q", "0", "-1")]),
+    # Sorted sets: BZPOPMIN and BZPOPMAX ([key, member, score]), served in the order the clients
+    # blocked, by ZADD (one client per member: the lowest or highest score first), ZINCRBY, the
+    # STORE forms, RENAME and COPY; a push serves no BZPOPMIN and a ZADD no BLPOP on the same key.
+    ("BZPOPMIN: two clients on one key, served in the order they blocked by one ZADD of three", [
+        send("A", ["BZPOPMIN", "z", "0"]), blocked(1), send("B", ["BZPOPMIN", "z", "0"]),
+        blocked(2), call("C", "ZADD", "z", "3", "c", "1", "a", "2", "b"), read("A"), read("B"),
+        blocked(0), call("C", "ZRANGE", "z", "0", "-1", "WITHSCORES")]),
+    ("BZPOPMAX: three clients, a ZADD of two members serves the first two, the third waits on", [
+        send("A", ["BZPOPMAX", "z", "0"]), blocked(1), send("B", ["BZPOPMAX", "z", "0"]),
+        blocked(2), send("D", ["BZPOPMAX", "z", "0"]), blocked(3),
+        call("C", "ZADD", "z", "1.5", "a", "inf", "b"), read("A"), read("B"), blocked(1),
+        call("C", "EXISTS", "z"), call("C", "ZADD", "z", "-inf", "c", "0.1", "d"), read("D"),
+        call("C", "ZRANGE", "z", "0", "-1", "WITHSCORES")]),
+    ("BZPOPMIN and BZPOPMAX on one key, each from its end; equal scores in member order", [
+        send("A", ["BZPOPMIN", "z", "0"]), blocked(1), send("B", ["BZPOPMAX", "z", "0"]),
+        blocked(2), call("C", "ZADD", "z", "1", "b", "1", "a", "1", "c", "1", ""), read("A"),
+        read("B"), call("C", "ZRANGE", "z", "0", "-1", "WITHSCORES")]),
+    ("timeouts as floats: *-1 for BZPOPMIN and BZPOPMAX, then the pipelined commands", [
+        send("A", ["BZPOPMIN", "z", "0.1"], ["ZADD", "z", "1", "a"], ["BZPOPMAX", "z", "0.1"],
+             ["BZPOPMIN", "z", "0.05"], ["BZPOPMAX", "z1", "z2", "0.1"], ["PING"]), read("A", 6),
+        blocked(0), call("C", "EXISTS", "z", "z1", "z2"),
+        send("A", ["BZPOPMIN", "z", "100"]), blocked(1), call("C", "ZADD", "z", "7", "v"),
+        read("A"), blocked(0)]),
+    ("several keys: the second gets members and serves; the client waits on the first no more", [
+        send("A", ["BZPOPMIN", "k1", "k2", "0"]), blocked(1), call("C", "ZADD", "k2", "2", "v"),
+        read("A"), blocked(0), call("C", "ZADD", "k1", "1", "w"), call("C", "ZCARD", "k1"),
+        call("C", "EXISTS", "k2"),
+        send("A", ["BZPOPMAX", "k3", "k1", "0"]), read("A"), call("C", "EXISTS", "k1")]),
+    ("ZADD inside MULTI serves after EXEC; two keys written in one transaction: the first serves", [
+        send("A", ["BZPOPMIN", "q", "0"]), blocked(1), call("C", "MULTI"),
+        call("C", "ZADD", "q", "2", "b"), call("C", "ZADD", "q", "1", "a"), call("C", "ZCARD", "q"),
+        call("C", "EXEC"), read("A"), call("C", "ZRANGE", "q", "0", "-1", "WITHSCORES"),
+        send("A", ["BZPOPMIN", "k1", "k2", "0"]), blocked(1), send("B", ["BZPOPMAX", "k2", "0"]),
+        blocked(2), call("C", "MULTI"), call("C", "ZADD", "k2", "1", "x"),
+        call("C", "ZADD", "k1", "1", "y"), call("C", "EXEC"), read("A"), blocked(1),
+        call("C", "ZRANGE", "k1", "0", "-1"), call("C", "ZRANGE", "k2", "0", "-1"),
+        call("C", "ZADD", "k2", "5", "z"), read("B"), call("C", "EXISTS", "k2")]),
+    ("a ZADD and a ZREM (or ZPOPMIN) in one transaction serve nobody", [
+        send("A", ["BZPOPMIN", "q", "0"]), blocked(1), call("C", "MULTI"),
+        call("C", "ZADD", "q", "1", "x"), call("C", "ZREM", "q", "x"),
+        call("C", "ZADD", "q", "2", "y"),
+        call("C", "ZPOPMIN", "q"), call("C", "EXEC"), blocked(1), call("C", "EXISTS", "q"),
+        call("C", "ZADD", "q", "3", "z"), read("A"), call("C", "EXISTS", "q")]),
+    ("BZPOPMIN inside MULTI does not block: *-1 for an empty key, a member at once for another", [
+        send("B", ["BZPOPMIN", "q", "0"]), blocked(1), call("A", "MULTI"),
+        call("A", "BZPOPMIN", "q", "0"), call("A", "ZADD", "q", "1", "a"),
+        call("A", "BZPOPMAX", "q", "0"), call("A", "BZPOPMIN", "q", "0"), call("A", "EXEC"),
+        blocked(1), call("C", "ZADD", "q", "2", "b"), read("B"), call("C", "EXISTS", "q")]),
+    ("CLIENT UNBLOCK of a BZPOPMIN or BZPOPMAX: TIMEOUT (*-1) or ERROR", [
+        send("A", ["BZPOPMIN", "q", "0"]), blocked(1), unblock("C", "A"), read("A"), blocked(0),
+        send("A", ["BZPOPMAX", "q", "q2", "0"]), blocked(1), unblock("C", "A", "ERROR"),
+        read("A"), send("A", ["BZPOPMIN", "q", "0"], ["PING"]), blocked(1),
+        unblock("C", "A", "TIMEOUT"), read("A", 2), unblock("C", "A"),
+        call("C", "ZADD", "q", "1", "v"), call("C", "ZRANGE", "q", "0", "-1")]),
+    ("a list push serves no BZPOPMIN and a ZADD no BLPOP on the same key; a string in between", [
+        send("A", ["BZPOPMIN", "q", "0"]), blocked(1), send("B", ["BLPOP", "q", "0"]), blocked(2),
+        call("C", "RPUSH", "q", "x"), read("B"), blocked(1), call("C", "EXISTS", "q"),
+        send("B", ["BLPOP", "q", "0"]), blocked(2), call("C", "SET", "q", "v"), blocked(2),
+        call("C", "DEL", "q"), call("C", "ZADD", "q", "1", "m", "2", "n"), read("A"), blocked(1),
+        call("C", "ZRANGE", "q", "0", "-1"), call("C", "DEL", "q"), call("C", "RPUSH", "q", "y"),
+        read("B"), blocked(0)]),
+    ("ZINCRBY, ZADD INCR, ZUNIONSTORE, ZINTERSTORE, ZRANGESTORE, RENAME, COPY onto a waited key", [
+        send("A", ["BZPOPMIN", "q", "0"]), blocked(1), call("C", "ZADD", "q", "XX", "1", "a"),
+        call("C", "ZADD", "q", "XX", "INCR", "1", "a"), blocked(1),
+        call("C", "ZINCRBY", "q", "2.5", "a"), read("A"),
+        send("A", ["BZPOPMAX", "q", "0"]), blocked(1), call("C", "ZADD", "q", "INCR", "-1", "b"),
+        read("A"), call("C", "ZADD", "src", "1", "a", "2", "b", "3", "c"),
+        send("A", ["BZPOPMIN", "q", "0"]), blocked(1), call("C", "ZUNIONSTORE", "q", "1", "src"),
+        read("A"), call("C", "DEL", "q"), send("A", ["BZPOPMAX", "q", "0"]), blocked(1),
+        call("C", "ZINTERSTORE", "q", "2", "src", "nokey"), blocked(1),
+        call("C", "ZINTERSTORE", "q", "2", "src", "src", "WEIGHTS", "1", "2"), read("A"),
+        call("C", "DEL", "q"), send("A", ["BZPOPMIN", "q", "0"]), blocked(1),
+        call("C", "ZRANGESTORE", "q", "src", "1", "1"), read("A"), call("C", "EXISTS", "q"),
+        send("A", ["BZPOPMIN", "q", "0"]), blocked(1), call("C", "ZADD", "r", "9", "x", "8", "y"),
+        call("C", "RENAME", "r", "q"), read("A"), call("C", "ZRANGE", "q", "0", "-1", "WITHSCORES"),
+        send("A", ["BZPOPMAX", "cp", "0"]), blocked(1), call("C", "COPY", "q", "cp"), read("A"),
+        call("C", "ZRANGE", "cp", "0", "-1"), call("C", "ZRANGE", "q", "0", "-1")]),
+    ("RENAME and COPY REPLACE of a zset over a key of another type a client waits on serve it", [
+        send("A", ["BZPOPMIN", "q", "0"]), blocked(1), call("C", "SET", "q", "v"),
+        call("C", "ZADD", "src", "1", "a", "2", "b", "3", "c"), blocked(1),
+        call("C", "RENAME", "src", "q"), read("A"), send("B", ["BZPOPMAX", "q2", "0"]),
+        blocked(1), call("C", "SADD", "q2", "m"), call("C", "BZPOPMAX", "q2", "0"), blocked(1),
+        call("C", "COPY", "q", "q2", "REPLACE"),
+        read("B"), call("C", "ZRANGE", "q2", "0", "-1"), call("C", "ZRANGE", "q", "0", "-1")]),
+    ("commands pipelined after a blocked BZPOPMIN run once it is served; a pipeline serves it "
+     "right after the ZADD", [
+        send("A", ["BZPOPMIN", "q", "0"], ["ZCARD", "q"], ["GET", "m"]), blocked(1),
+        call("C", "SET", "m", "after"), call("C", "ZADD", "q", "1", "a", "2", "b"), read("A", 3),
+        send("A", ["BZPOPMAX", "p", "0"]), blocked(1),
+        send("C", ["ZADD", "p", "1", "a"], ["ZPOPMIN", "p"], ["EXISTS", "p"]), read("C", 3),
+        read("A"), call("C", "ZCARD", "q")]),
+    ("a blocked BZPOPMIN that closes waits no more; WATCH of the key a served pop changes", [
+        send("A", ["BZPOPMIN", "q", "0"]), blocked(1), close("A"), blocked(0),
+        call("C", "ZADD", "q", "1", "v"), call("C", "ZRANGE", "q", "0", "-1"),
+        call("W", "WATCH", "q"), send("B", ["BZPOPMIN", "q2", "q", "0"]), read("B"),
+        call("W", "MULTI"), call("W", "EXISTS", "q"), call("W", "EXEC"),
+        call("W", "WATCH", "q"), send("B", ["BZPOPMAX", "q", "0"]), blocked(1),
+        call("C", "ZADD", "other", "1", "v"), call("W", "MULTI"), call("W", "EXISTS", "q"),
+        call("W", "EXEC"), call("W", "WATCH", "q"), call("C", "ZADD", "q", "2", "w"), read("B"),
+        call("W", "MULTI"), call("W", "EXISTS", "q"), call("W", "EXEC")]),
 ]
 
 
@@ -2185,13 +2897,28 @@ LIST_KEYS = ["l1", "l2", "k3", "h2"]
 # STORE forms and SMOVE make sets of them), and two that only the generic commands and the set
 # commands name.
 SET_KEYS = ["s1", "s2", "k1", "h1", "l1"]
-ALL_KEYS = KEYS + ["h1", "h2", "l1", "l2", "s1", "s2"]
+# Zset commands name these: a string key, a hash key, a list key and a set key too (WRONGTYPE both
+# ways; the STORE forms read the set as a zset of scores 1, and make zsets of them all), two that
+# only the generic commands and the zset commands name, and z3, which only the zset commands name
+# (always a zset or nothing: the generic commands make the others strings often).
+ZSET_KEYS = ["z1", "z2", "z3", "k1", "h2", "l2", "s1"]
+ALL_KEYS = KEYS + ["h1", "h2", "l1", "l2", "s1", "s2", "z1", "z2"]
 FIELDS = ["a", "b", "c", "n", "", "sp ace", "\x00\xff"]
 ELEMENTS = ["a", "b", "c", "", "1", "x" * 50, "\x00\xff"]
 # At most 9 members: redis-server's SSCAN from cursor 0 (COUNT 10) answers a hashtable of 9
 # members whole, with cursor 0 (queued in MULTI it gets one call); some integers (an intset while
 # they are all), "007" and "" not.
 MEMBERS = ["a", "", "007", "1", "2", "-3", "10", "x" * 50, "\x00\xff"]
+# A zset's members: one of 65 bytes (a skiplist from then on, until a STORE form writes it again).
+# Its scores: ties, inf, and (one in twenty) some that are no float. (Not -0 nor integers past
+# 2^53, whose formatting depends on the encoding: ZSET_SCRIPT covers those.)
+ZMEMBERS = ["a", "b", "c", "", "1", "y" * 65, "\x00\xff"]
+ZSCORES = ["0", "1", "1", "1", "2", "2", "3", "-1", "1.5", "0.1", "-2.5", "10", "inf", "-inf",
+           "+inf"]
+ZBAD = ["x", "nan", "1e400", ""]
+# Lex bounds; over a zset whose scores differ only "-", "+" and a bound that is none (redis-server
+# answers other lex ranges over such a zset by its skiplist's random levels: lex_fix).
+LEX = ["-", "+", "[a", "(a", "[b", "(c", "[", "(", "[1", "(\x00\xff", "x"]
 
 
 def random_command(rng):
@@ -2251,7 +2978,7 @@ def random_command(rng):
         lambda: ["PEXPIRETIME", ak()], lambda: ["SET", ak(), v()], lambda: ["APPEND", ak(), v()],
         lambda: [rng.choice(["GET", "STRLEN", "GETDEL", "INCR", "GETEX"]), ak()],
         lambda: ["MGET", ak(), ak()], lambda: ["SETNX", ak(), v()],
-        lambda: ["KEYS", rng.choice(["*", "h*", "k?", "[hk][12]", "*x*", "l?", "s*"])],
+        lambda: ["KEYS", rng.choice(["*", "h*", "k?", "[hk][12]", "*x*", "l?", "s*", "z?"])],
         lambda: ["SCAN", "0"] + rng.choice([[], ["TYPE", "hash"], ["TYPE", "string"],
                                             ["MATCH", "h*"], ["MATCH", "k*", "TYPE", "hash"]]),
     ]
@@ -2315,7 +3042,92 @@ def random_command(rng):
         # (Answered only for a set: Diff.call in main.)
         lambda: ["OBJECT", "ENCODING", sk()],
     ]
+    zk = lambda: rng.choice(["z1", "z2", "z3", "z3"] + ZSET_KEYS)
+    zm = lambda: rng.choice(ZMEMBERS)
+    zs = lambda: rng.choice(ZBAD) if rng.random() < 0.05 else rng.choice(ZSCORES)
+    zsm = lambda n: [x for _ in range(rng.randrange(1, n)) for x in (zs(), zm())]
+    zopts = lambda: rng.sample(["NX", "XX", "GT", "LT", "CH"], rng.randrange(0, 3))
+    sb = lambda: rng.choice(["-inf", "+inf", "0", "1", "(1", "2", "(0", "1.5", "(-1", "inf", "x"])
+    zi = lambda: rng.choice(["0", "1", "2", "-1", "-2", "5", "-10", "100", "x"])
+    lb = lambda: rng.choice(LEX)
+    limit = lambda: rng.choice([[], [], ["LIMIT", rng.choice(["0", "1", "2", "-1"]),
+                                         rng.choice(["0", "1", "2", "-1", "5"])]])
+    ws = lambda: rng.choice([[], [], ["WITHSCORES"]])
+    rev = lambda: rng.choice([[], ["REV"]])
+
+    def zstore():
+        keys = [zk() for _ in range(rng.randrange(1, 4))]
+        n = rng.choice([str(len(keys))] * 5 + ["0", "x", str(len(keys) + 1)])
+        return [rng.choice(["ZUNIONSTORE", "ZINTERSTORE"]), zk(), n] + keys + rng.choice(
+            [[], [], ["WEIGHTS"] + [rng.choice(["1", "2", "0.5", "-1", "0", "inf", "x"])
+                                    for _ in keys]]) + rng.choice(
+            [[], [], ["AGGREGATE", rng.choice(["SUM", "MIN", "MAX", "max", "FOO"])]])
+    choices += [
+        lambda: ["ZADD", zk()] + zopts() + zsm(5), lambda: ["ZADD", zk()] + zsm(3),
+        lambda: ["ZADD", zk()] + zsm(4), lambda: ["ZADD", zk()] + zsm(4),
+        lambda: ["ZADD", zk()] + zopts() + ["INCR", zs(), zm()],
+        lambda: ["ZADD", zk()] + zsm(3)[:-1],
+        lambda: ["ZINCRBY", zk(), rng.choice(["1", "-1", "0.1", "2.5", "0", "inf", "-inf", "x"]),
+                 zm()],
+        lambda: ["ZREM", zk()] + [zm() for _ in range(rng.randrange(1, 4))],
+        lambda: ["ZSCORE", zk(), zm()], lambda: ["ZMSCORE", zk(), zm(), zm()],
+        lambda: ["ZCARD", zk()], lambda: ["ZCOUNT", zk(), sb(), sb()],
+        lambda: [rng.choice(["ZRANK", "ZREVRANK"]), zk(), zm()],
+        lambda: ["ZRANGE", zk(), zi(), zi()] + rev() + ws(),
+        lambda: ["ZRANGE", zk(), "0", "-1", "WITHSCORES"],
+        lambda: ["ZRANGE", zk(), sb(), sb(), "BYSCORE"] + rev() + limit() + ws(),
+        lambda: [rng.choice(["ZRANGEBYSCORE", "ZREVRANGEBYSCORE"]), zk(), sb(), sb()] + ws() +
+        limit(),
+        lambda: ["ZREVRANGE", zk(), zi(), zi()] + ws(),
+        lambda: [rng.choice(["ZRANGEBYLEX", "ZREVRANGEBYLEX"]), zk(), lb(), lb()] + limit(),
+        lambda: ["ZRANGE", zk(), lb(), lb(), "BYLEX"] + rev() + limit(),
+        lambda: [rng.choice(["ZLEXCOUNT", "ZREMRANGEBYLEX"]), zk(), lb(), lb()],
+        lambda: ["ZREMRANGEBYSCORE", zk(), sb(), sb()],
+        lambda: ["ZREMRANGEBYRANK", zk(), zi(), zi()],
+        lambda: [rng.choice(["ZPOPMIN", "ZPOPMAX"]), zk()] + rng.choice([[], [count()]]),
+        lambda: rng.choice([["ZRANGESTORE", zk(), zk(), zi(), zi()] + rev(),
+                            ["ZRANGESTORE", zk(), zk(), sb(), sb(), "BYSCORE"] + rev() + limit(),
+                            ["ZRANGESTORE", zk(), zk(), lb(), lb(), "BYLEX"] + rev() + limit()]),
+        zstore,
+        lambda: ["ZSCAN", zk(), "0"] + rng.choice(
+            [[], ["MATCH", rng.choice(["*", "a*", "?", "[ab]", "*y*", ""])],
+             ["COUNT", rng.choice(["1", "2", "10", "0", "x"])]]),
+        # Blocking forms: served at once, or *-1 after 0.01 s (at once inside MULTI).
+        lambda: [rng.choice(["BZPOPMIN", "BZPOPMAX"])] + rng.sample(
+            ZSET_KEYS, rng.randrange(1, 3)) + ["0.01"],
+        lambda: ["SCAN", "0", "TYPE", "zset"] + rng.choice([[], ["MATCH", "z*"]]),
+        # (Answered only for a zset: Diff.call in main.)
+        lambda: ["OBJECT", "ENCODING", zk()],
+    ]
     return rng.choice(choices)()
+
+
+def lex_at(cmd):
+    """Where a lex range command names its key and its bounds: (key, index of min), or None."""
+    name = cmd[0]
+    if name in ("ZRANGEBYLEX", "ZREVRANGEBYLEX", "ZLEXCOUNT", "ZREMRANGEBYLEX") or (
+            name == "ZRANGE" and "BYLEX" in cmd):
+        return cmd[1], 2
+    if name == "ZRANGESTORE" and "BYLEX" in cmd:
+        return cmd[2], 3
+    return None
+
+
+def lex_fix(cmd, rng, reader, queued):
+    """A lex range over a zset whose scores differ is answered by where redis-server's search
+    through its skiplist's random levels stops (redis-server documents no answer): such a range
+    keeps only "-", "+" and bounds that are none, which every search answers alike. Queued, the
+    zset it will read is not known: always."""
+    at = lex_at(cmd)
+    if at is None:
+        return cmd
+    key, i = at
+    safe = [rng.choice(["-", "+", "x"]), rng.choice(["-", "+", "x"])]
+    if not queued:
+        v = parse(reader.call("ZRANGE", key, "0", "-1", "WITHSCORES")[0])[0]
+        if not isinstance(v, list) or len(set(v[1::2])) <= 1:
+            return cmd
+    return cmd[:i] + safe + cmd[i + 2:]
 
 
 def main():
@@ -2334,6 +3146,8 @@ def main():
     for cmd in LIST_SCRIPT:
         d.call(*cmd)
     for cmd in SET_SCRIPT:
+        d.call(*cmd)
+    for cmd in ZSET_SCRIPT:
         d.call(*cmd)
     for cmd in CLIENT:
         d.call(*cmd)
@@ -2390,7 +3204,8 @@ def main():
     d.send(b"".join(enc(c) for c in pipe), replies=len(pipe), what=pipe)
     # Transactions over three connections; then a whole transaction pipelined in one send.
     conns = [d, Diff(redis_port, pastel_port), Diff(redis_port, pastel_port)]
-    for i, cmd in TRANSACTIONS + HASH_TRANSACTIONS + LIST_TRANSACTIONS + SET_TRANSACTIONS:
+    for i, cmd in TRANSACTIONS + HASH_TRANSACTIONS + LIST_TRANSACTIONS + SET_TRANSACTIONS + \
+            ZSET_TRANSACTIONS:
         conns[i].call(*cmd)
     pipe = [["WATCH", "p"], ["MULTI"], ["SET", "p", "1"], ["INCR", "p"], ["GET", "p"],
             ["INCR", "nonint"], ["EXEC"], ["GET", "p"]]
@@ -2443,6 +3258,10 @@ def main():
             # with a past time, see below), no COUNT (one page of a big hash is not all of it),
             # but SCAN's 100 (one call of redis-server's COUNT 10 may not answer all 11 keys).
             cmd = cmd[:2] + ["COUNT", "100"] if cmd[0] == "SCAN" else cmd[:3]
+            if cmd[0] == "ZSCAN":
+                # A skiplist's dict counts a member and its score as two toward COUNT: 100.
+                cmd += ["COUNT", "100"]
+        cmd = lex_fix(cmd, rng, reader, in_multi[c])
         if cmd[0] == "SPOP" and in_multi[c]:
             # Queued, its members are not known before EXEC, and the servers would go on with
             # different sets: all of the set, or nothing.
@@ -2454,9 +3273,9 @@ def main():
             for key in ALL_KEYS:
                 reader.call("EXISTS", key)
         if cmd[0] == "OBJECT":
-            # A set's encoding (intset or hashtable), from a connection never in MULTI; a
-            # string's may differ by design.
-            if reader.call("TYPE", cmd[2])[0] == b"+set\r\n":
+            # A set's encoding (intset or hashtable) or a zset's (listpack or skiplist), from a
+            # connection never in MULTI; a string's may differ by design.
+            if reader.call("TYPE", cmd[2])[0] in (b"+set\r\n", b"+zset\r\n"):
                 reader.call(*cmd)
         else:
             x.call(*cmd)
@@ -2465,17 +3284,19 @@ def main():
                 if in_multi[i]:
                     conns[i].call("EXEC")
                     in_multi[i] = False
-            for key in ALL_KEYS:
+            for key in ALL_KEYS + ["z3"]:
                 d.call("GET", key)
                 d.call("HGETALL", key)
                 d.call("LRANGE", key, "0", "-1")
                 if d.call("SMEMBERS", key)[0][:1] == b"*":
                     d.call("OBJECT", "ENCODING", key)
+                if d.call("ZRANGE", key, "0", "-1", "WITHSCORES")[0][:2] not in (b"-W", b"*0"):
+                    d.call("OBJECT", "ENCODING", key)
             d.call("DBSIZE")
     for x in conns[1:] + [reader]:
         d.compared += x.compared
     # Every read above was sent to both servers: they counted the same hits and misses (but for
-    # the HSCAN calls of one server's pages after the first, each a hit).
+    # the HSCAN SSCAN ZSCAN calls of one server's pages after the first, each a hit).
     a, b = d.call("INFO", "stats", compare=False)
     for field in (b"keyspace_hits:", b"keyspace_misses:"):
         got = [next((l for l in x.split(b"\r\n") if l.startswith(field)), None) for x in (a, b)]
