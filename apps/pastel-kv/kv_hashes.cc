@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "kv_protocol.h"
@@ -150,6 +151,19 @@ bool FieldTable::insert(std::string_view name) {
   return true;
 }
 
+bool FieldTable::NameFrom(uint64_t r, std::string_view* out) const {
+  if (size_ == 0) {
+    return false;
+  }
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = r & mask;; i = (i + 1) & mask) {
+    if (slots_[i].used) {
+      *out = slots_[i].name;
+      return true;
+    }
+  }
+}
+
 bool FieldTable::erase(std::string_view name) {
   size_t i = Find(name, Hash(name));
   if (i == kNone) {
@@ -277,6 +291,26 @@ bool KvHashes::Has(std::string_view prefix, std::string_view field) const {
   std::lock_guard lock(mu_);
   auto it = dirs_.find(prefix);
   return it != dirs_.end() && it->second.contains(field);
+}
+
+bool KvHashes::RandomField(std::string_view prefix, uint64_t seed,
+                           const std::function<bool(std::string_view)>& skip,
+                           std::string* out) const {
+  std::lock_guard lock(mu_);
+  auto it = dirs_.find(prefix);
+  if (it == dirs_.end()) {
+    return false;
+  }
+  std::minstd_rand rng(static_cast<std::minstd_rand::result_type>(seed | 1));
+  for (int draw = 0; draw < 32; ++draw) {
+    std::string_view name;
+    const uint64_t r = (static_cast<uint64_t>(rng()) << 31) ^ rng();
+    if (it->second.NameFrom(r, &name) && !skip(name)) {
+      out->assign(name);
+      return true;
+    }
+  }
+  return false;
 }
 
 size_t KvHashes::Count(std::string_view prefix) const {
@@ -1035,15 +1069,22 @@ void KvProtocol::HScanLike(ValueType type) {
     if (!b_->Lookup(FieldKey(prefix, f), &v)) {
       Null();
     } else if (type == ValueType::kZset) {
-      // A member's score as redis-server 7.0's ZSCAN writes it: as its listpack holds it (%.17g)
-      // while small, as ld2string(LD_STR_HUMAN) once a skiplist.
+      // A member's score as redis-server 7.0's ZSCAN writes it: as its listpack holds it while
+      // small (d2string), as its replies write a double (%.17g) once a skiplist.
       double score = 0;
       const bool ok = ReadScore(b_->pool(), v, &score);
       b_->DropRefs(v.extents);
       char text[kLongDoubleChars];
-      std::string_view s = (hh.flags & kHashBig) != 0 && !std::isinf(score)
-                               ? FormatLongDouble(score, text)
-                               : FormatScore(score, text);
+      std::string_view s;
+      constexpr double kHalf = static_cast<double>(std::numeric_limits<int64_t>::max() / 2);
+      if ((hh.flags & kHashBig) == 0 && score >= -kHalf && score <= kHalf &&
+                 static_cast<double>(static_cast<int64_t>(score)) == score) {
+        // (d2string: a whole number that fits double2ll's range is written as an integer.)
+        s = {text, resp::WriteInteger(text, sizeof(text), static_cast<int64_t>(score))};
+        s = s.substr(1, s.size() - 3);  // ":n\r\n" -> "n"
+      } else {
+        s = FormatScore(score, text);
+      }
       Bulk(ok ? s : std::string_view("0"));
     } else {
       BulkValue(v);

@@ -102,6 +102,9 @@ class FieldTable {
   bool erase(std::string_view name);  // false when absent
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
+  // The name in the first used slot from slot `r` on (modulo the slots): a random name for a
+  // random r (SPOP), or false when the table is empty.
+  bool NameFrom(uint64_t r, std::string_view* out) const;
   // Visits every name, in no particular order, until `fn` returns false.
   template <typename Fn>
   void ForEach(Fn&& fn) const {
@@ -148,6 +151,10 @@ class KvHashes {
   // their count; whether it has `field`.
   void Fields(std::string_view prefix, std::set<std::string, std::less<>>* out) const;
   size_t Count(std::string_view prefix) const;
+  // A random field of the hash (set) at `prefix` that `skip` does not refuse, in at most 32
+  // draws; false when none was found.
+  bool RandomField(std::string_view prefix, uint64_t seed,
+                   const std::function<bool(std::string_view)>& skip, std::string* out) const;
   bool Has(std::string_view prefix, std::string_view field) const;
   // A sorted set's members in score order (prefix: FieldPrefix with kZset), as the index holds
   // them: `fn(const ZIndex&)` runs under the directory's lock (it must not call the directory).

@@ -322,7 +322,11 @@ void KvProtocol::RenameKey(bool nx) {
   if (v.type == ValueType::kHash || v.type == ValueType::kSet || v.type == ValueType::kZset) {
     // A hash's fields (a set's members) are keyed by its key: the new key gets a copy of them
     // (sharing their buffers), the old header goes, and its fields with it (Background).
+    const ValueType type = v.type;
     if (CopyHash(from, std::move(v), to, /*delete_from=*/true)) {
+      if (type == ValueType::kZset) {
+        KeyReady(to);  // (clients blocked in BZPOPMIN on it: redis-server's dbAdd signals them)
+      }
       WriteOk(nx ? ":1\r\n" : resp::kOk);
     }
     return;
@@ -406,7 +410,11 @@ void KvProtocol::Copy() {
     return;
   }
   if (v.type == ValueType::kHash || v.type == ValueType::kSet || v.type == ValueType::kZset) {
+    const ValueType type = v.type;
     if (CopyHash(from, std::move(v), to, /*delete_from=*/false)) {
+      if (type == ValueType::kZset) {
+        KeyReady(to);
+      }
       WriteOk(":1\r\n");
     }
     return;

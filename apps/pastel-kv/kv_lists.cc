@@ -1064,7 +1064,9 @@ void KvProtocol::LTrim() {
   if (ltrim + rtrim == 0) {
     // Nothing trimmed is still a write of the list for its watchers (redis-server's LTRIM
     // signals the key whatever it removed).
-    if (clients_.watches().any()) {
+    if (exec_locked_) {
+      clients_.watches().TouchLocked(op.key, loop_, /*applied=*/false);  // (EXEC holds its lock)
+    } else if (clients_.watches().any()) {
       clients_.watches().Touch(op.key, loop_, /*applied=*/false);
     }
     Simple("OK");

@@ -340,6 +340,7 @@ void KvProtocol::Exec() {
   ArrayHeader(m->queued.size());
   m->ran.clear();
   in_exec_ = true;
+  exec_locked_ = lock.owns_lock();
   for (const MultiState::Queued& q : m->queued) {
     RunQueued(*m, q);
     if (b_->group_failed()) {
@@ -347,6 +348,7 @@ void KvProtocol::Exec() {
     }
   }
   in_exec_ = false;
+  exec_locked_ = false;
   command_errors_ = errors;  // (the commands' errors are theirs, not EXEC's)
   const store::WriteOutcome out = b_->EndGroup();
   if (out != store::WriteOutcome::kQueued) {

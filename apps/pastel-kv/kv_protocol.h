@@ -29,6 +29,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "commands.h"
@@ -467,6 +468,9 @@ class KvProtocol final : public store::Protocol {
   // Its members (this loop's writes included) into *out; *had as SetAt's. False once answered.
   bool SetMembers(std::string_view key, bool count, int* had,
                   std::set<std::string, std::less<>>* out);
+  // SPOP of one member of a set of several, by a random slot of the directory (no copy of the
+  // set): false when it does not apply (nothing answered then).
+  bool SPopOne(std::string_view key, std::string_view prefix, bool with_count);
   // The log room of a member's record, and its write (admitted).
   uint64_t MemberRoom(size_t prefix_len, size_t member_len) const;
   store::WriteOutcome PutMember(std::string_view prefix, std::string_view member);
@@ -614,9 +618,11 @@ class KvProtocol final : public store::Protocol {
   static constexpr size_t kNoArg = ~size_t{0};
   // The room of a member's write whose score is argument `score_arg` (kept in place) or
   // computed (kNoArg), and the write (admitted).
+  // `listpack`: the set is small (a -0 is written 0, as redis-server 7.0's listpack holds it).
+  bool ScoreInPlace(size_t score_arg);
   void ScoreRoom(size_t key_len, size_t score_arg, uint64_t* buffers, uint64_t* log_bytes);
   store::WriteOutcome PutScore(std::string_view prefix, std::string_view member, double score,
-                               size_t score_arg);
+                               size_t score_arg, bool listpack);
   void ZAddCore(bool zincrby);
   // Deletes members_ of the sorted set at `key` and answers how many were there.
   void ZRemoveAnswer(std::string_view key, const HashHeader& hh);
@@ -646,6 +652,8 @@ class KvProtocol final : public store::Protocol {
   void ZStore(std::string_view dst);
   void ZSetOperation(bool inter);  // ZINTERSTORE, ZUNIONSTORE
   ZIndex zcopy_;
+  // ZPopSome's view of this loop's writes not applied yet: member -> (live, score).
+  std::unordered_map<std::string, std::pair<bool, double>, StringHash, std::equal_to<>> zpending_;
   std::vector<ZItem> zitems_;
   std::vector<size_t> zorigin_;
   std::vector<std::string> zsources_;
@@ -726,6 +734,7 @@ class KvProtocol final : public store::Protocol {
   int64_t turn_ms_ = 0;          // the steady clock (ms) at the start of this loop turn (OnTurn)
   uint64_t command_errors_ = 0;  // error answers so far (a command that raised it failed)
   bool in_exec_ = false;         // EXEC is running queued commands
+  bool exec_locked_ = false;     // ... holding KvWatches' lock (a command marks with TouchLocked)
   resp::Limits limits_;
   Command cmd_{};
   std::vector<std::string_view> segments_;

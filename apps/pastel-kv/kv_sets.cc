@@ -220,10 +220,13 @@ void KvProtocol::SPop() {
     return;
   }
   const std::string prefix = Prefix(key, hh.version);
+  thread_local std::minstd_rand rng(std::random_device{}());
+  if (count == 1 && SPopOne(key, prefix, with_count)) {
+    return;
+  }
   std::set<std::string, std::less<>> all;
   HashFields(prefix, &all);
   members_.assign(all.begin(), all.end());
-  thread_local std::minstd_rand rng(std::random_device{}());
   const uint64_t size = members_.size();
   if (static_cast<uint64_t>(count) < size) {
     std::shuffle(members_.begin(), members_.end(), rng);
@@ -271,6 +274,47 @@ void KvProtocol::SPop() {
     answer += resp::kCrlf;
   }
   WriteOk(answer);
+}
+
+bool KvProtocol::SPopOne(std::string_view key, std::string_view prefix, bool with_count) {
+  // One random member without copying the set: a random slot of the directory's table, skipping
+  // the members this loop wrote and has not applied yet (a pipeline of pops: those the pops
+  // before it deleted). Not taken (false, nothing answered) when this loop added members not
+  // applied yet (they must be candidates too) or the set has one member (SPOP's whole-set
+  // path answers that).
+  bool added = false;
+  pending_fields_.clear();
+  b_->VisitPending([&](std::string_view k, const Value& v) {
+    if (k.starts_with(prefix)) {
+      added = added || !v.deleted;
+      pending_fields_.emplace_back(k.substr(prefix.size()), v.deleted);
+    }
+  });
+  if (added || HashLen(prefix) < 2) {
+    return false;
+  }
+  thread_local std::minstd_rand seeds(std::random_device{}());
+  std::string pick;
+  const bool found = clients_.hashes().RandomField(
+      prefix, seeds(),
+      [&](std::string_view m) {
+        return std::any_of(pending_fields_.begin(), pending_fields_.end(),
+                           [&](const auto& p) { return p.first == m; });
+      },
+      &pick);
+  if (!found) {
+    return false;
+  }
+  members_.assign(1, pick);
+  if (RemoveMembers(key, prefix, members_) < 0) {
+    return true;
+  }
+  std::string answer = with_count ? "*1\r\n" : "";
+  answer.append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), pick.size()));
+  answer += pick;
+  answer += resp::kCrlf;
+  WriteOk(answer);
+  return true;
 }
 
 void KvProtocol::SMove() {

@@ -291,9 +291,16 @@ void KvProtocol::AnswerItems(std::span<const ZItem> items, bool scores) {
   b_->AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
 }
 
+bool KvProtocol::ScoreInPlace(size_t score_arg) {
+  // (A -0 is written as text: a listpack's is 0, redis-server's d2string of it, PutScore.)
+  double s = 0;
+  return score_arg != kNoArg && args_[score_arg].length <= kMaxScoreArg &&
+         !(ParseScore(ArgView(score_arg, &tmp_), &s) && s == 0 && std::signbit(s));
+}
+
 void KvProtocol::ScoreRoom(size_t key_len, size_t score_arg, uint64_t* buffers,
                            uint64_t* log_bytes) {
-  if (score_arg != kNoArg && args_[score_arg].length <= kMaxScoreArg) {
+  if (ScoreInPlace(score_arg)) {
     ArgRoom(key_len, score_arg, buffers, log_bytes);
     return;
   }
@@ -302,10 +309,13 @@ void KvProtocol::ScoreRoom(size_t key_len, size_t score_arg, uint64_t* buffers,
 }
 
 store::WriteOutcome KvProtocol::PutScore(std::string_view prefix, std::string_view member,
-                                         double score, size_t score_arg) {
+                                         double score, size_t score_arg, bool listpack) {
   // PERSIST: none here. The member's record goes into the open batch (after its set's header
   // when the set is new): durable with the batch's one commit, or not at all (rule 14).
-  if (score_arg != kNoArg && args_[score_arg].length <= kMaxScoreArg) {
+  if (listpack && score == 0) {
+    score = 0.0;  // (redis-server 7.0's listpack holds a -0 as 0; its skiplist keeps -0)
+  }
+  if (ScoreInPlace(score_arg)) {
     // The argument itself, where it was received.
     return PutArg(FieldKey(prefix, member), score_arg, /*admitted=*/true);
   }
@@ -448,6 +458,7 @@ void KvProtocol::ZAddCore(bool zincrby) {
     }
   }
   int64_t added = 0, updated = 0, processed = 0;
+  bool long_member = false;
   double last = 0;
   for (size_t i = first, j = 0; i < cmd_.argc; i += 2, ++j) {
     // (MemberScore sees this command's own earlier writes: a member named twice is added once
@@ -484,7 +495,12 @@ void KvProtocol::ZAddCore(bool zincrby) {
     ++processed;
     last = score;
     if (write) {
-      if (const store::WriteOutcome w = PutScore(prefix, member, score, arg);
+      long_member = long_member || member.size() > kZsetListpackValue;
+      // (Asked only of a -0: a listpack's is 0. The set is one while it is not big and this
+      // command's members so far are short, as redis-server converts it on the way.)
+      const bool listpack = score == 0 && std::signbit(score) && (hh.flags & kHashBig) == 0 &&
+                            !long_member && HashLen(prefix) < kZsetListpackEntries;
+      if (const store::WriteOutcome w = PutScore(prefix, member, score, arg, listpack);
           w != store::WriteOutcome::kQueued) {
         Refused(w);
         return;
@@ -550,18 +566,56 @@ void KvProtocol::ZRemoveAnswer(std::string_view key, const HashHeader& hh) {
 int64_t KvProtocol::ZPopSome(std::string_view key, const HashHeader& hh, bool min, uint64_t count,
                              std::string* out) {
   const std::string prefix = FieldPrefix(key, hh.version, ValueType::kZset);
+  // The ends of the directory's order merged with this loop's writes not applied yet (a
+  // pipeline of pops: each skips the members the pops before it deleted), not a copy of the set.
   zitems_.clear();
-  ZView(prefix, [&](const ZIndex& z) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(count, z.size()));
-    if (min) {
-      for (auto it = z.begin(); zitems_.size() < n; ++it) {
-        zitems_.push_back(*it);
+  zpending_.clear();
+  b_->VisitPending([&](std::string_view k, const Value& v) {
+    if (k.starts_with(prefix)) {
+      double s = 0;
+      const bool live = !v.deleted && ReadScore(b_->pool(), v, &s);
+      zpending_[std::string(k.substr(prefix.size()))] = {live, s};
+    }
+  });
+  std::vector<ZItem> puts;
+  for (const auto& [m, state] : zpending_) {
+    if (state.first) {
+      puts.push_back(ZItem{state.second, m});
+    }
+  }
+  const ZItemLess less;
+  std::sort(puts.begin(), puts.end(), [&](const ZItem& a, const ZItem& b) {
+    return min ? less(a, b) : less(b, a);
+  });
+  clients_.hashes().WithZset(prefix, [&](const ZIndex& z) {
+    auto it = min ? z.begin() : z.end();
+    bool more = it != (min ? z.end() : z.begin());
+    if (!min && more) {
+      --it;
+    }
+    const auto next = [&] {
+      if (min) {
+        more = ++it != z.end();
+      } else if (it == z.begin()) {
+        more = false;
+      } else {
+        --it;
       }
-    } else if (n > 0) {
-      for (auto it = z.At(z.size() - n); it != z.end(); ++it) {
-        zitems_.push_back(*it);
+    };
+    size_t p = 0;
+    while (zitems_.size() < count) {
+      while (more && zpending_.find(it->member) != zpending_.end()) {
+        next();  // (written by this loop: its state is the pending write's)
       }
-      std::reverse(zitems_.begin(), zitems_.end());
+      if (!more && p == puts.size()) {
+        break;
+      }
+      if (p < puts.size() && (!more || (min ? less(puts[p], *it) : less(*it, puts[p])))) {
+        zitems_.push_back(puts[p++]);
+      } else {
+        zitems_.push_back(*it);
+        next();
+      }
     }
   });
   members_.clear();
@@ -593,10 +647,6 @@ void KvProtocol::ZPop(bool min) {
       Err("ERR value is out of range, must be positive");
       return;
     }
-    if (c == 0) {
-      b_->AnswerText(cmd_.conn->id, "*0\r\n", AnswerClass::kOk, cmd_.close);
-      return;
-    }
     count = static_cast<uint64_t>(c);
   }
   if (!KeyOk(1)) {
@@ -605,9 +655,9 @@ void KvProtocol::ZPop(bool min) {
   const std::string key(ArgView(1, &tmp_key_));
   HashHeader hh;
   const int had = ZsetAt(key, /*count=*/false, &hh);
-  if (had <= 0) {
-    if (had == 0) {
-      b_->AnswerText(cmd_.conn->id, "*0\r\n", AnswerClass::kOk, cmd_.close);
+  if (had <= 0 || count == 0) {
+    if (had >= 0) {
+      b_->AnswerText(cmd_.conn->id, "*0\r\n", AnswerClass::kOk, cmd_.close);  // (a count of 0)
     }
     return;
   }
@@ -1177,6 +1227,7 @@ void KvProtocol::ZStore(std::string_view dst) {
       return;
     }
   }
+  const bool created = !b_->Exists(to);  // (then clients blocked on it are served: dbAdd)
   HashHeader hh{clients_.hashes().NextVersion(), 0};
   bool big = zitems_.size() > kZsetListpackEntries;
   const std::string prefix = FieldPrefix(to, hh.version, ValueType::kZset);
@@ -1227,7 +1278,7 @@ void KvProtocol::ZStore(std::string_view dst) {
                        /*admitted=*/true);
       values_[i].extents.clear();
     } else {
-      w = PutScore(prefix, zitems_[i].member, zitems_[i].score, kNoArg);
+      w = PutScore(prefix, zitems_[i].member, zitems_[i].score, kNoArg, !big);
     }
     if (w != store::WriteOutcome::kQueued) {
       drop();
@@ -1235,7 +1286,9 @@ void KvProtocol::ZStore(std::string_view dst) {
       return;
     }
   }
-  KeyReady(to);
+  if (created) {
+    KeyReady(to);
+  }
   WriteOk({buf_, resp::WriteInteger(buf_, sizeof(buf_), static_cast<int64_t>(zitems_.size()))});
 }
 
@@ -1249,8 +1302,8 @@ void KvProtocol::ZSetOperation(bool inter) {
     return;
   }
   if (numkeys < 1) {
-    Err(std::string("ERR at least 1 input key is needed for ") +
-        (inter ? "zinterstore" : "zunionstore"));
+    Err(std::string("ERR at least 1 input key is needed for '") +
+        (inter ? "zinterstore" : "zunionstore") + "' command");
     return;
   }
   if (static_cast<uint64_t>(numkeys) > cmd_.argc - 3) {
@@ -1275,7 +1328,9 @@ void KvProtocol::ZSetOperation(bool inter) {
     }
     const std::string key(ArgView(a, &tmp_key_));
     Value v;
-    if (!b_->Lookup(key, &v)) {
+    const bool found = b_->Lookup(key, &v);
+    CountRead(found);  // (as redis-server counts each source it reads, a wrong type's too)
+    if (!found) {
       if (b_->lookup_damaged()) {
         Err(kDamaged);
         return;
