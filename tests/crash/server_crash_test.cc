@@ -29,6 +29,14 @@
 // applied (an LMOVE's on both lists or neither), never a part of one: an acknowledged push is
 // never lost and an acknowledged pop never undone. Fields and items of versions no live header
 // names are garbage the loops delete later, never part of a hash or a list.
+// They write sorted sets too (ZADD of 1..4 members with scores no other ZADD sent, some of them
+// moving a member there already; ZINCRBY; ZREM; ZPOPMIN and ZPOPMAX with and without a count;
+// ZREMRANGEBYSCORE; DEL), replies checked byte for byte against the model (a pop hands out the
+// lowest or highest members, ties by the members' bytes, with their scores as redis-server 7.0
+// writes them); at every cut each sorted set (its kZset header, and the members of the version
+// it names, each value a score text that parses as the model's score) is the acknowledged one
+// or that with its unanswered write applied, never a part of one: an acknowledged pop is never
+// undone, an acknowledged ZADD never lost. Members of versions no live header names are garbage.
 // The store has an index file (pastel/index.h), as the servers do: the loop checkpoints into it
 // (every 150 writes, a few slices each), and each cut recovers through it (store::RecoverStore:
 // the index file's last commit, then the log replayed over it), so cuts also land inside index
@@ -51,10 +59,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <random>
@@ -204,12 +215,45 @@ struct Request {
   std::string dst;
   bool from_left = false;
   bool to_left = false;
+  // RESP sorted sets (`key` names the set): ZADD of `zadd` (score text, member), ZINCRBY of the
+  // score text `incr` to `zmembers[0]`, ZREM of `zmembers`, ZPOPMIN or ZPOPMAX (of `count`
+  // members, 0: without the count argument), ZREMRANGEBYSCORE from `zmin` to `zmax` (range
+  // texts), or DEL of the set.
+  enum class Zset : uint8_t { kNone, kZAdd, kZIncrBy, kZRem, kZPopMin, kZPopMax, kZRemRange, kDel };
+  Zset zset = Zset::kNone;
+  std::vector<std::pair<std::string, std::string>> zadd;
+  std::string incr;
+  std::vector<std::string> zmembers;
+  std::string zmin;
+  std::string zmax;
 };
 
 // A hash as the model holds it: field -> value (empty: no hash).
 using HashModel = std::map<std::string, std::string>;
 // A list as the model holds it: its items, head first (empty: no list).
 using ListModel = std::deque<std::string>;
+// A sorted set as the model holds it: member -> score (empty: no set).
+using ZsetModel = std::map<std::string, double>;
+
+// The members of `z` in redis-server's order: by score, then by the member's bytes.
+std::vector<std::pair<double, std::string>> ZsetOrder(const ZsetModel& z) {
+  std::vector<std::pair<double, std::string>> out;
+  for (const auto& [m, s] : z) {
+    out.emplace_back(s, m);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A score as redis-server 7.0 answers it (RESP2): "inf", "-inf", else "%.17g".
+std::string ScoreText(double d) {
+  if (std::isinf(d)) {
+    return d > 0 ? "inf" : "-inf";
+  }
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.17g", d);
+  return text;
+}
 
 // Expiry times of the RESP workload: far ahead (never reached in a run: durable as written), or
 // within a few milliseconds (reached during the run: the loop's sweep removes the key with a
@@ -248,6 +292,11 @@ struct Stats {
   uint64_t move_cuts = 0;              // cuts with an unanswered LMOVE between two lists
   uint64_t moves_done = 0;             // of which recovered it done (on both lists, never one)
   uint64_t dead_items = 0;             // items of lists gone, seen at cuts (not deleted yet)
+  uint64_t zset_writes = 0;            // RESP: sorted set writes acknowledged
+  uint64_t zset_pops = 0;              // of which ZPOPMIN and ZPOPMAX that handed out members
+  uint64_t zset_cuts = 0;              // sorted sets with members recovered at the cuts
+  uint64_t zset_in_flight_seen = 0;    // cuts that recovered an unanswered set write applied
+  uint64_t dead_members = 0;           // members of sorted sets gone, seen at cuts
   RecordingPageOps::CutStats pages;    // page model: dirty pages the evicting cuts wrote or tore
   uint64_t writeback_pages = 0;        // page model: pages written back between syncs
 };
@@ -381,6 +430,10 @@ class CrashHarness {
         }
         if (protocol_ == Protocol::kResp && !failing_ && rng_() % 5 == 0) {
           AddListWrite(c, &bytes);
+          continue;
+        }
+        if (protocol_ == Protocol::kResp && !failing_ && rng_() % 5 == 0) {
+          AddZsetWrite(c, &bytes);
           continue;
         }
         Request q;
@@ -697,6 +750,231 @@ class CrashHarness {
     ++stats_->acknowledged;
   }
 
+  // A write of one of the sorted sets that no other unanswered request uses: ZADD of 1..4
+  // members (a third of them members the set holds, moved to a new score; the others new, unique
+  // "z<n>:" and up to 60 bytes more, one in eight up to 300: past the listpack's 64), ZINCRBY of a
+  // member there or a new one, ZREM of 1..3 (there or not), ZPOPMIN or ZPOPMAX (one, or 1..3
+  // with a count), ZREMRANGEBYSCORE between two of its scores (either end open, or infinite), or
+  // DEL. A ZADD's scores are unique (NewScore): ties come from ZINCRBY only.
+  void AddZsetWrite(ConnId c, std::string* bytes) {
+    std::string z;
+    for (int tries = 0; tries < 8 && z.empty(); ++tries) {
+      std::string k = "/zset-" + std::to_string(rng_() % kZsets);
+      if (busy_.count(k) == 0) {
+        z = std::move(k);
+      }
+    }
+    if (z.empty()) {
+      return;
+    }
+    Request q;
+    q.key = z;
+    const ZsetModel& acked = acked_zset_[z];
+    std::vector<std::string> there;  // its members (by their bytes)
+    for (const auto& [m, sc] : acked) {
+      there.push_back(m);
+    }
+    const auto member = [&](bool old) {
+      if (old && !there.empty()) {
+        return there[rng_() % there.size()];
+      }
+      std::string m = "z" + std::to_string(zset_members_++) + ":";
+      m.resize(m.size() + rng_() % (rng_() % 8 == 0 ? 300 : 60),
+               static_cast<char>('a' + rng_() % 26));
+      return m;
+    };
+    const uint32_t kind = static_cast<uint32_t>(rng_() % 20);
+    std::vector<std::string> cmd;
+    if (kind < (acked.size() > 16 ? 4u : 8u)) {
+      q.zset = Request::Zset::kZAdd;
+      cmd = {"ZADD", z};
+      for (uint32_t n = 1 + static_cast<uint32_t>(rng_() % 4); n > 0; --n) {
+        std::string m = member(rng_() % 3 == 0);
+        if (std::any_of(q.zadd.begin(), q.zadd.end(),
+                        [&](const auto& p) { return p.second == m; })) {
+          continue;  // (a member once per ZADD)
+        }
+        q.zadd.emplace_back(NewScore(), std::move(m));
+        cmd.push_back(q.zadd.back().first);
+        cmd.push_back(q.zadd.back().second);
+      }
+    } else if (kind < 10) {
+      q.zset = Request::Zset::kZIncrBy;
+      static constexpr const char* kIncr[] = {"1", "-2.5", "0.1", "1e2", "-0x10", "+7"};
+      q.incr = kIncr[rng_() % std::size(kIncr)];
+      q.zmembers.push_back(member(rng_() % 4 != 0));
+      cmd = {"ZINCRBY", z, q.incr, q.zmembers[0]};
+    } else if (kind < 12) {
+      q.zset = Request::Zset::kZRem;
+      cmd = {"ZREM", z};
+      for (uint32_t n = 1 + static_cast<uint32_t>(rng_() % 3); n > 0; --n) {
+        std::string m = member(rng_() % 4 != 0);
+        if (std::find(q.zmembers.begin(), q.zmembers.end(), m) == q.zmembers.end()) {
+          cmd.push_back(m);
+          q.zmembers.push_back(std::move(m));
+        }
+      }
+    } else if (kind < 16) {
+      q.zset = rng_() % 2 == 0 ? Request::Zset::kZPopMin : Request::Zset::kZPopMax;
+      cmd = {q.zset == Request::Zset::kZPopMin ? "ZPOPMIN" : "ZPOPMAX", z};
+      if (rng_() % 3 == 0) {
+        q.count = 1 + static_cast<uint32_t>(rng_() % 3);
+        cmd.push_back(std::to_string(q.count));
+      }
+    } else if (kind < 18) {
+      q.zset = Request::Zset::kZRemRange;
+      double lo = 0, hi = 5;
+      if (!acked.empty()) {
+        lo = acked.at(member(true));
+        hi = acked.at(member(true));
+      }
+      if (lo > hi) {
+        std::swap(lo, hi);
+      }
+      q.zmin = rng_() % 6 == 0 ? "-inf" : (rng_() % 3 == 0 ? "(" : "") + ScoreText(lo);
+      q.zmax = rng_() % 6 == 0 ? "+inf" : (rng_() % 3 == 0 ? "(" : "") + ScoreText(hi);
+      cmd = {"ZREMRANGEBYSCORE", z, q.zmin, q.zmax};
+    } else {
+      q.zset = Request::Zset::kDel;
+      cmd = {"DEL", z};
+    }
+    *bytes += RespCommand(std::vector<std::string_view>(cmd.begin(), cmd.end()));
+    busy_.insert(z);
+    outstanding_[c].push_back(std::move(q));
+    ++stats_->requests;
+  }
+
+  // A score no ZADD sent before: +-(n + a fraction) for the next n, spelled in the ways
+  // redis-server reads a score (strtod: a sign, decimals some of which binary holds inexactly,
+  // exponents, hexadecimal).
+  std::string NewScore() {
+    const uint64_t n = ++zset_scores_;
+    const std::string sign = rng_() % 3 == 0 ? "-" : rng_() % 4 == 0 ? "+" : "";
+    static constexpr const char* kFraction[] = {"", ".5", ".25", ".1", ".75", ".3"};
+    switch (rng_() % 6) {
+      case 0: {
+        char hex[32];
+        std::snprintf(hex, sizeof(hex), "0x%llx", static_cast<unsigned long long>(n));
+        return sign + hex;
+      }
+      case 1: return sign + std::to_string(n * 10 + rng_() % 10) + "e-1";
+      default: return sign + std::to_string(n) + kFraction[rng_() % std::size(kFraction)];
+    }
+  }
+
+  // A score range's end as ZREMRANGEBYSCORE reads it: "(" for an open end, then a score.
+  static std::pair<double, bool> RangeEnd(const std::string& t) {
+    const bool open = t.starts_with("(");
+    return {std::strtod(t.c_str() + (open ? 1 : 0), nullptr), open};
+  }
+
+  // The sorted set write r applied to the sets `m`; returns the reply it gets (redis-server
+  // 7.0's, RESP2): ZADD the members added, ZINCRBY the new score, ZREM and ZREMRANGEBYSCORE the
+  // members removed, a pop a flat array of the members taken (the lowest or highest, ties by the
+  // members' bytes) each with its score (*0: the set is absent), DEL 1 or 0.
+  static std::string ApplyZset(const Request& r, std::map<std::string, ZsetModel>* m) {
+    ZsetModel& z = (*m)[r.key];
+    switch (r.zset) {
+      case Request::Zset::kZAdd: {
+        size_t added = 0;
+        for (const auto& [score, member] : r.zadd) {
+          added += z.count(member) == 0 ? 1 : 0;
+          z[member] = std::strtod(score.c_str(), nullptr);
+        }
+        return ":" + std::to_string(added) + "\r\n";
+      }
+      case Request::Zset::kZIncrBy: {
+        const auto it = z.find(r.zmembers[0]);
+        const double to = std::strtod(r.incr.c_str(), nullptr) + (it == z.end() ? 0 : it->second);
+        z[r.zmembers[0]] = to;
+        return Bulk(ScoreText(to));
+      }
+      case Request::Zset::kZRem: {
+        size_t removed = 0;
+        for (const std::string& member : r.zmembers) {
+          removed += z.erase(member);
+        }
+        return ":" + std::to_string(removed) + "\r\n";
+      }
+      case Request::Zset::kZPopMin:
+      case Request::Zset::kZPopMax: {
+        std::vector<std::pair<double, std::string>> order = ZsetOrder(z);
+        if (r.zset == Request::Zset::kZPopMax) {
+          std::reverse(order.begin(), order.end());
+        }
+        order.resize(std::min<size_t>(std::max<uint32_t>(r.count, 1), order.size()));
+        std::string out = "*" + std::to_string(2 * order.size()) + "\r\n";
+        for (const auto& [score, member] : order) {
+          out += Bulk(member) + Bulk(ScoreText(score));
+          z.erase(member);
+        }
+        return out;
+      }
+      case Request::Zset::kZRemRange: {
+        const auto [min, min_open] = RangeEnd(r.zmin);
+        const auto [max, max_open] = RangeEnd(r.zmax);
+        size_t removed = 0;
+        for (auto it = z.begin(); it != z.end();) {
+          const double sc = it->second;
+          if ((min_open ? sc > min : sc >= min) && (max_open ? sc < max : sc <= max)) {
+            it = z.erase(it);
+            ++removed;
+          } else {
+            ++it;
+          }
+        }
+        return ":" + std::to_string(removed) + "\r\n";
+      }
+      case Request::Zset::kDel: {
+        const bool had = !z.empty();
+        z.clear();
+        return had ? ":1\r\n" : ":0\r\n";
+      }
+      case Request::Zset::kNone: break;
+    }
+    return {};
+  }
+
+  // The reply to the sorted set write at the front of `c`'s requests: byte for byte what the
+  // model says, so that a pop hands out exactly the lowest or highest members (never one handed
+  // out before) with their scores. `*whole`: false while the reply has not arrived whole.
+  void OnZsetReply(ConnId c, std::string& in, bool* whole) {
+    *whole = false;
+    std::deque<Request>& q = outstanding_[c];
+    const Request r = q.front();
+    std::map<std::string, ZsetModel> after = acked_zset_;
+    const std::string want = ApplyZset(r, &after);
+    if (!in.starts_with(want)) {
+      if (want.starts_with(in)) {
+        return;  // the rest comes later
+      }
+      const std::string line = in.substr(0, in.find("\r\n"));
+      q.pop_front();
+      busy_.erase(r.key);
+      ASSERT_TRUE(failing_ && line.starts_with("-MISCONF"))
+          << "reply " << line << " to a sorted set write of " << r.key << ", not "
+          << want.substr(0, want.find("\r\n"));
+      in.erase(0, line.size() + 2);
+      ++stats_->refused_after_failure;
+      *whole = true;
+      return;
+    }
+    in.erase(0, want.size());
+    q.pop_front();
+    busy_.erase(r.key);
+    *whole = true;
+    // (A write that changes nothing, a pop of an absent set say, is answered even by a read-only
+    // store.)
+    ASSERT_FALSE(after[r.key] != acked_zset_[r.key] && store_->pool().read_only())
+        << "a sorted set write acknowledged after a failed fence";
+    const bool popped = (r.zset == Request::Zset::kZPopMin || r.zset == Request::Zset::kZPopMax) &&
+                        after[r.key] != acked_zset_[r.key];
+    acked_zset_ = std::move(after);
+    ++stats_->zset_writes;
+    stats_->zset_pops += popped ? 1 : 0;
+    ++stats_->acknowledged;
+  }
+
   // MULTI, SETs of 2..4 keys no other unanswered request uses (values no other write has:
   // "tx<n>:" and random bytes), EXEC.
   void AddTransaction(ConnId c, std::string* bytes) {
@@ -848,9 +1126,13 @@ class CrashHarness {
       const std::string line = in.substr(0, eol);
       std::deque<Request>& q = outstanding_[c];
       ASSERT_FALSE(q.empty()) << "a reply (" << line << ") to no request";
-      if (q.front().list != Request::List::kNone) {
+      if (q.front().list != Request::List::kNone || q.front().zset != Request::Zset::kNone) {
         bool whole = false;
-        OnListReply(c, in, &whole);
+        if (q.front().list != Request::List::kNone) {
+          OnListReply(c, in, &whole);
+        } else {
+          OnZsetReply(c, in, &whole);
+        }
         if (!whole || ::testing::Test::HasFatalFailure()) {
           return;
         }
@@ -1044,8 +1326,9 @@ class CrashHarness {
           }
           a.emplace_back(v, 0);
         }
-        if (req.tx_kind != Request::Tx::kNone || req.hash || req.list != Request::List::kNone) {
-          continue;  // (hashes: CheckHashes; lists: CheckLists)
+        if (req.tx_kind != Request::Tx::kNone || req.hash || req.list != Request::List::kNone ||
+            req.zset != Request::Zset::kNone) {
+          continue;  // (hashes: CheckHashes; lists: CheckLists; sorted sets: CheckZsets)
         }
         std::vector<Candidate>& a = allowed[req.key];
         if (a.empty()) {
@@ -1057,15 +1340,17 @@ class CrashHarness {
       }
     }
     for (const auto& [k, lv] : rec.live) {
-      // (The hashes and the lists are checked below: their headers, and their fields' and
-      // items' keys.)
+      // (The hashes, the lists and the sorted sets are checked below: their headers, and their
+      // fields', items' and members' keys.)
       if (allowed.count(k) == 0 && !k.starts_with("/hash-") && !k.starts_with(kv::kHashPrefix) &&
-          !k.starts_with("/list-") && !k.starts_with(kv::kListPrefix)) {
+          !k.starts_with("/list-") && !k.starts_with(kv::kListPrefix) && !k.starts_with("/zset-") &&
+          !k.starts_with(kv::kZsetPrefix)) {
         ADD_FAILURE() << "cut " << stats_->cuts << ": " << k << " recovered, never written";
       }
     }
     CheckHashes(s, rec, evict);
     CheckLists(s, rec, evict);
+    CheckZsets(s, rec, evict);
     bool in_flight_seen = false;
     for (const auto& [k, cands] : allowed) {
       auto it = rec.live.find(k);
@@ -1275,6 +1560,85 @@ class CrashHarness {
 
   static constexpr uint32_t kLists = 4;
 
+  // Each sorted set as recovered (its kZset header, and the members of the version it names,
+  // each value a score text) is the one acknowledged, or that with the unanswered write of it
+  // applied: never a part of a write, never a member popped and answered again, never a member
+  // of a set that is gone. A live header has members.
+  void CheckZsets(MemStore& s, const Recovered& rec, bool evict) {
+    const std::string at =
+        "cut " + std::to_string(stats_->cuts) + (evict ? " (with eviction)" : "");
+    std::map<std::string, uint64_t> versions;  // set key -> its live header's version
+    for (const auto& [k, lv] : rec.live) {
+      if (!k.starts_with("/zset-")) {
+        continue;
+      }
+      ASSERT_EQ(lv.value_type, ValueType::kZset) << at << ": " << k << " recovered, not a zset";
+      store::Value v;
+      v.type = lv.value_type;
+      v.length = lv.value_len;
+      v.extents.assign(lv.extents.data(), lv.extents.data() + lv.extents.size());
+      kv::HashHeader h;
+      ASSERT_TRUE(kv::ReadHeader(s.pool(), v, &h, ValueType::kZset))
+          << at << ": the header of " << k << " is damaged";
+      versions[k] = h.version;
+    }
+    std::map<std::string, ZsetModel> got;
+    uint64_t dead = 0;
+    for (const auto& [k, lv] : rec.live) {
+      if (!k.starts_with(kv::kZsetPrefix)) {
+        continue;
+      }
+      std::string_view key, member;
+      uint64_t version = 0;
+      ASSERT_TRUE(kv::ParseFieldKey(k, &key, &version, &member)) << at << ": a bad member key";
+      auto v = versions.find(std::string(key));
+      if (v == versions.end() || v->second != version) {
+        ++dead;  // of a set that is gone: garbage, not deleted yet
+        continue;
+      }
+      ASSERT_EQ(lv.value_type, ValueType::kString) << at << ": a member of " << key;
+      const std::string text = s.ReadValue(lv.extents);
+      double score = 0;
+      ASSERT_TRUE(kv::ParseScore(text, &score))
+          << at << ": a member of " << key << " holds " << text.substr(0, 40) << ", not a score";
+      got[std::string(key)][std::string(member)] = score;
+    }
+    stats_->dead_members += dead;
+    for (const auto& [k, version] : versions) {
+      ASSERT_FALSE(got[k].empty()) << at << ": " << k << " recovered with no members";
+      ++stats_->zset_cuts;
+    }
+    bool in_flight_seen = false;
+    for (uint32_t i = 0; i < kZsets; ++i) {
+      const std::string z = "/zset-" + std::to_string(i);
+      const ZsetModel& acked = acked_zset_[z];
+      std::vector<ZsetModel> cands{acked};
+      for (const auto& [c, q] : outstanding_) {
+        for (const Request& req : q) {
+          if (req.zset != Request::Zset::kNone && req.key == z) {
+            std::map<std::string, ZsetModel> m = acked_zset_;
+            (void)ApplyZset(req, &m);
+            cands.push_back(m[z]);
+          }
+        }
+      }
+      const ZsetModel& have = got[z];
+      const auto found = std::find(cands.begin(), cands.end(), have);
+      ASSERT_TRUE(found != cands.end())
+          << at << ": " << z << " recovered with " << have.size() << " members"
+          << (have.empty() ? std::string() : ", lowest " + ZsetOrder(have)[0].second.substr(0, 12))
+          << ", acknowledged with " << acked.size()
+          << (acked.empty() ? std::string()
+                            : ", lowest " + ZsetOrder(acked)[0].second.substr(0, 12))
+          << (cands.size() > 1 ? " (or " + std::to_string(cands[1].size()) + " unanswered)"
+                               : std::string());
+      in_flight_seen = in_flight_seen || found != cands.begin();
+    }
+    stats_->zset_in_flight_seen += in_flight_seen ? 1 : 0;
+  }
+
+  static constexpr uint32_t kZsets = 4;
+
   Protocol protocol_;
   PersistMode mode_;
   std::mt19937_64 rng_;
@@ -1298,6 +1662,9 @@ class CrashHarness {
   uint64_t hash_values_ = 0;                     // hash values are unique: "h<n>:..."
   std::map<std::string, ListModel> acked_list_;  // RESP: the acknowledged lists
   uint64_t list_values_ = 0;                     // list items are unique: "l<n>:..."
+  std::map<std::string, ZsetModel> acked_zset_;  // RESP: the acknowledged sorted sets
+  uint64_t zset_members_ = 0;                    // new members are unique: "z<n>:..."
+  uint64_t zset_scores_ = 0;                     // a ZADD's scores are unique (NewScore)
 };
 
 }  // namespace
@@ -1361,8 +1728,12 @@ TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
             << stats.list_in_flight_seen << " cuts with an unanswered list write already durable, "
             << stats.move_cuts << " with an unanswered LMOVE between lists, " << stats.moves_done
             << " of them recovered done, none half done; " << stats.dead_items
-            << " items of gone lists not deleted yet), 0 acknowledged "
-            << "writes lost\n";
+            << " items of gone lists not deleted yet), " << stats.zset_writes
+            << " sorted set writes acknowledged (" << stats.zset_pops
+            << " pops handing out members, " << stats.zset_cuts
+            << " sets with members at the cuts, " << stats.zset_in_flight_seen
+            << " cuts with an unanswered set write already durable, " << stats.dead_members
+            << " members of gone sets not deleted yet), 0 acknowledged writes lost\n";
   if (GetParam().model == PersistModel::kPage) {
     std::cout << "[ server   ] pages: " << stats.pages.dirty_pages
               << " dirty pages at the evicting cuts, " << stats.pages.written_pages
@@ -1386,6 +1757,10 @@ TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
     EXPECT_GT(stats.list_writes, turns / 5) << "too few list writes";
     EXPECT_GT(stats.list_cuts, 0u) << "no cut met a list with items";
     EXPECT_GT(stats.dead_items, 0u) << "no cut met the items of a list that is gone";
+    EXPECT_GT(stats.zset_writes, turns / 6) << "too few sorted set writes";
+    EXPECT_GT(stats.zset_pops, 0u) << "no pop handed out a member";
+    EXPECT_GT(stats.zset_cuts, 0u) << "no cut met a sorted set with members";
+    EXPECT_GT(stats.dead_members, 0u) << "no cut met the members of a sorted set that is gone";
   }
 }
 
