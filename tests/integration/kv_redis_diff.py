@@ -2084,6 +2084,13 @@ LIST_TRANSACTIONS += [
     # WATCH of a key absent, then created by a push and emptied by a pop: changed.
     (0, ["WATCH", "absent"]), (1, ["RPUSH", "absent", "x"]), (1, ["LPOP", "absent"]),
     (0, ["MULTI"]), (0, ["EXISTS", "absent"]), (0, ["EXEC"]),
+    # An LTRIM that keeps every item, run by EXEC on a connection that WATCHes: it marks the
+    # watchers of its list while EXEC holds the registry (pastel-kv once deadlocked there).
+    (0, ["RPUSH", "lt", "a", "b"]), (0, ["WATCH", "lt"]), (0, ["MULTI"]),
+    (0, ["LTRIM", "lt", "0", "-1"]), (0, ["LRANGE", "lt", "0", "-1"]), (0, ["EXEC"]),
+    (1, ["WATCH", "lt"]), (0, ["WATCH", "other"]), (0, ["MULTI"]),
+    (0, ["LTRIM", "lt", "0", "-1"]), (0, ["EXEC"]), (1, ["MULTI"]), (1, ["LLEN", "lt"]),
+    (1, ["EXEC"]),
 ]
 
 
