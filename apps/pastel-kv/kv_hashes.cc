@@ -436,18 +436,30 @@ size_t KvProtocol::HashLen(std::string_view prefix) {
   // whether it counts, against whether the directory has it (no copy of the directory).
   pending_fields_.clear();
   b_->VisitPending([&](std::string_view k, const Value& v) {
-    if (!k.starts_with(prefix)) {
-      return;
-    }
-    const std::string_view field = k.substr(prefix.size());
-    auto it = std::find_if(pending_fields_.begin(), pending_fields_.end(),
-                           [&](const auto& p) { return p.first == field; });
-    if (it == pending_fields_.end()) {
-      pending_fields_.emplace_back(field, v.deleted);
-    } else {
-      it->second = v.deleted;
+    if (k.starts_with(prefix)) {
+      pending_fields_.emplace_back(k.substr(prefix.size()), v.deleted);
     }
   });
+  // Each field's last write, in the fields' order: their positions sorted by (name, position),
+  // the last of each run kept (a pipeline of pops leaves hundreds here: no quadratic search; the
+  // vectors are the protocol's, reused).
+  const size_t writes = pending_fields_.size();
+  pending_order_.resize(writes);
+  for (size_t i = 0; i < writes; ++i) {
+    pending_order_[i] = static_cast<uint32_t>(i);
+  }
+  std::sort(pending_order_.begin(), pending_order_.end(), [&](uint32_t a, uint32_t b) {
+    const std::string_view x = pending_fields_[a].first, y = pending_fields_[b].first;
+    return x < y || (x == y && a < b);
+  });
+  pending_last_.clear();
+  for (size_t r = 0; r < writes; ++r) {
+    const uint32_t i = pending_order_[r];
+    if (r + 1 == writes || pending_fields_[pending_order_[r + 1]].first != pending_fields_[i].first) {
+      pending_last_.push_back(pending_fields_[i]);
+    }
+  }
+  pending_fields_.swap(pending_last_);
   const KvHashes& h = clients_.hashes();
   int64_t n = static_cast<int64_t>(h.Count(prefix));
   for (const auto& [field, deleted] : pending_fields_) {
@@ -493,6 +505,30 @@ std::string_view KvProtocol::FieldKey(std::string_view prefix, std::string_view 
 uint64_t KvProtocol::HeaderRoom(size_t key_len, uint64_t* buffers) const {
   *buffers += 2;  // FreshValue's buffer, counted twice as ArgRoom does
   return b_->RecordRoom(key_len, 1, kHashHeaderBytes, /*expires=*/true);
+}
+
+bool KvProtocol::AdmitComposite(std::string_view key, bool create, bool big, ValueType type,
+                                HashHeader* hh, uint64_t buffers, uint64_t log_bytes) {
+  if (create) {
+    log_bytes += HeaderRoom(key.size(), &buffers);
+  }
+  if ((hh->flags & kHashBig) == 0) {
+    log_bytes += HeaderRoom(key.size(), &buffers);  // (MarkBig's, when the write makes it big)
+  }
+  if (const store::WriteOutcome w = b_->Admit(buffers, log_bytes);
+      w != store::WriteOutcome::kQueued) {
+    Refused(w);
+    return false;
+  }
+  if (create) {
+    hh->flags |= big ? kHashBig : 0;
+    if (const store::WriteOutcome w = PutHeader(key, *hh, 0, type);
+        w != store::WriteOutcome::kQueued) {
+      Refused(w);
+      return false;
+    }
+  }
+  return true;
 }
 
 store::WriteOutcome KvProtocol::PutHeader(std::string_view key, const HashHeader& h,
@@ -546,27 +582,12 @@ void KvProtocol::HSetPairs(bool mset) {
   // it big (kHashBig): room for both.
   uint64_t buffers = 0;
   uint64_t log_bytes = 0;
-  if (create) {
-    log_bytes += HeaderRoom(key.size(), &buffers);
-  }
-  if ((hh.flags & kHashBig) == 0) {
-    log_bytes += HeaderRoom(key.size(), &buffers);
-  }
   for (size_t i = 2; i < cmd_.argc; i += 2) {
     ArgRoom(prefix.size() + args_[i].length, i + 1, &buffers, &log_bytes);
   }
-  if (const store::WriteOutcome w = b_->Admit(buffers, log_bytes);
-      w != store::WriteOutcome::kQueued) {
-    Refused(w);
-    return;
-  }
   // The header first: a field is applied after the header that names its version.
-  if (create) {
-    hh.flags |= big ? kHashBig : 0;
-    if (const store::WriteOutcome w = PutHeader(key, hh, 0); w != store::WriteOutcome::kQueued) {
-      Refused(w);
-      return;
-    }
+  if (!AdmitComposite(key, create, big, ValueType::kHash, &hh, buffers, log_bytes)) {
+    return;
   }
   int64_t added = 0;
   for (size_t i = 2; i < cmd_.argc; i += 2) {
@@ -668,24 +689,9 @@ void KvProtocol::HPutNumber(const HashField& hf, std::string_view field, std::st
   HashHeader hh = hf.header;
   const bool big = field.size() > kListpackValue || bytes.size() > kListpackValue;
   uint64_t buffers = 2;  // the number's fresh buffer, counted twice (FreshValue, PutOwned)
-  uint64_t log_bytes = b_->RecordRoom(hf.prefix.size() + field.size(), 1, bytes.size());
-  if (hf.create) {
-    log_bytes += HeaderRoom(hf.key.size(), &buffers);
-  }
-  if ((hh.flags & kHashBig) == 0) {
-    log_bytes += HeaderRoom(hf.key.size(), &buffers);
-  }
-  if (const store::WriteOutcome w = b_->Admit(buffers, log_bytes);
-      w != store::WriteOutcome::kQueued) {
-    Refused(w);
+  const uint64_t log_bytes = b_->RecordRoom(hf.prefix.size() + field.size(), 1, bytes.size());
+  if (!AdmitComposite(hf.key, hf.create, big, ValueType::kHash, &hh, buffers, log_bytes)) {
     return;
-  }
-  if (hf.create) {
-    hh.flags |= big ? kHashBig : 0;
-    if (const store::WriteOutcome w = PutHeader(hf.key, hh, 0); w != store::WriteOutcome::kQueued) {
-      Refused(w);
-      return;
-    }
   }
   Extents fresh;
   store::WriteOutcome w = store::WriteOutcome::kPoolFull;

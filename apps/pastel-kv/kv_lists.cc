@@ -1377,14 +1377,8 @@ bool KvProtocol::EndedByUnblock(BlockState* waiting) {
 
 void KvProtocol::BlockingPop(bool left) {
   int64_t deadline = 0;
-  if (!TimeoutArg(cmd_.argc - 1, &deadline)) {
-    return;
-  }
-  BlockState* waiting = ConnState().block;
-  if (waiting != nullptr && waiting->state == BlockState::kIdle) {
-    waiting = nullptr;  // a new wait, not this one run again
-  }
-  if (EndedByUnblock(waiting)) {
+  BlockState* waiting = nullptr;
+  if (!StartWait(cmd_.argc - 1, &deadline, &waiting)) {
     return;
   }
   for (size_t i = 1; i + 1 < cmd_.argc; ++i) {
@@ -1426,6 +1420,21 @@ void KvProtocol::BlockingPop(bool left) {
     WriteOk(list_answer_);
     return;
   }
+  WaitForKeys(waiting, deadline, left, /*zset=*/false);
+}
+
+bool KvProtocol::StartWait(size_t timeout_arg, int64_t* deadline, BlockState** waiting) {
+  if (!TimeoutArg(timeout_arg, deadline)) {
+    return false;
+  }
+  *waiting = ConnState().block;
+  if (*waiting != nullptr && (*waiting)->state == BlockState::kIdle) {
+    *waiting = nullptr;  // a new wait, not this one run again
+  }
+  return !EndedByUnblock(*waiting);
+}
+
+void KvProtocol::WaitForKeys(BlockState* waiting, int64_t deadline, bool left, bool zset) {
   const MultiState* m = ConnState().multi;
   if (in_exec_ || (m != nullptr && m->active)) {
     b_->AnswerText(cmd_.conn->id, kNullArray, AnswerClass::kOk, cmd_.close);
@@ -1444,7 +1453,7 @@ void KvProtocol::BlockingPop(bool left) {
     }
     bs.left = left;
     bs.move = false;
-    bs.zset = false;
+    bs.zset = zset;
   }
   Block(waiting != nullptr ? waiting->deadline_ms : deadline, /*owner_wait=*/false);
 }
@@ -1458,14 +1467,8 @@ void KvProtocol::BRPop() {
 
 void KvProtocol::BlockingMove(bool from_left, bool to_left, size_t timeout_arg) {
   int64_t deadline = 0;
-  if (!TimeoutArg(timeout_arg, &deadline)) {
-    return;
-  }
-  BlockState* waiting = ConnState().block;
-  if (waiting != nullptr && waiting->state == BlockState::kIdle) {
-    waiting = nullptr;
-  }
-  if (EndedByUnblock(waiting)) {
+  BlockState* waiting = nullptr;
+  if (!StartWait(timeout_arg, &deadline, &waiting)) {
     return;
   }
   const int moved = Move(from_left, to_left, /*answer_empty=*/false);

@@ -421,6 +421,11 @@ class KvProtocol final : public store::Protocol {
   uint64_t HeaderRoom(size_t key_len, uint64_t* buffers) const;
   store::WriteOutcome PutHeader(std::string_view key, const HashHeader& h, int64_t expire_ms,
                                 ValueType type = ValueType::kHash);
+  // Admits a write of the hash, set or sorted set (`type`) at `key` whose fields take `buffers`
+  // and `log_bytes`, with its header's room (a new one when `create`, and MarkBig's while not
+  // big), then queues the new header (kHashBig when `big`). False once answered (refused).
+  bool AdmitComposite(std::string_view key, bool create, bool big, ValueType type, HashHeader* hh,
+                      uint64_t buffers, uint64_t log_bytes);
   // After a write of the hash (`prefix`): when it made the hash big (`big`: a name or value
   // above the listpack's limit; or more fields than it takes), its header is written again with
   // kHashBig (its room was admitted with the write). False once answered (refused).
@@ -476,8 +481,9 @@ class KvProtocol final : public store::Protocol {
   store::WriteOutcome PutMember(std::string_view prefix, std::string_view member);
   // Deletes the members of the set at `key` (prefix) that are there, and its header when none is
   // left: how many were there, or -1 once answered (refused).
+  // `emptied`: whether the set is empty after (1, 0), when the caller knows; -1: asked (HashLen).
   int64_t RemoveMembers(std::string_view key, std::string_view prefix,
-                        std::span<const std::string> members);
+                        std::span<const std::string> members, int emptied = -1);
   enum class SetOp : uint8_t { kInter, kUnion, kDiff };
   // The result of `op` over the sets named by arguments [first, last) (every one read and type
   // checked, a missing one empty). False once answered (WRONGTYPE...).
@@ -566,6 +572,14 @@ class KvProtocol final : public store::Protocol {
   // A re-run blocked command whose wait CLIENT UNBLOCK ended: answered (as a timeout, or
   // -UNBLOCKED) and its wait over.
   bool EndedByUnblock(BlockState* waiting);
+  // A blocking command's start: its timeout (argument timeout_arg) and, when it runs again
+  // after waiting, its wait (*waiting; null: a new one). False once answered (a bad timeout, or
+  // a wait CLIENT UNBLOCK ended).
+  bool StartWait(size_t timeout_arg, int64_t* deadline, BlockState** waiting);
+  // Nothing to pop at its keys (arguments 1 .. argc-2): nil inside MULTI or once its time is up,
+  // else its connection parked waiting for them (a list's pop from the left or right, or a sorted
+  // set's of the lowest or highest member: `zset`).
+  void WaitForKeys(BlockState* waiting, int64_t deadline, bool left, bool zset);
   // BLPOP and BRPOP.
   void BlockingPop(bool left);
   // BLMOVE and BRPOPLPUSH: the directions, then the timeout at argument i.
@@ -652,8 +666,16 @@ class KvProtocol final : public store::Protocol {
   void ZStore(std::string_view dst);
   void ZSetOperation(bool inter);  // ZINTERSTORE, ZUNIONSTORE
   ZIndex zcopy_;
-  // ZPopSome's view of this loop's writes not applied yet: member -> (live, score).
-  std::unordered_map<std::string, std::pair<bool, double>, StringHash, std::equal_to<>> zpending_;
+  // ZPopSome's view of this loop's writes of the set not applied yet: each member's last, by
+  // member; and the live ones in the pop's order.
+  struct ZPending {
+    std::string_view member;  // (in the pending write's key)
+    bool live;
+    double score;
+    size_t order;
+  };
+  std::vector<ZPending> zpending_;
+  std::vector<ZItem> zputs_;
   std::vector<ZItem> zitems_;
   std::vector<size_t> zorigin_;
   std::vector<std::string> zsources_;
@@ -746,7 +768,10 @@ class KvProtocol final : public store::Protocol {
   std::vector<Extent> body_;
   std::string field_key_;                                          // FieldKey's
   std::string prefix_;                                             // Prefix's
-  std::vector<std::pair<std::string_view, bool>> pending_fields_;  // HashLen's
+  // HashLen's: this loop's last write of each field, by name (deleted or not).
+  std::vector<std::pair<std::string_view, bool>> pending_fields_;
+  std::vector<std::pair<std::string_view, bool>> pending_last_;
+  std::vector<uint32_t> pending_order_;
   std::vector<std::string> dead_;                                  // Background's
   char buf_[128];
 };

@@ -88,24 +88,8 @@ void KvProtocol::SAdd() {
     big = big || !IntsetMember(ArgView(i, &tmp_));
     log_bytes += MemberRoom(prefix.size(), args_[i].length);
   }
-  if (create) {
-    log_bytes += HeaderRoom(key.size(), &buffers);
-  }
-  if ((hh.flags & kHashBig) == 0) {
-    log_bytes += HeaderRoom(key.size(), &buffers);
-  }
-  if (const store::WriteOutcome w = b_->Admit(buffers, log_bytes);
-      w != store::WriteOutcome::kQueued) {
-    Refused(w);
+  if (!AdmitComposite(key, create, big, ValueType::kSet, &hh, buffers, log_bytes)) {
     return;
-  }
-  if (create) {
-    hh.flags |= big ? kHashBig : 0;
-    if (const store::WriteOutcome w = PutHeader(key, hh, 0, ValueType::kSet);
-        w != store::WriteOutcome::kQueued) {
-      Refused(w);
-      return;
-    }
   }
   int64_t added = 0;
   for (size_t i = 2; i < cmd_.argc; ++i) {
@@ -134,7 +118,7 @@ void KvProtocol::SAdd() {
 // Deletes `members` of the set (prefix) at `key`, and its header when none is left. Returns
 // how many were there, or -1 once answered (refused).
 int64_t KvProtocol::RemoveMembers(std::string_view key, std::string_view prefix,
-                                  std::span<const std::string> members) {
+                                  std::span<const std::string> members, int emptied) {
   uint64_t log_bytes = b_->DeleteRoom(key.size());
   for (const std::string& m : members) {
     log_bytes += b_->DeleteRoom(prefix.size() + m.size());
@@ -154,7 +138,7 @@ int64_t KvProtocol::RemoveMembers(std::string_view key, std::string_view prefix,
     }
     ++n;
   }
-  if (n > 0 && HashLen(prefix) == 0) {
+  if (n > 0 && (emptied < 0 ? HashLen(prefix) == 0 : emptied == 1)) {
     // A set left without members is gone, as in redis-server: its header goes in the same batch.
     if (const store::WriteOutcome w = b_->Delete(key); w != store::WriteOutcome::kQueued) {
       Refused(w);
@@ -278,10 +262,11 @@ void KvProtocol::SPop() {
 
 bool KvProtocol::SPopOne(std::string_view key, std::string_view prefix, bool with_count) {
   // One random member without copying the set: a random slot of the directory's table, skipping
-  // the members this loop wrote and has not applied yet (a pipeline of pops: those the pops
-  // before it deleted). Not taken (false, nothing answered) when this loop added members not
-  // applied yet (they must be candidates too) or the set has one member (SPOP's whole-set
-  // path answers that).
+  // the members this loop deleted and has not applied yet (a pipeline of pops: those the pops
+  // before it took). Not taken (false, nothing answered) when this loop wrote members of the set
+  // that are not applied yet (they must be candidates too), or when fewer than two are left
+  // (SPOP's whole-set path answers that). With deletes only, each of a member the directory
+  // holds, the set's size is the directory's count less them.
   bool added = false;
   pending_fields_.clear();
   b_->VisitPending([&](std::string_view k, const Value& v) {
@@ -290,7 +275,7 @@ bool KvProtocol::SPopOne(std::string_view key, std::string_view prefix, bool wit
       pending_fields_.emplace_back(k.substr(prefix.size()), v.deleted);
     }
   });
-  if (added || HashLen(prefix) < 2) {
+  if (added || clients_.hashes().Count(prefix) < pending_fields_.size() + 2) {
     return false;
   }
   thread_local std::minstd_rand seeds(std::random_device{}());
@@ -306,7 +291,7 @@ bool KvProtocol::SPopOne(std::string_view key, std::string_view prefix, bool wit
     return false;
   }
   members_.assign(1, pick);
-  if (RemoveMembers(key, prefix, members_) < 0) {
+  if (RemoveMembers(key, prefix, members_, /*emptied=*/0) < 0) {
     return true;
   }
   std::string answer = with_count ? "*1\r\n" : "";

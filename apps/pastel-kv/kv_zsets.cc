@@ -38,7 +38,6 @@ constexpr std::string_view kNotFloat = "ERR value is not a valid float";
 constexpr std::string_view kNan = "ERR resulting score is not a number (NaN)";
 constexpr std::string_view kRangeNotFloat = "ERR min or max is not a float";
 constexpr std::string_view kLexNotRange = "ERR min or max not valid string range item";
-constexpr std::string_view kNullArray = "*-1\r\n";
 
 // strtod of `s` up to its first NUL byte (as redis-server calls it on an sds): the value, and
 // where it stopped (`whole`: at that NUL, or the end).
@@ -438,24 +437,8 @@ void KvProtocol::ZAddCore(bool zincrby) {
     ScoreRoom(prefix.size() + args_[i + 1].length, incr && incr_found ? kNoArg : i, &buffers,
               &log_bytes);
   }
-  if (create) {
-    log_bytes += HeaderRoom(key.size(), &buffers);
-  }
-  if ((hh.flags & kHashBig) == 0) {
-    log_bytes += HeaderRoom(key.size(), &buffers);
-  }
-  if (const store::WriteOutcome w = b_->Admit(buffers, log_bytes);
-      w != store::WriteOutcome::kQueued) {
-    Refused(w);
+  if (!AdmitComposite(key, create, big, ValueType::kZset, &hh, buffers, log_bytes)) {
     return;
-  }
-  if (create) {
-    hh.flags |= big ? kHashBig : 0;
-    if (const store::WriteOutcome w = PutHeader(key, hh, 0, ValueType::kZset);
-        w != store::WriteOutcome::kQueued) {
-      Refused(w);
-      return;
-    }
   }
   int64_t added = 0, updated = 0, processed = 0;
   bool long_member = false;
@@ -574,19 +557,35 @@ int64_t KvProtocol::ZPopSome(std::string_view key, const HashHeader& hh, bool mi
     if (k.starts_with(prefix)) {
       double s = 0;
       const bool live = !v.deleted && ReadScore(b_->pool(), v, &s);
-      zpending_[std::string(k.substr(prefix.size()))] = {live, s};
+      zpending_.push_back(ZPending{k.substr(prefix.size()), live, s, zpending_.size()});
     }
   });
-  std::vector<ZItem> puts;
-  for (const auto& [m, state] : zpending_) {
-    if (state.first) {
-      puts.push_back(ZItem{state.second, m});
+  // Each member's last write (sorted by member, then order: the last of each run).
+  std::sort(zpending_.begin(), zpending_.end(), [](const ZPending& a, const ZPending& b) {
+    return a.member < b.member || (a.member == b.member && a.order < b.order);
+  });
+  size_t kept = 0;
+  for (size_t r = 0; r < zpending_.size(); ++r) {
+    if (r + 1 == zpending_.size() || zpending_[r + 1].member != zpending_[r].member) {
+      zpending_[kept++] = zpending_[r];
+    }
+  }
+  zpending_.resize(kept);
+  const auto written = [&](std::string_view m) {
+    return std::binary_search(zpending_.begin(), zpending_.end(), ZPending{m, false, 0, 0},
+                              [](const ZPending& a, const ZPending& b) { return a.member < b.member; });
+  };
+  zputs_.clear();
+  for (const ZPending& p : zpending_) {
+    if (p.live) {
+      zputs_.push_back(ZItem{p.score, std::string(p.member)});
     }
   }
   const ZItemLess less;
-  std::sort(puts.begin(), puts.end(), [&](const ZItem& a, const ZItem& b) {
+  std::sort(zputs_.begin(), zputs_.end(), [&](const ZItem& a, const ZItem& b) {
     return min ? less(a, b) : less(b, a);
   });
+  bool rest = false;  // members left after the pop
   clients_.hashes().WithZset(prefix, [&](const ZIndex& z) {
     auto it = min ? z.begin() : z.end();
     bool more = it != (min ? z.end() : z.begin());
@@ -602,27 +601,32 @@ int64_t KvProtocol::ZPopSome(std::string_view key, const HashHeader& hh, bool mi
         --it;
       }
     };
-    size_t p = 0;
-    while (zitems_.size() < count) {
-      while (more && zpending_.find(it->member) != zpending_.end()) {
+    const auto skip = [&] {
+      while (more && written(it->member)) {
         next();  // (written by this loop: its state is the pending write's)
       }
-      if (!more && p == puts.size()) {
+    };
+    size_t p = 0;
+    while (zitems_.size() < count) {
+      skip();
+      if (!more && p == zputs_.size()) {
         break;
       }
-      if (p < puts.size() && (!more || (min ? less(puts[p], *it) : less(*it, puts[p])))) {
-        zitems_.push_back(puts[p++]);
+      if (p < zputs_.size() && (!more || (min ? less(zputs_[p], *it) : less(*it, zputs_[p])))) {
+        zitems_.push_back(zputs_[p++]);
       } else {
         zitems_.push_back(*it);
         next();
       }
     }
+    skip();
+    rest = more || p < zputs_.size();
   });
   members_.clear();
   for (const ZItem& it : zitems_) {
     members_.push_back(it.member);
   }
-  const int64_t n = RemoveMembers(key, prefix, members_);
+  const int64_t n = RemoveMembers(key, prefix, members_, rest ? 0 : 1);
   if (n < 0) {
     return -1;
   }
@@ -681,14 +685,8 @@ void KvProtocol::ZPopMax() {
 
 void KvProtocol::BlockingZPop(bool min) {
   int64_t deadline = 0;
-  if (!TimeoutArg(cmd_.argc - 1, &deadline)) {
-    return;
-  }
-  BlockState* waiting = ConnState().block;
-  if (waiting != nullptr && waiting->state == BlockState::kIdle) {
-    waiting = nullptr;  // a new wait, not this one run again
-  }
-  if (EndedByUnblock(waiting)) {
+  BlockState* waiting = nullptr;
+  if (!StartWait(cmd_.argc - 1, &deadline, &waiting)) {
     return;
   }
   for (size_t i = 1; i + 1 < cmd_.argc; ++i) {
@@ -721,27 +719,7 @@ void KvProtocol::BlockingZPop(bool min) {
     WriteOk(answer);
     return;
   }
-  const MultiState* m = ConnState().multi;
-  if (in_exec_ || (m != nullptr && m->active)) {
-    b_->AnswerText(cmd_.conn->id, kNullArray, AnswerClass::kOk, cmd_.close);
-    return;
-  }
-  if (waiting != nullptr && waiting->deadline_ms != 0 && turn_ms_ >= waiting->deadline_ms) {
-    Unblock(*waiting);
-    b_->AnswerText(cmd_.conn->id, kNullArray, AnswerClass::kOk, cmd_.close);
-    return;
-  }
-  BlockState& bs = BlockOf();
-  if (waiting == nullptr) {
-    bs.keys.clear();
-    for (size_t i = 1; i + 1 < cmd_.argc; ++i) {
-      bs.keys.emplace_back(ArgView(i, &tmp_));
-    }
-    bs.left = min;
-    bs.move = false;
-    bs.zset = true;
-  }
-  Block(waiting != nullptr ? waiting->deadline_ms : deadline, /*owner_wait=*/false);
+  WaitForKeys(waiting, deadline, min, /*zset=*/true);
 }
 
 void KvProtocol::BZPopMin() {
