@@ -455,7 +455,8 @@ size_t KvProtocol::HashLen(std::string_view prefix) {
   pending_last_.clear();
   for (size_t r = 0; r < writes; ++r) {
     const uint32_t i = pending_order_[r];
-    if (r + 1 == writes || pending_fields_[pending_order_[r + 1]].first != pending_fields_[i].first) {
+    if (r + 1 == writes ||
+        pending_fields_[pending_order_[r + 1]].first != pending_fields_[i].first) {
       pending_last_.push_back(pending_fields_[i]);
     }
   }
@@ -1084,7 +1085,7 @@ void KvProtocol::HScanLike(ValueType type) {
       std::string_view s;
       constexpr double kHalf = static_cast<double>(std::numeric_limits<int64_t>::max() / 2);
       if ((hh.flags & kHashBig) == 0 && score >= -kHalf && score <= kHalf &&
-                 static_cast<double>(static_cast<int64_t>(score)) == score) {
+          static_cast<double>(static_cast<int64_t>(score)) == score) {
         // (d2string: a whole number that fits double2ll's range is written as an integer.)
         s = {text, resp::WriteInteger(text, sizeof(text), static_cast<int64_t>(score))};
         s = s.substr(1, s.size() - 3);  // ":n\r\n" -> "n"

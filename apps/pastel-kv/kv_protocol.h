@@ -766,13 +766,13 @@ class KvProtocol final : public store::Protocol {
   std::string tmp_key_;
   std::string tmp_;
   std::vector<Extent> body_;
-  std::string field_key_;                                          // FieldKey's
-  std::string prefix_;                                             // Prefix's
+  std::string field_key_;  // FieldKey's
+  std::string prefix_;     // Prefix's
   // HashLen's: this loop's last write of each field, by name (deleted or not).
   std::vector<std::pair<std::string_view, bool>> pending_fields_;
   std::vector<std::pair<std::string_view, bool>> pending_last_;
   std::vector<uint32_t> pending_order_;
-  std::vector<std::string> dead_;                                  // Background's
+  std::vector<std::string> dead_;  // Background's
   char buf_[128];
 };
 

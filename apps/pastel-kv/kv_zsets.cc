@@ -572,8 +572,9 @@ int64_t KvProtocol::ZPopSome(std::string_view key, const HashHeader& hh, bool mi
   }
   zpending_.resize(kept);
   const auto written = [&](std::string_view m) {
-    return std::binary_search(zpending_.begin(), zpending_.end(), ZPending{m, false, 0, 0},
-                              [](const ZPending& a, const ZPending& b) { return a.member < b.member; });
+    return std::binary_search(
+        zpending_.begin(), zpending_.end(), ZPending{m, false, 0, 0},
+        [](const ZPending& a, const ZPending& b) { return a.member < b.member; });
   };
   zputs_.clear();
   for (const ZPending& p : zpending_) {
@@ -582,9 +583,8 @@ int64_t KvProtocol::ZPopSome(std::string_view key, const HashHeader& hh, bool mi
     }
   }
   const ZItemLess less;
-  std::sort(zputs_.begin(), zputs_.end(), [&](const ZItem& a, const ZItem& b) {
-    return min ? less(a, b) : less(b, a);
-  });
+  std::sort(zputs_.begin(), zputs_.end(),
+            [&](const ZItem& a, const ZItem& b) { return min ? less(a, b) : less(b, a); });
   bool rest = false;  // members left after the pop
   clients_.hashes().WithZset(prefix, [&](const ZIndex& z) {
     auto it = min ? z.begin() : z.end();
