@@ -675,6 +675,7 @@ class KvProtocol final : public store::Protocol {
     size_t order;
   };
   std::vector<ZPending> zpending_;
+  ViewSet zdeleted_;
   std::vector<ZItem> zputs_;
   std::vector<ZItem> zitems_;
   std::vector<size_t> zorigin_;
@@ -682,6 +683,7 @@ class KvProtocol final : public store::Protocol {
   std::vector<double> zscores_;
   std::string zmin_;
   std::string zmax_;
+  std::string score_tmp_;  // ScoreInPlace's (a member's view may lie in tmp_)
 
   // RENAME and RENAMENX.
   void RenameKey(bool nx);

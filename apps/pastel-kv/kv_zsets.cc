@@ -294,7 +294,7 @@ bool KvProtocol::ScoreInPlace(size_t score_arg) {
   // (A -0 is written as text: a listpack's is 0, redis-server's d2string of it, PutScore.)
   double s = 0;
   return score_arg != kNoArg && args_[score_arg].length <= kMaxScoreArg &&
-         !(ParseScore(ArgView(score_arg, &tmp_), &s) && s == 0 && std::signbit(s));
+         !(ParseScore(ArgView(score_arg, &score_tmp_), &s) && s == 0 && std::signbit(s));
 }
 
 void KvProtocol::ScoreRoom(size_t key_len, size_t score_arg, uint64_t* buffers,
@@ -560,6 +560,17 @@ int64_t KvProtocol::ZPopSome(std::string_view key, const HashHeader& hh, bool mi
       zpending_.push_back(ZPending{k.substr(prefix.size()), live, s, zpending_.size()});
     }
   });
+  // Only deletes (a pipeline of pops): a set of their members is the test (no sort, no
+  // allocation once warm).
+  const bool puts =
+      std::any_of(zpending_.begin(), zpending_.end(), [](const ZPending& p) { return p.live; });
+  if (!puts) {
+    zdeleted_.Reset(zpending_.size());
+    for (const ZPending& p : zpending_) {
+      zdeleted_.Insert(p.member);
+    }
+    zpending_.clear();
+  }
   // Each member's last write (sorted by member, then order: the last of each run).
   std::sort(zpending_.begin(), zpending_.end(), [](const ZPending& a, const ZPending& b) {
     return a.member < b.member || (a.member == b.member && a.order < b.order);
@@ -572,6 +583,9 @@ int64_t KvProtocol::ZPopSome(std::string_view key, const HashHeader& hh, bool mi
   }
   zpending_.resize(kept);
   const auto written = [&](std::string_view m) {
+    if (!puts) {
+      return zdeleted_.Contains(m);
+    }
     return std::binary_search(
         zpending_.begin(), zpending_.end(), ZPending{m, false, 0, 0},
         [](const ZPending& a, const ZPending& b) { return a.member < b.member; });

@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "pastel/store.h"
 
@@ -82,6 +83,45 @@ struct LexBound {
   int inf = 0;  // -1: "-", 1: "+", 0: `v`
   bool ex = false;
   std::string_view v;
+};
+
+// A set of views (into bytes that outlive it), open-addressed over a reused vector: a command's
+// membership test over this loop's pending writes without allocating once warm (ZPopSome).
+class ViewSet {
+ public:
+  void Reset(size_t expected) {
+    size_t n = 16;
+    while (n < 2 * expected) {
+      n *= 2;
+    }
+    slots_.assign(n, std::string_view());
+  }
+  void Insert(std::string_view v) {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = std::hash<std::string_view>{}(v)&mask;; i = (i + 1) & mask) {
+      if (slots_[i].data() == nullptr) {
+        slots_[i] = v.data() == nullptr ? std::string_view("", 0) : v;
+        return;
+      }
+      if (slots_[i] == v) {
+        return;
+      }
+    }
+  }
+  bool Contains(std::string_view v) const {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = std::hash<std::string_view>{}(v)&mask;; i = (i + 1) & mask) {
+      if (slots_[i].data() == nullptr) {
+        return false;
+      }
+      if (slots_[i] == v) {
+        return true;
+      }
+    }
+  }
+
+ private:
+  std::vector<std::string_view> slots_;  // null data: free
 };
 
 // redis-server's string2d: the whole string is a double (strtod: decimal, hex, inf; no leading
