@@ -247,8 +247,8 @@ bool KvHashes::Applied(const store::Store& store, std::string_view fk, int state
   if (ZsetKey(fk)) {
     // A member's score is its value: read it from the index (whichever loop wrote it last).
     store::Value v;
-    live = store.Get(fk, &v);
-    ZsetApplied(store.pool(), fk, prefix.size(), live ? &v : nullptr);
+    // (A score that does not parse leaves the member out of both, as Load does.)
+    live = ZsetApplied(store.pool(), fk, prefix.size(), store.Get(fk, &v) ? &v : nullptr);
     for (const Extent& e : v.extents) {
       (void)store.pool().Unretain(e.buffer);
     }

@@ -181,8 +181,9 @@ class KvHashes {
   mutable std::mutex mu_;
   std::map<std::string, FieldTable, std::less<>> dirs_;  // FieldPrefix -> fields
   std::map<std::string, ZIndex, std::less<>> zsets_;     // a sorted set's prefix -> its order
-  // A sorted set's member key `fk` is in the index with `v` (`live`) or not: zsets_ follows.
-  void ZsetApplied(const Pool& pool, std::string_view fk, size_t prefix_len, const store::Value* v);
+  // A sorted set's member key `fk` is in the index with `v`, or not (null): zsets_ follows.
+  // Returns whether the member is in the set's order now.
+  bool ZsetApplied(const Pool& pool, std::string_view fk, size_t prefix_len, const store::Value* v);
   std::set<std::string, std::less<>> collected_;  // field keys handed out by CollectDead
   std::string cursor_;                            // CollectDead's place in dirs_
   std::atomic<uint64_t> total_{0};

@@ -1540,7 +1540,8 @@ void KvProtocol::ServeReady() {
         continue;
       }
       if (bs.zset) {
-        // (A sorted set's waiter: ServeZset reads the key's type; nothing there, it is woken.)
+        // (A sorted set's waiter, served only when the key holds a sorted set; one that cannot
+        // be served here is woken to run its command itself.)
         serving_ = true;
         HashHeader hh;
         const int had = ZsetAt(key, /*count=*/false, &hh);

@@ -675,7 +675,7 @@ class KvProtocol final : public store::Protocol {
     size_t order;
   };
   std::vector<ZPending> zpending_;
-  ViewSet zdeleted_;
+  ViewSet zdeleted_;  // (and SPopOne's: the members this loop deleted, not applied yet)
   std::vector<ZItem> zputs_;
   std::vector<ZItem> zitems_;
   std::vector<size_t> zorigin_;

@@ -278,15 +278,14 @@ bool KvProtocol::SPopOne(std::string_view key, std::string_view prefix, bool wit
   if (added || clients_.hashes().Count(prefix) < pending_fields_.size() + 2) {
     return false;
   }
+  zdeleted_.Reset(pending_fields_.size());  // (the members deleted: one probe per draw)
+  for (const auto& p : pending_fields_) {
+    zdeleted_.Insert(p.first);
+  }
   thread_local std::minstd_rand seeds(std::random_device{}());
   std::string pick;
   const bool found = clients_.hashes().RandomField(
-      prefix, seeds(),
-      [&](std::string_view m) {
-        return std::any_of(pending_fields_.begin(), pending_fields_.end(),
-                           [&](const auto& p) { return p.first == m; });
-      },
-      &pick);
+      prefix, seeds(), [&](std::string_view m) { return zdeleted_.Contains(m); }, &pick);
   if (!found) {
     return false;
   }

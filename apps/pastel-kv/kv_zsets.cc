@@ -47,7 +47,9 @@ double StrtodC(std::string_view s, bool* whole) {
   std::string big;
   const char* c = small;
   if (n < sizeof(small)) {
-    std::memcpy(small, s.data(), n);
+    if (n > 0) {
+      std::memcpy(small, s.data(), n);  // (never with a null source: an empty bound's view)
+    }
     small[n] = '\0';
   } else {
     big.assign(s.substr(0, n));
@@ -194,7 +196,7 @@ int64_t ZIndex::Rank(std::string_view member) const {
 
 // --- The directory's side (KvHashes keeps a ZIndex per sorted set).
 
-void KvHashes::ZsetApplied(const Pool& pool, std::string_view fk, size_t prefix_len,
+bool KvHashes::ZsetApplied(const Pool& pool, std::string_view fk, size_t prefix_len,
                            const store::Value* v) {
   const std::string_view prefix = fk.substr(0, prefix_len);
   const std::string_view member = fk.substr(prefix_len);
@@ -205,11 +207,12 @@ void KvHashes::ZsetApplied(const Pool& pool, std::string_view fk, size_t prefix_
       it = zsets_.emplace(std::string(prefix), ZIndex()).first;
     }
     it->second.Put(member, score);
-    return;
+    return true;
   }
   if (it != zsets_.end() && it->second.Erase(member) && it->second.empty()) {
     zsets_.erase(it);
   }
+  return false;
 }
 
 // --- The protocol's side: a sorted set as this loop sees it.
