@@ -481,6 +481,10 @@ class KvProtocol final : public store::Protocol {
   store::WriteOutcome PutMember(std::string_view prefix, std::string_view member);
   // Deletes the members of the set at `key` (prefix) that are there, and its header when none is
   // left: how many were there, or -1 once answered (refused).
+  // SREM and ZREM (`type`): the members named by arguments 2.. leave the set at argument 1.
+  void RemoveArgs(ValueType type);
+  // Deletes members_ of the set or sorted set (`type`) at `key` and answers how many were there.
+  void RemoveAnswer(std::string_view key, const HashHeader& hh, ValueType type);
   // `emptied`: whether the set is empty after (1, 0), when the caller knows; -1: asked (HashLen).
   int64_t RemoveMembers(std::string_view key, std::string_view prefix,
                         std::span<const std::string> members, int emptied = -1);
@@ -638,8 +642,6 @@ class KvProtocol final : public store::Protocol {
   store::WriteOutcome PutScore(std::string_view prefix, std::string_view member, double score,
                                size_t score_arg, bool listpack);
   void ZAddCore(bool zincrby);
-  // Deletes members_ of the sorted set at `key` and answers how many were there.
-  void ZRemoveAnswer(std::string_view key, const HashHeader& hh);
   // Pops up to `count` members from the low (`min`) or high end of the sorted set at `key`:
   // their deletes queued (and the header's once it is empty), each member and score appended
   // to *out. Returns how many, or -1 once answered (refused).

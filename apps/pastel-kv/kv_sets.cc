@@ -149,12 +149,16 @@ int64_t KvProtocol::RemoveMembers(std::string_view key, std::string_view prefix,
 }
 
 void KvProtocol::SRem() {
+  RemoveArgs(ValueType::kSet);
+}
+
+void KvProtocol::RemoveArgs(ValueType type) {
   if (!KeyOk(1)) {
     return;
   }
   const std::string key(ArgView(1, &tmp_key_));
   HashHeader hh;
-  const int had = SetAt(key, /*count=*/false, &hh);
+  const int had = TypedAt(key, type, &hh, /*count=*/false);
   if (had <= 0) {
     if (had == 0) {
       Int(0);
@@ -165,8 +169,11 @@ void KvProtocol::SRem() {
   for (size_t i = 2; i < cmd_.argc; ++i) {
     members_.emplace_back(ArgView(i, &tmp_));
   }
-  const std::string prefix = Prefix(key, hh.version);
-  const int64_t n = RemoveMembers(key, prefix, members_);
+  RemoveAnswer(key, hh, type);
+}
+
+void KvProtocol::RemoveAnswer(std::string_view key, const HashHeader& hh, ValueType type) {
+  const int64_t n = RemoveMembers(key, FieldPrefix(key, hh.version, type), members_);
   if (n == 0) {
     Int(0);
   } else if (n > 0) {

@@ -117,6 +117,16 @@ bool LteMax(std::string_view m, const LexBound& max) {
   return max.ex ? m < max.v : m <= max.v;
 }
 
+// BZPOPMIN's answer up to its member and score: [key, ...
+std::string KeyedPopHead(std::string_view key) {
+  char head[32];
+  std::string out = "*3\r\n";
+  out.append(head, resp::WriteBulkHeader(head, sizeof(head), key.size()));
+  out += key;
+  out += resp::kCrlf;
+  return out;
+}
+
 }  // namespace
 
 // --- Scores and the order.
@@ -520,33 +530,7 @@ void KvProtocol::ZAddCore(bool zincrby) {
 // --- ZREM, the pops and the range deletes.
 
 void KvProtocol::ZRem() {
-  if (!KeyOk(1)) {
-    return;
-  }
-  const std::string key(ArgView(1, &tmp_key_));
-  HashHeader hh;
-  const int had = ZsetAt(key, /*count=*/false, &hh);
-  if (had <= 0) {
-    if (had == 0) {
-      Int(0);
-    }
-    return;
-  }
-  members_.clear();
-  for (size_t i = 2; i < cmd_.argc; ++i) {
-    members_.emplace_back(ArgView(i, &tmp_));
-  }
-  ZRemoveAnswer(key, hh);
-}
-
-void KvProtocol::ZRemoveAnswer(std::string_view key, const HashHeader& hh) {
-  const std::string prefix = FieldPrefix(key, hh.version, ValueType::kZset);
-  const int64_t n = RemoveMembers(key, prefix, members_);
-  if (n == 0) {
-    Int(0);
-  } else if (n > 0) {
-    WriteOk({buf_, resp::WriteInteger(buf_, sizeof(buf_), n)});
-  }
+  RemoveArgs(ValueType::kZset);
 }
 
 int64_t KvProtocol::ZPopSome(std::string_view key, const HashHeader& hh, bool min, uint64_t count,
@@ -722,10 +706,7 @@ void KvProtocol::BlockingZPop(bool min) {
     if (had == 0) {
       continue;
     }
-    std::string answer = "*3\r\n";
-    answer.append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), key.size()));
-    answer += key;
-    answer += resp::kCrlf;
+    std::string answer = KeyedPopHead(key);
     const int64_t n = ZPopSome(key, hh, min, 1, &answer);
     if (n < 0) {
       return;
@@ -753,10 +734,7 @@ bool KvProtocol::ServeZset(BlockState& bs, std::string_view key) {
   HashHeader hh;
   const bool ok =
       ZsetAt(key, /*count=*/false, &hh) == 1 && b_->LogHasRoom(2 * b_->DeleteRoom(kMaxKeyBytes));
-  std::string answer = "*3\r\n";
-  answer.append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), key.size()));
-  answer += key;
-  answer += resp::kCrlf;
+  std::string answer = KeyedPopHead(key);
   const bool popped = ok && ZPopSome(key, hh, bs.left, 1, &answer) == 1;
   serving_ = false;
   if (!popped) {
@@ -1175,7 +1153,7 @@ void KvProtocol::ZRemRange(uint8_t kind) {
   for (const ZItem& it : zitems_) {
     members_.push_back(it.member);
   }
-  ZRemoveAnswer(key, hh);
+  RemoveAnswer(key, hh, ValueType::kZset);
 }
 
 void KvProtocol::ZRemRangeByScore() {
