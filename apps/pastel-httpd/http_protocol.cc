@@ -290,7 +290,9 @@ void HttpProtocol::Refused(Conn& c, store::WriteOutcome w) {
     case store::WriteOutcome::kQueued: break;
     case store::WriteOutcome::kReadOnly: Text(c, 503, kReadOnly, false); break;
     case store::WriteOutcome::kPoolFull: Text(c, 507, "pool full\n", false); break;
-    case store::WriteOutcome::kLogFull: Text(c, 507, "log full\n", false); break;
+    case store::WriteOutcome::kLogFull:
+      Text(c, 507, b_->index_full() ? "index file full\n" : "log full\n", false);
+      break;
     case store::WriteOutcome::kTooLarge:
       Text(c, 413, "value spans too many buffers\n", true);
       c.closing = true;

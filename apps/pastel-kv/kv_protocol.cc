@@ -395,7 +395,12 @@ void KvProtocol::Refused(store::WriteOutcome w) {
       Err("OOM command not allowed: the pool has no free buffers left for values");
       break;
     case store::WriteOutcome::kLogFull:
-      Err("OOM command not allowed: the log is full (start with a larger --log-size)");
+      if (b_->index_full()) {
+        Err("OOM command not allowed: the index file is full (a new pool with a larger "
+            "--index-size holds more keys)");
+      } else {
+        Err("OOM command not allowed: the log is full (start with a larger --log-size)");
+      }
       break;
     case store::WriteOutcome::kTooLarge: Err("ERR value spans too many buffers"); break;
     case store::WriteOutcome::kInternal: Err("ERR internal error"); break;

@@ -117,6 +117,37 @@ uint32_t InfoSections(std::string_view arg) {
   return 0;
 }
 
+// redis-server's way of writing a byte count for people (bytesToHuman): 2 decimals and B K M G T.
+std::string HumanBytes(uint64_t n) {
+  char b[32];
+  const auto d = static_cast<double>(n);
+  if (n < 1024) {
+    std::snprintf(b, sizeof(b), "%lluB", static_cast<unsigned long long>(n));
+  } else if (n < (uint64_t{1} << 20)) {
+    std::snprintf(b, sizeof(b), "%.2fK", d / 1024);
+  } else if (n < (uint64_t{1} << 30)) {
+    std::snprintf(b, sizeof(b), "%.2fM", d / (1024.0 * 1024));
+  } else if (n < (uint64_t{1} << 40)) {
+    std::snprintf(b, sizeof(b), "%.2fG", d / (1024.0 * 1024 * 1024));
+  } else {
+    std::snprintf(b, sizeof(b), "%.2fT", d / (1024.0 * 1024 * 1024 * 1024));
+  }
+  return b;
+}
+
+// The process's resident bytes (/proc/self/statm's second field), 0 if it cannot be read.
+uint64_t ResidentBytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) {
+    return 0;
+  }
+  unsigned long long size = 0;
+  unsigned long long resident = 0;
+  const int got = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  return got == 2 ? resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
+
 }  // namespace
 
 void KvProtocol::Info() {
@@ -155,9 +186,20 @@ void KvProtocol::Info() {
             std::max<int64_t>(0, clients_.lists().blocked().load(std::memory_order_relaxed))));
   }
   if ((want & kInfoMemory) != 0) {
-    add("# Memory\r\nused_memory:%llu\r\nmaxmemory:%llu\r\n",
-        static_cast<unsigned long long>(st.live_bytes()),
-        static_cast<unsigned long long>(uint64_t{pool.buffer_count()} * pool.buffer_size()));
+    // What redis-server's figures mean here: the memory that fills up is the pool's, so
+    // used_memory is the bytes of its buffers not free (values, and what receiving holds) and
+    // maxmemory the pool's bytes (a write is refused with -OOM as they meet); used_memory_rss is
+    // the process's resident memory. The value bytes, the log's and the index file's are
+    // pastel_* lines below.
+    const uint64_t pool_bytes = uint64_t{pool.buffer_count()} * pool.buffer_size();
+    const uint64_t used = pool_bytes - uint64_t{pool.Counts().free} * pool.buffer_size();
+    const uint64_t rss = ResidentBytes();
+    add("# Memory\r\nused_memory:%llu\r\nused_memory_human:%s\r\n",
+        static_cast<unsigned long long>(used), HumanBytes(used).c_str());
+    add("used_memory_rss:%llu\r\nused_memory_rss_human:%s\r\n",
+        static_cast<unsigned long long>(rss), HumanBytes(rss).c_str());
+    add("maxmemory:%llu\r\nmaxmemory_human:%s\r\nmaxmemory_policy:noeviction\r\n",
+        static_cast<unsigned long long>(pool_bytes), HumanBytes(pool_bytes).c_str());
     add("pastel_buffer_size:%u\r\npastel_buffers:%u\r\n", pool.buffer_size(), pool.buffer_count());
     server::AppendInfo(metrics, server::Section::kMemory, &out);
     out += "\r\n";

@@ -16,7 +16,12 @@
 // until it calls Release(buffer) (the buffer goes back to receiving) or Keep(buffer) (PASTE's
 // "swap with an extra buffer": the buffer is retained for the log, and a free pool buffer takes
 // its place in the receive ring). A kept buffer is never received into again until its last
-// reference is dropped with Pool::Unretain. Several slots never share a buffer.
+// reference is dropped with Pool::Unretain. Several slots share no buffer, except with shared
+// receive buffers (NetOptions::rx_shared, uring on kernel 6.12 and later): then each receive takes
+// only the bytes it needs from the ring's current buffer, so the requests of many connections lie
+// densely in one buffer; every slot holds a pool reference of its own on it (Retained, refs >= 1),
+// Release drops that reference, Keep keeps it, and the buffer goes back to receiving once the
+// kernel has filled it and its last reference is gone.
 //
 // Threads: a Backend is used by the thread that created it only.
 
@@ -70,6 +75,11 @@ struct NetOptions {
   // Receive buffers kept ready for the kernel (uring: provided-buffer ring entries, a power of
   // two <= 32768). 0: half the partition, at most 4096.
   uint32_t rx_buffers = 0;
+  // uring: receives share buffers (the provided-buffer ring's incremental consumption,
+  // IOU_PBUF_RING_INC, kernel 6.12): a small request retains a part of a buffer, not a whole one.
+  // Without kernel support the backend falls back to a buffer per receive (SharesBuffers says
+  // which). With it, rx_buffers 0 means at most 1024 ring entries.
+  bool rx_shared = true;
   uint32_t tx_block_size = 4096;  // the per-loop TX arena is made of blocks of this size
   uint32_t tx_blocks = 4096;
   // TX queue entries of all the loop's connections (a byte range each: an arena block or a stored
@@ -180,6 +190,8 @@ class Backend {
 
   virtual uint16_t port() const = 0;
   virtual BackendKind kind() const = 0;
+  // Whether receives share buffers (NetOptions::rx_shared, granted by this kernel).
+  virtual bool SharesBuffers() const { return false; }
   virtual const NetStats& stats() const = 0;
   virtual uint32_t connections() const = 0;
   // The socket of `conn` (-1 when it is gone or the backend has none), for introspection only
@@ -214,6 +226,8 @@ class LoopGroup {
 
   uint16_t port() const { return port_; }
   uint32_t loops() const { return static_cast<uint32_t>(threads_.size()); }
+  // Whether the loops' receives share buffers (Backend::SharesBuffers of the first loop's).
+  bool shares_buffers() const { return shares_buffers_; }
   // Asks every loop to stop and joins them.
   void Stop();
 
@@ -222,6 +236,7 @@ class LoopGroup {
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   uint16_t port_ = 0;
+  bool shares_buffers_ = false;
 };
 
 // The servers' stop signals. BlockStopSignals blocks SIGINT and SIGTERM in the calling thread and

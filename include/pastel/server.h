@@ -35,6 +35,7 @@ struct Config {
   uint64_t pool_size = 256ull << 20;
   uint32_t buffer_size = 2048;
   uint64_t log_size = 64ull << 20;
+  uint64_t index_size = 0;  // 0: StoreFiles's default
   std::string persist = "inplace";
   std::string backend = "uring";
   uint32_t threads = 1;
@@ -55,8 +56,9 @@ struct Server {
   std::string persist = "inplace";
   std::string backend = "uring";
   std::string pool_path;
-  std::string durability;         // what survives what (Store::Durability)
-  std::atomic<uint32_t> port{0};  // set once the loops listen (they may answer before)
+  std::string durability;              // what survives what (Store::Durability)
+  std::atomic<bool> rx_shared{false};  // receives share pool buffers (LoopGroup::shares_buffers)
+  std::atomic<uint32_t> port{0};       // set once the loops listen (they may answer before)
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
@@ -96,6 +98,7 @@ struct Totals {
   uint64_t expired_keys = 0;
   uint64_t keyspace_hits = 0;
   uint64_t keyspace_misses = 0;
+  uint64_t log_bytes = 0;  // a gauge: record bytes in the log streams
 };
 Totals Sum(const std::deque<store::LoopCounters>& loops);
 

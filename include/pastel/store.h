@@ -98,8 +98,10 @@ struct StoreFiles {
   uint64_t pool_size = 256ull << 20;
   uint32_t buffer_size = 2048;
   uint64_t log_size = 64ull << 20;  // bytes per stream
-  uint64_t index_size = 0;          // bytes of a new index file; 0: pool_size / 8, >= 16 MiB
-  bool checkpoints = true;          // attach the index file for checkpoints (RecoverStore)
+  // Bytes of a new index file; 0: five eighths of pool_size (about 1.9 M keys of 16 bytes for a
+  // 256 MiB pool: more than its buffers hold of 100-byte values), at least 16 MiB.
+  uint64_t index_size = 0;
+  bool checkpoints = true;  // attach the index file for checkpoints (RecoverStore)
   // Entries a checkpoint leaves in memory (Index::SetCacheLimit): about 200 bytes each.
   uint64_t index_cache_keys = 1ull << 20;
 };
@@ -141,6 +143,12 @@ class Store {
   uint64_t live_bytes() const;
   uint64_t memory_keys() const;       // index entries in memory (Index::map_keys)
   uint64_t index_tombstones() const;  // deletes kept in the index file (several loops)
+  // Space on the media besides the pool: the log's streams' record bytes (all, and in use: each
+  // loop's as of its last turn, LoopCounters::log_bytes), and the index file's bytes (all, and in
+  // use as of its last commit; 0 and 0 without one).
+  uint64_t log_bytes() const;
+  uint64_t index_file_bytes() const;
+  uint64_t index_file_bytes_in_use() const;
   // Visits every live key beginning with `prefix`, in no particular order, until `fn` returns
   // false. `fn` must not call back into the store.
   void ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn,
@@ -212,6 +220,9 @@ struct LoopCounters {
   // keyspace_hits and keyspace_misses, for the commands redis-server counts).
   std::atomic<uint64_t> keyspace_hits{0};
   std::atomic<uint64_t> keyspace_misses{0};
+  // A gauge: the record bytes in the loop's log streams as of its last turn (Store::log_bytes is
+  // their room).
+  std::atomic<uint64_t> log_bytes{0};
 
   void Add(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 };
@@ -357,6 +368,9 @@ class Batch {
   bool LogHasRoom(uint64_t log_bytes) const;
   // A command was told kNeedsRoom in this Parse: the protocol returns without consuming it.
   bool room_wanted() const;
+  // The loop's last checkpoint failed for want of space in the index file (a kLogFull then means
+  // that the index file is full: the message for the client says so).
+  bool index_full() const;
 
   // --- Groups: writes that are durable together or not at all (pastel-kv's EXEC).
   // Between BeginGroup and EndGroup (within one Parse call; groups do not nest) the loop commits

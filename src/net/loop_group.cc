@@ -20,15 +20,19 @@ Result<std::unique_ptr<LoopGroup>> LoopGroup::Start(BackendKind kind, Pool& pool
     std::promise<Result<uint16_t>> started;
     std::future<Result<uint16_t>> f = started.get_future();
     // A Backend lives on the thread that created it (io_uring SINGLE_ISSUER).
-    g->threads_.emplace_back([&pool, kind, o, i, body, &started, stop = &g->stop_] {
-      Result<std::unique_ptr<Backend>> b = Backend::Create(kind, pool, i, o);
-      if (!b.ok()) {
-        started.set_value(b.status());
-        return;
-      }
-      started.set_value((*b)->port());
-      body(**b, i, *stop);
-    });
+    g->threads_.emplace_back(
+        [&pool, kind, o, i, body, &started, stop = &g->stop_, shares = &g->shares_buffers_] {
+          Result<std::unique_ptr<Backend>> b = Backend::Create(kind, pool, i, o);
+          if (!b.ok()) {
+            started.set_value(b.status());
+            return;
+          }
+          if (i == 0) {
+            *shares = (*b)->SharesBuffers();  // (read after the future: set_value orders it)
+          }
+          started.set_value((*b)->port());
+          body(**b, i, *stop);
+        });
     Result<uint16_t> port = f.get();
     if (!port.ok()) {
       g->Stop();

@@ -6,6 +6,14 @@
 // the kernel (BufferState::kKernel, poisoned under ASan). Buffer ids are the ring's own 16-bit ids;
 // bid_to_buf_ maps each to the pool index it currently stands for, and that mapping changes at
 // every refill (PASTE's swap: a kept buffer's id comes back carrying another pool buffer).
+//
+// Shared receive buffers (NetOptions::rx_shared; the ring registered with IOU_PBUF_RING_INC): a
+// receive takes only the bytes it needs from the ring's current buffer, and the next receive, of
+// any connection, goes on where it stopped; the completion says (IORING_CQE_F_BUF_MORE) whether the
+// kernel goes on filling that buffer. bid_off_ is how far each buffer is filled. At its first
+// bytes a buffer goes Kernel -> App -> Retained(1): that reference is the ring's share, dropped
+// when the kernel is done with the buffer; each slot holds one more. A buffer whose references are
+// all gone is free, and a refill takes it again.
 
 #include "net/uring_backend.h"
 
@@ -27,6 +35,9 @@ namespace {
 
 constexpr uint16_t kBufferGroup = 0;
 constexpr uint32_t kMaxRingBuffers = 32768;
+// Kernel 6.12's incremental consumption of provided buffers (liburing 2.3's headers predate it).
+constexpr uint16_t kPbufRingInc = 2;       // io_uring_buf_reg's flags: IOU_PBUF_RING_INC
+constexpr uint32_t kCqeBufMore = 1u << 4;  // cqe->flags: IORING_CQE_F_BUF_MORE
 
 enum class Op : uint64_t { kAccept = 1, kRecv = 2, kSend = 3, kCancel = 4, kSync = 5 };
 constexpr uint64_t kTagPayload = (uint64_t{1} << 60) - 1;  // below the op
@@ -86,7 +97,12 @@ class UringBackend final : public BackendBase {
     }
     // Whatever the kernel still held, and whatever it had filled but we never reaped, is free.
     for (uint32_t bid = 0; bid < bid_to_buf_.size(); ++bid) {
-      if (bid_to_buf_[bid] != Pool::kNoBuffer) {
+      if (bid_to_buf_[bid] == Pool::kNoBuffer) {
+        continue;
+      }
+      if (shared_ && bid_off_[bid] > 0) {
+        (void)pool_.Unretain(bid_to_buf_[bid]);  // the ring's share; slots still hold theirs
+      } else {
         (void)pool_.Release(bid_to_buf_[bid]);
       }
     }
@@ -102,7 +118,10 @@ class UringBackend final : public BackendBase {
     ring_ready_ = true;
     uint32_t want = options_.rx_buffers;
     if (want == 0) {
-      want = std::min<uint32_t>(4096, pool_.PartitionCount(partition_) / 2);
+      // Shared buffers: the kernel fills one buffer at a time, so fewer entries are waiting
+      // (what stays lent is not holding values).
+      want = std::min<uint32_t>(options_.rx_shared ? 1024 : 4096,
+                                pool_.PartitionCount(partition_) / 2);
     }
     want = std::min(want, kMaxRingBuffers);
     if (want < 2) {
@@ -122,13 +141,23 @@ class UringBackend final : public BackendBase {
     reg.ring_addr = reinterpret_cast<uint64_t>(br_);
     reg.ring_entries = entries_;
     reg.bgid = kBufferGroup;
-    const int rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+    int rc = -EINVAL;
+    if (options_.rx_shared) {
+      reg.pad = kPbufRingInc;  // the kernel's `flags` (liburing 2.3 names the field `pad`)
+      rc = io_uring_register_buf_ring(&ring_, &reg, 0);
+      shared_ = rc == 0;
+      reg.pad = 0;
+    }
+    if (!shared_) {
+      rc = io_uring_register_buf_ring(&ring_, &reg, 0);  // a kernel before 6.12: EINVAL above
+    }
     if (rc != 0) {
       return Status(StatusCode::kUnsupported,
                     std::string("provided-buffer ring: ") + std::strerror(-rc));
     }
     mask_ = io_uring_buf_ring_mask(entries_);
     bid_to_buf_.assign(entries_, Pool::kNoBuffer);
+    bid_off_.assign(entries_, 0);
     free_bids_.reserve(entries_);
     for (uint32_t b = entries_; b-- > 0;) {
       free_bids_.push_back(static_cast<uint16_t>(b));
@@ -146,6 +175,7 @@ class UringBackend final : public BackendBase {
   BackendKind kind() const override { return BackendKind::kUring; }
 
   bool SyncsAsync() const override { return true; }
+  bool SharesBuffers() const override { return shared_; }
   Status SubmitSync(int fd, uint64_t offset, uint64_t length, uint64_t token) override {
     Result<io_uring_sqe*> sqe = Sqe();
     if (!sqe.ok()) {
@@ -213,6 +243,10 @@ class UringBackend final : public BackendBase {
   }
 
   Status Release(uint32_t buffer) override {
+    if (shared_) {
+      ++stats_.released;
+      return pool_.Unretain(buffer);  // the slot's reference (a refill takes the buffer once free)
+    }
     if (buffer >= pool_.buffer_count() || pool_.state(buffer) != BufferState::kApp) {
       return Status::FailedPrecondition("release of buffer " + std::to_string(buffer) +
                                         " not held by the application");
@@ -227,6 +261,12 @@ class UringBackend final : public BackendBase {
   }
 
   Status Keep(uint32_t buffer) override {
+    if (shared_) {
+      ++stats_.kept;  // the slot's reference is the kept one; the ring never had it whole
+      return pool_.state(buffer) == BufferState::kRetained
+                 ? Status::Ok()
+                 : Status::FailedPrecondition("keep of a buffer no slot holds");
+    }
     PASTEL_RETURN_IF_ERROR(pool_.Retain(buffer));
     ++stats_.kept;
     // The swap: a free buffer takes the kept one's place in the ring (published at the next Poll).
@@ -364,6 +404,7 @@ class UringBackend final : public BackendBase {
     const uint16_t bid = free_bids_.back();
     free_bids_.pop_back();
     bid_to_buf_[bid] = buffer;
+    bid_off_[bid] = 0;
     io_uring_buf_ring_add(br_, pool_.BufferData(buffer), pool_.buffer_size(), bid, mask_,
                           static_cast<int>(pending_adds_));
     ++pending_adds_;
@@ -480,9 +521,38 @@ class UringBackend final : public BackendBase {
     }
   }
 
+  // Shared buffers: the completion's `res` bytes are the next of buffer `bid`'s (at *offset); the
+  // slot gets a reference of its own, and the ring's share goes once the kernel is done with the
+  // buffer. A completion that took no bytes leaves the buffer where it is (the kernel recycles a
+  // buffer a receive did not fill): kNoBuffer.
+  uint32_t TakeShared(uint16_t bid, int res, uint32_t flags, uint32_t* offset) {
+    const uint32_t buffer = bid_to_buf_[bid];
+    if (res <= 0 || buffer == Pool::kNoBuffer) {
+      return Pool::kNoBuffer;
+    }
+    if (bid_off_[bid] == 0) {
+      (void)pool_.ReturnFromKernel(buffer);  // Kernel -> App: its first bytes are ours to read
+      (void)pool_.Retain(buffer);            // -> Retained(1): the ring's share
+    }
+    *offset = bid_off_[bid];
+    bid_off_[bid] += static_cast<uint32_t>(res);
+    (void)pool_.Retain(buffer);  // the slot's
+    if ((flags & kCqeBufMore) == 0) {
+      bid_to_buf_[bid] = Pool::kNoBuffer;
+      bid_off_[bid] = 0;
+      free_bids_.push_back(bid);
+      (void)pool_.Unretain(buffer);  // the kernel is done with it: the ring's share goes
+    }
+    return buffer;
+  }
+
   void OnRecv(uint64_t tag, int res, uint32_t flags) {
     uint32_t buffer = Pool::kNoBuffer;
-    if ((flags & IORING_CQE_F_BUFFER) != 0) {
+    uint32_t offset = 0;
+    if ((flags & IORING_CQE_F_BUFFER) != 0 && shared_) {
+      buffer =
+          TakeShared(static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT), res, flags, &offset);
+    } else if ((flags & IORING_CQE_F_BUFFER) != 0) {
       const uint16_t bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
       buffer = bid_to_buf_[bid];
       bid_to_buf_[bid] = Pool::kNoBuffer;
@@ -511,6 +581,7 @@ class UringBackend final : public BackendBase {
         RxSlot s;
         s.conn = c->id();
         s.buffer = buffer;
+        s.offset = offset;
         s.length = static_cast<uint32_t>(res);
         slots_.push_back(s);
         ++stats_.rx_slots;
@@ -703,10 +774,12 @@ class UringBackend final : public BackendBase {
   int mask_ = 0;
   uint32_t pending_adds_ = 0;
   std::vector<uint32_t> bid_to_buf_;
+  std::vector<uint32_t> bid_off_;  // shared buffers: bytes of each buffer filled so far
   std::vector<uint16_t> free_bids_;
   std::vector<ConnId> starved_;
   bool accept_armed_ = false;
   bool zc_supported_ = false;
+  bool shared_ = false;  // receives share buffers (IOU_PBUF_RING_INC granted)
 };
 
 }  // namespace

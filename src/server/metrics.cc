@@ -39,6 +39,7 @@ Totals Sum(const std::deque<store::LoopCounters>& loops) {
     t.expired_keys += get(l.expired_keys);
     t.keyspace_hits += get(l.keyspace_hits);
     t.keyspace_misses += get(l.keyspace_misses);
+    t.log_bytes += get(l.log_bytes);
   }
   return t;
 }
@@ -114,6 +115,24 @@ std::vector<Metric> StoreMetrics(const Server& s, const Totals& t) {
       {"pool_buffers", "Pool buffers by owner.", false, kMemory, n(pc.app), false, "state", "app"},
       {"pool_buffers", "Pool buffers by owner.", false, kMemory, n(pc.retained), false, "state",
        "retained"},
+      {"rx_shared_buffers",
+       "1 when receives share pool buffers (io_uring incremental consumption, docs/net.md), 0 "
+       "when each receive takes a whole buffer.",
+       false, kMemory, s.rx_shared.load(std::memory_order_relaxed) ? 1.0 : 0.0},
+      {"pool_bytes", "Bytes of the pool's buffers.", false, kMemory,
+       n(uint64_t{pool.buffer_count()} * pool.buffer_size())},
+      {"pool_bytes_used",
+       "Bytes of the pool's buffers not free: holding values (retained), lent to the kernel or "
+       "held by the application.",
+       false, kMemory, n(uint64_t{pool.buffer_count() - pc.free} * pool.buffer_size())},
+      {"log_bytes", "Bytes of the log streams' records (their room).", false, kMemory,
+       n(s.store.log_bytes())},
+      {"log_bytes_used", "Bytes of records in the log streams (each loop's as of its last turn).",
+       false, kMemory, n(t.log_bytes)},
+      {"index_file_bytes", "Bytes of the index file.", false, kMemory,
+       n(s.store.index_file_bytes())},
+      {"index_file_bytes_used", "Bytes of the index file in use as of its last commit.", false,
+       kMemory, n(s.store.index_file_bytes_in_use())},
       {"keys", "Live keys.", false, kMemory, n(s.store.live_keys())},
       {"value_bytes", "Bytes of live values.", false, kMemory, n(s.store.live_bytes())},
       {"index_tombstones",

@@ -37,6 +37,12 @@ void AddOptions(CLI::App& app, Config* cfg, std::string_view timeout_answer) {
                  "bytes per log stream (one per thread), when created; K/M/G suffixes")
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
+  app.add_option("--index-size", cfg->index_size,
+                 "index file size, when created (K/M/G suffixes; 0: five eighths of the pool size, "
+                 "at least "
+                 "16M); it holds every checkpointed key")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
   app.add_option("--persist", cfg->persist, "none | copy | inplace")
       ->check(CLI::IsMember({"none", "copy", "inplace"}))
       ->capture_default_str();
@@ -90,6 +96,7 @@ int Serve(const Config& cfg, const MakeProtocol& make) {
   files.pool_size = cfg.pool_size;
   files.buffer_size = cfg.buffer_size;
   files.log_size = cfg.log_size;
+  files.index_size = cfg.index_size;
   files.checkpoints = mode != store::PersistMode::kNone;
   files.index_cache_keys = cfg.index_cache;
   Result<std::unique_ptr<store::Store>> opened = store::Store::Open(files);
@@ -153,6 +160,13 @@ int Serve(const Config& cfg, const MakeProtocol& make) {
     return Fail(cfg, "listen " + cfg.listen, group.status());
   }
   server.port.store((*group)->port(), std::memory_order_relaxed);
+  server.rx_shared.store((*group)->shares_buffers(), std::memory_order_relaxed);
+  std::printf("receive buffers: %s\n",
+              server.rx_shared.load(std::memory_order_relaxed)
+                  ? "shared (io_uring incremental consumption: small requests of many "
+                    "connections lie densely in one pool buffer)"
+                  : "one per receive (a value kept in place holds a whole buffer; shared "
+                    "buffers need the io_uring backend on Linux 6.12 or later)");
   const std::string host = cfg.listen.substr(0, cfg.listen.rfind(':'));
   std::printf("listening on %s:%u\n", host.c_str(), (*group)->port());
   std::fflush(stdout);

@@ -302,6 +302,15 @@ void Index::AttachTree(BTree* tree, bool checkpoints, bool keep_tombstones, uint
   keep_tombstones_ = keep_tombstones;
   live_keys_ += tree_live_keys;
   live_bytes_ += tree_live_bytes;
+  NoteTreeSpace();
+}
+
+void Index::NoteTreeSpace() {
+  if (tree_ != nullptr) {
+    const BTreeStats st = tree_->Stats();  // just attached or committed: no dirty pages to count
+    tree_pages_.store(st.pages, std::memory_order_relaxed);
+    tree_pages_in_use_.store(st.pages_in_use, std::memory_order_relaxed);
+  }
 }
 
 void Index::TrackStreams(uint32_t streams) {
@@ -545,6 +554,7 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
   // superblock, none of which a lookup reads.
   std::shared_lock commit_lock(tree_mu_);
   PASTEL_RETURN_IF_ERROR(tree_->Commit({sequence, 0, 0, 0}));
+  NoteTreeSpace();
   step.committed = true;
   unsaved_sorted_ = false;  // the next checkpoint sorts what was noted since
   return step;

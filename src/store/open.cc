@@ -159,7 +159,7 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
   const std::string tree_path = BTree::PathForPool(files.pool_path);
   const uint64_t tree_size = files.index_size != 0
                                  ? files.index_size
-                                 : std::max<uint64_t>(16ull << 20, files.pool_size / 8);
+                                 : std::max<uint64_t>(16ull << 20, files.pool_size / 8 * 5);
   BTree::Owner owner;
   Result<std::unique_ptr<Pool>> opened = Pool::Open(files.pool_path, {}, files.loops);
   if (opened.ok()) {
@@ -286,6 +286,19 @@ uint64_t Store::memory_keys() const {
 }
 uint64_t Store::index_tombstones() const {
   return index_->tree_tombstones();
+}
+uint64_t Store::log_bytes() const {
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < log_->stream_count(); ++i) {
+    n += log_->stream(i).capacity();
+  }
+  return n;
+}
+uint64_t Store::index_file_bytes() const {
+  return index_->tree_pages() * kBTreePageSize;
+}
+uint64_t Store::index_file_bytes_in_use() const {
+  return index_->tree_pages_in_use() * kBTreePageSize;
 }
 bool Store::Get(std::string_view key, Value* out) const {
   return index_->GetAndRetain(key, *pool_, out);

@@ -193,6 +193,10 @@ class Index {
   void AttachTree(BTree* tree, bool checkpoints, bool keep_tombstones, uint64_t tree_live_keys,
                   uint64_t tree_live_bytes);
   bool checkpoints() const { return tree_ != nullptr && checkpoints_; }
+  // The index file's pages (superblock included) and those in use, as of its last commit; 0 and
+  // 0 without an index file.
+  uint64_t tree_pages() const { return tree_pages_.load(std::memory_order_relaxed); }
+  uint64_t tree_pages_in_use() const { return tree_pages_in_use_.load(std::memory_order_relaxed); }
 
   // Tombstones in the tree (several loops) are erased by a later checkpoint, once no log stream
   // can hold an older write of their key: every stream's horizon has reached their sequence.
@@ -279,6 +283,10 @@ class Index {
 
   mutable std::shared_mutex tree_mu_;
   std::mutex checkpoint_mu_;  // one Checkpoint at a time
+  // The index file's pages and those in use at its last commit (tree_pages, for INFO).
+  std::atomic<uint64_t> tree_pages_{0};
+  std::atomic<uint64_t> tree_pages_in_use_{0};
+  void NoteTreeSpace();  // at attach and after each commit (its writer holds the tree)
   BTree* tree_ = nullptr;
   bool checkpoints_ = false;
   bool keep_tombstones_ = false;

@@ -63,6 +63,9 @@ StoreLoop::~StoreLoop() {
       Dispose(c.segs[i]);
     }
   }
+  if (fill_.buffer != Pool::kNoBuffer) {
+    (void)pool_.Unretain(fill_.buffer);  // the loop's share; its values hold theirs
+  }
 }
 
 // --- The turn (docs/store.md): receive, parse, admit, record, commit, answer, checkpoint.
@@ -161,6 +164,8 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
           break;
         }
         Conn& c = it->second;
+        // (With shared buffers, a receive may continue the last one in the same buffer. It stays a
+        // segment of its own: protocols keep positions as a segment's index and offset.)
         c.segs.push_back({s.buffer, s.offset, s.length, false});
         c.avail += s.length;
         if (c.held_ || c.parked_) {
@@ -645,9 +650,42 @@ WriteOutcome StoreLoop::Record(std::string_view key, Value v, uint64_t only_if) 
   return WriteOutcome::kQueued;
 }
 
+Result<Extent> StoreLoop::FillRoom(uint32_t n) {
+  const uint32_t bs = pool_.buffer_size();
+  if (fill_.buffer == Pool::kNoBuffer || bs - fill_.used < n) {
+    Result<uint32_t> b = pool_.Allocate(partition_);
+    if (!b.ok()) {
+      return b.status();
+    }
+    (void)pool_.Retain(*b);  // App -> Retained(1): the loop's share while it fills the buffer
+    if (fill_.buffer != Pool::kNoBuffer) {
+      (void)pool_.Unretain(fill_.buffer);  // full: the values in it hold it now (or nothing)
+    }
+    fill_ = {*b, 0};
+  }
+  const Extent e{fill_.buffer, fill_.used, n};
+  fill_.used += n;
+  (void)pool_.Retain(e.buffer);  // the caller's
+  return e;
+}
+
 Status StoreLoop::FreshValue(std::string_view bytes, Extents* out) {
   out->clear();
   const uint32_t bs = pool_.buffer_size();
+  if (!bytes.empty() && bytes.size() <= bs / kDenseFraction) {
+    Result<Extent> e = FillRoom(static_cast<uint32_t>(bytes.size()));
+    if (!e.ok()) {
+      return e.status();
+    }
+    // PERSIST: none here. The bytes before e->offset are other values' (durable, or in this
+    // batch) and stay as they are; nothing names these bytes yet: they become durable with the
+    // commit of the record that names them (LogStream::Commit flushes every value range of its
+    // batch before its one fence). On a block device a torn write of their sector leaves the
+    // earlier bytes as they were: the sector holds the same bytes there either way.
+    std::memcpy(pool_.BufferData(e->buffer) + e->offset, bytes.data(), bytes.size());
+    out->push_back(*e);
+    return Status::Ok();
+  }
   size_t done = 0;
   while (done < bytes.size()) {
     Result<uint32_t> b = pool_.Allocate(partition_);
@@ -677,7 +715,9 @@ Status StoreLoop::KeepInPlace(Conn& c, std::span<const Extent> extents) {
   // the receive ring), then the record takes a reference of its own.
   size_t si = c.head;
   for (const Extent& e : extents) {
-    while (si < c.segs.size() && c.segs[si].buffer != e.buffer) {
+    // (With shared buffers one buffer may hold several of the connection's segments.)
+    while (si < c.segs.size() && (c.segs[si].buffer != e.buffer || e.offset < c.segs[si].offset ||
+                                  e.offset >= c.segs[si].offset + c.segs[si].length)) {
       ++si;
     }
     if (si == c.segs.size()) {
@@ -697,6 +737,25 @@ Status StoreLoop::KeepInPlace(Conn& c, std::span<const Extent> extents) {
 Status StoreLoop::CopyToFresh(std::span<const Extent> body, Extents* out) {
   out->clear();
   const uint32_t bs = pool_.buffer_size();
+  uint64_t length = 0;
+  for (const Extent& e : body) {
+    length += e.length;
+  }
+  if (length > 0 && length <= bs / kDenseFraction) {
+    Result<Extent> x = FillRoom(static_cast<uint32_t>(length));
+    if (!x.ok()) {
+      return x.status();
+    }
+    uint32_t at = x->offset;
+    for (const Extent& e : body) {
+      // PERSIST: none here, as in FreshValue's dense case.
+      std::memcpy(pool_.BufferData(x->buffer) + at, pool_.BufferData(e.buffer) + e.offset,
+                  e.length);
+      at += e.length;
+    }
+    out->push_back(*x);
+    return Status::Ok();
+  }
   uint32_t cur = Pool::kNoBuffer;
   uint32_t used = bs;
   for (const Extent& e : body) {
@@ -1070,6 +1129,11 @@ void StoreLoop::Finish() {
   } else {
     Launch();
   }
+  uint64_t log_bytes = 0;  // (a gauge for INFO and /metrics: a relaxed store per turn)
+  for (uint32_t i : streams_) {
+    log_bytes += log_->stream(i).tail() - LogStream::records_begin();
+  }
+  counters_.log_bytes.store(log_bytes, std::memory_order_relaxed);
 }
 
 void StoreLoop::FinishNow() {
@@ -1420,6 +1484,7 @@ void StoreLoop::CheckpointSlice(bool whole) {
   checkpointing_ = false;
   appended_since_checkpoint_ = 0;
   checkpoint_retry_tail_ = 0;
+  index_full_ = false;
   counters_.Add(counters_.checkpoints);
   counters_.Add(counters_.checkpointed_entries, checkpoint_written_);
 }
@@ -1473,6 +1538,7 @@ void StoreLoop::FailCheckpoint(const Status& why) {
   // (507, -OOM) while deletes and overwrites can still shrink what the next checkpoint writes; try
   // again once the stream has grown by a sixteenth.
   checkpoint_retry_tail_ = stream_->tail() + stream_->capacity() / 16;
+  index_full_ = why.code() == StatusCode::kNoSpace;
   if (why.code() != StatusCode::kNoSpace) {
     // Anything else (a failed flush or fence, an entry the tree refused, damage) would fail again
     // at every retry and stop truncation for good, and the writes would end in a 507 loop: the
@@ -1591,6 +1657,9 @@ WriteOutcome Batch::EndGroup() {
 }
 bool Batch::group_failed() const {
   return Self().group_.failed != WriteOutcome::kQueued;
+}
+bool Batch::index_full() const {
+  return Self().index_full_;
 }
 bool Batch::Lookup(std::string_view key, Value* out) {
   return Self().Lookup(key, out);

@@ -171,6 +171,19 @@ class StoreLoop final : public Batch {
   bool background_more_ = false;
   Status KeepInPlace(Conn& c, std::span<const Extent> extents);
   Status CopyToFresh(std::span<const Extent> body, Extents* out);
+  // Values the loop writes itself (FreshValue: a computed value, a hash's header; CopyToFresh: a
+  // copy) of up to a quarter of a buffer are packed one after another into the loop's fill
+  // buffer, so that a counter or a header does not hold a whole buffer; longer ones take fresh
+  // buffers of their own. The loop holds a reference on the fill buffer while it fills it.
+  static constexpr uint32_t kDenseFraction = 4;
+  struct Fill {
+    uint32_t buffer = Pool::kNoBuffer;
+    uint32_t used = 0;
+  };
+  Fill fill_;
+  // `n` bytes (at most a buffer) of room in the fill buffer, a new one when it has less left: its
+  // extent, with one reference taken for the caller.
+  Result<Extent> FillRoom(uint32_t n);
   const PendingWrite* Pending(std::string_view key) const;
   uint32_t AppendText(std::string_view bytes);
   void Dispose(const Segment& s);
@@ -284,6 +297,7 @@ class StoreLoop final : public Batch {
   // (read-your-writes); their answers go out after the flight's, so nothing is exposed before it
   // is durable.
   bool pipelined_ = false;
+  bool index_full_ = false;  // the last checkpoint failed for want of index file space
   struct Flight {
     bool active = false;
     uint64_t token = 0;   // the backend's kSynced slots carry it

@@ -541,15 +541,31 @@ TEST_P(KvTest, FullPoolIsOomKeepsReadsAndRecoversAfterDeletes) {
   ASSERT_TRUE(r.IsErr("OOM")) << "after " << stored << " values: " << r.Describe();
   ASSERT_GT(stored, 10);
   EXPECT_EQ(Diff(c.Call({"GET", "f0"}).str, value), "") << "reads go on when full";
-  // A value too large for what is left is refused; small ones still fit until the last buffer.
+  // A value too large for what is left is refused; small ones still fit until the last buffer
+  // (many to a buffer where they are packed: shared receive buffers, copies; pipelined, 1,000 a
+  // round trip).
   int small = 0;
-  for (; small < 20000; ++small) {
-    r = c.Call({"SET", "s" + std::to_string(small), "v"});
-    if (!r.Is("OK")) {
-      break;
+  bool refused = false;
+  for (int round = 0; !refused && round < 1000; ++round) {
+    std::string sets;
+    for (int j = 0; j < 1000; ++j) {
+      sets += RespCommand({"SET", "s" + std::to_string(round * 1000 + j), "v"});
+    }
+    ASSERT_TRUE(c.Send(sets));
+    for (int j = 0; j < 1000; ++j) {
+      const Reply x = c.Read();
+      if (x.Is("OK") && !refused) {
+        ++small;
+      } else if (!x.Is("OK")) {
+        ASSERT_TRUE(x.IsErr("OOM")) << x.Describe();
+        ASSERT_TRUE(!refused || r.str == x.str);
+        refused = true;
+        r = x;
+      }
     }
   }
   ASSERT_TRUE(r.IsErr("OOM")) << "after " << small << " small values: " << r.Describe();
+  ASSERT_GT(small, 0);
   EXPECT_TRUE(c.Call({"INCR", "counter"}).IsErr("OOM"));
   EXPECT_TRUE(c.Call({"GET", "counter"}).IsNull()) << "a refused write leaves nothing behind";
   EXPECT_TRUE(c.Call({"GET", "s0"}).IsBulk("v"));
@@ -599,6 +615,111 @@ TEST_P(KvDurableTest, DataSurvivesARestart) {
   EXPECT_TRUE(c.Call({"DBSIZE"}).IsInt(3));
   const Reply info = c.Call({"INFO", "persistence"});
   EXPECT_NE(info.str.find("pastel_recovered_keys:3"), std::string::npos) << Escape(info.str, 800);
+  ASSERT_TRUE(server_->Stop());
+  const RunResult v = RunProgram({PASTELCTL_PATH, "verify", "--pool", pool_}, dir_.path(), 120);
+  EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
+}
+
+// Issue 23: small values fill the pool to what it holds. 64 clients each SET a 100-byte value
+// under a 16-byte key and wait for its answer before the next (redis-benchmark -c 64 -P 1: a
+// request per receive), until the pool is full. With shared receive buffers (docs/net.md; INFO's
+// pastel_rx_shared_buffers:1) the values lie densely, many to a buffer, and so do --persist
+// copy's copies (packed by the loop); else (epoll, in place) a value holds a buffer. Every
+// acknowledged value is there, also after a restart (each buffer's references rebuilt from the log
+// and the index file), pastelctl verify agrees, and once the keys are deleted the buffers are free
+// again and writes go on.
+TEST_P(KvDurableTest, SmallValuesFillThePoolToWhatItHolds) {
+  pool_size_ = "8M";  // about 4,096 buffers of 2 KiB
+  StartServer();
+  constexpr int kClients = 64;
+  std::vector<std::unique_ptr<RespClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<RespClient>(port()));
+    ASSERT_TRUE(clients.back()->connected());
+  }
+  const auto key = [](uint64_t i) {
+    char b[32];
+    std::snprintf(b, sizeof(b), "key:%012llu", static_cast<unsigned long long>(i));
+    return std::string(b);  // 16 bytes, as redis-benchmark's key:__rand_int__
+  };
+  std::vector<uint64_t> acked;
+  std::string refusal;
+  for (uint64_t round = 0; refusal.empty() && round < 10000; ++round) {
+    for (int k = 0; k < kClients; ++k) {
+      const uint64_t i = round * kClients + static_cast<uint64_t>(k);
+      ASSERT_TRUE(clients[k]->Send(RespCommand({"SET", key(i), Pattern(100, i)})));
+    }
+    for (int k = 0; k < kClients; ++k) {
+      const Reply r = clients[k]->Read();
+      if (r.Is("OK")) {
+        acked.push_back(round * kClients + static_cast<uint64_t>(k));
+      } else {
+        ASSERT_TRUE(r.IsErr("OOM")) << r.Describe();
+        refusal = r.str;
+      }
+    }
+  }
+  EXPECT_EQ(refusal, "OOM command not allowed: the pool has no free buffers left for values");
+  RespClient& c = *clients[0];
+  const uint64_t buffers = InfoCount(c, "pastel_buffers", "memory");
+  const uint64_t shared = InfoCount(c, "pastel_rx_shared_buffers", "memory");
+  ASSERT_GT(buffers, 4000u);  // (less the header's page)
+  const bool copies =
+      c.Call({"INFO", "persistence"}).str.find("pastel_persist:copy") != std::string::npos;
+  if (copies) {
+    // Each value copied by the loop, packed one after another in its fill buffer.
+    EXPECT_GE(acked.size(), 8 * buffers) << "copies lie densely";
+  } else if (shared == 1) {
+    // About 14 requests of 143 bytes to a buffer, less the receive ring and the reserve.
+    EXPECT_GE(acked.size(), 4 * buffers) << "shared receive buffers: values lie densely";
+  } else {
+    ASSERT_EQ(shared, 0u);
+    EXPECT_GE(acked.size(), buffers / 2);
+    EXPECT_LT(acked.size(), buffers) << "a buffer per value";
+  }
+  const uint64_t used = InfoCount(c, "used_memory", "memory");
+  const uint64_t max = InfoCount(c, "maxmemory", "memory");
+  EXPECT_EQ(max, buffers * 2048);
+  EXPECT_GE(used, max / 2) << "used_memory counts the pool's buffers in use, not the value bytes";
+  const auto check_all = [&](RespClient& cl, const char* when) {
+    for (size_t at = 0; at < acked.size(); at += 500) {
+      const size_t n = std::min<size_t>(500, acked.size() - at);
+      std::string gets;
+      for (size_t j = 0; j < n; ++j) {
+        gets += RespCommand({"GET", key(acked[at + j])});
+      }
+      ASSERT_TRUE(cl.Send(gets));
+      for (size_t j = 0; j < n; ++j) {
+        const Reply r = cl.Read();
+        ASSERT_TRUE(r.IsBulk(Pattern(100, acked[at + j])))
+            << when << ": " << key(acked[at + j]) << ": " << r.Describe();
+      }
+    }
+  };
+  check_all(c, "full");
+  clients.clear();
+  // The buffers' references as recovery rebuilds them (many values to a buffer) match the pool.
+  ASSERT_TRUE(server_->Stop());
+  const RunResult full = RunProgram({PASTELCTL_PATH, "verify", "--pool", pool_}, dir_.path(), 120);
+  EXPECT_TRUE(full.exited && full.exit_code == 0) << full.Describe();
+  ASSERT_TRUE(server_->Restart());
+  RespClient d(port());
+  ASSERT_TRUE(d.Call({"DBSIZE"}).IsInt(static_cast<int64_t>(acked.size())));
+  check_all(d, "after a restart");
+  // Deleted, they give their buffers back: what stays retained is what receives into (a partly
+  // filled buffer per loop) and the reserve's share of nothing.
+  for (size_t at = 0; at < acked.size(); at += 200) {
+    std::vector<std::string> keys;
+    for (size_t j = at; j < std::min(acked.size(), at + 200); ++j) {
+      keys.push_back(key(acked[j]));
+    }
+    std::vector<std::string_view> del = {"DEL"};
+    del.insert(del.end(), keys.begin(), keys.end());
+    ASSERT_TRUE(d.Call(del).IsInt(static_cast<int64_t>(keys.size())));
+  }
+  EXPECT_TRUE(d.Call({"DBSIZE"}).IsInt(0));
+  EXPECT_LE(InfoCount(d, "pastel_pool_buffers_retained", "memory"), 3u);
+  EXPECT_TRUE(d.Call({"SET", "again", Pattern(100, 7)}).Is("OK"));
   ASSERT_TRUE(server_->Stop());
   const RunResult v = RunProgram({PASTELCTL_PATH, "verify", "--pool", pool_}, dir_.path(), 120);
   EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
@@ -718,7 +839,12 @@ TEST_P(KvTest, ExpiredKeysAreNeverAnsweredAndTheirBuffersComeBack) {
   // (and, after a slow first round, some of that round's keys before they were written again).
   const uint64_t expired = InfoCount(c, "expired_keys", "stats");
   EXPECT_TRUE(expired == 3040 || expired == 3041 || (rounds > 1 && expired > 3041)) << expired;
-  EXPECT_EQ(InfoCount(c, "pastel_pool_buffers_retained", "memory"), retained + 1) << "and gone4";
+  // gone4's buffer, and with shared receive buffers (docs/net.md) at most one more: the one the
+  // kernel is filling is retained (the ring's share), and it need not be the one it was filling
+  // before; what the 3040 expired values held is back either way.
+  const uint64_t now_retained = InfoCount(c, "pastel_pool_buffers_retained", "memory");
+  EXPECT_GE(now_retained, retained) << "and gone4";
+  EXPECT_LE(now_retained, retained + 2) << "and gone4";
   EXPECT_EQ(Diff(c.Call({"GET", "stays"}).str, Pattern(3000, 1)), "");
   const Reply ks = c.Call({"INFO", "keyspace"});
   EXPECT_NE(ks.str.find("db0:keys=3,expires=1,"), std::string::npos) << Escape(ks.str, 400);

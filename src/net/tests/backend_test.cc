@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -27,9 +28,12 @@ using testing::RecvN;
 using testing::SendAll;
 using testing::TempDir;
 
-template <BackendKind K>
+// The backend, and for uring whether receives share buffers (NetOptions::rx_shared: the default;
+// off, a buffer per receive as on kernels before 6.12).
+template <BackendKind K, bool kShared = true>
 struct Kind {
   static constexpr BackendKind value = K;
+  static constexpr bool shared = kShared;
 };
 
 template <typename T>
@@ -60,6 +64,7 @@ class BackendTest : public ::testing::Test {
   static NetOptions Options() {
     NetOptions o;
     o.listen = "127.0.0.1:0";
+    o.rx_shared = T::shared;
     return o;
   }
 
@@ -78,12 +83,14 @@ class BackendTest : public ::testing::Test {
   TempDir dir_;
 };
 
-using Kinds = ::testing::Types<Kind<BackendKind::kUring>, Kind<BackendKind::kEpoll>>;
+using Kinds = ::testing::Types<Kind<BackendKind::kUring>, Kind<BackendKind::kUring, false>,
+                               Kind<BackendKind::kEpoll>>;
 class KindNames {
  public:
   template <typename T>
   static std::string GetName(int) {
-    return std::string(BackendKindName(T::value));
+    return std::string(BackendKindName(T::value)) +
+           (T::value == BackendKind::kUring && !T::shared ? "_whole_buffers" : "");
   }
 };
 TYPED_TEST_SUITE(BackendTest, Kinds, KindNames);
@@ -150,6 +157,7 @@ TYPED_TEST(BackendTest, RingRunsDryUnderLoadAndNoByteIsLostOrReordered) {
   o.rx_buffers = 16;
   struct KeptBuf {
     uint32_t buffer;
+    uint32_t offset;
     std::string content;
   };
   std::deque<KeptBuf> kept;
@@ -164,12 +172,13 @@ TYPED_TEST(BackendTest, RingRunsDryUnderLoadAndNoByteIsLostOrReordered) {
       const uint8_t* d = p.BufferData(s.buffer) + s.offset;
       EXPECT_TRUE(be.Send(s.conn, {d, s.length}).ok());
       EXPECT_TRUE(be.Keep(s.buffer).ok());
-      kept.push_back({s.buffer, std::string(reinterpret_cast<const char*>(d), s.length)});
+      kept.push_back({s.buffer, s.offset, std::string(reinterpret_cast<const char*>(d), s.length)});
     }
     if (!data && p.FreeInPartition(0) == 0) {
       for (const KeptBuf& k : kept) {
-        EXPECT_EQ(std::memcmp(p.BufferData(k.buffer), k.content.data(), k.content.size()), 0)
-            << "a kept buffer was received into again";
+        EXPECT_EQ(
+            std::memcmp(p.BufferData(k.buffer) + k.offset, k.content.data(), k.content.size()), 0)
+            << "kept bytes were received into again";
         ++verified;
         EXPECT_TRUE(p.Unretain(k.buffer).ok());
       }
@@ -339,6 +348,116 @@ TYPED_TEST(BackendTest, StoredValueIsSentStraightFromItsPoolBuffers) {
   EXPECT_EQ(p.Counts().retained, 0u);
 }
 
+// Shared receive buffers (uring, kernel 6.12): small requests of many connections lie densely in
+// few buffers; each slot's bytes stay as received while the kernel fills the rest of its buffer;
+// kept slots hold their buffer, released ones do not, and every buffer is free at the end.
+TYPED_TEST(BackendTest, SmallRequestsOfManyConnectionsShareBuffers) {
+  if (this->kKind != BackendKind::kUring || !TypeParam::shared) {
+    GTEST_SKIP() << "shared receive buffers are the uring backend's (rx_shared)";
+  }
+  auto pool = this->MakePool(256, 2048);
+  ASSERT_NE(pool, nullptr);
+  Pool& p = *pool;
+  {
+    Result<std::unique_ptr<Backend>> probe = Backend::Create(this->kKind, p, 0, this->Options());
+    ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+    if (!(*probe)->SharesBuffers()) {
+      GTEST_SKIP() << "this kernel refused IOU_PBUF_RING_INC (before 6.12)";
+    }
+  }
+  struct Got {
+    ConnId conn;
+    uint32_t buffer, offset;
+    std::string bytes;
+    bool kept;
+  };
+  std::vector<Got> got;
+  std::map<ConnId, size_t> received;  // bytes per connection
+  std::mutex mu;
+  constexpr size_t kMsg = 100;
+  LoopThread loop(this->kKind, p, this->Options(), [&](Backend& be, std::span<const RxSlot> b) {
+    for (const RxSlot& s : b) {
+      if (s.kind != RxKind::kData) {
+        continue;
+      }
+      const auto* d = reinterpret_cast<const char*>(p.BufferData(s.buffer) + s.offset);
+      std::lock_guard lock(mu);
+      // Every other slot is kept (as a durable write's value), the rest released at once.
+      const bool keep = (got.size() % 2) == 0;
+      EXPECT_TRUE((keep ? be.Keep(s.buffer) : be.Release(s.buffer)).ok());
+      got.push_back({s.conn, s.buffer, s.offset, std::string(d, s.length), keep});
+      // A message is answered once whole (one may straddle two buffers: a buffer's last bytes).
+      size_t& n = received[s.conn];
+      const size_t before = n / kMsg;
+      n += s.length;
+      for (size_t m = before; m < n / kMsg; ++m) {
+        EXPECT_TRUE(be.Send(s.conn, {reinterpret_cast<const uint8_t*>("+"), 1}).ok());
+      }
+    }
+  });
+  ASSERT_TRUE(loop.status().ok());
+  constexpr int kConns = 16;
+  constexpr int kRounds = 20;
+  std::vector<int> fds;
+  for (int i = 0; i < kConns; ++i) {
+    fds.push_back(Connect(loop.port()));
+    ASSERT_GE(fds.back(), 0);
+  }
+  std::vector<std::string> sent(kConns);
+  for (int r = 0; r < kRounds; ++r) {
+    for (int i = 0; i < kConns; ++i) {
+      // One message at a time over all connections: the next is sent once this one arrived.
+      const std::string m = Pattern(kMsg, r * kConns + i);
+      ASSERT_TRUE(SendAll(fds[i], m));
+      ASSERT_EQ(RecvN(fds[i], 1), "+");
+      sent[i] += m;
+    }
+  }
+  std::lock_guard lock(mu);
+  std::map<ConnId, std::string> joined;
+  std::map<uint32_t, int> per_buffer;
+  size_t kept_slots = 0;
+  for (const Got& g : got) {
+    ++per_buffer[g.buffer];
+    joined[g.conn] += g.bytes;
+    if (g.kept) {
+      ++kept_slots;
+      // Received into again? The kernel went on filling the buffer after these bytes.
+      EXPECT_EQ(std::string(reinterpret_cast<const char*>(p.BufferData(g.buffer) + g.offset),
+                            g.bytes.size()),
+                g.bytes);
+      EXPECT_EQ(p.state(g.buffer), BufferState::kRetained);
+    }
+  }
+  std::vector<std::string> got_streams;
+  for (auto& [conn, bytes] : joined) {
+    got_streams.push_back(bytes);
+  }
+  std::sort(got_streams.begin(), got_streams.end());
+  std::sort(sent.begin(), sent.end());
+  EXPECT_EQ(got_streams, sent) << "each connection's bytes, whole and in order";
+  // 320 messages of 100 bytes fill 16 buffers of 2 KiB (a buffer per receive: 320).
+  EXPECT_LE(per_buffer.size(), 20u);
+  EXPECT_GE(got.size(), static_cast<size_t>(kConns * kRounds));
+  for (int fd : fds) {
+    ::close(fd);
+  }
+  for (int i = 0; i < 2000 && loop.connections() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  NetStats st = loop.Stop();
+  EXPECT_EQ(st.kept, kept_slots);
+  for (const Got& g : got) {
+    if (g.kept) {
+      EXPECT_TRUE(p.Unretain(g.buffer).ok());
+    }
+  }
+  const PoolCounts c = p.Counts();
+  EXPECT_EQ(c.retained, 0u) << "no reference leaked";
+  EXPECT_EQ(c.app, 0u);
+  EXPECT_EQ(c.free, p.buffer_count());
+}
+
 TYPED_TEST(BackendTest, MisuseIsRefused) {
   auto pool = this->MakePool(256);
   ASSERT_NE(pool, nullptr);
@@ -369,21 +488,30 @@ TYPED_TEST(BackendTest, UseAfterReleaseIsCaught) {
   ASSERT_TRUE(b.ok());
   Backend& be = **b;
   const int fd = Connect(be.port());
-  ASSERT_TRUE(SendAll(fd, "poisoned after release"));
-  uint32_t buffer = Pool::kNoBuffer;
-  for (int i = 0; i < 400 && buffer == Pool::kNoBuffer; ++i) {
+  // Two buffers' worth: the first buffer is filled whole (with shared buffers, the kernel is done
+  // with it only then), and it is free once its slots are released.
+  const std::string msg = "poisoned after release" + std::string(2 * 2048, 'x');
+  ASSERT_TRUE(SendAll(fd, msg));
+  std::vector<uint32_t> held;
+  size_t got = 0;
+  for (int i = 0; i < 400 && got < msg.size(); ++i) {
     Result<std::span<const RxSlot>> batch = be.Poll(5);
     ASSERT_TRUE(batch.ok());
     for (const RxSlot& s : *batch) {
       if (s.kind == RxKind::kData) {
-        buffer = s.buffer;
+        held.push_back(s.buffer);
+        got += s.length;
       }
     }
   }
-  ASSERT_NE(buffer, Pool::kNoBuffer);
+  ASSERT_EQ(got, msg.size());
+  const uint32_t buffer = held.front();
   volatile uint8_t* data = pool->BufferData(buffer);
   EXPECT_EQ(data[0], 'p');  // held: readable
-  ASSERT_TRUE(be.Release(buffer).ok());
+  for (uint32_t b : held) {
+    ASSERT_TRUE(be.Release(b).ok());
+  }
+  ASSERT_EQ(pool->state(buffer), BufferState::kFree);
   EXPECT_DEATH((void)data[0], "use-after-poison");
   ::close(fd);
 }
@@ -487,7 +615,7 @@ TEST(LoopGroupTest, LoopsShareAPortAndSplitTheConnections) {
             } else if (s.kind == RxKind::kData) {
               // Buffers come from this loop's own partition.
               EXPECT_EQ(p.PartitionOf(s.buffer), loop);
-              EXPECT_TRUE(be.Send(s.conn, {p.BufferData(s.buffer), s.length}).ok());
+              EXPECT_TRUE(be.Send(s.conn, {p.BufferData(s.buffer) + s.offset, s.length}).ok());
               EXPECT_TRUE(be.Release(s.buffer).ok());
             }
           }
