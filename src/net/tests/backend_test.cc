@@ -508,8 +508,8 @@ TYPED_TEST(BackendTest, UseAfterReleaseIsCaught) {
   const uint32_t buffer = held.front();
   volatile uint8_t* data = pool->BufferData(buffer);
   EXPECT_EQ(data[0], 'p');  // held: readable
-  for (uint32_t b : held) {
-    ASSERT_TRUE(be.Release(b).ok());
+  for (uint32_t h : held) {
+    ASSERT_TRUE(be.Release(h).ok());
   }
   ASSERT_EQ(pool->state(buffer), BufferState::kFree);
   EXPECT_DEATH((void)data[0], "use-after-poison");
