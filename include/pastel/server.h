@@ -99,6 +99,7 @@ struct Totals {
   uint64_t keyspace_hits = 0;
   uint64_t keyspace_misses = 0;
   uint64_t log_bytes = 0;  // a gauge: record bytes in the log streams
+  uint64_t packed_values = 0;
 };
 Totals Sum(const std::deque<store::LoopCounters>& loops);
 

@@ -220,6 +220,8 @@ struct LoopCounters {
   // keyspace_hits and keyspace_misses, for the commands redis-server counts).
   std::atomic<uint64_t> keyspace_hits{0};
   std::atomic<uint64_t> keyspace_misses{0};
+  // Small values the packer wrote again, out of sparsely used buffers (StoreLoop::Pack).
+  std::atomic<uint64_t> packed_values{0};
   // A gauge: the record bytes in the loop's log streams as of its last turn (Store::log_bytes is
   // their room).
   std::atomic<uint64_t> log_bytes{0};
@@ -249,6 +251,9 @@ struct StoreOptions {
   // The expiry sweep runs at most once per this many milliseconds of the wall clock (a bounded
   // slice of the index each time); expired keys a command meets are removed in its turn anyway.
   uint32_t expire_sweep_ms = 100;
+  // The packer (StoreLoop::Pack) runs while the loop's partition has fewer free buffers than
+  // this. 0: a quarter of the partition; UINT32_MAX: always (the crash tests: moves at every turn).
+  uint32_t pack_below_free = 0;
   // Tests: the wall clock the loops read (Unix ms), which the test moves; null: the system's.
   const std::atomic<int64_t>* clock_ms = nullptr;
 };

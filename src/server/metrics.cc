@@ -40,6 +40,7 @@ Totals Sum(const std::deque<store::LoopCounters>& loops) {
     t.keyspace_hits += get(l.keyspace_hits);
     t.keyspace_misses += get(l.keyspace_misses);
     t.log_bytes += get(l.log_bytes);
+    t.packed_values += get(l.packed_values);
   }
   return t;
 }
@@ -72,6 +73,10 @@ std::vector<Metric> StoreMetrics(const Server& s, const Totals& t) {
       {"rejected_full", "Writes refused for want of space (507, -OOM).", true, kStats,
        n(t.rejected_full)},
       {"kept_buffers", "Receive buffers kept in place (swapped).", true, kStats, n(t.kept)},
+      {"packed_values",
+       "Small values written again out of sparsely used buffers while the pool ran short "
+       "(the packer, docs/store.md).",
+       true, kStats, n(t.packed_values)},
       {"expired_keys", "Keys removed because their expiry time passed.", true, kStats,
        n(t.expired_keys)},
       {"keyspace_hits", "Reads of a key that found it (pastel-kv: as redis-server counts them).",

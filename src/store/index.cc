@@ -560,6 +560,17 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
   return step;
 }
 
+size_t Index::VisitLive(size_t* cursor, size_t slots,
+                        const std::function<bool(std::string_view key, const Value& v)>& fn) const {
+  std::shared_lock lock(mu_);
+  size_t visited = 0;
+  map_.Visit(cursor, slots, [&](const KeyMap::Entry& e) {
+    ++visited;
+    return e.value.deleted || fn(e.key(), e.value);
+  });
+  return visited;
+}
+
 size_t Index::CollectExpired(
     int64_t now_ms, size_t* cursor, size_t slots,
     const std::function<bool(std::string_view key, uint64_t sequence)>& fn) const {

@@ -244,6 +244,11 @@ class Index {
   // Live values with an expiry time (all of them are in the map: a checkpoint keeps them there,
   // and a start loads them from the tree).
   uint64_t expiring_keys() const;
+  // Looks at up to `slots` slots of the map from *cursor on (moved past them) and calls `fn` with
+  // the key and value of each live entry, until it returns false. Returns the entries looked at.
+  // `fn` must not call back into the index. (The packer's scan: StoreLoop::Pack.)
+  size_t VisitLive(size_t* cursor, size_t slots,
+                   const std::function<bool(std::string_view key, const Value& v)>& fn) const;
   // The expiry cycle's sweep: looks at up to `slots` slots of the map from *cursor on (moved past
   // them) and calls `fn` with the key and sequence of each live value expired at `now_ms`, until
   // it returns false. Returns the entries looked at (0 at once when no value has an expiry time).

@@ -89,7 +89,7 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
     protocol_.OnTurn(*this);  // what other threads asked of this loop's connections
     if (!batch->empty() || !held_.empty() || !woken_.empty()) {
       OnBatch(*batch);
-    } else if ((SweepDue() && ExpireKeys()) | Background() | !open_.actions.empty()) {
+    } else if ((SweepDue() && ExpireKeys()) | Background() | Pack() | !open_.actions.empty()) {
       // An idle turn: the expired keys the sweep found, and the protocol's garbage, are removed
       // now; answers OnTurn queued (pastel-kv's messages of other loops' PUBLISH) go out.
       Finish();
@@ -226,6 +226,7 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
   dirty_.clear();
   (void)ExpireKeys();
   (void)Background();
+  (void)Pack();
   if (flight_.active && flight_.syncs_left == 0) {
     Land();  // the flight's answers first; it launches the open batch
   }
@@ -647,6 +648,7 @@ WriteOutcome StoreLoop::Record(std::string_view key, Value v, uint64_t only_if) 
   open_.filter[FilterWord(pw.hash)] |= uint64_t{1} << (pw.hash & 63);
   pw.value = std::move(v);
   pw.only_if = only_if;
+  pw.move = false;
   return WriteOutcome::kQueued;
 }
 
@@ -950,6 +952,90 @@ bool StoreLoop::ExpireKeys() {
   // next sweep on its interval.)
   expire_backlog_ = expire_backlog_ && queued > 0;
   return queued > 0;
+}
+
+bool StoreLoop::Packable(const Value& v) const {
+  if (v.deleted || v.length == 0 || v.length > pool_.buffer_size() / kDenseFraction ||
+      v.extents.empty()) {
+    return false;
+  }
+  for (const Extent& e : v.extents) {
+    // (The caller's own references, when it holds the value, are one more each.)
+    if (e.buffer == fill_.buffer || pool_.refs(e.buffer) > kPackMaxRefs) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool StoreLoop::Pack() {
+  const uint32_t below = options_.pack_below_free != 0 ? options_.pack_below_free
+                                                       : pool_.PartitionCount(partition_) / 4;
+  if (store_.loops() != 1 || pool_.read_only() || group_.open ||
+      (options_.persist != PersistMode::kNone && stream_->read_only()) ||
+      pool_.FreeInPartition(partition_) >= below) {
+    return false;  // several loops, a store that takes no writes, or no shortage of buffers
+  }
+  pack_n_ = 0;
+  if (pack_keys_.size() < kMaxPackNotes) {
+    pack_keys_.resize(kMaxPackNotes);  // once: the keys keep their capacity from turn to turn
+  }
+  (void)index_.VisitLive(&pack_cursor_, kPackSlots, [&](std::string_view key, const Value& v) {
+    if (Packable(v)) {
+      pack_keys_[pack_n_++].assign(key);
+    }
+    return pack_n_ < kMaxPackNotes;
+  });
+  size_t moved = 0;
+  for (size_t i = 0; i < pack_n_; ++i) {
+    const std::string& key = pack_keys_[i];
+    if (Pending(key) != nullptr) {
+      continue;  // this loop writes the key already: that write moves it
+    }
+    Value cur;
+    if (!Lookup(key, &cur)) {
+      continue;  // gone, expired (its removal is queued) or damaged (never copied)
+    }
+    // Looked at again with the value's bytes checked (Lookup): still small and sparse (each
+    // extent's count holds the reference just taken)?
+    bool sparse = !cur.deleted && cur.length <= pool_.buffer_size() / kDenseFraction;
+    for (const Extent& e : cur.extents) {
+      sparse = sparse && e.buffer != fill_.buffer && pool_.refs(e.buffer) <= kPackMaxRefs + 1;
+    }
+    // Room as ExpireKeys asks it (no log-room phase, no refusal counted): a buffer above the
+    // reserve, and the record's bytes in the active stream.
+    const uint64_t log_bytes = LogStream::record_bytes(key.size(), 1, cur.expire_ms != 0);
+    const bool room = pool_.FreeInPartition(partition_) > options_.reserve_buffers &&
+                      (options_.persist == PersistMode::kNone ||
+                       stream_->free_bytes() >= open_.deferred_log_bytes + log_bytes);
+    if (!sparse || !room) {
+      DropRefs(cur.extents);
+      if (!sparse) {
+        continue;
+      }
+      break;  // no room: a later turn goes on (a checkpoint makes log room)
+    }
+    Value moved_value;
+    moved_value.length = cur.length;
+    moved_value.expire_ms = cur.expire_ms;
+    moved_value.type = cur.type;
+    // PERSIST: none here: the copy goes into the fill buffer (CopyToFresh) and its record into the
+    // turn's batch; the value stays where it was until the batch is durable and applied, so a
+    // crash at any point recovers one place or the other, never neither.
+    const Status copied = CopyToFresh(cur.extents, &moved_value.extents);
+    DropRefs(cur.extents);
+    if (!copied.ok()) {
+      break;
+    }
+    if (Record(key, std::move(moved_value)) == WriteOutcome::kQueued) {
+      open_.pending[open_.pending_n - 1].move = true;
+      ++moved;
+    }
+  }
+  if (moved > 0) {
+    counters_.Add(counters_.packed_values, moved);
+  }
+  return moved > 0;
 }
 
 // --- Answer: queued in order, sent after the commit; backpressure.
@@ -1339,7 +1425,7 @@ void StoreLoop::Answer(BatchData& b, bool durable, const Status& failure) {
   // write in the index or is told of it here (pastel-kv's WATCH).
   if (durable && b.pending_n > 0 && protocol_.WantsApplied()) {
     for (const PendingWrite& pw : b.writes()) {
-      if (pw.only_if == 0) {
+      if (pw.only_if == 0 && !pw.move) {  // (a packer's move changes nothing a client sees)
         protocol_.OnApplied(pw.key, pw.value.deleted);  // (a bool: kept by Apply's move)
       }
     }

@@ -133,6 +133,7 @@ class StoreLoop final : public Batch {
     // A kExpire record (value.deleted): the sequence of the expired value it removes (only while
     // that value is in force, Index::Apply); 0: an ordinary write.
     uint64_t only_if = 0;
+    bool move = false;  // the packer's: the same value at a new place (no OnApplied)
   };
 
   void OnBatch(std::span<const RxSlot> batch);
@@ -165,6 +166,23 @@ class StoreLoop final : public Batch {
   size_t expire_cursor_ = 0;                       // the sweep's place in the index's map
   int64_t next_expire_sweep_ms_ = 0;
   bool expire_backlog_ = false;  // the last sweep found a turn's worth: sweep again at once
+  // --- The packer (docs/store.md, "Where a value lives"): when the loop's partition runs short of
+  // free buffers, a turn looks at a slice of the index's map and writes small values that lie in
+  // sparsely used buffers (a buffer whose other values were overwritten or deleted) again, copied
+  // one after another into the fill buffer: each move is an ordinary put of the same value (its
+  // bytes, type and expiry time) in the turn's batch, so it is durable, recovered and checked as
+  // any write, and the old place's reference goes when the batch is applied, freeing the buffer
+  // once its last value moved. Only with one loop (two loops' writes of a key could interleave
+  // with a move; a move never overwrites a newer value because the loop's own pending writes are
+  // skipped and no other loop writes). Returns whether it queued any.
+  bool Pack();
+  bool Packable(const Value& v) const;
+  static constexpr size_t kPackSlots = 4096;    // map slots a turn looks at
+  static constexpr size_t kMaxPackNotes = 256;  // moves a turn queues at most
+  static constexpr uint32_t kPackMaxRefs = 2;   // a buffer this sparsely used is emptied
+  std::vector<std::string> pack_keys_;          // [0, pack_n_): keys found by the scan
+  size_t pack_n_ = 0;
+  size_t pack_cursor_ = 0;
   // Protocol::Background: once per expire_sweep_ms, and every turn after a call that queued.
   bool Background();
   int64_t next_background_ms_ = 0;
