@@ -98,8 +98,9 @@ struct StoreFiles {
   uint64_t pool_size = 256ull << 20;
   uint32_t buffer_size = 2048;
   uint64_t log_size = 64ull << 20;  // bytes per stream
-  // Bytes of a new index file; 0: five eighths of pool_size (about 1.9 M keys of 16 bytes for a
-  // 256 MiB pool: more than its buffers hold of 100-byte values), at least 16 MiB.
+  // Bytes of a new index file; 0: seven eighths of pool_size (about 2 M keys of 16 bytes for a
+  // 256 MiB pool, a checkpoint's copies included: more than its buffers hold of 100-byte values),
+  // at least 16 MiB.
   uint64_t index_size = 0;
   bool checkpoints = true;  // attach the index file for checkpoints (RecoverStore)
   // Entries a checkpoint leaves in memory (Index::SetCacheLimit): about 200 bytes each.

@@ -38,9 +38,8 @@ void AddOptions(CLI::App& app, Config* cfg, std::string_view timeout_answer) {
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
   app.add_option("--index-size", cfg->index_size,
-                 "index file size, when created (K/M/G suffixes; 0: five eighths of the pool size, "
-                 "at least "
-                 "16M); it holds every checkpointed key")
+                 "index file size, when created (K/M/G suffixes; 0: seven eighths of the pool "
+                 "size, at least 16M); it holds every checkpointed key")
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
   app.add_option("--persist", cfg->persist, "none | copy | inplace")

@@ -159,7 +159,7 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
   const std::string tree_path = BTree::PathForPool(files.pool_path);
   const uint64_t tree_size = files.index_size != 0
                                  ? files.index_size
-                                 : std::max<uint64_t>(16ull << 20, files.pool_size / 8 * 5);
+                                 : std::max<uint64_t>(16ull << 20, files.pool_size / 8 * 7);
   BTree::Owner owner;
   Result<std::unique_ptr<Pool>> opened = Pool::Open(files.pool_path, {}, files.loops);
   if (opened.ok()) {
