@@ -84,6 +84,13 @@ uint16_t FreePort() {
   return port;
 }
 
+// Key i as redis-benchmark writes key:__rand_int__ (16 bytes).
+std::string Key16(uint64_t i) {
+  char b[32];
+  std::snprintf(b, sizeof(b), "key:%012llu", static_cast<unsigned long long>(i));
+  return std::string(b);
+}
+
 struct KvParam {
   std::string name;
   std::vector<std::string> extra_args;
@@ -121,6 +128,13 @@ class KvTest : public ::testing::TestWithParam<KvParam> {
     ASSERT_TRUE(server_->Start());
   }
   uint16_t port() const { return server_->port(); }
+  // Stops the server cleanly, checks the pool with pastelctl verify, and starts it again.
+  void VerifyAndRestart() {
+    ASSERT_TRUE(server_->Stop());
+    const RunResult v = RunProgram({PASTELCTL_PATH, "verify", "--pool", pool_}, dir_.path(), 120);
+    EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
+    ASSERT_TRUE(server_->Restart());
+  }
   RunResult Cli(const std::vector<std::string>& args, int timeout_s = 30) const {
     std::vector<std::string> argv = {"/usr/bin/redis-cli", "-p", std::to_string(port())};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -637,11 +651,7 @@ TEST_P(KvDurableTest, SmallValuesFillThePoolToWhatItHolds) {
     clients.push_back(std::make_unique<RespClient>(port()));
     ASSERT_TRUE(clients.back()->connected());
   }
-  const auto key = [](uint64_t i) {
-    char b[32];
-    std::snprintf(b, sizeof(b), "key:%012llu", static_cast<unsigned long long>(i));
-    return std::string(b);  // 16 bytes, as redis-benchmark's key:__rand_int__
-  };
+  const auto key = Key16;
   std::vector<uint64_t> acked;
   std::string refusal;
   for (uint64_t round = 0; refusal.empty() && round < 10000; ++round) {
@@ -699,10 +709,7 @@ TEST_P(KvDurableTest, SmallValuesFillThePoolToWhatItHolds) {
   check_all(c, "full");
   clients.clear();
   // The buffers' references as recovery rebuilds them (many values to a buffer) match the pool.
-  ASSERT_TRUE(server_->Stop());
-  const RunResult full = RunProgram({PASTELCTL_PATH, "verify", "--pool", pool_}, dir_.path(), 120);
-  EXPECT_TRUE(full.exited && full.exit_code == 0) << full.Describe();
-  ASSERT_TRUE(server_->Restart());
+  VerifyAndRestart();
   RespClient d(port());
   ASSERT_TRUE(d.Call({"DBSIZE"}).IsInt(static_cast<int64_t>(acked.size())));
   check_all(d, "after a restart");
@@ -742,11 +749,7 @@ TEST_P(KvDurableTest, OverwrittenSmallValuesArePackedAndThePoolNeverFills) {
   constexpr int kClients = 64;
   constexpr uint64_t kKeys = 14000;
   constexpr int kRounds = 3000;
-  const auto key = [](uint64_t i) {
-    char b[32];
-    std::snprintf(b, sizeof(b), "key:%012llu", static_cast<unsigned long long>(i));
-    return std::string(b);
-  };
+  const auto key = Key16;
   std::vector<uint64_t> last(kKeys, UINT64_MAX);  // each key's last acknowledged value's seed
   uint64_t rng = 0x9E3779B97F4A7C15ull ^ TestSeed();
   const auto next = [&rng] {
@@ -813,10 +816,7 @@ TEST_P(KvDurableTest, OverwrittenSmallValuesArePackedAndThePoolNeverFills) {
   }
   check_all(c, "at the end");
   clients.clear();
-  ASSERT_TRUE(server_->Stop());
-  const RunResult v = RunProgram({PASTELCTL_PATH, "verify", "--pool", pool_}, dir_.path(), 120);
-  EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
-  ASSERT_TRUE(server_->Restart());
+  VerifyAndRestart();
   RespClient d(port());
   check_all(d, "after a restart");
 }
