@@ -192,7 +192,12 @@ void KvProtocol::Info() {
     // the process's resident memory. The value bytes, the log's and the index file's are
     // pastel_* lines below.
     const uint64_t pool_bytes = uint64_t{pool.buffer_count()} * pool.buffer_size();
-    const uint64_t used = pool_bytes - uint64_t{pool.Counts().free} * pool.buffer_size();
+    uint64_t used = 0;  // (the metrics counted the pool's buffers once: pastel_pool_bytes_used)
+    for (const server::Metric& m : metrics) {
+      if (std::string_view(m.name) == "pool_bytes_used") {
+        used = static_cast<uint64_t>(m.value);
+      }
+    }
     const uint64_t rss = ResidentBytes();
     add("# Memory\r\nused_memory:%llu\r\nused_memory_human:%s\r\n",
         static_cast<unsigned long long>(used), HumanBytes(used).c_str());

@@ -954,14 +954,13 @@ bool StoreLoop::ExpireKeys() {
   return queued > 0;
 }
 
-bool StoreLoop::Packable(const Value& v) const {
+bool StoreLoop::Packable(const Value& v, uint32_t held) const {
   if (v.deleted || v.length == 0 || v.length > pool_.buffer_size() / kDenseFraction ||
       v.extents.empty()) {
     return false;
   }
   for (const Extent& e : v.extents) {
-    // (The caller's own references, when it holds the value, are one more each.)
-    if (e.buffer == fill_.buffer || pool_.refs(e.buffer) > kPackMaxRefs) {
+    if (e.buffer == fill_.buffer || pool_.refs(e.buffer) > kPackMaxRefs + held) {
       return false;
     }
   }
@@ -981,7 +980,7 @@ bool StoreLoop::Pack() {
     pack_keys_.resize(kMaxPackNotes);  // once: the keys keep their capacity from turn to turn
   }
   (void)index_.VisitLive(&pack_cursor_, kPackSlots, [&](std::string_view key, const Value& v) {
-    if (Packable(v)) {
+    if (Packable(v, 0)) {
       pack_keys_[pack_n_++].assign(key);
     }
     return pack_n_ < kMaxPackNotes;
@@ -998,10 +997,7 @@ bool StoreLoop::Pack() {
     }
     // Looked at again with the value's bytes checked (Lookup): still small and sparse (each
     // extent's count holds the reference just taken)?
-    bool sparse = !cur.deleted && cur.length <= pool_.buffer_size() / kDenseFraction;
-    for (const Extent& e : cur.extents) {
-      sparse = sparse && e.buffer != fill_.buffer && pool_.refs(e.buffer) <= kPackMaxRefs + 1;
-    }
+    const bool sparse = Packable(cur, 1);
     // Room as ExpireKeys asks it (no log-room phase, no refusal counted): a buffer above the
     // reserve, and the record's bytes in the active stream.
     const uint64_t log_bytes = LogStream::record_bytes(key.size(), 1, cur.expire_ms != 0);

@@ -176,7 +176,9 @@ class StoreLoop final : public Batch {
   // with a move; a move never overwrites a newer value because the loop's own pending writes are
   // skipped and no other loop writes). Returns whether it queued any.
   bool Pack();
-  bool Packable(const Value& v) const;
+  // Whether v is small and each of its buffers sparsely used; `held`: references the caller
+  // holds on each of v's extents (Lookup's), not counted against the buffer.
+  bool Packable(const Value& v, uint32_t held) const;
   static constexpr size_t kPackSlots = 4096;    // map slots a turn looks at
   static constexpr size_t kMaxPackNotes = 256;  // moves a turn queues at most
   static constexpr uint32_t kPackMaxRefs = 2;   // a buffer this sparsely used is emptied

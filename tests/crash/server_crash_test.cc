@@ -715,36 +715,50 @@ class CrashHarness {
     return {};
   }
 
+  // The reply to the model write at the front of `q` (a list's or a sorted set's): `want` byte
+  // for byte, or -MISCONF once fences fail (counted as refused). Either one, arrived whole, is
+  // taken off `in` and the request off `q` (its keys no longer busy): *whole. *acked: `want`
+  // arrived (the caller then takes the model's state after the write).
+  void TakeModelReply(std::deque<Request>& q, std::string& in, const std::string& want,
+                      const char* what, bool* whole, bool* acked) {
+    *whole = false;
+    *acked = false;
+    const Request& r = q.front();
+    const bool matched = in.starts_with(want);
+    if (!matched && want.starts_with(in)) {
+      return;  // the rest comes later
+    }
+    const std::string line = in.substr(0, in.find("\r\n"));
+    const std::string key = r.key;
+    busy_.erase(r.key);
+    busy_.erase(r.dst);  // (none for a sorted set's write)
+    q.pop_front();
+    *whole = true;
+    if (matched) {
+      in.erase(0, want.size());
+      *acked = true;
+      return;
+    }
+    in.erase(0, line.size() + 2);
+    ++stats_->refused_after_failure;
+    ASSERT_TRUE(failing_ && line.starts_with("-MISCONF"))
+        << "reply " << line << " to " << what << " of " << key << ", not "
+        << want.substr(0, want.find("\r\n"));
+  }
+
   // The reply to the list write at the front of `c`'s requests: byte for byte what the model
   // says, so that a pop hands out exactly the items at that end (never one handed out before).
   // `*whole`: false while the reply has not arrived whole.
   void OnListReply(ConnId c, std::string& in, bool* whole) {
-    *whole = false;
     std::deque<Request>& q = outstanding_[c];
     const Request r = q.front();
     std::map<std::string, ListModel> after = acked_list_;
     const std::string want = ApplyList(r, &after);
-    if (!in.starts_with(want)) {
-      if (want.starts_with(in)) {
-        return;  // the rest comes later
-      }
-      const std::string line = in.substr(0, in.find("\r\n"));
-      q.pop_front();
-      busy_.erase(r.key);
-      busy_.erase(r.dst);
-      ASSERT_TRUE(failing_ && line.starts_with("-MISCONF"))
-          << "reply " << line << " to a list write of " << r.key << ", not "
-          << want.substr(0, want.find("\r\n"));
-      in.erase(0, line.size() + 2);
-      ++stats_->refused_after_failure;
-      *whole = true;
+    bool acked = false;
+    TakeModelReply(q, in, want, "a list write", whole, &acked);
+    if (!acked) {
       return;
     }
-    in.erase(0, want.size());
-    q.pop_front();
-    busy_.erase(r.key);
-    busy_.erase(r.dst);
-    *whole = true;
     // (A pop of an absent list, or its DEL, changes nothing: answered even by a read-only store.)
     const bool changed = after[r.key] != acked_list_[r.key] ||
                          (!r.dst.empty() && after[r.dst] != acked_list_[r.dst]);
@@ -944,30 +958,15 @@ class CrashHarness {
   // model says, so that a pop hands out exactly the lowest or highest members (never one handed
   // out before) with their scores. `*whole`: false while the reply has not arrived whole.
   void OnZsetReply(ConnId c, std::string& in, bool* whole) {
-    *whole = false;
     std::deque<Request>& q = outstanding_[c];
     const Request r = q.front();
     std::map<std::string, ZsetModel> after = acked_zset_;
     const std::string want = ApplyZset(r, &after);
-    if (!in.starts_with(want)) {
-      if (want.starts_with(in)) {
-        return;  // the rest comes later
-      }
-      const std::string line = in.substr(0, in.find("\r\n"));
-      q.pop_front();
-      busy_.erase(r.key);
-      ASSERT_TRUE(failing_ && line.starts_with("-MISCONF"))
-          << "reply " << line << " to a sorted set write of " << r.key << ", not "
-          << want.substr(0, want.find("\r\n"));
-      in.erase(0, line.size() + 2);
-      ++stats_->refused_after_failure;
-      *whole = true;
+    bool acked = false;
+    TakeModelReply(q, in, want, "a sorted set write", whole, &acked);
+    if (!acked) {
       return;
     }
-    in.erase(0, want.size());
-    q.pop_front();
-    busy_.erase(r.key);
-    *whole = true;
     // (A write that changes nothing, a pop of an absent set say, is answered even by a read-only
     // store.)
     ASSERT_FALSE(after[r.key] != acked_zset_[r.key] && store_->pool().read_only())
