@@ -213,6 +213,9 @@ void KvProtocol::Info() {
     add("# Persistence\r\nloading:0\r\naof_enabled:0\r\nrdb_changes_since_last_save:0\r\n");
     add("pastel_persist:%s\r\npastel_pool:%s\r\npastel_durability:%s\r\n", shared_.persist.c_str(),
         shared_.pool_path.c_str(), shared_.durability.c_str());
+    // 1 while the start's warm-up reads the index file: every command is served meanwhile (so
+    // loading stays 0), but no checkpoint runs (docs/store.md).
+    add("pastel_index_warming:%d\r\n", st.warming() ? 1 : 0);
     server::AppendInfo(metrics, server::Section::kPersistence, &out);
     if (pool.read_only()) {
       std::string why = pool.read_only_reason().ToString();

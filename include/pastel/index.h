@@ -32,6 +32,7 @@
 // (readers of Get and Scan may share it; Put, Erase and Commit need it alone).
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -83,13 +84,26 @@ class BTree {
   // PERSIST: before, nothing of the region is a tree; after it returns OK, an empty tree is
   // durable.
   static Status Format(uint8_t* region, uint64_t len, const Owner& owner, PersistOps& ops);
-  // Verifies the committed tree of `region` (kCorruption names the first problem) and takes it
-  // over; the region and `ops` must outlive the tree.
-  static Result<std::unique_ptr<BTree>> Attach(uint8_t* region, uint64_t len, PersistOps& ops);
+  // When the committed tree is verified (every page reached from the root: checksum, header,
+  // key order and ranges, entry count): at Attach (kNow), or later by FinishVerify (kLater: a
+  // start that serves before it has read the whole file). Until then every read checks each page
+  // it reaches (checksum, header) before using it, and a page that fails stops the process with
+  // its page number; nothing may be written (AllocPage refuses).
+  enum class Check : uint8_t { kNow, kLater };
+  // Reads the superblocks of `region` (kCorruption names the first problem) and takes the
+  // committed tree over, verified as `check` says; the region and `ops` must outlive the tree.
+  static Result<std::unique_ptr<BTree>> Attach(uint8_t* region, uint64_t len, PersistOps& ops,
+                                               Check check = Check::kNow);
   // Creates `path` (0600, must not exist) of `size` bytes (rounded up to pages) with an empty tree.
   static Result<std::unique_ptr<BTree>> Create(const std::string& path, uint64_t size,
                                                const Owner& owner, const PmOpenOptions& o = {});
-  static Result<std::unique_ptr<BTree>> Open(const std::string& path, const PmOpenOptions& o = {});
+  static Result<std::unique_ptr<BTree>> Open(const std::string& path, const PmOpenOptions& o = {},
+                                             Check check = Check::kNow);
+  // Verifies a tree attached with Check::kLater (kCorruption names the first problem; the tree
+  // then stays unverified). May run on another thread than the readers, while nothing writes the
+  // tree. OK at once when already verified.
+  Status FinishVerify();
+  bool verified() const { return !unverified_.load(std::memory_order_acquire); }
 
   ~BTree();
   BTree(const BTree&) = delete;
@@ -121,6 +135,7 @@ class BTree {
   Status Commit(const User& user);
 
   const User& user() const { return user_; }  // as of the last commit
+  uint64_t epoch() const { return epoch_; }   // of the last commit (0: never committed)
   uint64_t entries() const { return entries_; }
   uint32_t height() const { return height_; }
   const Owner& owner() const { return owner_; }
@@ -139,7 +154,15 @@ class BTree {
   enum class PageState : uint8_t { kFree, kLive, kDirty, kRetired };
 
   uint8_t* Page(uint32_t n) const { return region_ + static_cast<uint64_t>(n) * kBTreePageSize; }
-  Status Verify(const struct BTreeSuper& sb);
+  Status Verify();  // the committed tree as epoch_, root_, height_, entries_ name it
+  // Page n for a read: while unverified, checks it first (once per page; CheckRead).
+  const uint8_t* Read(uint32_t n) const {
+    if (unverified_.load(std::memory_order_acquire)) {
+      CheckRead(n);
+    }
+    return Page(n);
+  }
+  void CheckRead(uint32_t n) const;
   Result<uint32_t> AllocPage();
   void FreePage(uint32_t n);
   uint32_t FreeCount() const { return static_cast<uint32_t>(free_.size()); }
@@ -177,6 +200,9 @@ class BTree {
   User user_{};
   Owner owner_{};
   std::vector<PageState> state_;
+  // Check::kLater until FinishVerify: set, and checked_[n] says page n passed CheckRead.
+  std::atomic<bool> unverified_{false};
+  std::unique_ptr<std::atomic<uint8_t>[]> checked_;
   std::vector<uint32_t> free_;     // free pages, lowest last
   std::vector<uint32_t> dirty_;    // pages allocated since the last commit (some freed again)
   std::vector<uint32_t> retired_;  // committed pages superseded since the last commit

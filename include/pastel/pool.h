@@ -138,12 +138,16 @@ class Pool {
   Status LendToKernel(uint32_t index);
   Status ReturnFromKernel(uint32_t index);
   Status Release(uint32_t index);
-  Status Retain(uint32_t index);
-  Status Unretain(uint32_t index);
+  // n references at once (n >= 1): Unretain(i, n) needs at least n.
+  Status Retain(uint32_t index, uint32_t n = 1);
+  Status Unretain(uint32_t index, uint32_t n = 1);
 
   BufferState state(uint32_t index) const;
   uint32_t refs(uint32_t index) const;
   PoolCounts Counts() const;  // O(n); for metrics and checks, not the data path
+  // Bit i of *bits set: buffer i is kRetained now (O(n); the store's checkpoints save it, see
+  // src/store/buffer_map.h). *bits keeps its capacity from call to call.
+  void RetainedBits(std::vector<uint64_t>* bits) const;
   // Free buffers of partition p available to Allocate without waiting.
   uint32_t FreeInPartition(uint32_t p) const;
 
@@ -185,7 +189,7 @@ class Pool {
 
   Pool() = default;
   enum class Op : uint8_t { kLend, kReturn, kRelease, kRetain, kUnretain };
-  Status Transition(uint32_t index, Op op);
+  Status Transition(uint32_t index, Op op, uint32_t n = 1);
   void PushFree(uint32_t index);
   void Poison(uint32_t index, bool poison) const;
   // File order: takes the return stack into the bitmap, then the first free buffer from the

@@ -40,6 +40,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "pastel/extents.h"
@@ -56,6 +57,7 @@ class BTree;
 namespace pastel::store {
 
 class Index;      // src/store/store_index.h
+class BufferMap;  // src/store/buffer_map.h
 class StoreLoop;  // src/store/store_loop.h
 
 enum class PersistMode : uint8_t { kNone, kCopy, kInPlace };
@@ -105,6 +107,12 @@ struct StoreFiles {
   bool checkpoints = true;  // attach the index file for checkpoints (RecoverStore)
   // Entries a checkpoint leaves in memory (Index::SetCacheLimit): about 200 bytes each.
   uint64_t index_cache_keys = 1ull << 20;
+  // A start with checkpoints reads from the index file only the entries of the keys the log's
+  // tail names, and serves; the rest of the file (its verification, its buffer references) is
+  // read by a warm-up thread while the loops serve (docs/store.md, "A start that does not grow
+  // with the store"). false: the warm-up runs before Open returns.
+  bool warm_up_in_background = true;
+  std::function<void()> warm_up_hold;  // tests: the warm-up thread calls it before it starts
 };
 
 // The store's files opened and recovered, and the key index over them, shared by every loop.
@@ -130,6 +138,7 @@ class Store {
     uint64_t index_file_keys =
         0;                     // of which read from the index file (no log record replaced them)
     uint64_t log_records = 0;  // log records replayed
+    bool warming = false;      // the index file's warm-up runs in the background (warming())
   };
   const Start& start() const { return start_; }
 
@@ -163,6 +172,14 @@ class Store {
 
   Index& index() const { return *index_; }  // src/store/store_index.h
 
+  // While the start's warm-up reads the index file (StoreFiles::warm_up_in_background): no
+  // checkpoint runs, and the keys with an expiry time that only the index file holds are not yet
+  // swept (a read still finds them expired). False once it ended, or failed (the store is then
+  // read-only, and says why).
+  bool warming() const;
+  // Blocks until the warm-up has ended; true when it succeeded (or none ran).
+  bool WaitWarm() const;
+
  private:
   friend class StoreLoop;
   Store();
@@ -171,6 +188,9 @@ class Store {
   std::unique_ptr<Log> own_log_;
   std::unique_ptr<BTree> own_tree_;
   std::unique_ptr<Index> own_index_;
+  std::unique_ptr<BufferMap> own_map_;
+  std::thread warm_thread_;  // the start's warm-up (Open), joined by the destructor
+  std::atomic<bool> stop_warm_{false};
   Pool* pool_ = nullptr;
   Log* log_ = nullptr;
   Index* index_ = nullptr;

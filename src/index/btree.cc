@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "index/btree_format.h"
@@ -178,7 +180,8 @@ Status BTree::Format(uint8_t* region, uint64_t len, const Owner& owner, PersistO
   return ops.Persist(region, kBTreePageSize);
 }
 
-Result<std::unique_ptr<BTree>> BTree::Attach(uint8_t* region, uint64_t len, PersistOps& ops) {
+Result<std::unique_ptr<BTree>> BTree::Attach(uint8_t* region, uint64_t len, PersistOps& ops,
+                                             Check check) {
   if (len % kBTreePageSize != 0 || len < 2 * kBTreePageSize || len / kBTreePageSize > UINT32_MAX) {
     return Status::Corruption("index: file size " + std::to_string(len) +
                               " is not a whole number of pages (at least two)");
@@ -206,17 +209,33 @@ Result<std::unique_ptr<BTree>> BTree::Attach(uint8_t* region, uint64_t len, Pers
   t->region_ = region;
   t->pages_ = pages;
   t->ops_ = &ops;
-  PASTEL_RETURN_IF_ERROR(t->Verify(slots[best]));
+  const BTreeSuper& sb = slots[best];
+  t->epoch_ = sb.epoch;
+  t->root_ = sb.root;
+  t->height_ = sb.height;
+  t->entries_ = sb.entries;
+  std::memcpy(t->owner_.data(), sb.owner, t->owner_.size());
+  std::memcpy(t->user_.data(), sb.user, sizeof sb.user);
+  if (check == Check::kLater) {
+    // Reads check each page they reach until FinishVerify has walked the whole tree.
+    t->checked_ = std::make_unique<std::atomic<uint8_t>[]>(pages);
+    t->unverified_.store(true, std::memory_order_release);
+    return t;
+  }
+  PASTEL_RETURN_IF_ERROR(t->Verify());
   return t;
 }
 
-Status BTree::Verify(const BTreeSuper& sb) {
-  epoch_ = sb.epoch;
-  root_ = sb.root;
-  height_ = sb.height;
-  entries_ = sb.entries;
-  std::memcpy(owner_.data(), sb.owner, owner_.size());
-  std::memcpy(user_.data(), sb.user, sizeof sb.user);
+Status BTree::FinishVerify() {
+  if (!unverified_.load(std::memory_order_acquire)) {
+    return Status::Ok();
+  }
+  PASTEL_RETURN_IF_ERROR(Verify());
+  unverified_.store(false, std::memory_order_release);
+  return Status::Ok();
+}
+
+Status BTree::Verify() {
   state_.assign(pages_, PageState::kFree);
   state_[0] = PageState::kLive;
 
@@ -400,13 +419,14 @@ Result<std::unique_ptr<BTree>> BTree::Create(const std::string& path, uint64_t s
   return t;
 }
 
-Result<std::unique_ptr<BTree>> BTree::Open(const std::string& path, const PmOpenOptions& o) {
+Result<std::unique_ptr<BTree>> BTree::Open(const std::string& path, const PmOpenOptions& o,
+                                           Check check) {
   Result<PmFile> f = PmFile::Open(path, o);
   if (!f.ok()) {
     return f.status();
   }
   PmFile& file = f.value();
-  Result<std::unique_ptr<BTree>> t = Attach(file.data(), file.size(), file.ops());
+  Result<std::unique_ptr<BTree>> t = Attach(file.data(), file.size(), file.ops(), check);
   if (!t.ok()) {
     return Status(t.status().code(), path + ": " + t.status().message());
   }
@@ -415,6 +435,9 @@ Result<std::unique_ptr<BTree>> BTree::Open(const std::string& path, const PmOpen
 }
 
 Result<uint32_t> BTree::AllocPage() {
+  if (unverified_.load(std::memory_order_acquire)) {
+    return Status::FailedPrecondition("index file not verified yet (FinishVerify)");
+  }
   if (free_.empty()) {
     return Status::NoSpace("index file is full");
   }
@@ -582,8 +605,9 @@ void BTree::FreeValue(const Item& it) {
 std::string_view BTree::ReadOverflow(const uint8_t* ref, std::string* out) const {
   out->clear();
   for (uint32_t o = Load32(ref); o != 0;) {
-    const BTreeNode h = Header(Page(o));
-    out->append(reinterpret_cast<const char*>(Page(o) + kBTreeNodeHeader), h.count);
+    const uint8_t* p = Read(o);
+    const BTreeNode h = Header(p);
+    out->append(reinterpret_cast<const char*>(p + kBTreeNodeHeader), h.count);
     o = h.next;
   }
   return *out;
@@ -592,9 +616,41 @@ std::string_view BTree::ReadOverflow(const uint8_t* ref, std::string* out) const
 uint32_t BTree::LeafOf(std::string_view key) const {
   uint32_t n = root_;
   for (uint32_t level = height_ - 1; level > 0; --level) {
-    n = Load32(EntryAt(Page(n), ChildSlot(Page(n), key)).body);
+    const uint8_t* p = Read(n);
+    n = Load32(EntryAt(p, ChildSlot(p, key)).body);
   }
   return n;
+}
+
+void BTree::CheckRead(uint32_t n) const {
+  const char* what = nullptr;
+  if (n == 0 || n >= pages_) {
+    what = "a reference to a page outside the file";
+  } else if (checked_[n].load(std::memory_order_relaxed) != 0) {
+    return;
+  } else {
+    const uint8_t* p = Page(n);
+    const BTreeNode h = Header(p);
+    if (h.magic != kBTreeNodeMagic) {
+      what = "bad magic";
+    } else if (h.checksum != NodeChecksum(p)) {
+      what = "checksum mismatch";
+    } else if (h.self != n || h.epoch == 0 || h.epoch > epoch_) {
+      what = "header does not fit its place";
+    }
+  }
+  if (what == nullptr) {
+    checked_[n].store(1, std::memory_order_relaxed);
+    return;
+  }
+  // A read cannot go on from a page it cannot trust, and the index file it lies in is damaged:
+  // the server stops as a start that verified the file first would have refused to start.
+  std::fprintf(stderr,
+               "pastel: index: page %u: %s (found by a read before the index file's background "
+               "verification reached it); stopping\n",
+               n, what);
+  std::fflush(stderr);
+  std::_Exit(EXIT_FAILURE);
 }
 
 Result<uint32_t> BTree::WritablePath(std::string_view key) {
@@ -923,13 +979,13 @@ bool BTree::Get(std::string_view key, std::string* value) const {
   if (root_ == 0 || key.empty() || key.size() > kBTreeMaxKey) {
     return false;
   }
-  const uint32_t n = LeafOf(key);
+  const uint8_t* leaf = Read(LeafOf(key));
   bool found = false;
-  const uint32_t slot = LeafSlot(Page(n), key, &found);
+  const uint32_t slot = LeafSlot(leaf, key, &found);
   if (!found) {
     return false;
   }
-  const Entry e = EntryAt(Page(n), slot);
+  const Entry e = EntryAt(leaf, slot);
   if (e.val_len == kBTreeValOverflow) {
     ReadOverflow(e.body, value);
   } else {
@@ -949,12 +1005,12 @@ void BTree::Scan(
   uint32_t depth = 0;
   uint32_t n = root_;
   for (uint32_t level = height_ - 1; level > 0; --level) {
-    const uint32_t slot = ChildSlot(Page(n), start);
+    const uint32_t slot = ChildSlot(Read(n), start);
     stack[depth++] = {n, slot};
     n = Load32(EntryAt(Page(n), slot).body);
   }
   bool found = false;
-  uint32_t slot = LeafSlot(Page(n), start, &found);
+  uint32_t slot = LeafSlot(Read(n), start, &found);
   std::string big;
   while (true) {
     for (; slot < Count(Page(n)); ++slot) {
@@ -977,8 +1033,9 @@ void BTree::Scan(
     n = Load32(EntryAt(Page(stack[depth - 1].page), stack[depth - 1].slot).body);
     for (uint32_t level = height_ - 1 - depth; level > 0; --level) {
       stack[depth++] = {n, 0};
-      n = Load32(EntryAt(Page(n), 0).body);
+      n = Load32(EntryAt(Read(n), 0).body);
     }
+    (void)Read(n);
     slot = 0;
   }
 }

@@ -395,14 +395,23 @@ Status Pool::ReturnFromKernel(uint32_t index) {
 Status Pool::Release(uint32_t index) {
   return Transition(index, Op::kRelease);
 }
-Status Pool::Retain(uint32_t index) {
-  return Transition(index, Op::kRetain);
+Status Pool::Retain(uint32_t index, uint32_t n) {
+  return Transition(index, Op::kRetain, n);
 }
-Status Pool::Unretain(uint32_t index) {
-  return Transition(index, Op::kUnretain);
+Status Pool::Unretain(uint32_t index, uint32_t n) {
+  return Transition(index, Op::kUnretain, n);
 }
 
-Status Pool::Transition(uint32_t index, Op op) {
+void Pool::RetainedBits(std::vector<uint64_t>* bits) const {
+  bits->assign((buffer_count_ + 63) / 64, 0);
+  for (uint32_t i = 0; i < buffer_count_; ++i) {
+    if (StateOf(meta_[i].load(std::memory_order_acquire)) == BufferState::kRetained) {
+      (*bits)[i / 64] |= uint64_t{1} << (i % 64);
+    }
+  }
+}
+
+Status Pool::Transition(uint32_t index, Op op, uint32_t n) {
   if (index >= buffer_count_) {
     return Status::InvalidArgument("buffer index " + std::to_string(index) + " out of range");
   }
@@ -427,13 +436,14 @@ Status Pool::Transition(uint32_t index, Op op) {
         next = Word(BufferState::kFree, 0);
         break;
       case Op::kRetain:
-        ok = s == BufferState::kApp || (s == BufferState::kFree && recovering) ||
-             (s == BufferState::kRetained && refs < kMaxRefs);
-        next = Word(BufferState::kRetained, s == BufferState::kRetained ? refs + 1 : 1);
+        ok = n >= 1 && n <= kMaxRefs &&
+             (s == BufferState::kApp || (s == BufferState::kFree && recovering) ||
+              (s == BufferState::kRetained && refs <= kMaxRefs - n));
+        next = Word(BufferState::kRetained, s == BufferState::kRetained ? refs + n : n);
         break;
       case Op::kUnretain:
-        ok = s == BufferState::kRetained;
-        next = refs > 1 ? Word(BufferState::kRetained, refs - 1) : Word(BufferState::kFree, 0);
+        ok = n >= 1 && s == BufferState::kRetained && refs >= n;
+        next = refs > n ? Word(BufferState::kRetained, refs - n) : Word(BufferState::kFree, 0);
         break;
     }
     if (!ok) {

@@ -121,6 +121,11 @@ int Serve(const Config& cfg, const MakeProtocol& make) {
       static_cast<unsigned long long>(start.index_file_keys),
       static_cast<unsigned long long>(start.log_records), start.open_ms, cfg.persist.c_str(),
       server.backend.c_str(), cfg.threads);
+  if (start.warming) {
+    std::printf(
+        "index file: serving at once; the file is verified and its buffer references counted "
+        "in the background (no checkpoint until then)\n");
+  }
   if (mode != store::PersistMode::kNone) {
     // What a write's acknowledgement waits for, on this medium with this backend.
     const bool page = pool.ops().granularity() == Granularity::kPage;

@@ -2,6 +2,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "buffer_map.h"
 #include "pastel/crc32c.h"
 #include "store_index.h"
 
@@ -336,6 +337,60 @@ void Index::NoteTreeTombstone(std::string key, uint64_t sequence) {
   TombstonesChanged();
 }
 
+void Index::AttachBufferMap(BufferMap* map, const Pool* pool) {
+  std::lock_guard cl(checkpoint_mu_);
+  buffer_map_ = map;
+  map_pool_ = pool;
+}
+
+void Index::BeginWarmUp(uint64_t keys, uint64_t bytes, uint64_t expiring) {
+  std::unique_lock tl(tree_mu_);
+  std::unique_lock lock(mu_);
+  warm_keys_ = keys;
+  warm_bytes_ = bytes;
+  warm_expiring_ = expiring;
+  live_keys_ += keys;
+  live_bytes_ += bytes;
+  expiring_ += expiring;
+  warm_.store(kWarming, std::memory_order_release);
+}
+
+void Index::FinishWarmUp(WarmUp w) {
+  std::lock_guard cl(checkpoint_mu_);
+  {
+    std::unique_lock tl(tree_mu_);
+    std::unique_lock lock(mu_);
+    // Writes since the start counted the tree's values they replaced against the counts taken
+    // from the last commit; the scan's are the same entries counted one by one (equal unless
+    // the commit's words were wrong), so only the difference is added.
+    live_keys_ += w.keys - warm_keys_;
+    live_bytes_ += w.bytes - warm_bytes_;
+    expiring_ += w.expiring.size() - warm_expiring_;
+    for (auto& [key, v] : w.expiring) {
+      if (map_.Find(key) == nullptr) {
+        v.unsaved = false;  // the tree holds it
+        map_.InsertOrAssign(key, std::move(v));
+      }
+    }
+  }
+  for (auto& [key, seq] : w.tombstones) {
+    tombstones_.emplace(seq, std::move(key));
+  }
+  TombstonesChanged();
+  warm_.store(kWarmDone, std::memory_order_release);
+  warm_.notify_all();
+}
+
+void Index::FailWarmUp() {
+  warm_.store(kWarmFailed, std::memory_order_release);
+  warm_.notify_all();
+}
+
+bool Index::WaitWarm() const {
+  warm_.wait(kWarming, std::memory_order_acquire);
+  return warm();
+}
+
 void Index::TombstonesChanged() {
   tombstone_count_.store(tombstones_.size(), std::memory_order_relaxed);
   lowest_tombstone_.store(tombstones_.empty() ? UINT64_MAX : tombstones_.top().first,
@@ -459,6 +514,9 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
   if (!checkpoints()) {
     return Status::FailedPrecondition("no index file to checkpoint into");
   }
+  if (!warm()) {
+    return Status::FailedPrecondition("the index file is still being read (warm-up)");
+  }
   if (!unsaved_sorted_) {
     SortUnsaved();
   }
@@ -466,6 +524,7 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
   std::unique_lock tl(tree_mu_);
   size_t n = 0;
   bool drained = false;
+  BTree::User user{sequence, 0, 0, 0};
   {
     std::unique_lock lock(mu_);
     while (n < max && !unsaved_.empty()) {
@@ -536,6 +595,11 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
         map_.Erase(s.entry);
       }
     }
+    if (drained && st.ok()) {
+      // The tree now holds every entry of the index, and holds it until the commit below (only
+      // checkpoints change the tree): its counts are the index's.
+      user = {sequence, live_keys_, live_bytes_, expiring_ | kUserCountsSaved};
+    }
   }
   TombstonesChanged();
   if (!st.ok()) {
@@ -545,15 +609,26 @@ Result<Index::CheckpointStep> Index::Checkpoint(size_t max, uint64_t sequence) {
   step.written = n;
   // The rest of the slice's budget erases tombstones; those not erased wait for a later call.
   PASTEL_RETURN_IF_ERROR(EraseTombstones(max - n, &step.tombstones_erased));
+  if (drained && buffer_map_ != nullptr) {
+    // While no write can change the index (tree_mu_ is held): every buffer an entry of the tree
+    // names is retained by that entry now, so the retained set covers what the commit names.
+    map_pool_->RetainedBits(&map_bits_);
+  }
   tl.unlock();
   if (!drained) {
     return step;
+  }
+  if (buffer_map_ != nullptr) {
+    // PERSIST: see BufferMap::Save; the map of the epoch about to be committed is durable before
+    // the commit, so a start never finds a committed tree without its map (it may find a map
+    // without its tree: a crash before the commit, a slot the next save overwrites).
+    PASTEL_RETURN_IF_ERROR(buffer_map_->Save(tree_->epoch() + 1, map_bits_));
   }
   // Only checkpoints change the tree, and checkpoint_mu_ is held: readers (under tree_mu_ shared)
   // may go on during the commit, which writes page headers' epoch and checksum fields and the
   // superblock, none of which a lookup reads.
   std::shared_lock commit_lock(tree_mu_);
-  PASTEL_RETURN_IF_ERROR(tree_->Commit({sequence, 0, 0, 0}));
+  PASTEL_RETURN_IF_ERROR(tree_->Commit(user));
   NoteTreeSpace();
   step.committed = true;
   unsaved_sorted_ = false;  // the next checkpoint sorts what was noted since

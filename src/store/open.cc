@@ -2,8 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
+#include "buffer_map.h"
 #include "pastel/index.h"
 #include "pastel/log.h"
 #include "pastel/pm.h"
@@ -32,6 +37,108 @@ constexpr uint64_t kNoneSequenceBase = uint64_t{1} << 62;
 
 }  // namespace
 
+Status ScanTree(Pool& pool, const BTree& tree,
+                const std::function<bool(std::string_view key)>& replaced,
+                std::span<const uint64_t> must_hold, const std::atomic<bool>* stop, TreeScan* out) {
+  Status failed;
+  Value e;
+  tree.Scan({}, [&](std::string_view k, std::string_view bytes) {
+    if (stop != nullptr && stop->load(std::memory_order_relaxed)) {
+      failed = Status::Busy("stopped");
+      return false;
+    }
+    ++out->entries;
+    if (!DecodeIndexValue(bytes, &e)) {
+      failed = Status::Corruption("index entry of '" + Printable(k) + "' is malformed");
+      return false;
+    }
+    if (replaced(k)) {
+      return true;  // a later write or delete in the log replaces it
+    }
+    for (const Extent& x : e.extents) {
+      if (x.buffer >= pool.buffer_count() || x.offset > pool.buffer_size() ||
+          x.length > pool.buffer_size() - x.offset) {
+        failed =
+            Status::Corruption("index entry of '" + Printable(k) + "' names bytes " +
+                               std::to_string(x.offset) + "+" + std::to_string(x.length) +
+                               " of buffer " + std::to_string(x.buffer) + ", outside the pool");
+        return false;
+      }
+    }
+    for (const Extent& x : e.extents) {
+      if (!must_hold.empty() && (must_hold[x.buffer / 64] >> (x.buffer % 64) & 1) == 0) {
+        failed = Status::Corruption("index entry of '" + Printable(k) + "' names buffer " +
+                                    std::to_string(x.buffer) +
+                                    ", which the buffer map of its commit does not hold");
+        return false;
+      }
+    }
+    for (const Extent& x : e.extents) {
+      failed = pool.Retain(x.buffer);
+      if (!failed.ok()) {
+        failed = Status::Corruption("index entry of '" + Printable(k) + "' names buffer " +
+                                    std::to_string(x.buffer) + ": " + failed.message());
+        return false;
+      }
+    }
+    if (e.deleted) {
+      out->tombstones.emplace_back(std::string(k), e.sequence);
+      return true;
+    }
+    ++out->live;
+    out->live_bytes += e.length;
+    if (e.expire_ms != 0) {
+      // A value with an expiry time is kept in the map (saved), where the expiry cycle finds it.
+      out->expiring.emplace_back(std::string(k), e);
+    }
+    return true;
+  });
+  return failed;
+}
+
+namespace {
+
+// The log's tail into the map (unsaved: the tree does not hold it yet), and its deletes of keys
+// the tree may hold as tombstones until a checkpoint.
+void LoadTail(const Recovered& log, BTree* tree, bool checkpoints, Index& index) {
+  for (const auto& [key, lv] : log.live) {
+    Value e;
+    e.sequence = lv.sequence;
+    e.length = lv.value_len;
+    e.data_crc = lv.data_crc;
+    e.expire_ms = lv.expire_ms;
+    e.type = lv.value_type;
+    e.extents = lv.extents;
+    e.unsaved = tree != nullptr && checkpoints;
+    index.LoadEntry(key, std::move(e));
+  }
+  if (tree == nullptr) {
+    return;
+  }
+  for (const auto& [key, seq] : log.deleted) {
+    Value e;
+    e.sequence = seq;
+    e.deleted = true;
+    e.unsaved = checkpoints;
+    index.LoadEntry(key, std::move(e));
+  }
+}
+
+// Each stream's tombstone horizon, as the start leaves the log.
+void TrackHorizons(Log& log, const Recovered& r, Index& index) {
+  index.TrackStreams(log.stream_count());
+  for (uint32_t i = 0; i < log.stream_count(); ++i) {
+    // An empty stream holds no record, and its next ones come after every sequence handed out
+    // so far. One that holds records keeps its tombstones' horizon at 0 until its loop's first
+    // checkpoint truncates it (it may hold compaction copies of older sequences).
+    if (log.stream(i).tail() == LogStream::records_begin()) {
+      index.SetStreamHorizon(i, r.next_sequence - 1);
+    }
+  }
+}
+
+}  // namespace
+
 Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& index,
                                    bool checkpoints, const RecoveryOptions& options) {
   StoreRecovery out;
@@ -51,107 +158,169 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
     return r.status();
   }
   out.log = std::move(r).value();
-  const LiveMap& live = out.log.live;
   // Several streams (several loops, or a pool from before one stream per loop): another loop's
   // stream may hold an older write of a deleted key, so deletes stay in the tree as tombstones
   // until every stream is past them.
   const bool keep_tombstones = log.stream_count() > 1;
-  uint64_t tree_live_bytes = 0;
-  uint64_t tree_loaded = 0;  // of tree_live, loaded into the map (they have an expiry time)
   if (tree != nullptr) {
     // One pass over the tree's leaves: the buffers of every entry no later log record replaced
     // are retained; the entries stay in the tree, where the index reads them.
-    std::unordered_map<std::string_view, uint64_t> deleted;
+    std::unordered_set<std::string_view> replaced;
+    for (const auto& [key, lv] : out.log.live) {
+      replaced.insert(key);
+    }
     for (const auto& [key, seq] : out.log.deleted) {
-      deleted.emplace(key, seq);
+      replaced.insert(key);
     }
-    Status failed;
-    std::string key;
-    Value e;
-    tree->Scan({}, [&](std::string_view k, std::string_view bytes) {
-      ++out.tree_entries;
-      if (!DecodeIndexValue(bytes, &e)) {
-        failed = Status::Corruption("index entry of '" + Printable(k) + "' is malformed");
-        return false;
-      }
-      key.assign(k);
-      if (live.count(key) != 0 || deleted.count(k) != 0) {
-        return true;  // a later write or delete in the log replaces it
-      }
-      for (const Extent& x : e.extents) {
-        if (x.buffer >= pool.buffer_count() || x.offset > pool.buffer_size() ||
-            x.length > pool.buffer_size() - x.offset) {
-          failed =
-              Status::Corruption("index entry of '" + Printable(k) + "' names bytes " +
-                                 std::to_string(x.offset) + "+" + std::to_string(x.length) +
-                                 " of buffer " + std::to_string(x.buffer) + ", outside the pool");
-          return false;
-        }
-      }
-      for (const Extent& x : e.extents) {
-        failed = pool.Retain(x.buffer);
-        if (!failed.ok()) {
-          return false;
-        }
-      }
-      if (!e.deleted && e.expire_ms != 0) {
-        // A value with an expiry time is kept in the map (saved), where the expiry cycle finds
-        // it; the map's entry counts it.
-        ++out.tree_live;
-        ++tree_loaded;
-        index.LoadEntry(k, e);
-      } else if (!e.deleted) {
-        ++out.tree_live;
-        tree_live_bytes += e.length;
-      } else {
-        index.NoteTreeTombstone(std::move(key), e.sequence);
-      }
-      return true;
-    });
-    if (!failed.ok()) {
-      return failed;
+    TreeScan scan;
+    PASTEL_RETURN_IF_ERROR(ScanTree(
+        pool, *tree, [&](std::string_view k) { return replaced.count(k) != 0; }, {}, nullptr,
+        &scan));
+    out.tree_entries = scan.entries;
+    out.tree_live = scan.live;
+    uint64_t loaded_bytes = 0;
+    for (auto& [key, e] : scan.expiring) {
+      loaded_bytes += e.length;
+      index.LoadEntry(key, std::move(e));  // counted by the map's entry
     }
-  }
-  for (const auto& [key, lv] : live) {
-    Value e;
-    e.sequence = lv.sequence;
-    e.length = lv.value_len;
-    e.data_crc = lv.data_crc;
-    e.expire_ms = lv.expire_ms;
-    e.type = lv.value_type;
-    e.extents = lv.extents;
-    e.unsaved = tree != nullptr && checkpoints;
-    index.LoadEntry(key, std::move(e));
-  }
-  if (tree != nullptr) {
-    // The log's deletes of keys the tree may hold: tombstones in the map until a checkpoint.
-    for (const auto& [key, seq] : out.log.deleted) {
-      Value e;
-      e.sequence = seq;
-      e.deleted = true;
-      e.unsaved = checkpoints;
-      index.LoadEntry(key, std::move(e));
+    for (auto& [key, seq] : scan.tombstones) {
+      index.NoteTreeTombstone(std::move(key), seq);
     }
-    index.AttachTree(tree, checkpoints, keep_tombstones, out.tree_live - tree_loaded,
-                     tree_live_bytes);
-    index.TrackStreams(log.stream_count());
-    for (uint32_t i = 0; i < log.stream_count(); ++i) {
-      // An empty stream holds no record, and its next ones come after every sequence handed out
-      // so far. One that holds records keeps its tombstones' horizon at 0 until its loop's first
-      // checkpoint truncates it (it may hold compaction copies of older sequences).
-      if (log.stream(i).tail() == LogStream::records_begin()) {
-        index.SetStreamHorizon(i, out.log.next_sequence - 1);
-      }
-    }
+    LoadTail(out.log, tree, checkpoints, index);
+    index.AttachTree(tree, checkpoints, keep_tombstones, scan.live - scan.expiring.size(),
+                     scan.live_bytes - loaded_bytes);
+    TrackHorizons(log, out.log, index);
+  } else {
+    LoadTail(out.log, tree, checkpoints, index);
   }
   PASTEL_RETURN_IF_ERROR(pool.FinishRecovery());
   return out;
 }
 
-Store::Store() = default;
-Store::~Store() = default;
+Result<StoreRecovery> RecoverStoreFast(Pool& pool, Log& log, BTree& tree, Index& index,
+                                       std::span<const uint64_t> bits, WarmStart* warm) {
+  StoreRecovery out;
+  RecoveryOptions o;
+  o.finish_pool = false;
+  // What the tree holds for each key the log's tail names (asked once per record: kept).
+  struct InTree {
+    uint64_t sequence = 0;
+    bool live = false;
+    bool expiring = false;
+    uint32_t length = 0;
+  };
+  std::unordered_map<std::string, InTree> asked;
+  std::string scratch;
+  Value v;
+  auto lookup = [&](std::string_view key) -> const InTree& {
+    auto it = asked.find(std::string(key));
+    if (it != asked.end()) {
+      return it->second;
+    }
+    InTree t;
+    if (tree.Get(key, &scratch) && DecodeIndexValue(scratch, &v)) {
+      t = {v.sequence, !v.deleted, !v.deleted && v.expire_ms != 0, v.length};
+    }
+    return asked.emplace(std::string(key), t).first->second;
+  };
+  o.base_sequence = [&](std::string_view key) -> uint64_t { return lookup(key).sequence; };
+  Result<Recovered> r = log.Recover(o);
+  if (!r.ok()) {
+    return r.status();
+  }
+  out.log = std::move(r).value();
+  // The tree's counts as its last commit saved them, less its live values the tail replaces.
+  const BTree::User& u = tree.user();
+  uint64_t keys = u[1];
+  uint64_t bytes = u[2];
+  uint64_t expiring = u[3] & ~kUserCountsSaved;
+  auto replace = [&](const std::string& key) {
+    const InTree& t = lookup(key);
+    keys -= t.live ? 1 : 0;
+    bytes -= t.live ? t.length : 0;
+    expiring -= t.expiring ? 1 : 0;
+    warm->replaced.insert(key);
+  };
+  for (const auto& [key, lv] : out.log.live) {
+    replace(key);
+  }
+  for (const auto& [key, seq] : out.log.deleted) {
+    replace(key);
+  }
+  // Every buffer the tree may name is held (kWarmHold references) until the warm-up has counted
+  // the tree's own references: none is handed out, and a write that replaces a tree value before
+  // its references were counted cannot free the buffer.
+  warm->bits.assign(bits.begin(), bits.end());
+  for (uint32_t i = 0; i < pool.buffer_count(); ++i) {
+    if ((warm->bits[i / 64] >> (i % 64) & 1) != 0) {
+      PASTEL_RETURN_IF_ERROR(pool.Retain(i, kWarmHold));
+    }
+  }
+  out.tree_entries = tree.entries();
+  out.tree_live = keys;
+  LoadTail(out.log, &tree, /*checkpoints=*/true, index);
+  index.AttachTree(&tree, /*checkpoints=*/true, log.stream_count() > 1, 0, 0);
+  index.BeginWarmUp(keys, bytes, expiring);
+  TrackHorizons(log, out.log, index);
+  PASTEL_RETURN_IF_ERROR(pool.FinishRecovery());
+  return out;
+}
 
-Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
+Status RunWarmUp(Pool& pool, BTree& tree, Index& index, const WarmStart& warm,
+                 const std::atomic<bool>* stop) {
+  PASTEL_RETURN_IF_ERROR(tree.FinishVerify());
+  TreeScan scan;
+  PASTEL_RETURN_IF_ERROR(ScanTree(
+      pool, tree, [&](std::string_view k) { return warm.replaced.find(k) != warm.replaced.end(); },
+      warm.bits, stop, &scan));
+  // The tree's references are counted: the hold comes off (a buffer nothing else holds is free).
+  for (uint32_t i = 0; i < pool.buffer_count(); ++i) {
+    if ((warm.bits[i / 64] >> (i % 64) & 1) != 0) {
+      PASTEL_RETURN_IF_ERROR(pool.Unretain(i, kWarmHold));
+    }
+  }
+  Index::WarmUp w;
+  w.keys = scan.live;
+  w.bytes = scan.live_bytes;
+  w.expiring = std::move(scan.expiring);
+  w.tombstones = std::move(scan.tombstones);
+  index.FinishWarmUp(std::move(w));
+  return Status::Ok();
+}
+
+Store::Store() = default;
+Store::~Store() {
+  if (warm_thread_.joinable()) {
+    stop_warm_.store(true, std::memory_order_relaxed);
+    warm_thread_.join();
+  }
+}
+
+bool Store::warming() const {
+  return !index_->warm() && !pool_->read_only();
+}
+
+bool Store::WaitWarm() const {
+  return index_->WaitWarm();
+}
+
+namespace {
+
+Status OpenBufferMap(const std::string& pool_path, const Pool& pool, const BTree::Owner& owner,
+                     OpenedStore* out) {
+  Result<std::unique_ptr<BufferMap>> m =
+      BufferMap::OpenOrCreate(BufferMap::PathForPool(pool_path), pool.buffer_count(), owner);
+  if (!m.ok()) {
+    return Step("open buffer map", m.status());
+  }
+  out->buffer_map = std::move(m).value();
+  out->index->AttachBufferMap(out->buffer_map.get(), out->pool.get());
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<OpenedStore> OpenOrCreate(const StoreFiles& files, bool keep_warm_up) {
   const auto t0 = std::chrono::steady_clock::now();
   OpenedStore out;
   out.index = std::make_unique<Index>();
@@ -175,7 +344,8 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
                                      std::to_string(out.log->stream_count()) + " thread(s)");
     }
     std::memcpy(owner.data(), out.pool->header().uuid, owner.size());
-    Result<std::unique_ptr<BTree>> t = BTree::Open(tree_path);
+    Result<std::unique_ptr<BTree>> t =
+        BTree::Open(tree_path, {}, files.checkpoints ? BTree::Check::kLater : BTree::Check::kNow);
     if (!t.ok() && t.status().code() == StatusCode::kNotFound) {
       // A pool from before the index file: the log holds everything; the index starts empty.
       t = BTree::Create(tree_path, tree_size, owner);
@@ -187,12 +357,37 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
     if (out.tree->owner() != owner) {
       return Status::Corruption("open index: " + tree_path + " belongs to another pool");
     }
-    Result<StoreRecovery> r =
-        RecoverStore(*out.pool, *out.log, out.tree.get(), *out.index, files.checkpoints);
+    std::span<const uint64_t> bits;
+    if (files.checkpoints) {
+      PASTEL_RETURN_IF_ERROR(OpenBufferMap(files.pool_path, *out.pool, owner, &out));
+      if (!out.tree->verified() && (out.tree->user()[3] & kUserCountsSaved) != 0) {
+        bits = out.buffer_map->Bits(out.tree->epoch());
+      }
+    }
+    Result<StoreRecovery> r = Status::Ok();
+    if (!bits.empty()) {
+      out.warm = std::make_unique<WarmStart>();
+      r = RecoverStoreFast(*out.pool, *out.log, *out.tree, *out.index, bits, out.warm.get());
+    } else {
+      // No buffer map of the tree's commit (a first start of an older build's files, a crash
+      // that damaged it): the whole index file is read before the start serves.
+      Status v = out.tree->FinishVerify();
+      if (!v.ok()) {
+        return Step("open index", Status(v.code(), tree_path + ": " + v.message()));
+      }
+      r = RecoverStore(*out.pool, *out.log, out.tree.get(), *out.index, files.checkpoints);
+    }
     if (!r.ok()) {
       return Step("recover " + files.pool_path, r.status());
     }
     out.recovered = std::move(r).value();
+    if (out.warm != nullptr && !keep_warm_up) {
+      Status w = RunWarmUp(*out.pool, *out.tree, *out.index, *out.warm, nullptr);
+      if (!w.ok()) {
+        return Step("recover " + files.pool_path, w);
+      }
+      out.warm.reset();
+    }
   } else if (opened.status().code() == StatusCode::kNotFound) {
     PoolParams pp;
     pp.buffer_size = files.buffer_size;
@@ -222,6 +417,16 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
       return Step("create index", t.status());
     }
     out.tree = std::move(t).value();
+    if (files.checkpoints) {
+      ::unlink(BufferMap::PathForPool(files.pool_path).c_str());  // another pool's, if any
+      Status m = OpenBufferMap(files.pool_path, *out.pool, owner, &out);
+      if (!m.ok()) {
+        ::unlink(tree_path.c_str());
+        ::unlink(Log::PathForPool(files.pool_path).c_str());
+        ::unlink(files.pool_path.c_str());
+        return m;
+      }
+    }
     out.index->AttachTree(out.tree.get(), files.checkpoints, lp.streams > 1, 0, 0);
     out.index->TrackStreams(out.log->stream_count());  // every stream empty: horizons 0
     out.created = true;
@@ -234,12 +439,13 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files) {
 }
 
 Result<std::unique_ptr<Store>> Store::Open(const StoreFiles& files) {
-  Result<OpenedStore> opened = OpenOrCreate(files);
+  Result<OpenedStore> opened = OpenOrCreate(files, files.warm_up_in_background);
   if (!opened.ok()) {
     return opened.status();
   }
   OpenedStore& out = *opened;
   std::unique_ptr<Store> store(new Store());
+  store->start_.warming = out.warm != nullptr;
   store->start_.created = out.created;
   store->start_.open_ms = out.open_ms;
   store->start_.keys = out.index->live_keys();
@@ -254,6 +460,33 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreFiles& files) {
   store->own_log_ = std::move(out.log);
   store->own_tree_ = std::move(out.tree);
   store->own_index_ = std::move(out.index);
+  store->own_map_ = std::move(out.buffer_map);
+  if (out.warm != nullptr) {
+    store->warm_thread_ = std::thread([s = store.get(), warm = std::move(out.warm),
+                                       hold = files.warm_up_hold] {
+      if (hold) {
+        hold();
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      Status st = RunWarmUp(*s->own_pool_, *s->own_tree_, *s->own_index_, *warm, &s->stop_warm_);
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      if (st.ok()) {
+        std::printf(
+            "index file verified and its %llu entries counted in the background in %.1f ms\n",
+            static_cast<unsigned long long>(s->own_tree_->entries()), ms);
+      } else if (st.code() != StatusCode::kBusy) {
+        // The tree is damaged: nothing more is written (the holds stay, no checkpoint runs).
+        std::fprintf(stderr, "pastel: index warm-up failed: %s; the store is read-only\n",
+                     st.ToString().c_str());
+        s->pool_->SetReadOnly(Status::ReadOnly("index warm-up: " + st.ToString()));
+      }
+      std::fflush(stdout);
+      if (!st.ok()) {
+        s->index_->FailWarmUp();
+      }
+    });
+  }
   return store;
 }
 

@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "pastel/index.h"
@@ -26,8 +27,14 @@
 #include "pastel/pool.h"
 #include "pastel/status.h"
 #include "pastel/store.h"
+#include "store/buffer_map.h"
 
 namespace pastel::store {
+
+// The index file's user words (BTree::Commit): [0] the sequence of the last write the commit
+// holds, [1] live keys, [2] live bytes, [3] live keys with an expiry time | kUserCountsSaved (the
+// counts as of the commit; files of builds before them have 0 there).
+inline constexpr uint64_t kUserCountsSaved = uint64_t{1} << 63;
 
 static_assert(kMaxKeyBytes == kMaxKeyLen, "the store's key limit is the log record's");
 static_assert(kMaxKeyLen <= kBTreeMaxKey, "the index must take every key the log holds");
@@ -206,8 +213,39 @@ class Index {
   // owner truncated it at `sequence`, or it is empty and `sequence` was handed out already).
   // Horizons only grow; any thread may call it.
   void SetStreamHorizon(uint32_t stream, uint64_t sequence);
-  // Start-up, before any loop runs: a tombstone of `key` with `sequence` in the tree.
+  // Start-up: a tombstone of `key` with `sequence` in the tree (before any loop runs, or by
+  // the warm-up before it ends).
   void NoteTreeTombstone(std::string key, uint64_t sequence);
+
+  // Start-up, before any loop runs: each commit of a checkpoint also saves which of `pool`'s
+  // buffers the committed tree may name (into `map`, first) and the index's live counts (into
+  // the tree's user words: kUserWords), for a start that serves before it has read the tree.
+  void AttachBufferMap(BufferMap* map, const Pool* pool);
+
+  // The warm-up of a start that serves before it has read the tree (RecoverStoreFast): the
+  // tree's live keys, bytes and keys with an expiry time that no log record replaced are taken
+  // as the last commit counted them (`keys`, `bytes`, `expiring`), and no checkpoint runs until
+  // FinishWarmUp. Start-up, before any loop runs (after AttachTree).
+  void BeginWarmUp(uint64_t keys, uint64_t bytes, uint64_t expiring);
+  // What the warm-up's scan of the tree found (the entries no log record replaced).
+  struct WarmUp {
+    uint64_t keys = 0;  // live values
+    uint64_t bytes = 0;
+    // Live values with an expiry time: into the map (saved) unless a write since the start
+    // already put the key there; counted in `keys` too.
+    std::vector<std::pair<std::string, Value>> expiring;
+    std::vector<std::pair<std::string, uint64_t>> tombstones;
+  };
+  // Any thread: the counts are corrected to what the scan found, the expiring values loaded,
+  // the tombstones noted, and checkpoints allowed again.
+  void FinishWarmUp(WarmUp w);
+  // Any thread: the warm-up found the tree damaged; checkpoints never run again (the store is
+  // read-only: the caller says why).
+  void FailWarmUp();
+  // Whether checkpoints may run (no warm-up in progress, and none failed).
+  bool warm() const { return warm_.load(std::memory_order_acquire) == kWarmDone; }
+  // Blocks while a warm-up runs; then warm().
+  bool WaitWarm() const;
   uint64_t tree_tombstones() const;  // in the tree, not erased yet
   // True when a checkpoint would erase a tombstone (every horizon has passed the lowest one).
   bool TombstonesErasable() const;
@@ -288,6 +326,15 @@ class Index {
 
   mutable std::shared_mutex tree_mu_;
   std::mutex checkpoint_mu_;  // one Checkpoint at a time
+  // BeginWarmUp .. FinishWarmUp: kWarming; waiters use warm_.wait.
+  static constexpr uint8_t kWarmDone = 0, kWarming = 1, kWarmFailed = 2;
+  std::atomic<uint8_t> warm_{kWarmDone};
+  uint64_t warm_keys_ = 0;  // BeginWarmUp's counts, corrected by FinishWarmUp
+  uint64_t warm_bytes_ = 0;
+  uint64_t warm_expiring_ = 0;
+  BufferMap* buffer_map_ = nullptr;  // AttachBufferMap
+  const Pool* map_pool_ = nullptr;
+  std::vector<uint64_t> map_bits_;  // a commit's Pool::RetainedBits (under checkpoint_mu_)
   // The index file's pages and those in use at its last commit (tree_pages, for INFO).
   std::atomic<uint64_t> tree_pages_{0};
   std::atomic<uint64_t> tree_pages_in_use_{0};
@@ -348,19 +395,66 @@ struct StoreRecovery {
 Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& index,
                                    bool checkpoints, const RecoveryOptions& options = {});
 
+// One pass over the tree's leaves (RecoverStore's, and the warm-up's): every entry that no log
+// record replaced (`replaced` false) has the buffers of its extents retained, and is counted in
+// *out. `must_hold` (the warm-up's): each of those buffers must be marked there (else
+// kCorruption: the buffer map did not cover it, and a buffer may have been handed out). `stop`:
+// the scan gives up (kBusy) once it is set.
+struct TreeScan {
+  uint64_t entries = 0;     // entries the tree holds
+  uint64_t live = 0;        // live values not replaced (expiring ones included)
+  uint64_t live_bytes = 0;  // their bytes
+  std::vector<std::pair<std::string, Value>> expiring;       // of those, with an expiry
+  std::vector<std::pair<std::string, uint64_t>> tombstones;  // not replaced
+};
+Status ScanTree(Pool& pool, const BTree& tree,
+                const std::function<bool(std::string_view key)>& replaced,
+                std::span<const uint64_t> must_hold, const std::atomic<bool>* stop, TreeScan* out);
+
+// A start that serves before it has read the whole index file (docs/store.md, "A start that does
+// not grow with the store"): RecoverStoreFast replays the log's tail over the tree as
+// RecoverStore does, but reads from the tree only the entries of the keys the tail names. The
+// rest (verifying the tree, counting its buffer references, loading its values with an expiry
+// time and its tombstones) is RunWarmUp's, on another thread, while the loops serve: until it
+// ends, every buffer the last commit's buffer map names is held kWarmHold times over (never
+// handed out, never freed by a write that replaces a tree value), and no checkpoint runs.
+inline constexpr uint32_t kWarmHold = 1u << 20;  // more than a buffer's extents can ever be
+struct WarmStart {
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+  };
+  std::vector<uint64_t> bits;  // the buffer map of the tree's epoch (held)
+  // Keys the log's tail wrote or deleted (looked up by view: no copy per tree entry).
+  std::unordered_set<std::string, Hash, std::equal_to<>> replaced;
+};
+// `bits`: BufferMap::Bits of the tree's epoch (not empty); the tree attached with
+// BTree::Check::kLater and its counts saved (kUserCountsSaved). Fills *warm for RunWarmUp.
+Result<StoreRecovery> RecoverStoreFast(Pool& pool, Log& log, BTree& tree, Index& index,
+                                       std::span<const uint64_t> bits, WarmStart* warm);
+// Verifies the tree, counts its references and ends the index's warm-up (Index::FinishWarmUp).
+// An error leaves the holds in place and the warm-up unfinished (the caller fails it).
+Status RunWarmUp(Pool& pool, BTree& tree, Index& index, const WarmStart& warm,
+                 const std::atomic<bool>* stop);
+
 // A server's files opened and recovered (or created), as Store::Open assembles them.
 struct OpenedStore {
   std::unique_ptr<Pool> pool;
   std::unique_ptr<Log> log;
   std::unique_ptr<BTree> tree;
-  std::unique_ptr<Index> index;  // recovered
-  StoreRecovery recovered;       // empty when created
+  std::unique_ptr<BufferMap> buffer_map;  // with checkpoints
+  std::unique_ptr<WarmStart> warm;        // RecoverStoreFast's: the warm-up is still to run
+  std::unique_ptr<Index> index;           // recovered
+  StoreRecovery recovered;                // empty when created
   bool created = false;
   double open_ms = 0;  // opening and recovery
 };
 // Errors name the step that failed ("open log: ...", "recover POOL: ..."); a log with fewer
 // streams than loops is kInvalidArgument (start with fewer loops).
-Result<OpenedStore> OpenOrCreate(const StoreFiles& files);
+// A start with a buffer map of the tree's commit takes RecoverStoreFast; its warm-up runs before
+// OpenOrCreate returns, or, with `keep_warm_up`, is left in `warm` for the caller (Store::Open
+// runs it on a thread).
+Result<OpenedStore> OpenOrCreate(const StoreFiles& files, bool keep_warm_up = false);
 
 // The log streams of loop `loop` of `loops` over a log of `stream_count` (>= loops) streams: every
 // loops-th stream from `loop` on. A new pool has one stream per loop; a pool from before that has

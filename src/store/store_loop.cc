@@ -110,8 +110,9 @@ Status StoreLoop::Run(const std::atomic<bool>& stop) {
   }
   DrainFlight();  // a stop waits for the batch in flight and the one waiting behind it
   if (index_.checkpoints() && options_.persist != PersistMode::kNone && StreamsHoldRecords() &&
-      !stream_->read_only() && !pool_.read_only()) {
-    // A clean stop leaves nothing to replay at the next start: a last, whole checkpoint.
+      !stream_->read_only() && !pool_.read_only() && index_.WaitWarm()) {
+    // A clean stop leaves nothing to replay at the next start: a last, whole checkpoint (after
+    // the start's warm-up, when the stop comes before it ended).
     StartCheckpoint();
     while (checkpointing_) {
       CheckpointSlice(/*whole=*/true);
@@ -463,6 +464,12 @@ void StoreLoop::MakeLogRoom() {
   (void)backend_.Submit();
   if (stream_->read_only() || pool_.read_only()) {
     return;  // the batch's commit failed: nothing more is written (the caller refuses)
+  }
+  if (!index_.WaitWarm()) {
+    // A stream that fills during a start's warm-up waits for it (no checkpoint runs before);
+    // after a failed warm-up the store is read-only.
+    room_failed_turn_ = turn_;
+    return;
   }
   if (!checkpointing_) {
     StartCheckpoint();
@@ -970,7 +977,7 @@ bool StoreLoop::Packable(const Value& v, uint32_t held) const {
 bool StoreLoop::Pack() {
   const uint32_t below = options_.pack_below_free != 0 ? options_.pack_below_free
                                                        : pool_.PartitionCount(partition_) / 4;
-  if (store_.loops() != 1 || pool_.read_only() || group_.open ||
+  if (store_.loops() != 1 || pool_.read_only() || group_.open || !index_.warm() ||
       (options_.persist != PersistMode::kNone && stream_->read_only()) ||
       pool_.FreeInPartition(partition_) >= below) {
     return false;  // several loops, a store that takes no writes, or no shortage of buffers
@@ -1508,7 +1515,7 @@ void StoreLoop::Answer(BatchData& b, bool durable, const Status& failure) {
 // --- Checkpoint: the index's changes into the index file, a slice per turn; log truncation.
 
 void StoreLoop::MaybeStartCheckpoint() {
-  if (checkpointing_ || stream_->read_only() || !index_.checkpoints() ||
+  if (checkpointing_ || stream_->read_only() || !index_.checkpoints() || !index_.warm() ||
       stream_->tail() < checkpoint_retry_tail_) {
     return;
   }
@@ -1572,7 +1579,7 @@ void StoreLoop::CheckpointSlice(bool whole) {
 }
 
 void StoreLoop::WhenIdle() {
-  if (checkpointing_ || options_.idle_checkpoint_ms == 0 ||
+  if (checkpointing_ || options_.idle_checkpoint_ms == 0 || !index_.warm() ||
       now_ms_ - last_write_ms_ < static_cast<int64_t>(options_.idle_checkpoint_ms) ||
       now_ms_ < next_idle_ms_) {
     return;

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <memory_resource>
+#include <mutex>
 #include <random>
 #include <span>
 #include <string>
@@ -943,6 +945,185 @@ TEST(CheckpointTest, AnIndexFileOfAnotherPoolIsRefused) {
   EXPECT_EQ(s.status().code(), StatusCode::kCorruption);
   EXPECT_NE(s.status().message().find("belongs to another pool"), std::string::npos)
       << s.status().ToString();
+}
+
+// --- A start that serves before it has read the index file (RecoverStoreFast, RunWarmUp).
+
+// 200 keys checkpointed (every tenth with an expiry time), then a log tail that overwrites k0,
+// deletes k1 and adds k300; the files are left as a crash leaves them.
+std::map<std::string, std::string> CheckpointedWithATail(const StoreFiles& files,
+                                                         int64_t expire_ms) {
+  std::map<std::string, std::string> want;
+  Result<OpenedStore> s = OpenOrCreate(files);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  if (!s.ok()) {
+    return want;
+  }
+  for (int i = 0; i < 200; ++i) {
+    const std::string k = "k" + std::to_string(i);
+    const std::string v = "value of " + k;
+    Write(*s, 0, 0, k, &v, 1, i % 10 == 0 ? expire_ms : 0);
+    want[k] = v;
+  }
+  Result<Index::CheckpointStep> step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
+  EXPECT_TRUE(step.ok() && step->committed);
+  EXPECT_TRUE(s->log->stream(0).Truncate(s->log->next_sequence() - 1).ok());
+  const std::string v0 = "new value of k0";
+  Write(*s, 0, 0, "k0", &v0);
+  want["k0"] = v0;
+  Write(*s, 0, 0, "k1", nullptr);
+  want.erase("k1");
+  const std::string v300 = "value of k300";
+  Write(*s, 0, 0, "k300", &v300);
+  want["k300"] = v300;
+  return want;
+}
+
+TEST(WarmUpTest, WritesWhileTheIndexFileIsReadKeepEveryReferenceAndCount) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const StoreFiles files = SmallFiles(dir);
+  const int64_t later = 4'000'000'000'000;  // an expiry time far ahead (ms since the epoch)
+  std::map<std::string, std::string> want = CheckpointedWithATail(files, later);
+  {
+    Result<OpenedStore> s = OpenOrCreate(files, /*keep_warm_up=*/true);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_NE(s->warm, nullptr) << "the buffer map of the commit was not found";
+    EXPECT_FALSE(s->index->warm());
+    EXPECT_FALSE(s->tree->verified());
+    EXPECT_EQ(s->recovered.log.records, 3u);
+    // The counts are right before the tree was read: the commit's, less what the tail replaced.
+    EXPECT_EQ(s->index->live_keys(), want.size());
+    EXPECT_EQ(s->index->expiring_keys(), 19u);  // k0 of the twenty was overwritten without one
+    Result<Index::CheckpointStep> refused = s->index->Checkpoint(1000, 1);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+    // Meanwhile the loops serve: overwrites and deletes of values only the tree holds (their
+    // references are not counted yet), reads, new keys.
+    for (int i = 2; i < 60; ++i) {
+      const std::string k = "k" + std::to_string(i);
+      if (i % 3 == 0) {
+        Write(*s, 0, 0, k, nullptr);
+        want.erase(k);
+      } else {
+        const std::string v = "rewritten " + k;
+        Write(*s, 0, 0, k, &v, 2);
+        want[k] = v;
+      }
+    }
+    for (int i = 400; i < 450; ++i) {
+      const std::string k = "k" + std::to_string(i);
+      const std::string v = "new " + k;
+      Write(*s, 0, 0, k, &v);
+      want[k] = v;
+    }
+    Value got;
+    ASSERT_TRUE(s->index->GetAndRetain("k150", *s->pool, &got));
+    EXPECT_EQ(
+        std::string(reinterpret_cast<const char*>(s->pool->BufferData(got.extents[0].buffer)) +
+                        got.extents[0].offset,
+                    got.length),
+        "value of k150");
+    for (const Extent& e : got.extents) {
+      ASSERT_TRUE(s->pool->Unretain(e.buffer).ok());
+    }
+    EXPECT_EQ(s->index->live_keys(), want.size());
+    ASSERT_TRUE(RunWarmUp(*s->pool, *s->tree, *s->index, *s->warm, nullptr).ok());
+    EXPECT_TRUE(s->index->warm());
+    EXPECT_TRUE(s->tree->verified());
+    // Every buffer holds exactly the references of the extents that name it (no hold left, none
+    // freed early, none handed out twice), and the counts are what a full start finds.
+    EXPECT_EQ(Contents(*s), want);
+    EXPECT_EQ(s->index->live_keys(), want.size());
+    uint64_t expiring = 0;
+    for (int i = 0; i < 200; i += 10) {
+      expiring += i >= 60 ? 1 : 0;  // k0..k50 were rewritten without an expiry time or deleted
+    }
+    EXPECT_EQ(s->index->expiring_keys(), expiring);
+    Result<Index::CheckpointStep> step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
+    ASSERT_TRUE(step.ok() && step->committed) << step.status().ToString();
+  }
+  // The next start finds the commit made after the warm-up (not truncated: the tail replays).
+  Result<OpenedStore> again = OpenOrCreate(files);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->index->warm());
+  EXPECT_EQ(Contents(*again), want);
+  EXPECT_EQ(again->index->live_keys(), want.size());
+}
+
+TEST(WarmUpTest, WithoutAWholeBufferMapOfTheCommitTheStartReadsTheIndexFileFirst) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const StoreFiles files = SmallFiles(dir);
+  const std::map<std::string, std::string> want = CheckpointedWithATail(files, 0);
+  const std::string map_path = BufferMap::PathForPool(files.pool_path);
+  {
+    Result<OpenedStore> s = OpenOrCreate(files, /*keep_warm_up=*/true);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_NE(s->warm, nullptr);
+  }
+  for (const char* how : {"a flipped bit in the committed slot's bitmap", "no buffer map file"}) {
+    SCOPED_TRACE(how);
+    if (std::string(how).starts_with("a flipped")) {
+      Result<OpenedStore> probe = OpenOrCreate(files, /*keep_warm_up=*/true);
+      ASSERT_TRUE(probe.ok());
+      const uint64_t epoch = probe->tree->epoch();
+      const uint64_t slot_bytes =
+          (BufferMap::FileSize(probe->pool->buffer_count()) - kBufferMapBitsOffset) / 2;
+      probe = Status::Ok();  // closed
+      FILE* f = ::fopen(map_path.c_str(), "r+b");
+      ASSERT_NE(f, nullptr);
+      const long at = static_cast<long>(kBufferMapBitsOffset + (epoch % 2) * slot_bytes);
+      ASSERT_EQ(::fseek(f, at, SEEK_SET), 0);
+      const int c = ::fgetc(f);
+      ASSERT_EQ(::fseek(f, at, SEEK_SET), 0);
+      ::fputc(c ^ 1, f);
+      ::fclose(f);
+    } else {
+      ASSERT_EQ(::unlink(map_path.c_str()), 0);
+    }
+    Result<OpenedStore> s = OpenOrCreate(files, /*keep_warm_up=*/true);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_EQ(s->warm, nullptr);  // a full start
+    EXPECT_TRUE(s->tree->verified());
+    EXPECT_TRUE(s->index->warm());
+    EXPECT_EQ(Contents(*s), want);
+  }
+}
+
+TEST(WarmUpTest, AStoreServesWhileItsWarmUpThreadReadsTheIndexFile) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  StoreFiles files = SmallFiles(dir);
+  const std::map<std::string, std::string> want = CheckpointedWithATail(files, 0);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool go = false;
+  files.warm_up_hold = [&] {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return go; });
+  };
+  Result<std::unique_ptr<Store>> st = Store::Open(files);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  Store& store = **st;
+  EXPECT_TRUE(store.start().warming);
+  EXPECT_TRUE(store.warming());
+  EXPECT_EQ(store.live_keys(), want.size());
+  Value v;
+  ASSERT_TRUE(store.Get("k77", &v));
+  EXPECT_EQ(v.length, std::string("value of k77").size());
+  for (const Extent& e : v.extents) {
+    ASSERT_TRUE(store.pool().Unretain(e.buffer).ok());
+  }
+  {
+    std::lock_guard lock(mu);
+    go = true;
+  }
+  cv.notify_all();
+  EXPECT_TRUE(store.WaitWarm());
+  EXPECT_FALSE(store.warming());
+  EXPECT_EQ(store.live_keys(), want.size());
+  EXPECT_EQ(store.pool().Counts().retained, store.live_keys());  // one buffer a value here
 }
 
 }  // namespace
