@@ -42,15 +42,41 @@ Result<std::unique_ptr<BufferMap>> BufferMap::OpenOrCreate(const std::string& pa
   if (!f.ok() && f.status().code() == StatusCode::kNotFound) {
     f = PmFile::Create(path, size);
   }
+  return Adopt(std::move(f), path, buffer_count, owner);
+}
+
+Result<std::unique_ptr<BufferMap>> BufferMap::OpenReadOnly(const std::string& path,
+                                                           uint32_t buffer_count,
+                                                           std::span<const uint8_t, 16> owner) {
+  return Adopt(PmFile::Open(path, PmOpenOptions{.read_only = true}), path, buffer_count, owner);
+}
+
+Result<std::unique_ptr<BufferMap>> BufferMap::Adopt(Result<PmFile> f, const std::string& path,
+                                                    uint32_t buffer_count,
+                                                    std::span<const uint8_t, 16> owner) {
   if (!f.ok()) {
     return Status(f.status().code(), path + ": " + f.status().message());
   }
-  if (f->size() < size) {
-    return Status::Corruption(path + ": " + std::to_string(f->size()) + " bytes, " +
-                              std::to_string(size) + " expected");
+  Result<std::unique_ptr<BufferMap>> m =
+      Attach(f->data(), f->size(), f->ops(), buffer_count, owner);
+  if (!m.ok()) {
+    return Status(m.status().code(), path + ": " + m.status().message());
+  }
+  (*m)->file_.emplace(std::move(f).value());
+  return m;
+}
+
+Result<std::unique_ptr<BufferMap>> BufferMap::Attach(uint8_t* region, uint64_t len, PersistOps& ops,
+                                                     uint32_t buffer_count,
+                                                     std::span<const uint8_t, 16> owner) {
+  const uint64_t size = FileSize(buffer_count);
+  if (len != size) {
+    return Status::Corruption(std::to_string(len) + " bytes, " + std::to_string(size) +
+                              " expected");
   }
   std::unique_ptr<BufferMap> m(new BufferMap());
-  m->file_.emplace(std::move(f).value());
+  m->region_ = region;
+  m->ops_ = &ops;
   m->buffer_count_ = buffer_count;
   m->words_ = Words(buffer_count);
   m->slot_bytes_ = SlotBytes(buffer_count);
@@ -59,11 +85,11 @@ Result<std::unique_ptr<BufferMap>> BufferMap::OpenOrCreate(const std::string& pa
 }
 
 uint64_t* BufferMap::SlotBits(uint32_t slot) const {
-  return reinterpret_cast<uint64_t*>(file_->data() + kBufferMapBitsOffset + slot * slot_bytes_);
+  return reinterpret_cast<uint64_t*>(region_ + kBufferMapBitsOffset + slot * slot_bytes_);
 }
 
 BufferMapSlot* BufferMap::SlotHeader(uint32_t slot) const {
-  return reinterpret_cast<BufferMapSlot*>(file_->data() + slot * sizeof(BufferMapSlot));
+  return reinterpret_cast<BufferMapSlot*>(region_ + slot * sizeof(BufferMapSlot));
 }
 
 std::span<const uint64_t> BufferMap::Bits(uint64_t epoch) const {
@@ -85,7 +111,7 @@ Status BufferMap::Save(uint64_t epoch, std::span<const uint64_t> bits) {
                                    std::to_string(words_));
   }
   const uint32_t slot = static_cast<uint32_t>(epoch % 2);
-  PersistOps& ops = file_->ops();
+  PersistOps& ops = *ops_;
   uint64_t* to = SlotBits(slot);
   // The words that changed since this slot was last saved (two commits ago): a checkpoint
   // changes the ownership of a few buffers, not of the whole pool.

@@ -59,6 +59,18 @@ class BufferMap {
                                                          uint32_t buffer_count,
                                                          std::span<const uint8_t, 16> owner);
 
+  // Opens an existing `path` read-only (pastelctl verify); kNotFound when it is missing, and
+  // kCorruption when its size is not what a pool of `buffer_count` buffers needs.
+  static Result<std::unique_ptr<BufferMap>> OpenReadOnly(const std::string& path,
+                                                         uint32_t buffer_count,
+                                                         std::span<const uint8_t, 16> owner);
+
+  // A map over `region` (FileSize(buffer_count) bytes, persisted through `ops`; both outlive it):
+  // the power-cut tests keep it in memory under their recording PersistOps.
+  static Result<std::unique_ptr<BufferMap>> Attach(uint8_t* region, uint64_t len, PersistOps& ops,
+                                                   uint32_t buffer_count,
+                                                   std::span<const uint8_t, 16> owner);
+
   // The bits saved for commit `epoch` of the index file ((buffer_count + 63) / 64 words), or an
   // empty span when its slot does not hold them whole (another epoch, a half-written or damaged
   // slot, another pool's).
@@ -76,10 +88,15 @@ class BufferMap {
 
  private:
   BufferMap() = default;
+  static Result<std::unique_ptr<BufferMap>> Adopt(Result<PmFile> f, const std::string& path,
+                                                  uint32_t buffer_count,
+                                                  std::span<const uint8_t, 16> owner);
   uint64_t* SlotBits(uint32_t slot) const;
   BufferMapSlot* SlotHeader(uint32_t slot) const;
 
-  std::optional<PmFile> file_;
+  std::optional<PmFile> file_;  // when opened from a file
+  uint8_t* region_ = nullptr;
+  PersistOps* ops_ = nullptr;
   uint32_t buffer_count_ = 0;
   uint64_t words_ = 0;       // bitmap words per slot
   uint64_t slot_bytes_ = 0;  // bitmap bytes per slot, whole pages

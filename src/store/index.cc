@@ -372,6 +372,7 @@ void Index::FinishWarmUp(WarmUp w) {
         map_.InsertOrAssign(key, std::move(v));
       }
     }
+    NoteTreeSpace();  // the pages in use are known now (BTree::FinishVerify)
   }
   for (auto& [key, seq] : w.tombstones) {
     tombstones_.emplace(seq, std::move(key));

@@ -364,19 +364,20 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files, bool keep_warm_up) {
         bits = out.buffer_map->Bits(out.tree->epoch());
       }
     }
-    Result<StoreRecovery> r = Status::Ok();
-    if (!bits.empty()) {
-      out.warm = std::make_unique<WarmStart>();
-      r = RecoverStoreFast(*out.pool, *out.log, *out.tree, *out.index, bits, out.warm.get());
-    } else {
+    if (bits.empty()) {
       // No buffer map of the tree's commit (a first start of an older build's files, a crash
       // that damaged it): the whole index file is read before the start serves.
       Status v = out.tree->FinishVerify();
       if (!v.ok()) {
         return Step("open index", Status(v.code(), tree_path + ": " + v.message()));
       }
-      r = RecoverStore(*out.pool, *out.log, out.tree.get(), *out.index, files.checkpoints);
+    } else {
+      out.warm = std::make_unique<WarmStart>();
     }
+    Result<StoreRecovery> r =
+        bits.empty()
+            ? RecoverStore(*out.pool, *out.log, out.tree.get(), *out.index, files.checkpoints)
+            : RecoverStoreFast(*out.pool, *out.log, *out.tree, *out.index, bits, out.warm.get());
     if (!r.ok()) {
       return Step("recover " + files.pool_path, r.status());
     }

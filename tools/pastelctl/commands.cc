@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 #include <iomanip>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -484,6 +486,72 @@ int RunInfo(const std::string& pool_path) {
   return kExitOk;
 }
 
+// What a fast start takes from the index file's last commit without reading the tree
+// (docs/store.md, "A start that does not grow with the store"): the live counts in its user words,
+// and the buffer map of its epoch, which must hold every buffer an entry of the tree names. Prints
+// what it finds; returns the problems (a count that differs, a buffer the map does not hold).
+std::vector<std::string> CheckStartHints(const Pool& pool, const std::string& pool_path,
+                                         const BTree& tree) {
+  std::vector<std::string> problems;
+  uint64_t live = 0;
+  uint64_t bytes = 0;
+  uint64_t expiring = 0;
+  std::vector<std::pair<std::string, uint32_t>> named;  // key, buffer
+  store::Value v;
+  tree.Scan({}, [&](std::string_view k, std::string_view b) {
+    if (store::DecodeIndexValue(b, &v) && !v.deleted) {
+      ++live;
+      bytes += v.length;
+      expiring += v.expire_ms != 0 ? 1 : 0;
+      for (const Extent& e : v.extents) {
+        named.emplace_back(std::string(k), e.buffer);
+      }
+    }
+    return true;
+  });
+  const BTree::User& u = tree.user();
+  if ((u[3] & store::kUserCountsSaved) == 0) {
+    std::cout << "start: the last commit saved no live counts (an older build's): the next start "
+                 "reads the whole index file first\n";
+    return problems;
+  }
+  const uint64_t saved_expiring = u[3] & ~store::kUserCountsSaved;
+  if (u[1] != live || u[2] != bytes || saved_expiring != expiring) {
+    problems.push_back("the last commit saved " + std::to_string(u[1]) + " live keys, " +
+                       std::to_string(u[2]) + " bytes, " + std::to_string(saved_expiring) +
+                       " with an expiry time; the tree holds " + std::to_string(live) + ", " +
+                       std::to_string(bytes) + ", " + std::to_string(expiring));
+  }
+  std::array<uint8_t, 16> owner;
+  std::memcpy(owner.data(), pool.header().uuid, owner.size());
+  const std::string path = store::BufferMap::PathForPool(pool_path);
+  Result<std::unique_ptr<store::BufferMap>> m =
+      store::BufferMap::OpenReadOnly(path, pool.buffer_count(), owner);
+  std::span<const uint64_t> bits;
+  if (m.ok()) {
+    bits = (*m)->Bits(tree.epoch());
+  }
+  if (bits.empty()) {
+    std::cout << "start: no whole buffer map of epoch " << tree.epoch() << " ("
+              << (m.ok() ? "its slot does not check" : m.status().ToString())
+              << "): the next start reads the whole index file first\n";
+    return problems;
+  }
+  size_t missing = 0;
+  for (const auto& [key, buffer] : named) {
+    if ((bits[buffer / 64] >> (buffer % 64) & 1) == 0 && missing++ < kMaxOwnershipLines) {
+      problems.push_back("the buffer map of epoch " + std::to_string(tree.epoch()) +
+                         " does not hold buffer " + std::to_string(buffer) + ", which '" + key +
+                         "' names");
+    }
+  }
+  if (missing == 0) {
+    std::cout << "start: counts and buffer map of epoch " << tree.epoch()
+              << " match the tree (the next start serves before reading it)\n";
+  }
+  return problems;
+}
+
 int RunVerify(const std::string& pool_path) {
   Result<std::unique_ptr<Store>> store = Store::Open(pool_path, /*with_log=*/true);
   if (!store.ok()) {
@@ -577,7 +645,12 @@ int RunVerify(const std::string& pool_path) {
   if (ownership.size() > kMaxOwnershipLines) {
     std::cout << "ownership: ... and " << (ownership.size() - kMaxOwnershipLines) << " more\n";
   }
-  const size_t problems = rec->corruption.size() + ownership.size();
+  const std::vector<std::string> start_hints =
+      tree ? CheckStartHints(s.pool(), s.pool_path(), *tree) : std::vector<std::string>{};
+  for (const std::string& p : start_hints) {
+    std::cout << "index: " << p << '\n';
+  }
+  const size_t problems = rec->corruption.size() + ownership.size() + start_hints.size();
   if (problems > 0) {
     return Fail(Status::Corruption(std::to_string(problems) + " problem(s) found in " +
                                    s.pool_path() + " and its log"),
