@@ -442,11 +442,15 @@ void KvProtocol::ZAddCore(bool zincrby) {
       return;
     }
   }
+  // A new set takes every member (XX on a missing key did nothing above), so a long one makes it
+  // a skiplist at once; an existing set only for a long member this command adds (redis-server
+  // converts in zsetAdd, when it inserts: ZADD XX of a long member that is not there leaves a
+  // listpack).
   bool big = false;
   uint64_t buffers = 0;
   uint64_t log_bytes = 0;
   for (size_t i = first; i < cmd_.argc; i += 2) {
-    big = big || args_[i + 1].length > kZsetListpackValue;
+    big = big || (create && args_[i + 1].length > kZsetListpackValue);
     ScoreRoom(prefix.size() + args_[i + 1].length, incr && incr_found ? kNoArg : i, &buffers,
               &log_bytes);
   }
@@ -518,7 +522,8 @@ void KvProtocol::ZAddCore(bool zincrby) {
     b_->AnswerText(cmd_.conn->id, answer, AnswerClass::kOk, cmd_.close);
     return;
   }
-  if (!MarkBig(key, prefix, &hh, expire_ms, big, ValueType::kZset, kZsetListpackEntries)) {
+  if (!MarkBig(key, prefix, &hh, expire_ms, big || long_member, ValueType::kZset,
+               kZsetListpackEntries)) {
     return;
   }
   if (create) {

@@ -276,6 +276,11 @@ void Index::Load(const LiveMap& live) {
   }
 }
 
+void Index::Reserve(size_t n) {
+  std::unique_lock lock(mu_);
+  map_.reserve(map_.size() + n);
+}
+
 void Index::LoadEntry(std::string_view key, Value v) {
   std::unique_lock lock(mu_);
   if (!v.deleted) {

@@ -101,6 +101,7 @@ namespace {
 // The log's tail into the map (unsaved: the tree does not hold it yet), and its deletes of keys
 // the tree may hold as tombstones until a checkpoint.
 void LoadTail(const Recovered& log, BTree* tree, bool checkpoints, Index& index) {
+  index.Reserve(log.live.size() + (tree != nullptr ? log.deleted.size() : 0));
   for (const auto& [key, lv] : log.live) {
     Value e;
     e.sequence = lv.sequence;
@@ -209,11 +210,11 @@ Result<StoreRecovery> RecoverStoreFast(Pool& pool, Log& log, BTree& tree, Index&
     bool expiring = false;
     uint32_t length = 0;
   };
-  std::unordered_map<std::string, InTree> asked;
+  std::unordered_map<std::string, InTree, WarmStart::Hash, std::equal_to<>> asked;
   std::string scratch;
   Value v;
   auto lookup = [&](std::string_view key) -> const InTree& {
-    auto it = asked.find(std::string(key));
+    auto it = asked.find(key);
     if (it != asked.end()) {
       return it->second;
     }
@@ -241,6 +242,7 @@ Result<StoreRecovery> RecoverStoreFast(Pool& pool, Log& log, BTree& tree, Index&
     expiring -= t.expiring ? 1 : 0;
     warm->replaced.insert(key);
   };
+  warm->replaced.reserve(out.log.live.size() + out.log.deleted.size());
   for (const auto& [key, lv] : out.log.live) {
     replace(key);
   }

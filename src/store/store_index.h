@@ -190,6 +190,8 @@ class Index {
   // Start-up, before any loop runs: one entry of the map, live or a tombstone (references already
   // taken); `v.unsaved` when the tree does not hold it yet.
   void LoadEntry(std::string_view key, Value v);
+  // Start-up: room in the map for `n` more entries (LoadEntry then never rehashes).
+  void Reserve(size_t n);
 
   // Start-up, before any loop runs: entries not in the map are read from `tree` (which outlives
   // the index), whose live keys and bytes are `tree_live_keys` and `tree_live_bytes` (those the
