@@ -210,7 +210,11 @@ Result<StoreRecovery> RecoverStoreFast(Pool& pool, Log& log, BTree& tree, Index&
     bool expiring = false;
     uint32_t length = 0;
   };
-  std::unordered_map<std::string, InTree, WarmStart::Hash, std::equal_to<>> asked;
+  struct Hash {  // (looked up by view: no copy per record)
+    using is_transparent = void;
+    size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+  };
+  std::unordered_map<std::string, InTree, Hash, std::equal_to<>> asked;
   std::string scratch;
   Value v;
   auto lookup = [&](std::string_view key) -> const InTree& {
@@ -240,7 +244,7 @@ Result<StoreRecovery> RecoverStoreFast(Pool& pool, Log& log, BTree& tree, Index&
     keys -= t.live ? 1 : 0;
     bytes -= t.live ? t.length : 0;
     expiring -= t.expiring ? 1 : 0;
-    warm->replaced.insert(key);
+    warm->replaced.push_back(key);
   };
   warm->replaced.reserve(out.log.live.size() + out.log.deleted.size());
   for (const auto& [key, lv] : out.log.live) {
@@ -249,6 +253,7 @@ Result<StoreRecovery> RecoverStoreFast(Pool& pool, Log& log, BTree& tree, Index&
   for (const auto& [key, seq] : out.log.deleted) {
     replace(key);
   }
+  std::sort(warm->replaced.begin(), warm->replaced.end());
   // Every buffer the tree may name is held (kWarmHold references) until the warm-up has counted
   // the tree's own references: none is handed out, and a write that replaces a tree value before
   // its references were counted cannot free the buffer.
@@ -272,9 +277,15 @@ Status RunWarmUp(Pool& pool, BTree& tree, Index& index, const WarmStart& warm,
                  const std::atomic<bool>* stop) {
   PASTEL_RETURN_IF_ERROR(tree.FinishVerify());
   TreeScan scan;
-  PASTEL_RETURN_IF_ERROR(ScanTree(
-      pool, tree, [&](std::string_view k) { return warm.replaced.find(k) != warm.replaced.end(); },
-      warm.bits, stop, &scan));
+  // The scan asks for every entry in key order, so the sorted tail keys are walked alongside.
+  size_t next = 0;
+  auto replaced = [&](std::string_view k) {
+    while (next < warm.replaced.size() && std::string_view(warm.replaced[next]) < k) {
+      ++next;
+    }
+    return next < warm.replaced.size() && warm.replaced[next] == k;
+  };
+  PASTEL_RETURN_IF_ERROR(ScanTree(pool, tree, replaced, warm.bits, stop, &scan));
   // The tree's references are counted: the hold comes off (a buffer nothing else holds is free).
   for (uint32_t i = 0; i < pool.buffer_count(); ++i) {
     if ((warm.bits[i / 64] >> (i % 64) & 1) != 0) {

@@ -19,7 +19,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "pastel/index.h"
@@ -398,10 +397,10 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
                                    bool checkpoints, const RecoveryOptions& options = {});
 
 // One pass over the tree's leaves (RecoverStore's, and the warm-up's): every entry that no log
-// record replaced (`replaced` false) has the buffers of its extents retained, and is counted in
-// *out. `must_hold` (the warm-up's): each of those buffers must be marked there (else
-// kCorruption: the buffer map did not cover it, and a buffer may have been handed out). `stop`:
-// the scan gives up (kBusy) once it is set.
+// record replaced (`replaced` false; asked once for each entry, in key order) has the buffers of
+// its extents retained, and is counted in *out. `must_hold` (the warm-up's): each of those buffers
+// must be marked there (else kCorruption: the buffer map did not cover it, and a buffer may have
+// been handed out). `stop`: the scan gives up (kBusy) once it is set.
 struct TreeScan {
   uint64_t entries = 0;     // entries the tree holds
   uint64_t live = 0;        // live values not replaced (expiring ones included)
@@ -422,13 +421,10 @@ Status ScanTree(Pool& pool, const BTree& tree,
 // handed out, never freed by a write that replaces a tree value), and no checkpoint runs.
 inline constexpr uint32_t kWarmHold = 1u << 20;  // more than a buffer's extents can ever be
 struct WarmStart {
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
-  };
   std::vector<uint64_t> bits;  // the buffer map of the tree's epoch (held)
-  // Keys the log's tail wrote or deleted (looked up by view: no copy per tree entry).
-  std::unordered_set<std::string, Hash, std::equal_to<>> replaced;
+  // Keys the log's tail wrote or deleted, sorted: the warm-up's scan, in the tree's key order,
+  // walks them alongside (one comparison per entry, not a hash lookup).
+  std::vector<std::string> replaced;
 };
 // `bits`: BufferMap::Bits of the tree's epoch (not empty); the tree attached with
 // BTree::Check::kLater and its counts saved (kUserCountsSaved). Fills *warm for RunWarmUp.
