@@ -64,8 +64,6 @@ Status ScanTree(Pool& pool, const BTree& tree,
                                " of buffer " + std::to_string(x.buffer) + ", outside the pool");
         return false;
       }
-    }
-    for (const Extent& x : e.extents) {
       if (!must_hold.empty() && (must_hold[x.buffer / 64] >> (x.buffer % 64) & 1) == 0) {
         failed = Status::Corruption("index entry of '" + Printable(k) + "' names buffer " +
                                     std::to_string(x.buffer) +
