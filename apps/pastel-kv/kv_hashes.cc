@@ -219,7 +219,6 @@ void KvHashes::Load(const store::Store& store) {
     std::lock_guard lock(mu_);
     dirs_ = std::move(dirs);
     zsets_ = std::move(zsets);
-    total_.store(total, std::memory_order_relaxed);
     next_version_.store(top + 1, std::memory_order_relaxed);
     active_.store(total > 0, std::memory_order_relaxed);
   });
@@ -260,19 +259,14 @@ bool KvHashes::Applied(const store::Store& store, std::string_view fk, int state
     if (it == dirs_.end()) {
       it = dirs_.emplace(std::string(prefix), FieldTable()).first;
     }
-    if (it->second.insert(field)) {  // (a field written again allocates nothing)
-      total_.fetch_add(1, std::memory_order_relaxed);
-    }
+    it->second.insert(field);  // (a field written again allocates nothing)
     return background;
   }
   if (it == dirs_.end()) {
     return background;
   }
-  if (it->second.erase(field)) {
-    total_.fetch_sub(1, std::memory_order_relaxed);
-    if (it->second.empty()) {
-      dirs_.erase(it);
-    }
+  if (it->second.erase(field) && it->second.empty()) {
+    dirs_.erase(it);
   }
   return background;
 }

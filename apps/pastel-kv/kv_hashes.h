@@ -131,6 +131,8 @@ class FieldTable {
 
 class KvHashes {
  public:
+  // (CollectDead's cursor holds any prefix without allocating: it runs on a loop's thread.)
+  KvHashes() { cursor_.reserve(store::kMaxKeyBytes + kFieldKeyOverhead); }
   // Start: the fields of every hash (the index's live keys with kHashPrefix), and the next version
   // above all of theirs. Once: later calls do nothing.
   void Load(const store::Store& store);
@@ -165,8 +167,6 @@ class KvHashes {
     auto it = zsets_.find(prefix);
     fn(it == zsets_.end() ? kEmpty : it->second);
   }
-  // Live field keys in the index, of hashes alive or gone (DBSIZE leaves them out).
-  uint64_t total_fields() const { return total_.load(std::memory_order_relaxed); }
 
   // The background delete of the fields of hashes that are gone: up to `max` field keys whose
   // version no live header at their key names (deleted, replaced, expired at `now_ms`), not
@@ -186,7 +186,6 @@ class KvHashes {
   bool ZsetApplied(const Pool& pool, std::string_view fk, size_t prefix_len, const store::Value* v);
   std::set<std::string, std::less<>> collected_;  // field keys handed out by CollectDead
   std::string cursor_;                            // CollectDead's place in dirs_
-  std::atomic<uint64_t> total_{0};
   std::atomic<uint64_t> next_version_{1};
   std::atomic<bool> active_{false};
   std::once_flag loaded_;

@@ -224,10 +224,8 @@ void KvProtocol::Scan() {
 }
 
 uint64_t KvProtocol::UserKeys() const {
-  // (With several loops, a loop applying a batch changes the two figures one after the other.)
-  const uint64_t keys = shared_.store.live_keys();
-  const uint64_t internal = clients_.hashes().total_fields() + clients_.lists().total_items();
-  return keys > internal ? keys - internal : 0;
+  // (The index counts both in one step: another loop applying a batch changes neither alone.)
+  return shared_.store.live_user_keys();
 }
 
 void KvProtocol::DbSize() {

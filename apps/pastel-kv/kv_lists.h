@@ -67,6 +67,8 @@ bool ParseItemKey(std::string_view ik, std::string_view* key, uint64_t* version,
 
 class KvLists {
  public:
+  // (CollectDead's cursor holds any list's key without allocating: it runs on a loop's thread.)
+  KvLists() { cursor_.reserve(store::kMaxKeyBytes); }
   // Start: the items of every list (the index's live keys with kListPrefix), their ranges, and
   // the next version above all of theirs. Once: later calls do nothing.
   void Load(const store::Store& store);
@@ -98,7 +100,8 @@ class KvLists {
   // Whether the list at `key` has items in the index and no other loop than `loop` writes it
   // (a blocked client of `loop` may pop).
   bool Filled(std::string_view key, uint32_t loop) const;
-  // Item keys in the index, of lists alive or gone (DBSIZE leaves them out).
+  // Item keys in the index, of lists alive or gone (the directory's count; DBSIZE asks the
+  // store: Store::live_user_keys).
   uint64_t total_items() const { return total_.load(std::memory_order_relaxed); }
 
   // The background delete of the items of lists that are gone: up to `max` item keys whose

@@ -66,6 +66,12 @@ enum class PersistMode : uint8_t { kNone, kCopy, kInPlace };
 // a longer key is refused before anything is written). It is the log record's limit, and the
 // index file takes every key the log can hold, so a checkpoint never meets a key it cannot write.
 inline constexpr size_t kMaxKeyBytes = 1024;
+// Keys from these bytes on (every key beginning with FF FD, FF FE or FF FF) are the application's
+// own namespace: pastel-kv keeps its hashes' fields, lists' items and sorted sets' members there
+// and refuses such keys from clients. The index counts them apart from the others
+// (Store::live_user_keys), in the same step as the live keys, so that no reader sees one count
+// changed without the other.
+inline constexpr std::string_view kInternalKeysFrom{"\xff\xfd", 2};
 
 // A stored value as the store hands it out: its bytes lie in `extents` of pool buffers, `length`
 // in all. Whoever holds a Value read with Batch::Lookup holds one pool reference per extent. The
@@ -149,6 +155,8 @@ class Store {
 
   // The index's figures.
   uint64_t live_keys() const;
+  // The live keys below kInternalKeysFrom (live_keys less the internal ones, read together).
+  uint64_t live_user_keys() const;
   uint64_t expiring_keys() const;  // live keys with an expiry time
   uint64_t live_bytes() const;
   uint64_t memory_keys() const;       // index entries in memory (Index::map_keys)

@@ -54,6 +54,7 @@ class EpollBackend final : public BackendBase {
     }
     events_.resize(std::max<uint32_t>(64, options_.max_batch));
     starved_.reserve(1024);
+    eof_.reserve(1024);  // (a peer that closes while requests flow allocates nothing)
     linger_buf_.resize(64 * 1024);
     spares_.reserve(kSpareBuffers);
     return Status::Ok();

@@ -164,6 +164,7 @@ class UringBackend final : public BackendBase {
     }
     TopUp();
     starved_.reserve(1024);
+    eof_.reserve(1024);  // (a peer that closes while requests flow allocates nothing)
     if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
       zc_supported_ = io_uring_opcode_supported(probe, IORING_OP_SENDMSG_ZC) != 0;
       io_uring_free_probe(probe);

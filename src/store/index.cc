@@ -191,9 +191,11 @@ Value Index::Apply(std::string_view key, Value v, uint64_t only_if) {
     v.unsaved = false;
     return v;  // the write it was to remove is no longer in force: nothing changes
   }
+  const bool internal = IsInternalKey(key);
   if (found == nullptr) {
     if (!v.deleted) {
       ++live_keys_;
+      internal_keys_ += internal ? 1 : 0;
       live_bytes_ += v.length;
       expiring_ += v.expire_ms != 0 ? 1 : 0;
     }
@@ -210,6 +212,9 @@ Value Index::Apply(std::string_view key, Value v, uint64_t only_if) {
     return v;  // a later write of this key is already in place
   }
   live_keys_ += (v.deleted ? 0 : 1) - (cur.deleted ? 0 : 1);
+  if (internal) {
+    internal_keys_ += (v.deleted ? 0 : 1) - (cur.deleted ? 0 : 1);
+  }
   live_bytes_ += (v.deleted ? 0 : v.length);
   live_bytes_ -= (cur.deleted ? 0 : cur.length);
   expiring_ +=
@@ -259,6 +264,7 @@ void Index::Load(const LiveMap& live) {
   map_.clear();
   map_.reserve(live.size());
   live_keys_ = 0;
+  internal_keys_ = 0;
   live_bytes_ = 0;
   expiring_ = 0;
   for (const auto& [k, lv] : live) {
@@ -271,6 +277,7 @@ void Index::Load(const LiveMap& live) {
     v.extents = lv.extents;
     map_.InsertOrAssign(k, std::move(v));
     ++live_keys_;
+    internal_keys_ += IsInternalKey(k) ? 1 : 0;
     live_bytes_ += lv.value_len;
     expiring_ += lv.expire_ms != 0 ? 1 : 0;
   }
@@ -285,6 +292,7 @@ void Index::LoadEntry(std::string_view key, Value v) {
   std::unique_lock lock(mu_);
   if (!v.deleted) {
     ++live_keys_;
+    internal_keys_ += IsInternalKey(key) ? 1 : 0;
     live_bytes_ += v.length;
     expiring_ += v.expire_ms != 0 ? 1 : 0;
   }
@@ -300,13 +308,14 @@ void Index::LoadEntry(std::string_view key, Value v) {
 }
 
 void Index::AttachTree(BTree* tree, bool checkpoints, bool keep_tombstones, uint64_t tree_live_keys,
-                       uint64_t tree_live_bytes) {
+                       uint64_t tree_internal_keys, uint64_t tree_live_bytes) {
   std::unique_lock tl(tree_mu_);
   std::unique_lock lock(mu_);
   tree_ = tree;
   checkpoints_ = checkpoints;
   keep_tombstones_ = keep_tombstones;
   live_keys_ += tree_live_keys;
+  internal_keys_ += tree_internal_keys;
   live_bytes_ += tree_live_bytes;
   NoteTreeSpace();
 }
@@ -348,10 +357,12 @@ void Index::AttachBufferMap(BufferMap* map, const Pool* pool) {
   map_pool_ = pool;
 }
 
-void Index::BeginWarmUp(uint64_t keys, uint64_t bytes, uint64_t expiring) {
+void Index::BeginWarmUp(uint64_t keys, uint64_t internal, uint64_t bytes, uint64_t expiring) {
   std::unique_lock tl(tree_mu_);
   std::unique_lock lock(mu_);
   warm_keys_ = keys;
+  warm_internal_ = internal;
+  internal_keys_ += internal;
   warm_bytes_ = bytes;
   warm_expiring_ = expiring;
   live_keys_ += keys;
@@ -369,6 +380,7 @@ void Index::FinishWarmUp(WarmUp w) {
     // from the last commit; the scan's are the same entries counted one by one (equal unless
     // the commit's words were wrong), so only the difference is added.
     live_keys_ += w.keys - warm_keys_;
+    internal_keys_ += w.internal - warm_internal_;
     live_bytes_ += w.bytes - warm_bytes_;
     expiring_ += w.expiring.size() - warm_expiring_;
     for (auto& [key, v] : w.expiring) {
@@ -681,6 +693,11 @@ uint64_t Index::map_keys() const {
 uint64_t Index::live_keys() const {
   std::shared_lock lock(mu_);
   return live_keys_;
+}
+
+uint64_t Index::live_user_keys() const {
+  std::shared_lock lock(mu_);
+  return live_keys_ - internal_keys_;
 }
 
 uint64_t Index::live_bytes() const {

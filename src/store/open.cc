@@ -84,6 +84,7 @@ Status ScanTree(Pool& pool, const BTree& tree,
       return true;
     }
     ++out->live;
+    out->live_internal += IsInternalKey(k) ? 1 : 0;
     out->live_bytes += e.length;
     if (e.expire_ms != 0) {
       // A value with an expiry time is kept in the map (saved), where the expiry cycle finds it.
@@ -178,8 +179,10 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
     out.tree_entries = scan.entries;
     out.tree_live = scan.live;
     uint64_t loaded_bytes = 0;
+    uint64_t loaded_internal = 0;
     for (auto& [key, e] : scan.expiring) {
       loaded_bytes += e.length;
+      loaded_internal += IsInternalKey(key) ? 1 : 0;
       index.LoadEntry(key, std::move(e));  // counted by the map's entry
     }
     for (auto& [key, seq] : scan.tombstones) {
@@ -187,7 +190,7 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
     }
     LoadTail(out.log, tree, checkpoints, index);
     index.AttachTree(tree, checkpoints, keep_tombstones, scan.live - scan.expiring.size(),
-                     scan.live_bytes - loaded_bytes);
+                     scan.live_internal - loaded_internal, scan.live_bytes - loaded_bytes);
     TrackHorizons(log, out.log, index);
   } else {
     LoadTail(out.log, tree, checkpoints, index);
@@ -237,9 +240,18 @@ Result<StoreRecovery> RecoverStoreFast(Pool& pool, Log& log, BTree& tree, Index&
   uint64_t keys = u[1];
   uint64_t bytes = u[2];
   uint64_t expiring = u[3] & ~kUserCountsSaved;
+  // The keys of the application's namespace are not among the saved counts: the tree's are
+  // counted here, one ordered run from kInternalKeysFrom on (pastel-kv reads the same run at its
+  // start for its directories; a store without such keys pays one descent).
+  uint64_t internal = 0;
+  tree.Scan(kInternalKeysFrom, [&](std::string_view, std::string_view entry) {
+    internal += DecodeIndexValue(entry, &v) && !v.deleted ? 1 : 0;
+    return true;
+  });
   auto replace = [&](const std::string& key) {
     const InTree& t = lookup(key);
     keys -= t.live ? 1 : 0;
+    internal -= t.live && IsInternalKey(key) ? 1 : 0;
     bytes -= t.live ? t.length : 0;
     expiring -= t.expiring ? 1 : 0;
     warm->replaced.push_back(key);
@@ -264,8 +276,8 @@ Result<StoreRecovery> RecoverStoreFast(Pool& pool, Log& log, BTree& tree, Index&
   out.tree_entries = tree.entries();
   out.tree_live = keys;
   LoadTail(out.log, &tree, /*checkpoints=*/true, index);
-  index.AttachTree(&tree, /*checkpoints=*/true, log.stream_count() > 1, 0, 0);
-  index.BeginWarmUp(keys, bytes, expiring);
+  index.AttachTree(&tree, /*checkpoints=*/true, log.stream_count() > 1, 0, 0, 0);
+  index.BeginWarmUp(keys, internal, bytes, expiring);
   TrackHorizons(log, out.log, index);
   PASTEL_RETURN_IF_ERROR(pool.FinishRecovery());
   return out;
@@ -292,6 +304,7 @@ Status RunWarmUp(Pool& pool, BTree& tree, Index& index, const WarmStart& warm,
   }
   Index::WarmUp w;
   w.keys = scan.live;
+  w.internal = scan.live_internal;
   w.bytes = scan.live_bytes;
   w.expiring = std::move(scan.expiring);
   w.tombstones = std::move(scan.tombstones);
@@ -439,7 +452,7 @@ Result<OpenedStore> OpenOrCreate(const StoreFiles& files, bool keep_warm_up) {
         return m;
       }
     }
-    out.index->AttachTree(out.tree.get(), files.checkpoints, lp.streams > 1, 0, 0);
+    out.index->AttachTree(out.tree.get(), files.checkpoints, lp.streams > 1, 0, 0, 0);
     out.index->TrackStreams(out.log->stream_count());  // every stream empty: horizons 0
     out.created = true;
   } else {
@@ -518,6 +531,9 @@ std::string Store::Durability() const {
 }
 uint64_t Store::live_keys() const {
   return index_->live_keys();
+}
+uint64_t Store::live_user_keys() const {
+  return index_->live_user_keys();
 }
 uint64_t Store::live_bytes() const {
   return index_->live_bytes();

@@ -35,6 +35,11 @@ namespace pastel::store {
 // counts as of the commit; files of builds before them have 0 there).
 inline constexpr uint64_t kUserCountsSaved = uint64_t{1} << 63;
 
+// Whether `key` is of the application's namespace (kInternalKeysFrom; compared as unsigned bytes).
+inline bool IsInternalKey(std::string_view key) {
+  return key >= kInternalKeysFrom;
+}
+
 static_assert(kMaxKeyBytes == kMaxKeyLen, "the store's key limit is the log record's");
 static_assert(kMaxKeyLen <= kBTreeMaxKey, "the index must take every key the log holds");
 
@@ -198,8 +203,9 @@ class Index {
   // them: nothing will be logged). `keep_tombstones`: a delete is written to the tree as a
   // tombstone (several loops: another loop's stream may still hold an older write of the key);
   // else it erases the key.
+  // (`tree_internal_keys`: of `tree_live_keys`, those from kInternalKeysFrom on.)
   void AttachTree(BTree* tree, bool checkpoints, bool keep_tombstones, uint64_t tree_live_keys,
-                  uint64_t tree_live_bytes);
+                  uint64_t tree_internal_keys, uint64_t tree_live_bytes);
   bool checkpoints() const { return tree_ != nullptr && checkpoints_; }
   // The index file's pages (superblock included) and those in use, as of its last commit; 0 and
   // 0 without an index file.
@@ -227,10 +233,12 @@ class Index {
   // tree's live keys, bytes and keys with an expiry time that no log record replaced are taken
   // as the last commit counted them (`keys`, `bytes`, `expiring`), and no checkpoint runs until
   // FinishWarmUp. Start-up, before any loop runs (after AttachTree).
-  void BeginWarmUp(uint64_t keys, uint64_t bytes, uint64_t expiring);
+  // (`internal`: of `keys`, those from kInternalKeysFrom on, counted in the tree at the start.)
+  void BeginWarmUp(uint64_t keys, uint64_t internal, uint64_t bytes, uint64_t expiring);
   // What the warm-up's scan of the tree found (the entries no log record replaced).
   struct WarmUp {
-    uint64_t keys = 0;  // live values
+    uint64_t keys = 0;      // live values
+    uint64_t internal = 0;  // of those, keys from kInternalKeysFrom on
     uint64_t bytes = 0;
     // Live values with an expiry time: into the map (saved) unless a write since the start
     // already put the key there; counted in `keys` too.
@@ -278,6 +286,7 @@ class Index {
   uint64_t map_keys() const;  // entries in memory: changed since the last checkpoint, or kept
 
   uint64_t live_keys() const;
+  uint64_t live_user_keys() const;  // live_keys less those from kInternalKeysFrom on
   uint64_t live_bytes() const;
 
   // Live values with an expiry time (all of them are in the map: a checkpoint keeps them there,
@@ -312,6 +321,7 @@ class Index {
   std::pmr::unsynchronized_pool_resource arena_;
   KeyMap map_{&arena_};
   uint64_t live_keys_ = 0;
+  uint64_t internal_keys_ = 0;  // of live_keys_, those from kInternalKeysFrom on
   uint64_t live_bytes_ = 0;
   uint64_t expiring_ = 0;    // live values with an expiry time
   uint64_t cache_keys_ = 0;  // SetCacheLimit
@@ -331,6 +341,7 @@ class Index {
   static constexpr uint8_t kWarmDone = 0, kWarming = 1, kWarmFailed = 2;
   std::atomic<uint8_t> warm_{kWarmDone};
   uint64_t warm_keys_ = 0;  // BeginWarmUp's counts, corrected by FinishWarmUp
+  uint64_t warm_internal_ = 0;
   uint64_t warm_bytes_ = 0;
   uint64_t warm_expiring_ = 0;
   BufferMap* buffer_map_ = nullptr;  // AttachBufferMap
@@ -402,9 +413,10 @@ Result<StoreRecovery> RecoverStore(Pool& pool, Log& log, BTree* tree, Index& ind
 // must be marked there (else kCorruption: the buffer map did not cover it, and a buffer may have
 // been handed out). `stop`: the scan gives up (kBusy) once it is set.
 struct TreeScan {
-  uint64_t entries = 0;     // entries the tree holds
-  uint64_t live = 0;        // live values not replaced (expiring ones included)
-  uint64_t live_bytes = 0;  // their bytes
+  uint64_t entries = 0;        // entries the tree holds
+  uint64_t live = 0;           // live values not replaced (expiring ones included)
+  uint64_t live_internal = 0;  // of those, keys from kInternalKeysFrom on
+  uint64_t live_bytes = 0;     // their bytes
   std::vector<std::pair<std::string, Value>> expiring;       // of those, with an expiry
   std::vector<std::pair<std::string, uint64_t>> tombstones;  // not replaced
 };

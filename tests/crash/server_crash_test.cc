@@ -359,7 +359,7 @@ class CrashHarness {
   void Run(uint64_t turns, Stats& stats) {
     stats_ = &stats;
     store::Index index;
-    index.AttachTree(tree_.get(), /*checkpoints=*/true, /*keep_tombstones=*/false, 0, 0);
+    index.AttachTree(tree_.get(), /*checkpoints=*/true, /*keep_tombstones=*/false, 0, 0, 0);
     index.AttachBufferMap(map_.get(), &store_->pool());
     const std::unique_ptr<store::Store> st =
         store::Store::Over(store_->pool(), store_->log(), index, /*loops=*/1);

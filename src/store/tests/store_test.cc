@@ -10,6 +10,7 @@
 #include <memory_resource>
 #include <mutex>
 #include <random>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -1124,6 +1125,73 @@ TEST(WarmUpTest, AStoreServesWhileItsWarmUpThreadReadsTheIndexFile) {
   EXPECT_FALSE(store.warming());
   EXPECT_EQ(store.live_keys(), want.size());
   EXPECT_EQ(store.pool().Counts().retained, store.live_keys());  // one buffer a value here
+}
+
+TEST(WarmUpTest, TheApplicationsOwnKeysAreCountedApartAtEveryStart) {
+  // pastel-kv's DBSIZE is the live keys less those from kInternalKeysFrom on: both counts change
+  // in one step of the index, and every kind of start finds them.
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const StoreFiles files = SmallFiles(dir);
+  const int64_t later = 4'000'000'000'000;
+  std::set<std::string> user, internal;
+  const auto write = [&](OpenedStore& s, const std::string& k, bool put, int64_t expire_ms = 0) {
+    const std::string v = "value of " + k;
+    Write(s, 0, 0, k, put ? &v : nullptr, 1, expire_ms);
+    std::set<std::string>& in = IsInternalKey(k) ? internal : user;
+    if (put) {
+      in.insert(k);
+    } else {
+      in.erase(k);
+    }
+  };
+  const auto field = [](int i) { return std::string("\xff\xff", 2) + "f" + std::to_string(i); };
+  const auto check = [&](const Index& index) {
+    EXPECT_EQ(index.live_keys(), user.size() + internal.size());
+    EXPECT_EQ(index.live_user_keys(), user.size());
+  };
+  {
+    Result<OpenedStore> s = OpenOrCreate(files);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    for (int i = 0; i < 30; ++i) {
+      write(*s, "u" + std::to_string(i), true);
+      // (every fifth internal key with an expiry time: a full start loads those apart)
+      write(*s, field(i), true, i % 5 == 0 ? later : 0);
+    }
+    write(*s, std::string("\xff\xfc", 2) + "user", true);  // below the namespace: the user's
+    write(*s, std::string("\xff\xfd", 2), true);           // its first key
+    check(*s->index);
+    Result<Index::CheckpointStep> step = s->index->Checkpoint(1000, s->log->next_sequence() - 1);
+    ASSERT_TRUE(step.ok() && step->committed);
+    ASSERT_TRUE(s->log->stream(0).Truncate(s->log->next_sequence() - 1).ok());
+    // The log's tail: internal keys deleted, rewritten and added, a user key deleted.
+    write(*s, field(0), false);
+    write(*s, field(1), false);
+    write(*s, field(2), true);
+    write(*s, field(100), true);
+    write(*s, "u0", false);
+    write(*s, field(1), false);  // deleting an absent key changes nothing
+    check(*s->index);
+  }
+  {
+    Result<OpenedStore> s = OpenOrCreate(files, /*keep_warm_up=*/true);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_NE(s->warm, nullptr);
+    SCOPED_TRACE("a start that serves before it has read the index file");
+    check(*s->index);
+    write(*s, field(3), false);  // a tree value not counted by the warm-up yet
+    write(*s, field(200), true);
+    write(*s, "u1", false);
+    check(*s->index);
+    ASSERT_TRUE(RunWarmUp(*s->pool, *s->tree, *s->index, *s->warm, nullptr).ok());
+    check(*s->index);
+  }
+  ASSERT_EQ(::unlink(BufferMap::PathForPool(files.pool_path).c_str()), 0);
+  Result<OpenedStore> s = OpenOrCreate(files, /*keep_warm_up=*/true);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->warm, nullptr);
+  SCOPED_TRACE("a full start");
+  check(*s->index);
 }
 
 }  // namespace
