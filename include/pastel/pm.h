@@ -118,6 +118,13 @@ class PmFile {
   const std::string& path() const { return path_; }
   int fd() const { return fd_; }
   PersistOps& ops() const { return *ops_; }
+  // The owner writes the file in small pieces from now on (the pool's receive buffers, the log's
+  // records), each made durable by a sync of its pages. On a regular file a sync writes whole
+  // page-cache folios, and a fault's read-around builds folios of up to 2 MiB (ext4 since Linux
+  // 6.16, xfs before it): a request's few dirty bytes would cost a 2 MiB write. So from here on
+  // a fault brings one 4 KiB page (MADV_RANDOM). A start calls it once recovery has read what it
+  // reads (read-around is what makes a cold start's reads fast). A hint; elsewhere nothing.
+  void PreferSmallFolios() const;
   // One line for operators: "emulated persistent memory (tmpfs): survives a process crash, not a
   // power cut; granularity cache-line (clwb)".
   std::string DescribeDurability() const;

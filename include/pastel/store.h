@@ -149,6 +149,7 @@ class Store {
   const Start& start() const { return start_; }
 
   Pool& pool() const { return *pool_; }
+  const Log& log() const { return *log_; }
   uint32_t loops() const { return loops_; }
   // What survives what on the pool's medium (PmFile::DescribeDurability).
   std::string Durability() const;

@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <libpmem2.h>
 #include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -181,6 +182,12 @@ void PmFile::Reset() {
   data_ = nullptr;
   size_ = 0;
   ops_.reset();
+}
+
+void PmFile::PreferSmallFolios() const {
+  if (medium_ == Medium::kFile && !read_only_) {
+    (void)::madvise(data_, size_, MADV_RANDOM);  // (refused: syncs are only slower)
+  }
 }
 
 std::string PmFile::DescribeDurability() const {

@@ -469,6 +469,13 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreFiles& files) {
     return opened.status();
   }
   OpenedStore& out = *opened;
+  // Recovery has read the log and the values it names; from here on both are written in small
+  // pieces (docs/formats/pool.md, "On block storage").
+  for (const PmFile* f : {out.pool->file(), out.log->file()}) {
+    if (f != nullptr) {
+      f->PreferSmallFolios();
+    }
+  }
   std::unique_ptr<Store> store(new Store());
   store->start_.warming = out.warm != nullptr;
   store->start_.created = out.created;

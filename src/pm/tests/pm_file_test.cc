@@ -3,10 +3,12 @@
 
 #include <atomic>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "pastel/pm.h"
+#include "tests/support/smaps.h"
 #include "tests/support/temp_dir.h"
 
 namespace pastel {
@@ -38,6 +40,24 @@ TEST(PmFileTest, RegularFileHasPageGranularity) {
   EXPECT_TRUE(f->ops().Persist(f->data() + 5000, 3000).ok());
   // A range outside the mapping is a caller bug, reported, not synced.
   EXPECT_EQ(f->ops().Flush(f->data() + f->size() - 10, 100).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(PmFileTest, AFileWrittenInSmallPiecesGetsNoReadAround) {
+  // docs/formats/pool.md, "On block storage": on a regular file the mapping is marked for random
+  // access (VmFlags "rr": a fault brings one page, so folios stay small); on tmpfs nothing.
+  for (const char* where : {"/var/tmp", "/dev/shm"}) {
+    SCOPED_TRACE(where);
+    TempDir dir(where);
+    ASSERT_TRUE(dir.ok());
+    Result<PmFile> f = PmFile::Create(dir.File("a"), 1 << 20);
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    ASSERT_NE(testing::VmFlagsOf(f->data()), "") << "no mapping in /proc/self/smaps";
+    EXPECT_FALSE(testing::RandomAccess(f->data())) << testing::VmFlagsOf(f->data());
+    f->PreferSmallFolios();
+    const bool file = f->medium() == Medium::kFile;
+    EXPECT_EQ(testing::RandomAccess(f->data()), file) << testing::VmFlagsOf(f->data());
+    EXPECT_EQ(testing::RandomAccess(f->data() + f->size() - 1), file);
+  }
 }
 
 TEST(PmFileTest, PageOpsAreSharedByThreads) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "src/store/store_index.h"
+#include "tests/support/smaps.h"
 #include "tests/support/temp_dir.h"
 
 namespace pastel::store {
@@ -1192,6 +1193,25 @@ TEST(WarmUpTest, TheApplicationsOwnKeysAreCountedApartAtEveryStart) {
   ASSERT_EQ(s->warm, nullptr);
   SCOPED_TRACE("a full start");
   check(*s->index);
+}
+
+TEST(StoreTest, OnARegularFileThePoolAndTheLogAreMappedForSmallWritesOnceRecovered) {
+  // docs/formats/pool.md, "On block storage": the recovery reads with the kernel's read-around,
+  // then the pool and the log (written in small pieces) get none; the index file keeps it.
+  TempDir dir("/var/tmp");
+  ASSERT_TRUE(dir.ok());
+  for (int start = 0; start < 2; ++start) {
+    SCOPED_TRACE(start == 0 ? "created" : "reopened");
+    Result<std::unique_ptr<Store>> st = Store::Open(SmallFiles(dir));
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    const Store& s = **st;
+    ASSERT_NE(s.pool().file(), nullptr);
+    EXPECT_EQ(s.pool().file()->medium(), Medium::kFile);
+    EXPECT_TRUE(testing::RandomAccess(s.pool().file()->data()))
+        << testing::VmFlagsOf(s.pool().file()->data());
+    EXPECT_TRUE(testing::RandomAccess(s.log().file()->data()))
+        << testing::VmFlagsOf(s.log().file()->data());
+  }
 }
 
 }  // namespace
