@@ -133,6 +133,14 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& o) {
   } else {
     return opened.status();
   }
+  // As pastel's servers do (docs/formats/pool.md, "On block storage"): once recovered, a write's
+  // sync writes 4 KiB pages, not the kernel's large folios, so the figure compares commit
+  // protocols, not page-cache folio sizes.
+  for (const PmFile* f : {store->pool_->file(), store->log_->file()}) {
+    if (f != nullptr) {
+      f->PreferSmallFolios();
+    }
+  }
   return store;
 }
 
