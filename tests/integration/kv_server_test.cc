@@ -608,7 +608,15 @@ TEST_P(KvTest, FullPoolIsOomKeepsReadsAndRecoversAfterDeletes) {
 
 // The durable configurations (--persist none keeps nothing across a restart, by design: its
 // own test below says so).
-using KvDurableTest = KvTest;
+class KvDurableTest : public KvTest {
+ protected:
+  // AcknowledgedWritesSurviveKill9's rounds. `at_a_full_pool`: the pool is filled first and kept
+  // at its edge, so that writes are refused (-OOM) among acknowledged ones; a refused write is
+  // never applied, also after the kill.
+  void Kill9Rounds(bool at_a_full_pool);
+  // Fills the pool with values of 8 KiB until writes are refused, then deletes a few.
+  void FillToTheEdge();
+};
 
 TEST_P(KvDurableTest, DataSurvivesARestart) {
   StartServer();
@@ -1596,7 +1604,7 @@ bool ApplyZsetWrite(const ZsetWrite& w, std::map<std::string, ZsetModel>* m, con
   return false;
 }
 
-TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
+void KvDurableTest::Kill9Rounds(bool at_a_full_pool) {
   const int rounds = static_cast<int>(std::max<uint64_t>(1, EnvU64("PASTEL_KILL_ROUNDS", 3)));
   const uint64_t seed = TestSeed();
   std::cout << "[ seed     ] " << seed << " (PASTEL_TEST_SEED=" << seed << " repeats it)\n";
@@ -1630,13 +1638,29 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
   std::map<std::string, ZsetModel> zsets;
   std::map<uint64_t, ZsetWrite> zset_sent;
   uint64_t zset_ids = 0;
+  // The plain rounds' pool has room for what a round leaves in one loop's partition (64 K
+  // buffers with two loops): the transactions' keys, at most kTxBuffers (below), and the other
+  // writers' few thousand. A refusal there fails the test. The full pool's rounds run at its edge.
+  pool_size_ = at_a_full_pool ? "16M" : "256M";
   StartServer({"--log-size", "1M"});  // small streams: kills land around checkpoints too
+  if (at_a_full_pool) {
+    FillToTheEdge();
+  }
   constexpr int kWriters = 4;
-  uint64_t total_acked = 0;
+  uint64_t total_acked = 0, total_refused = 0;
   for (int round = 0; round < rounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round) + ", seed " + std::to_string(seed));
     std::mutex mu;
     std::atomic<uint64_t> acked{0};
+    // Writes answered -OOM (the pool or the log full): never applied, before or after the kill.
+    std::atomic<uint64_t> refused{0};
+    const auto refusal = [&](const Reply& rep) {
+      if (!rep.IsErr("OOM") && !rep.IsErr("EXECABORT Transaction discarded because of: OOM")) {
+        return false;
+      }
+      refused.fetch_add(1);
+      return true;
+    };
     std::atomic<uint64_t> list_acked{0};
     std::atomic<uint64_t> zset_acked{0};
     std::vector<std::thread> writers;
@@ -1657,6 +1681,7 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
             uint64_t list = 0;  // a list write: its id in list_sent (0: a SET or DEL)
             uint64_t zset = 0;  // a sorted set write: its id in zset_sent
             std::string dst;    // an LMOVE's other list
+            KeyState before;    // a SET's or DEL's key before it was sent (a refusal's state)
           };
           std::vector<Step> batch;
           std::string bytes;
@@ -1708,7 +1733,7 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
               }
               const std::vector<std::string> cmd = lw.Command();
               bytes += RespCommand(std::vector<std::string_view>(cmd.begin(), cmd.end()));
-              Step step{key, Allowed{"", 0}, 0, 0, lw.dst};
+              Step step{key, Allowed{"", 0}, 0, 0, lw.dst, {}};
               std::lock_guard lock(mu);
               step.list = ++list_ids;
               list_sent.emplace(step.list, std::move(lw));  // sent: may be applied
@@ -1781,7 +1806,7 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
               }
               const std::vector<std::string> cmd = zw.Command();
               bytes += RespCommand(std::vector<std::string_view>(cmd.begin(), cmd.end()));
-              Step step{key, Allowed{"", 0}, 0, 0, ""};
+              Step step{key, Allowed{"", 0}, 0, 0, "", {}};
               std::lock_guard lock(mu);
               step.zset = ++zset_ids;
               zset_sent.emplace(step.zset, std::move(zw));  // sent: may be applied
@@ -1789,7 +1814,7 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
               continue;
             }
             if (r() % 8 == 0) {
-              batch.push_back({key, Allowed{"", 0}, 0, 0, ""});
+              batch.push_back({key, Allowed{"", 0}, 0, 0, "", {}});
               bytes += RespCommand({"DEL", key});
             } else {
               const size_t len = 1 + r() % 5000;
@@ -1799,17 +1824,18 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
               const int64_t at = pick == 0   ? 3000000000000 + static_cast<int64_t>(r() % 1000000)
                                  : pick == 1 ? NowMs() + static_cast<int64_t>(r() % 300)
                                              : 0;
-              batch.push_back({key, Allowed{value, at}, 0, 0, ""});
+              batch.push_back({key, Allowed{value, at}, 0, 0, "", {}});
               bytes += at == 0 ? RespCommand({"SET", key, value})
                                : RespCommand({"SET", key, value, "PXAT", std::to_string(at)});
             }
           }
           {
             std::lock_guard lock(mu);
-            for (const Step& b : batch) {
+            for (Step& b : batch) {
               if (b.list != 0 || b.zset != 0) {
                 continue;  // (in list_sent, zset_sent)
               }
+              b.before = state[b.key];
               if (!b.v.value.empty()) {
                 state[b.key].allowed.push_back(b.v);  // sent: may be there
               } else {
@@ -1832,6 +1858,10 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
               // Acknowledged: the reply is the model's (a pop hands out the items at that end,
               // never one handed out before), and the write is part of the list from now on.
               const auto sent = list_sent.find(b.list);
+              if (refusal(rep)) {
+                list_sent.erase(sent);  // refused: the list as it was
+                continue;
+              }
               if (!ApplyListWrite(sent->second, &lists, &rep)) {
                 const std::vector<std::string> cmd = sent->second.Command();
                 ADD_FAILURE() << cmd[0] << " " << k << ": " << rep.Describe();
@@ -1846,6 +1876,10 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
               // members with their scores, never one handed out before), and the write is part
               // of the set from now on.
               const auto sent = zset_sent.find(b.zset);
+              if (refusal(rep)) {
+                zset_sent.erase(sent);  // refused: the set as it was
+                continue;
+              }
               if (!ApplyZsetWrite(sent->second, &zsets, &rep)) {
                 const std::vector<std::string> cmd = sent->second.Command();
                 ADD_FAILURE() << cmd[0] << " " << k << ": " << rep.Describe();
@@ -1856,12 +1890,16 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
               continue;
             }
             KeyState& s = state[k];
-            if (v.value.empty()) {
-              if (rep.type == ':') {
-                s.allowed.clear();
-                s.absent_ok = true;
-                acked.fetch_add(1);
+            if (refusal(rep)) {
+              s = b.before;  // refused: the key as it was
+            } else if (v.value.empty()) {
+              if (rep.type != ':') {
+                ADD_FAILURE() << "DEL " << k << ": " << rep.Describe();
+                return;
               }
+              s.allowed.clear();
+              s.absent_ok = true;
+              acked.fetch_add(1);
             } else if (rep.Is("OK")) {
               // Acknowledged: earlier values of the key can no longer come back.
               s.allowed.clear();
@@ -1877,16 +1915,22 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
       });
     }
     // Transactions (MULTI, 1..40 SETs of keys written by no one else, EXEC) from a fifth
-    // client: after the kill each is whole or absent, and whole once its EXEC was answered.
+    // client: after the kill each is whole or absent, whole once its EXEC was answered, and absent
+    // once it was refused. Their keys stay until the round is checked: the client stops once they
+    // may hold kTxBuffers buffers (a value of n bytes at most n / 2048 + 2), so that no machine is
+    // fast enough to fill the plain rounds' pool before the kill.
     struct Tx {
       std::vector<std::pair<std::string, std::string>> sets;
       bool acked = false;
+      bool refused = false;
     };
     std::vector<Tx> txs;
+    constexpr uint64_t kTxBuffers = 24 * 1024;
     writers.emplace_back([&] {
       std::mt19937_64 r(round_seed + kWriters);
       RespClient c(port());
-      for (uint64_t n = 0; c.connected(); ++n) {
+      uint64_t buffers = 0;
+      for (uint64_t n = 0; c.connected() && buffers < kTxBuffers; ++n) {
         Tx tx;
         std::string bytes = RespCommand({"MULTI"});
         const size_t k = 1 + r() % 40;
@@ -1895,6 +1939,7 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
               "tx" + std::to_string(round) + ":" + std::to_string(n) + ":" + std::to_string(i),
               Pattern(1 + r() % 3000, r()));
           bytes += RespCommand({"SET", tx.sets.back().first, tx.sets.back().second});
+          buffers += tx.sets.back().second.size() / 2048 + 2;
         }
         bytes += RespCommand({"EXEC"});
         size_t at;
@@ -1913,11 +1958,14 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
           }
           if (i == k + 1) {
             std::lock_guard lock(mu);
-            if (rep.type != '*' || rep.elems.size() != k) {
+            if (refusal(rep)) {
+              txs[at].refused = true;
+            } else if (rep.type != '*' || rep.elems.size() != k) {
               ADD_FAILURE() << "EXEC: " << rep.Describe();
               return;
+            } else {
+              txs[at].acked = true;
             }
-            txs[at].acked = true;
           }
         }
       }
@@ -1933,6 +1981,8 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
           std::string hash;
           std::vector<std::pair<std::string, std::string>> set;  // HSET's; empty: HDEL or DEL
           std::vector<std::string> del;                          // HDEL's; both empty: DEL
+          // Its fields f0..f7 before it was sent (none: never written), a refusal's state.
+          std::vector<std::optional<KeyState>> before;
         };
         std::vector<Cmd> batch;
         std::string bytes;
@@ -1982,7 +2032,12 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
         };
         {
           std::lock_guard lock(mu);
-          for (const Cmd& cmd : batch) {
+          for (Cmd& cmd : batch) {
+            for (int f = 0; f < 8; ++f) {
+              const auto it = fields.find({cmd.hash, "f" + std::to_string(f)});
+              cmd.before.push_back(it == fields.end() ? std::nullopt
+                                                      : std::optional<KeyState>(it->second));
+            }
             touched(cmd, [](KeyState& s, const std::string* set) {
               if (set != nullptr) {
                 s.allowed.push_back({*set, 0});  // sent: may be there
@@ -2001,6 +2056,17 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
             return;
           }
           std::lock_guard lock(mu);
+          if (refusal(rep)) {
+            for (int f = 0; f < 8; ++f) {  // refused: the fields as they were
+              const std::pair<std::string, std::string> hf = {cmd.hash, "f" + std::to_string(f)};
+              if (cmd.before[f].has_value()) {
+                fields[hf] = *cmd.before[f];
+              } else {
+                fields.erase(hf);
+              }
+            }
+            continue;
+          }
           if (rep.type != ':') {
             ADD_FAILURE() << "hash write of " << cmd.hash << ": " << rep.Describe();
             return;
@@ -2017,6 +2083,13 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
       }
     });
     const int kill_after_ms = std::uniform_int_distribution<int>(50, 400)(rng);
+    if (at_a_full_pool) {
+      // The kill comes after the first refusal of the round (the writes consume the few buffers
+      // left free): refused and acknowledged writes interleave before it, whatever the speed.
+      for (int waited = 0; refused.load() == 0 && waited < 30000; ++waited) {
+        std::this_thread::sleep_for(milliseconds(1));
+      }
+    }
     std::this_thread::sleep_for(milliseconds(kill_after_ms));
     server_->Kill9();
     for (std::thread& t : writers) {
@@ -2190,6 +2263,9 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
       } else if (tx.acked && found == 0) {
         ++violations;
         ADD_FAILURE() << "an acknowledged transaction of " << tx.sets.size() << " SETs is lost";
+      } else if (tx.refused && found != 0) {
+        ++violations;
+        ADD_FAILURE() << "a refused transaction of " << tx.sets.size() << " SETs is there";
       }
     }
     std::cout << "[ round " << round << "  ] killed after " << kill_after_ms
@@ -2203,8 +2279,15 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
               << list_unanswered_done << " of them done); " << zset_acked.load()
               << " sorted set writes acknowledged, " << zsets_present << " sets of " << zset_members
               << " members, " << zset_unanswered << " set writes unanswered ("
-              << zset_unanswered_done << " of them done)\n";
+              << zset_unanswered_done << " of them done); " << refused.load()
+              << " writes refused (-OOM)\n";
     ASSERT_EQ(violations, 0u);
+    total_refused += refused.load();
+    if (at_a_full_pool) {
+      EXPECT_GT(refused.load(), 0u) << "no write was refused in 30 s at the pool's edge";
+    } else {
+      EXPECT_EQ(refused.load(), 0u) << "the pool (" << pool_size_ << ") or the log filled";
+    }
     // The round's transactions are checked: their keys go, so that a long run
     // (PASTEL_KILL_ROUNDS) does not fill the pool with keys no later round reads.
     for (const Tx& tx : txs) {
@@ -2220,6 +2303,55 @@ TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
   ASSERT_TRUE(server_->Stop());
   const RunResult v = RunProgram({PASTELCTL_PATH, "verify", "--pool", pool_}, dir_.path(), 120);
   EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
+}
+
+void KvDurableTest::FillToTheEdge() {
+  // Values of 8 KiB from 8 connections (so that every loop's partition is filled) until each is
+  // refused, then every other one deleted: about half of each partition free again, scattered,
+  // which the rounds' writers fill within a round (the transactions' keys stay until the round is
+  // checked).
+  std::vector<std::unique_ptr<RespClient>> clients;
+  std::vector<std::vector<std::string>> keys(8);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    clients.push_back(std::make_unique<RespClient>(port()));
+    ASSERT_TRUE(clients.back()->connected());
+  }
+  const std::string value = Pattern(8192, 1);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    for (int n = 0;; ++n) {
+      ASSERT_LT(n, 100000) << "a 16 MiB pool took 800 MiB";
+      const std::string key = "fill:" + std::to_string(i) + ":" + std::to_string(n);
+      const Reply r = clients[i]->Call({"SET", key, value});
+      if (r.IsErr("OOM")) {
+        break;
+      }
+      ASSERT_TRUE(r.Is("OK")) << r.Describe();
+      keys[i].push_back(key);
+    }
+  }
+  ASSERT_FALSE(keys[0].empty()) << "the first write was refused";
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i].empty()) {
+      continue;  // (its loop's partition was full already)
+    }
+    std::vector<std::string_view> del = {"DEL"};
+    for (size_t n = 0; n < keys[i].size(); n += 2) {
+      del.push_back(keys[i][n]);
+    }
+    const Reply r = clients[i]->Call(del);
+    ASSERT_TRUE(r.IsInt(static_cast<int64_t>(del.size() - 1))) << r.Describe();
+  }
+}
+
+TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9) {
+  Kill9Rounds(false);
+}
+
+// The same at a full pool: the writes consume the last free buffers, and the kills land among
+// refused and acknowledged writes, with the packer moving values (one loop) and the restarts
+// recovering a full pool.
+TEST_P(KvDurableTest, AcknowledgedWritesSurviveKill9AtAFullPool) {
+  Kill9Rounds(true);
 }
 
 // Issue 22's durable queue with real clients: tests/integration/kv_queue_client.py runs redis-py
