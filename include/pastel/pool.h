@@ -26,6 +26,13 @@
 // lock-free return stack, which the owner takes whole when its own list runs empty. Allocate and
 // the transitions are O(1).
 //
+// Sharing: a partition that runs out borrows. Allocate(p) with none of p's own buffers free takes
+// one of another partition's, as long as that one keeps more than its floor (a sixteenth of it,
+// at least one buffer: its owner's receives go on), so one thread's load can use the whole pool,
+// not a 1/N share of it, while another thread is idle. A borrowed buffer goes home when freed.
+// Each partition's free lists sit under a mutex that its owner takes, uncontended, and a
+// borrower only when its own partition is empty. FreeFor(p) is what Allocate(p) can hand out.
+//
 // Allocation order: on persistent memory (byte or cache-line granularity) the buffers freed last
 // are handed out first (few pages in use: caches, TLB, first-touch faults). On a regular file
 // (page granularity) buffers are handed out in file order from a cursor that goes round the
@@ -34,9 +41,11 @@
 // cheaper per page on an SSD under ext4: bench/RESULTS.md). Allocate then scans a bitmap: O(1)
 // amortized, O(partition / 64) when the partition is nearly full.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -148,8 +157,13 @@ class Pool {
   // Bit i of *bits set: buffer i is kRetained now (O(n); the store's checkpoints save it, see
   // src/store/buffer_map.h). *bits keeps its capacity from call to call.
   void RetainedBits(std::vector<uint64_t>* bits) const;
-  // Free buffers of partition p available to Allocate without waiting.
+  // Free buffers of partition p's own (its index range).
   uint32_t FreeInPartition(uint32_t p) const;
+  // What Allocate(p) can hand out: p's own free buffers and what the other partitions have above
+  // their floors (O(partitions)). Any thread.
+  uint64_t FreeFor(uint32_t p) const;
+  // A partition keeps this many free buffers from borrowers.
+  uint32_t Floor(uint32_t p) const { return std::max<uint32_t>(1, parts_[p].count / 16); }
 
   // Ends recovery: every buffer still free goes on its partition's free list (and is poisoned
   // under ASan). Allocate works from now on; Retain no longer takes free buffers. The allocation
@@ -167,13 +181,18 @@ class Pool {
   struct alignas(64) Partition {
     uint32_t first = 0;
     uint32_t count = 0;
+    // Guards the lists below (local, fresh, the bitmap): the owner's Allocate takes it, and a
+    // borrower's (Sharing, above).
+    std::mutex mu;
+    // local_len + fresh_len + bits_free, stored under mu: read by any thread (FreeFor).
+    std::atomic<uint32_t> listed{0};
     // Buffers freed and taken back from return_head: allocated first, so that the buffers in
     // use stay as few pages as the load needs (caches, TLB, and no first-touch page faults of a
-    // fresh pool file while recycled buffers are at hand). Owner thread only.
+    // fresh pool file while recycled buffers are at hand). Under mu.
     uint32_t local_head = kNoBuffer;
     uint32_t local_len = 0;
     // Free buffers not allocated since the pool was opened, in index order: taken one at a time,
-    // only when no freed buffer is at hand. Owner thread only.
+    // only when no freed buffer is at hand. Under mu.
     uint32_t fresh_head = kNoBuffer;
     uint32_t fresh_len = 0;
     // Lock-free LIFO of buffers freed by any thread. Pushers CAS (acq_rel); the owner takes the
@@ -181,7 +200,7 @@ class Pool {
     std::atomic<uint32_t> return_head{kNoBuffer};
     std::atomic<uint32_t> return_len{0};
     // File order (page granularity): the free buffers as bits (bit i: buffer first + i), the next
-    // buffer to hand out, and how many bits are set. Owner thread only.
+    // buffer to hand out, and how many bits are set. Under mu.
     std::vector<uint64_t> free_bits;
     uint32_t cursor = 0;
     uint32_t bits_free = 0;
@@ -193,8 +212,11 @@ class Pool {
   void PushFree(uint32_t index);
   void Poison(uint32_t index, bool poison) const;
   // File order: takes the return stack into the bitmap, then the first free buffer from the
-  // cursor on (wrapping); kNoBuffer when none.
+  // cursor on (wrapping); kNoBuffer when none. Under part.mu.
   uint32_t TakeInFileOrder(Partition& part);
+  // One of part's free buffers (in file order, or the freed ones first), with part.mu held;
+  // kNoBuffer when none, or when `floor` or fewer are free.
+  uint32_t Take(Partition& part, uint32_t floor);
 
   std::optional<PmFile> file_;
   uint8_t* region_ = nullptr;

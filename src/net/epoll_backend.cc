@@ -379,7 +379,7 @@ class EpollBackend final : public BackendBase {
       if (c == nullptr) {
         continue;
       }
-      if (spares_.empty() && pool_.FreeInPartition(partition_) == 0) {
+      if (spares_.empty() && pool_.FreeFor(partition_) == 0) {
         starved_[keep++] = starved_[i];
         continue;
       }

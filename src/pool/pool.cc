@@ -304,37 +304,25 @@ Result<uint32_t> Pool::Allocate(uint32_t partition, BufferState to) {
   if (recovering()) {
     return Status::FailedPrecondition("pool is recovering: no allocation before FinishRecovery");
   }
-  Partition& part = parts_[partition];
   uint32_t idx = kNoBuffer;
-  if (file_order_) {
-    idx = TakeInFileOrder(part);
-    if (idx == kNoBuffer) {
-      return Status::NoSpace("pool partition " + std::to_string(partition) + " has no free buffer");
-    }
-  } else if (part.local_head == kNoBuffer &&
-             part.return_head.load(std::memory_order_relaxed) != kNoBuffer) {
-    // Pairs with the acq_rel CAS of PushFree: the links of every taken buffer are visible.
-    const uint32_t head = part.return_head.exchange(kNoBuffer, std::memory_order_acquire);
-    uint32_t n = 0;
-    for (uint32_t i = head; i != kNoBuffer; i = next_[i]) {
-      ++n;
-    }
-    part.return_len.fetch_sub(n, std::memory_order_relaxed);
-    part.local_head = head;
-    part.local_len = n;
+  {
+    Partition& part = parts_[partition];
+    std::lock_guard lock(part.mu);
+    idx = Take(part, 0);
   }
-  if (idx != kNoBuffer) {
-    // taken in file order
-  } else if (part.local_head != kNoBuffer) {
-    idx = part.local_head;
-    part.local_head = next_[idx];
-    --part.local_len;
-  } else if (part.fresh_head != kNoBuffer) {
-    idx = part.fresh_head;
-    part.fresh_head = next_[idx];
-    --part.fresh_len;
-  } else {
-    return Status::NoSpace("pool partition " + std::to_string(partition) + " has no free buffer");
+  // Sharing: none of its own left, so one of another partition's above that one's floor (the
+  // count read first is a hint; Take checks it again under the lock).
+  const uint32_t n = partitions();
+  for (uint32_t i = 1; idx == kNoBuffer && i < n; ++i) {
+    const uint32_t q = (partition + i) % n;
+    if (FreeInPartition(q) > Floor(q)) {
+      std::lock_guard lock(parts_[q].mu);
+      idx = Take(parts_[q], Floor(q));
+    }
+  }
+  if (idx == kNoBuffer) {
+    return Status::NoSpace("pool partition " + std::to_string(partition) +
+                           " has no free buffer, and no other partition has any to spare");
   }
   uint32_t expect = Word(BufferState::kFree, 0);
   // Invariant: a buffer on a free list is free; anything else is a broken ownership protocol.
@@ -348,6 +336,42 @@ Result<uint32_t> Pool::Allocate(uint32_t partition, BufferState to) {
   if (to == BufferState::kApp) {
     Poison(idx, false);
   }
+  return idx;
+}
+
+uint32_t Pool::Take(Partition& part, uint32_t floor) {
+  if (part.listed.load(std::memory_order_relaxed) +
+          part.return_len.load(std::memory_order_relaxed) <=
+      floor) {
+    return kNoBuffer;
+  }
+  uint32_t idx = kNoBuffer;
+  if (file_order_) {
+    idx = TakeInFileOrder(part);
+  } else {
+    if (part.local_head == kNoBuffer &&
+        part.return_head.load(std::memory_order_relaxed) != kNoBuffer) {
+      // Pairs with the acq_rel CAS of PushFree: the links of every taken buffer are visible.
+      const uint32_t head = part.return_head.exchange(kNoBuffer, std::memory_order_acquire);
+      uint32_t n = 0;
+      for (uint32_t i = head; i != kNoBuffer; i = next_[i]) {
+        ++n;
+      }
+      part.return_len.fetch_sub(n, std::memory_order_relaxed);
+      part.local_head = head;
+      part.local_len = n;
+    }
+    if (part.local_head != kNoBuffer) {
+      idx = part.local_head;
+      part.local_head = next_[idx];
+      --part.local_len;
+    } else if (part.fresh_head != kNoBuffer) {
+      idx = part.fresh_head;
+      part.fresh_head = next_[idx];
+      --part.fresh_len;
+    }
+  }
+  part.listed.store(part.local_len + part.fresh_len + part.bits_free, std::memory_order_relaxed);
   return idx;
 }
 
@@ -497,6 +521,7 @@ Status Pool::FinishRecovery() {
         Poison(idx, true);
       }
     }
+    part.listed.store(part.fresh_len + part.bits_free, std::memory_order_relaxed);
   }
   recovering_.store(false, std::memory_order_release);
   return Status::Ok();
@@ -524,8 +549,17 @@ PoolCounts Pool::Counts() const {
 }
 
 uint32_t Pool::FreeInPartition(uint32_t p) const {
-  return parts_[p].local_len + parts_[p].fresh_len + parts_[p].bits_free +
+  return parts_[p].listed.load(std::memory_order_relaxed) +
          parts_[p].return_len.load(std::memory_order_relaxed);
+}
+
+uint64_t Pool::FreeFor(uint32_t p) const {
+  uint64_t n = FreeInPartition(p);
+  for (uint32_t q = 0; q < partitions(); ++q) {
+    const uint32_t free = FreeInPartition(q);
+    n += q != p && free > Floor(q) ? free - Floor(q) : 0;
+  }
+  return n;
 }
 
 void Pool::SetReadOnly(const Status& why) {

@@ -338,7 +338,8 @@ WriteOutcome StoreLoop::Admit(uint64_t buffers, uint64_t log_bytes) {
     return WriteOutcome::kReadOnly;
   }
   const uint64_t need = options_.reserve_buffers + buffers;
-  if (pool_.FreeInPartition(partition_) < need) {
+  // (The loop's own partition first: FreeFor reads every other partition's count.)
+  if (pool_.FreeInPartition(partition_) < need && pool_.FreeFor(partition_) < need) {
     counters_.Add(counters_.rejected_full);
     return WriteOutcome::kPoolFull;
   }

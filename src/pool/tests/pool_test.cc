@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <set>
 #include <thread>
@@ -149,6 +150,7 @@ TEST(PoolTest, PartitionsSplitByIndexRange) {
   ASSERT_TRUE(p.FinishRecovery().ok());
   EXPECT_EQ(p.partitions(), 3u);
   uint32_t total = 0;
+  // Each partition hands out its own buffers first.
   for (uint32_t part = 0; part < 3; ++part) {
     total += p.PartitionCount(part);
     EXPECT_EQ(p.FreeInPartition(part), p.PartitionCount(part));
@@ -158,14 +160,77 @@ TEST(PoolTest, PartitionsSplitByIndexRange) {
       EXPECT_EQ(p.PartitionOf(*b), part);
       EXPECT_GE(*b, p.PartitionFirst(part));
     }
-    EXPECT_FALSE(p.Allocate(part).ok());
   }
   EXPECT_EQ(total, 10u);
-  // A buffer freed anywhere goes home to its own partition.
+  for (uint32_t part = 0; part < 3; ++part) {
+    EXPECT_FALSE(p.Allocate(part).ok());
+  }
+  // A buffer freed anywhere goes home to its own partition, whose floor (one buffer) keeps it
+  // from the others.
   ASSERT_TRUE(p.Release(0).ok());
   EXPECT_EQ(p.FreeInPartition(0), 1u);
+  EXPECT_EQ(p.FreeFor(1), 0u);
   EXPECT_FALSE(p.Allocate(1).ok());
+  EXPECT_EQ(p.FreeFor(0), 1u);
   EXPECT_EQ(*p.Allocate(0), 0u);
+}
+
+// One thread's load can use the whole pool: a partition with none of its own buffers left borrows
+// from the others, each of which keeps its floor (a sixteenth) for its own thread; borrowed
+// buffers go home when freed.
+TEST(PoolTest, APartitionThatRunsOutBorrowsFromTheOthersDownToTheirFloors) {
+  MemPool m(256, 512, 4);
+  Pool& p = *m.pool;
+  ASSERT_TRUE(p.FinishRecovery().ok());
+  ASSERT_EQ(p.PartitionCount(1), 64u);
+  EXPECT_EQ(p.Floor(1), 4u);
+  EXPECT_EQ(p.FreeFor(0), 64u + 3 * 60u);
+  std::vector<uint32_t> got;
+  std::set<uint32_t> seen;
+  while (true) {
+    Result<uint32_t> b = p.Allocate(0);
+    if (!b.ok()) {
+      EXPECT_EQ(b.status().code(), StatusCode::kNoSpace);
+      break;
+    }
+    EXPECT_TRUE(seen.insert(*b).second) << "buffer " << *b << " handed out twice";
+    EXPECT_EQ(p.state(*b), BufferState::kApp);
+    // Its own first, then the next partitions', in turn.
+    EXPECT_EQ(p.PartitionOf(*b), got.size() < 64 ? 0u : 1 + (got.size() - 64) / 60);
+    got.push_back(*b);
+  }
+  ASSERT_EQ(got.size(), 64u + 3 * 60u);
+  for (uint32_t q = 1; q < 4; ++q) {
+    EXPECT_EQ(p.FreeInPartition(q), p.Floor(q));
+  }
+  EXPECT_EQ(p.FreeFor(0), 0u);
+  // The floors are their owners': each takes its own.
+  for (uint32_t q = 1; q < 4; ++q) {
+    EXPECT_EQ(p.FreeFor(q), 4u);
+    for (int i = 0; i < 4; ++i) {
+      Result<uint32_t> b = p.Allocate(q);
+      ASSERT_TRUE(b.ok());
+      EXPECT_EQ(p.PartitionOf(*b), q);
+    }
+    EXPECT_FALSE(p.Allocate(q).ok());
+  }
+  // A borrowed buffer freed goes home, to partition 2, which lends only what it has above its
+  // floor.
+  const uint32_t borrowed = got[64 + 60];  // partition 2's first
+  ASSERT_EQ(p.PartitionOf(borrowed), 2u);
+  ASSERT_TRUE(p.Release(borrowed).ok());
+  EXPECT_EQ(p.FreeInPartition(2), 1u);
+  EXPECT_EQ(p.FreeFor(0), 0u);
+  EXPECT_EQ(p.FreeFor(2), 1u);
+  for (uint32_t i = 64 + 61; i < 64 + 66; ++i) {
+    ASSERT_TRUE(p.Release(got[i]).ok());
+  }
+  EXPECT_EQ(p.FreeInPartition(2), 6u);
+  EXPECT_EQ(p.FreeFor(0), 2u);
+  EXPECT_TRUE(p.Allocate(0).ok());
+  EXPECT_TRUE(p.Allocate(0).ok());
+  EXPECT_FALSE(p.Allocate(0).ok());
+  EXPECT_EQ(p.FreeInPartition(2), 4u);
 }
 
 // A freed buffer is handed out again before any buffer not used since the pool was opened, so
@@ -248,13 +313,14 @@ TEST(PoolTest, OnARegularFileBuffersGoOutInFileOrderRoundThePartition) {
   }
   EXPECT_EQ(*p.Allocate(1), held[3]);  // round again: the first free one from the start
   EXPECT_EQ(*p.Allocate(1), held[7]);
-  Result<uint32_t> none = p.Allocate(1);
-  ASSERT_FALSE(none.ok());
-  EXPECT_EQ(none.status().code(), StatusCode::kNoSpace);
   EXPECT_EQ(p.FreeInPartition(1), 0u);
   // Partition 0 was never touched by any of it.
   EXPECT_EQ(p.FreeInPartition(0), p.PartitionCount(0));
   EXPECT_EQ(*p.Allocate(0), p.PartitionFirst(0));
+  // Partition 1, out of its own, borrows partition 0's, in partition 0's file order too.
+  EXPECT_EQ(*p.Allocate(1), p.PartitionFirst(0) + 1);
+  EXPECT_EQ(*p.Allocate(1), p.PartitionFirst(0) + 2);
+  EXPECT_EQ(*p.Allocate(0), p.PartitionFirst(0) + 3);
 }
 
 TEST(PoolTest, OnPersistentMemoryFreedBuffersComeFirst) {
@@ -314,6 +380,57 @@ TEST(PoolTest, CrossThreadReleaseReturnsBuffersToTheirOwner) {
   }
   EXPECT_EQ(p.FreeInPartition(0), p.PartitionCount(0));
   EXPECT_EQ(p.Counts().free, 4096u);
+}
+
+// Four threads, each its own partition's owner, allocate and free at once, two of them far more
+// than their share (so they borrow all the time), the other two little: no buffer is ever handed
+// out twice, every free goes home, and at the end every buffer is free again.
+TEST(PoolTest, BorrowingAcrossThreadsHandsEachBufferOutOnce) {
+  constexpr uint32_t kBuffers = 1024;
+  MemPool m(kBuffers, 512, 4);
+  Pool& p = *m.pool;
+  ASSERT_TRUE(p.FinishRecovery().ok());
+  std::vector<std::atomic<uint8_t>> held(kBuffers);
+  std::atomic<uint64_t> twice{0}, borrowed{0};
+  auto run = [&](uint32_t part, uint32_t keep, uint64_t seed) {
+    std::vector<uint32_t> mine;
+    uint64_t r = seed;
+    for (int i = 0; i < 200000; ++i) {
+      r ^= r << 13;
+      r ^= r >> 7;
+      r ^= r << 17;
+      if (mine.size() < keep && r % 3 != 0) {
+        Result<uint32_t> b = p.Allocate(part);
+        if (b.ok()) {
+          twice.fetch_add(held[*b].exchange(1) != 0 ? 1 : 0);
+          borrowed.fetch_add(p.PartitionOf(*b) != part ? 1 : 0);
+          mine.push_back(*b);
+        }
+      } else if (!mine.empty()) {
+        const size_t at = r % mine.size();
+        const uint32_t b = mine[at];
+        mine[at] = mine.back();
+        mine.pop_back();
+        held[b].store(0);
+        EXPECT_TRUE(p.Release(b).ok());
+      }
+    }
+    for (uint32_t b : mine) {
+      held[b].store(0);
+      EXPECT_TRUE(p.Release(b).ok());
+    }
+  };
+  std::thread t0(run, 0, 900, 1), t1(run, 1, 700, 2), t2(run, 2, 10, 3), t3(run, 3, 40, 4);
+  t0.join();
+  t1.join();
+  t2.join();
+  t3.join();
+  EXPECT_EQ(twice.load(), 0u);
+  EXPECT_GT(borrowed.load(), 0u);
+  EXPECT_EQ(p.Counts().free, kBuffers);
+  for (uint32_t q = 0; q < 4; ++q) {
+    EXPECT_EQ(p.FreeInPartition(q), p.PartitionCount(q));
+  }
 }
 
 TEST(PoolTest, FileCreateOpenAndReadOnly) {
