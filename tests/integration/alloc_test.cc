@@ -2,7 +2,7 @@
 // over a real backend on loopback, serve rounds of pipelined writes and reads (and, with a small
 // checkpoint interval, checkpoints into the index file) while every operator new made on the
 // loop's thread is counted. After a warm-up (connections, vectors and pools at their working
-// size), the measured rounds must count none.
+// size), the measured rounds must count none. The same at a full pool, where writes are refused.
 //
 // Counted: operator new in every form, on the loop thread only (this binary replaces the global
 // operators; the test's own thread builds its requests before it measures). Not counted: malloc
@@ -277,10 +277,12 @@ int CompleteAnswers(Protocol p, const char* buf, size_t len, size_t* used) {
   return n;
 }
 
-// Sends `req` and reads until `answers` answers came (into a fixed buffer). The answers must not
-// be errors: false on an error answer, a closed connection or the socket's receive timeout.
-// EINTR is retried (the uring server runs in this process: docs/net.md).
-bool Exchange(int fd, Protocol p, const std::string& req, int answers, std::string* error) {
+// Sends `req` and reads until `answers` answers came (into a fixed buffer). Without `errors` the
+// answers must not be errors: false on an error answer; with it, *errors counts them. False on a
+// closed connection or the socket's receive timeout. EINTR is retried (the uring server runs in
+// this process: docs/net.md).
+bool Exchange(int fd, Protocol p, const std::string& req, int answers, std::string* error,
+              int* errors = nullptr) {
   if (!testing::SendAll(fd, req)) {
     *error = "send failed";
     return false;
@@ -306,7 +308,11 @@ bool Exchange(int fd, Protocol p, const std::string& req, int answers, std::stri
       if (line_start && ((p == Protocol::kKv && buf[i] == '-') ||
                          (p == Protocol::kHttp && std::strncmp(buf + i, "HTTP/1.1 4", 10) == 0) ||
                          (p == Protocol::kHttp && std::strncmp(buf + i, "HTTP/1.1 5", 10) == 0))) {
-        *error = std::string(buf + i, std::min<size_t>(80, used - i));
+        error->assign(buf + i, std::min<size_t>(200, used - i));
+        if (errors != nullptr) {
+          ++*errors;  // (*error: the last one)
+          continue;
+        }
         return false;
       }
     }
@@ -317,6 +323,79 @@ bool Exchange(int fd, Protocol p, const std::string& req, int answers, std::stri
   return true;
 }
 
+// A store and one loop of `c`'s protocol in this process, its thread's allocations counted, and a
+// client connected to it.
+struct InProcessServer {
+  testing::TempDir dir;
+  std::unique_ptr<store::Store> st;
+  std::unique_ptr<server::Server> shared;
+  std::unique_ptr<LoopGroup> group;
+  std::atomic<int> failed{0};
+  int fd = -1;
+
+  ::testing::AssertionResult Start(const Case& c, uint64_t pool_size) {
+    if (!dir.ok()) {
+      return ::testing::AssertionFailure() << "no temporary directory";
+    }
+    store::StoreFiles files;
+    files.pool_path = dir.File("pool");
+    files.pool_size = pool_size;
+    files.log_size = 4ull << 20;
+    files.checkpoints = c.persist != PersistMode::kNone;
+    Result<std::unique_ptr<store::Store>> opened = store::Store::Open(files);
+    if (!opened.ok()) {
+      return ::testing::AssertionFailure() << opened.status().ToString();
+    }
+    st = std::move(opened).value();
+    shared = std::make_unique<server::Server>(*st, 1);
+    store::StoreOptions so;
+    so.persist = c.persist;
+    so.checkpoint_records = c.checkpoint_records;
+    so.idle_checkpoint_ms = 0;  // a stall of this machine must not start one mid-round
+    so.reserve_buffers = 64;
+    NetOptions no;
+    no.listen = "127.0.0.1:0";
+    Result<std::unique_ptr<LoopGroup>> g = LoopGroup::Start(
+        c.backend, st->pool(), 1, no,
+        [this, c, so](Backend& be, uint32_t i, const std::atomic<bool>& stop) {
+          t_counted = true;
+          std::unique_ptr<store::Protocol> protocol;
+          if (c.protocol == Protocol::kKv) {
+            protocol = std::make_unique<kv::KvProtocol>(*shared, resp::Limits{});
+          } else {
+            protocol = std::make_unique<httpd::HttpProtocol>(*shared, httpd::DefaultLimits());
+          }
+          const Status run =
+              store::RunLoop(*st, i, be, *protocol, so, shared->counters[i], "test", stop);
+          t_counted = false;
+          if (!run.ok()) {
+            failed.store(1);
+          }
+        });
+    if (!g.ok()) {
+      return ::testing::AssertionFailure() << g.status().ToString();
+    }
+    group = std::move(g).value();
+    fd = testing::Connect(group->port());
+    if (fd < 0) {
+      return ::testing::AssertionFailure() << "connect";
+    }
+    return ::testing::AssertionSuccess();
+  }
+  // Closes the client and stops the loop: whether it ran without an error.
+  bool Stop() {
+    if (fd >= 0) {
+      ::close(fd);
+      fd = -1;
+    }
+    if (group != nullptr) {
+      group->Stop();
+    }
+    return failed.load() == 0;
+  }
+  ~InProcessServer() { Stop(); }
+};
+
 class AllocTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(AllocTest, SteadyStateRequestsAllocateNothing) {
@@ -324,46 +403,10 @@ TEST_P(AllocTest, SteadyStateRequestsAllocateNothing) {
   if (c.backend == BackendKind::kUring && Backend::Probe() != BackendKind::kUring) {
     GTEST_SKIP() << "io_uring backend unsupported by this kernel";
   }
-  testing::TempDir dir;
-  ASSERT_TRUE(dir.ok());
-  store::StoreFiles files;
-  files.pool_path = dir.File("pool");
-  files.pool_size = 32ull << 20;
-  files.log_size = 4ull << 20;
-  files.checkpoints = c.persist != PersistMode::kNone;
-  Result<std::unique_ptr<store::Store>> opened = store::Store::Open(files);
-  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  store::Store& st = **opened;
-  Pool& pool = st.pool();
-
-  server::Server shared(st, 1);
-  store::StoreOptions so;
-  so.persist = c.persist;
-  so.checkpoint_records = c.checkpoint_records;
-  so.idle_checkpoint_ms = 0;  // a stall of this machine must not start one mid-round
-  so.reserve_buffers = 64;
-  NetOptions no;
-  no.listen = "127.0.0.1:0";
-  std::atomic<int> failed{0};
-  Result<std::unique_ptr<LoopGroup>> group = LoopGroup::Start(
-      c.backend, pool, 1, no, [&](Backend& be, uint32_t i, const std::atomic<bool>& stop) {
-        t_counted = true;
-        std::unique_ptr<store::Protocol> protocol;
-        if (c.protocol == Protocol::kKv) {
-          protocol = std::make_unique<kv::KvProtocol>(shared, resp::Limits{});
-        } else {
-          protocol = std::make_unique<httpd::HttpProtocol>(shared, httpd::DefaultLimits());
-        }
-        const Status run =
-            store::RunLoop(st, i, be, *protocol, so, shared.counters[i], "test", stop);
-        t_counted = false;
-        if (!run.ok()) {
-          failed.store(1);
-        }
-      });
-  ASSERT_TRUE(group.ok()) << group.status().ToString();
-  const int fd = testing::Connect((*group)->port());
-  ASSERT_GE(fd, 0);
+  InProcessServer server;
+  ASSERT_TRUE(server.Start(c, 32ull << 20));
+  const int fd = server.fd;
+  server::Server& shared = *server.shared;
 
   // Every round's bytes are built before anything is measured.
   std::vector<std::string> rounds;
@@ -399,9 +442,7 @@ TEST_P(AllocTest, SteadyStateRequestsAllocateNothing) {
   EXPECT_EQ(allocations, 0u) << allocations << " allocation(s) on the loop thread in " << requests
                              << " requests (" << static_cast<double>(allocations) / requests
                              << " per request)";
-  ::close(fd);
-  (*group)->Stop();
-  EXPECT_EQ(failed.load(), 0);
+  EXPECT_TRUE(server.Stop());
   if (c.checkpoint_records < 1000) {
     // The warm-up's writes make at most 6 checkpoints (commits of the index file): the measured
     // rounds made some (each writes the keys' entries to the tree and takes them out of the map).
@@ -409,6 +450,81 @@ TEST_P(AllocTest, SteadyStateRequestsAllocateNothing) {
     EXPECT_GE(shared.counters[0].checkpoints.load(), writes / c.checkpoint_records / 2)
         << "too few checkpoints ran";
   }
+}
+
+// At a full pool every write is refused (-OOM, 507) while reads and deletes go on: the refusals
+// allocate nothing either (a client writing into a full store must not make the server allocate
+// per request). The pool is filled with values of 1,500 bytes until writes are refused; then each
+// round writes new keys (all refused), reads stored ones and deletes absent ones.
+TEST_P(AllocTest, AtAFullPoolRefusalsAllocateNothing) {
+  const Case& c = GetParam();
+  if (c.backend == BackendKind::kUring && Backend::Probe() != BackendKind::kUring) {
+    GTEST_SKIP() << "io_uring backend unsupported by this kernel";
+  }
+  InProcessServer server;
+  ASSERT_TRUE(server.Start(c, 8ull << 20));
+  const bool kv = c.protocol == Protocol::kKv;
+  const auto write = [&](const std::string& key, int n) {
+    const std::string v(1500, static_cast<char>('a' + n % 26));
+    return kv ? testing::RespCommand({"SET", key, v})
+              : "POST /" + key + " HTTP/1.1\r\nHost: t\r\nContent-Length: 1500\r\n\r\n" + v;
+  };
+  const auto read = [&](const std::string& key) {
+    return kv ? testing::RespCommand({"GET", key}) : "GET /" + key + " HTTP/1.1\r\nHost: t\r\n\r\n";
+  };
+  const auto del = [&](const std::string& key) { return testing::RespCommand({"DEL", key}); };
+  std::string error;
+  error.reserve(256);
+  int stored = 0;
+  for (int refused = 0; refused == 0;) {
+    std::string req;
+    for (int i = 0; i < 32; ++i) {
+      req += write("fill" + std::to_string(stored + i), i);
+    }
+    ASSERT_TRUE(Exchange(server.fd, c.protocol, req, 32, &error, &refused)) << error;
+    stored += refused == 0 ? 32 : 0;  // (the rounds read only keys of batches stored whole)
+    ASSERT_LT(stored, 8192) << "an 8 MiB pool holds no 8,192 values of 1,500 bytes";
+  }
+  // Rounds of 32 writes of new keys, 32 reads and (RESP) 16 deletes of absent keys: the reads'
+  // receive buffers, given back, let a write fit now and then, so writes are refused and taken
+  // by turns at the pool's edge. (HTTP answers a DELETE of an absent key 404: none are sent, so
+  // that every error answer counted is a refusal.)
+  constexpr int kRounds = 40, kWarmup = 10;
+  std::vector<std::string> rounds;
+  for (int r = 0; r < kRounds + 1; ++r) {
+    std::string req;
+    for (int i = 0; i < 16; ++i) {
+      req += write("new" + std::to_string(r * 32 + 2 * i), i);
+      req += write("new" + std::to_string(r * 32 + 2 * i + 1), i);
+      req += read("fill" + std::to_string((r * 16 + i) % (stored / 2)));
+      req += read("fill" + std::to_string(stored - 1 - (r * 16 + i) % (stored / 2)));
+      req += kv ? del("absent" + std::to_string(r * 16 + i)) : "";
+    }
+    rounds.push_back(std::move(req));
+  }
+  const int answers = kv ? 80 : 64;
+  int refused = 0;
+  for (int r = 0; r < kWarmup; ++r) {
+    ASSERT_TRUE(Exchange(server.fd, c.protocol, rounds[r], answers, &error, &refused)) << error;
+  }
+  refused = 0;
+  const uint64_t before = g_allocations.load();
+  bool ok = true;
+  int r = kWarmup;
+  for (; ok && r < kRounds; ++r) {
+    ok = Exchange(server.fd, c.protocol, rounds[r], answers, &error, &refused);
+  }
+  ok = ok && Exchange(server.fd, c.protocol, rounds[r], answers, &error, &refused);
+  const uint64_t allocations = g_allocations.load() - before;
+  ASSERT_TRUE(ok) << "round " << r << ": " << error;
+  EXPECT_GT(refused, 0) << "no write refused: the pool was not full";
+  const char* const want = kv ? "-OOM" : "HTTP/1.1 507";
+  EXPECT_TRUE(refused == 0 || error.starts_with(want))
+      << "an error answer that is no refusal: " << error;
+  EXPECT_EQ(allocations, 0u) << allocations << " allocation(s) on the loop thread in "
+                             << answers * (kRounds - kWarmup + 1) << " requests at a full pool ("
+                             << refused << " writes refused)";
+  EXPECT_TRUE(server.Stop());
 }
 
 INSTANTIATE_TEST_SUITE_P(
