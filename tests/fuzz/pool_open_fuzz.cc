@@ -6,8 +6,9 @@
 //   mode bit 2: pad the file to a multiple of 4 KiB;
 //   mode bits 3..7: partitions asked of Open (0: the header's).
 // Checks: Open fails cleanly or gives a pool whose every buffer lies inside the file: each one is
-// allocated, written at its first and last byte, and released (ASan and the mapping catch any
-// buffer outside the file); Open agrees with Pool::ReadHeader over the same bytes.
+// allocated exactly once (each partition in turn: its own first, then what the others lend),
+// written at its first and last byte, and released (ASan and the mapping catch any buffer outside
+// the file); Open agrees with Pool::ReadHeader over the same bytes.
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -129,16 +130,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(p.region_size() >= header->file_size, "pool larger than its file");
   Check(p.partitions() >= 1 && p.partitions() <= pastel::kMaxPartitions, "partitions");
   Check(p.FinishRecovery().ok(), "FinishRecovery");
-  uint32_t seen = 0;
+  // Each partition in turn takes what it can without giving anything back: its own buffers first,
+  // then (Pool's sharing) the others' above their floors, so that the later partitions find their
+  // floors left. Every buffer is handed out exactly once.
+  std::vector<uint32_t> taken;
+  std::vector<bool> out(p.buffer_count(), false);
   for (uint32_t part = 0; part < p.partitions(); ++part) {
     Check(p.PartitionFirst(part) + p.PartitionCount(part) <= p.buffer_count(), "partition range");
-    std::vector<uint32_t> taken;
     while (true) {
+      const bool own_left = p.FreeInPartition(part) > 0;
       Result<uint32_t> b = p.Allocate(part);
       if (!b.ok()) {
+        Check(p.FreeFor(part) == 0, "Allocate refused with buffers to hand out");
         break;
       }
-      Check(*b < p.buffer_count() && p.PartitionOf(*b) == part, "allocated buffer out of range");
+      Check(*b < p.buffer_count(), "allocated buffer out of range");
+      Check(!out[*b], "a buffer handed out twice");
+      out[*b] = true;
+      Check(!own_left || p.PartitionOf(*b) == part, "borrowed with buffers of its own left");
       uint8_t* d = p.BufferData(*b);
       Check(d >= p.region() + sizeof(PoolHeader) &&
                 d + p.buffer_size() <= p.region() + p.region_size(),
@@ -148,10 +157,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Check(p.IndexOf(d + p.buffer_size() - 1) == *b, "IndexOf");
       taken.push_back(*b);
     }
-    seen += static_cast<uint32_t>(taken.size());
-    for (uint32_t b : taken) {
-      Check(p.Release(b).ok(), "Release");
-    }
+  }
+  const uint32_t seen = static_cast<uint32_t>(taken.size());
+  for (uint32_t b : taken) {
+    Check(p.Release(b).ok(), "Release");
   }
   Check(seen == p.buffer_count(), "not every buffer could be allocated once");
   Check(p.Counts().free == p.buffer_count(), "buffers lost");
