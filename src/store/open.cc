@@ -284,7 +284,7 @@ Result<StoreRecovery> RecoverStoreFast(Pool& pool, Log& log, BTree& tree, Index&
 }
 
 Status RunWarmUp(Pool& pool, BTree& tree, Index& index, const WarmStart& warm,
-                 const std::atomic<bool>* stop) {
+                 const std::atomic<bool>* stop, uint64_t* entries) {
   PASTEL_RETURN_IF_ERROR(tree.FinishVerify());
   TreeScan scan;
   // The scan asks for every entry in key order, so the sorted tail keys are walked alongside.
@@ -308,6 +308,9 @@ Status RunWarmUp(Pool& pool, BTree& tree, Index& index, const WarmStart& warm,
   w.bytes = scan.live_bytes;
   w.expiring = std::move(scan.expiring);
   w.tombstones = std::move(scan.tombstones);
+  if (entries != nullptr) {
+    *entries = scan.entries;
+  }
   index.FinishWarmUp(std::move(w));
   return Status::Ok();
 }
@@ -500,13 +503,15 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreFiles& files) {
         hold();
       }
       const auto t0 = std::chrono::steady_clock::now();
-      Status st = RunWarmUp(*s->own_pool_, *s->own_tree_, *s->own_index_, *warm, &s->stop_warm_);
+      uint64_t entries = 0;
+      Status st =
+          RunWarmUp(*s->own_pool_, *s->own_tree_, *s->own_index_, *warm, &s->stop_warm_, &entries);
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       if (st.ok()) {
         std::printf(
             "index file verified and its %llu entries counted in the background in %.1f ms\n",
-            static_cast<unsigned long long>(s->own_tree_->entries()), ms);
+            static_cast<unsigned long long>(entries), ms);
       } else if (st.code() != StatusCode::kBusy) {
         // The tree is damaged: nothing more is written (the holds stay, no checkpoint runs).
         std::fprintf(stderr, "pastel: index warm-up failed: %s; the store is read-only\n",

@@ -444,8 +444,10 @@ Result<StoreRecovery> RecoverStoreFast(Pool& pool, Log& log, BTree& tree, Index&
                                        std::span<const uint64_t> bits, WarmStart* warm);
 // Verifies the tree, counts its references and ends the index's warm-up (Index::FinishWarmUp).
 // An error leaves the holds in place and the warm-up unfinished (the caller fails it).
+// `entries`, when given: the entries the index file held, counted before the index is warm (after
+// that the loops' checkpoints change the tree, and only they may read it).
 Status RunWarmUp(Pool& pool, BTree& tree, Index& index, const WarmStart& warm,
-                 const std::atomic<bool>* stop);
+                 const std::atomic<bool>* stop, uint64_t* entries = nullptr);
 
 // A server's files opened and recovered (or created), as Store::Open assembles them.
 struct OpenedStore {
