@@ -365,6 +365,12 @@ void KvProtocol::Exec() {
     // parses the connection again, so this EXEC runs again from its start.
     return;
   }
+  if (out == store::WriteOutcome::kPoolFull) {
+    EndMulti(*m, lock.owns_lock());
+    Err("EXECABORT Transaction discarded because of: OOM command not allowed: the pool has no "
+        "free buffers left for values");
+    return;
+  }
   if (out != store::WriteOutcome::kQueued) {
     EndMulti(*m, lock.owns_lock());
     Err("EXECABORT Transaction discarded because of: OOM command not allowed: the log cannot "

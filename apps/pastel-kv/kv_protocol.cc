@@ -392,6 +392,12 @@ void KvProtocol::Refused(store::WriteOutcome w) {
     case store::WriteOutcome::kQueued: break;
     case store::WriteOutcome::kReadOnly: Err(kReadOnly); break;
     case store::WriteOutcome::kPoolFull:
+      if (in_exec_) {
+        // A transaction is refused whole (EXEC's own check at its start could not see every
+        // buffer its commands take: SETRANGE's new value, or buffers another loop borrowed
+        // meanwhile): nothing of it stays, and EXEC answers EXECABORT.
+        b_->FailGroup(w);
+      }
       Err("OOM command not allowed: the pool has no free buffers left for values");
       break;
     case store::WriteOutcome::kLogFull:

@@ -411,8 +411,10 @@ class Batch {
   // Between BeginGroup and EndGroup (within one Parse call; groups do not nest) the loop commits
   // nothing: the group's records are held back and appended together at EndGroup (or when a
   // pipelined batch is launched), so they go into the batch's ONE group commit and recovery,
-  // which keeps whole batches only, keeps all of them or none. Refusals for buffers and a
-  // read-only store stay per write, as outside a group (they split nothing). Log room is the
+  // which keeps whole batches only, keeps all of them or none. A read-only store's refusals stay
+  // per write, as outside a group (they split nothing). A refusal for buffers fails the group
+  // when the protocol says so (FailGroup: pastel-kv's EXEC, whose transaction is refused whole;
+  // another loop may borrow the buffers its check at EXEC counted, Pool::FreeFor). Log room is the
   // group's: a write of it that does not fit the active stream is told kNeedsRoom when the whole
   // group so far and this write fit an empty stream (the log-room phase can make the room), else
   // kLogFull; either way the group has failed (group_failed): the protocol queues nothing more
@@ -425,6 +427,10 @@ class Batch {
   void BeginGroup();
   WriteOutcome EndGroup();
   bool group_failed() const;
+  // Fails the open group with `why` (kPoolFull: a write of it was refused for buffers): the
+  // protocol queues nothing more of it, and EndGroup drops it and returns `why`. No group open,
+  // or one failed already: nothing.
+  void FailGroup(WriteOutcome why);
 
   // --- Writes: queued, made durable by the batch's group commit, answered after it.
   // Queues the write of `key` = `body` (extents within c's unconsumed bytes): kept in place or

@@ -1748,6 +1748,12 @@ WriteOutcome Batch::EndGroup() {
 bool Batch::group_failed() const {
   return Self().group_.failed != WriteOutcome::kQueued;
 }
+void Batch::FailGroup(WriteOutcome why) {
+  StoreLoop& l = Self();
+  if (l.group_.open && l.group_.failed == WriteOutcome::kQueued) {
+    l.group_.failed = why;
+  }
+}
 bool Batch::index_full() const {
   return Self().index_full_;
 }
