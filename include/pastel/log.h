@@ -184,7 +184,7 @@ class LogStream {
   Result<CommitInfo> Seal(bool flush = true);
   Status FailSealed(Status why) { return Fail(std::move(why)); }
   // The records of the batch sealed last, as a page-aligned range of the log file (to sync);
-  // false when the log has no file or that batch was empty.
+  // false when the log's PersistOps has no file to sync (sync_fd() < 0) or that batch was empty.
   bool SealedRange(SyncRange* out) const;
 
   // Visits, in order, up to `max` committed records of this generation from offset *cursor (0:
@@ -288,6 +288,7 @@ class Log {
   LogStream& stream(uint32_t i) { return streams_[i]; }
   Pool& pool() const { return *pool_; }
   PersistOps& ops() const { return *ops_; }
+  uint8_t* region() const { return region_; }
   const LogHeader& header() const;
   uint64_t next_sequence() const { return next_seq_.load(std::memory_order_relaxed); }
   // The backing file, when the log was created or opened from one.

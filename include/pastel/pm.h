@@ -36,12 +36,16 @@ bool CpuHasFlushInstr(FlushInstr f);
 // How a PAGE PersistOps makes its pages durable.
 enum class PageSync : uint8_t { kMsync, kFdatasync };
 
+class PersistOps;
+
 // A sync of `length` bytes at `offset` of file `fd` (fdatasync of that range), which a pipelined
-// group commit on page granularity runs asynchronously (Backend::SubmitSync).
+// group commit on page granularity runs asynchronously (Backend::SubmitSync), or synchronously
+// through the file's `ops` (PersistOps::SyncRange) where it cannot wait.
 struct SyncRange {
   int fd = -1;
   uint64_t offset = 0;
   uint64_t length = 0;
+  PersistOps* ops = nullptr;
 };
 
 // The persistence primitives, swappable so that tests can record and drop unflushed stores
@@ -65,6 +69,16 @@ class PersistOps {
   // True when Drain() is a CPU fence that also completes every other cache-line PersistOps's
   // flushes (sfence orders all of this thread's clwb/clflushopt), so one Drain serves both.
   virtual bool DrainIsCpuFence() const { return false; }
+  // PAGE granularity over a file: the descriptor a Backend's asynchronous sync of a range of this
+  // mapping goes to (Backend::SubmitSync; offsets from the mapping's start); -1 where there is
+  // none (then a group commit syncs synchronously, by Drain).
+  virtual int sync_fd() const { return -1; }
+  // The synchronous twin of that asynchronous sync: [offset, offset + length) of the mapping is
+  // durable when this returns OK, whether or not it was flushed. A failure is permanent, as
+  // Drain's. Only where sync_fd() >= 0.
+  [[nodiscard]] virtual Status SyncRange(uint64_t /*offset*/, uint64_t /*length*/) {
+    return Status::Unsupported("no range sync on this medium");
+  }
 
   // Flush + Drain: [addr, addr + len) is durable when this returns OK.
   [[nodiscard]] Status Persist(const void* addr, size_t len);

@@ -527,15 +527,17 @@ Result<CommitInfo> LogStream::Commit() {
 }
 
 bool LogStream::SealedRange(SyncRange* out) const {
-  const PmFile* f = log_->file();
-  if (f == nullptr || sealed_end_ <= sealed_begin_) {
+  PersistOps& ops = log_->ops();
+  if (ops.sync_fd() < 0 || sealed_end_ <= sealed_begin_) {
     return false;
   }
+  // (The log's region is its file's mapping, from the file's first byte.)
   constexpr uint64_t kPage = 4096;
-  const uint64_t lo = static_cast<uint64_t>(base_ + sealed_begin_ - f->data()) & ~(kPage - 1);
+  const uint8_t* file = log_->region();
+  const uint64_t lo = static_cast<uint64_t>(base_ + sealed_begin_ - file) & ~(kPage - 1);
   const uint64_t hi =
-      (static_cast<uint64_t>(base_ + sealed_end_ - f->data()) + kPage - 1) & ~(kPage - 1);
-  *out = {f->fd(), lo, hi - lo};
+      (static_cast<uint64_t>(base_ + sealed_end_ - file) + kPage - 1) & ~(kPage - 1);
+  *out = {ops.sync_fd(), lo, hi - lo, &ops};
   return true;
 }
 

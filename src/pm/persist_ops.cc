@@ -180,6 +180,26 @@ class PageOps final : public PersistOps {
     return failed_;
   }
 
+  int sync_fd() const override { return fd_; }
+  // fdatasync of the whole file (no system call syncs a range and flushes the device's cache):
+  // every page of the range is durable after it, and more.
+  // (Not under the lock: another loop's Flush does not wait for it.)
+  Status SyncRange(uint64_t /*offset*/, uint64_t /*length*/) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!failed_.ok()) {
+        return failed_;
+      }
+    }
+    const bool synced = ::fdatasync(fd_) == 0;
+    const int err = errno;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!synced && failed_.ok()) {
+      failed_ = Status::FromErrno("fdatasync", err);
+    }
+    return failed_;
+  }
+
   Granularity granularity() const override { return Granularity::kPage; }
   std::string_view name() const override {
     return sync_ == PageSync::kMsync ? "msync" : "fdatasync";

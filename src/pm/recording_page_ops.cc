@@ -50,6 +50,7 @@ RecordingPageOps::RecordingPageOps(uint8_t* base, size_t len)
       pages_((len + kModelPageBytes - 1) / kModelPageBytes),
       media_(len),
       noted_mark_(pages_, 0),
+      synced_by_(pages_, 0),
       sync_rng_(0x5EC7025EC7025EC7ull) {
   assert(reinterpret_cast<uintptr_t>(base) % kModelPageBytes == 0);
   RawCopy(media_.data(), base, len);
@@ -116,6 +117,28 @@ Status RecordingPageOps::Flush(const void* addr, size_t len) {
 }
 
 uint64_t RecordingPageOps::BeginSync() {
+  const uint64_t id = Begin(noted_);
+  for (uint32_t page : noted_) {
+    noted_mark_[page] = 0;
+  }
+  noted_.clear();
+  return id;
+}
+
+uint64_t RecordingPageOps::BeginRangeSync(uint64_t offset, uint64_t length) {
+  range_.clear();
+  const uint64_t end = std::min<uint64_t>(offset + length, len_);
+  for (uint64_t page = offset / kModelPageBytes; page * kModelPageBytes < end; ++page) {
+    range_.push_back(static_cast<uint32_t>(page));
+  }
+  return Begin(range_);
+}
+
+Status RecordingPageOps::SyncRange(uint64_t offset, uint64_t length) {
+  return EndSync(BeginRangeSync(offset, length));
+}
+
+uint64_t RecordingPageOps::Begin(const std::vector<uint32_t>& pages) {
   MaybeWriteback();
   if (hook_) {
     hook_(Event::kDrainBegin, events_);
@@ -126,17 +149,13 @@ uint64_t RecordingPageOps::BeginSync() {
   s.id = next_sync_++;
   s.fails = !failed_.ok() || n >= fail_from_;
   if (!s.fails) {
-    s.pages = noted_;
+    s.pages = pages;
     s.begun.resize(s.pages.size() * kModelPageBytes);
     for (size_t i = 0; i < s.pages.size(); ++i) {
       const size_t off = size_t{s.pages[i]} * kModelPageBytes;
       RawCopy(&s.begun[i * kModelPageBytes], base_ + off, PageLen(s.pages[i]));
     }
   }
-  for (uint32_t page : noted_) {
-    noted_mark_[page] = 0;
-  }
-  noted_.clear();
   in_flight_.push_back(std::move(s));
   return in_flight_.back().id;
 }
@@ -158,8 +177,15 @@ Status RecordingPageOps::EndSync(uint64_t id) {
   MaybeWriteback();
   // The sync completed: each covered page is on the device as it is now; a sector changed since the
   // sync began may have been written as it was then instead (it stays dirty).
+  // A page that a sync begun after this one already synced is left alone: that sync waited for
+  // this one's write of the page (fdatasync waits on pages under writeback), so what this one
+  // wrote is older than what the device holds.
   std::bernoulli_distribution as_begun(0.5);
   for (size_t i = 0; i < s.pages.size(); ++i) {
+    if (synced_by_[s.pages[i]] > s.id) {
+      continue;
+    }
+    synced_by_[s.pages[i]] = s.id;
     const size_t off = size_t{s.pages[i]} * kModelPageBytes;
     const size_t n = PageLen(s.pages[i]);
     for (size_t sec = 0; sec < n; sec += kSectorBytes) {

@@ -13,7 +13,10 @@
 //     included (the page is the unit). A sync is begun, then completes (BeginSync, EndSync: an
 //     asynchronous sync, such as an io_uring fsync, in flight while the caller goes on); a sector
 //     of a covered page changed between the two may be written as it was when the sync began or
-//     as it is when it completes.
+//     as it is when it completes. A sync covers the pages noted since the last one (Drain, as
+//     PageOps), or every page of a range (BeginRangeSync: an fdatasync of a range, as the
+//     pipelined group commit submits to io_uring). A sync that completes after a later sync of
+//     the same page completed leaves that page alone (the later sync waited for its write).
 //   - Writeback: the kernel may write any dirty page at any time, flushed or not, and a sync says
 //     nothing about pages it does not cover. With SetWriteback, at each event (every Flush, every
 //     sync's begin and end) a writeback pass runs with the given probability and writes each page
@@ -81,6 +84,17 @@ class RecordingPageOps final : public PersistOps {
   // every sync and flush after it fails too.
   uint64_t BeginSync();
   [[nodiscard]] Status EndSync(uint64_t id);
+  // A sync of a range (an fdatasync of [offset, offset + length) of the file: io_uring's fsync
+  // with a range, which Backend::SubmitSync submits): it covers every page of the range, flushed
+  // or not, and leaves the pages noted for the next BeginSync as they are. EndSync completes it.
+  uint64_t BeginRangeSync(uint64_t offset, uint64_t length);
+  // BeginRangeSync + EndSync.
+  Status SyncRange(uint64_t offset, uint64_t length) override;
+  // The file descriptor this file's syncs are known by (sync_fd(); -1, the default: none, so a
+  // store over it commits synchronously). A test's Backend maps it back to this object: it need
+  // not be an open descriptor, nothing passes it to the kernel.
+  void SetSyncFd(int fd) { sync_fd_ = fd; }
+  int sync_fd() const override { return sync_fd_; }
 
   using CutOdds = PageCutOdds;
   using CutStats = PageCutStats;
@@ -118,6 +132,8 @@ class RecordingPageOps final : public PersistOps {
     std::vector<uint8_t> begun;  // the pages' content when the sync began, in `pages` order
   };
   size_t PageLen(size_t page) const;
+  // A sync of `pages` begins (BeginSync, BeginRangeSync).
+  uint64_t Begin(const std::vector<uint32_t>& pages);
   bool PageClean(size_t page) const;
   // At each event: maybe a writeback pass.
   void MaybeWriteback();
@@ -128,6 +144,7 @@ class RecordingPageOps final : public PersistOps {
   std::vector<uint8_t> media_;       // what the device holds
   std::vector<uint32_t> noted_;      // pages flushed since the last sync began
   std::vector<uint8_t> noted_mark_;  // page -> 1 when in noted_
+  std::vector<uint64_t> synced_by_;  // page -> the id of the last sync that completed over it
   std::vector<Sync> in_flight_;
   std::mt19937_64 writeback_rng_;
   std::mt19937_64 sync_rng_;  // which version of a sector changed during a sync is written
@@ -139,6 +156,8 @@ class RecordingPageOps final : public PersistOps {
   uint64_t events_ = 0;
   uint64_t writeback_pages_ = 0;
   uint64_t fail_from_ = UINT64_MAX;
+  int sync_fd_ = -1;
+  std::vector<uint32_t> range_;  // scratch: a range sync's pages
   Status failed_;
 };
 

@@ -28,7 +28,7 @@ StoreLoop::StoreLoop(Store& store, uint32_t loop, Backend& backend, Protocol& pr
   // Page granularity (a regular file) with a backend that syncs asynchronously: the group commit
   // is pipelined (Launch); else each batch commits synchronously (FinishNow).
   pipelined_ = options_.persist != PersistMode::kNone && backend_.SyncsAsync() &&
-               pool_.file() != nullptr && log_->file() != nullptr &&
+               pool_.ops().sync_fd() >= 0 && log_->ops().sync_fd() >= 0 &&
                pool_.ops().granularity() == Granularity::kPage &&
                log_->ops().granularity() == Granularity::kPage;
   if (index_.checkpoints() && StreamsHoldRecords()) {
@@ -1271,15 +1271,17 @@ bool StoreLoop::AppendDeferred(BatchData& b, Status* why, size_t first) {
 }
 
 bool StoreLoop::ValueRange(const BatchData& b, SyncRange* out) const {
-  const PmFile* f = pool_.file();
-  if (f == nullptr) {
+  PersistOps& ops = pool_.ops();
+  if (ops.sync_fd() < 0) {
     return false;
   }
   uint64_t lo = UINT64_MAX;
   uint64_t hi = 0;
   for (const PendingWrite& pw : b.writes()) {
     for (const Extent& e : pw.value.extents) {
-      const uint64_t at = static_cast<uint64_t>(pool_.BufferData(e.buffer) - f->data()) + e.offset;
+      // (The pool's region is its file's mapping, from the file's first byte.)
+      const uint64_t at =
+          static_cast<uint64_t>(pool_.BufferData(e.buffer) - pool_.region()) + e.offset;
       lo = std::min(lo, at);
       hi = std::max(hi, at + e.length);
     }
@@ -1290,7 +1292,7 @@ bool StoreLoop::ValueRange(const BatchData& b, SyncRange* out) const {
   constexpr uint64_t kPage = 4096;
   lo &= ~(kPage - 1);
   hi = (hi + kPage - 1) & ~(kPage - 1);
-  *out = {f->fd(), lo, hi - lo};
+  *out = {ops.sync_fd(), lo, hi - lo, &ops};
   return true;
 }
 
@@ -1334,8 +1336,8 @@ void StoreLoop::Launch() {
     Status st = backend_.SubmitSync(r.fd, r.offset, r.length, fl.token);
     if (!st.ok()) {
       // Not submitted: sync it here and now (what DrainFlight does), as a synchronous commit would.
-      if (::fdatasync(r.fd) != 0 && fl.failure.ok()) {
-        fl.failure = Status::FromErrno("fdatasync", errno);
+      if (Status sync = r.ops->SyncRange(r.offset, r.length); !sync.ok() && fl.failure.ok()) {
+        fl.failure = sync;
       }
       continue;
     }
@@ -1391,8 +1393,9 @@ void StoreLoop::DrainFlight() {
       // PERSIST: the same syncs, run here (the asynchronous ones still land later and are
       // ignored): after them the flight is durable.
       for (int i = 0; i < fl.ranges_n; ++i) {
-        if (::fdatasync(fl.ranges[i].fd) != 0 && fl.failure.ok()) {
-          fl.failure = Status::FromErrno("fdatasync", errno);
+        const SyncRange& r = fl.ranges[i];
+        if (Status sync = r.ops->SyncRange(r.offset, r.length); !sync.ok() && fl.failure.ok()) {
+          fl.failure = sync;
         }
       }
       fl.syncs_left = 0;

@@ -50,6 +50,12 @@
 // whole 4 KiB pages of their own file, the kernel writes dirty pages back between syncs (flushed
 // or not), and every cut with eviction leaves each page that differs from the device as it was,
 // written whole, or torn at 512-byte sectors. The checks are the same.
+// The `_pages_pipelined` variants run the group commit as the io_uring backend does on files
+// (StoreLoop::Launch, Land, DrainFlight): the feeder syncs asynchronously (SubmitSync begins a
+// range sync of the pool's or the log's file, completed one to three Polls later, in any order,
+// as a kSynced slot), so the loop parses and queues the next batch while one batch's syncs fly;
+// cuts fall between the two syncs' completions and before the flight landed, and the failed-sync
+// variant fails a sync that completes after later batches were parsed.
 //
 // PASTEL_CRASH_TURNS (default 200; 120 with small streams; 150 and 120 on pages) and
 // PASTEL_CRASH_SEED (default 1, also the seed of the page model's writeback) scale and vary the
@@ -60,6 +66,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -139,8 +146,55 @@ class FeederBackend final : public Backend {
     return ::testing::AssertionSuccess();
   }
 
+  // Asynchronous syncs, as io_uring's fsync (the pipelined group commit on page granularity):
+  // SubmitSync begins a range sync of the file of `files` whose sync_fd() it names, and it
+  // completes (EndSync) at the start of one of the next three Polls, drawn from `seed`, in any
+  // order, reported as a kSynced slot carrying the submitter's token (and the error, if it failed).
+  void SyncAsynchronously(std::vector<RecordingPageOps*> files, uint64_t seed) {
+    files_ = std::move(files);
+    sync_rng_.seed(seed);
+  }
+  // Completes the syncs still in flight (the loop stopped; it synced their ranges itself).
+  void CompleteSyncs() {
+    for (const Flying& f : flying_) {
+      (void)f.file->EndSync(f.id);
+    }
+    flying_.clear();
+  }
+  uint64_t async_syncs() const { return async_syncs_; }
+  uint64_t delayed_syncs() const { return delayed_syncs_; }
+  uint64_t failed_syncs() const { return failed_syncs_; }
+
+  bool SyncsAsync() const override { return !files_.empty(); }
+  Status SubmitSync(int fd, uint64_t offset, uint64_t length, uint64_t token) override {
+    for (RecordingPageOps* f : files_) {
+      if (f->sync_fd() == fd) {
+        const uint32_t polls = static_cast<uint32_t>(sync_rng_() % 3);
+        delayed_syncs_ += polls > 0 ? 1 : 0;
+        flying_.push_back({f, f->BeginRangeSync(offset, length), token, polls});
+        ++async_syncs_;
+        return Status::Ok();
+      }
+    }
+    return Status::InvalidArgument("feeder: a sync of an unknown file");
+  }
+
   Result<std::span<const RxSlot>> Poll(int) override {
     slots_.clear();
+    // The syncs due now complete first, in a random order.
+    std::shuffle(flying_.begin(), flying_.end(), sync_rng_);
+    for (size_t i = 0; i < flying_.size();) {
+      Flying& f = flying_[i];
+      if (f.polls > 0) {
+        --f.polls;
+        ++i;
+        continue;
+      }
+      const Status st = f.file->EndSync(f.id);
+      failed_syncs_ += st.ok() ? 0 : 1;
+      slots_.push_back({f.token, Pool::kNoBuffer, 0, 0, RxKind::kSynced, st.ok() ? 0 : -EIO});
+      flying_.erase(flying_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
     for (ConnId c : closing_) {
       slots_.push_back({c, Pool::kNoBuffer, 0, 0, RxKind::kClosed, 0});
     }
@@ -187,6 +241,18 @@ class FeederBackend final : public Backend {
   std::vector<RxSlot> slots_;
   std::vector<ConnId> closing_;
   NetStats stats_;
+  struct Flying {
+    RecordingPageOps* file;
+    uint64_t id;
+    uint64_t token;
+    uint32_t polls;  // Polls before it completes
+  };
+  std::vector<RecordingPageOps*> files_;
+  std::vector<Flying> flying_;
+  std::mt19937_64 sync_rng_;
+  uint64_t async_syncs_ = 0;
+  uint64_t delayed_syncs_ = 0;
+  uint64_t failed_syncs_ = 0;
 };
 
 struct Request {
@@ -303,6 +369,10 @@ struct Stats {
   uint64_t packed_values = 0;          // values the packer moved (StoreLoop::Pack)
   uint64_t fast_starts = 0;            // cuts recovered as a server starts with a buffer map
   uint64_t writeback_pages = 0;        // page model: pages written back between syncs
+  uint64_t async_syncs = 0;            // pipelined: syncs submitted to the backend
+  uint64_t delayed_syncs = 0;          // ... that completed a Poll or two later
+  uint64_t pipelined_commits = 0;      // batches committed by them (StoreLoop::Launch)
+  uint64_t failed_async_syncs = 0;     // ... that completed with an error (a failed fence)
 };
 
 class CrashHarness {
@@ -317,8 +387,12 @@ class CrashHarness {
   // `model`: kPage puts the pool, the log and the index file each in a RecordingPageOps (files on a
   // block device: whole-page syncs, writeback between them, cuts that tear pages at sectors).
   CrashHarness(Protocol protocol, PersistMode mode, uint64_t seed, uint64_t stream_size = 64 * 1024,
-               PersistModel model = PersistModel::kCacheLine)
-      : protocol_(protocol), mode_(mode), rng_(seed), cut_rng_(seed ^ 0x5eed) {
+               PersistModel model = PersistModel::kCacheLine, bool async_syncs = false)
+      : protocol_(protocol),
+        mode_(mode),
+        async_syncs_(async_syncs),
+        rng_(seed),
+        cut_rng_(seed ^ 0x5eed) {
     shape_.buffer_size = 512;
     // The page model's cuts copy and compare every file: half the pool keeps them fast (the
     // workload holds at most ~40 keys of 3 buffers and a few turns of receives, and the fields,
@@ -338,7 +412,15 @@ class CrashHarness {
     EXPECT_TRUE(t.ok()) << t.status().ToString();
     tree_ = std::move(t).value();
     map_ = AttachMap(*store_);
+    if (async_syncs_) {
+      // The pool's and the log's files are known to the feeder by these numbers (no descriptor
+      // of this process: the feeder maps them back to the files' models).
+      store_->page_ops(StoreFile::kPool)->SetSyncFd(kPoolSyncFd);
+      store_->page_ops(StoreFile::kLog)->SetSyncFd(kLogSyncFd);
+    }
   }
+  static constexpr int kPoolSyncFd = 1 << 20;
+  static constexpr int kLogSyncFd = (1 << 20) + 1;
 
   static constexpr uint64_t kTreeBytes = 128 * kBTreePageSize;
   // The buffer map in the extra region after the index file's pages, under its PersistOps.
@@ -397,6 +479,10 @@ class CrashHarness {
           return !::testing::Test::HasFatalFailure();
         },
         [&](ConnId c, std::string_view bytes) { OnAnswer(c, bytes); });
+    if (async_syncs_) {
+      feeder.SyncAsynchronously(
+          {store_->page_ops(StoreFile::kPool), store_->page_ops(StoreFile::kLog)}, cut_rng_());
+    }
     store_->SetHook([&](StoreFile, Event e) {
       std::bernoulli_distribution coin(e == Event::kFlush ? 0.05 : 0.25);
       if (e != Event::kFlush) {
@@ -417,7 +503,12 @@ class CrashHarness {
           store::RunLoop(*st, 0, feeder, *protocol, so, shared.counters[0], "test", stop);
       EXPECT_TRUE(st_run.ok()) << st_run.ToString();
     }
+    feeder.CompleteSyncs();
     store_->SetHook(nullptr);
+    stats.async_syncs += feeder.async_syncs();
+    stats.delayed_syncs += feeder.delayed_syncs();
+    stats.failed_async_syncs += feeder.failed_syncs();
+    stats.pipelined_commits += shared.counters[0].pipelined_commits.load();
     stats.turns += turns;
     stats.writeback_pages += store_->writeback_pages();
     stats.checkpoints += shared.counters[0].checkpoints.load();
@@ -1194,11 +1285,13 @@ class CrashHarness {
           continue;
         }
         ASSERT_EQ(type, ':') << "reply " << line << " to a hash write of " << r.key;
-        ASSERT_FALSE(store_->pool().read_only())
-            << "a hash write acknowledged after a failed fence";
         HashModel& m = acked_hash_[r.key];
         // HSET counts the fields it added, HDEL those it removed, DEL the hash (1 or 0).
         HashModel after = Applied(m, r);
+        // (A write that changes nothing is a read, answered in order with the batch it was
+        // parsed in: with a pipelined commit, that batch may wait behind one whose sync fails.)
+        ASSERT_FALSE(after != m && store_->pool().read_only())
+            << "a hash write acknowledged after a failed fence";
         int64_t want = 0;
         if (!r.hset.empty()) {
           std::set<std::string> added;
@@ -1690,6 +1783,7 @@ class CrashHarness {
 
   Protocol protocol_;
   PersistMode mode_;
+  bool async_syncs_;
   std::mt19937_64 rng_;  // the workload's
   // The cuts' (which persistence points get an evicting cut, and what it evicts): apart from the
   // workload's, so that the workload does not change with the number of persistence points.
@@ -1731,20 +1825,23 @@ struct CrashParam {
   PersistMode mode;
   uint64_t stream_size = 64 * 1024;
   PersistModel model = PersistModel::kCacheLine;
+  bool async_syncs = false;  // kPage: the pipelined group commit (the backend's syncs)
 };
 
 std::string CrashParamName(const ::testing::TestParamInfo<CrashParam>& i) {
   return std::string(i.param.protocol == Protocol::kHttp ? "httpd_" : "kv_") +
          (i.param.mode == PersistMode::kInPlace ? "inplace" : "copy") +
          (i.param.stream_size < 64 * 1024 ? "_small_log" : "") +
-         (i.param.model == PersistModel::kPage ? "_pages" : "");
+         (i.param.model == PersistModel::kPage ? "_pages" : "") +
+         (i.param.async_syncs ? "_pipelined" : "");
 }
 
 void PrintTo(const CrashParam& p, std::ostream* os) {
   *os << (p.protocol == Protocol::kHttp ? "httpd " : "kv ")
       << (p.mode == PersistMode::kInPlace ? "inplace" : "copy")
       << (p.stream_size < 64 * 1024 ? " with 8 KiB log streams" : "")
-      << (p.model == PersistModel::kPage ? " on files of 4 KiB pages" : "");
+      << (p.model == PersistModel::kPage ? " on files of 4 KiB pages" : "")
+      << (p.async_syncs ? ", pipelined group commit" : "");
 }
 
 class ServerCrashTest : public ::testing::TestWithParam<CrashParam> {};
@@ -1761,7 +1858,7 @@ TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
   const uint64_t seed = EnvU64("PASTEL_CRASH_SEED", 1);
   Stats stats;
   CrashHarness h(GetParam().protocol, GetParam().mode, seed, GetParam().stream_size,
-                 GetParam().model);
+                 GetParam().model, GetParam().async_syncs);
   h.Run(turns, stats);
   std::cout << "[ server   ] seed " << seed << ": " << stats.turns << " turns, " << stats.requests
             << " requests, " << stats.acknowledged << " acknowledged, " << stats.cuts
@@ -1794,6 +1891,14 @@ TEST_P(ServerCrashTest, AcknowledgedWritesSurviveEveryPowerCut) {
               << stats.writeback_pages << " pages written back between syncs\n";
     EXPECT_GT(stats.pages.torn_pages, 0u) << "no cut tore a page";
     EXPECT_GT(stats.writeback_pages, 0u) << "no page was written back between syncs";
+  }
+  if (GetParam().async_syncs) {
+    std::cout << "[ server   ] pipelined: " << stats.pipelined_commits
+              << " batches committed by asynchronous syncs, " << stats.async_syncs
+              << " syncs submitted, " << stats.delayed_syncs
+              << " of them completed a turn or two later\n";
+    EXPECT_GT(stats.pipelined_commits, turns / 4) << "the loop did not pipeline its commits";
+    EXPECT_GT(stats.delayed_syncs, 0u) << "no sync stayed in flight across a turn";
   }
   RecordProperty("cuts", std::to_string(stats.cuts));
   std::cout << "[ server   ] packer: " << stats.packed_values
@@ -1829,7 +1934,7 @@ TEST_P(ServerCrashTest, FailedFenceTurnsTheStoreReadOnlyAndAcknowledgesNothingMo
   // write.
   Stats stats;
   CrashHarness h(GetParam().protocol, GetParam().mode, EnvU64("PASTEL_CRASH_SEED", 1) + 100,
-                 GetParam().stream_size, GetParam().model);
+                 GetParam().stream_size, GetParam().model, GetParam().async_syncs);
   h.FailFencesFromTurn(100);
   h.Run(200, stats);
   std::cout << "[ server   ] failed fence at turn 100: " << stats.acknowledged
@@ -1839,6 +1944,15 @@ TEST_P(ServerCrashTest, FailedFenceTurnsTheStoreReadOnlyAndAcknowledgesNothingMo
   EXPECT_GT(stats.acknowledged, 100u);
   EXPECT_GT(stats.refused_after_failure, 50u);
   EXPECT_GT(stats.reads_after_failure, 50u);
+  if (GetParam().async_syncs) {
+    std::cout << "[ server   ] " << stats.failed_async_syncs
+              << " asynchronous syncs completed with the failure\n";
+    // (With 8 KiB streams the log-room phase lands flights synchronously at almost every turn,
+    // so the first failed sync may be one of those: for some seeds it is.)
+    if (GetParam().stream_size >= 64 * 1024) {
+      EXPECT_GT(stats.failed_async_syncs, 0u) << "no failure arrived asynchronously";
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -1853,7 +1967,10 @@ INSTANTIATE_TEST_SUITE_P(
         CrashParam{Protocol::kHttp, PersistMode::kInPlace, 64 * 1024, PersistModel::kPage},
         CrashParam{Protocol::kResp, PersistMode::kInPlace, 64 * 1024, PersistModel::kPage},
         CrashParam{Protocol::kHttp, PersistMode::kInPlace, 8 * 1024, PersistModel::kPage},
-        CrashParam{Protocol::kResp, PersistMode::kInPlace, 8 * 1024, PersistModel::kPage}),
+        CrashParam{Protocol::kResp, PersistMode::kInPlace, 8 * 1024, PersistModel::kPage},
+        CrashParam{Protocol::kHttp, PersistMode::kInPlace, 64 * 1024, PersistModel::kPage, true},
+        CrashParam{Protocol::kResp, PersistMode::kInPlace, 64 * 1024, PersistModel::kPage, true},
+        CrashParam{Protocol::kResp, PersistMode::kInPlace, 8 * 1024, PersistModel::kPage, true}),
     CrashParamName);
 
 }  // namespace

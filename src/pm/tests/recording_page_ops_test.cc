@@ -199,6 +199,54 @@ TEST(RecordingPageOpsTest, SyncsInFlightCompleteInAnyOrder) {
   EXPECT_EQ(ops.EndSync(a).code(), StatusCode::kInvalidArgument) << "completed already";
 }
 
+TEST(RecordingPageOpsTest, ARangeSyncCoversEveryPageOfItsRangeFlushedOrNot) {
+  Region r;
+  RecordingPageOps ops(r.bytes, sizeof(r.bytes));
+  EXPECT_EQ(ops.sync_fd(), -1) << "no file to sync by default";
+  ops.SetSyncFd(7);
+  EXPECT_EQ(ops.sync_fd(), 7);
+  r.bytes[0] = 1;                        // page 0: outside the range
+  r.bytes[kModelPageBytes + 1] = 2;      // page 1, never flushed
+  r.bytes[2 * kModelPageBytes + 2] = 3;  // page 2, never flushed
+  r.bytes[3 * kModelPageBytes + 3] = 4;  // page 3, flushed, outside the range
+  ASSERT_TRUE(ops.Flush(r.bytes + 3 * kModelPageBytes + 3, 1).ok());
+  // From the middle of page 1 to the middle of page 2: both pages whole.
+  ASSERT_TRUE(ops.SyncRange(kModelPageBytes + 100, kModelPageBytes).ok());
+  std::vector<uint8_t> img = ops.CrashImage();
+  EXPECT_EQ(img[0], 0);
+  EXPECT_EQ(img[kModelPageBytes + 1], 2);
+  EXPECT_EQ(img[2 * kModelPageBytes + 2], 3);
+  EXPECT_EQ(img[3 * kModelPageBytes + 3], 0) << "a flushed page outside the range";
+  EXPECT_EQ(ops.pending_pages(), 1u) << "the noted page waits for the next sync";
+  ASSERT_TRUE(ops.Drain().ok());
+  EXPECT_EQ(ops.CrashImage()[3 * kModelPageBytes + 3], 4);
+}
+
+TEST(RecordingPageOpsTest, AnOlderSyncCompletingLateNeverUndoesANewerOne) {
+  // Sync a begins over a page; the page changes; sync b begins and completes (fdatasync waits for
+  // a's writes of the page); the page changes again; then a is reported complete: the device keeps
+  // b's version, whichever version of the page a wrote. Over many sectors, so that a draw of "a
+  // wrote the page as it was when a began" would show.
+  Region r;
+  RecordingPageOps ops(r.bytes, sizeof(r.bytes));
+  for (size_t sec = 0; sec < kSectorsPerPage * kPages; ++sec) {
+    r.bytes[sec * kSectorBytes] = 1;
+  }
+  const uint64_t a = ops.BeginRangeSync(0, sizeof(r.bytes));
+  for (size_t sec = 0; sec < kSectorsPerPage * kPages; ++sec) {
+    r.bytes[sec * kSectorBytes] = 2;
+  }
+  ASSERT_TRUE(ops.SyncRange(0, sizeof(r.bytes)).ok());
+  for (size_t sec = 0; sec < kSectorsPerPage * kPages; ++sec) {
+    r.bytes[sec * kSectorBytes] = 3;
+  }
+  ASSERT_TRUE(ops.EndSync(a).ok());
+  const std::vector<uint8_t> img = ops.CrashImage();
+  for (size_t sec = 0; sec < kSectorsPerPage * kPages; ++sec) {
+    EXPECT_EQ(img[sec * kSectorBytes], 2) << "sector " << sec;
+  }
+}
+
 TEST(RecordingPageOpsTest, HooksSeeEveryPersistencePoint) {
   Region r;
   RecordingPageOps ops(r.bytes, sizeof(r.bytes));
