@@ -205,6 +205,8 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
       Conn& c = it->second;
       c.dirty_ = false;
       parse_tx_entries_ = 0;
+      parsing_ = true;
+      saw_pending_ = false;
       protocol_.Parse(*this, c);
       while (room_wanted_) {
         // The log-room phase: a command of c was told kNeedsRoom and left unconsumed. The batch
@@ -215,6 +217,8 @@ void StoreLoop::OnBatch(std::span<const RxSlot> batch) {
         parse_tx_entries_ = 0;
         protocol_.Parse(*this, c);
       }
+      parsing_ = false;
+      saw_pending_ = false;
       if (c.avail == 0 || c.closing || c.held_ || c.parked_) {
         // (A held connection's clock starts again when it is let go: the wait is the server's; a
         // parked one's when it is woken.)
@@ -579,6 +583,9 @@ void StoreLoop::VisitPending(
   for (const PendingWrite& pw : open_.writes()) {
     fn(pw.key, pw.value);
   }
+  // (Whether the visitor used any of them is its own business: the answers that follow are taken
+  // to rest on them.)
+  saw_pending_ = saw_pending_ || (parsing_ && (flight_.active || open_.pending_n > 0));
 }
 
 WriteOutcome StoreLoop::Delete(std::string_view key) {
@@ -835,6 +842,7 @@ const StoreLoop::PendingWrite* StoreLoop::Pending(std::string_view key) const {
 bool StoreLoop::Lookup(std::string_view key, Value* out) {
   lookup_damaged_ = false;
   if (const PendingWrite* pw = Pending(key)) {
+    saw_pending_ = saw_pending_ || parsing_;
     // (A pending write that expired meanwhile is removed by the sweep once it is applied.)
     if (pw->value.deleted || pw->value.ExpiredAt(wall_ms_)) {
       return false;
@@ -867,6 +875,7 @@ bool StoreLoop::Lookup(std::string_view key, Value* out) {
 
 bool StoreLoop::Exists(std::string_view key) {
   if (const PendingWrite* pw = Pending(key)) {
+    saw_pending_ = saw_pending_ || parsing_;
     return !pw->value.deleted && !pw->value.ExpiredAt(wall_ms_);
   }
   uint64_t expired = 0;
@@ -1059,7 +1068,8 @@ bool StoreLoop::DropMuted(ConnId conn, bool close) {
     return false;
   }
   if (close) {
-    open_.actions.push_back({conn, ActionKind::kText, AnswerClass::kOk, true, 0, 0, 0, 0, 0, 0});
+    open_.actions.push_back(
+        {conn, ActionKind::kText, AnswerClass::kOk, true, 0, 0, 0, 0, 0, 0, false});
   }
   return true;
 }
@@ -1070,7 +1080,8 @@ void StoreLoop::AnswerTextSince(ConnId conn, size_t begin, AnswerClass cls, bool
     return;
   }
   open_.actions.push_back({conn, ActionKind::kText, cls, close, static_cast<uint32_t>(begin),
-                           static_cast<uint32_t>(open_.text.size() - begin), 0, 0, 0, 0});
+                           static_cast<uint32_t>(open_.text.size() - begin), 0, 0, 0, 0,
+                           saw_pending_});
   CountTx(1, open_.text.size() - begin, 0);
 }
 
@@ -1082,7 +1093,7 @@ void StoreLoop::AnswerWrite(ConnId conn, std::string_view ok, std::string_view f
   const uint32_t fb = AppendText(failed);
   open_.actions.push_back({conn, ActionKind::kWrite, AnswerClass::kOk, close, ob,
                            static_cast<uint32_t>(ok.size()), fb,
-                           static_cast<uint32_t>(failed.size()), 0, 0});
+                           static_cast<uint32_t>(failed.size()), 0, 0, false});
   CountTx(1, std::max(ok.size(), failed.size()), 0);
 }
 
@@ -1103,7 +1114,7 @@ void StoreLoop::AnswerValue(ConnId conn, std::string_view prefix, const Value& v
   open_.actions.push_back({conn, ActionKind::kValue, AnswerClass::kOk, close, pb,
                            static_cast<uint32_t>(prefix.size()), sb,
                            static_cast<uint32_t>(with_bytes ? suffix.size() : 0), eb,
-                           static_cast<uint32_t>(open_.extents.size() - eb)});
+                           static_cast<uint32_t>(open_.extents.size() - eb), saw_pending_});
   CountTx(2, prefix.size() + suffix.size(), open_.extents.size() - eb);
 }
 
@@ -1230,6 +1241,7 @@ void StoreLoop::FinishNow() {
   if (flight_.active) {
     DrainFlight();  // its answers and writes come first
   }
+  withheld_.clear();
   bool durable = true;
   Status failure;
   if (open_.pending_n > 0 && options_.persist != PersistMode::kNone) {
@@ -1363,6 +1375,7 @@ void StoreLoop::OnSynced(const RxSlot& s) {
 void StoreLoop::Land() {
   Flight& fl = flight_;
   const bool durable = fl.failure.ok();
+  withheld_.clear();  // (kept across both batches' answers below)
   if (!durable) {
     // PERSIST: a sync failed (or the seal did): the batch may or may not be on the media; it is
     // answered as failed and the store takes no more writes.
@@ -1379,9 +1392,14 @@ void StoreLoop::Land() {
   Answer(fl.data, durable, fl.failure);
   batch_tx_entries_ = open_entries;
   batch_tx_blocks_ = open_blocks;
-  // The open batch goes next.
-  if (open_.pending_n > 0 || !open_.actions.empty()) {
-    Finish();
+  if (!durable) {
+    // The open batch was parsed while this one flew: its reads may have seen the flight's writes
+    // (read-your-writes), which never become durable now. It is answered as failed too: its
+    // writes refused (none of its records was appended), its answers that read a write of
+    // either batch withheld.
+    Answer(open_, /*durable=*/false, fl.failure);
+  } else if (open_.pending_n > 0 || !open_.actions.empty()) {
+    Finish();  // the open batch goes next
   }
 }
 
@@ -1441,6 +1459,24 @@ void StoreLoop::Answer(BatchData& b, bool durable, const Status& failure) {
     return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.text.data()) + begin, len);
   };
   for (const Action& a : b.actions) {
+    if (!durable && (a.read_pending ||
+                     std::find(withheld_.begin(), withheld_.end(), a.conn) != withheld_.end())) {
+      // An answer that may show a write of this batch (or of the flight it read), which failed
+      // and never becomes durable: withheld, with every later answer of its connection, which
+      // is closed (as by a crash: the client knows nothing of what it sent since its last
+      // answer). Its earlier answers went out.
+      if (a.kind == ActionKind::kValue) {
+        for (uint32_t i = 0; i < a.ext_count; ++i) {
+          (void)pool_.Unretain(b.extents[a.ext_begin + i].buffer);  // the action's reference
+        }
+      }
+      if (std::find(withheld_.begin(), withheld_.end(), a.conn) == withheld_.end()) {
+        withheld_.push_back(a.conn);
+        counters_.Add(counters_.responses_5xx);
+        Close(a.conn);
+      }
+      continue;
+    }
     Status st;
     AnswerClass cls = a.cls;
     switch (a.kind) {

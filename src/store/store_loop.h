@@ -125,6 +125,9 @@ class StoreLoop final : public Batch {
     uint32_t alt_len;
     uint32_t ext_begin;  // kValue: into extents_
     uint32_t ext_count;
+    // kText, kValue: its connection read a write of the batch (or of the flight) not yet durable
+    // before it, in this parse: if the commit fails, the answer is withheld (Answer).
+    bool read_pending;
   };
   struct PendingWrite {
     std::string key;
@@ -268,6 +271,15 @@ class StoreLoop final : public Batch {
   uint64_t turn_ = 0;                       // loop turns (Run)
   uint64_t room_failed_turn_ = UINT64_MAX;  // the turn in which MakeLogRoom last failed
   bool room_wanted_ = false;                // a command of this Parse was told kNeedsRoom
+  // While a connection is parsed: whether it read a write not yet durable (Lookup, Exists or
+  // VisitPending met one of the open batch or of the flight). Its answers from then on rest on
+  // that write: a failed commit withholds them and closes the connection (Answer), so that no
+  // client is ever shown a write that did not become durable.
+  bool parsing_ = false;
+  mutable bool saw_pending_ = false;  // (set by const reads)
+  // Connections a failed commit closed without their answers (Answer; cleared by FinishNow and
+  // Land, kept across the flight's and the open batch's answers).
+  std::vector<ConnId> withheld_;
   // Backpressure (Held): the held connections; the backend's free TX room when this batch began
   // (or since its last Finish), and what this batch's answers will take of it (estimated high),
   // in all and of the connection being parsed.

@@ -80,6 +80,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "apps/pastel-httpd/http_protocol.h"
@@ -150,9 +151,11 @@ class FeederBackend final : public Backend {
   // SubmitSync begins a range sync of the file of `files` whose sync_fd() it names, and it
   // completes (EndSync) at the start of one of the next three Polls, drawn from `seed`, in any
   // order, reported as a kSynced slot carrying the submitter's token (and the error, if it failed).
-  void SyncAsynchronously(std::vector<RecordingPageOps*> files, uint64_t seed) {
+  // `polls` >= 0: each sync completes exactly that many Polls after the next one instead.
+  void SyncAsynchronously(std::vector<RecordingPageOps*> files, uint64_t seed, int polls = -1) {
     files_ = std::move(files);
     sync_rng_.seed(seed);
+    fixed_polls_ = polls;
   }
   // Completes the syncs still in flight (the loop stopped; it synced their ranges itself).
   void CompleteSyncs() {
@@ -169,7 +172,8 @@ class FeederBackend final : public Backend {
   Status SubmitSync(int fd, uint64_t offset, uint64_t length, uint64_t token) override {
     for (RecordingPageOps* f : files_) {
       if (f->sync_fd() == fd) {
-        const uint32_t polls = static_cast<uint32_t>(sync_rng_() % 3);
+        const uint32_t polls = fixed_polls_ >= 0 ? static_cast<uint32_t>(fixed_polls_)
+                                                 : static_cast<uint32_t>(sync_rng_() % 3);
         delayed_syncs_ += polls > 0 ? 1 : 0;
         flying_.push_back({f, f->BeginRangeSync(offset, length), token, polls});
         ++async_syncs_;
@@ -219,8 +223,11 @@ class FeederBackend final : public Backend {
   }
   Status Close(ConnId conn) override {
     closing_.push_back(conn);
+    server_closes_.push_back(conn);
     return Status::Ok();
   }
+  // The connections the server closed since the last call.
+  std::vector<ConnId> TakeServerCloses() { return std::exchange(server_closes_, {}); }
   Status Submit() override { return Status::Ok(); }
   // Answers are handed over at once: nothing is ever queued.
   uint32_t TxQueued(ConnId) const override { return 0; }
@@ -240,6 +247,7 @@ class FeederBackend final : public Backend {
   Answer answer_;
   std::vector<RxSlot> slots_;
   std::vector<ConnId> closing_;
+  std::vector<ConnId> server_closes_;
   NetStats stats_;
   struct Flying {
     RecordingPageOps* file;
@@ -250,6 +258,7 @@ class FeederBackend final : public Backend {
   std::vector<RecordingPageOps*> files_;
   std::vector<Flying> flying_;
   std::mt19937_64 sync_rng_;
+  int fixed_polls_ = -1;
   uint64_t async_syncs_ = 0;
   uint64_t delayed_syncs_ = 0;
   uint64_t failed_syncs_ = 0;
@@ -373,6 +382,7 @@ struct Stats {
   uint64_t delayed_syncs = 0;          // ... that completed a Poll or two later
   uint64_t pipelined_commits = 0;      // batches committed by them (StoreLoop::Launch)
   uint64_t failed_async_syncs = 0;     // ... that completed with an error (a failed fence)
+  uint64_t server_closes = 0;          // connections a failed commit closed without their answers
 };
 
 class CrashHarness {
@@ -464,9 +474,11 @@ class CrashHarness {
         [&](FeederBackend& f) {
           if (turn == 0) {
             for (uint32_t i = 0; i < kConns; ++i) {
-              f.Open(IdOf(i));
+              conns_[i] = IdOf(i);
+              f.Open(conns_[i]);
             }
           }
+          Reconnect(f);
           if (turn == fail_turn_) {
             store_->FailDrainsFromNow();
             failing_ = true;
@@ -516,19 +528,35 @@ class CrashHarness {
     stats.expired_keys += shared.counters[0].expired_keys.load();
     stats.packed_values += shared.counters[0].packed_values.load();
     for (uint32_t i = 0; i < kConns; ++i) {
-      EXPECT_TRUE(outstanding_[IdOf(i)].empty()) << "requests left unanswered on conn " << i;
+      EXPECT_TRUE(outstanding_[conns_[i]].empty()) << "requests left unanswered on conn " << i;
     }
     Check(false);  // the final state
   }
 
  private:
+  // A connection the server closed (a failed commit withholds answers that read a write that did
+  // not become durable, and closes their connection) is replaced by a new one. Its requests not
+  // answered stay outstanding for good: each of their writes may or may not be there at a cut,
+  // and their keys stay busy.
+  void Reconnect(FeederBackend& f) {
+    for (ConnId gone : f.TakeServerCloses()) {
+      for (uint32_t i = 0; i < kConns; ++i) {
+        if (conns_[i] == gone) {
+          conns_[i] = (uint64_t{next_generation_++} << 32) | i;
+          f.Open(conns_[i]);
+          carry_.erase(gone);  // (never completed: its request stays unanswered)
+          ++stats_->server_closes;
+        }
+      }
+    }
+  }
   // One turn: some connections each send 1..3 requests (keys no other unanswered request uses),
   // cut into receives; sometimes the last request's tail waits for a later turn.
   void NextTurn(FeederBackend& f, bool last) {
     std::uniform_int_distribution<uint32_t> conn_count(1, kConns);
     const uint32_t n = conn_count(rng_);
     for (uint32_t k = 0; k < n; ++k) {
-      const ConnId c = IdOf(static_cast<uint32_t>(rng_() % kConns));
+      const ConnId c = conns_[rng_() % kConns];
       std::string& carry = carry_[c];
       std::string bytes = std::move(carry);
       carry.clear();
@@ -1799,6 +1827,8 @@ class CrashHarness {
   int64_t WallMs() const { return clock_.load(std::memory_order_relaxed); }
   std::map<ConnId, std::deque<Request>> outstanding_;
   std::map<ConnId, std::string> carry_;
+  std::array<ConnId, kConns> conns_{};  // the connections open now (IdOf(i) at first)
+  uint64_t next_generation_ = 2;        // of a connection opened again (IdOf's is 1)
   std::map<ConnId, std::string> answers_;
   std::set<std::string> busy_;
   std::string in_body_;  // the body of the answer being handled
@@ -1939,8 +1969,9 @@ TEST_P(ServerCrashTest, FailedFenceTurnsTheStoreReadOnlyAndAcknowledgesNothingMo
   h.Run(200, stats);
   std::cout << "[ server   ] failed fence at turn 100: " << stats.acknowledged
             << " acknowledged before, " << stats.refused_after_failure << " writes refused, "
-            << stats.reads_after_failure << " reads served after, " << stats.cuts
-            << " power cuts\n";
+            << stats.reads_after_failure << " reads served after, " << stats.cuts << " power cuts, "
+            << stats.server_closes
+            << " connections closed without answers that read a write of the failed batch\n";
   EXPECT_GT(stats.acknowledged, 100u);
   EXPECT_GT(stats.refused_after_failure, 50u);
   EXPECT_GT(stats.reads_after_failure, 50u);
@@ -1954,6 +1985,102 @@ TEST_P(ServerCrashTest, FailedFenceTurnsTheStoreReadOnlyAndAcknowledgesNothingMo
     }
   }
 }
+
+// A read that met a write not yet durable is answered only once that write is: when its commit
+// fails, the reader's connection is closed without the answer, so no client is ever shown a
+// write that never became durable. Scripted, on files of pages: connection A sets k to v1
+// (acknowledged), then to v2 while the syncs fail from then on; connection B reads k after A's
+// write was parsed: while the write's syncs fly (pipelined: the next turn, read-your-writes), or
+// in the same batch (a synchronous commit). B gets nothing and is closed; A is told its write
+// failed; k is v1 for a later reader and after a power cut.
+class FailedCommitTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(FailedCommitTest, AReadOfAWriteThatFailedIsNeverAnswered) {
+  const bool pipelined = GetParam();
+  StoreShape shape;
+  shape.model = PersistModel::kPage;
+  shape.writeback_probability = 0;
+  std::unique_ptr<MemStore> m = MemStore::Fresh(shape);
+  if (pipelined) {
+    m->page_ops(StoreFile::kPool)->SetSyncFd(CrashHarness::kPoolSyncFd);
+    m->page_ops(StoreFile::kLog)->SetSyncFd(CrashHarness::kLogSyncFd);
+  }
+  store::Index index;
+  const std::unique_ptr<store::Store> st = store::Store::Over(m->pool(), m->log(), index, 1);
+  server::Server shared(*st, 1);
+  store::StoreOptions so;
+  so.persist = PersistMode::kInPlace;
+  so.reserve_buffers = 8;
+  const ConnId a = IdOf(0);
+  const ConnId b = IdOf(1);
+  const ConnId c = IdOf(2);
+  std::map<ConnId, std::string> answers;
+  std::atomic<bool> stop{false};
+  uint64_t turn = 0;
+  FeederBackend feeder(
+      m->pool(), 0, stop,
+      [&](FeederBackend& f) {
+        // Pipelined, a sync submitted in turn t completes in the Poll of turn t + 2, before
+        // that turn's receives (the flight lands once they were parsed).
+        const uint64_t t = turn++;
+        if (t == 0) {
+          f.Open(a);
+          f.Open(b);
+          f.Open(c);
+          EXPECT_TRUE(f.Deliver(a, RespCommand({"SET", "k", "v1"}), 512));
+        } else if (t == (pipelined ? 3u : 1u)) {
+          EXPECT_EQ(answers[a], "+OK\r\n") << "v1 acknowledged first";
+          m->FailDrainsFromNow();
+          EXPECT_TRUE(f.Deliver(a, RespCommand({"SET", "k", "v2"}), 512));
+          if (!pipelined) {
+            EXPECT_TRUE(f.Deliver(b, RespCommand({"GET", "k"}), 512));  // the same batch
+          }
+        } else if (pipelined && t == 4) {
+          EXPECT_TRUE(f.Deliver(b, RespCommand({"GET", "k"}), 512));  // v2's syncs fly
+        } else if (t == (pipelined ? 6u : 2u)) {
+          EXPECT_TRUE(f.Deliver(c, RespCommand({"GET", "k"}), 512));  // v2's commit failed
+        }
+        return t < (pipelined ? 7u : 3u);
+      },
+      [&](ConnId conn, std::string_view bytes) { answers[conn].append(bytes); });
+  if (pipelined) {
+    feeder.SyncAsynchronously({m->page_ops(StoreFile::kPool), m->page_ops(StoreFile::kLog)}, 1,
+                              /*polls=*/1);
+  }
+  std::vector<ConnId> closed;
+  {
+    KvProtocol protocol(shared, resp::Limits{});
+    const Status run =
+        store::RunLoop(*st, 0, feeder, protocol, so, shared.counters[0], "test", stop);
+    EXPECT_TRUE(run.ok()) << run.ToString();
+    closed = feeder.TakeServerCloses();
+  }
+  feeder.CompleteSyncs();
+  if (pipelined) {
+    EXPECT_GT(shared.counters[0].pipelined_commits.load(), 0u);
+  }
+  EXPECT_TRUE(answers[a].starts_with("+OK\r\n-MISCONF")) << answers[a];
+  EXPECT_EQ(answers[b], "") << "a read of a write that failed was answered";
+  EXPECT_EQ(closed, std::vector<ConnId>{b}) << "the reader's connection is closed";
+  EXPECT_EQ(answers[c], "$2\r\nv1\r\n");
+  Recovered rec;
+  Result<std::unique_ptr<MemStore>> after = MemStore::Recover(shape, m->CrashImage(), {}, &rec);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  ASSERT_EQ(rec.live.count("k"), 1u);
+  const LiveValue& v = rec.live.at("k");
+  ASSERT_EQ(v.value_len, 2u);
+  std::string bytes;
+  for (const Extent& e : v.extents) {
+    bytes.append(reinterpret_cast<const char*>((*after)->pool().BufferData(e.buffer) + e.offset),
+                 e.length);
+  }
+  EXPECT_EQ(bytes, "v1");
+}
+
+INSTANTIATE_TEST_SUITE_P(Commits, FailedCommitTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return std::string(i.param ? "pipelined" : "synchronous");
+                         });
 
 INSTANTIATE_TEST_SUITE_P(
     Servers, ServerCrashTest,
