@@ -321,8 +321,10 @@ Result<uint32_t> Pool::Allocate(uint32_t partition, BufferState to) {
     }
   }
   if (idx == kNoBuffer) {
-    return Status::NoSpace("pool partition " + std::to_string(partition) +
-                           " has no free buffer, and no other partition has any to spare");
+    // No free buffer in p, and none to spare elsewhere. A short message, kept within the string's
+    // own bytes: a backend at an empty pool meets this at every receive it cannot arm, and the
+    // data path allocates nothing (tests/integration/alloc_test.cc).
+    return Status::NoSpace("pool is full");
   }
   uint32_t expect = Word(BufferState::kFree, 0);
   // Invariant: a buffer on a free list is free; anything else is a broken ownership protocol.
@@ -554,10 +556,10 @@ uint32_t Pool::FreeInPartition(uint32_t p) const {
 }
 
 uint64_t Pool::FreeFor(uint32_t p) const {
-  uint64_t n = FreeInPartition(p);
+  uint64_t n = 0;
   for (uint32_t q = 0; q < partitions(); ++q) {
     const uint32_t free = FreeInPartition(q);
-    n += q != p && free > Floor(q) ? free - Floor(q) : 0;
+    n += q == p ? free : free > Floor(q) ? free - Floor(q) : 0;  // (own: all; others: above floor)
   }
   return n;
 }

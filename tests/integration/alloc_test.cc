@@ -29,6 +29,8 @@
 #include "apps/pastel-httpd/http_protocol.h"
 #include "apps/pastel-kv/kv_protocol.h"
 #include "pastel/net.h"
+#include "pastel/pm.h"
+#include "pastel/pool.h"
 #include "pastel/server.h"
 #include "pastel/store.h"
 #include "src/net/tests/net_test_util.h"
@@ -525,6 +527,48 @@ TEST_P(AllocTest, AtAFullPoolRefusalsAllocateNothing) {
                              << answers * (kRounds - kWarmup + 1) << " requests at a full pool ("
                              << refused << " writes refused)";
   EXPECT_TRUE(server.Stop());
+}
+
+// A pool with no free buffer refuses an allocation (kNoSpace) without allocating memory: the
+// backends meet that refusal at every receive they cannot arm while the pool is empty (the
+// io_uring backend's ring refill at each Poll, the epoll backend's buffer per receive).
+TEST(PoolRefusalTest, AnEmptyPoolRefusesWithoutAllocating) {
+  constexpr uint32_t kBuffers = 8;
+  std::vector<uint8_t> mem(pastel::Pool::RegionSize(512, kBuffers) + 4096);
+  uint8_t* region = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(mem.data()) + 4095) &
+                                               ~uintptr_t{4095});
+  const std::unique_ptr<pastel::PersistOps> ops = pastel::MakeFenceOnlyOps();
+  pastel::PoolParams pp;
+  pp.buffer_size = 512;
+  pp.buffer_count = kBuffers;
+  pp.partitions = 2;
+  const uint64_t len = pastel::Pool::RegionSize(512, kBuffers);
+  ASSERT_TRUE(pastel::Pool::Format(region, len, pp, 1, *ops).ok());
+  pastel::Result<std::unique_ptr<pastel::Pool>> pool = pastel::Pool::Attach(region, len, *ops);
+  ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+  ASSERT_TRUE((*pool)->FinishRecovery().ok());
+  // Partition 0 takes its own buffers, then borrows what partition 1 has above its floor; then
+  // partition 1 takes the rest.
+  for (uint32_t p : {0u, 1u}) {
+    while ((*pool)->Allocate(p).ok()) {
+    }
+  }
+  ASSERT_EQ((*pool)->FreeFor(0), 0u);
+  ASSERT_EQ((*pool)->FreeFor(1), 0u);
+  uint64_t refused = 0;
+  t_counted = true;
+  const uint64_t before = g_allocations.load();
+  for (int i = 0; i < 1000; ++i) {
+    for (uint32_t p : {0u, 1u}) {
+      pastel::Result<uint32_t> b = (*pool)->Allocate(
+          p, i % 2 == 0 ? pastel::BufferState::kApp : pastel::BufferState::kKernel);
+      refused += !b.ok() && b.status().code() == pastel::StatusCode::kNoSpace ? 1 : 0;
+    }
+  }
+  const uint64_t allocations = g_allocations.load() - before;
+  t_counted = false;
+  EXPECT_EQ(refused, 2000u);
+  EXPECT_EQ(allocations, 0u) << allocations << " allocation(s) in 2,000 refused allocations";
 }
 
 INSTANTIATE_TEST_SUITE_P(
