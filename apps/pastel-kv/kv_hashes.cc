@@ -138,28 +138,34 @@ bool FieldTable::insert(std::string_view name) {
     return false;
   }
   if ((size_ + 1) * 2 > slots_.size()) {
-    std::vector<Slot> old = std::move(slots_);
-    slots_ = std::vector<Slot>(std::max<size_t>(8, old.size() * 2));
-    for (Slot& s : old) {
-      if (s.used) {
-        Place(std::move(s));
-      }
-    }
+    Rehash(std::max<size_t>(8, slots_.size() * 2));
   }
   Place(Slot{hash, true, std::string(name)});
   ++size_;
   return true;
 }
 
-bool FieldTable::NameFrom(uint64_t r, std::string_view* out) const {
+bool FieldTable::NameFrom(uint64_t r, const std::function<bool(std::string_view)>& skip,
+                          std::string_view* out) const {
   if (size_ == 0) {
     return false;
   }
   const size_t mask = slots_.size() - 1;
-  for (size_t i = r & mask;; i = (i + 1) & mask) {
-    if (slots_[i].used) {
+  for (size_t n = 0, i = r & mask; n < slots_.size(); ++n, i = (i + 1) & mask) {
+    if (slots_[i].used && !skip(slots_[i].name)) {
       *out = slots_[i].name;
       return true;
+    }
+  }
+  return false;  // every name refused
+}
+
+void FieldTable::Rehash(size_t n) {
+  std::vector<Slot> old = std::move(slots_);
+  slots_ = std::vector<Slot>(n);
+  for (Slot& s : old) {
+    if (s.used) {
+      Place(std::move(s));
     }
   }
 }
@@ -182,6 +188,9 @@ bool FieldTable::erase(std::string_view name) {
   }
   slots_[i] = Slot();
   --size_;
+  if (slots_.size() > 8 && size_ * 8 < slots_.size()) {
+    Rehash(slots_.size() / 2);  // (a quarter used then: halving again takes as many erases)
+  }
   return true;
 }
 
@@ -295,16 +304,19 @@ bool KvHashes::RandomField(std::string_view prefix, uint64_t seed,
   if (it == dirs_.end()) {
     return false;
   }
+  // (A name refused, one this loop deleted and has not applied yet, passes the draw on to the
+  // next name in the table, as an empty slot does: the draw fails only when every name is
+  // refused. Before, a draw that met a refused name was dropped, and a pipeline of pops on a set
+  // that had shrunk in a large table met the same few names again and again: SPOP fell back to
+  // copying the whole set.)
   std::minstd_rand rng(static_cast<std::minstd_rand::result_type>(seed | 1));
-  for (int draw = 0; draw < 32; ++draw) {
-    std::string_view name;
-    const uint64_t r = (static_cast<uint64_t>(rng()) << 31) ^ rng();
-    if (it->second.NameFrom(r, &name) && !skip(name)) {
-      out->assign(name);
-      return true;
-    }
+  const uint64_t r = (static_cast<uint64_t>(rng()) << 31) ^ rng();
+  std::string_view name;
+  if (!it->second.NameFrom(r, skip, &name)) {
+    return false;
   }
-  return false;
+  out->assign(name);
+  return true;
 }
 
 size_t KvHashes::Count(std::string_view prefix) const {

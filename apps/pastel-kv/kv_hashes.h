@@ -102,9 +102,11 @@ class FieldTable {
   bool erase(std::string_view name);  // false when absent
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  // The name in the first used slot from slot `r` on (modulo the slots): a random name for a
-  // random r (SPOP), or false when the table is empty.
-  bool NameFrom(uint64_t r, std::string_view* out) const;
+  // The name in the first used slot from slot `r` on (modulo the slots) that `skip` does not
+  // refuse: a random name for a random r (SPOP), or false when there is none.
+  bool NameFrom(uint64_t r, const std::function<bool(std::string_view)>& skip,
+                std::string_view* out) const;
+  size_t capacity() const { return slots_.size(); }
   // Visits every name, in no particular order, until `fn` returns false.
   template <typename Fn>
   void ForEach(Fn&& fn) const {
@@ -125,7 +127,11 @@ class FieldTable {
   static uint64_t Hash(std::string_view name) { return std::hash<std::string_view>{}(name); }
   size_t Find(std::string_view name, uint64_t hash) const;  // the slot holding it, or kNone
   void Place(Slot&& s);                                     // into a free slot (no check)
-  std::vector<Slot> slots_;  // a power of two, or empty; at most half used
+  // Into `n` slots (a power of two), every name placed again.
+  void Rehash(size_t n);
+  // A power of two, or empty; at most half used, and at least an eighth while above 8 slots (an
+  // erase halves it below that: a random slot of a set that shrank still finds a name soon).
+  std::vector<Slot> slots_;
   size_t size_ = 0;
 };
 
@@ -153,8 +159,8 @@ class KvHashes {
   // their count; whether it has `field`.
   void Fields(std::string_view prefix, std::set<std::string, std::less<>>* out) const;
   size_t Count(std::string_view prefix) const;
-  // A random field of the hash (set) at `prefix` that `skip` does not refuse, in at most 32
-  // draws; false when none was found.
+  // A random field of the hash (set) at `prefix` that `skip` does not refuse (the first one from a
+  // random slot of its table on); false when there is none.
   bool RandomField(std::string_view prefix, uint64_t seed,
                    const std::function<bool(std::string_view)>& skip, std::string* out) const;
   bool Has(std::string_view prefix, std::string_view field) const;

@@ -57,10 +57,58 @@ TEST(FieldTableTest, AgreesWithAModelSet) {
         return true;
       });
       ASSERT_EQ(listed, model);
+      // At most half used, and at least an eighth above 8 slots (a shrunk set's table shrinks).
+      ASSERT_LE(t.size() * 2, t.capacity());
+      ASSERT_TRUE(t.capacity() <= 8 || t.size() * 8 >= t.capacity())
+          << t.size() << " names in " << t.capacity() << " slots";
     }
   }
   EXPECT_FALSE(t.contains("never"));
   EXPECT_FALSE(t.erase("never"));
+}
+
+TEST(FieldTableTest, ARandomNameIsFoundWhileAnyIsNotRefused) {
+  // SPOP's draw: from a random slot, the first name not refused (the members a pipeline of pops
+  // took and has not applied yet). It fails only when every name is refused, however few are
+  // left in however large a table.
+  std::mt19937_64 rng(11);
+  FieldTable t;
+  for (int i = 0; i < 4096; ++i) {
+    ASSERT_TRUE(t.insert("member:" + std::to_string(i)));
+  }
+  std::set<std::string, std::less<>> refused;
+  const auto apply = [&] {
+    for (const std::string& r : refused) {
+      ASSERT_TRUE(t.erase(r));
+    }
+    refused.clear();
+  };
+  while (t.size() > 0) {
+    if (t.size() == refused.size()) {
+      apply();  // every name taken: none to draw until they are applied
+      continue;
+    }
+    std::string_view name;
+    for (int draw = 0; draw < 4; ++draw) {
+      ASSERT_TRUE(t.NameFrom(
+          rng(), [&](std::string_view n) { return refused.contains(n); }, &name))
+          << t.size() << " names, " << refused.size() << " refused";
+      ASSERT_TRUE(t.contains(name));
+      ASSERT_FALSE(refused.contains(name));
+    }
+    refused.emplace(name);  // popped, not applied yet; every 16 pops are applied together
+    if (refused.size() == 16) {
+      apply();
+    }
+  }
+  EXPECT_EQ(t.size(), 0u);
+  std::string_view none;
+  EXPECT_FALSE(t.NameFrom(
+      rng(), [](std::string_view) { return false; }, &none));
+  ASSERT_TRUE(t.insert("only"));
+  EXPECT_FALSE(t.NameFrom(
+      rng(), [](std::string_view n) { return n == "only"; }, &none))
+      << "every name refused";
 }
 
 }  // namespace
