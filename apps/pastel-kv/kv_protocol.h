@@ -677,7 +677,19 @@ class KvProtocol final : public store::Protocol {
     size_t order;
   };
   std::vector<ZPending> zpending_;
-  ViewSet zdeleted_;  // (and SPopOne's: the members this loop deleted, not applied yet)
+  ViewSet zdeleted_;
+  // SPopOne's view of this loop's writes of one set not applied yet, kept from pop to pop while
+  // the pending writes only grow (Batch::pending_epoch): a pop visits only the writes queued since
+  // the last one (a pipeline of pops on one set), not all of them again.
+  struct SpopView {
+    std::string prefix;  // the set's (its version included)
+    uint64_t epoch = ~uint64_t{0};
+    size_t seen = 0;     // pending writes visited (Batch::pending_all)
+    size_t fields = 0;   // of them, writes of the set's members
+    bool added = false;  // one of them adds a member
+    HashSet64 taken;     // the members deleted (their hashes)
+  };
+  SpopView spop_;
   std::vector<ZItem> zputs_;
   std::vector<ZItem> zitems_;
   std::vector<size_t> zorigin_;

@@ -274,25 +274,37 @@ bool KvProtocol::SPopOne(std::string_view key, std::string_view prefix, bool wit
   // that are not applied yet (they must be candidates too), or when fewer than two are left
   // (SPOP's whole-set path answers that). With deletes only, each of a member the directory
   // holds, the set's size is the directory's count less them.
-  bool added = false;
-  pending_fields_.clear();
-  b_->VisitPending([&](std::string_view k, const Value& v) {
+  // The writes of the set not applied yet, as the last pop left them plus those queued since (a
+  // pipeline of pops visits each pending write once, not once per pop).
+  SpopView& sv = spop_;
+  if (sv.prefix != prefix || sv.epoch != b_->pending_epoch() || sv.seen > b_->pending_all()) {
+    sv.prefix.assign(prefix);
+    sv.epoch = b_->pending_epoch();
+    sv.seen = 0;
+    sv.fields = 0;
+    sv.added = false;
+    sv.taken.Clear();
+  }
+  const auto hash = [](std::string_view m) { return std::hash<std::string_view>{}(m); };
+  b_->VisitPendingFrom(sv.seen, [&](std::string_view k, const Value& v) {
     if (k.starts_with(prefix)) {
-      added = added || !v.deleted;
-      pending_fields_.emplace_back(k.substr(prefix.size()), v.deleted);
+      ++sv.fields;
+      if (v.deleted) {
+        sv.taken.Insert(hash(k.substr(prefix.size())));
+      } else {
+        sv.added = true;
+      }
     }
   });
-  if (added || clients_.hashes().Count(prefix) < pending_fields_.size() + 2) {
+  sv.seen = b_->pending_all();
+  if (sv.added || clients_.hashes().Count(prefix) < sv.fields + 2) {
     return false;
   }
-  zdeleted_.Reset(pending_fields_.size());  // (the members deleted: one probe per draw)
-  for (const auto& p : pending_fields_) {
-    zdeleted_.Insert(p.first);
-  }
+  // (A member whose hash a taken one shares is passed over too: the draw goes on to the next.)
   thread_local std::minstd_rand seeds(std::random_device{}());
   std::string pick;
   const bool found = clients_.hashes().RandomField(
-      prefix, seeds(), [&](std::string_view m) { return zdeleted_.Contains(m); }, &pick);
+      prefix, seeds(), [&](std::string_view m) { return sv.taken.Contains(hash(m)); }, &pick);
   if (!found) {
     return false;
   }

@@ -15,7 +15,9 @@
 // from the index file's member keys (their scores read once). Ranks, score and lex ranges are
 // O(log n) walks of it; a loop's own writes not applied yet are laid over a copy (kv_zsets.cc).
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <ext/pb_ds/assoc_container.hpp>
 #include <ext/pb_ds/tree_policy.hpp>
 #include <functional>
@@ -122,6 +124,60 @@ class ViewSet {
 
  private:
   std::vector<std::string_view> slots_;  // null data: free
+};
+
+// A set of 64-bit hashes, open-addressed over a reused vector (no allocation once warm):
+// SPopOne's members taken by this loop's pops and not applied yet, kept from pop to pop.
+class HashSet64 {
+ public:
+  void Clear() {
+    std::fill(slots_.begin(), slots_.end(), uint64_t{0});
+    n_ = 0;
+  }
+  void Insert(uint64_t h) {
+    h = h == 0 ? 1 : h;  // (0 marks a free slot)
+    if ((n_ + 1) * 2 > slots_.size()) {
+      std::vector<uint64_t> old = std::move(slots_);
+      slots_.assign(std::max<size_t>(64, old.size() * 2), 0);
+      n_ = 0;
+      for (uint64_t x : old) {
+        if (x != 0) {
+          Insert(x);
+        }
+      }
+    }
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      if (slots_[i] == h) {
+        return;
+      }
+      if (slots_[i] == 0) {
+        slots_[i] = h;
+        ++n_;
+        return;
+      }
+    }
+  }
+  bool Contains(uint64_t h) const {
+    h = h == 0 ? 1 : h;
+    if (slots_.empty()) {
+      return false;
+    }
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      if (slots_[i] == h) {
+        return true;
+      }
+      if (slots_[i] == 0) {
+        return false;
+      }
+    }
+  }
+  size_t size() const { return n_; }
+
+ private:
+  std::vector<uint64_t> slots_;  // a power of two (or empty), at most half used; 0: free
+  size_t n_ = 0;
 };
 
 // redis-server's string2d: the whole string is a double (strtod: decimal, hex, inf; no leading

@@ -464,6 +464,16 @@ class Batch {
   // `deleted` and `type`).
   size_t pending_writes() const;
   void VisitPending(const std::function<void(std::string_view key, const Value& v)>& fn) const;
+  // For a protocol's cache of what VisitPending showed: a number that changes whenever writes
+  // leave the pending ones (a batch answered, a group dropped), and how many there are (the
+  // flight's and the open batch's). While the epoch stays, the pending writes are the ones a visit
+  // saw, in the same order, followed by those queued since: VisitPendingFrom(n) visits them from
+  // the n-th on. (A visit, from any n, marks the connection's answers as resting on pending
+  // writes, as VisitPending does.)
+  uint64_t pending_epoch() const;
+  size_t pending_all() const;
+  void VisitPendingFrom(size_t first,
+                        const std::function<void(std::string_view key, const Value& v)>& fn) const;
   // The key of the open batch's write `i` (i < pending_writes(), in the order queued): the keys a
   // command wrote are those from pending_writes() before it on.
   std::string_view PendingKey(size_t i) const;

@@ -435,6 +435,7 @@ void StoreLoop::DropGroup() {
     open_.pending[i].value.extents.clear();
   }
   open_.pending_n = group_.pending;  // (the filter keeps their bits: a read then scans, finds none)
+  ++pending_epoch_;                  // (writes left the pending ones)
   open_.deferred_log_bytes = group_.deferred_log_bytes;
   appended_since_slice_ = group_.appended_since_slice;
   appended_since_checkpoint_ = group_.appended_since_checkpoint;
@@ -574,13 +575,19 @@ WriteOutcome StoreLoop::PutAppend(Conn& c, std::string_view key, Value old,
 
 void StoreLoop::VisitPending(
     const std::function<void(std::string_view key, const Value& v)>& fn) const {
+  VisitPendingFrom(0, fn);
+}
+
+void StoreLoop::VisitPendingFrom(
+    size_t first, const std::function<void(std::string_view key, const Value& v)>& fn) const {
   // The flight's writes are older than the open batch's.
-  if (flight_.active) {
-    for (const PendingWrite& pw : flight_.data.writes()) {
-      fn(pw.key, pw.value);
-    }
+  const size_t flying = flight_.active ? flight_.data.pending_n : 0;
+  for (size_t i = first; i < flying; ++i) {
+    const PendingWrite& pw = flight_.data.pending[i];
+    fn(pw.key, pw.value);
   }
-  for (const PendingWrite& pw : open_.writes()) {
+  for (size_t i = first > flying ? first - flying : 0; i < open_.pending_n; ++i) {
+    const PendingWrite& pw = open_.pending[i];
     fn(pw.key, pw.value);
   }
   // (Whether the visitor used any of them is its own business: the answers that follow are taken
@@ -1540,6 +1547,9 @@ void StoreLoop::Answer(BatchData& b, bool durable, const Status& failure) {
   b.actions.clear();
   b.extents.clear();
   b.text.clear();
+  if (b.pending_n > 0) {
+    ++pending_epoch_;  // (writes left the pending ones)
+  }
   b.pending_n = 0;  // the slots' values were moved out (Apply) or dropped
   b.deferred_log_bytes = 0;
   // The answers are the backend's now: its room says what is left.
@@ -1771,6 +1781,16 @@ size_t Batch::pending_writes() const {
 void Batch::VisitPending(
     const std::function<void(std::string_view key, const Value& v)>& fn) const {
   Self().VisitPending(fn);
+}
+uint64_t Batch::pending_epoch() const {
+  return Self().pending_epoch_;
+}
+size_t Batch::pending_all() const {
+  return Self().PendingAll();
+}
+void Batch::VisitPendingFrom(
+    size_t first, const std::function<void(std::string_view key, const Value& v)>& fn) const {
+  Self().VisitPendingFrom(first, fn);
 }
 void Batch::PrefetchKey(std::string_view key) {
   Self().PrefetchKey(key);

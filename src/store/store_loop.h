@@ -72,6 +72,11 @@ class StoreLoop final : public Batch {
   Status FreshValue(std::string_view bytes, Extents* out);
   void DropRefs(std::span<const Extent> extents);
   void VisitPending(const std::function<void(std::string_view key, const Value& v)>& fn) const;
+  void VisitPendingFrom(size_t first,
+                        const std::function<void(std::string_view key, const Value& v)>& fn) const;
+  size_t PendingAll() const {
+    return (flight_.active ? flight_.data.pending_n : 0) + open_.pending_n;
+  }
   void PrefetchKey(std::string_view key) {
     if (prefetch_hashes_.size() < kMaxPrefetchKeys) {
       prefetch_hashes_.push_back(KeyMap::HashOf(key));
@@ -276,6 +281,8 @@ class StoreLoop final : public Batch {
   // that write: a failed commit withholds them and closes the connection (Answer), so that no
   // client is ever shown a write that did not become durable.
   bool parsing_ = false;
+  // Changes whenever writes leave the pending ones (Answer, a dropped group): Batch::pending_epoch.
+  uint64_t pending_epoch_ = 0;
   mutable bool saw_pending_ = false;  // (set by const reads)
   // Connections a failed commit closed without their answers (Answer; cleared by FinishNow and
   // Land, kept across the flight's and the open batch's answers).

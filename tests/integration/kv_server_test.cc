@@ -40,6 +40,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -361,6 +362,97 @@ TEST_P(KvTest, APipelinedCommitKeepsReadYourWrites) {
     EXPECT_EQ(pipelined, fences) << "every commit on a file with io_uring is pipelined";
   } else {
     EXPECT_EQ(pipelined, 0u);
+  }
+}
+
+// A pipeline of SPOPs on one set (each pop must skip the members the pops before it took, which
+// are not applied yet): every member is handed out exactly once, a member added in the middle of
+// the pipeline is a candidate from then on, and the pops after the last member answer nil.
+// Several sets popped by turns, and SREM between the pops, change what the pops skip.
+TEST_P(KvTest, APipelineOfSpopsHandsOutEveryMemberOnce) {
+  StartServer();
+  RespClient c(port());
+  ASSERT_TRUE(c.connected());
+  for (int round = 0; round < 4; ++round) {
+    const std::string a = "spop:a:" + std::to_string(round);
+    const std::string b = "spop:b:" + std::to_string(round);
+    std::set<std::string> members_a, members_b;
+    std::vector<std::string> add_a = {"SADD", a}, add_b = {"SADD", b};
+    for (int i = 0; i < 300; ++i) {
+      add_a.push_back("m" + std::to_string(i));
+      members_a.insert(add_a.back());
+      if (i % 3 == 0) {
+        add_b.push_back("n" + std::to_string(i));
+        members_b.insert(add_b.back());
+      }
+    }
+    ASSERT_TRUE(c.Call({add_a.begin(), add_a.end()}).IsInt(300));
+    ASSERT_TRUE(c.Call({add_b.begin(), add_b.end()}).IsInt(100));
+    // One send: 200 pops of a, then SADD a late, SREM a of two members still there or not, then
+    // 140 pops alternating a and b, then pops past the end of both.
+    std::vector<std::vector<std::string>> cmds;
+    for (int i = 0; i < 200; ++i) {
+      cmds.push_back({"SPOP", a});
+    }
+    cmds.push_back({"SADD", a, "late"});
+    cmds.push_back({"SREM", a, "m7", "m299"});
+    for (int i = 0; i < 140; ++i) {
+      cmds.push_back({"SPOP", i % 2 == 0 ? a : b});
+    }
+    for (int i = 0; i < 120; ++i) {
+      cmds.push_back({"SPOP", i % 2 == 0 ? a : b});
+    }
+    std::string bytes;
+    for (const auto& cmd : cmds) {
+      bytes += testing::RespCommand({cmd.begin(), cmd.end()});
+    }
+    ASSERT_TRUE(c.Send(bytes));
+    std::set<std::string> popped_a, popped_b;
+    int nil_a = 0, nil_b = 0;
+    int64_t removed = -1;
+    for (const auto& cmd : cmds) {
+      const Reply r = c.Read();
+      if (cmd[0] == "SADD") {
+        ASSERT_TRUE(r.IsInt(1)) << "SADD late";
+        members_a.insert("late");
+        continue;
+      }
+      if (cmd[0] == "SREM") {
+        ASSERT_EQ(r.type, ':');
+        removed = r.integer;
+        // Each of the two was there unless a pop before it took it.
+        int64_t want = 0;
+        for (const char* m : {"m7", "m299"}) {
+          want += popped_a.count(m) == 0 ? 1 : 0;
+          members_a.erase(m);
+        }
+        EXPECT_EQ(removed, want) << "SREM's count, round " << round;
+        continue;
+      }
+      const bool is_a = cmd[1] == a;
+      std::set<std::string>& popped = is_a ? popped_a : popped_b;
+      const std::set<std::string>& members = is_a ? members_a : members_b;
+      if (r.IsNull()) {
+        ++(is_a ? nil_a : nil_b);
+        continue;
+      }
+      ASSERT_EQ(r.type, '$') << "round " << round;
+      EXPECT_EQ(members.count(r.str), 1u) << r.str << " is not a member of " << cmd[1];
+      EXPECT_TRUE(popped.insert(r.str).second) << r.str << " handed out twice, round " << round;
+    }
+    // a: 300 + "late", less what SREM removed that no pop had taken.
+    std::set<std::string> left_a;
+    for (const std::string& m : members_a) {
+      if (popped_a.count(m) == 0) {
+        left_a.insert(m);
+      }
+    }
+    EXPECT_TRUE(left_a.empty()) << left_a.size() << " members of a never popped";
+    EXPECT_EQ(popped_b.size(), 100u);
+    EXPECT_GT(nil_a + nil_b, 0) << "no pop went past the end";
+    EXPECT_TRUE(c.Call({"SCARD", a}).IsInt(0));
+    EXPECT_TRUE(c.Call({"SCARD", b}).IsInt(0));
+    EXPECT_TRUE(c.Call({"EXISTS", a, b}).IsInt(0));
   }
 }
 
