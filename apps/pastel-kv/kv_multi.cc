@@ -159,9 +159,9 @@ void KvProtocol::FlagTransaction() {
   }
 }
 
-void KvProtocol::ExecAbort(std::string_view why) {
+void KvProtocol::ExecAbort(std::string_view why, bool locked) {
   if (MultiState* m = ConnState().multi; m != nullptr) {
-    EndMulti(*m);
+    EndMulti(*m, locked);
   }
   Err("EXECABORT Transaction discarded because of: " + std::string(why));
 }
@@ -312,7 +312,7 @@ void KvProtocol::Exec() {
     }
   }
   if (buffers > 0 && b_->Admit(buffers + 1, 0) == store::WriteOutcome::kPoolFull) {
-    ExecAbort("OOM command not allowed: the pool has no free buffers left for values");
+    ExecAbort(kNoBuffers);
     return;
   }
   // With watchers anywhere, EXEC runs under the registry's lock: its check and the marks of what
@@ -366,15 +366,14 @@ void KvProtocol::Exec() {
     return;
   }
   if (out == store::WriteOutcome::kPoolFull) {
-    EndMulti(*m, lock.owns_lock());
-    Err("EXECABORT Transaction discarded because of: OOM command not allowed: the pool has no "
-        "free buffers left for values");
+    ExecAbort(kNoBuffers, lock.owns_lock());
     return;
   }
   if (out != store::WriteOutcome::kQueued) {
-    EndMulti(*m, lock.owns_lock());
-    Err("EXECABORT Transaction discarded because of: OOM command not allowed: the log cannot "
-        "take the transaction's writes in one batch (start with a larger --log-size)");
+    ExecAbort(
+        "OOM command not allowed: the log cannot take the transaction's writes in one batch "
+        "(start with a larger --log-size)",
+        lock.owns_lock());
     return;
   }
   // The group stays: its commands are counted, and the watchers of the keys it wrote marked

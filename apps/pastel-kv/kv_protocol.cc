@@ -398,7 +398,7 @@ void KvProtocol::Refused(store::WriteOutcome w) {
         // meanwhile): nothing of it stays, and EXEC answers EXECABORT.
         b_->FailGroup(w);
       }
-      Err("OOM command not allowed: the pool has no free buffers left for values");
+      Err(kNoBuffers);
       break;
     case store::WriteOutcome::kLogFull:
       if (b_->index_full()) {

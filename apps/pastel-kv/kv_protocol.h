@@ -384,9 +384,9 @@ class KvProtocol final : public store::Protocol {
   // A command was refused before running (unknown, arity, NOAUTH): inside MULTI the transaction
   // is aborted (EXEC answers EXECABORT), as redis-server's flagTransaction.
   void FlagTransaction();
-  // EXEC refused before running: "-EXECABORT Transaction discarded because of: <why>", and the
-  // transaction (if any) is over.
-  void ExecAbort(std::string_view why);
+  // EXEC refused (before running, or its group dropped): "-EXECABORT Transaction discarded
+  // because of: <why>", and the transaction (if any) is over (`locked`: KvWatches' lock is held).
+  void ExecAbort(std::string_view why, bool locked = false);
   // Ends the connection's transaction: queue emptied, watches forgotten (`locked`: KvWatches' lock
   // is held).
   void EndMulti(MultiState& m, bool locked = false);

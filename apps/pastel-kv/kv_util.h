@@ -35,6 +35,9 @@ inline constexpr std::string_view kTooBig =
 // A write's answer when its batch's commit failed (a whole RESP error).
 inline constexpr std::string_view kFailed =
     "-MISCONF a flush failed: pastel-kv is read-only and this write was not made durable\r\n";
+// A write refused because the pool has no buffers for its value (redis-server's OOM refusal).
+inline constexpr std::string_view kNoBuffers =
+    "OOM command not allowed: the pool has no free buffers left for values";
 inline constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
 inline constexpr std::string_view kSyntax = "ERR syntax error";
 // The Redis version pastel-kv answers as (INFO, HELLO).
