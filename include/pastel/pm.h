@@ -38,11 +38,10 @@ enum class PageSync : uint8_t { kMsync, kFdatasync };
 
 class PersistOps;
 
-// A sync of `length` bytes at `offset` of file `fd` (fdatasync of that range), which a pipelined
-// group commit on page granularity runs asynchronously (Backend::SubmitSync), or synchronously
-// through the file's `ops` (PersistOps::SyncRange) where it cannot wait.
+// A sync of `length` bytes at `offset` of the file `ops` maps (fdatasync of that range), which a
+// pipelined group commit on page granularity runs asynchronously (Backend::SubmitSync of
+// ops->sync_fd()), or synchronously (ops->SyncRange) where it cannot wait.
 struct SyncRange {
-  int fd = -1;
   uint64_t offset = 0;
   uint64_t length = 0;
   PersistOps* ops = nullptr;

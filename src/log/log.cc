@@ -537,7 +537,7 @@ bool LogStream::SealedRange(SyncRange* out) const {
   const uint64_t lo = static_cast<uint64_t>(base_ + sealed_begin_ - file) & ~(kPage - 1);
   const uint64_t hi =
       (static_cast<uint64_t>(base_ + sealed_end_ - file) + kPage - 1) & ~(kPage - 1);
-  *out = {ops.sync_fd(), lo, hi - lo, &ops};
+  *out = {lo, hi - lo, &ops};
   return true;
 }
 

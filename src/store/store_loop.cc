@@ -1311,7 +1311,7 @@ bool StoreLoop::ValueRange(const BatchData& b, SyncRange* out) const {
   constexpr uint64_t kPage = 4096;
   lo &= ~(kPage - 1);
   hi = (hi + kPage - 1) & ~(kPage - 1);
-  *out = {ops.sync_fd(), lo, hi - lo, &ops};
+  *out = {lo, hi - lo, &ops};
   return true;
 }
 
@@ -1352,7 +1352,7 @@ void StoreLoop::Launch() {
   // (A failed append or seal submits nothing: the flight lands at once, answered as failed.)
   for (int i = 0; fl.failure.ok() && i < fl.ranges_n; ++i) {
     const SyncRange& r = fl.ranges[i];
-    Status st = backend_.SubmitSync(r.fd, r.offset, r.length, fl.token);
+    Status st = backend_.SubmitSync(r.ops->sync_fd(), r.offset, r.length, fl.token);
     if (!st.ok()) {
       // Not submitted: sync it here and now (what DrainFlight does), as a synchronous commit would.
       if (Status sync = r.ops->SyncRange(r.offset, r.length); !sync.ok() && fl.failure.ok()) {
@@ -1466,23 +1466,25 @@ void StoreLoop::Answer(BatchData& b, bool durable, const Status& failure) {
     return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(b.text.data()) + begin, len);
   };
   for (const Action& a : b.actions) {
-    if (!durable && (a.read_pending ||
-                     std::find(withheld_.begin(), withheld_.end(), a.conn) != withheld_.end())) {
-      // An answer that may show a write of this batch (or of the flight it read), which failed
-      // and never becomes durable: withheld, with every later answer of its connection, which
-      // is closed (as by a crash: the client knows nothing of what it sent since its last
-      // answer). Its earlier answers went out.
-      if (a.kind == ActionKind::kValue) {
-        for (uint32_t i = 0; i < a.ext_count; ++i) {
-          (void)pool_.Unretain(b.extents[a.ext_begin + i].buffer);  // the action's reference
+    if (!durable) {
+      const bool gone = std::find(withheld_.begin(), withheld_.end(), a.conn) != withheld_.end();
+      if (a.read_pending || gone) {
+        // An answer that may show a write of this batch (or of the flight it read), which failed
+        // and never becomes durable: withheld, with every later answer of its connection, which
+        // is closed (as by a crash: the client knows nothing of what it sent since its last
+        // answer). Its earlier answers went out.
+        if (a.kind == ActionKind::kValue) {
+          for (uint32_t i = 0; i < a.ext_count; ++i) {
+            (void)pool_.Unretain(b.extents[a.ext_begin + i].buffer);  // the action's reference
+          }
         }
+        if (!gone) {
+          withheld_.push_back(a.conn);
+          counters_.Add(counters_.responses_5xx);
+          Close(a.conn);
+        }
+        continue;
       }
-      if (std::find(withheld_.begin(), withheld_.end(), a.conn) == withheld_.end()) {
-        withheld_.push_back(a.conn);
-        counters_.Add(counters_.responses_5xx);
-        Close(a.conn);
-      }
-      continue;
     }
     Status st;
     AnswerClass cls = a.cls;

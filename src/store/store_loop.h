@@ -281,9 +281,9 @@ class StoreLoop final : public Batch {
   // that write: a failed commit withholds them and closes the connection (Answer), so that no
   // client is ever shown a write that did not become durable.
   bool parsing_ = false;
+  mutable bool saw_pending_ = false;  // (set by const reads)
   // Changes whenever writes leave the pending ones (Answer, a dropped group): Batch::pending_epoch.
   uint64_t pending_epoch_ = 0;
-  mutable bool saw_pending_ = false;  // (set by const reads)
   // Connections a failed commit closed without their answers (Answer; cleared by FinishNow and
   // Land, kept across the flight's and the open batch's answers).
   std::vector<ConnId> withheld_;
