@@ -148,12 +148,16 @@ class FeederBackend final : public Backend {
   }
 
   // Asynchronous syncs, as io_uring's fsync (the pipelined group commit on page granularity):
-  // SubmitSync begins a range sync of the file of `files` whose sync_fd() it names, and it
-  // completes (EndSync) at the start of one of the next three Polls, drawn from `seed`, in any
-  // order, reported as a kSynced slot carrying the submitter's token (and the error, if it failed).
-  // `polls` >= 0: each sync completes exactly that many Polls after the next one instead.
-  void SyncAsynchronously(std::vector<RecordingPageOps*> files, uint64_t seed, int polls = -1) {
-    files_ = std::move(files);
+  // `m`'s pool and log files (a page-model store) are given sync numbers (sync_fd(): no
+  // descriptor of this process; the loop pipelines its commits over them from then on), and
+  // SubmitSync begins a range sync of the file it names, which completes (EndSync) at the start
+  // of one of the next three Polls, drawn from `seed`, in any order, reported as a kSynced slot
+  // carrying the submitter's token (and the error, if it failed). `polls` >= 0: each sync
+  // completes exactly that many Polls after the next one instead. Before the loop starts.
+  void SyncAsynchronously(MemStore& m, uint64_t seed, int polls = -1) {
+    files_ = {m.page_ops(StoreFile::kPool), m.page_ops(StoreFile::kLog)};
+    files_[0]->SetSyncFd(1 << 20);
+    files_[1]->SetSyncFd((1 << 20) + 1);
     sync_rng_.seed(seed);
     fixed_polls_ = polls;
   }
@@ -422,15 +426,7 @@ class CrashHarness {
     EXPECT_TRUE(t.ok()) << t.status().ToString();
     tree_ = std::move(t).value();
     map_ = AttachMap(*store_);
-    if (async_syncs_) {
-      // The pool's and the log's files are known to the feeder by these numbers (no descriptor
-      // of this process: the feeder maps them back to the files' models).
-      store_->page_ops(StoreFile::kPool)->SetSyncFd(kPoolSyncFd);
-      store_->page_ops(StoreFile::kLog)->SetSyncFd(kLogSyncFd);
-    }
   }
-  static constexpr int kPoolSyncFd = 1 << 20;
-  static constexpr int kLogSyncFd = (1 << 20) + 1;
 
   static constexpr uint64_t kTreeBytes = 128 * kBTreePageSize;
   // The buffer map in the extra region after the index file's pages, under its PersistOps.
@@ -492,8 +488,7 @@ class CrashHarness {
         },
         [&](ConnId c, std::string_view bytes) { OnAnswer(c, bytes); });
     if (async_syncs_) {
-      feeder.SyncAsynchronously(
-          {store_->page_ops(StoreFile::kPool), store_->page_ops(StoreFile::kLog)}, cut_rng_());
+      feeder.SyncAsynchronously(*store_, cut_rng_());
     }
     store_->SetHook([&](StoreFile, Event e) {
       std::bernoulli_distribution coin(e == Event::kFlush ? 0.05 : 0.25);
@@ -2001,10 +1996,6 @@ TEST_P(FailedCommitTest, AReadOfAWriteThatFailedIsNeverAnswered) {
   shape.model = PersistModel::kPage;
   shape.writeback_probability = 0;
   std::unique_ptr<MemStore> m = MemStore::Fresh(shape);
-  if (pipelined) {
-    m->page_ops(StoreFile::kPool)->SetSyncFd(CrashHarness::kPoolSyncFd);
-    m->page_ops(StoreFile::kLog)->SetSyncFd(CrashHarness::kLogSyncFd);
-  }
   store::Index index;
   const std::unique_ptr<store::Store> st = store::Store::Over(m->pool(), m->log(), index, 1);
   server::Server shared(*st, 1);
@@ -2044,8 +2035,7 @@ TEST_P(FailedCommitTest, AReadOfAWriteThatFailedIsNeverAnswered) {
       },
       [&](ConnId conn, std::string_view bytes) { answers[conn].append(bytes); });
   if (pipelined) {
-    feeder.SyncAsynchronously({m->page_ops(StoreFile::kPool), m->page_ops(StoreFile::kLog)}, 1,
-                              /*polls=*/1);
+    feeder.SyncAsynchronously(*m, 1, /*polls=*/1);
   }
   std::vector<ConnId> closed;
   {
