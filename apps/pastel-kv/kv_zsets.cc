@@ -437,7 +437,9 @@ void KvProtocol::ZAddCore(bool zincrby) {
     }
     incr_found = found == 1;
     incr_to = zscores_[0] + (incr_found ? cur : 0);
-    if (incr_found && std::isnan(incr_to)) {
+    // (As redis-server's zsetAdd: NX of a member there is a no-op before any sum is made, so
+    // ZADD NX INCR inf of a member at -inf answers nil, not the NaN error.)
+    if (incr_found && !nx && std::isnan(incr_to)) {
       Err(kNan);
       return;
     }

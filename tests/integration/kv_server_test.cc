@@ -369,6 +369,20 @@ TEST_P(KvTest, APipelinedCommitKeepsReadYourWrites) {
 // are not applied yet): every member is handed out exactly once, a member added in the middle of
 // the pipeline is a candidate from then on, and the pops after the last member answer nil.
 // Several sets popped by turns, and SREM between the pops, change what the pops skip.
+// As redis-server's zsetAdd: ZADD NX of a member already there is a no-op decided before any
+// INCR sum, so NX INCR inf of a member at -inf answers nil; without NX the sum is NaN, refused.
+// (Found by the differential test's random seed 1510887656: pastel-kv answered the NaN error.)
+TEST_P(KvTest, ZaddNxIncrOfAMemberThereIsANoOpBeforeItsSum) {
+  StartServer();
+  RespClient c(port());
+  ASSERT_TRUE(c.connected());
+  EXPECT_TRUE(c.Call({"ZADD", "z", "-inf", "m"}).IsInt(1));
+  EXPECT_TRUE(c.Call({"ZADD", "z", "NX", "INCR", "inf", "m"}).IsNull());
+  EXPECT_TRUE(
+      c.Call({"ZADD", "z", "INCR", "inf", "m"}).IsErr("ERR resulting score is not a number"));
+  EXPECT_TRUE(c.Call({"ZSCORE", "z", "m"}).IsBulk("-inf"));
+}
+
 TEST_P(KvTest, APipelineOfSpopsHandsOutEveryMemberOnce) {
   StartServer();
   RespClient c(port());
