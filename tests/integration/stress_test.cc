@@ -66,6 +66,7 @@ namespace {
 
 using pastel::testing::EnvU64;
 using pastel::testing::RespCommand;
+using pastel::testing::TestSeed;
 
 using Clock = std::chrono::steady_clock;
 
@@ -1881,7 +1882,7 @@ template <typename P>
 void RunStress() {
   // A fixed seed unless PASTEL_TEST_SEED says otherwise: the test command runs the same workload
   // every time (no luck in CI); other seeds explore (docs/reliability.md).
-  const uint64_t seed = EnvU64("PASTEL_TEST_SEED", 1);
+  const uint64_t seed = TestSeed();
   const Scale scale = ReadScale();
   std::cout << "[ seed     ] " << seed << " (PASTEL_TEST_SEED=" << seed << " repeats it)\n"
             << "[ scale    ] " << scale.steps << " steps, pipelines of up to " << scale.max_burst
