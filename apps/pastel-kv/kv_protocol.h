@@ -668,8 +668,8 @@ class KvProtocol final : public store::Protocol {
   void ZStore(std::string_view dst);
   void ZSetOperation(bool inter);  // ZINTERSTORE, ZUNIONSTORE
   ZIndex zcopy_;
-  // ZPopSome's view of this loop's writes of the set not applied yet: each member's last, by
-  // member; and the live ones in the pop's order.
+  // ZPopSome's merge of this loop's writes of the set not applied yet (ZADDs among them): each
+  // member's last, by member; and the live ones in the pop's order.
   struct ZPending {
     std::string_view member;  // (in the pending write's key)
     bool live;
@@ -677,19 +677,33 @@ class KvProtocol final : public store::Protocol {
     size_t order;
   };
   std::vector<ZPending> zpending_;
-  ViewSet zdeleted_;
-  // SPopOne's view of this loop's writes of one set not applied yet, kept from pop to pop while
-  // the pending writes only grow (Batch::pending_epoch): a pop visits only the writes queued since
-  // the last one (a pipeline of pops on one set), not all of them again.
-  struct SpopView {
+  // A pipeline of pops' view of this loop's writes of one set not applied yet, kept from pop to
+  // pop while the pending writes only grow (Batch::pending_epoch): a pop visits only the writes
+  // queued since the last one, not all of them again.
+  struct PopView {
     std::string prefix;  // the set's (its version included)
     uint64_t epoch = ~uint64_t{0};
     size_t seen = 0;     // pending writes visited (Batch::pending_all)
     size_t fields = 0;   // of them, writes of the set's members
-    bool added = false;  // one of them adds a member
-    HashSet64 taken;     // the members deleted (their hashes)
+    bool added = false;  // one of them adds a member (or gives it a score)
+    MemberSet taken;     // the members deleted
+    // A sorted set's: how many members at the low and at the high end of its order are known
+    // taken, while the order's stamp (ZIndex::stamp) stays.
+    uint64_t stamp = 0;
+    size_t low = 0;
+    size_t high = 0;
   };
-  SpopView spop_;
+  // Brings `view` up to this loop's pending writes of the set at `prefix`, starting over when
+  // the set or the epoch is another.
+  void CatchUp(PopView* view, std::string_view prefix);
+  PopView spop_;
+  PopView zpop_;
+  // A pipeline of pops from a sorted set whose pending writes are deletes only: the first `count`
+  // members from the `min` end that none of them took, into zitems_, and whether any member is
+  // left after them (*rest). False (nothing done) when a pending write adds a member.
+  bool ZPopPast(std::string_view prefix, bool min, uint64_t count, bool* rest);
+  // The other pops: the ends of the order merged with every pending write of the set.
+  void ZPopMerged(std::string_view prefix, bool min, uint64_t count, bool* rest);
   std::vector<ZItem> zputs_;
   std::vector<ZItem> zitems_;
   std::vector<size_t> zorigin_;

@@ -267,6 +267,32 @@ void KvProtocol::SPop() {
   WriteOk(answer);
 }
 
+void KvProtocol::CatchUp(PopView* view, std::string_view prefix) {
+  PopView& v = *view;
+  if (v.prefix != prefix || v.epoch != b_->pending_epoch() || v.seen > b_->pending_all()) {
+    v.prefix.assign(prefix);
+    v.epoch = b_->pending_epoch();
+    v.seen = 0;
+    v.fields = 0;
+    v.added = false;
+    v.taken.Clear();
+    v.stamp = 0;
+    v.low = 0;
+    v.high = 0;
+  }
+  b_->VisitPendingFrom(v.seen, [&](std::string_view k, const Value& w) {
+    if (k.starts_with(prefix)) {
+      ++v.fields;
+      if (w.deleted) {
+        v.taken.Insert(k.substr(prefix.size()));
+      } else {
+        v.added = true;
+      }
+    }
+  });
+  v.seen = b_->pending_all();
+}
+
 bool KvProtocol::SPopOne(std::string_view key, std::string_view prefix, bool with_count) {
   // One random member without copying the set: a random slot of the directory's table, skipping
   // the members this loop deleted and has not applied yet (a pipeline of pops: those the pops
@@ -276,35 +302,15 @@ bool KvProtocol::SPopOne(std::string_view key, std::string_view prefix, bool wit
   // holds, the set's size is the directory's count less them.
   // The writes of the set not applied yet, as the last pop left them plus those queued since (a
   // pipeline of pops visits each pending write once, not once per pop).
-  SpopView& sv = spop_;
-  if (sv.prefix != prefix || sv.epoch != b_->pending_epoch() || sv.seen > b_->pending_all()) {
-    sv.prefix.assign(prefix);
-    sv.epoch = b_->pending_epoch();
-    sv.seen = 0;
-    sv.fields = 0;
-    sv.added = false;
-    sv.taken.Clear();
-  }
-  const auto hash = [](std::string_view m) { return std::hash<std::string_view>{}(m); };
-  b_->VisitPendingFrom(sv.seen, [&](std::string_view k, const Value& v) {
-    if (k.starts_with(prefix)) {
-      ++sv.fields;
-      if (v.deleted) {
-        sv.taken.Insert(hash(k.substr(prefix.size())));
-      } else {
-        sv.added = true;
-      }
-    }
-  });
-  sv.seen = b_->pending_all();
+  PopView& sv = spop_;
+  CatchUp(&sv, prefix);
   if (sv.added || clients_.hashes().Count(prefix) < sv.fields + 2) {
     return false;
   }
-  // (A member whose hash a taken one shares is passed over too: the draw goes on to the next.)
   thread_local std::minstd_rand seeds(std::random_device{}());
   std::string pick;
   const bool found = clients_.hashes().RandomField(
-      prefix, seeds(), [&](std::string_view m) { return sv.taken.Contains(hash(m)); }, &pick);
+      prefix, seeds(), [&](std::string_view m) { return sv.taken.Contains(m); }, &pick);
   if (!found) {
     return false;
   }

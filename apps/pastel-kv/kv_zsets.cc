@@ -9,6 +9,7 @@
 #include "kv_zsets.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -167,7 +168,13 @@ bool ReadScore(const Pool& pool, const store::Value& v, double* out) {
   return ParseScore({text, at}, out);
 }
 
+uint64_t ZIndex::NextStamp() {
+  static std::atomic<uint64_t> next{1};  // (0: no stamp, a view's start)
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 void ZIndex::Put(std::string_view member, double score) {
+  stamp_ = NextStamp();
   auto it = scores_.find(member);
   if (it != scores_.end()) {
     order_.erase(ZItem{it->second, std::string(member)});
@@ -183,6 +190,7 @@ bool ZIndex::Erase(std::string_view member) {
   if (it == scores_.end()) {
     return false;
   }
+  stamp_ = NextStamp();
   order_.erase(ZItem{it->second, it->first});
   scores_.erase(it);
   return true;
@@ -540,12 +548,86 @@ void KvProtocol::ZRem() {
   RemoveArgs(ValueType::kZset);
 }
 
+bool KvProtocol::ZPopPast(std::string_view prefix, bool min, uint64_t count, bool* rest) {
+  // The pending writes are the deletes of the pops before this one (and of ZREMs): the pop takes
+  // the members from its end that none of them took. Those known taken at the end (`done`: the
+  // members the pops before walked past or took) are not walked again while the order stays, so
+  // a pipeline of pops walks each member once, not once per pop.
+  PopView& v = zpop_;
+  CatchUp(&v, prefix);
+  if (v.added) {
+    return false;
+  }
+  clients_.hashes().WithZset(prefix, [&](const ZIndex& z) {
+    if (z.stamp() != v.stamp) {
+      v.stamp = z.stamp();
+      v.low = 0;
+      v.high = 0;
+    }
+    const size_t n = z.size();
+    size_t& done = min ? v.low : v.high;
+    size_t i = done;  // the position from this end
+    if (i >= n) {
+      *rest = false;
+      return;
+    }
+    auto it = z.At(min ? i : n - 1 - i);
+    const auto step = [&] {
+      if (++i < n) {
+        if (min) {
+          ++it;
+        } else {
+          --it;
+        }
+      }
+    };
+    while (i < n && v.taken.Contains(it->member)) {
+      step();
+    }
+    done = i;
+    while (i < n && zitems_.size() < count) {
+      if (!v.taken.Contains(it->member)) {
+        zitems_.push_back(*it);
+      }
+      step();
+    }
+    while (i < n && v.taken.Contains(it->member)) {
+      step();
+    }
+    *rest = i < n;
+  });
+  return true;
+}
+
 int64_t KvProtocol::ZPopSome(std::string_view key, const HashHeader& hh, bool min, uint64_t count,
                              std::string* out) {
   const std::string prefix = FieldPrefix(key, hh.version, ValueType::kZset);
-  // The ends of the directory's order merged with this loop's writes not applied yet (a
-  // pipeline of pops: each skips the members the pops before it deleted), not a copy of the set.
   zitems_.clear();
+  bool rest = false;  // members left after the pop
+  if (!ZPopPast(prefix, min, count, &rest)) {
+    ZPopMerged(prefix, min, count, &rest);
+  }
+  members_.clear();
+  for (const ZItem& it : zitems_) {
+    members_.push_back(it.member);
+  }
+  const int64_t n = RemoveMembers(key, prefix, members_, rest ? 0 : 1);
+  if (n < 0) {
+    return -1;
+  }
+  for (const ZItem& it : zitems_) {
+    out->append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), it.member.size()));
+    *out += it.member;
+    *out += resp::kCrlf;
+    AppendScore(it.score, out);
+  }
+  return n;
+}
+
+void KvProtocol::ZPopMerged(std::string_view prefix, bool min, uint64_t count, bool* rest) {
+  // The ends of the directory's order merged with this loop's writes not applied yet (ZADDs
+  // among them), not a copy of the set: each member's last write (sorted by member, then order:
+  // the last of each run), the live ones in the pop's order.
   zpending_.clear();
   b_->VisitPending([&](std::string_view k, const Value& v) {
     if (k.starts_with(prefix)) {
@@ -554,18 +636,6 @@ int64_t KvProtocol::ZPopSome(std::string_view key, const HashHeader& hh, bool mi
       zpending_.push_back(ZPending{k.substr(prefix.size()), live, s, zpending_.size()});
     }
   });
-  // Only deletes (a pipeline of pops): a set of their members is the test (no sort, no
-  // allocation once warm).
-  const bool puts =
-      std::any_of(zpending_.begin(), zpending_.end(), [](const ZPending& p) { return p.live; });
-  if (!puts) {
-    zdeleted_.Reset(zpending_.size());
-    for (const ZPending& p : zpending_) {
-      zdeleted_.Insert(p.member);
-    }
-    zpending_.clear();
-  }
-  // Each member's last write (sorted by member, then order: the last of each run).
   std::sort(zpending_.begin(), zpending_.end(), [](const ZPending& a, const ZPending& b) {
     return a.member < b.member || (a.member == b.member && a.order < b.order);
   });
@@ -577,9 +647,6 @@ int64_t KvProtocol::ZPopSome(std::string_view key, const HashHeader& hh, bool mi
   }
   zpending_.resize(kept);
   const auto written = [&](std::string_view m) {
-    if (!puts) {
-      return zdeleted_.Contains(m);
-    }
     return std::binary_search(
         zpending_.begin(), zpending_.end(), ZPending{m, false, 0, 0},
         [](const ZPending& a, const ZPending& b) { return a.member < b.member; });
@@ -593,7 +660,6 @@ int64_t KvProtocol::ZPopSome(std::string_view key, const HashHeader& hh, bool mi
   const ZItemLess less;
   std::sort(zputs_.begin(), zputs_.end(),
             [&](const ZItem& a, const ZItem& b) { return min ? less(a, b) : less(b, a); });
-  bool rest = false;  // members left after the pop
   clients_.hashes().WithZset(prefix, [&](const ZIndex& z) {
     auto it = min ? z.begin() : z.end();
     bool more = it != (min ? z.end() : z.begin());
@@ -628,23 +694,8 @@ int64_t KvProtocol::ZPopSome(std::string_view key, const HashHeader& hh, bool mi
       }
     }
     skip();
-    rest = more || p < zputs_.size();
+    *rest = more || p < zputs_.size();
   });
-  members_.clear();
-  for (const ZItem& it : zitems_) {
-    members_.push_back(it.member);
-  }
-  const int64_t n = RemoveMembers(key, prefix, members_, rest ? 0 : 1);
-  if (n < 0) {
-    return -1;
-  }
-  for (const ZItem& it : zitems_) {
-    out->append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), it.member.size()));
-    *out += it.member;
-    *out += resp::kCrlf;
-    AppendScore(it.score, out);
-  }
-  return n;
 }
 
 void KvProtocol::ZPop(bool min) {

@@ -73,8 +73,14 @@ class ZIndex {
   ZOrder::const_iterator At(size_t r) const { return order_.find_by_order(r); }
   ZOrder::const_iterator begin() const { return order_.begin(); }
   ZOrder::const_iterator end() const { return order_.end(); }
+  // Changes with every change of the order, drawn from a count of the whole process (no two
+  // states of any two ZIndexes share one): positions a pipeline of pops found in it hold while it
+  // stays (ZPopPast, kv_zsets.cc).
+  uint64_t stamp() const { return stamp_; }
 
  private:
+  static uint64_t NextStamp();
+  uint64_t stamp_ = NextStamp();
   ZOrder order_;
   std::unordered_map<std::string, double, StringHash, std::equal_to<>> scores_;
 };
@@ -87,96 +93,83 @@ struct LexBound {
   std::string_view v;
 };
 
-// A set of views (into bytes that outlive it), open-addressed over a reused vector: a command's
-// membership test over this loop's pending writes without allocating once warm (ZPopSome).
-class ViewSet {
+// A set of members, exact, holding copies of their bytes; open-addressed over vectors that are
+// reused (no allocation once warm): a pipeline of pops' members taken by this loop and not applied
+// yet (KvProtocol::PopView), kept from pop to pop.
+class MemberSet {
  public:
-  void Reset(size_t expected) {
-    size_t n = 16;
-    while (n < 2 * expected) {
-      n *= 2;
-    }
-    slots_.assign(n, std::string_view());
-  }
-  void Insert(std::string_view v) {
-    const size_t mask = slots_.size() - 1;
-    for (size_t i = std::hash<std::string_view>{}(v)&mask;; i = (i + 1) & mask) {
-      if (slots_[i].data() == nullptr) {
-        slots_[i] = v.data() == nullptr ? std::string_view("", 0) : v;
-        return;
-      }
-      if (slots_[i] == v) {
-        return;
-      }
-    }
-  }
-  bool Contains(std::string_view v) const {
-    const size_t mask = slots_.size() - 1;
-    for (size_t i = std::hash<std::string_view>{}(v)&mask;; i = (i + 1) & mask) {
-      if (slots_[i].data() == nullptr) {
-        return false;
-      }
-      if (slots_[i] == v) {
-        return true;
-      }
-    }
-  }
-
- private:
-  std::vector<std::string_view> slots_;  // null data: free
-};
-
-// A set of 64-bit hashes, open-addressed over a reused vector (no allocation once warm):
-// SPopOne's members taken by this loop's pops and not applied yet, kept from pop to pop.
-class HashSet64 {
- public:
+  // Empty, the capacity kept.
   void Clear() {
-    std::fill(slots_.begin(), slots_.end(), uint64_t{0});
+    std::fill(slots_.begin(), slots_.end(), Slot{});
+    bytes_.clear();
     n_ = 0;
   }
-  void Insert(uint64_t h) {
-    h = h == 0 ? 1 : h;  // (0 marks a free slot)
+  void Insert(std::string_view m) {
     if ((n_ + 1) * 2 > slots_.size()) {
-      std::vector<uint64_t> old = std::move(slots_);
-      slots_.assign(std::max<size_t>(64, old.size() * 2), 0);
-      n_ = 0;
-      for (uint64_t x : old) {
-        if (x != 0) {
-          Insert(x);
-        }
-      }
+      Grow();
     }
+    const uint64_t h = Hash(m);
     const size_t mask = slots_.size() - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-      if (slots_[i] == h) {
-        return;
-      }
-      if (slots_[i] == 0) {
-        slots_[i] = h;
+      Slot& s = slots_[i];
+      if (s.hash == 0) {
+        s = Slot{h, bytes_.size(), m.size()};
+        bytes_.append(m);
         ++n_;
         return;
       }
+      if (s.hash == h && View(s) == m) {
+        return;
+      }
     }
   }
-  bool Contains(uint64_t h) const {
-    h = h == 0 ? 1 : h;
-    if (slots_.empty()) {
+  bool Contains(std::string_view m) const {
+    if (n_ == 0) {
       return false;
     }
+    const uint64_t h = Hash(m);
     const size_t mask = slots_.size() - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-      if (slots_[i] == h) {
-        return true;
-      }
-      if (slots_[i] == 0) {
+      const Slot& s = slots_[i];
+      if (s.hash == 0) {
         return false;
+      }
+      if (s.hash == h && View(s) == m) {
+        return true;
       }
     }
   }
   size_t size() const { return n_; }
 
  private:
-  std::vector<uint64_t> slots_;  // a power of two (or empty), at most half used; 0: free
+  struct Slot {
+    uint64_t hash = 0;  // 0: free
+    size_t at = 0;      // the member's bytes: bytes_[at, at + len)
+    size_t len = 0;
+  };
+  static uint64_t Hash(std::string_view m) {
+    const uint64_t h = std::hash<std::string_view>{}(m);
+    return h == 0 ? 1 : h;
+  }
+  std::string_view View(const Slot& s) const {
+    return std::string_view(bytes_).substr(s.at, s.len);
+  }
+  void Grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(std::max<size_t>(64, old.size() * 2), Slot{});
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.hash != 0) {
+        size_t i = s.hash & mask;
+        while (slots_[i].hash != 0) {
+          i = (i + 1) & mask;
+        }
+        slots_[i] = s;
+      }
+    }
+  }
+  std::vector<Slot> slots_;  // a power of two (or empty), at most half used
+  std::string bytes_;
   size_t n_ = 0;
 };
 

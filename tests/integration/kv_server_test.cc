@@ -470,6 +470,109 @@ TEST_P(KvTest, APipelineOfSpopsHandsOutEveryMemberOnce) {
   }
 }
 
+// A pipeline of ZPOPMINs and ZPOPMAXs (with counts) in one send takes each end of the order
+// exactly as one pop at a time does: every reply equals a model's (a sorted set of (score,
+// member)), through ZREMs of members popped or not, a ZADD of a new lowest member among the pops
+// (the pops after it merge it in), pops alternating between two sets, counts of 0 and past the
+// end. (The pops read the members the pops before them took from this loop's pending writes: a
+// view that loses one hands a member out twice; one that keeps a stale position skips one.)
+TEST_P(KvTest, APipelineOfZpopsTakesTheEndsInOrder) {
+  StartServer();
+  RespClient c(port());
+  ASSERT_TRUE(c.connected());
+  using Model = std::set<std::pair<double, std::string>>;
+  const auto score_text = [](double v) {
+    char t[64];
+    std::snprintf(t, sizeof(t), "%.17g", v);
+    return std::string(t);
+  };
+  for (int round = 0; round < 3; ++round) {
+    const std::string a = "zpop:a:" + std::to_string(round);
+    const std::string b = "zpop:b:" + std::to_string(round);
+    Model ma, mb;
+    std::vector<std::string> add_a = {"ZADD", a}, add_b = {"ZADD", b};
+    for (int i = 0; i < 300; ++i) {
+      const double s = (i * 7) % 60;  // (ties: ordered by the member's bytes)
+      add_a.insert(add_a.end(), {score_text(s), "m" + std::to_string(i)});
+      ma.insert({s, add_a.back()});
+    }
+    for (int i = 0; i < 100; ++i) {
+      const double s = (i % 20) / 2.0 - round;
+      add_b.insert(add_b.end(), {score_text(s), "n" + std::to_string(i)});
+      mb.insert({s, add_b.back()});
+    }
+    ASSERT_TRUE(c.Call({add_a.begin(), add_a.end()}).IsInt(300));
+    ASSERT_TRUE(c.Call({add_b.begin(), add_b.end()}).IsInt(100));
+    // The commands, and each one's reply as the model gives it (flat: member, score, ...; an
+    // integer as its text).
+    std::vector<std::vector<std::string>> cmds;
+    std::vector<std::vector<std::string>> want;
+    const auto pop = [&](const std::string& key, bool min, int count, bool with_count) {
+      Model& m = key == a ? ma : mb;
+      cmds.push_back({min ? "ZPOPMIN" : "ZPOPMAX", key});
+      if (with_count) {
+        cmds.back().push_back(std::to_string(count));
+      }
+      std::vector<std::string> r;
+      for (int i = 0; i < count && !m.empty(); ++i) {
+        const auto it = min ? m.begin() : std::prev(m.end());
+        r.insert(r.end(), {it->second, score_text(it->first)});
+        m.erase(it);
+      }
+      want.push_back(r);
+    };
+    for (int i = 0; i < 80; ++i) {
+      pop(a, true, 1, false);
+    }
+    for (int i = 0; i < 20; ++i) {
+      pop(a, false, 3, true);
+    }
+    // m0 (score 0) was popped; the member now second lowest was not.
+    const std::string second = std::next(ma.begin())->second;
+    cmds.push_back({"ZREM", a, "m0", second});
+    want.push_back({"1"});
+    ma.erase(std::next(ma.begin()));
+    for (int i = 0; i < 40; ++i) {
+      if (i % 2 == 0) {
+        pop(a, true, 1, false);
+      } else {
+        pop(b, false, 2, true);
+      }
+    }
+    cmds.push_back({"ZADD", a, "-1", "late"});
+    want.push_back({"1"});
+    ma.insert({-1, "late"});
+    for (int i = 0; i < 20; ++i) {
+      pop(a, true, 1, false);
+    }
+    pop(a, true, 0, true);
+    pop(a, false, 1000, true);
+    pop(a, true, 1, false);
+    pop(b, true, 1000, true);
+    ASSERT_TRUE(ma.empty() && mb.empty());
+    std::string bytes;
+    for (const auto& cmd : cmds) {
+      bytes += testing::RespCommand({cmd.begin(), cmd.end()});
+    }
+    ASSERT_TRUE(c.Send(bytes));
+    for (size_t i = 0; i < cmds.size(); ++i) {
+      const Reply r = c.Read();
+      std::vector<std::string> got;
+      if (r.type == ':') {
+        got.push_back(std::to_string(r.integer));
+      } else {
+        ASSERT_EQ(r.type, '*') << "command " << i << ": " << r.Describe();
+        for (const Reply& e : r.elems) {
+          got.push_back(e.str);
+        }
+      }
+      ASSERT_EQ(got, want[i]) << "command " << i << " (" << cmds[i][0] << " " << cmds[i][1]
+                              << "), round " << round;
+    }
+    EXPECT_TRUE(c.Call({"EXISTS", a, b}).IsInt(0));
+  }
+}
+
 // Backpressure: pipelines of GETs whose replies carry stored values, far deeper than the loop's TX
 // room (10,000 on one connection; 64 connections of 64), are all answered, in order, with the
 // right bytes, and no connection is closed: a connection whose answers pile up is held (no more

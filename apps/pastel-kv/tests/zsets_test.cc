@@ -1,7 +1,8 @@
 // The sorted sets' pieces (kv_zsets.h): scores parse as redis-server's string2d and format as its
 // replies, member keys live in their own namespace, and ZIndex agrees with a model (a sorted
 // vector of (score, member)) over random puts and erases: sizes, scores, ranks, the walk in
-// order and the counts below a score.
+// order and the counts below a score; its stamp changes with every change; MemberSet (a pipeline
+// of pops' members taken) agrees with a model set.
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,7 @@
 #include <limits>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -133,6 +135,64 @@ TEST(ZIndexTest, AgreesWithASortedModel) {
           std::count_if(sorted.begin(), sorted.end(), [&](const Item& i) { return i.first <= s; });
       ASSERT_EQ(z.CountBelow(s, false), static_cast<size_t>(below)) << s;
       ASSERT_EQ(z.CountBelow(s, true), static_cast<size_t>(at_most)) << s;
+    }
+  }
+}
+
+// A pipeline of pops keeps positions in an order while its stamp stays: every change draws a new
+// one, a refused erase does not, and no two ZIndexes share one (a set deleted and made again is
+// another order).
+TEST(ZIndexTest, TheStampChangesWithEveryChangeOfTheOrder) {
+  ZIndex z;
+  std::set<uint64_t> seen = {z.stamp()};
+  z.Put("a", 1);
+  EXPECT_TRUE(seen.insert(z.stamp()).second);
+  z.Put("a", 2);  // (a move)
+  EXPECT_TRUE(seen.insert(z.stamp()).second);
+  const uint64_t before = z.stamp();
+  EXPECT_FALSE(z.Erase("b"));
+  EXPECT_EQ(z.stamp(), before) << "nothing changed";
+  EXPECT_TRUE(z.Erase("a"));
+  EXPECT_TRUE(seen.insert(z.stamp()).second);
+  ZIndex other;
+  EXPECT_TRUE(seen.insert(other.stamp()).second);
+  other.Put("a", 2);
+  EXPECT_TRUE(seen.insert(other.stamp()).second);
+  EXPECT_NE(other.stamp(), 0u);
+}
+
+// MemberSet (the members a pipeline of pops took) is exact: it agrees with a model set over
+// random inserts (empty members, NUL and high bytes, members that are prefixes of others), through
+// growth and after Clear.
+TEST(MemberSetTest, AgreesWithAModelSet) {
+  std::mt19937_64 rng(5);
+  MemberSet s;
+  for (int round = 0; round < 3; ++round) {
+    std::set<std::string> model;
+    for (int step = 0; step < 3000; ++step) {
+      std::string m = std::to_string(rng() % 2000);
+      switch (rng() % 6) {
+        case 0: m = m.substr(0, 1); break;
+        case 1: m += std::string("\0\xff", 2); break;
+        case 2: m.clear(); break;
+        default: break;
+      }
+      if (rng() % 2 == 0) {
+        s.Insert(m);
+        model.insert(m);
+      }
+      const std::string probe = std::to_string(rng() % 2000);
+      ASSERT_EQ(s.Contains(probe), model.count(probe) == 1) << probe;
+      ASSERT_EQ(s.Contains(m), model.count(m) == 1);
+      ASSERT_EQ(s.size(), model.size());
+    }
+    for (const std::string& m : model) {
+      ASSERT_TRUE(s.Contains(m));
+    }
+    s.Clear();
+    EXPECT_EQ(s.size(), 0u);
+    for (const std::string& m : model) {
+      ASSERT_FALSE(s.Contains(m)) << "after Clear";
     }
   }
 }
