@@ -140,7 +140,7 @@ bool FieldTable::insert(std::string_view name) {
   if ((size_ + 1) * 2 > slots_.size()) {
     Rehash(std::max<size_t>(8, slots_.size() * 2));
   }
-  Place(Slot{hash, true, std::string(name)});
+  Place(Slot{hash, true, DirString(name)});
   ++size_;
   return true;
 }
@@ -161,8 +161,8 @@ bool FieldTable::NameFrom(uint64_t r, const std::function<bool(std::string_view)
 }
 
 void FieldTable::Rehash(size_t n) {
-  std::vector<Slot> old = std::move(slots_);
-  slots_ = std::vector<Slot>(n);
+  Slots old = std::move(slots_);
+  slots_ = Slots(n);
   for (Slot& s : old) {
     if (s.used) {
       Place(std::move(s));
@@ -198,8 +198,8 @@ bool FieldTable::erase(std::string_view name) {
 
 void KvHashes::Load(const store::Store& store) {
   std::call_once(loaded_, [&] {
-    std::map<std::string, FieldTable, std::less<>> dirs;
-    std::map<std::string, ZIndex, std::less<>> zsets;
+    DirMap<FieldTable> dirs;
+    DirMap<ZIndex> zsets;
     uint64_t total = 0;
     uint64_t top = 0;
     for (const std::string_view ns : {kHashPrefix, kZsetPrefix}) {
@@ -216,9 +216,9 @@ void KvHashes::Load(const store::Store& store) {
               if (!ReadScore(store.pool(), v, &score)) {
                 return true;  // (a damaged score: the member is left out, as a damaged value)
               }
-              zsets[std::string(prefix)].Put(field, score);
+              zsets[DirString(prefix)].Put(field, score);
             }
-            dirs[std::string(prefix)].insert(field);
+            dirs[DirString(prefix)].insert(field);
             top = std::max(top, version);
             ++total;
             return true;
@@ -266,7 +266,7 @@ bool KvHashes::Applied(const store::Store& store, std::string_view fk, int state
   auto it = dirs_.find(prefix);
   if (live) {
     if (it == dirs_.end()) {
-      it = dirs_.emplace(std::string(prefix), FieldTable()).first;
+      it = dirs_.emplace(DirString(prefix), FieldTable()).first;
     }
     it->second.insert(field);  // (a field written again allocates nothing)
     return background;
@@ -330,7 +330,7 @@ size_t KvHashes::CollectDead(const store::Store& store, int64_t now_ms, size_t m
   constexpr size_t kVisits = 256;  // hashes looked at per call
   std::lock_guard lock(mu_);
   size_t n = 0;
-  auto it = dirs_.upper_bound(cursor_);
+  auto it = dirs_.upper_bound(std::string_view(cursor_));
   for (size_t visited = 0; visited < std::min(kVisits, dirs_.size()) && n < max; ++visited) {
     if (it == dirs_.end()) {
       it = dirs_.begin();
@@ -344,7 +344,7 @@ size_t KvHashes::CollectDead(const store::Store& store, int64_t now_ms, size_t m
               : !HeaderLive(store, key, version, now_ms, ValueType::kHash) &&
                     !HeaderLive(store, key, version, now_ms, ValueType::kSet))) {
       it->second.ForEach([&](std::string_view f) {
-        std::string fk = it->first;
+        std::string fk(it->first);
         fk += f;
         if (!collected_.contains(fk)) {
           collected_.insert(fk);

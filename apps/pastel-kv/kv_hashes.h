@@ -121,8 +121,9 @@ class FieldTable {
   struct Slot {
     uint64_t hash = 0;
     bool used = false;
-    std::string name;
+    DirString name;
   };
+  using Slots = std::vector<Slot, DirAllocator<Slot>>;  // (the directory's memory)
   static constexpr size_t kNone = ~size_t{0};
   static uint64_t Hash(std::string_view name) { return std::hash<std::string_view>{}(name); }
   size_t Find(std::string_view name, uint64_t hash) const;  // the slot holding it, or kNone
@@ -131,7 +132,7 @@ class FieldTable {
   void Rehash(size_t n);
   // A power of two, or empty; at most half used, and at least an eighth while above 8 slots (an
   // erase halves it below that: a random slot of a set that shrank still finds a name soon).
-  std::vector<Slot> slots_;
+  Slots slots_;
   size_t size_ = 0;
 };
 
@@ -185,8 +186,8 @@ class KvHashes {
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, FieldTable, std::less<>> dirs_;  // FieldPrefix -> fields
-  std::map<std::string, ZIndex, std::less<>> zsets_;     // a sorted set's prefix -> its order
+  DirMap<FieldTable> dirs_;  // FieldPrefix -> fields
+  DirMap<ZIndex> zsets_;     // a sorted set's prefix -> its order
   // A sorted set's member key `fk` is in the index with `v`, or not (null): zsets_ follows.
   // Returns whether the member is in the set's order now.
   bool ZsetApplied(const Pool& pool, std::string_view fk, size_t prefix_len, const store::Value* v);

@@ -38,6 +38,7 @@
 #include "kv_lists.h"
 #include "kv_multi.h"
 #include "kv_pubsub.h"
+#include "kv_util.h"
 #include "kv_zsets.h"
 #include "pastel/pool.h"
 #include "pastel/resp.h"
@@ -494,7 +495,7 @@ class KvProtocol final : public store::Protocol {
   bool SetOperation(SetOp op, size_t first, size_t last, std::set<std::string, std::less<>>* out);
   void SetRead(SetOp op);   // SINTER SUNION SDIFF
   void SetStore(SetOp op);  // their STORE forms: argument 1 is the destination
-  std::vector<std::string> members_;
+  StringList members_;
   // RENAME and COPY of the hash at `from` (its header's value, whose references it takes over):
   // a new hash at `to` whose fields share the source's buffers, with the source's expiry time;
   // `delete_from`: the source's header goes in the same batch. False once answered (refused).
@@ -698,6 +699,8 @@ class KvProtocol final : public store::Protocol {
   void CatchUp(PopView* view, std::string_view prefix);
   PopView spop_;
   PopView zpop_;
+  std::string pop_prefix_;  // ZPopSome's (reused)
+  std::string pop_tail_;    // ZPop's answer after its header (reused)
   // A pipeline of pops from a sorted set whose pending writes are deletes only: the first `count`
   // members from the `min` end that none of them took, into zitems_, and whether any member is
   // left after them (*rest). False (nothing done) when a pending write adds a member.

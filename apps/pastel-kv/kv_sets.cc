@@ -156,7 +156,7 @@ void KvProtocol::RemoveArgs(ValueType type) {
   if (!KeyOk(1)) {
     return;
   }
-  const std::string key(ArgView(1, &tmp_key_));
+  const std::string_view key = ArgView(1, &tmp_key_);
   HashHeader hh;
   const int had = TypedAt(key, type, &hh, /*count=*/false);
   if (had <= 0) {
@@ -167,13 +167,13 @@ void KvProtocol::RemoveArgs(ValueType type) {
   }
   members_.clear();
   for (size_t i = 2; i < cmd_.argc; ++i) {
-    members_.emplace_back(ArgView(i, &tmp_));
+    members_.push_back(ArgView(i, &tmp_));
   }
   RemoveAnswer(key, hh, type);
 }
 
 void KvProtocol::RemoveAnswer(std::string_view key, const HashHeader& hh, ValueType type) {
-  const int64_t n = RemoveMembers(key, FieldPrefix(key, hh.version, type), members_);
+  const int64_t n = RemoveMembers(key, Prefix(key, hh.version, type), members_);
   if (n == 0) {
     Int(0);
   } else if (n > 0) {
@@ -314,7 +314,8 @@ bool KvProtocol::SPopOne(std::string_view key, std::string_view prefix, bool wit
   if (!found) {
     return false;
   }
-  members_.assign(1, pick);
+  members_.clear();
+  members_.push_back(pick);
   if (RemoveMembers(key, prefix, members_, /*emptied=*/0) < 0) {
     return true;
   }
@@ -390,7 +391,8 @@ void KvProtocol::SMove() {
     Refused(w);
     return;
   }
-  members_.assign(1, member);
+  members_.clear();
+  members_.push_back(member);
   if (RemoveMembers(from, src_prefix, members_) < 0) {
     return;
   }

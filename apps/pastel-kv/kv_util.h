@@ -5,8 +5,10 @@
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pastel/store.h"
 
@@ -98,5 +100,41 @@ inline std::string Printable(std::string_view s) {
   }
   return out;
 }
+
+// A list of strings that keeps its strings (and their capacity) across clear(): a command's list
+// of members filled again by the next command allocates nothing once warm.
+class StringList {
+ public:
+  using iterator = std::vector<std::string>::iterator;
+  using const_iterator = std::vector<std::string>::const_iterator;
+  void clear() { n_ = 0; }
+  void push_back(std::string_view s) {
+    if (n_ == v_.size()) {
+      v_.emplace_back();
+    }
+    v_[n_++].assign(s);
+  }
+  template <typename It>
+  void assign(It first, It last) {
+    clear();
+    for (; first != last; ++first) {
+      push_back(*first);
+    }
+  }
+  void resize(size_t n) { n_ = std::min(n, n_); }  // (shorter only)
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  iterator begin() { return v_.begin(); }
+  iterator end() { return v_.begin() + static_cast<std::ptrdiff_t>(n_); }
+  const_iterator begin() const { return v_.begin(); }
+  const_iterator end() const { return v_.begin() + static_cast<std::ptrdiff_t>(n_); }
+  operator std::span<const std::string>() const {  // NOLINT(google-explicit-constructor)
+    return {v_.data(), n_};
+  }
+
+ private:
+  std::vector<std::string> v_;
+  size_t n_ = 0;
+};
 
 }  // namespace pastel::kv

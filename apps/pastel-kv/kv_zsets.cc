@@ -173,16 +173,37 @@ uint64_t ZIndex::NextStamp() {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
+ZIndex& ZIndex::operator=(const ZIndex& other) {
+  if (this != &other) {
+    stamp_ = other.stamp_;  // (the same members and scores)
+    scores_ = other.scores_;
+    order_.clear();
+    for (const auto& [member, score] : scores_) {
+      order_.insert(ZKey{score, member});
+    }
+  }
+  return *this;
+}
+
+ZIndex& ZIndex::operator=(ZIndex&& other) noexcept {
+  // (A map's nodes stay where they are when it is swapped: the order's views of them hold.)
+  scores_.swap(other.scores_);
+  order_.swap(other.order_);
+  stamp_ = other.stamp_;
+  other.stamp_ = NextStamp();
+  return *this;
+}
+
 void ZIndex::Put(std::string_view member, double score) {
   stamp_ = NextStamp();
   auto it = scores_.find(member);
   if (it != scores_.end()) {
-    order_.erase(ZItem{it->second, std::string(member)});
+    order_.erase(ZKey{it->second, it->first});
     it->second = score;
   } else {
-    it = scores_.emplace(std::string(member), score).first;
+    it = scores_.emplace(DirString(member), score).first;
   }
-  order_.insert(ZItem{score, it->first});
+  order_.insert(ZKey{score, it->first});
 }
 
 bool ZIndex::Erase(std::string_view member) {
@@ -191,7 +212,7 @@ bool ZIndex::Erase(std::string_view member) {
     return false;
   }
   stamp_ = NextStamp();
-  order_.erase(ZItem{it->second, it->first});
+  order_.erase(ZKey{it->second, it->first});
   scores_.erase(it);
   return true;
 }
@@ -203,13 +224,12 @@ size_t ZIndex::CountBelow(double s, bool inclusive) const {
     }
     s = std::nextafter(s, HUGE_VAL);  // (scores are doubles: <= s is < the next one)
   }
-  return order_.order_of_key(ZItem{s, std::string()});  // ("" is below every member)
+  return order_.order_of_key(ZKey{s, std::string_view()});  // ("" is below every member)
 }
 
 int64_t ZIndex::Rank(std::string_view member) const {
   const double* s = Find(member);
-  return s == nullptr ? -1
-                      : static_cast<int64_t>(order_.order_of_key(ZItem{*s, std::string(member)}));
+  return s == nullptr ? -1 : static_cast<int64_t>(order_.order_of_key(ZKey{*s, member}));
 }
 
 // --- The directory's side (KvHashes keeps a ZIndex per sorted set).
@@ -222,7 +242,7 @@ bool KvHashes::ZsetApplied(const Pool& pool, std::string_view fk, size_t prefix_
   auto it = zsets_.find(prefix);
   if (v != nullptr && ReadScore(pool, *v, &score)) {
     if (it == zsets_.end()) {
-      it = zsets_.emplace(std::string(prefix), ZIndex()).first;
+      it = zsets_.emplace(DirString(prefix), ZIndex()).first;
     }
     it->second.Put(member, score);
     return true;
@@ -587,7 +607,7 @@ bool KvProtocol::ZPopPast(std::string_view prefix, bool min, uint64_t count, boo
     done = i;
     while (i < n && zitems_.size() < count) {
       if (!v.taken.Contains(it->member)) {
-        zitems_.push_back(*it);
+        zitems_.push_back(ToItem(*it));
       }
       step();
     }
@@ -601,7 +621,8 @@ bool KvProtocol::ZPopPast(std::string_view prefix, bool min, uint64_t count, boo
 
 int64_t KvProtocol::ZPopSome(std::string_view key, const HashHeader& hh, bool min, uint64_t count,
                              std::string* out) {
-  const std::string prefix = FieldPrefix(key, hh.version, ValueType::kZset);
+  FieldPrefix(key, hh.version, &pop_prefix_, ValueType::kZset);
+  const std::string_view prefix = pop_prefix_;
   zitems_.clear();
   bool rest = false;  // members left after the pop
   if (!ZPopPast(prefix, min, count, &rest)) {
@@ -689,7 +710,7 @@ void KvProtocol::ZPopMerged(std::string_view prefix, bool min, uint64_t count, b
       if (p < zputs_.size() && (!more || (min ? less(zputs_[p], *it) : less(*it, zputs_[p])))) {
         zitems_.push_back(zputs_[p++]);
       } else {
-        zitems_.push_back(*it);
+        zitems_.push_back(ToItem(*it));
         next();
       }
     }
@@ -715,7 +736,7 @@ void KvProtocol::ZPop(bool min) {
   if (!KeyOk(1)) {
     return;
   }
-  const std::string key(ArgView(1, &tmp_key_));
+  const std::string_view key = ArgView(1, &tmp_key_);
   HashHeader hh;
   const int had = ZsetAt(key, /*count=*/false, &hh);
   if (had <= 0 || count == 0) {
@@ -724,7 +745,8 @@ void KvProtocol::ZPop(bool min) {
     }
     return;
   }
-  std::string tail;
+  std::string& tail = pop_tail_;
+  tail.clear();
   const int64_t n = ZPopSome(key, hh, min, count, &tail);
   if (n < 0) {
     return;
@@ -1007,8 +1029,8 @@ void KvProtocol::SelectRange(const ZIndex& z, const ZRangeSpec& r, std::vector<Z
       if (c > 0 || (c == 0 && (r.lmin.ex || r.lmax.ex))) {
         return;
       }
-      const ZItem& first = *z.begin();
-      const ZItem& last = *z.At(static_cast<size_t>(size - 1));
+      const ZKey& first = *z.begin();
+      const ZKey& last = *z.At(static_cast<size_t>(size - 1));
       if (!GteMin(last.member, r.lmin) || !LteMax(first.member, r.lmax)) {
         return;
       }
@@ -1055,7 +1077,7 @@ void KvProtocol::SelectRange(const ZIndex& z, const ZRangeSpec& r, std::vector<Z
   }
   auto it = z.At(static_cast<size_t>(lo));
   for (int64_t i = lo; i < hi; ++i, ++it) {
-    out->push_back(*it);
+    out->push_back(ToItem(*it));
   }
   if (rev) {
     std::reverse(out->begin(), out->end());
@@ -1390,7 +1412,11 @@ void KvProtocol::ZSetOperation(bool inter) {
     }
     zsources_.push_back(FieldPrefix(key, hh.version, ValueType::kZset));
     src[i].origin = zsources_.size() - 1;
-    ZView(zsources_.back(), [&](const ZIndex& z) { src[i].items.assign(z.begin(), z.end()); });
+    ZView(zsources_.back(), [&](const ZIndex& z) {
+      for (const ZKey& k : z) {
+        src[i].items.push_back(ToItem(k));
+      }
+    });
   }
   enum { kSum, kMin, kMax } aggregate = kSum;
   for (size_t j = 3 + n; j < cmd_.argc;) {

@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kv_dir_memory.h"
 #include "pastel/store.h"
 
 namespace pastel::kv {
@@ -36,25 +37,42 @@ struct ZItem {
   double score = 0;
   std::string member;
 };
+// An order's entry: its member's bytes are the key of the order's map of scores (ZIndex).
+struct ZKey {
+  double score = 0;
+  std::string_view member;
+};
+inline ZItem ToItem(const ZKey& k) {
+  return ZItem{k.score, std::string(k.member)};
+}
 struct ZItemLess {
-  bool operator()(const ZItem& a, const ZItem& b) const {
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
     if (a.score != b.score) {
       return a.score < b.score;
     }
-    return a.member < b.member;  // (char_traits<char>: unsigned bytes, as memcmp)
+    // (char_traits<char>: unsigned bytes, as memcmp)
+    return std::string_view(a.member) < std::string_view(b.member);
   }
 };
-using ZOrder = __gnu_pbds::tree<ZItem, __gnu_pbds::null_type, ZItemLess, __gnu_pbds::rb_tree_tag,
-                                __gnu_pbds::tree_order_statistics_node_update>;
+using ZOrder = __gnu_pbds::tree<ZKey, __gnu_pbds::null_type, ZItemLess, __gnu_pbds::rb_tree_tag,
+                                __gnu_pbds::tree_order_statistics_node_update, DirAllocator<char>>;
 
 struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
-// A sorted set's members in score order, with ranks, and each member's score.
+// A sorted set's members in score order, with ranks, and each member's score. Its memory is the
+// directory's (kv_dir_memory.h); the order's entries view the members' bytes in the map.
 class ZIndex {
  public:
+  ZIndex() = default;
+  ZIndex(const ZIndex& other) { *this = other; }
+  ZIndex& operator=(const ZIndex& other);  // (the order rebuilt over the copied members)
+  ZIndex(ZIndex&& other) noexcept { *this = std::move(other); }
+  ZIndex& operator=(ZIndex&& other) noexcept;
+  ~ZIndex() = default;
   size_t size() const { return scores_.size(); }
   bool empty() const { return scores_.empty(); }
   // The member's score, or null.
@@ -82,7 +100,9 @@ class ZIndex {
   static uint64_t NextStamp();
   uint64_t stamp_ = NextStamp();
   ZOrder order_;
-  std::unordered_map<std::string, double, StringHash, std::equal_to<>> scores_;
+  std::unordered_map<DirString, double, StringHash, std::equal_to<>,
+                     DirAllocator<std::pair<const DirString, double>>>
+      scores_;
 };
 
 // A lex range's bound (ZRANGEBYLEX): "-" below every member, "+" above, or a member's bytes,
