@@ -1449,6 +1449,10 @@ void KvProtocol::ZSetOperation(bool inter) {
   std::stable_sort(src.begin(), src.end(), [](const Source& a, const Source& b) {
     return a.items.size() < b.items.size();
   });
+  // As redis-server 7.0's zunionInterGenericCommand: a weighted score that is NaN (a weight of
+  // inf times a score of 0) counts as 0 where it starts a member's score (every source of a union,
+  // the first of an intersection), and as NaN where it joins one (an intersection's other
+  // sources: a sum then becomes NaN, which counts as 0; MIN and MAX keep the score they had).
   const auto weighted = [](const Source& s, double score) {
     const double v = s.weight * score;
     return std::isnan(v) ? 0.0 : v;
@@ -1491,7 +1495,7 @@ void KvProtocol::ZSetOperation(bool inter) {
           break;
         }
         const double before = score;
-        combine(&score, weighted(src[j], hit->second));
+        combine(&score, src[j].weight * hit->second);
         if (score != before || std::signbit(score) != std::signbit(before)) {
           origin = own(src[j], score, hit->second) ? src[j].origin : kNoArg;
         }
