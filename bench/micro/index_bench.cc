@@ -2,8 +2,9 @@
 // its share of the checkpoints into the index file that the log's truncation waits for), against
 // baselines measured in the same run: a std::unordered_map upsert (the in-memory map the index
 // had before KeyMap) and a KeyMap upsert, and the index with no index file (--persist none).
-// Keys as redis-benchmark makes them ("key:" and 12 digits), drawn at random from 100,000; a
-// checkpoint after every 65,536 writes, in slices of 4,096 (as a loop does under load).
+// Keys as redis-benchmark makes them ("key:" and 12 digits; and "counter:" and 12 digits, its
+// INCR keys, whose first 16 bytes are alike), drawn at random from 100,000; a checkpoint after
+// every 65,536 writes, in slices of 4,096 (as a loop does under load).
 
 #include <memory_resource>
 #include <random>
@@ -29,11 +30,11 @@ constexpr size_t kSlice = 4096;
 struct Workload {
   std::vector<std::string> keys;
   std::vector<uint32_t> order;
-  Workload() {
+  explicit Workload(std::string_view prefix) {
     char buf[32];
     for (int i = 0; i < kKeys; ++i) {
-      (void)std::snprintf(buf, sizeof buf, "key:%012d", i);
-      keys.emplace_back(buf);
+      (void)std::snprintf(buf, sizeof buf, "%012d", i);
+      keys.push_back(std::string(prefix) + buf);
     }
     std::mt19937 rng(1);
     order.resize(1 << 20);
@@ -44,7 +45,11 @@ struct Workload {
   std::string_view Key(uint64_t i) const { return keys[order[i & (order.size() - 1)]]; }
 };
 const Workload& Work() {
-  static const Workload w;
+  static const Workload w("key:");
+  return w;
+}
+const Workload& CounterWork() {
+  static const Workload w("counter:");
   return w;
 }
 
@@ -98,8 +103,8 @@ void BM_Map_KeyMap(benchmark::State& state) {
 
 // An index with its index file (a store in /dev/shm; the pool's buffers are not touched: Apply
 // and Checkpoint read only the extents), or without one.
-void BM_Index_Write(benchmark::State& state, bool tree, uint64_t cache_keys) {
-  const Workload& w = Work();
+void BM_Index_Write(benchmark::State& state, bool tree, uint64_t cache_keys, bool counters) {
+  const Workload& w = counters ? CounterWork() : Work();
   bench::TempDir dir = bench::TempDir::Make("/dev/shm");
   if (!dir.ok()) {
     state.SkipWithError("cannot make a directory in /dev/shm");
@@ -145,12 +150,15 @@ void RegisterAll() {
   benchmark::RegisterBenchmark("BM_Map_Upsert/unordered_map", BM_Map_UnorderedMap)
       ->Iterations(1 << 20);
   benchmark::RegisterBenchmark("BM_Map_Upsert/keymap", BM_Map_KeyMap)->Iterations(1 << 20);
-  benchmark::RegisterBenchmark("BM_Index_Write/none", BM_Index_Write, false, 0)
+  benchmark::RegisterBenchmark("BM_Index_Write/none", BM_Index_Write, false, 0, false)
       ->Iterations(1 << 20);
   benchmark::RegisterBenchmark("BM_Index_Write/checkpoint", BM_Index_Write, true,
-                               store::StoreFiles{}.index_cache_keys)
+                               store::StoreFiles{}.index_cache_keys, false)
       ->Iterations(1 << 20);
-  benchmark::RegisterBenchmark("BM_Index_Write/checkpoint_nocache", BM_Index_Write, true, 0)
+  benchmark::RegisterBenchmark("BM_Index_Write/checkpoint_nocache", BM_Index_Write, true, 0, false)
+      ->Iterations(1 << 20);
+  benchmark::RegisterBenchmark("BM_Index_Write/checkpoint_counter_keys", BM_Index_Write, true,
+                               store::StoreFiles{}.index_cache_keys, true)
       ->Iterations(1 << 20);
 }
 

@@ -360,9 +360,10 @@ class Index {
   struct Staged {
     KeyMap::Entry* entry;  // its key, and its value as encoded below
     std::string bytes;     // encoded Value; empty: erase the key
-    // The key's first 16 bytes as two big-endian words (zeros past its end): a slice is sorted
-    // by key (so that the tree takes each leaf's keys at once, BTree::PutSorted) mostly without
-    // reaching the keys themselves.
+    // 16 bytes of the key as two big-endian words (zeros past its end), from the first byte in
+    // which the slice's keys differ (index.cc, CommonPrefix): a slice is sorted by key (so that
+    // the tree takes each leaf's keys at once, BTree::PutSorted) mostly without reaching the keys
+    // themselves.
     uint64_t prefix[2];
   };
   std::vector<Staged> staged_;
@@ -372,7 +373,7 @@ class Index {
   // the checkpoint are pushed after it, unsorted. (Under checkpoint_mu_.)
   bool unsaved_sorted_ = false;
   struct SortKey {
-    uint64_t prefix[2];
+    uint64_t prefix[2];  // (as Staged's, from the first byte in which unsaved_'s keys differ)
     KeyMap::Entry* entry;
   };
   std::vector<SortKey> sort_keys_;
