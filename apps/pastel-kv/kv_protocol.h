@@ -658,7 +658,7 @@ class KvProtocol final : public store::Protocol {
   struct ZRangeSpec;
   // A range's bounds (arguments min_arg and max_arg) as r->kind reads them; false once answered.
   bool ParseRange(ZRangeSpec* r, size_t min_arg, size_t max_arg);
-  static void SelectRange(const ZIndex& z, const ZRangeSpec& r, std::vector<ZItem>* out);
+  static void SelectRange(const ZIndex& z, const ZRangeSpec& r, ItemList* out);
   // ZRANGE and its forms: the source at argument key_arg (ZRANGESTORE: `store` into argument
   // 1); `kind` and `dir` preset by the older forms (ZRANGEBYSCORE...).
   void ZRangeGeneric(size_t key_arg, bool store, uint8_t kind, int dir);
@@ -699,16 +699,17 @@ class KvProtocol final : public store::Protocol {
   void CatchUp(PopView* view, std::string_view prefix);
   PopView spop_;
   PopView zpop_;
-  std::string pop_prefix_;  // ZPopSome's (reused)
-  std::string pop_tail_;    // ZPop's answer after its header (reused)
+  std::string pop_prefix_;    // ZPopSome's (reused)
+  std::string pop_tail_;      // ZPop's answer after its header (reused)
+  std::string range_prefix_;  // ZRangeGeneric's (reused)
   // A pipeline of pops from a sorted set whose pending writes are deletes only: the first `count`
   // members from the `min` end that none of them took, into zitems_, and whether any member is
   // left after them (*rest). False (nothing done) when a pending write adds a member.
   bool ZPopPast(std::string_view prefix, bool min, uint64_t count, bool* rest);
   // The other pops: the ends of the order merged with every pending write of the set.
   void ZPopMerged(std::string_view prefix, bool min, uint64_t count, bool* rest);
-  std::vector<ZItem> zputs_;
-  std::vector<ZItem> zitems_;
+  ItemList zputs_;
+  ItemList zitems_;
   std::vector<size_t> zorigin_;
   std::vector<std::string> zsources_;
   std::vector<double> zscores_;

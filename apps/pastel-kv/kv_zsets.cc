@@ -607,7 +607,7 @@ bool KvProtocol::ZPopPast(std::string_view prefix, bool min, uint64_t count, boo
     done = i;
     while (i < n && zitems_.size() < count) {
       if (!v.taken.Contains(it->member)) {
-        zitems_.push_back(ToItem(*it));
+        zitems_.push_back(*it);
       }
       step();
     }
@@ -675,7 +675,7 @@ void KvProtocol::ZPopMerged(std::string_view prefix, bool min, uint64_t count, b
   zputs_.clear();
   for (const ZPending& p : zpending_) {
     if (p.live) {
-      zputs_.push_back(ZItem{p.score, std::string(p.member)});
+      zputs_.push_back(p.score, p.member);
     }
   }
   const ZItemLess less;
@@ -710,7 +710,7 @@ void KvProtocol::ZPopMerged(std::string_view prefix, bool min, uint64_t count, b
       if (p < zputs_.size() && (!more || (min ? less(zputs_[p], *it) : less(*it, zputs_[p])))) {
         zitems_.push_back(zputs_[p++]);
       } else {
-        zitems_.push_back(ToItem(*it));
+        zitems_.push_back(*it);
         next();
       }
     }
@@ -991,7 +991,7 @@ bool KvProtocol::ParseRange(ZRangeSpec* r, size_t min_arg, size_t max_arg) {
   return false;
 }
 
-void KvProtocol::SelectRange(const ZIndex& z, const ZRangeSpec& r, std::vector<ZItem>* out) {
+void KvProtocol::SelectRange(const ZIndex& z, const ZRangeSpec& r, ItemList* out) {
   out->clear();
   const int64_t size = static_cast<int64_t>(z.size());
   if (size == 0) {
@@ -1077,7 +1077,7 @@ void KvProtocol::SelectRange(const ZIndex& z, const ZRangeSpec& r, std::vector<Z
   }
   auto it = z.At(static_cast<size_t>(lo));
   for (int64_t i = lo; i < hi; ++i, ++it) {
-    out->push_back(ToItem(*it));
+    out->push_back(*it);
   }
   if (rev) {
     std::reverse(out->begin(), out->end());
@@ -1130,7 +1130,7 @@ void KvProtocol::ZRangeGeneric(size_t key_arg, bool store, uint8_t kind, int dir
   if (!ParseRange(&r, min_arg, max_arg) || !KeyOk(key_arg) || (store && !KeyOk(1))) {
     return;
   }
-  const std::string key(ArgView(key_arg, &tmp_key_));
+  const std::string_view key = ArgView(key_arg, &tmp_key_);
   HashHeader hh;
   const int had = ZsetAt(key, /*count=*/true, &hh);
   if (had < 0) {
@@ -1138,8 +1138,8 @@ void KvProtocol::ZRangeGeneric(size_t key_arg, bool store, uint8_t kind, int dir
   }
   zitems_.clear();
   if (had == 1) {
-    ZView(FieldPrefix(key, hh.version, ValueType::kZset),
-          [&](const ZIndex& z) { SelectRange(z, r, &zitems_); });
+    FieldPrefix(key, hh.version, &range_prefix_, ValueType::kZset);
+    ZView(range_prefix_, [&](const ZIndex& z) { SelectRange(z, r, &zitems_); });
   }
   if (store) {
     zsources_.assign(1, FieldPrefix(key, hh.version, ValueType::kZset));
@@ -1501,7 +1501,7 @@ void KvProtocol::ZSetOperation(bool inter) {
         }
       }
       if (all) {
-        zitems_.push_back(ZItem{score, it.member});
+        zitems_.push_back(score, it.member);
         zorigin_.push_back(origin);
       }
     }
@@ -1512,7 +1512,7 @@ void KvProtocol::ZSetOperation(bool inter) {
         auto f = at.find(it.member);
         if (f == at.end()) {
           at.emplace(it.member, zitems_.size());
-          zitems_.push_back(ZItem{v, it.member});
+          zitems_.push_back(v, it.member);
           zorigin_.push_back(own(s, v, it.score) ? s.origin : kNoArg);
           continue;
         }

@@ -21,6 +21,7 @@
 #include <ext/pb_ds/assoc_container.hpp>
 #include <ext/pb_ds/tree_policy.hpp>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -57,6 +58,41 @@ struct ZItemLess {
 };
 using ZOrder = __gnu_pbds::tree<ZKey, __gnu_pbds::null_type, ZItemLess, __gnu_pbds::rb_tree_tag,
                                 __gnu_pbds::tree_order_statistics_node_update, DirAllocator<char>>;
+
+// A list of items that keeps its members' strings (and their capacity) across clear(), as
+// StringList (kv_util.h) does: a command's items, filled again by the next command, allocate
+// nothing once warm.
+class ItemList {
+ public:
+  using iterator = std::vector<ZItem>::iterator;
+  using const_iterator = std::vector<ZItem>::const_iterator;
+  void clear() { n_ = 0; }
+  void push_back(double score, std::string_view member) {
+    if (n_ == v_.size()) {
+      v_.emplace_back();
+    }
+    v_[n_].score = score;
+    v_[n_].member.assign(member);
+    ++n_;
+  }
+  void push_back(const ZItem& it) { push_back(it.score, it.member); }
+  void push_back(const ZKey& k) { push_back(k.score, k.member); }
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  ZItem& operator[](size_t i) { return v_[i]; }
+  const ZItem& operator[](size_t i) const { return v_[i]; }
+  iterator begin() { return v_.begin(); }
+  iterator end() { return v_.begin() + static_cast<std::ptrdiff_t>(n_); }
+  const_iterator begin() const { return v_.begin(); }
+  const_iterator end() const { return v_.begin() + static_cast<std::ptrdiff_t>(n_); }
+  operator std::span<const ZItem>() const {  // NOLINT(google-explicit-constructor)
+    return {v_.data(), n_};
+  }
+
+ private:
+  std::vector<ZItem> v_;
+  size_t n_ = 0;
+};
 
 struct StringHash {
   using is_transparent = void;

@@ -152,10 +152,13 @@ constexpr int kHashes = 8;
 constexpr int kLists = 4;
 // And of each of kSets sets and kSets sorted sets: a member added (SADD, ZADD) and another
 // removed (SREM, ZREM) of kMembers that come back round after round (the directory of fields and
-// the sorted sets' order reuse their memory), a membership test and a count of each.
+// the sorted sets' order reuse their memory), a membership test and a count of each; and of the
+// sorted set (two members from the first round on), a ZRANGE WITHSCORES, then a ZADD of a member
+// above them that a ZPOPMAX takes again (merged with that ZADD, not applied yet).
 constexpr int kSets = 4;
 constexpr int kMembers = 4;
-constexpr int kKvAnswers = kAnswers + 2 * kKeys + 3 * kLists + 8 * kSets;
+constexpr int kSetAnswers = 4 + 4 + 5 + 1 + 3;  // ZRANGE: *4 and four; ZPOPMAX: *2 and two
+constexpr int kKvAnswers = kAnswers + 2 * kKeys + 3 * kLists + kSetAnswers * kSets;
 constexpr int kWarmupRounds = 60;
 constexpr int kMeasuredRounds = 150;
 
@@ -235,6 +238,9 @@ std::string KvRound(int round) {
     r += testing::RespCommand({"ZREM", zset, out});
     r += testing::RespCommand({"ZSCORE", zset, in});
     r += testing::RespCommand({"ZCARD", zset});
+    r += testing::RespCommand({"ZRANGE", zset, "0", "-1", "WITHSCORES"});
+    r += testing::RespCommand({"ZADD", zset, "100", Key(kMembers)});
+    r += testing::RespCommand({"ZPOPMAX", zset});
   }
   return r;
 }
@@ -443,7 +449,12 @@ TEST_P(AllocTest, SteadyStateRequestsAllocateNothing) {
     for (int i = 0; i < kLists; ++i) {
       base += testing::RespCommand({"RPUSH", ListKey(i), "first", "second"});
     }
-    ASSERT_TRUE(Exchange(fd, c.protocol, base, kLists, &error)) << "the lists: " << error;
+    for (int i = 0; i < kSets; ++i) {  // (two members from the first round on: see KvRound)
+      base += testing::RespCommand(
+          {"ZADD", "alloc-test-zset-" + std::to_string(i), "0", Key(kMembers - 1)});
+    }
+    ASSERT_TRUE(Exchange(fd, c.protocol, base, kLists + kSets, &error))
+        << "the lists and sorted sets: " << error;
   }
   for (int r = 0; r < kWarmupRounds; ++r) {
     ASSERT_TRUE(Exchange(fd, c.protocol, rounds[r], answers, &error))
