@@ -101,19 +101,43 @@ inline std::string Printable(std::string_view s) {
   return out;
 }
 
-// A list of strings that keeps its strings (and their capacity) across clear(): a command's list
-// of members filled again by the next command allocates nothing once warm.
-class StringList {
+// A list whose elements stay (with their strings' capacity) across clear(): a command's list,
+// filled again by the next command, allocates nothing once warm. Next() is the next element, as
+// an earlier command left it: the caller assigns every field.
+template <typename T>
+class KeptList {
  public:
-  using iterator = std::vector<std::string>::iterator;
-  using const_iterator = std::vector<std::string>::const_iterator;
+  using iterator = typename std::vector<T>::iterator;
+  using const_iterator = typename std::vector<T>::const_iterator;
   void clear() { n_ = 0; }
-  void push_back(std::string_view s) {
+  T& Next() {
     if (n_ == v_.size()) {
       v_.emplace_back();
     }
-    v_[n_++].assign(s);
+    return v_[n_++];
   }
+  void resize(size_t n) { n_ = std::min(n, n_); }  // (shorter only)
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  T& operator[](size_t i) { return v_[i]; }
+  const T& operator[](size_t i) const { return v_[i]; }
+  iterator begin() { return v_.begin(); }
+  iterator end() { return v_.begin() + static_cast<std::ptrdiff_t>(n_); }
+  const_iterator begin() const { return v_.begin(); }
+  const_iterator end() const { return v_.begin() + static_cast<std::ptrdiff_t>(n_); }
+  operator std::span<const T>() const {  // NOLINT(google-explicit-constructor)
+    return {v_.data(), n_};
+  }
+
+ private:
+  std::vector<T> v_;
+  size_t n_ = 0;
+};
+
+// A command's strings (members to remove, ...).
+class StringList : public KeptList<std::string> {
+ public:
+  void push_back(std::string_view s) { Next().assign(s); }
   template <typename It>
   void assign(It first, It last) {
     clear();
@@ -121,20 +145,6 @@ class StringList {
       push_back(*first);
     }
   }
-  void resize(size_t n) { n_ = std::min(n, n_); }  // (shorter only)
-  size_t size() const { return n_; }
-  bool empty() const { return n_ == 0; }
-  iterator begin() { return v_.begin(); }
-  iterator end() { return v_.begin() + static_cast<std::ptrdiff_t>(n_); }
-  const_iterator begin() const { return v_.begin(); }
-  const_iterator end() const { return v_.begin() + static_cast<std::ptrdiff_t>(n_); }
-  operator std::span<const std::string>() const {  // NOLINT(google-explicit-constructor)
-    return {v_.data(), n_};
-  }
-
- private:
-  std::vector<std::string> v_;
-  size_t n_ = 0;
 };
 
 }  // namespace pastel::kv

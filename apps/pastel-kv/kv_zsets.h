@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "kv_dir_memory.h"
+#include "kv_util.h"
 #include "pastel/store.h"
 
 namespace pastel::kv {
@@ -59,39 +60,16 @@ struct ZItemLess {
 using ZOrder = __gnu_pbds::tree<ZKey, __gnu_pbds::null_type, ZItemLess, __gnu_pbds::rb_tree_tag,
                                 __gnu_pbds::tree_order_statistics_node_update, DirAllocator<char>>;
 
-// A list of items that keeps its members' strings (and their capacity) across clear(), as
-// StringList (kv_util.h) does: a command's items, filled again by the next command, allocate
-// nothing once warm.
-class ItemList {
+// A command's items (answered, or merged into a pop) in a KeptList (kv_util.h).
+class ItemList : public KeptList<ZItem> {
  public:
-  using iterator = std::vector<ZItem>::iterator;
-  using const_iterator = std::vector<ZItem>::const_iterator;
-  void clear() { n_ = 0; }
   void push_back(double score, std::string_view member) {
-    if (n_ == v_.size()) {
-      v_.emplace_back();
-    }
-    v_[n_].score = score;
-    v_[n_].member.assign(member);
-    ++n_;
+    ZItem& it = Next();
+    it.score = score;
+    it.member.assign(member);
   }
   void push_back(const ZItem& it) { push_back(it.score, it.member); }
   void push_back(const ZKey& k) { push_back(k.score, k.member); }
-  size_t size() const { return n_; }
-  bool empty() const { return n_ == 0; }
-  ZItem& operator[](size_t i) { return v_[i]; }
-  const ZItem& operator[](size_t i) const { return v_[i]; }
-  iterator begin() { return v_.begin(); }
-  iterator end() { return v_.begin() + static_cast<std::ptrdiff_t>(n_); }
-  const_iterator begin() const { return v_.begin(); }
-  const_iterator end() const { return v_.begin() + static_cast<std::ptrdiff_t>(n_); }
-  operator std::span<const ZItem>() const {  // NOLINT(google-explicit-constructor)
-    return {v_.data(), n_};
-  }
-
- private:
-  std::vector<ZItem> v_;
-  size_t n_ = 0;
 };
 
 struct StringHash {
