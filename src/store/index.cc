@@ -187,9 +187,18 @@ Value Index::Apply(std::string_view key, Value v, uint64_t only_if) {
   Value from_tree;
   const bool in_map = e != nullptr;
   const Value* found = in_map ? &e->value : FindInTree(key, &from_tree);
-  if (only_if != 0 && (found == nullptr || found->deleted || found->sequence != only_if)) {
-    v.unsaved = false;
-    return v;  // the write it was to remove is no longer in force: nothing changes
+  if (only_if != 0) {
+    if (found == nullptr || found->deleted || found->sequence != only_if) {
+      v.unsaved = false;
+      return v;  // the write it was to remove is no longer in force: nothing changes
+    }
+    // The tombstone stands where the expired write stood in sequence order: a write of the key
+    // with a sequence between the two, applied later (another loop's group commit was slower),
+    // replaces it, as it outlives the kExpire at a restart (the log's recovery finds it in
+    // force at the kExpire's sequence, which then removes nothing). Written to the index file
+    // (several loops), the tombstone hides only the writes that the kExpire removed: a stream's
+    // records up to that sequence.
+    v.sequence = only_if;
   }
   const bool internal = IsInternalKey(key);
   if (found == nullptr) {

@@ -174,7 +174,10 @@ class Index {
   // Installs `v` for `key` unless the present entry has a higher sequence. Returns the value that
   // lost (the old one, or `v` itself when it was older), whose references the caller drops.
   // `only_if` (a kExpire's target): installs `v` only while the entry in force is the live value
-  // of that sequence (else `v` loses).
+  // of that sequence (else `v` loses), and then as a tombstone of sequence `only_if`, not of its
+  // own: in sequence order, which recovery follows, a kExpire removes nothing once another write
+  // of the key comes between its target and it, and such a write (another loop's, still being
+  // committed) may be applied after the kExpire. It then wins here too.
   Value Apply(std::string_view key, Value v, uint64_t only_if = 0);
   // Before a batch of Applies: prefetches the map's slots and entries of these key hashes
   // (KeyMap::HashOf).

@@ -378,13 +378,14 @@ TEST(OpenOrCreateTest, ErrorsNameTheStepThatFailed) {
   EXPECT_EQ(s.status().message().rfind("open log: ", 0), 0u) << s.status().ToString();
 }
 
-// What a loop does for one write: the value in fresh buffers of `partition` (`pieces` extents, as
-// a value received in several segments), its record committed on `stream`, then the index entry
-// (the replaced value's references dropped).
-void Write(OpenedStore& s, uint32_t partition, uint32_t stream, const std::string& key,
-           const std::string* value, size_t pieces = 1, int64_t expire_ms = 0) {
+// A loop's write up to its apply: the value in fresh buffers of `partition` (`pieces` extents, as
+// a value received in several segments; a delete when `value` is null), its record committed on
+// `stream` and its references taken. *out is what the loop then applies.
+void Append(OpenedStore& s, uint32_t partition, uint32_t stream, const std::string& key,
+            const std::string* value, size_t pieces, int64_t expire_ms, Value* out) {
   Pool& pool = *s.pool;
-  Value v;
+  Value& v = *out;
+  v = Value();
   if (value != nullptr) {
     for (size_t p = 0, at = 0; p < pieces; ++p) {
       const size_t len = p + 1 == pieces ? value->size() - at : value->size() / pieces;
@@ -408,10 +409,23 @@ void Write(OpenedStore& s, uint32_t partition, uint32_t stream, const std::strin
   v.sequence = *seq;
   v.deleted = value == nullptr;
   v.expire_ms = value != nullptr ? expire_ms : 0;
-  Value loser = s.index->Apply(key, std::move(v));
+}
+
+// Applies v as a loop does (with `only_if`, a kExpire's) and drops the loser's references.
+void ApplyWrite(OpenedStore& s, const std::string& key, Value v, uint64_t only_if = 0) {
+  Value loser = s.index->Apply(key, std::move(v), only_if);
   for (const Extent& e : loser.extents) {
-    ASSERT_TRUE(pool.Unretain(e.buffer).ok());
+    ASSERT_TRUE(s.pool->Unretain(e.buffer).ok());
   }
+}
+
+// What a loop does for one write: Append, then the index entry (the replaced value's references
+// dropped).
+void Write(OpenedStore& s, uint32_t partition, uint32_t stream, const std::string& key,
+           const std::string* value, size_t pieces = 1, int64_t expire_ms = 0) {
+  Value v;
+  Append(s, partition, stream, key, value, pieces, expire_ms, &v);
+  ApplyWrite(s, key, std::move(v));
 }
 
 // The index's content as key -> value bytes, and a check that every live extent holds exactly
@@ -811,6 +825,55 @@ TEST(CheckpointTest, TombstonesLeaveTheIndexFileOnceEveryStreamIsPastThem) {
   ASSERT_TRUE(step.ok() && step->committed);
   EXPECT_EQ(step->tombstones_erased, 1u);
   EXPECT_EQ(s->tree->entries(), 1u);
+}
+
+// Several loops: one loop's sweep removes an expired value (a kExpire of its sequence) while
+// another loop still commits a new write of the key, which its stream got first (a lower
+// sequence than the kExpire's) and which it applies after the kExpire. In sequence order, which a
+// restart follows, the write comes between the expired value and the kExpire, which then removes
+// nothing: the write is in force, before and after a restart, with or without a checkpoint
+// between the kExpire's apply and the write's (and a crash before the write's apply). Its buffers
+// must stay referenced (a server found such a value overwritten by a later receive).
+TEST(CheckpointTest, AKExpireAppliedBeforeAnEarlierWriteOfAnotherLoopRemovesNothing) {
+  const int64_t past = 1000;
+  const std::string expiring = "expiring", fresh = "fresh value";
+  for (const bool checkpoint : {false, true}) {
+    SCOPED_TRACE(checkpoint ? "checkpoint and crash before the write's apply" : "no checkpoint");
+    TempDir dir;
+    ASSERT_TRUE(dir.ok());
+    const StoreFiles files = SmallFiles(dir, 2);
+    {
+      Result<OpenedStore> s = OpenOrCreate(files);
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      Write(*s, 0, 0, "k", &expiring, 1, past);  // expired at once
+      const uint64_t target = s->log->next_sequence() - 1;
+      Value write;  // loop 0's new value: committed, not applied yet
+      Append(*s, 0, 0, "k", &fresh, 1, 0, &write);
+      Result<uint64_t> expire = s->log->stream(1).AppendExpire("k", target);
+      ASSERT_TRUE(expire.ok()) << expire.status().ToString();
+      ASSERT_TRUE(s->log->stream(1).Commit().ok());
+      ASSERT_GT(*expire, write.sequence);
+      ApplyWrite(*s, "k", Tombstone(*expire), target);  // loop 1 applies first
+      EXPECT_FALSE(s->index->Contains("k"));
+      if (checkpoint) {
+        Result<Index::CheckpointStep> step = s->index->Checkpoint(1000, *expire);
+        ASSERT_TRUE(step.ok() && step->committed) << step.status().ToString();
+        TruncateLoop(*s, 1, *expire);  // loop 1's stream: the kExpire and before
+        EXPECT_TRUE(TreeHoldsTombstone(*s, "k"));
+        // The process dies before loop 0 applies its write (whose record is durable).
+      } else {
+        ApplyWrite(*s, "k", write);
+        EXPECT_TRUE(s->index->Contains("k")) << "the kExpire removed a later write";
+        EXPECT_EQ(Contents(*s), (std::map<std::string, std::string>{{"k", fresh}}));
+        EXPECT_EQ(s->index->live_keys(), 1u);
+        EXPECT_EQ(s->index->expiring_keys(), 0u);
+      }
+    }
+    Result<OpenedStore> s = OpenOrCreate(files);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_EQ(Contents(*s), (std::map<std::string, std::string>{{"k", fresh}}));
+    EXPECT_EQ(s->index->live_keys(), 1u);
+  }
 }
 
 TEST(CheckpointTest, IndexValuesRoundTripAndMalformedOnesAreRefused) {
