@@ -280,11 +280,11 @@ bool KvHashes::Applied(const store::Store& store, std::string_view fk, int state
   return background;
 }
 
-void KvHashes::Fields(std::string_view prefix, std::set<std::string, std::less<>>* out) const {
+void KvHashes::Fields(std::string_view prefix, NameList* out) const {
   std::lock_guard lock(mu_);
   if (auto it = dirs_.find(prefix); it != dirs_.end()) {
     it->second.ForEach([&](std::string_view f) {
-      out->emplace(f);
+      out->push_back(f);
       return true;
     });
   }
@@ -420,26 +420,35 @@ int KvProtocol::HashArg(bool count, std::string_view absent, std::string_view* k
   return had;
 }
 
-void KvProtocol::HashFields(std::string_view prefix, std::set<std::string, std::less<>>* out) {
+void KvProtocol::HashFields(std::string_view prefix, NameList* out) {
+  out->clear();
   clients_.hashes().Fields(prefix, out);
-  // This loop's writes not applied yet, in order, over the durable fields.
-  b_->VisitPending([&](std::string_view k, const Value& v) {
-    if (k.starts_with(prefix)) {
-      const std::string_view field = k.substr(prefix.size());
-      if (v.deleted) {
-        if (auto it = out->find(field); it != out->end()) {
-          out->erase(it);
-        }
-      } else {
-        out->emplace(field);
-      }
+  out->Sort();
+  PendingFields(prefix);
+  if (pending_fields_.empty()) {
+    return;
+  }
+  // This loop's last write of each field not applied yet decides over the durable fields: both
+  // lists are in name order, merged into the scratch list, which then takes *out's place.
+  NameList& merged = names_merge_;
+  merged.clear();
+  size_t i = 0;
+  for (const auto& [field, deleted] : pending_fields_) {
+    for (; i < out->size() && (*out)[i] < field; ++i) {
+      merged.push_back((*out)[i]);
     }
-  });
+    i += i < out->size() && (*out)[i] == field ? 1 : 0;
+    if (!deleted) {
+      merged.push_back(field);
+    }
+  }
+  for (; i < out->size(); ++i) {
+    merged.push_back((*out)[i]);
+  }
+  std::swap(*out, merged);
 }
 
-size_t KvProtocol::HashLen(std::string_view prefix) {
-  // The durable count, and this loop's writes not applied yet: each field's last one decides
-  // whether it counts, against whether the directory has it (no copy of the directory).
+void KvProtocol::PendingFields(std::string_view prefix) {
   pending_fields_.clear();
   b_->VisitPending([&](std::string_view k, const Value& v) {
     if (k.starts_with(prefix)) {
@@ -467,12 +476,50 @@ size_t KvProtocol::HashLen(std::string_view prefix) {
     }
   }
   pending_fields_.swap(pending_last_);
+}
+
+size_t KvProtocol::HashLen(std::string_view prefix) {
+  // The durable count, and this loop's writes not applied yet: each field's last one decides
+  // whether it counts, against whether the directory has it (no copy of the directory).
+  PendingFields(prefix);
   const KvHashes& h = clients_.hashes();
   int64_t n = static_cast<int64_t>(h.Count(prefix));
   for (const auto& [field, deleted] : pending_fields_) {
     n += (deleted ? 0 : 1) - (h.Has(prefix, field) ? 1 : 0);
   }
   return static_cast<size_t>(std::max<int64_t>(n, 0));
+}
+
+bool KvProtocol::PickRandom(bool with_count, int64_t count) {
+  thread_local std::minstd_rand rng(std::random_device{}());
+  const size_t size = names_.size();
+  picks_.clear();
+  if (!with_count) {
+    picks_.push_back(static_cast<uint32_t>(rng() % size));
+    return true;
+  }
+  if (count >= 0) {
+    // Distinct names: all of them when the count reaches the size.
+    for (size_t i = 0; i < size; ++i) {
+      picks_.push_back(static_cast<uint32_t>(i));
+    }
+    if (static_cast<uint64_t>(count) < size) {
+      std::shuffle(picks_.begin(), picks_.end(), rng);
+      picks_.resize(static_cast<size_t>(count));
+    }
+    return true;
+  }
+  // A negative count: exactly -count names, repeats allowed. (The answer is bounded by the
+  // connection's room like any other; a huge count closes the connection.)
+  const uint64_t n = uint64_t{0} - static_cast<uint64_t>(count);
+  if (n > kMaxRandFields) {
+    Err("ERR count above " + std::to_string(kMaxRandFields) + " is not supported by pastel-kv");
+    return false;
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    picks_.push_back(static_cast<uint32_t>(rng() % size));
+  }
+  return true;
 }
 
 const std::string& KvProtocol::Prefix(std::string_view key, uint64_t version, ValueType type) {
@@ -906,10 +953,9 @@ void KvProtocol::HList(bool keys, bool values) {
     return;
   }
   const std::string& prefix = Prefix(key, hh.version);
-  std::set<std::string, std::less<>> fields;
-  HashFields(prefix, &fields);
-  ArrayHeader(fields.size() * ((keys ? 1 : 0) + (values ? 1 : 0)));
-  for (const std::string& f : fields) {
+  HashFields(prefix, &names_);
+  ArrayHeader(names_.size() * ((keys ? 1 : 0) + (values ? 1 : 0)));
+  for (const std::string_view f : names_) {
     if (keys) {
       Bulk(f);
     }
@@ -969,38 +1015,17 @@ void KvProtocol::HRandField() {
     return;
   }
   const std::string& prefix = Prefix(key, hh.version);
-  std::set<std::string, std::less<>> fields;
-  HashFields(prefix, &fields);
-  const std::vector<std::string_view> all(fields.begin(), fields.end());
-  thread_local std::minstd_rand rng(std::random_device{}());
-  std::vector<std::string_view> pick;
-  if (!with_count) {
-    pick.push_back(all[rng() % all.size()]);
-  } else if (count >= 0) {
-    // Distinct fields: all of them when the count reaches the hash's size.
-    pick = all;
-    if (static_cast<uint64_t>(count) < all.size()) {
-      std::shuffle(pick.begin(), pick.end(), rng);
-      pick.resize(static_cast<size_t>(count));
-    }
-  } else {
-    // A negative count: exactly -count fields, repeats allowed. (The answer is bounded by the
-    // connection's room like any other; a huge count closes the connection.)
-    const uint64_t n = static_cast<uint64_t>(-count);
-    if (n > kMaxRandFields) {
-      Err("ERR count above " + std::to_string(kMaxRandFields) + " is not supported by pastel-kv");
-      return;
-    }
-    for (uint64_t i = 0; i < n; ++i) {
-      pick.push_back(all[rng() % all.size()]);
-    }
-  }
-  if (!with_count) {
-    Bulk(pick[0]);
+  HashFields(prefix, &names_);
+  if (!PickRandom(with_count, count)) {
     return;
   }
-  ArrayHeader(pick.size() * (with_values ? 2 : 1));
-  for (const std::string_view f : pick) {
+  if (!with_count) {
+    Bulk(names_[picks_[0]]);
+    return;
+  }
+  ArrayHeader(picks_.size() * (with_values ? 2 : 1));
+  for (const uint32_t p : picks_) {
+    const std::string_view f = names_[p];
     Bulk(f);
     if (with_values) {
       Value v;
@@ -1058,14 +1083,11 @@ void KvProtocol::HScanLike(ValueType type) {
   // Every field in one answer, the cursor 0 (a complete iteration), as redis-server answers a
   // small hash.
   const std::string& prefix = Prefix(key, hh.version, type);
-  std::set<std::string, std::less<>> fields;
-  HashFields(prefix, &fields);
-  std::vector<std::string_view> match;
-  for (const std::string& f : fields) {
-    if (pattern == "*" || GlobMatch(pattern, f)) {
-      match.push_back(f);
-    }
+  HashFields(prefix, &names_);
+  if (pattern != "*") {
+    names_.Filter([&](std::string_view f) { return GlobMatch(pattern, f); });
   }
+  const NameList& match = names_;
   {
     const size_t begin = Text().size();
     Text() += "*2\r\n$1\r\n0\r\n";
@@ -1119,9 +1141,9 @@ bool KvProtocol::CopyHash(std::string_view from, Value header_value, std::string
     return false;
   }
   const std::string from_prefix = FieldPrefix(from, header.version, type);
-  std::set<std::string, std::less<>> fields;
+  NameList& fields = names_;
   HashFields(from_prefix, &fields);
-  for (const std::string& f : fields) {
+  for (const std::string_view f : fields) {
     if (!FieldKeyOk(to.size(), f.size())) {
       return false;
     }
@@ -1136,7 +1158,7 @@ bool KvProtocol::CopyHash(std::string_view from, Value header_value, std::string
   uint64_t log_bytes =
       HeaderRoom(to.size(), &buffers) + (delete_from ? b_->DeleteRoom(from.size()) : 0);
   size_t i = 0;
-  for (const std::string& f : fields) {
+  for (const std::string_view f : fields) {
     if (!b_->Lookup(FieldKey(from_prefix, f), &values[i])) {
       for (size_t j = 0; j < i; ++j) {
         b_->DropRefs(values[j].extents);
@@ -1165,7 +1187,7 @@ bool KvProtocol::CopyHash(std::string_view from, Value header_value, std::string
     return false;
   }
   i = 0;
-  for (const std::string& f : fields) {
+  for (const std::string_view f : fields) {
     const uint32_t length = values[i].length;
     const store::WriteOutcome w =
         b_->PutOwned(FieldKey(to_prefix, f), std::move(values[i].extents), length,

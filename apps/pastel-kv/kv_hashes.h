@@ -35,6 +35,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kv_util.h"
 #include "kv_zsets.h"
 #include "pastel/store.h"
 
@@ -156,9 +157,9 @@ class KvHashes {
   // Returns whether the write was a background delete (CollectDead handed `fk` out).
   bool Applied(const store::Store& store, std::string_view fk, int live);
 
-  // The durable fields of the hash whose field keys begin with `prefix` (FieldPrefix), in order;
-  // their count; whether it has `field`.
-  void Fields(std::string_view prefix, std::set<std::string, std::less<>>* out) const;
+  // The durable fields of the hash whose field keys begin with `prefix` (FieldPrefix), pushed onto
+  // *out in no order (each once); their count; whether it has `field`.
+  void Fields(std::string_view prefix, NameList* out) const;
   size_t Count(std::string_view prefix) const;
   // A random field of the hash (set) at `prefix` that `skip` does not refuse (the first one from a
   // random slot of its table on); false when there is none.

@@ -407,9 +407,16 @@ class KvProtocol final : public store::Protocol {
   // whole RESP reply; empty: not answered).
   int HashArg(bool count, std::string_view absent, std::string_view* key, HashHeader* hh);
   // The hash's fields (FieldPrefix `prefix`): the durable ones (KvHashes) with this loop's writes
-  // not yet applied over them; their count.
-  void HashFields(std::string_view prefix, std::set<std::string, std::less<>>* out);
+  // not yet applied over them, sorted into *out (not names_merge_); their count.
+  void HashFields(std::string_view prefix, NameList* out);
   size_t HashLen(std::string_view prefix);
+  // This loop's last write of each field of `prefix` not applied yet, by name, into
+  // pending_fields_ (HashFields', HashLen's).
+  void PendingFields(std::string_view prefix);
+  // HRANDFIELD's and SRANDMEMBER's pick of positions in names_ (not empty) into picks_: one
+  // without a count; with a count >= 0, distinct ones (all of them when it reaches the size); with
+  // a negative one, exactly -count, repeats allowed. False once answered (a count too large).
+  bool PickRandom(bool with_count, int64_t count);
   // Whether a field of `field_len` bytes of a `key_len`-byte key fits a store key (else answered).
   bool FieldKeyOk(size_t key_len, size_t field_len);
   // prefix + field, in field_key_.
@@ -472,8 +479,7 @@ class KvProtocol final : public store::Protocol {
   // Sets (kv_sets.cc; laid over the store as hashes are). The set at `key`: as TypedAt.
   int SetAt(std::string_view key, bool count, HashHeader* hh, int64_t* expire_ms = nullptr);
   // Its members (this loop's writes included) into *out; *had as SetAt's. False once answered.
-  bool SetMembers(std::string_view key, bool count, int* had,
-                  std::set<std::string, std::less<>>* out);
+  bool SetMembers(std::string_view key, bool count, int* had, NameList* out);
   // SPOP of one member of a set of several, by a random slot of the directory (no copy of the
   // set): false when it does not apply (nothing answered then).
   bool SPopOne(std::string_view key, std::string_view prefix, bool with_count);
@@ -492,7 +498,8 @@ class KvProtocol final : public store::Protocol {
   enum class SetOp : uint8_t { kInter, kUnion, kDiff };
   // The result of `op` over the sets named by arguments [first, last) (every one read and type
   // checked, a missing one empty). False once answered (WRONGTYPE...).
-  bool SetOperation(SetOp op, size_t first, size_t last, std::set<std::string, std::less<>>* out);
+  // (The sets are read into name_sets_; *out is none of them.)
+  bool SetOperation(SetOp op, size_t first, size_t last, NameList* out);
   void SetRead(SetOp op);   // SINTER SUNION SDIFF
   void SetStore(SetOp op);  // their STORE forms: argument 1 is the destination
   StringList members_;
@@ -699,7 +706,7 @@ class KvProtocol final : public store::Protocol {
   void CatchUp(PopView* view, std::string_view prefix);
   PopView spop_;
   PopView zpop_;
-  std::string pop_prefix_;    // ZPopSome's (reused)
+  std::string pop_prefix_;    // ZPopSome's and SPOP's (reused)
   std::string pop_tail_;      // ZPop's answer after its header (reused)
   std::string range_prefix_;  // ZRangeGeneric's (reused)
   // A pipeline of pops from a sorted set whose pending writes are deletes only: the first `count`
@@ -806,6 +813,14 @@ class KvProtocol final : public store::Protocol {
   std::vector<std::pair<std::string_view, bool>> pending_fields_;
   std::vector<std::pair<std::string_view, bool>> pending_last_;
   std::vector<uint32_t> pending_order_;
+  // A whole-collection read's names (SMEMBERS, HGETALL, SINTER's result...), HashFields' merge,
+  // the sets of SINTER and its kin, a random pick of positions in names_ (SRANDMEMBER...): reused
+  // from command to command (no allocation once warm).
+  NameList names_;
+  NameList names_merge_;
+  std::vector<NameList> name_sets_;
+  std::vector<uint32_t> picks_;
+  std::string pop_key_;            // SPOP's key (reused)
   std::vector<std::string> dead_;  // Background's
   char buf_[128];
 };

@@ -34,8 +34,7 @@ int KvProtocol::SetAt(std::string_view key, bool count, HashHeader* hh, int64_t*
   return TypedAt(key, ValueType::kSet, hh, count, expire_ms);
 }
 
-bool KvProtocol::SetMembers(std::string_view key, bool count, int* had,
-                            std::set<std::string, std::less<>>* out) {
+bool KvProtocol::SetMembers(std::string_view key, bool count, int* had, NameList* out) {
   out->clear();
   HashHeader hh;
   *had = SetAt(key, count, &hh);
@@ -195,7 +194,8 @@ void KvProtocol::SPop() {
   if (!KeyOk(1)) {
     return;
   }
-  const std::string key(ArgView(1, &tmp_key_));
+  // (Copies kept from command to command: tmp_key_ and prefix_ serve the calls below.)
+  const std::string& key = pop_key_.assign(ArgView(1, &tmp_key_));
   HashHeader hh;
   int64_t expire_ms = 0;
   const int had = SetAt(key, /*count=*/false, &hh, &expire_ms);
@@ -210,12 +210,12 @@ void KvProtocol::SPop() {
     b_->AnswerText(cmd_.conn->id, "*0\r\n", AnswerClass::kOk, cmd_.close);
     return;
   }
-  const std::string prefix = Prefix(key, hh.version);
+  const std::string& prefix = pop_prefix_.assign(Prefix(key, hh.version));
   thread_local std::minstd_rand rng(std::random_device{}());
   if (count == 1 && SPopOne(key, prefix, with_count)) {
     return;
   }
-  std::set<std::string, std::less<>> all;
+  NameList& all = names_;
   HashFields(prefix, &all);
   members_.assign(all.begin(), all.end());
   const uint64_t size = members_.size();
@@ -232,7 +232,7 @@ void KvProtocol::SPop() {
       (size - static_cast<uint64_t>(count)) * 5 <= static_cast<uint64_t>(count) &&
       (hh.flags & kHashBig) != 0) {
     rebuilt_small = true;
-    for (const std::string& m : all) {
+    for (const std::string_view m : all) {
       if (std::find(members_.begin(), members_.end(), m) == members_.end() && !IntsetMember(m)) {
         rebuilt_small = false;
         break;
@@ -255,7 +255,8 @@ void KvProtocol::SPop() {
       return;
     }
   }
-  std::string answer;
+  std::string& answer = list_answer_;
+  answer.clear();
   if (with_count) {
     answer.append(buf_, resp::WriteArrayHeader(buf_, sizeof(buf_), members_.size()));
   }
@@ -319,7 +320,8 @@ bool KvProtocol::SPopOne(std::string_view key, std::string_view prefix, bool wit
   if (RemoveMembers(key, prefix, members_, /*emptied=*/0) < 0) {
     return true;
   }
-  std::string answer = with_count ? "*1\r\n" : "";
+  std::string& answer = list_answer_;
+  answer.assign(with_count ? "*1\r\n" : "");
   answer.append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), pick.size()));
   answer += pick;
   answer += resp::kCrlf;
@@ -472,12 +474,11 @@ void KvProtocol::SMembers() {
     return;
   }
   int had = 0;
-  std::set<std::string, std::less<>> members;
-  if (!SetMembers(ArgView(1, &tmp_key_), /*count=*/true, &had, &members)) {
+  if (!SetMembers(ArgView(1, &tmp_key_), /*count=*/true, &had, &names_)) {
     return;
   }
-  ArrayHeader(members.size());
-  for (const std::string& m : members) {
+  ArrayHeader(names_.size());
+  for (const std::string_view m : names_) {
     Bulk(m);
   }
 }
@@ -504,8 +505,7 @@ void KvProtocol::SRandMember() {
     return;
   }
   int had = 0;
-  std::set<std::string, std::less<>> members;
-  if (!SetMembers(ArgView(1, &tmp_key_), /*count=*/true, &had, &members)) {
+  if (!SetMembers(ArgView(1, &tmp_key_), /*count=*/true, &had, &names_)) {
     return;
   }
   if (had == 0) {
@@ -513,32 +513,16 @@ void KvProtocol::SRandMember() {
                    cmd_.close);
     return;
   }
-  const std::vector<std::string_view> all(members.begin(), members.end());
-  thread_local std::minstd_rand rng(std::random_device{}());
-  if (!with_count) {
-    Bulk(all[rng() % all.size()]);
+  if (!PickRandom(with_count, count)) {
     return;
   }
-  std::vector<std::string_view> pick;
-  if (count >= 0) {
-    pick = all;  // distinct members: all of them when the count reaches the size
-    if (static_cast<uint64_t>(count) < all.size()) {
-      std::shuffle(pick.begin(), pick.end(), rng);
-      pick.resize(static_cast<size_t>(count));
-    }
-  } else {
-    const uint64_t n = uint64_t{0} - static_cast<uint64_t>(count);
-    if (n > kMaxRandFields) {
-      Err("ERR count above " + std::to_string(kMaxRandFields) + " is not supported by pastel-kv");
-      return;
-    }
-    for (uint64_t i = 0; i < n; ++i) {
-      pick.push_back(all[rng() % all.size()]);
-    }
+  if (!with_count) {
+    Bulk(names_[picks_[0]]);
+    return;
   }
-  ArrayHeader(pick.size());
-  for (const std::string_view m : pick) {
-    Bulk(m);
+  ArrayHeader(picks_.size());
+  for (const uint32_t p : picks_) {
+    Bulk(names_[p]);
   }
 }
 
@@ -548,53 +532,55 @@ void KvProtocol::SScan() {
 
 // --- SINTER SUNION SDIFF, their STORE forms, SINTERCARD.
 
-bool KvProtocol::SetOperation(SetOp op, size_t first, size_t last,
-                              std::set<std::string, std::less<>>* out) {
+bool KvProtocol::SetOperation(SetOp op, size_t first, size_t last, NameList* out) {
   // redis-server's sinterGenericCommand and sunionDiffGenericCommand: every key is read (a
   // keyspace hit or miss) and type-checked before the result is computed; a missing key is an
-  // empty set.
-  std::vector<std::set<std::string, std::less<>>> sets;
-  std::vector<bool> present;
+  // empty set. Each set is read sorted into its list of name_sets_ (kept from command to command).
+  const size_t n = last - first;
+  if (name_sets_.size() < n) {
+    name_sets_.resize(n);
+  }
+  bool all_present = true;
   for (size_t i = first; i < last; ++i) {
     if (!KeyOk(i)) {
       return false;
     }
     int had = 0;
-    sets.emplace_back();
-    if (!SetMembers(ArgView(i, &tmp_key_), /*count=*/true, &had, &sets.back())) {
+    if (!SetMembers(ArgView(i, &tmp_key_), /*count=*/true, &had, &name_sets_[i - first])) {
       return false;
     }
-    present.push_back(had == 1);
+    all_present = all_present && had == 1;
   }
   out->clear();
-  if (sets.empty()) {
+  if (n == 0) {
     return true;
   }
+  const std::span<const NameList> sets(name_sets_.data(), n);
   switch (op) {
-    case SetOp::kInter: {
-      if (std::find(present.begin(), present.end(), false) != present.end()) {
+    case SetOp::kInter:
+      if (!all_present) {
         return true;
       }
-      *out = sets[0];
-      for (size_t j = 1; j < sets.size(); ++j) {
-        for (auto it = out->begin(); it != out->end();) {
-          it = sets[j].contains(*it) ? std::next(it) : out->erase(it);
+      for (const std::string_view m : sets[0]) {
+        if (std::all_of(sets.begin() + 1, sets.end(),
+                        [&](const NameList& s) { return s.contains(m); })) {
+          out->push_back(m);
         }
       }
       return true;
-    }
     case SetOp::kUnion:
-      for (auto& s : sets) {
-        out->merge(s);
+      for (const NameList& s : sets) {
+        for (const std::string_view m : s) {
+          out->push_back(m);
+        }
       }
+      out->Sort();
       return true;
     case SetOp::kDiff:
-      *out = sets[0];
-      for (size_t j = 1; j < sets.size() && !out->empty(); ++j) {
-        for (const std::string& m : sets[j]) {
-          if (auto it = out->find(m); it != out->end()) {
-            out->erase(it);
-          }
+      for (const std::string_view m : sets[0]) {
+        if (std::none_of(sets.begin() + 1, sets.end(),
+                         [&](const NameList& s) { return s.contains(m); })) {
+          out->push_back(m);
         }
       }
       return true;
@@ -603,12 +589,11 @@ bool KvProtocol::SetOperation(SetOp op, size_t first, size_t last,
 }
 
 void KvProtocol::SetRead(SetOp op) {
-  std::set<std::string, std::less<>> result;
-  if (!SetOperation(op, 1, cmd_.argc, &result)) {
+  if (!SetOperation(op, 1, cmd_.argc, &names_)) {
     return;
   }
-  ArrayHeader(result.size());
-  for (const std::string& m : result) {
+  ArrayHeader(names_.size());
+  for (const std::string_view m : names_) {
     Bulk(m);
   }
 }
@@ -617,12 +602,12 @@ void KvProtocol::SetStore(SetOp op) {
   if (!KeyOk(1)) {
     return;
   }
-  std::set<std::string, std::less<>> result;
+  NameList& result = names_;
   if (!SetOperation(op, 2, cmd_.argc, &result)) {
     return;
   }
   const std::string dst(ArgView(1, &tmp_key_));
-  for (const std::string& m : result) {
+  for (const std::string_view m : result) {
     if (!FieldKeyOk(dst.size(), m.size())) {
       return;
     }
@@ -642,14 +627,14 @@ void KvProtocol::SetStore(SetOp op) {
   // The destination is a new set (a new version): its old value, of any type, is replaced.
   HashHeader hh{clients_.hashes().NextVersion(), 0};
   bool big = result.size() > kIntsetEntries;
-  for (const std::string& m : result) {
+  for (const std::string_view m : result) {
     big = big || !IntsetMember(m);
   }
   hh.flags = big ? kHashBig : 0;
   const std::string prefix = Prefix(dst, hh.version);
   uint64_t buffers = 0;
   uint64_t log_bytes = HeaderRoom(dst.size(), &buffers);
-  for (const std::string& m : result) {
+  for (const std::string_view m : result) {
     log_bytes += MemberRoom(prefix.size(), m.size());
   }
   if (const store::WriteOutcome w = b_->Admit(buffers, log_bytes);
@@ -662,7 +647,7 @@ void KvProtocol::SetStore(SetOp op) {
     Refused(w);
     return;
   }
-  for (const std::string& m : result) {
+  for (const std::string_view m : result) {
     if (const store::WriteOutcome w = PutMember(prefix, m); w != store::WriteOutcome::kQueued) {
       Refused(w);
       return;
@@ -713,11 +698,10 @@ void KvProtocol::SInterCard() {
       return;
     }
   }
-  std::set<std::string, std::less<>> result;
-  if (!SetOperation(SetOp::kInter, 2, 2 + static_cast<size_t>(numkeys), &result)) {
+  if (!SetOperation(SetOp::kInter, 2, 2 + static_cast<size_t>(numkeys), &names_)) {
     return;
   }
-  const uint64_t n = result.size();
+  const uint64_t n = names_.size();
   Int(static_cast<int64_t>(limit > 0 ? std::min<uint64_t>(n, static_cast<uint64_t>(limit)) : n));
 }
 

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
@@ -145,6 +146,84 @@ class StringList : public KeptList<std::string> {
       push_back(*first);
     }
   }
+};
+
+// Names (a hash's fields, a set's members) whose bytes share one buffer, in the order pushed, or
+// sorted and distinct after Sort(); the buffer and the list keep their capacity across clear(): a
+// whole-collection read (SMEMBERS, SINTER, HGETALL...) lists its names without allocating once
+// warm, where a std::set<std::string> allocated a node and a string per name.
+class NameList {
+ public:
+  class Iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = std::string_view;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = std::string_view;
+    Iterator() = default;
+    Iterator(const NameList* list, size_t i) : list_(list), i_(i) {}
+    std::string_view operator*() const { return (*list_)[i_]; }
+    Iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    Iterator operator++(int) {
+      Iterator old = *this;
+      ++i_;
+      return old;
+    }
+    bool operator==(const Iterator& o) const { return i_ == o.i_; }
+
+   private:
+    const NameList* list_ = nullptr;
+    size_t i_ = 0;
+  };
+
+  void clear() {
+    bytes_.clear();
+    spans_.clear();
+  }
+  void push_back(std::string_view name) {
+    spans_.push_back({static_cast<uint32_t>(bytes_.size()), static_cast<uint32_t>(name.size())});
+    bytes_.append(name);
+  }
+  size_t size() const { return spans_.size(); }
+  bool empty() const { return spans_.empty(); }
+  std::string_view operator[](size_t i) const {
+    return {bytes_.data() + spans_[i].offset, spans_[i].length};
+  }
+  Iterator begin() const { return {this, 0}; }
+  Iterator end() const { return {this, spans_.size()}; }
+  // Orders the names and drops repeats (no allocation: the spans move, not the bytes).
+  void Sort() {
+    std::sort(spans_.begin(), spans_.end(),
+              [&](const Span& a, const Span& b) { return View(a) < View(b); });
+    spans_.erase(std::unique(spans_.begin(), spans_.end(),
+                             [&](const Span& a, const Span& b) { return View(a) == View(b); }),
+                 spans_.end());
+  }
+  // Sorted: whether `name` is one of them (a binary search).
+  bool contains(std::string_view name) const {
+    const auto it =
+        std::lower_bound(spans_.begin(), spans_.end(), name,
+                         [&](const Span& a, std::string_view n) { return View(a) < n; });
+    return it != spans_.end() && View(*it) == name;
+  }
+  // Keeps the names for which keep(name) is true, in their order.
+  template <typename Keep>
+  void Filter(Keep&& keep) {
+    std::erase_if(spans_, [&](const Span& s) { return !keep(View(s)); });
+  }
+
+ private:
+  struct Span {
+    uint32_t offset = 0;
+    uint32_t length = 0;
+  };
+  std::string_view View(const Span& s) const { return {bytes_.data() + s.offset, s.length}; }
+  std::string bytes_;
+  std::vector<Span> spans_;
 };
 
 }  // namespace pastel::kv

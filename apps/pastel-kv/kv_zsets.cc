@@ -1403,10 +1403,9 @@ void KvProtocol::ZSetOperation(bool inter) {
       return;
     }
     if (type == ValueType::kSet) {
-      std::set<std::string, std::less<>> members;
-      HashFields(FieldPrefix(key, hh.version), &members);
-      for (const std::string& m : members) {
-        src[i].items.push_back(ZItem{1.0, m});
+      HashFields(FieldPrefix(key, hh.version), &names_);
+      for (const std::string_view m : names_) {
+        src[i].items.push_back(ZItem{1.0, std::string(m)});
       }
       continue;
     }

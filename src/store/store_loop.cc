@@ -662,7 +662,10 @@ WriteOutcome StoreLoop::Record(std::string_view key, Value v, uint64_t only_if) 
     ++appended_since_checkpoint_;
   }
   if (open_.pending_n == open_.pending.size()) {
-    open_.pending.emplace_back();
+    // A new slot's key has room for the keys most writes have (a hash's field key included):
+    // slots are reused by writes of other keys, and one whose key grew only when a longer key
+    // happened to land in it would allocate long after the loop warmed up.
+    open_.pending.emplace_back().key.reserve(kPendingKeyBytes);
   }
   PendingWrite& pw = open_.pending[open_.pending_n++];
   pw.key.assign(key);

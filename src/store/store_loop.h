@@ -134,10 +134,11 @@ class StoreLoop final : public Batch {
     // before it, in this parse: if the commit fails, the answer is withheld (Answer).
     bool read_pending;
   };
+  static constexpr size_t kPendingKeyBytes = 128;
   struct PendingWrite {
-    std::string key;
-    size_t hash;  // of key
-    Value value;  // holds one reference per extent (the record's)
+    std::string key;  // (kPendingKeyBytes reserved)
+    size_t hash;      // of key
+    Value value;      // holds one reference per extent (the record's)
     // A kExpire record (value.deleted): the sequence of the expired value it removes (only while
     // that value is in force, Index::Apply); 0: an ordinary write.
     uint64_t only_if = 0;

@@ -154,11 +154,23 @@ constexpr int kLists = 4;
 // removed (SREM, ZREM) of kMembers that come back round after round (the directory of fields and
 // the sorted sets' order reuse their memory), a membership test and a count of each; and of the
 // sorted set (two members from the first round on), a ZRANGE WITHSCORES, then a ZADD of a member
-// above them that a ZPOPMAX takes again (merged with that ZADD, not applied yet).
+// above them that a ZPOPMAX takes again (merged with that ZADD, not applied yet). Then, of each set
+// (three members from the first round on: two that come round, and one of its own), the reads of
+// whole sets, with this round's writes not applied yet laid over them: SMEMBERS, SINTER, SUNION,
+// SDIFF and SINTERCARD with the next set, SRANDMEMBER with a count, SSCAN; and an SADD of the
+// two members of three that a set of its own lacks, which an SPOP with a count of two takes again
+// (the set is never emptied: its members' keys are the same round after round, no new store key).
 constexpr int kSets = 4;
 constexpr int kMembers = 4;
-constexpr int kSetAnswers = 4 + 4 + 5 + 1 + 3;  // ZRANGE: *4 and four; ZPOPMAX: *2 and two
-constexpr int kKvAnswers = kAnswers + 2 * kKeys + 3 * kLists + kSetAnswers * kSets;
+constexpr int kSetAnswers = 4 + 4 + 5 + 1 + 3 +          // ZRANGE: *4 and four; ZPOPMAX: *2 and two
+                            4 + 3 + 5 + 2 + 1 + 3 + 6 +  // SMEMBERS ... SSCAN (arrays and items)
+                            1 + 3;                       // SADD, SPOP 2
+// And of one hash (kKeys / kHashes fields): HGETALL, HKEYS, HSCAN and HRANDFIELD with a count.
+constexpr int kHashFields = kKeys / kHashes;
+constexpr int kHashReadAnswers =
+    (1 + 2 * kHashFields) + (1 + kHashFields) + (3 + 2 * kHashFields) + (1 + 2);
+constexpr int kKvAnswers =
+    kAnswers + 2 * kKeys + 3 * kLists + kSetAnswers * kSets + kHashReadAnswers;
 constexpr int kWarmupRounds = 60;
 constexpr int kMeasuredRounds = 150;
 
@@ -199,6 +211,20 @@ std::string ListKey(int i) {
   return "alloc-test-list-" + std::to_string(i);
 }
 
+std::string SetKey(int i) {
+  return "alloc-test-set-" + std::to_string(i);
+}
+
+// A member of set i alone.
+std::string OwnMember(int i) {
+  return "alloc-test-own-member-" + std::to_string(i);
+}
+
+// A set that an SPOP with a count takes down to one member of three in every round.
+std::string PoppedKey(int i) {
+  return "alloc-test-popped-" + std::to_string(i);
+}
+
 // One round: a write of every key (its value tagged with the round, so each write replaces the
 // value, or creates it again after the last round's delete), a read of every key, then deletes of
 // every kDeleteEvery-th key, pipelined.
@@ -227,7 +253,7 @@ std::string KvRound(int round) {
     r += testing::RespCommand({"LRANGE", ListKey(i), "0", "-1"});
   }
   for (int i = 0; i < kSets; ++i) {
-    const std::string set = "alloc-test-set-" + std::to_string(i);
+    const std::string set = SetKey(i);
     const std::string zset = "alloc-test-zset-" + std::to_string(i);
     const std::string in = Key(round % kMembers), out = Key((round + kMembers / 2) % kMembers);
     r += testing::RespCommand({"SADD", set, in});
@@ -242,6 +268,23 @@ std::string KvRound(int round) {
     r += testing::RespCommand({"ZADD", zset, "100", Key(kMembers)});
     r += testing::RespCommand({"ZPOPMAX", zset});
   }
+  for (int i = 0; i < kSets; ++i) {  // (every set written in this round already: equal counts)
+    const std::string set = SetKey(i), next = SetKey((i + 1) % kSets);
+    r += testing::RespCommand({"SMEMBERS", set});
+    r += testing::RespCommand({"SINTER", set, next});
+    r += testing::RespCommand({"SUNION", set, next});
+    r += testing::RespCommand({"SDIFF", set, next});
+    r += testing::RespCommand({"SINTERCARD", "2", set, next});
+    r += testing::RespCommand({"SRANDMEMBER", set, "2"});
+    r += testing::RespCommand({"SSCAN", set, "0"});
+    r += testing::RespCommand({"SADD", PoppedKey(i), Key(0), Key(1), Key(2)});
+    r += testing::RespCommand({"SPOP", PoppedKey(i), "2"});
+  }
+  const std::string hash = "alloc-test-hash-0";
+  r += testing::RespCommand({"HGETALL", hash});
+  r += testing::RespCommand({"HKEYS", hash});
+  r += testing::RespCommand({"HSCAN", hash, "0"});
+  r += testing::RespCommand({"HRANDFIELD", hash, "2"});
   return r;
 }
 
@@ -452,9 +495,11 @@ TEST_P(AllocTest, SteadyStateRequestsAllocateNothing) {
     for (int i = 0; i < kSets; ++i) {  // (two members from the first round on: see KvRound)
       base += testing::RespCommand(
           {"ZADD", "alloc-test-zset-" + std::to_string(i), "0", Key(kMembers - 1)});
+      base += testing::RespCommand({"SADD", SetKey(i), Key(kMembers - 1), OwnMember(i)});
+      base += testing::RespCommand({"SADD", PoppedKey(i), Key(0)});
     }
-    ASSERT_TRUE(Exchange(fd, c.protocol, base, kLists + kSets, &error))
-        << "the lists and sorted sets: " << error;
+    ASSERT_TRUE(Exchange(fd, c.protocol, base, kLists + 3 * kSets, &error))
+        << "the lists, sets and sorted sets: " << error;
   }
   for (int r = 0; r < kWarmupRounds; ++r) {
     ASSERT_TRUE(Exchange(fd, c.protocol, rounds[r], answers, &error))

@@ -1,11 +1,13 @@
 // The hashes' layout and the directory's field set (kv_hashes.h): field keys parse back to their
-// parts, and FieldTable agrees with a model set over random inserts and erases.
+// parts, FieldTable agrees with a model set over random inserts and erases, and so does the
+// NameList that whole-set reads list names into (kv_util.h).
 
 #include <gtest/gtest.h>
 
 #include <random>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "kv_hashes.h"
 
@@ -34,6 +36,40 @@ TEST(HashLayoutTest, FieldKeysParseBackToTheirParts) {
 
 // Random inserts and erases of names from a small universe (many repeats, long runs of probes,
 // erases in the middle of runs): the table answers as a std::set does, and lists the same names.
+// Random names pushed with repeats, sorted, searched and filtered, round after round in one list
+// (as a loop reuses it): each round the same as a std::set of them.
+TEST(NameListTest, AgreesWithAModelSetFromRoundToRound) {
+  std::mt19937_64 rng(7);
+  NameList list;
+  for (int round = 0; round < 200; ++round) {
+    list.clear();
+    std::set<std::string> model;
+    const int n = static_cast<int>(rng() % 64);
+    for (int i = 0; i < n; ++i) {
+      // Short and long names (beyond std::string's inline bytes), and the empty one.
+      const std::string name(rng() % 3 == 0 ? 40 + rng() % 40 : rng() % 4,
+                             static_cast<char>('a' + rng() % 3));
+      list.push_back(name);
+      model.insert(name);
+    }
+    list.Sort();
+    ASSERT_EQ(std::vector<std::string>(list.begin(), list.end()),
+              std::vector<std::string>(model.begin(), model.end()))
+        << "round " << round;
+    for (int i = 0; i < 8; ++i) {
+      const std::string probe(rng() % 4, static_cast<char>('a' + rng() % 3));
+      EXPECT_EQ(list.contains(probe), model.contains(probe)) << probe;
+    }
+    list.Filter([](std::string_view s) { return s.size() % 2 == 0; });
+    std::erase_if(model, [](const std::string& s) { return s.size() % 2 != 0; });
+    ASSERT_EQ(std::vector<std::string>(list.begin(), list.end()),
+              std::vector<std::string>(model.begin(), model.end()))
+        << "round " << round << ", filtered";
+    EXPECT_EQ(list.size(), model.size());
+    EXPECT_EQ(list.empty(), model.empty());
+  }
+}
+
 TEST(FieldTableTest, AgreesWithAModelSet) {
   std::mt19937_64 rng(7);
   FieldTable t;
