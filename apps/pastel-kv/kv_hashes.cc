@@ -954,22 +954,26 @@ void KvProtocol::HList(bool keys, bool values) {
   }
   const std::string& prefix = Prefix(key, hh.version);
   HashFields(prefix, &names_);
-  ArrayHeader(names_.size() * ((keys ? 1 : 0) + (values ? 1 : 0)));
+  ReplyBegin();  // (one answer: small values copied into it)
+  ReplyArray(names_.size() * ((keys ? 1 : 0) + (values ? 1 : 0)));
   for (const std::string_view f : names_) {
     if (keys) {
-      Bulk(f);
+      ReplyBulk(f);
     }
     if (values) {
       Value v;
       if (b_->Lookup(FieldKey(prefix, f), &v)) {
-        BulkValue(v);
+        ReplyValue(v);
       } else if (b_->lookup_damaged()) {
+        ReplyEnd();
         Err(kDamaged);
+        ReplyBegin();
       } else {
-        Null();  // (cannot be: the field was listed in this turn)
+        Text() += resp::kNullBulk;  // (cannot be: the field was listed in this turn)
       }
     }
   }
+  ReplyEnd();
 }
 
 void KvProtocol::HKeys() {

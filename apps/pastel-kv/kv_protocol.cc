@@ -371,6 +371,40 @@ void KvProtocol::Bulk(std::string_view s) {
   b_->AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
 }
 
+void KvProtocol::ReplyArray(uint64_t n) {
+  Text().append(buf_, resp::WriteArrayHeader(buf_, sizeof(buf_), n));
+}
+
+void KvProtocol::ReplyBulk(std::string_view s) {
+  Text().append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), s.size()));
+  Text() += s;
+  Text() += resp::kCrlf;
+}
+
+void KvProtocol::ReplyValue(const Value& v) {
+  if (v.length > kInlineValueBytes) {
+    ReplyEnd();  // the text so far, then the value as its own answer (its prefix: the text after)
+    BulkValue(v);
+    ReplyBegin();
+    return;
+  }
+  // A small value costs less copied than sent from its buffer (an entry of the send, a reference
+  // taken and dropped): its bytes are stable while its references are held.
+  Text().append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), v.length));
+  for (const Extent& e : v.extents) {
+    Text().append(reinterpret_cast<const char*>(b_->pool().BufferData(e.buffer)) + e.offset,
+                  e.length);
+  }
+  Text() += resp::kCrlf;
+  b_->DropRefs(v.extents);
+}
+
+void KvProtocol::ReplyEnd() {
+  if (Text().size() > reply_begin_) {
+    b_->AnswerTextSince(cmd_.conn->id, reply_begin_, AnswerClass::kOk, cmd_.close);
+  }
+}
+
 void KvProtocol::Null() {
   b_->AnswerText(cmd_.conn->id, resp::kNullBulk, AnswerClass::kOk, cmd_.close);
 }

@@ -203,6 +203,18 @@ class KvProtocol final : public store::Protocol {
   void WriteOk(std::string_view ok);
   void BulkValue(const Value& v);                       // takes over v's references
   void Lines(std::span<const std::string_view> lines);  // an array of simple strings (HELP)
+  // A reply of many elements (HGETALL, SMEMBERS...) built as one answer in the batch's text, not
+  // one answer per element: ReplyBegin, then ReplyArray, ReplyBulk and ReplyValue (a value of up
+  // to kInlineValueBytes is copied into the reply, its references dropped; a larger one goes out
+  // zero-copy as an answer of its own between the text before and after it), then ReplyEnd. No
+  // other answer of the command may come in between.
+  static constexpr uint32_t kInlineValueBytes = 256;
+  void ReplyBegin() { reply_begin_ = Text().size(); }
+  void ReplyArray(uint64_t n);
+  void ReplyBulk(std::string_view s);
+  void ReplyValue(const Value& v);  // takes over v's references
+  void ReplyEnd();
+  void ReplyNames();  // names_ as an array of bulk strings (SMEMBERS, SINTER...)
 
   // The commands: one member function per row of the command table (commands.h), in the file of
   // its family. Each one answers exactly once (or, for a write, queues its answer with WriteOk).
@@ -821,6 +833,7 @@ class KvProtocol final : public store::Protocol {
   std::vector<NameList> name_sets_;
   std::vector<uint32_t> picks_;
   std::string pop_key_;            // SPOP's key (reused)
+  size_t reply_begin_ = 0;         // ReplyBegin's place in the batch's text
   std::vector<std::string> dead_;  // Background's
   char buf_[128];
 };

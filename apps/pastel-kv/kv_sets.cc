@@ -469,6 +469,15 @@ void KvProtocol::SMIsMember() {
   }
 }
 
+void KvProtocol::ReplyNames() {
+  ReplyBegin();
+  ReplyArray(names_.size());
+  for (const std::string_view m : names_) {
+    ReplyBulk(m);
+  }
+  ReplyEnd();
+}
+
 void KvProtocol::SMembers() {
   if (!KeyOk(1)) {
     return;
@@ -477,10 +486,7 @@ void KvProtocol::SMembers() {
   if (!SetMembers(ArgView(1, &tmp_key_), /*count=*/true, &had, &names_)) {
     return;
   }
-  ArrayHeader(names_.size());
-  for (const std::string_view m : names_) {
-    Bulk(m);
-  }
+  ReplyNames();
 }
 
 void KvProtocol::SRandMember() {
@@ -592,10 +598,7 @@ void KvProtocol::SetRead(SetOp op) {
   if (!SetOperation(op, 1, cmd_.argc, &names_)) {
     return;
   }
-  ArrayHeader(names_.size());
-  for (const std::string_view m : names_) {
-    Bulk(m);
-  }
+  ReplyNames();
 }
 
 void KvProtocol::SetStore(SetOp op) {

@@ -506,6 +506,50 @@ TEST_P(KvTest, APipelineOfSpopsHandsOutEveryMemberOnce) {
   }
 }
 
+// HGETALL, HVALS and SMEMBERS answer as one reply with small values copied into it and larger ones
+// sent from their buffers in between (KvProtocol::ReplyValue): values around the limit of 256
+// bytes, read in the batch of their writes (laid over what is applied) and after.
+TEST_P(KvTest, WholeHashRepliesMixCopiedAndSentValues) {
+  StartServer();
+  RespClient c(port());
+  ASSERT_TRUE(c.connected());
+  const std::vector<size_t> sizes = {0, 1, 255, 256, 257, 600, 5000, 2};
+  std::vector<std::string> hset = {"HSET", "h"}, fields, values;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    fields.push_back("f" + std::to_string(i));  // (in byte order: pastel-kv's field order)
+    values.push_back(Pattern(sizes[i], i));
+    hset.push_back(fields.back());
+    hset.push_back(values.back());
+  }
+  const auto check = [&](const std::string& when) {
+    const Reply all = c.Read();
+    ASSERT_EQ(all.type, '*') << when << ": " << all.Describe();
+    ASSERT_EQ(all.elems.size(), 2 * sizes.size()) << when;
+    const Reply vals = c.Read();
+    ASSERT_EQ(vals.elems.size(), sizes.size()) << when;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      EXPECT_TRUE(all.elems[2 * i].IsBulk(fields[i])) << when << ": field " << i;
+      EXPECT_EQ(Diff(all.elems[2 * i + 1].str, values[i]), "") << when << ": value " << i;
+      EXPECT_EQ(Diff(vals.elems[i].str, values[i]), "") << when << ": HVALS " << i;
+    }
+    const Reply members = c.Read();
+    ASSERT_EQ(members.elems.size(), 3u) << when << ": " << members.Describe();
+    EXPECT_TRUE(members.elems[0].IsBulk("a") && members.elems[1].IsBulk("b") &&
+                members.elems[2].IsBulk("c"))
+        << when << ": " << members.Describe();
+    EXPECT_TRUE(c.Read().Is("PONG")) << when << ": the answer after them";
+  };
+  const std::string reads = RespCommand({"HGETALL", "h"}) + RespCommand({"HVALS", "h"}) +
+                            RespCommand({"SMEMBERS", "s"}) + RespCommand({"PING"});
+  ASSERT_TRUE(c.Send(RespCommand({hset.begin(), hset.end()}) +
+                     RespCommand({"SADD", "s", "c", "a", "b"}) + reads));
+  ASSERT_TRUE(c.Read().IsInt(static_cast<int64_t>(sizes.size())));
+  ASSERT_TRUE(c.Read().IsInt(3));
+  check("in the batch of the writes");
+  ASSERT_TRUE(c.Send(reads));
+  check("after");
+}
+
 // A pipeline of ZPOPMINs and ZPOPMAXs (with counts) in one send takes each end of the order
 // exactly as one pop at a time does: every reply equals a model's (a sorted set of (score,
 // member)), through ZREMs of members popped or not, a ZADD of a new lowest member among the pops
