@@ -894,18 +894,20 @@ void KvProtocol::HMGet() {
     return;
   }
   const std::string_view prefix = had == 1 ? Prefix(key, hh.version) : std::string_view();
-  ArrayHeader(cmd_.argc - 2);
+  ReplyBegin();  // (one answer: small values copied into it)
+  ReplyArray(cmd_.argc - 2);
   for (size_t i = 2; i < cmd_.argc; ++i) {
     Value v;
     if (had == 1 && prefix.size() + args_[i].length <= kMaxKeyBytes &&
         b_->Lookup(FieldKey(prefix, ArgView(i, &tmp_)), &v)) {
-      BulkValue(v);
+      ReplyValue(v);
     } else if (had == 1 && b_->lookup_damaged()) {
-      Err(kDamaged);  // an error element of the array
+      ReplyErr(kDamaged);  // an error element of the array
     } else {
-      Null();
+      Text() += resp::kNullBulk;
     }
   }
+  ReplyEnd();
 }
 
 void KvProtocol::HLen() {
@@ -965,9 +967,7 @@ void KvProtocol::HList(bool keys, bool values) {
       if (b_->Lookup(FieldKey(prefix, f), &v)) {
         ReplyValue(v);
       } else if (b_->lookup_damaged()) {
-        ReplyEnd();
-        Err(kDamaged);
-        ReplyBegin();
+        ReplyErr(kDamaged);
       } else {
         Text() += resp::kNullBulk;  // (cannot be: the field was listed in this turn)
       }

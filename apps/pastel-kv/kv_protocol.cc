@@ -399,6 +399,12 @@ void KvProtocol::ReplyValue(const Value& v) {
   b_->DropRefs(v.extents);
 }
 
+void KvProtocol::ReplyErr(std::string_view message) {
+  ReplyEnd();
+  Err(message);
+  ReplyBegin();
+}
+
 void KvProtocol::ReplyEnd() {
   if (Text().size() > reply_begin_) {
     b_->AnswerTextSince(cmd_.conn->id, reply_begin_, AnswerClass::kOk, cmd_.close);
@@ -464,6 +470,12 @@ void KvProtocol::Lines(std::span<const std::string_view> lines) {
 }
 
 void KvProtocol::BulkValue(const Value& v) {
+  if (v.length <= kInlineValueBytes) {
+    ReplyBegin();
+    ReplyValue(v);
+    ReplyEnd();
+    return;
+  }
   b_->AnswerValue(cmd_.conn->id, {buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), v.length)}, v,
                   resp::kCrlf, cmd_.close);
 }

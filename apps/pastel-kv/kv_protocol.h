@@ -201,11 +201,13 @@ class KvProtocol final : public store::Protocol {
   void Refused(store::WriteOutcome w);
   // The answer `ok` to the writes queued for this command, after the batch's fence.
   void WriteOk(std::string_view ok);
-  void BulkValue(const Value& v);                       // takes over v's references
+  // Takes over v's references: a value of up to kInlineValueBytes is copied into the answer (its
+  // references dropped), a larger one sent from its buffers.
+  void BulkValue(const Value& v);
   void Lines(std::span<const std::string_view> lines);  // an array of simple strings (HELP)
-  // A reply of many elements (HGETALL, SMEMBERS...) built as one answer in the batch's text, not
-  // one answer per element: ReplyBegin, then ReplyArray, ReplyBulk and ReplyValue (a value of up
-  // to kInlineValueBytes is copied into the reply, its references dropped; a larger one goes out
+  // A reply of many elements (HGETALL, MGET, SMEMBERS...) built as one answer in the batch's text,
+  // not one answer per element: ReplyBegin, then ReplyArray, ReplyBulk and ReplyValue (a value of
+  // up to kInlineValueBytes is copied into the reply, its references dropped; a larger one goes out
   // zero-copy as an answer of its own between the text before and after it), then ReplyEnd. No
   // other answer of the command may come in between.
   static constexpr uint32_t kInlineValueBytes = 256;
@@ -214,6 +216,7 @@ class KvProtocol final : public store::Protocol {
   void ReplyBulk(std::string_view s);
   void ReplyValue(const Value& v);  // takes over v's references
   void ReplyEnd();
+  void ReplyErr(std::string_view message);  // an error element (an answer of its own: Err)
   void ReplyNames();  // names_ as an array of bulk strings (SMEMBERS, SINTER...)
 
   // The commands: one member function per row of the command table (commands.h), in the file of

@@ -479,7 +479,8 @@ void KvProtocol::IncrByFloat() {
 }
 
 void KvProtocol::MGet() {
-  ArrayHeader(cmd_.argc - 1);
+  ReplyBegin();  // (one answer: small values copied into it)
+  ReplyArray(cmd_.argc - 1);
   for (size_t i = 1; i < cmd_.argc; ++i) {
     Value v;
     const bool found = args_[i].length > 0 && args_[i].length <= kMaxKeyBytes &&
@@ -487,17 +488,16 @@ void KvProtocol::MGet() {
     CountRead(found);
     if (found && v.type != ValueType::kString) {
       b_->DropRefs(v.extents);
-      Null();  // (a key of another type: nil, as redis-server's MGET)
+      Text() += resp::kNullBulk;  // (a key of another type: nil, as redis-server's MGET)
     } else if (found) {
-      BulkValue(v);
+      ReplyValue(v);
     } else if (b_->lookup_damaged()) {
-      Err(kDamaged);  // an error
-                      // element of
-                      // the array
+      ReplyErr(kDamaged);  // an error element of the array
     } else {
-      Null();
+      Text() += resp::kNullBulk;
     }
   }
+  ReplyEnd();
 }
 
 void KvProtocol::AddTo(int64_t sign, bool from_arg) {
