@@ -185,7 +185,7 @@ class NameList {
     spans_.clear();
   }
   void push_back(std::string_view name) {
-    spans_.push_back({static_cast<uint32_t>(bytes_.size()), static_cast<uint32_t>(name.size())});
+    spans_.push_back({bytes_.size(), name.size()});
     bytes_.append(name);
   }
   size_t size() const { return spans_.size(); }
@@ -218,8 +218,8 @@ class NameList {
 
  private:
   struct Span {
-    uint32_t offset = 0;
-    uint32_t length = 0;
+    size_t offset = 0;  // (no limit of its own on the bytes listed)
+    size_t length = 0;
   };
   std::string_view View(const Span& s) const { return {bytes_.data() + s.offset, s.length}; }
   std::string bytes_;
