@@ -390,12 +390,7 @@ void KvProtocol::ReplyValue(const Value& v) {
   }
   // A small value costs less copied than sent from its buffer (an entry of the send, a reference
   // taken and dropped): its bytes are stable while its references are held.
-  Text().append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), v.length));
-  for (const Extent& e : v.extents) {
-    Text().append(reinterpret_cast<const char*>(b_->pool().BufferData(e.buffer)) + e.offset,
-                  e.length);
-  }
-  Text() += resp::kCrlf;
+  AppendBulk(v, &Text());
   b_->DropRefs(v.extents);
 }
 
