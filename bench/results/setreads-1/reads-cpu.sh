@@ -6,16 +6,8 @@
 # Usage: reads-cpu.sh BUILD_DIR PORT   (prints one line per command: rate and us of CPU per request)
 # BUILD_DIR "redis": redis-server 7.0 without persistence instead, the same way.
 BD=${1:?build dir}; PORT=${2:?port}; N=${N:-200000}; OUT=${OUT:-/tmp}
-rm -rf /dev/shm/reads-$PORT; mkdir -p /dev/shm/reads-$PORT
-if [ "$BD" = redis ]; then
-  (cd /dev/shm/reads-$PORT && exec taskset -c 0 redis-server --port $PORT --save "" \
-    --appendonly no > /dev/null 2>&1) &
-else
-  taskset -c 0 $BD/apps/pastel-kv/pastel-kv --pool /dev/shm/reads-$PORT/kv.pool \
-    --listen 127.0.0.1:$PORT > /dev/null 2>&1 &
-fi
-PID=$!
-sleep 1.5
+. "$(dirname "$0")/server.sh"
+StartServer $BD $PORT
 for i in $(seq 10 29); do
   m=$(printf "member-of-the-sets-%05d" $i)
   redis-cli -p $PORT SADD s1 $m > /dev/null
@@ -24,11 +16,10 @@ for i in $(seq 10 29); do
   redis-cli -p $PORT HSET h $m "value-$i" > /dev/null
 done
 for cmd in "SMEMBERS s1" "SINTER s1 s2" "SUNION s1 s2" "HGETALL h"; do
-  T0=$(awk '{print $14+$15}' /proc/$PID/stat)
+  T0=$(CpuTicks)
   taskset -c 1 redis-benchmark -p $PORT -n $N -c 50 -P 16 $cmd > $OUT/reads-$PORT.out 2>&1
-  T1=$(awk '{print $14+$15}' /proc/$PID/stat)
+  T1=$(CpuTicks)
   rate=$(grep 'throughput summary' $OUT/reads-$PORT.out | awk '{print $3}')
   echo "$cmd: $rate req/s, $(echo "scale=3; ($T1-$T0)*10000/$N" | bc) us CPU/req"
 done
-kill $PID; wait $PID 2>/dev/null
-rm -rf /dev/shm/reads-$PORT
+StopServer
