@@ -23,8 +23,7 @@ inline std::pmr::memory_resource* DirMemory() {
   return pools;
 }
 
-// An allocator of DirMemory without state (libstdc++'s tree_order_statistics trees keep their
-// allocator in a static member, so a stateful one would not do).
+// An allocator of DirMemory without state (the maps' nodes; ZOrder's come from DirMemory itself).
 template <typename T>
 struct DirAllocator {
   using value_type = T;

@@ -217,8 +217,9 @@ void KvHashes::Load(const store::Store& store) {
                 return true;  // (a damaged score: the member is left out, as a damaged value)
               }
               zsets[DirString(prefix)].Put(field, score);
+            } else {
+              dirs[DirString(prefix)].insert(field);
             }
-            dirs[DirString(prefix)].insert(field);
             top = std::max(top, version);
             ++total;
             return true;
@@ -251,18 +252,18 @@ bool KvHashes::Applied(const store::Store& store, std::string_view fk, int state
     collected_.erase(c);
     background = true;
   }
-  bool live = false;
   if (ZsetKey(fk)) {
     // A member's score is its value: read it from the index (whichever loop wrote it last).
+    // (A score that does not parse leaves the member out, as Load does.) A sorted set's members
+    // are in its ZIndex only, not in dirs_ too.
     store::Value v;
-    // (A score that does not parse leaves the member out of both, as Load does.)
-    live = ZsetApplied(store.pool(), fk, prefix.size(), store.Get(fk, &v) ? &v : nullptr);
+    ZsetApplied(store.pool(), fk, prefix.size(), store.Get(fk, &v) ? &v : nullptr);
     for (const Extent& e : v.extents) {
       (void)store.pool().Unretain(e.buffer);
     }
-  } else {
-    live = state < 0 ? store.Contains(fk) : state == 1;
+    return background;
   }
+  const bool live = state < 0 ? store.Contains(fk) : state == 1;
   auto it = dirs_.find(prefix);
   if (live) {
     if (it == dirs_.end()) {
@@ -282,6 +283,15 @@ bool KvHashes::Applied(const store::Store& store, std::string_view fk, int state
 
 void KvHashes::Fields(std::string_view prefix, NameList* out) const {
   std::lock_guard lock(mu_);
+  if (ZsetKey(prefix)) {
+    if (auto it = zsets_.find(prefix); it != zsets_.end()) {
+      it->second.ForEachMember([&](std::string_view m) {
+        out->push_back(m);
+        return true;
+      });
+    }
+    return;
+  }
   if (auto it = dirs_.find(prefix); it != dirs_.end()) {
     it->second.ForEach([&](std::string_view f) {
       out->push_back(f);
@@ -292,6 +302,10 @@ void KvHashes::Fields(std::string_view prefix, NameList* out) const {
 
 bool KvHashes::Has(std::string_view prefix, std::string_view field) const {
   std::lock_guard lock(mu_);
+  if (ZsetKey(prefix)) {
+    auto it = zsets_.find(prefix);
+    return it != zsets_.end() && it->second.Find(field) != nullptr;
+  }
   auto it = dirs_.find(prefix);
   return it != dirs_.end() && it->second.contains(field);
 }
@@ -321,19 +335,37 @@ bool KvHashes::RandomField(std::string_view prefix, uint64_t seed,
 
 size_t KvHashes::Count(std::string_view prefix) const {
   std::lock_guard lock(mu_);
+  if (ZsetKey(prefix)) {
+    auto it = zsets_.find(prefix);
+    return it == zsets_.end() ? 0 : it->second.size();
+  }
   auto it = dirs_.find(prefix);
   return it == dirs_.end() ? 0 : it->second.size();
 }
 
-size_t KvHashes::CollectDead(const store::Store& store, int64_t now_ms, size_t max,
-                             std::vector<std::string>* out) {
-  constexpr size_t kVisits = 256;  // hashes looked at per call
-  std::lock_guard lock(mu_);
+namespace {
+
+// The names of a hash's (set's) table or a sorted set's members, until `fn` returns false.
+template <typename Fn>
+void ForEachName(const FieldTable& t, Fn&& fn) {
+  t.ForEach(fn);
+}
+template <typename Fn>
+void ForEachName(const ZIndex& z, Fn&& fn) {
+  z.ForEachMember(fn);
+}
+
+}  // namespace
+
+template <typename Dirs>
+size_t KvHashes::CollectDeadIn(const Dirs& dirs, std::string* cursor, const store::Store& store,
+                               int64_t now_ms, size_t max, std::vector<std::string>* out) {
+  constexpr size_t kVisits = 256;  // hashes (sets, sorted sets) looked at per call
   size_t n = 0;
-  auto it = dirs_.upper_bound(std::string_view(cursor_));
-  for (size_t visited = 0; visited < std::min(kVisits, dirs_.size()) && n < max; ++visited) {
-    if (it == dirs_.end()) {
-      it = dirs_.begin();
+  auto it = dirs.upper_bound(std::string_view(*cursor));
+  for (size_t visited = 0; visited < std::min(kVisits, dirs.size()) && n < max; ++visited) {
+    if (it == dirs.end()) {
+      it = dirs.begin();
     }
     std::string_view key, field;
     uint64_t version = 0;
@@ -343,7 +375,7 @@ size_t KvHashes::CollectDead(const store::Store& store, int64_t now_ms, size_t m
         (zset ? !HeaderLive(store, key, version, now_ms, ValueType::kZset)
               : !HeaderLive(store, key, version, now_ms, ValueType::kHash) &&
                     !HeaderLive(store, key, version, now_ms, ValueType::kSet))) {
-      it->second.ForEach([&](std::string_view f) {
+      ForEachName(it->second, [&](std::string_view f) {
         std::string fk(it->first);
         fk += f;
         if (!collected_.contains(fk)) {
@@ -354,13 +386,20 @@ size_t KvHashes::CollectDead(const store::Store& store, int64_t now_ms, size_t m
         return n < max;
       });
       if (n == max) {
-        return n;  // (the cursor stays before this hash: the next call goes on with it)
+        return n;  // (the cursor stays before this one: the next call goes on with it)
       }
     }
-    cursor_ = it->first;
+    cursor->assign(it->first);
     ++it;
   }
   return n;
+}
+
+size_t KvHashes::CollectDead(const store::Store& store, int64_t now_ms, size_t max,
+                             std::vector<std::string>* out) {
+  std::lock_guard lock(mu_);
+  const size_t n = CollectDeadIn(dirs_, &cursor_, store, now_ms, max, out);
+  return n + CollectDeadIn(zsets_, &zcursor_, store, now_ms, max - n, out);
 }
 
 void KvHashes::Release(std::string_view fk) {

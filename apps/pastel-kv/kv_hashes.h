@@ -140,7 +140,10 @@ class FieldTable {
 class KvHashes {
  public:
   // (CollectDead's cursor holds any prefix without allocating: it runs on a loop's thread.)
-  KvHashes() { cursor_.reserve(store::kMaxKeyBytes + kFieldKeyOverhead); }
+  KvHashes() {
+    cursor_.reserve(store::kMaxKeyBytes + kFieldKeyOverhead);
+    zcursor_.reserve(store::kMaxKeyBytes + kFieldKeyOverhead);
+  }
   // Start: the fields of every hash (the index's live keys with kHashPrefix), and the next version
   // above all of theirs. Once: later calls do nothing.
   void Load(const store::Store& store);
@@ -187,13 +190,18 @@ class KvHashes {
 
  private:
   mutable std::mutex mu_;
-  DirMap<FieldTable> dirs_;  // FieldPrefix -> fields
-  DirMap<ZIndex> zsets_;     // a sorted set's prefix -> its order
+  DirMap<FieldTable> dirs_;  // a hash's or set's FieldPrefix -> its fields
+  DirMap<ZIndex> zsets_;     // a sorted set's prefix -> its members and their order
   // A sorted set's member key `fk` is in the index with `v`, or not (null): zsets_ follows.
   // Returns whether the member is in the set's order now.
   bool ZsetApplied(const Pool& pool, std::string_view fk, size_t prefix_len, const store::Value* v);
   std::set<std::string, std::less<>> collected_;  // field keys handed out by CollectDead
   std::string cursor_;                            // CollectDead's place in dirs_
+  std::string zcursor_;                           // and in zsets_
+  // CollectDead over one of the two maps, from *cursor on.
+  template <typename Dirs>
+  size_t CollectDeadIn(const Dirs& dirs, std::string* cursor, const store::Store& store,
+                       int64_t now_ms, size_t max, std::vector<std::string>* out);
   std::atomic<uint64_t> next_version_{1};
   std::atomic<bool> active_{false};
   std::once_flag loaded_;

@@ -176,18 +176,19 @@ uint64_t ZIndex::NextStamp() {
 ZIndex& ZIndex::operator=(const ZIndex& other) {
   if (this != &other) {
     stamp_ = other.stamp_;  // (the same members and scores)
-    scores_ = other.scores_;
     order_.clear();
-    for (const auto& [member, score] : scores_) {
-      order_.insert(ZKey{score, member});
-    }
+    members_ = other.members_;
+    members_.ForEach([&](std::string_view m, double score) {
+      order_.insert(ZKey{score, m});
+      return true;
+    });
   }
   return *this;
 }
 
 ZIndex& ZIndex::operator=(ZIndex&& other) noexcept {
-  // (A map's nodes stay where they are when it is swapped: the order's views of them hold.)
-  scores_.swap(other.scores_);
+  // (The members' bytes stay where they are when the tables are swapped: the order's views hold.)
+  members_.swap(other.members_);
   order_.swap(other.order_);
   stamp_ = other.stamp_;
   other.stamp_ = NextStamp();
@@ -196,24 +197,24 @@ ZIndex& ZIndex::operator=(ZIndex&& other) noexcept {
 
 void ZIndex::Put(std::string_view member, double score) {
   stamp_ = NextStamp();
-  auto it = scores_.find(member);
-  if (it != scores_.end()) {
-    order_.erase(ZKey{it->second, it->first});
-    it->second = score;
+  const ZMembers::Found f = members_.Lookup(member);
+  if (f.score != nullptr) {
+    order_.erase(ZKey{*f.score, f.member});
+    *f.score = score;
+    order_.insert(ZKey{score, f.member});
   } else {
-    it = scores_.emplace(DirString(member), score).first;
+    order_.insert(ZKey{score, members_.Insert(member, score)});
   }
-  order_.insert(ZKey{score, it->first});
 }
 
 bool ZIndex::Erase(std::string_view member) {
-  auto it = scores_.find(member);
-  if (it == scores_.end()) {
+  const ZMembers::Found f = members_.Lookup(member);
+  if (f.score == nullptr) {
     return false;
   }
   stamp_ = NextStamp();
-  order_.erase(ZKey{it->second, it->first});
-  scores_.erase(it);
+  order_.erase(ZKey{*f.score, f.member});  // (before the bytes it views are freed)
+  members_.Erase(member);
   return true;
 }
 

@@ -10,16 +10,15 @@
 // ZADD of a member writes one record, whatever the set's size.
 //
 // The order by score is kept in memory, as redis-server keeps its skiplist: the directory of
-// fields (KvHashes) holds, per sorted set, a ZIndex (an order-statistics tree of (score, member)
-// and a map member -> score) that follows the index as each batch is applied, built at start
-// from the index file's member keys (their scores read once). Ranks, score and lex ranges are
-// O(log n) walks of it; a loop's own writes not applied yet are laid over a copy (kv_zsets.cc).
+// fields (KvHashes) holds, per sorted set, a ZIndex (an order-statistics B+tree of (score,
+// member), kv_zorder.h, and a map member -> score) that follows the index as each batch is applied,
+// built at start from the index file's member keys (their scores read once). Ranks, score and lex
+// ranges are O(log n) walks of it; a loop's own writes not applied yet are laid over a copy
+// (kv_zsets.cc).
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <ext/pb_ds/assoc_container.hpp>
-#include <ext/pb_ds/tree_policy.hpp>
 #include <functional>
 #include <span>
 #include <string>
@@ -29,6 +28,7 @@
 
 #include "kv_dir_memory.h"
 #include "kv_util.h"
+#include "kv_zorder.h"
 #include "pastel/store.h"
 
 namespace pastel::kv {
@@ -39,26 +39,9 @@ struct ZItem {
   double score = 0;
   std::string member;
 };
-// An order's entry: its member's bytes are the key of the order's map of scores (ZIndex).
-struct ZKey {
-  double score = 0;
-  std::string_view member;
-};
 inline ZItem ToItem(const ZKey& k) {
   return ZItem{k.score, std::string(k.member)};
 }
-struct ZItemLess {
-  template <typename A, typename B>
-  bool operator()(const A& a, const B& b) const {
-    if (a.score != b.score) {
-      return a.score < b.score;
-    }
-    // (char_traits<char>: unsigned bytes, as memcmp)
-    return std::string_view(a.member) < std::string_view(b.member);
-  }
-};
-using ZOrder = __gnu_pbds::tree<ZKey, __gnu_pbds::null_type, ZItemLess, __gnu_pbds::rb_tree_tag,
-                                __gnu_pbds::tree_order_statistics_node_update, DirAllocator<char>>;
 
 // A command's items (answered, or merged into a pop) in a KeptList (kv_util.h).
 class ItemList : public KeptList<ZItem> {
@@ -87,13 +70,10 @@ class ZIndex {
   ZIndex(ZIndex&& other) noexcept { *this = std::move(other); }
   ZIndex& operator=(ZIndex&& other) noexcept;
   ~ZIndex() = default;
-  size_t size() const { return scores_.size(); }
-  bool empty() const { return scores_.empty(); }
+  size_t size() const { return members_.size(); }
+  bool empty() const { return members_.empty(); }
   // The member's score, or null.
-  const double* Find(std::string_view member) const {
-    auto it = scores_.find(member);
-    return it == scores_.end() ? nullptr : &it->second;
-  }
+  const double* Find(std::string_view member) const { return members_.Lookup(member).score; }
   // Adds the member, or moves it to `score`.
   void Put(std::string_view member, double score);
   bool Erase(std::string_view member);  // false when absent
@@ -105,6 +85,11 @@ class ZIndex {
   ZOrder::const_iterator At(size_t r) const { return order_.find_by_order(r); }
   ZOrder::const_iterator begin() const { return order_.begin(); }
   ZOrder::const_iterator end() const { return order_.end(); }
+  // Visits every member, in no particular order, until `fn(member)` returns false.
+  template <typename Fn>
+  void ForEachMember(Fn&& fn) const {
+    members_.ForEach([&](std::string_view m, double /*score*/) { return fn(m); });
+  }
   // Changes with every change of the order, drawn from a count of the whole process (no two
   // states of any two ZIndexes share one): positions a pipeline of pops found in it hold while it
   // stays (ZPopPast, kv_zsets.cc).
@@ -114,9 +99,7 @@ class ZIndex {
   static uint64_t NextStamp();
   uint64_t stamp_ = NextStamp();
   ZOrder order_;
-  std::unordered_map<DirString, double, StringHash, std::equal_to<>,
-                     DirAllocator<std::pair<const DirString, double>>>
-      scores_;
+  ZMembers members_;  // (the order's entries view the members' bytes here)
 };
 
 // A lex range's bound (ZRANGEBYLEX): "-" below every member, "+" above, or a member's bytes,

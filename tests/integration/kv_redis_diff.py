@@ -3137,6 +3137,88 @@ def lex_fix(cmd, rng, reader, queued):
     return cmd[:i] + safe + cmd[i + 2:]
 
 
+def check_big_zsets(d, rng):
+    """Sorted sets of thousands of members (pastel-kv's order is a B+tree of many nodes; the
+    random steps' sets stay small): pipelined ZADDs, moves, removals from the middle and both
+    ends, then ranks, rank, score and lex ranges, counts and pops, one at a time and pipelined
+    (a batch's own writes laid over the order). Scores repeat (members ordered by bytes within
+    one); the lex ranges run on a set whose scores are all 0."""
+    for key in ("bigz", "bigl"):
+        d.call("DEL", key)
+    names = ["m%05d" % i for i in range(6000)]
+    for at in range(0, 4000, 200):
+        args = ["ZADD", "bigz"]
+        for m in names[at:at + 200]:
+            args += [str(rng.randrange(60) / 4), m]
+        d.call(*args)
+        args = ["ZADD", "bigl"]
+        for m in names[at:at + 200]:
+            args += ["0", m]
+        d.call(*args)
+    ranks = lambda: [str(rng.randrange(-4500, 4500)) for _ in range(2)]
+    score = lambda: rng.choice(["-inf", "+inf", "(", ""]) + str(rng.randrange(-2, 62) / 4) \
+        if rng.random() < 0.9 else rng.choice(["-inf", "+inf"])
+    lex = lambda: rng.choice(["[", "("]) + rng.choice(names)[:rng.randrange(2, 7)] \
+        if rng.random() < 0.9 else rng.choice(["-", "+"])
+    member = lambda: rng.choice(names)
+
+    def command():
+        r = rng.randrange(18)
+        if r == 0:
+            return ["ZADD", "bigz"] + sum(([str(rng.randrange(60) / 4), member()]
+                                          for _ in range(rng.randrange(1, 6))), [])
+        if r == 1:
+            return ["ZREM", "bigz"] + [member() for _ in range(rng.randrange(1, 6))]
+        if r == 2:
+            return ["ZINCRBY", "bigz", str(rng.randrange(-8, 8) / 4), member()]
+        if r == 3:
+            return [rng.choice(["ZPOPMIN", "ZPOPMAX"]), "bigz", str(rng.randrange(1, 12))]
+        if r == 4:
+            return ["ZRANGE", "bigz"] + ranks() + rng.choice([[], ["WITHSCORES"]])
+        if r == 5:
+            return ["ZREVRANGE", "bigz"] + ranks()
+        if r == 6:
+            return ["ZRANGE", "bigz", score(), score(), "BYSCORE", "LIMIT",
+                    str(rng.randrange(0, 300)), str(rng.randrange(-1, 40))]
+        if r == 7:
+            return ["ZRANGE", "bigz", score(), score(), "BYSCORE", "REV", "LIMIT",
+                    str(rng.randrange(0, 300)), str(rng.randrange(-1, 40)), "WITHSCORES"]
+        if r == 8:
+            return [rng.choice(["ZRANK", "ZREVRANK", "ZSCORE"]), "bigz", member()]
+        if r == 9:
+            return ["ZCOUNT", "bigz", score(), score()]
+        if r == 10:
+            return ["ZCARD", rng.choice(["bigz", "bigl"])]
+        if r == 11:
+            return ["ZRANGEBYLEX", "bigl", lex(), lex(), "LIMIT", str(rng.randrange(0, 200)),
+                    str(rng.randrange(-1, 30))]
+        if r == 12:
+            return ["ZREVRANGEBYLEX", "bigl", rng.choice(["+", "[m3"]), lex(), "LIMIT", "0", "20"]
+        if r == 13:
+            return ["ZLEXCOUNT", "bigl", lex(), lex()]
+        if r == 14:
+            return ["ZADD", "bigl", "0", member()] if rng.random() < 0.5 else \
+                ["ZREM", "bigl", member(), member()]
+        if r == 15:
+            lo = rng.randrange(0, 3000)
+            return ["ZREMRANGEBYRANK", "bigz", str(lo), str(lo + rng.randrange(0, 15))]
+        if r == 16:
+            lo = rng.randrange(0, 60) / 4
+            return ["ZREMRANGEBYSCORE", "bigz", str(lo), "(" + str(lo + 0.25)] \
+                if rng.random() < 0.2 else ["ZMSCORE", "bigz", member(), member()]
+        return ["ZREMRANGEBYLEX", "bigl", "[" + member(), "(" + member()] \
+            if rng.random() < 0.3 else ["ZRANK", "bigl", member()]
+
+    for _ in range(800):
+        d.call(*command())
+    for _ in range(40):  # pipelined: each batch reads its own writes
+        cmds = [command() for _ in range(rng.randrange(2, 12))]
+        d.send(b"".join(enc(c) for c in cmds), replies=len(cmds), what=cmds)
+    for key in ("bigz", "bigl"):
+        d.call("ZRANGE", key, "0", "-1", "WITHSCORES")
+        d.call("DEL", key)
+
+
 def main():
     redis_port, pastel_port = int(sys.argv[1]), int(sys.argv[2])
     seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
@@ -3300,6 +3382,7 @@ def main():
                 if d.call("ZRANGE", key, "0", "-1", "WITHSCORES")[0][:2] not in (b"-W", b"*0"):
                     d.call("OBJECT", "ENCODING", key)
             d.call("DBSIZE")
+    check_big_zsets(d, rng)
     for x in conns[1:] + [reader]:
         d.compared += x.compared
     # Every read above was sent to both servers: they counted the same hits and misses (but for

@@ -905,6 +905,9 @@ class KvDurableTest : public KvTest {
   void Kill9Rounds(bool at_a_full_pool);
   // Fills the pool with values of 8 KiB until writes are refused, then deletes a few.
   void FillToTheEdge();
+  // TheFieldsOfAGoneHash... and TheMembersOfAGoneSortedSet...: a hash's fields (HSET) or a
+  // sorted set's members (ZADD).
+  void GoneFieldsAreDeletedInTheBackground(bool zset);
 };
 
 TEST_P(KvDurableTest, DataSurvivesARestart) {
@@ -1742,11 +1745,7 @@ TEST_P(KvStreamsTest, FewerThreadsThanTheStreamsCheckpointEveryStream) {
   EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
 }
 
-// The fields of a hash that is gone (DEL, a SET over its key) are invisible at once and deleted
-// in the background; a kill -9 in between leaves them for the next start, which finds and deletes
-// them. The store's own key count (INFO pastel_keys: every header and field) comes down to the
-// user's keys.
-TEST_P(KvDurableTest, TheFieldsOfAGoneHashAreDeletedInTheBackground) {
+void KvDurableTest::GoneFieldsAreDeletedInTheBackground(bool zset) {
   StartServer();
   const auto store_keys_reach = [&](RespClient& c, uint64_t want) {
     uint64_t keys = UINT64_MAX;
@@ -1758,44 +1757,81 @@ TEST_P(KvDurableTest, TheFieldsOfAGoneHashAreDeletedInTheBackground) {
     }
     return keys;
   };
+  // HSET key field value... or ZADD key score member...: the container's name first.
+  const std::string_view add = zset ? "ZADD" : "HSET";
+  const std::string_view len = zset ? "ZCARD" : "HLEN";
+  const auto pair = [&](std::vector<std::string>* args, int i, std::string name) {
+    if (zset) {
+      args->push_back(std::to_string(i % 7));
+      args->push_back(std::move(name));
+    } else {
+      args->push_back(std::move(name));
+      args->push_back(Pattern(static_cast<size_t>(1 + i % 300), static_cast<uint64_t>(i)));
+    }
+  };
   {
     RespClient c(port());
-    // More fields than one background turn deletes (512), in HSETs of 250 (a command takes at
-    // most 1024 arguments).
+    // More fields than one background turn deletes (512), in commands of 250 (a command takes
+    // at most 1024 arguments).
     for (int first = 0; first < 1500; first += 250) {
-      std::vector<std::string> args = {"HSET", "big"};
+      std::vector<std::string> args = {std::string(add), "big"};
       for (int i = first; i < first + 250; ++i) {
-        args.push_back("field:" + std::to_string(i));
-        args.push_back(Pattern(static_cast<size_t>(1 + i % 300), static_cast<uint64_t>(i)));
+        pair(&args, i, "field:" + std::to_string(i));
       }
       std::vector<std::string_view> views(args.begin(), args.end());
       ASSERT_TRUE(c.Call(views).IsInt(250));
     }
-    ASSERT_TRUE(c.Call({"HSET", "small", "a", "1", "b", "2"}).IsInt(2));
+    std::vector<std::string> args = {std::string(add), "small"};
+    pair(&args, 1, "a");
+    pair(&args, 2, "b");
+    std::vector<std::string_view> views(args.begin(), args.end());
+    ASSERT_TRUE(c.Call(views).IsInt(2));
     EXPECT_EQ(InfoCount(c, "pastel_keys", "memory"), 1502u + 2u);
     EXPECT_TRUE(c.Call({"DBSIZE"}).IsInt(2));
     ASSERT_TRUE(c.Call({"DEL", "big"}).IsInt(1));
-    EXPECT_TRUE(c.Call({"HLEN", "big"}).IsInt(0));
+    EXPECT_TRUE(c.Call({len, "big"}).IsInt(0));
     EXPECT_TRUE(c.Call({"DBSIZE"}).IsInt(1));
-    EXPECT_EQ(store_keys_reach(c, 3), 3u) << "the 1500 fields of the deleted hash are still there";
+    EXPECT_EQ(store_keys_reach(c, 3), 3u) << "the 1500 fields of the deleted one are still there";
     ASSERT_TRUE(c.Call({"SET", "small", "now a string"}).Is("OK"));
-    EXPECT_TRUE(c.Call({"HGET", "small", "a"}).str.starts_with("WRONGTYPE"));
+    EXPECT_TRUE(c.Call({len, "small"}).str.starts_with("WRONGTYPE"));
   }
   server_->Kill9();
   ASSERT_TRUE(server_->Restart());
   RespClient c(port());
-  EXPECT_EQ(store_keys_reach(c, 1), 1u) << "the fields of the replaced hash are still there";
+  EXPECT_EQ(store_keys_reach(c, 1), 1u) << "the fields of the replaced one are still there";
   EXPECT_TRUE(c.Call({"DBSIZE"}).IsInt(1));
   EXPECT_TRUE(c.Call({"GET", "small"}).str == "now a string");
-  // A new hash at the key finds none of the old fields.
-  EXPECT_TRUE(c.Call({"HSET", "small", "c", "3"}).str.starts_with("WRONGTYPE"));
+  // A new one at the key finds none of the old fields.
+  std::vector<std::string> args = {std::string(add), "small"};
+  pair(&args, 3, "c");
+  std::vector<std::string_view> views(args.begin(), args.end());
+  EXPECT_TRUE(c.Call(views).str.starts_with("WRONGTYPE"));
   ASSERT_TRUE(c.Call({"DEL", "small"}).IsInt(1));
-  ASSERT_TRUE(c.Call({"HSET", "small", "c", "3"}).IsInt(1));
-  EXPECT_TRUE(c.Call({"HLEN", "small"}).IsInt(1));
-  EXPECT_TRUE(c.Call({"HGET", "small", "a"}).IsNull());
+  ASSERT_TRUE(c.Call(views).IsInt(1));
+  EXPECT_TRUE(c.Call({len, "small"}).IsInt(1));
+  if (zset) {
+    EXPECT_TRUE(c.Call({"ZSCORE", "small", "a"}).IsNull());
+    const Reply all = c.Call({"ZRANGE", "small", "0", "-1"});
+    EXPECT_TRUE(all.elems.size() == 1 && all.elems[0].IsBulk("c")) << all.Describe();
+  } else {
+    EXPECT_TRUE(c.Call({"HGET", "small", "a"}).IsNull());
+  }
   ASSERT_TRUE(server_->Stop());
   const RunResult v = RunProgram({PASTELCTL_PATH, "verify", "--pool", pool_}, dir_.path(), 120);
   EXPECT_TRUE(v.exited && v.exit_code == 0) << v.Describe();
+}
+
+// The fields of a hash that is gone (DEL, a SET over its key) are invisible at once and deleted
+// in the background; a kill -9 in between leaves them for the next start, which finds and deletes
+// them. The store's own key count (INFO pastel_keys: every header and field) comes down to the
+// user's keys.
+TEST_P(KvDurableTest, TheFieldsOfAGoneHashAreDeletedInTheBackground) {
+  GoneFieldsAreDeletedInTheBackground(/*zset=*/false);
+}
+
+// The same for a sorted set's members (kept in its order, not in the hashes' tables).
+TEST_P(KvDurableTest, TheMembersOfAGoneSortedSetAreDeletedInTheBackground) {
+  GoneFieldsAreDeletedInTheBackground(/*zset=*/true);
 }
 
 // A thread that has taken no write for a second checkpoints what its log stream holds: a kill -9

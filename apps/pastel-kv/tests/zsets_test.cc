@@ -2,7 +2,9 @@
 // replies, member keys live in their own namespace, and ZIndex agrees with a model (a sorted
 // vector of (score, member)) over random puts and erases: sizes, scores, ranks, the walk in
 // order and the counts below a score; its stamp changes with every change; MemberSet (a pipeline
-// of pops' members taken) agrees with a model set.
+// of pops' members taken) agrees with a model set; ZOrder (the B+tree under ZIndex) agrees with a
+// model through its nodes' splits, merges and moves, and ZMembers (its member -> score table)
+// agrees with a map.
 
 #include <gtest/gtest.h>
 
@@ -11,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -137,6 +140,212 @@ TEST(ZIndexTest, AgreesWithASortedModel) {
       ASSERT_EQ(z.CountBelow(s, true), static_cast<size_t>(at_most)) << s;
     }
   }
+}
+
+// ZOrder's model: its entries, each viewing member bytes of its own that live exactly as long as
+// the entry is in the order (as ZIndex's map keeps them). An erased entry's bytes are scribbled
+// over before they are freed, so an order that still compared against them (a node's key left
+// behind) would go astray here, not only under ASan.
+using OrderModel = std::map<ZKey, std::unique_ptr<std::string>, ZItemLess>;
+
+// ZOrder against the model: sizes, the walk both ways, every rank, and the count below present
+// and absent entries.
+void ExpectOrderIs(const ZOrder& order, const OrderModel& model, int step) {
+  ASSERT_EQ(order.size(), model.size()) << step;
+  ASSERT_EQ(order.begin() == order.end(), model.empty()) << step;
+  size_t r = 0;
+  auto it = order.begin();
+  for (const auto& [k, bytes] : model) {
+    ASSERT_NE(it, order.end()) << step;
+    ASSERT_EQ(it->score, k.score) << step << " rank " << r;
+    ASSERT_EQ(it->member, k.member) << step << " rank " << r;
+    ASSERT_EQ(order.find_by_order(r), it) << step << " rank " << r;
+    ASSERT_EQ(order.order_of_key(k), r) << step;
+    // (just above `k`: an absent entry, one more member bytes)
+    const std::string above = std::string(k.member) + std::string(1, '\0');
+    ASSERT_EQ(order.order_of_key(ZKey{k.score, above}), r + 1) << step;
+    ++it;
+    ++r;
+  }
+  ASSERT_EQ(it, order.end()) << step;
+  ASSERT_EQ(order.find_by_order(model.size()), order.end());
+  for (auto m = model.rbegin(); m != model.rend(); ++m) {
+    --it;
+    ASSERT_EQ(it->member, m->first.member) << step;
+  }
+  ASSERT_EQ(it, order.begin()) << step;
+}
+
+TEST(ZOrderTest, AgreesWithAModelThroughSplitsMergesAndMoves) {
+  std::mt19937_64 rng(29);
+  // The members' bytes live here for the whole test (the order views them).
+  std::vector<std::string> names;
+  for (int i = 0; i < 30000; ++i) {
+    names.push_back("m:" + std::to_string(i));
+  }
+  names.emplace_back("");                          // (below every other member)
+  names.emplace_back(std::string("\xff\x00", 2));  // (above, as memcmp)
+  const std::vector<double> few = {-std::numeric_limits<double>::infinity(), -0.0, 0.0, 1, 2.5,
+                                   std::numeric_limits<double>::infinity()};
+  ZOrder order;
+  OrderModel model;
+  int step = 0;
+  const auto put = [&](const ZKey& k) {
+    if (model.contains(k)) {
+      ASSERT_FALSE(order.insert(k)) << step;
+      return;
+    }
+    auto bytes = std::make_unique<std::string>(k.member);
+    const ZKey owned{k.score, *bytes};
+    ASSERT_TRUE(order.insert(owned)) << step;
+    model.emplace(owned, std::move(bytes));
+  };
+  const auto erase = [&](const ZKey& k) {
+    auto at = model.find(k);
+    if (at == model.end()) {
+      ASSERT_FALSE(order.erase(k)) << step;
+      return;
+    }
+    ASSERT_TRUE(order.erase(k)) << step;
+    std::unique_ptr<std::string> bytes = std::move(at->second);
+    model.erase(at);
+    std::fill(bytes->begin(), bytes->end(), '\xee');
+  };
+  for (int round = 0; round < 3; ++round) {
+    // Grow: random entries, many on a few scores (ties ordered by member), a share of them
+    // inserted twice and erased when absent.
+    const int grow = round == 1 ? 25000 : 9000;
+    for (int i = 0; i < grow; ++i, ++step) {
+      const std::string& m = names[rng() % names.size()];
+      const double s =
+          rng() % 3 == 0 ? few[rng() % few.size()] : static_cast<double>(rng() % 1000) / 8;
+      if (rng() % 5 == 0) {
+        erase(ZKey{s, m});
+      } else {
+        put(ZKey{s, m});
+      }
+      if (i % 3000 == 0) {
+        ExpectOrderIs(order, model, step);
+      }
+    }
+    ExpectOrderIs(order, model, step);
+    // Thin out at random (leaves merge and move entries), then drain from both ends (the pops).
+    std::vector<std::pair<double, std::string>> doomed;
+    for (const auto& [k, bytes] : model) {
+      doomed.emplace_back(k.score, k.member);
+    }
+    std::shuffle(doomed.begin(), doomed.end(), rng);
+    doomed.resize(doomed.size() * 3 / 4);
+    for (size_t i = 0; i < doomed.size(); ++i, ++step) {
+      const ZKey k{doomed[i].first, doomed[i].second};
+      erase(k);
+      ASSERT_FALSE(order.erase(k));
+      if (i % 2000 == 0) {
+        ExpectOrderIs(order, model, step);
+      }
+    }
+    ExpectOrderIs(order, model, step);
+    while (model.size() > (round == 2 ? 0u : 50u)) {
+      const ZKey end = step % 2 == 0 ? model.begin()->first : model.rbegin()->first;
+      ASSERT_EQ(order.find_by_order(step % 2 == 0 ? 0 : model.size() - 1)->member, end.member);
+      const std::string member(end.member);  // (erase scribbles over the entry's own bytes)
+      erase(ZKey{end.score, member});
+      ++step;
+    }
+    ExpectOrderIs(order, model, step);
+  }
+  EXPECT_TRUE(order.empty());
+  EXPECT_EQ(order.order_of_key(ZKey{1, "x"}), 0u);
+  // Moved whole: the other order has every entry, this one none.
+  for (int i = 0; i < 500; ++i) {
+    put(ZKey{static_cast<double>(i % 7), names[static_cast<size_t>(i)]});
+  }
+  ZOrder moved(std::move(order));
+  ExpectOrderIs(moved, model, step);
+  EXPECT_TRUE(order.empty());  // NOLINT(bugprone-use-after-move): a moved-from order is empty
+  moved.clear();
+  EXPECT_TRUE(moved.empty());
+  EXPECT_EQ(moved.begin(), moved.end());
+}
+
+// ZMembers (ZIndex's member -> score table) agrees with a map through growth, shrinking and the
+// shifts of its erases, and a member's bytes stay where Insert put them until it is erased (the
+// order's entries view them) while the slots move.
+TEST(ZMembersTest, AgreesWithAMapAndKeepsEachMembersBytesInPlace) {
+  std::mt19937_64 rng(31);
+  ZMembers members;
+  std::map<std::string, std::pair<double, std::string_view>> model;  // -> score, its bytes
+  for (int step = 0; step < 60000; ++step) {
+    // (30,000 steps of growth to ~8,000 members, then 30,000 of mostly erases)
+    const bool grow = step < 30000 ? rng() % 4 != 0 : rng() % 5 == 0;
+    std::string m = "member:" + std::to_string(rng() % 12000);
+    if (rng() % 50 == 0) {
+      m = rng() % 2 == 0 ? std::string() : std::string("\0\xff", 2);
+    }
+    const ZMembers::Found f = members.Lookup(m);
+    auto at = model.find(m);
+    ASSERT_EQ(f.score != nullptr, at != model.end()) << step;
+    if (at != model.end()) {
+      ASSERT_EQ(*f.score, at->second.first);
+      ASSERT_EQ(f.member.data(), at->second.second.data()) << "moved: " << m;
+      ASSERT_EQ(f.member, m);
+    }
+    if (grow) {
+      const double score = static_cast<double>(rng() % 100);
+      if (at != model.end()) {
+        *f.score = score;
+        at->second.first = score;
+      } else {
+        const std::string_view bytes = members.Insert(m, score);
+        ASSERT_EQ(bytes, m);
+        model.emplace(m, std::make_pair(score, bytes));
+      }
+    } else {
+      ASSERT_EQ(members.Erase(m), at != model.end()) << step;
+      if (at != model.end()) {
+        model.erase(at);
+      }
+    }
+    ASSERT_EQ(members.size(), model.size());
+    if (step % 5000 == 0 || step == 59999) {
+      size_t seen = 0;
+      members.ForEach([&](std::string_view m2, double score) {
+        auto it = model.find(std::string(m2));
+        EXPECT_NE(it, model.end()) << "not a member: " << m2;
+        if (it != model.end()) {
+          EXPECT_EQ(it->second.first, score);
+          EXPECT_EQ(it->second.second.data(), m2.data());
+        }
+        ++seen;
+        return true;
+      });
+      ASSERT_EQ(seen, model.size()) << step;
+      for (const auto& [m2, v] : model) {
+        ASSERT_EQ(v.second, m2) << "the bytes changed while the member was in the set";
+      }
+    }
+  }
+  // A copy has the same members and scores in bytes of its own.
+  ZMembers copy(members);
+  ASSERT_EQ(copy.size(), members.size());
+  size_t visited = 0;
+  members.ForEach([&](std::string_view m, double score) {
+    const ZMembers::Found f = copy.Lookup(m);
+    EXPECT_NE(f.score, nullptr) << m;
+    if (f.score != nullptr) {
+      EXPECT_EQ(*f.score, score);
+      EXPECT_NE(f.member.data(), m.data());
+    }
+    ++visited;
+    return true;
+  });
+  EXPECT_EQ(visited, copy.size());
+  visited = 0;
+  members.ForEach([&](std::string_view, double) { return ++visited < 10; });
+  EXPECT_EQ(visited, 10u) << "a visit stops when told";
+  members.clear();
+  EXPECT_TRUE(members.empty());
+  EXPECT_EQ(members.Lookup("member:1").score, nullptr);
 }
 
 // A pipeline of pops keeps positions in an order while its stamp stays: every change draws a new
