@@ -443,6 +443,7 @@ int KvProtocol::TypedAt(std::string_view key, ValueType type, HashHeader* h, boo
   if (expire_ms != nullptr) {
     *expire_ms = v.expire_ms;
   }
+  NoteHeader(key, h->version, type);
   return 1;
 }
 

@@ -48,6 +48,7 @@ KvProtocol::KvProtocol(server::Server& shared, const resp::Limits& limits, KvCon
   scratch_.resize(std::max<size_t>(4096, limits_.max_inline));
   segments_.reserve(64);
   body_.reserve(64);
+  prefetch_key_.reserve(store::kMaxKeyBytes);
 }
 
 void KvProtocol::Segments(const Conn& c) {
@@ -140,9 +141,77 @@ void KvProtocol::Prefetch(store::Batch& b, const Conn& c) {
     // entry is brought in when the batch applies it (Index::Prefetch).
     const CommandSpec* spec = FindCommand(args_[0].view);
     if (spec != nullptr && spec->first_key == 1 && spec->handler != &KvProtocol::Set) {
-      b.PrefetchKey(args_[1].view);
+      // (A key whose header this loop read lately is likely still in the cache: only its
+      // members are named, so that a turn's 1,024 names go to what is not.)
+      if (!PrefetchMembers(b, *spec, r.argc)) {
+        b.PrefetchKey(args_[1].view);
+      }
     }
   }
+}
+
+bool KvProtocol::PrefetchMembers(store::Batch& b, const CommandSpec& spec, size_t argc) {
+  // Where the command's members (fields) are: from `first`, every `step`-th, up to `end`.
+  using K = KvProtocol;
+  const auto h = spec.handler;
+  ValueType type = ValueType::kZset;
+  size_t first = 2, step = 1, end = argc;
+  if (h == &K::ZAdd) {
+    while (first < argc && args_[first].contiguous &&
+           (Is(first, "nx") || Is(first, "xx") || Is(first, "ch") || Is(first, "incr") ||
+            Is(first, "gt") || Is(first, "lt"))) {
+      ++first;
+    }
+    first += 1;  // (score member pairs)
+    step = 2;
+  } else if (h == &K::ZIncrBy) {
+    first = 3;
+  } else if (h == &K::ZScore || h == &K::ZRem || h == &K::ZMScore) {
+    // (first 2, every one)
+  } else if (h == &K::HSet || h == &K::HMSet) {
+    type = ValueType::kHash;
+    step = 2;
+  } else if (h == &K::HSetNx || h == &K::HGet || h == &K::HExists || h == &K::HStrlen ||
+             h == &K::HIncrBy || h == &K::HIncrByFloat) {
+    type = ValueType::kHash;
+    end = std::min<size_t>(argc, 3);
+  } else if (h == &K::HMGet || h == &K::HDel) {
+    type = ValueType::kHash;
+  } else if (h == &K::SAdd || h == &K::SRem || h == &K::SIsMember || h == &K::SMIsMember) {
+    type = ValueType::kSet;
+  } else {
+    return false;
+  }
+  const std::string_view key = args_[1].view;
+  if (key.empty() || key.size() > kHintKeyBytes) {
+    return false;
+  }
+  const HeaderHint& hint = hints_[HintSlot(key)];
+  if (hint.len != key.size() || hint.type != type ||
+      std::memcmp(hint.key, key.data(), key.size()) != 0) {
+    return false;
+  }
+  FieldPrefix(key, hint.version, &prefetch_key_, type);
+  const size_t prefix_len = prefetch_key_.size();
+  for (size_t i = first; i < end; i += step) {
+    if (args_[i].contiguous && prefix_len + args_[i].length <= store::kMaxKeyBytes) {
+      prefetch_key_.resize(prefix_len);
+      prefetch_key_ += args_[i].view;
+      b.PrefetchKey(prefetch_key_);
+    }
+  }
+  return true;
+}
+
+void KvProtocol::NoteHeader(std::string_view key, uint64_t version, ValueType type) {
+  if (key.empty() || key.size() > kHintKeyBytes) {
+    return;
+  }
+  HeaderHint& hint = hints_[HintSlot(key)];
+  hint.version = version;
+  hint.type = type;
+  hint.len = static_cast<uint8_t>(key.size());
+  std::memcpy(hint.key, key.data(), key.size());
 }
 
 void KvProtocol::OnTimeout(store::Batch& b, Conn& c) {

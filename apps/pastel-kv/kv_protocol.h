@@ -155,6 +155,24 @@ class KvProtocol final : public store::Protocol {
 
   // Prefetch looks at most this many commands ahead per connection and turn.
   static constexpr int kPrefetchCommands = 64;
+  // Prefetch of the members (fields) that a sorted-set, hash or set command will look up: their
+  // own store keys, under the version of the key's header this loop read last (a hint; a stale one
+  // costs a useless prefetch, nothing else). False when there is no such hint for the key.
+  bool PrefetchMembers(store::Batch& b, const CommandSpec& spec, size_t argc);
+  // TypedAt read a header: its version, kept as that hint.
+  void NoteHeader(std::string_view key, uint64_t version, ValueType type);
+  struct HeaderHint {
+    uint64_t version = 0;
+    ValueType type = ValueType::kString;
+    uint8_t len = 0;  // 0: none (a longer key than kHintKeyBytes is not kept)
+    char key[55] = {};
+  };
+  static constexpr size_t kHintKeyBytes = sizeof(HeaderHint::key);
+  static size_t HintSlot(std::string_view key) {
+    return (key.size() * 31 + static_cast<unsigned char>(key.back())) % 8;
+  }
+  std::array<HeaderHint, 8> hints_{};
+  std::string prefetch_key_;  // a member's store key, for PrefetchKey
   // The unconsumed bytes of c as segments for the parser (the first one from front_off).
   void Segments(const Conn& c);
   // Runs one command through the command table; returns its kind for the counters. Dispatch
