@@ -362,7 +362,7 @@ size_t KvHashes::CollectDeadIn(const Dirs& dirs, std::string* cursor, const stor
                                int64_t now_ms, size_t max, std::vector<std::string>* out) {
   constexpr size_t kVisits = 256;  // hashes (sets, sorted sets) looked at per call
   size_t n = 0;
-  auto it = dirs.upper_bound(std::string_view(*cursor));
+  auto it = dirs.upper_bound(std::string_view{*cursor});
   for (size_t visited = 0; visited < std::min(kVisits, dirs.size()) && n < max; ++visited) {
     if (it == dirs.end()) {
       it = dirs.begin();

@@ -160,12 +160,13 @@ class KvHashes {
   // Returns whether the write was a background delete (CollectDead handed `fk` out).
   bool Applied(const store::Store& store, std::string_view fk, int live);
 
-  // The durable fields of the hash whose field keys begin with `prefix` (FieldPrefix), pushed onto
-  // *out in no order (each once); their count; whether it has `field`.
+  // The durable fields of the hash (set, sorted set) whose field keys begin with `prefix`
+  // (FieldPrefix), pushed onto *out in no order (each once); their count; whether it has `field`.
+  // (A sorted set's members are in its ZIndex, a hash's or set's fields in their FieldTable.)
   void Fields(std::string_view prefix, NameList* out) const;
   size_t Count(std::string_view prefix) const;
-  // A random field of the hash (set) at `prefix` that `skip` does not refuse (the first one from a
-  // random slot of its table on); false when there is none.
+  // A random field of the hash (set; not a sorted set) at `prefix` that `skip` does not refuse
+  // (the first one from a random slot of its table on); false when there is none.
   bool RandomField(std::string_view prefix, uint64_t seed,
                    const std::function<bool(std::string_view)>& skip, std::string* out) const;
   bool Has(std::string_view prefix, std::string_view field) const;

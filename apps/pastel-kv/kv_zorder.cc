@@ -24,9 +24,12 @@ void MoveKeys(ZKey* to, const ZKey* from, size_t n) {
   }
 }
 
+// (An inner node's counts and child pointers: T is the element, a pointer among them.)
 template <typename T>
 void MoveItems(T* to, const T* from, size_t n) {
+  static_assert(std::is_trivially_copyable_v<T>);
   if (n > 0) {
+    // NOLINTNEXTLINE(bugprone-sizeof-expression)
     std::memmove(static_cast<void*>(to), from, n * sizeof(T));
   }
 }

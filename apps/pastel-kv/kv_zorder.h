@@ -5,16 +5,16 @@
 // Why not a binary tree: a ZADD of a member already there moves it (an erase and an insert), each a
 // walk from the root. A red-black tree of 100,000 members is about 17 levels of nodes scattered in
 // memory, a cache miss at most of them; that walk was a third of a durable ZADD's server time
-// (bench/RESULTS.md, "ZADD: the order as a B+tree"). Here a node holds up to 64 entries (a leaf) or
-// 64 children (an inner node, with each child's count and smallest entry), so the same set is 3
-// levels, and the members' bytes are compared only between equal scores.
+// (bench/RESULTS.md, "ZADD and ZPOPMIN: the order as a B+tree"). Here a node holds up to 64
+// entries (a leaf) or 64 children (an inner node, with each child's count and smallest entry), so
+// the same set is 3 levels, and the members' bytes are compared only between equal scores.
 //
-// An entry views its member's bytes, which its owner keeps (ZIndex's map of scores) for as long as
-// the entry is in the order. An inner node's key for a child is that child's smallest entry, kept
-// current as entries come and go (never a removed member's view). Nodes come from the directory's
-// pools (kv_dir_memory.h): a split or a merge reuses a freed node's block, nothing is allocated per
-// request once warm. A lone leaf starts small and doubles up to its full size, so a set of a few
-// members costs a few entries, not a full node.
+// An entry views its member's bytes, which its owner keeps (ZIndex's ZMembers, below) for as long
+// as the entry is in the order. An inner node's key for a child is that child's smallest entry,
+// kept current as entries come and go (never a removed member's view). Nodes come from the
+// directory's pools (kv_dir_memory.h): a split or a merge reuses a freed node's block, nothing is
+// allocated per request once warm. A lone leaf starts small and doubles up to its full size, so a
+// set of a few members costs a few entries, not a full node.
 
 #include <cstddef>
 #include <cstdint>

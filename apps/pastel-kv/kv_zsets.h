@@ -11,10 +11,10 @@
 //
 // The order by score is kept in memory, as redis-server keeps its skiplist: the directory of
 // fields (KvHashes) holds, per sorted set, a ZIndex (an order-statistics B+tree of (score,
-// member), kv_zorder.h, and a map member -> score) that follows the index as each batch is applied,
-// built at start from the index file's member keys (their scores read once). Ranks, score and lex
-// ranges are O(log n) walks of it; a loop's own writes not applied yet are laid over a copy
-// (kv_zsets.cc).
+// member) and an open-addressed table of member -> score, kv_zorder.h) that follows the index as
+// each batch is applied, built at start from the index file's member keys (their scores read
+// once). Ranks, score and lex ranges are O(log n) walks of it; a loop's own writes not applied yet
+// are laid over a copy (kv_zsets.cc).
 
 #include <algorithm>
 #include <cstddef>

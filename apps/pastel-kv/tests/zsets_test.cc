@@ -180,6 +180,7 @@ TEST(ZOrderTest, AgreesWithAModelThroughSplitsMergesAndMoves) {
   std::mt19937_64 rng(29);
   // The members' bytes live here for the whole test (the order views them).
   std::vector<std::string> names;
+  names.reserve(30002);
   for (int i = 0; i < 30000; ++i) {
     names.push_back("m:" + std::to_string(i));
   }
