@@ -444,7 +444,7 @@ class KvProtocol final : public store::Protocol {
   void HashFields(std::string_view prefix, NameList* out);
   size_t HashLen(std::string_view prefix);
   // This loop's last write of each field of `prefix` not applied yet, by name, into
-  // pending_fields_ (HashFields', HashLen's).
+  // pending_fields_ (HashFields', HashLen's; with "", every key's: DBSIZE's).
   void PendingFields(std::string_view prefix);
   // HRANDFIELD's and SRANDMEMBER's pick of positions in names_ (not empty) into picks_: one
   // without a count; with a count >= 0, distinct ones (all of them when it reaches the size); with

@@ -268,6 +268,25 @@ TEST_P(KvTest, KeyspaceCommands) {
   EXPECT_TRUE(c.Read().IsInt(1));
   EXPECT_TRUE(c.Read().IsInt(5));
   EXPECT_EQ(c.Read().elems.size(), 0u);
+  // DBSIZE over a batch's writes of every kind (counted from the writes, not by listing the
+  // keys): a key written twice counts once, an overwrite of a durable key adds nothing, a delete
+  // of one takes it away, a delete of an absent key changes nothing, a new hash, set, sorted set
+  // or list is one key (its fields and items are the store's, not the user's).
+  ASSERT_TRUE(c.Send(RespCommand({"SET", "user:1", "again"}) + RespCommand({"SET", "q", "1"}) +
+                     RespCommand({"SET", "q", "2"}) + RespCommand({"DEL", "user:2"}) +
+                     RespCommand({"DEL", "absent"}) +
+                     RespCommand({"HSET", "h", "f", "v", "g", "w"}) +
+                     RespCommand({"SADD", "s", "a", "b"}) + RespCommand({"ZADD", "z", "1", "a"}) +
+                     RespCommand({"RPUSH", "l", "x", "y"}) + RespCommand({"DBSIZE"}) +
+                     RespCommand({"DEL", "h", "q"}) + RespCommand({"DBSIZE"})));
+  for (const char* want : {"+OK", "+OK", "+OK", ":1", ":0", ":2", ":2", ":1", ":2", ":9", ":2",
+                           ":7"}) {
+    const Reply r = c.Read();
+    EXPECT_EQ(std::string(1, r.type) + (r.type == ':' ? std::to_string(r.integer) : r.str), want)
+        << r.Describe();
+  }
+  EXPECT_TRUE(c.Call({"DBSIZE"}).IsInt(7)) << "once applied";
+  EXPECT_EQ(c.Call({"KEYS", "*"}).elems.size(), 7u);
 
   EXPECT_TRUE(c.Call({"FLUSHALL"}).Is("OK"));
   EXPECT_TRUE(c.Call({"DBSIZE"}).IsInt(0));
