@@ -279,8 +279,8 @@ TEST_P(KvTest, KeyspaceCommands) {
                      RespCommand({"SADD", "s", "a", "b"}) + RespCommand({"ZADD", "z", "1", "a"}) +
                      RespCommand({"RPUSH", "l", "x", "y"}) + RespCommand({"DBSIZE"}) +
                      RespCommand({"DEL", "h", "q"}) + RespCommand({"DBSIZE"})));
-  for (const char* want : {"+OK", "+OK", "+OK", ":1", ":0", ":2", ":2", ":1", ":2", ":9", ":2",
-                           ":7"}) {
+  for (const char* want :
+       {"+OK", "+OK", "+OK", ":1", ":0", ":2", ":2", ":1", ":2", ":9", ":2", ":7"}) {
     const Reply r = c.Read();
     EXPECT_EQ(std::string(1, r.type) + (r.type == ':' ? std::to_string(r.integer) : r.str), want)
         << r.Describe();
