@@ -3,8 +3,8 @@
 // are not listed (KEYS, SCAN, RANDOMKEY); DBSIZE counts them until removed, as Redis does.
 
 #include <algorithm>
+#include <functional>
 #include <random>
-#include <set>
 #include <string>
 
 #include "kv_lists.h"
@@ -127,11 +127,10 @@ void KvProtocol::Exists() {
   Int(n);
 }
 
-void KvProtocol::LiveKeys(std::string_view pattern, std::set<std::string>* keys,
-                          bool internal) const {
-  // The committed keys, then this batch's own writes over them (read-your-writes). The hashes'
-  // fields and the lists' items are keys of the store, not the user's: left out unless
-  // `internal`.
+void KvProtocol::LiveKeys(std::string_view pattern, NameList* keys, bool internal) {
+  // The committed keys, then this loop's writes not applied yet over them (read-your-writes):
+  // each key's last one adds it or takes it away. The hashes' fields and the lists' items are
+  // keys of the store, not the user's: left out unless `internal`.
   const int64_t now = b_->now_ms();
   const auto wanted = [&](std::string_view k) {
     if (InternalKey(k)) {
@@ -139,40 +138,61 @@ void KvProtocol::LiveKeys(std::string_view pattern, std::set<std::string>* keys,
     }
     return GlobMatch(pattern, k);
   };
-  shared_.store.ForEachLive([&](std::string_view k, const Value& v) {
+  keys->clear();
+  // (By reference: a std::function of the lambda's captures would allocate.)
+  auto visit = [&](std::string_view k, const Value& v) {
     if (!v.ExpiredAt(now) && wanted(k)) {
-      keys->emplace(k);
+      keys->push_back(k);
     }
     return true;
-  });
-  b_->VisitPending([&](std::string_view k, const Value& v) {
-    if (v.deleted || !wanted(k)) {
-      keys->erase(std::string(k));
+  };
+  shared_.store.ForEachLive(std::ref(visit));
+  PendingFields("");  // (each key's last write, in key order)
+  bool gone = false;
+  for (const auto& [k, deleted] : pending_fields_) {
+    if (!deleted && wanted(k)) {
+      keys->push_back(k);
     } else {
-      keys->emplace(k);
+      gone = true;
     }
-  });
+  }
+  keys->Sort();
+  if (gone) {
+    keys->Filter([&](std::string_view k) {
+      const auto at = std::lower_bound(pending_fields_.begin(), pending_fields_.end(), k,
+                                       [](const std::pair<std::string_view, bool>& p,
+                                          std::string_view key) { return p.first < key; });
+      return at == pending_fields_.end() || at->first != k || (!at->second && wanted(k));
+    });
+  }
 }
 
-void KvProtocol::AnswerKeys(const std::set<std::string>& keys, bool scan) {
+void KvProtocol::AnswerKeys(const NameList& keys, bool scan) {
   const size_t begin = Text().size();
   if (scan) {
     // One call visits every key: the cursor that comes back is 0 (a complete iteration).
     Text() += "*2\r\n$1\r\n0\r\n";
   }
   Text().append(buf_, resp::WriteArrayHeader(buf_, sizeof(buf_), keys.size()));
-  for (const std::string& k : keys) {
+  for (const std::string_view k : keys) {
     Text().append(buf_, resp::WriteBulkHeader(buf_, sizeof(buf_), k.size()));
     Text() += k;
     Text() += resp::kCrlf;
   }
   b_->AnswerTextSince(cmd_.conn->id, begin, AnswerClass::kOk, cmd_.close);
+  ReleaseKeys();
+}
+
+void KvProtocol::ReleaseKeys() {
+  // A listing of a large key space is not kept for the next one (it is the size of its reply).
+  if (keys_.capacity_bytes() > kKeptListingBytes) {
+    keys_ = NameList();
+  }
 }
 
 void KvProtocol::Keys() {
-  std::set<std::string> keys;
-  LiveKeys(ArgView(1, &tmp_), &keys);
-  AnswerKeys(keys, false);
+  LiveKeys(ArgView(1, &tmp_), &keys_);
+  AnswerKeys(keys_, false);
 }
 
 void KvProtocol::Scan() {
@@ -181,7 +201,7 @@ void KvProtocol::Scan() {
     Err("ERR invalid cursor");
     return;
   }
-  std::string pattern = "*";
+  std::string_view pattern = "*";
   int type = -1;  // any
   for (size_t i = 2; i < cmd_.argc; i += 2) {
     if (i + 1 >= cmd_.argc) {
@@ -189,7 +209,7 @@ void KvProtocol::Scan() {
       return;
     }
     if (Is(i, "match")) {
-      pattern = ArgView(i + 1, &tmp_);
+      pattern = ArgView(i + 1, &pattern_tmp_);  // (kept while the other options are read)
     } else if (Is(i, "count")) {
       int64_t count = 0;
       if (!ParseInt64(ArgView(i + 1, &tmp_), &count) || count < 1) {
@@ -209,19 +229,18 @@ void KvProtocol::Scan() {
       return;
     }
   }
-  std::set<std::string> keys;
-  LiveKeys(pattern, &keys);
+  LiveKeys(pattern, &keys_);
   if (type >= 0) {
     // As redis-server: each key the pattern matched is read for its type (a keyspace hit).
-    for (auto it = keys.begin(); it != keys.end();) {
+    keys_.Filter([&](std::string_view k) {
       Value v;
-      const bool found = b_->Lookup(*it, &v);
+      const bool found = b_->Lookup(k, &v);
       CountRead(found);
       b_->DropRefs(v.extents);
-      it = found && static_cast<int>(v.type) == type ? std::next(it) : keys.erase(it);
-    }
+      return found && static_cast<int>(v.type) == type;
+    });
   }
-  AnswerKeys(keys, true);
+  AnswerKeys(keys_, true);
 }
 
 uint64_t KvProtocol::UserKeys() const {
@@ -264,7 +283,7 @@ void KvProtocol::FlushAll() {
     Err("ERR syntax error");
     return;
   }
-  std::set<std::string> keys;
+  NameList& keys = keys_;
   LiveKeys("*", &keys, /*internal=*/true);  // the hashes' fields go too
   if (keys.empty()) {
     Simple("OK");
@@ -274,22 +293,25 @@ void KvProtocol::FlushAll() {
   // their records fit in a log stream; more keys than that are deleted in several batches (a
   // whole checkpoint between two, MakeLogRoom), and a crash in the middle leaves a part deleted.
   uint64_t log_bytes = 0;
-  for (const std::string& k : keys) {
+  for (const std::string_view k : keys) {
     log_bytes += b_->DeleteRoom(k.size());
   }
   if (log_bytes <= b_->log_capacity()) {
     if (const store::WriteOutcome w = b_->Deletable(log_bytes); w != store::WriteOutcome::kQueued) {
       Refused(w);
+      ReleaseKeys();
       return;
     }
   }
-  for (const std::string& k : keys) {
+  for (const std::string_view k : keys) {
     const store::WriteOutcome w = b_->Delete(k);
     if (w != store::WriteOutcome::kQueued) {
       Refused(w);
+      ReleaseKeys();
       return;
     }
   }
+  ReleaseKeys();
   WriteOk(resp::kOk);
 }
 
@@ -467,15 +489,13 @@ void KvProtocol::RandomKey() {
   }
   if (pick.empty() || !b_->Exists(pick)) {
     // Deleted in this batch, or only this batch's keys: every live key, one of them.
-    std::set<std::string> keys;
-    LiveKeys("*", &keys);
-    if (keys.empty()) {
+    LiveKeys("*", &keys_);
+    if (keys_.empty()) {
       Null();
       return;
     }
-    auto it = keys.begin();
-    std::advance(it, static_cast<long>(rng() % keys.size()));
-    pick = *it;
+    pick.assign(keys_[rng() % keys_.size()]);
+    ReleaseKeys();
   }
   Bulk(pick);
 }

@@ -792,9 +792,14 @@ class KvProtocol final : public store::Protocol {
   // The store's live keys that are the user's (the hashes' fields left out): DBSIZE, INFO.
   uint64_t UserKeys() const;
   // `internal`: the hashes' fields too.
-  void LiveKeys(std::string_view pattern, std::set<std::string>* keys, bool internal = false) const;
+  void LiveKeys(std::string_view pattern, NameList* keys, bool internal = false);
   // KEYS' answer (or SCAN's, with the cursor 0 before it).
-  void AnswerKeys(const std::set<std::string>& keys, bool scan);
+  void AnswerKeys(const NameList& keys, bool scan);
+  // After a listing of keys: keys_ given back when it grew past kKeptListingBytes.
+  void ReleaseKeys();
+  static constexpr size_t kKeptListingBytes = size_t{4} << 20;
+  NameList keys_;            // KEYS', SCAN's, FLUSHALL's, RANDOMKEY's listing of keys
+  std::string pattern_tmp_;  // SCAN's MATCH pattern, when not contiguous
   // Reads a whole value (a small one: INCR) into `out`; false when too long.
   bool ReadValue(const Value& v, size_t max, std::string* out) const;
   bool KeyOk(size_t i);

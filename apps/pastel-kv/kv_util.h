@@ -190,6 +190,8 @@ class NameList {
   }
   size_t size() const { return spans_.size(); }
   bool empty() const { return spans_.empty(); }
+  // The memory it keeps (its buffer's and its list's).
+  size_t capacity_bytes() const { return bytes_.capacity() + spans_.capacity() * sizeof(Span); }
   std::string_view operator[](size_t i) const {
     return {bytes_.data() + spans_[i].offset, spans_[i].length};
   }

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <mutex>
 
 #include "buffer_map.h"
@@ -255,8 +256,9 @@ void Index::ForEachLive(const std::function<bool(std::string_view key, const Val
     return;
   }
   Value v;
-  // The tree is in key order: the keys with the prefix are one run from the prefix on.
-  tree_->Scan(prefix, [&](std::string_view k, std::string_view bytes) {
+  // The tree is in key order: the keys with the prefix are one run from the prefix on. (Passed
+  // by reference: a std::function of this lambda's captures would allocate, a visit per call.)
+  auto visit = [&](std::string_view k, std::string_view bytes) {
     if (!k.starts_with(prefix)) {
       return false;
     }
@@ -264,7 +266,8 @@ void Index::ForEachLive(const std::function<bool(std::string_view key, const Val
       return true;  // shadowed by the map's entry (visited above), or not live
     }
     return fn(k, v);
-  });
+  };
+  tree_->Scan(prefix, std::ref(visit));
 }
 
 void Index::Load(const LiveMap& live) {

@@ -272,19 +272,27 @@ TEST_P(KvTest, KeyspaceCommands) {
   // keys): a key written twice counts once, an overwrite of a durable key adds nothing, a delete
   // of one takes it away, a delete of an absent key changes nothing, a new hash, set, sorted set
   // or list is one key (its fields and items are the store's, not the user's).
-  ASSERT_TRUE(c.Send(RespCommand({"SET", "user:1", "again"}) + RespCommand({"SET", "q", "1"}) +
-                     RespCommand({"SET", "q", "2"}) + RespCommand({"DEL", "user:2"}) +
-                     RespCommand({"DEL", "absent"}) +
-                     RespCommand({"HSET", "h", "f", "v", "g", "w"}) +
-                     RespCommand({"SADD", "s", "a", "b"}) + RespCommand({"ZADD", "z", "1", "a"}) +
-                     RespCommand({"RPUSH", "l", "x", "y"}) + RespCommand({"DBSIZE"}) +
-                     RespCommand({"DEL", "h", "q"}) + RespCommand({"DBSIZE"})));
+  ASSERT_TRUE(
+      c.Send(RespCommand({"SET", "user:1", "again"}) + RespCommand({"SET", "q", "1"}) +
+             RespCommand({"SET", "q", "2"}) + RespCommand({"DEL", "user:2"}) +
+             RespCommand({"DEL", "absent"}) + RespCommand({"HSET", "h", "f", "v", "g", "w"}) +
+             RespCommand({"SADD", "s", "a", "b"}) + RespCommand({"ZADD", "z", "1", "a"}) +
+             RespCommand({"RPUSH", "l", "x", "y"}) + RespCommand({"DBSIZE"}) +
+             RespCommand({"DEL", "h", "q"}) + RespCommand({"DBSIZE"}) + RespCommand({"KEYS", "*"}) +
+             RespCommand({"SCAN", "0", "MATCH", "[hqs]*", "TYPE", "set"})));
   for (const char* want :
        {"+OK", "+OK", "+OK", ":1", ":0", ":2", ":2", ":1", ":2", ":9", ":2", ":7"}) {
     const Reply r = c.Read();
     EXPECT_EQ(std::string(1, r.type) + (r.type == ':' ? std::to_string(r.integer) : r.str), want)
         << r.Describe();
   }
+  // KEYS and SCAN in the same batch: its deletes, overwrites and new keys laid over the durable
+  // ones.
+  EXPECT_EQ(sorted(c.Read()),
+            (std::vector<std::string>{"l", "order:1", "s", "u[x]", "user:1", "user:10", "z"}));
+  const Reply typed = c.Read();
+  ASSERT_EQ(typed.elems.size(), 2u) << typed.Describe();
+  EXPECT_EQ(sorted(typed.elems[1]), (std::vector<std::string>{"s"}));
   EXPECT_TRUE(c.Call({"DBSIZE"}).IsInt(7)) << "once applied";
   EXPECT_EQ(c.Call({"KEYS", "*"}).elems.size(), 7u);
 
