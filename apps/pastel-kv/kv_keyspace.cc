@@ -469,35 +469,57 @@ void KvProtocol::Copy() {
 }
 
 void KvProtocol::RandomKey() {
-  // One visit of the committed keys up to a random one (O(n) at worst: the index has no order
-  // to sample from), then this batch's own writes checked over it.
+  // The first live user key from a random slot of the index's map of keys in memory on: O(1)
+  // expected, as redis-server's (neither is uniform over the keys), checked against this loop's
+  // writes not applied yet (a few draws). Only when the map holds none of them (every key only
+  // in the index file, or this loop deleted the ones drawn): one visit of the committed keys up
+  // to a random one, and at last a listing of the live keys, this loop's writes included.
   thread_local std::minstd_rand rng(std::random_device{}());
-  const uint64_t n = UserKeys();
-  std::string pick;
-  if (n > 0) {
+  const int64_t now = b_->now_ms();
+  auto first_live = [&](std::string_view k, const Value& v) {
+    if (InternalKey(k) || v.ExpiredAt(now)) {
+      return true;  // a hash's field or a list's item (not a key of the user's), or expired
+    }
+    pick_.assign(k);
+    return false;
+  };
+  for (int draw = 0; draw < kRandomKeyDraws; ++draw) {
+    pick_.clear();
+    shared_.store.VisitLiveFrom((static_cast<uint64_t>(rng()) << 31) ^ rng(), std::ref(first_live));
+    if (pick_.empty()) {
+      break;  // (none in memory)
+    }
+    if (b_->Exists(pick_)) {
+      Bulk(pick_);
+      return;
+    }
+  }
+  pick_.clear();
+  if (const uint64_t n = UserKeys(); n > 0) {
     uint64_t skip = rng() % n;
-    shared_.store.ForEachLive([&](std::string_view k, const Value&) {
+    auto skip_to = [&](std::string_view k, const Value&) {
       if (InternalKey(k)) {
-        return true;  // a hash's field or a list's item: not a key of the user's
+        return true;
       }
       if (skip-- == 0) {  // (an expired pick is checked below: Exists)
-        pick.assign(k);
+        pick_.assign(k);
         return false;
       }
       return true;
-    });
+    };
+    shared_.store.ForEachLive(std::ref(skip_to));
   }
-  if (pick.empty() || !b_->Exists(pick)) {
+  if (pick_.empty() || !b_->Exists(pick_)) {
     // Deleted in this batch, or only this batch's keys: every live key, one of them.
     LiveKeys("*", &keys_);
     if (keys_.empty()) {
       Null();
       return;
     }
-    pick.assign(keys_[rng() % keys_.size()]);
+    pick_.assign(keys_[rng() % keys_.size()]);
     ReleaseKeys();
   }
-  Bulk(pick);
+  Bulk(pick_);
 }
 
 void KvProtocol::Touch() {

@@ -49,6 +49,7 @@ KvProtocol::KvProtocol(server::Server& shared, const resp::Limits& limits, KvCon
   segments_.reserve(64);
   body_.reserve(64);
   prefetch_key_.reserve(store::kMaxKeyBytes);
+  pick_.reserve(store::kMaxKeyBytes);
 }
 
 void KvProtocol::Segments(const Conn& c) {

@@ -800,6 +800,8 @@ class KvProtocol final : public store::Protocol {
   static constexpr size_t kKeptListingBytes = size_t{4} << 20;
   NameList keys_;            // KEYS', SCAN's, FLUSHALL's, RANDOMKEY's listing of keys
   std::string pattern_tmp_;  // SCAN's MATCH pattern, when not contiguous
+  std::string pick_;         // RANDOMKEY's key (room for any key: reserved)
+  static constexpr int kRandomKeyDraws = 8;
   // Reads a whole value (a small one: INCR) into `out`; false when too long.
   bool ReadValue(const Value& v, size_t max, std::string* out) const;
   bool KeyOk(size_t i);

@@ -172,6 +172,13 @@ class Store {
   // false. `fn` must not call back into the store.
   void ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn,
                    std::string_view prefix = {}) const;
+  // Visits the live keys that the index holds in memory (its map: the keys changed since the last
+  // checkpoint and the cached ones) from the slot `start` picks on, wrapping around, until `fn`
+  // returns false or every slot was looked at: a random key in O(1) expected from a random start
+  // (RANDOMKEY). Keys only in the index file are not visited. `fn` must not call back into the
+  // store.
+  void VisitLiveFrom(uint64_t start,
+                     const std::function<bool(std::string_view key, const Value& v)>& fn) const;
   // The durable value of `key` (one pool reference per extent taken for the caller, who drops
   // them: Pool::Unretain), as every loop sees it; false when absent or damaged. An expired value
   // is returned as any other.

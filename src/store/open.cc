@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -584,6 +585,12 @@ bool Store::Contains(std::string_view key) const {
 void Store::ForEachLive(const std::function<bool(std::string_view key, const Value& v)>& fn,
                         std::string_view prefix) const {
   index_->ForEachLive(fn, prefix);
+}
+
+void Store::VisitLiveFrom(
+    uint64_t start, const std::function<bool(std::string_view key, const Value& v)>& fn) const {
+  size_t cursor = start;
+  (void)index_->VisitLive(&cursor, SIZE_MAX, fn);  // (Visit looks at each slot at most once)
 }
 
 std::vector<uint32_t> LoopStreams(uint32_t stream_count, uint32_t loops, uint32_t loop) {

@@ -166,13 +166,13 @@ constexpr int kSetAnswers = 4 + 4 + 5 + 1 + 3 +          // ZRANGE: *4 and four;
                             4 + 3 + 5 + 2 + 1 + 3 + 6 +  // SMEMBERS ... SSCAN (arrays and items)
                             1 + 3;                       // SADD, SPOP 2
 // And of one hash (kKeys / kHashes fields): HGETALL, HKEYS, HSCAN and HRANDFIELD with a count;
-// then a DBSIZE, a KEYS and two SCANs.
+// then a DBSIZE, a KEYS, two SCANs and a RANDOMKEY.
 constexpr int kHashFields = kKeys / kHashes;
 constexpr int kHashReadAnswers =
     (1 + 2 * kHashFields) + (1 + kHashFields) + (3 + 2 * kHashFields) + (1 + 2);
 // The keys left after a round's deletes, which KEYS and the first SCAN list.
 constexpr int kKeysListed = kKeys - (kKeys + kDeleteEvery - 1) / kDeleteEvery;
-constexpr int kListingAnswers = (1 + kKeysListed) + (3 + kKeysListed) + (3 + kSets);
+constexpr int kListingAnswers = (1 + kKeysListed) + (3 + kKeysListed) + (3 + kSets) + 1;
 constexpr int kKvAnswers = kAnswers + 2 * kKeys + 3 * kLists + kSetAnswers * kSets +
                            kHashReadAnswers + 1 /* DBSIZE */ + kListingAnswers;
 constexpr int kWarmupRounds = 60;
@@ -296,6 +296,7 @@ std::string KvRound(int round) {
   r += testing::RespCommand({"KEYS", "alloc-test-key-*"});
   r += testing::RespCommand({"SCAN", "0", "MATCH", "alloc-test-key-*", "COUNT", "100"});
   r += testing::RespCommand({"SCAN", "0", "MATCH", "alloc-test-set-*", "TYPE", "set"});
+  r += testing::RespCommand({"RANDOMKEY"});
   return r;
 }
 

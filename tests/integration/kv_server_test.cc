@@ -302,6 +302,66 @@ TEST_P(KvTest, KeyspaceCommands) {
   EXPECT_TRUE(c.Call({"FLUSHALL", "NOW"}).IsErr("ERR syntax error"));
 }
 
+// RANDOMKEY answers a live key of the user's: never a hash's field or a list's item (keys of the
+// store), an expired key or one this batch deleted; from a random place of the keys in memory
+// (O(1) expected), else from the index file's keys (a restart with no key cache: --index-cache 0).
+TEST_P(KvTest, RandomKeyIsALiveUserKey) {
+  StartServer({"--index-cache", "0"});
+  std::set<std::string> live;
+  {
+    RespClient c(port());
+    EXPECT_TRUE(c.Call({"RANDOMKEY"}).IsNull());
+    for (int i = 0; i < 200; ++i) {
+      const std::string k = "k" + std::to_string(i);
+      ASSERT_TRUE(c.Call({"SET", k, "v"}).Is("OK"));
+      live.insert(k);
+    }
+    ASSERT_TRUE(c.Call({"HSET", "h", "f1", "a", "f2", "b"}).IsInt(2));
+    ASSERT_TRUE(c.Call({"RPUSH", "l", "x", "y", "z"}).IsInt(3));
+    ASSERT_TRUE(c.Call({"SET", "gone", "v", "PX", "1"}).Is("OK"));
+    live.insert("h");
+    live.insert("l");
+    std::this_thread::sleep_for(milliseconds(20));  // ("gone" expired, swept or not)
+    std::set<std::string> seen;
+    for (int i = 0; i < 300; ++i) {
+      const Reply r = c.Call({"RANDOMKEY"});
+      ASSERT_EQ(r.type, '$') << r.Describe();
+      ASSERT_TRUE(live.contains(r.str)) << "not a live key of the user's: " << Escape(r.str, 80);
+      seen.insert(r.str);
+    }
+    EXPECT_GE(seen.size(), 20u) << "300 draws over 202 keys";
+    // In the batch of the deletes of all but one string key: the live keys after them.
+    std::string batch;
+    for (int i = 1; i < 200; ++i) {
+      batch += RespCommand({"DEL", "k" + std::to_string(i)});
+    }
+    for (int i = 0; i < 20; ++i) {
+      batch += RespCommand({"RANDOMKEY"});
+    }
+    ASSERT_TRUE(c.Send(batch));
+    for (int i = 1; i < 200; ++i) {
+      ASSERT_TRUE(c.Read().IsInt(1));
+      live.erase("k" + std::to_string(i));
+    }
+    for (int i = 0; i < 20; ++i) {
+      const Reply r = c.Read();
+      EXPECT_TRUE(live.contains(r.str)) << "deleted in its batch: " << r.Describe();
+    }
+  }
+  if (GetParam().name == "persist_none") {
+    return;  // (nothing survives a restart)
+  }
+  // After a restart without a key cache, the keys are in the index file only.
+  ASSERT_TRUE(server_->Restart());
+  RespClient c(port());
+  for (int i = 0; i < 20; ++i) {
+    const Reply r = c.Call({"RANDOMKEY"});
+    EXPECT_TRUE(live.contains(r.str)) << r.Describe();
+  }
+  ASSERT_TRUE(c.Call({"DEL", "k0", "h", "l"}).IsInt(3));
+  EXPECT_TRUE(c.Call({"RANDOMKEY"}).IsNull());
+}
+
 TEST_P(KvTest, ServerCommands) {
   StartServer();
   RespClient c(port());
