@@ -15,16 +15,8 @@ namespace pastel::kv {
 
 namespace {
 
-// Entries are moved as bytes (a score and a view: trivially copyable).
-static_assert(std::is_trivially_copyable_v<ZKey>);
-
-void MoveKeys(ZKey* to, const ZKey* from, size_t n) {
-  if (n > 0) {
-    std::memmove(static_cast<void*>(to), from, n * sizeof(ZKey));
-  }
-}
-
-// (An inner node's counts and child pointers: T is the element, a pointer among them.)
+// A node's entries, counts and child pointers are moved as bytes (a score and a view, a count, a
+// pointer: trivially copyable; T is the element, a pointer among them).
 template <typename T>
 void MoveItems(T* to, const T* from, size_t n) {
   static_assert(std::is_trivially_copyable_v<T>);
@@ -35,6 +27,12 @@ void MoveItems(T* to, const T* from, size_t n) {
 }
 
 }  // namespace
+
+void ZOrder::MoveChildren(Inner* to, size_t to_at, const Inner* from, size_t from_at, size_t n) {
+  MoveItems(to->count + to_at, from->count + from_at, n);
+  MoveItems(to->child + to_at, from->child + from_at, n);
+  MoveItems(to->key + to_at, from->key + from_at, n);
+}
 
 ZOrder::Leaf* ZOrder::NewLeaf(uint32_t cap) {
   void* p = DirMemory()->allocate(sizeof(Leaf) + cap * sizeof(ZKey), alignof(Leaf));
@@ -118,7 +116,7 @@ bool ZOrder::insert(const ZKey& k) {
     // The lone leaf doubles (it has no parent and no siblings to tell).
     auto* old = static_cast<Leaf*>(root_);
     Leaf* grown = NewLeaf(std::min(old->cap * 2, kLeafMax));
-    MoveKeys(grown->e(), old->e(), old->n);
+    MoveItems(grown->e(), old->e(), old->n);
     grown->n = old->n;
     Free(old);
     root_ = first_ = last_ = grown;
@@ -143,7 +141,7 @@ bool ZOrder::insert(const ZKey& k) {
 ZOrder::Leaf* ZOrder::SplitLeaf(Leaf* left) {
   Leaf* right = NewLeaf(kLeafMax);
   const uint32_t keep = left->n / 2;
-  MoveKeys(right->e(), left->e() + keep, left->n - keep);
+  MoveItems(right->e(), left->e() + keep, left->n - keep);
   right->n = left->n - keep;
   left->n = keep;
   right->prev = left;
@@ -176,7 +174,7 @@ ZOrder::Node* ZOrder::Insert(Node* node, const ZKey& k, bool* added) {
         into = right;
       }
     }
-    MoveKeys(into->e() + at + 1, into->e() + at, into->n - at);
+    MoveItems(into->e() + at + 1, into->e() + at, into->n - at);
     into->e()[at] = k;
     ++into->n;
     return right;
@@ -201,9 +199,7 @@ ZOrder::Node* ZOrder::Insert(Node* node, const ZKey& k, bool* added) {
     right = NewInner();
     const uint32_t keep = in->n / 2;
     right->n = in->n - keep;
-    MoveItems(right->count, in->count + keep, right->n);
-    MoveItems(right->child, in->child + keep, right->n);
-    MoveKeys(right->key, in->key + keep, right->n);
+    MoveChildren(right, 0, in, keep, right->n);
     in->n = keep;
     if (at > keep) {
       at -= keep;
@@ -211,9 +207,7 @@ ZOrder::Node* ZOrder::Insert(Node* node, const ZKey& k, bool* added) {
     }
   }
   const uint32_t tail = into->n - at;
-  MoveItems(into->count + at + 1, into->count + at, tail);
-  MoveItems(into->child + at + 1, into->child + at, tail);
-  MoveKeys(into->key + at + 1, into->key + at, tail);
+  MoveChildren(into, at + 1, into, at, tail);
   into->child[at] = split;
   into->count[at] = Count(split);
   into->key[at] = Min(split);
@@ -248,7 +242,7 @@ bool ZOrder::Erase(Node* node, const ZKey& k) {
     if (at == leaf->n || less(k, leaf->e()[at])) {
       return false;
     }
-    MoveKeys(leaf->e() + at, leaf->e() + at + 1, leaf->n - at - 1);
+    MoveItems(leaf->e() + at, leaf->e() + at + 1, leaf->n - at - 1);
     --leaf->n;
     return true;
   }
@@ -279,7 +273,7 @@ void ZOrder::Rebalance(Inner* in, uint32_t c) {
     if (left->leaf) {
       auto* a = static_cast<Leaf*>(left);
       auto* b = static_cast<Leaf*>(right);
-      MoveKeys(a->e() + a->n, b->e(), b->n);
+      MoveItems(a->e() + a->n, b->e(), b->n);
       a->next = b->next;
       if (b->next != nullptr) {
         b->next->prev = a;
@@ -289,17 +283,13 @@ void ZOrder::Rebalance(Inner* in, uint32_t c) {
     } else {
       auto* a = static_cast<Inner*>(left);
       auto* b = static_cast<Inner*>(right);
-      MoveItems(a->count + a->n, b->count, b->n);
-      MoveItems(a->child + a->n, b->child, b->n);
-      MoveKeys(a->key + a->n, b->key, b->n);
+      MoveChildren(a, a->n, b, 0, b->n);
     }
     left->n += right->n;
     in->count[l] += in->count[l + 1];
     Free(right);
     const uint32_t tail = in->n - (l + 2);
-    MoveItems(in->count + l + 1, in->count + l + 2, tail);
-    MoveItems(in->child + l + 1, in->child + l + 2, tail);
-    MoveKeys(in->key + l + 1, in->key + l + 2, tail);
+    MoveChildren(in, l + 1, in, l + 2, tail);
     --in->n;
     in->key[l] = Min(left);
     return;
@@ -312,14 +302,14 @@ void ZOrder::Rebalance(Inner* in, uint32_t c) {
     auto* b = static_cast<Leaf*>(right);
     if (a->n < want_left) {
       const uint32_t m = want_left - a->n;
-      MoveKeys(a->e() + a->n, b->e(), m);
-      MoveKeys(b->e(), b->e() + m, b->n - m);
+      MoveItems(a->e() + a->n, b->e(), m);
+      MoveItems(b->e(), b->e() + m, b->n - m);
       a->n += m;
       b->n -= m;
     } else {
       const uint32_t m = a->n - want_left;
-      MoveKeys(b->e() + m, b->e(), b->n);
-      MoveKeys(b->e(), a->e() + want_left, m);
+      MoveItems(b->e() + m, b->e(), b->n);
+      MoveItems(b->e(), a->e() + want_left, m);
       a->n -= m;
       b->n += m;
     }
@@ -328,22 +318,14 @@ void ZOrder::Rebalance(Inner* in, uint32_t c) {
     auto* b = static_cast<Inner*>(right);
     if (a->n < want_left) {
       const uint32_t m = want_left - a->n;
-      MoveItems(a->count + a->n, b->count, m);
-      MoveItems(a->child + a->n, b->child, m);
-      MoveKeys(a->key + a->n, b->key, m);
-      MoveItems(b->count, b->count + m, b->n - m);
-      MoveItems(b->child, b->child + m, b->n - m);
-      MoveKeys(b->key, b->key + m, b->n - m);
+      MoveChildren(a, a->n, b, 0, m);
+      MoveChildren(b, 0, b, m, b->n - m);
       a->n += m;
       b->n -= m;
     } else {
       const uint32_t m = a->n - want_left;
-      MoveItems(b->count + m, b->count, b->n);
-      MoveItems(b->child + m, b->child, b->n);
-      MoveKeys(b->key + m, b->key, b->n);
-      MoveItems(b->count, a->count + want_left, m);
-      MoveItems(b->child, a->child + want_left, m);
-      MoveKeys(b->key, a->key + want_left, m);
+      MoveChildren(b, m, b, 0, b->n);
+      MoveChildren(b, 0, a, want_left, m);
       a->n -= m;
       b->n += m;
     }

@@ -137,6 +137,9 @@ class ZOrder {
   static void Free(Node* node);
   static void FreeTree(Node* node);
   static const ZKey& Min(const Node* node);
+  // n children of `from` from from_at on (their counts, pointers and smallest entries) to `to` at
+  // to_at (the two may overlap: memmove).
+  static void MoveChildren(Inner* to, size_t to_at, const Inner* from, size_t from_at, size_t n);
   static size_t Count(const Node* node);
   // The child of `in` whose entries `k` would be among.
   static uint32_t Route(const Inner* in, const ZKey& k);
